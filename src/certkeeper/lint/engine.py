@@ -1,0 +1,226 @@
+"""The lint engine: what a lint is, what it finds, and how a set of lints is run.
+
+Each lint is a small declaration (stable id, severity, citation, the documents and
+certificate types it applies to, the dates it is in force) around a pure check
+function. The catalogue is data: `certkeeper lint --list` and the docs are generated
+from it. Lints are filtered by date against the document's own reference time
+(certificate notBefore, CRL thisUpdate, OCSP producedAt), so a rule that takes effect in
+2026 does not fire on a 2025 certificate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import IntEnum, StrEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from certkeeper.lint.context import LintContext
+
+
+class Severity(IntEnum):
+    """Ordered so that `severity >= Severity.ERROR` reads naturally."""
+
+    INFO = 1
+    NOTICE = 2
+    WARNING = 3
+    ERROR = 4
+    FATAL = 5
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DocType(StrEnum):
+    CERTIFICATE = "certificate"
+    CRL = "crl"
+    OCSP_RESPONSE = "ocsp_response"
+
+
+class CertType(StrEnum):
+    """What a certificate is for; lints declare which of these they apply to."""
+
+    ROOT = "root"
+    SUBORDINATE_CA = "subordinate_ca"
+    SUBSCRIBER = "subscriber"
+    PRECERTIFICATE = "precertificate"
+    OCSP_RESPONDER = "ocsp_responder"
+
+
+ALL_CERT_TYPES = frozenset(CertType)
+LEAF_TYPES = frozenset({CertType.SUBSCRIBER, CertType.PRECERTIFICATE})
+CA_TYPES = frozenset({CertType.ROOT, CertType.SUBORDINATE_CA})
+
+# Lint sets: which lints run where.
+PRE_ISSUANCE = "pre-issuance"
+AUDIT = "audit"
+ALL_SETS = frozenset({PRE_ISSUANCE, AUDIT})
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing a linter found wrong (or noteworthy) in one document."""
+
+    lint_id: str
+    severity: Severity
+    location: str  # field path, e.g. "tbsCertificate.extensions.basicConstraints"
+    message: str  # names the offending value
+    linter: str = "certkeeper"
+    citation: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "linter": self.linter,
+            "lint_id": self.lint_id,
+            "severity": str(self.severity),
+            "location": self.location,
+            "message": self.message,
+            "citation": self.citation,
+        }
+
+
+class Document:
+    """A parsed document a lint looks at. Subclasses live in `certkeeper.lint.document`."""
+
+    doc_type: DocType
+    der: bytes
+
+    @property
+    def cert_type(self) -> CertType | None:
+        return None
+
+    @property
+    def reference_time(self) -> datetime | None:
+        """The time against which effective dates are judged."""
+        return None
+
+
+# A check yields (location, message) pairs; the engine turns them into Findings.
+CheckFn = Callable[[Any, "LintContext"], Iterable[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class Lint:
+    id: str
+    severity: Severity
+    citation: str
+    description: str
+    doc_types: frozenset[DocType]
+    check: CheckFn
+    cert_types: frozenset[CertType] = ALL_CERT_TYPES
+    effective: date | None = None  # in force for documents whose reference time >= this
+    ineffective: date | None = None  # no longer in force from this date
+    sets: frozenset[str] = ALL_SETS
+
+    def applies_to(self, doc: Document) -> bool:
+        if doc.doc_type not in self.doc_types:
+            return False
+        if doc.doc_type is DocType.CERTIFICATE:
+            ctype = doc.cert_type
+            if ctype is None or ctype not in self.cert_types:
+                return False
+        ref = doc.reference_time
+        if ref is not None:
+            day = ref.date()
+            if self.effective is not None and day < self.effective:
+                return False
+            if self.ineffective is not None and day >= self.ineffective:
+                return False
+        return True
+
+    def run(self, doc: Document, ctx: LintContext) -> Iterator[Finding]:
+        try:
+            for location, message in self.check(doc, ctx):
+                yield Finding(self.id, self.severity, location, message, citation=self.citation)
+        except Exception as exc:  # a lint must never crash the run: report it instead
+            yield Finding(
+                "f_lint_crashed",
+                Severity.FATAL,
+                self.id,
+                f"lint {self.id} could not evaluate the document: {type(exc).__name__}: {exc}",
+            )
+
+
+@dataclass
+class Registry:
+    """The catalogue of lints, in registration order."""
+
+    lints: dict[str, Lint] = field(default_factory=dict)
+
+    def add(self, lint: Lint) -> Lint:
+        if lint.id in self.lints:
+            raise ValueError(f"lint id {lint.id} registered twice")
+        if not lint.id[:2] in ("e_", "w_", "n_", "i_", "f_"):
+            raise ValueError(f"lint id {lint.id} must start with e_, w_, n_, i_ or f_")
+        self.lints[lint.id] = lint
+        return lint
+
+    def select(
+        self,
+        doc: Document,
+        lint_set: str = AUDIT,
+        only: Iterable[str] | None = None,
+    ) -> list[Lint]:
+        wanted = set(only) if only is not None else None
+        return [
+            lint
+            for lint in self.lints.values()
+            if lint_set in lint.sets
+            and (wanted is None or lint.id in wanted)
+            and lint.applies_to(doc)
+        ]
+
+    def run(
+        self,
+        doc: Document,
+        ctx: LintContext,
+        lint_set: str = AUDIT,
+        only: Iterable[str] | None = None,
+    ) -> list[Finding]:
+        findings: list[Finding] = []
+        for lint in self.select(doc, lint_set, only):
+            findings.extend(lint.run(doc, ctx))
+        return findings
+
+
+REGISTRY = Registry()
+
+
+def lint(
+    id: str,
+    severity: Severity,
+    citation: str,
+    description: str,
+    doc_types: Iterable[DocType],
+    cert_types: Iterable[CertType] = ALL_CERT_TYPES,
+    effective: date | None = None,
+    ineffective: date | None = None,
+    sets: Iterable[str] = ALL_SETS,
+) -> Callable[[CheckFn], CheckFn]:
+    """Decorator that registers a check function as a lint in the global catalogue."""
+
+    def wrap(fn: CheckFn) -> CheckFn:
+        REGISTRY.add(
+            Lint(
+                id=id,
+                severity=severity,
+                citation=citation,
+                description=description,
+                doc_types=frozenset(doc_types),
+                check=fn,
+                cert_types=frozenset(cert_types),
+                effective=effective,
+                ineffective=ineffective,
+                sets=frozenset(sets),
+            )
+        )
+        return fn
+
+    return wrap
+
+
+def worst(findings: Iterable[Finding]) -> Severity | None:
+    """The most severe finding's severity, or None when there are none."""
+    return max((f.severity for f in findings), default=None)

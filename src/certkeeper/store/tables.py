@@ -1,0 +1,159 @@
+"""The inventory's tables (SQLAlchemy Core). Only `certkeeper.store` speaks SQL.
+
+Serial numbers are stored as lowercase hexadecimal of their DER content octets' value
+(no leading zeros), because 20-octet serials do not fit a BIGINT. Times are UTC,
+whole seconds. Every change here needs an alembic migration in `store/migrations`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+UtcDateTime = DateTime(timezone=True)
+
+# CA certificates this installation holds keys for or chains to.
+issuers = Table(
+    "issuers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),  # e.g. "tls-ecdsa-1"
+    Column("role", String(16), nullable=False),  # root | issuing | responder
+    Column("state", String(16), nullable=False),  # active | standby | retired
+    Column("key_type", String(16), nullable=False),  # ecdsa-p256 | ecdsa-p384 | rsa-2048 ...
+    Column("parent_id", Integer, ForeignKey("issuers.id"), nullable=True),
+    Column("subject", Text, nullable=False),
+    Column("ski", String(64), nullable=False),  # hex
+    Column("sha256", String(64), nullable=False, unique=True),
+    Column("cert_der", LargeBinary, nullable=False),
+    Column("key_ref", Text, nullable=False),  # signer reference (file path or pkcs11 uri)
+    Column("not_before", UtcDateTime, nullable=False),
+    Column("not_after", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Versioned certificate profiles. A version's text never changes once stored.
+profile_versions = Table(
+    "profile_versions",
+    metadata,
+    Column("profile_id", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("source", Text, nullable=False),  # the TOML text
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("name", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# A serial is assigned (and stored) before anything bearing it is signed.
+serials = Table(
+    "serials",
+    metadata,
+    Column("serial", String(40), primary_key=True),
+    Column("issuer_id", Integer, ForeignKey("issuers.id"), nullable=False),
+    Column("assigned_at", UtcDateTime, nullable=False),
+    # assigned -> precertificate -> issued | failed
+    Column("state", String(16), nullable=False),
+    Column("profile_id", String(64), nullable=False),
+    Column("profile_version", Integer, nullable=False),
+    Column("crl_shard", Integer, nullable=False),
+    Column("failure", Text, nullable=True),
+)
+
+precertificates = Table(
+    "precertificates",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("serial", String(40), ForeignKey("serials.serial"), nullable=False, unique=True),
+    Column("issuer_id", Integer, ForeignKey("issuers.id"), nullable=False),
+    Column("der", LargeBinary, nullable=False),
+    Column("sha256", String(64), nullable=False, unique=True),
+    Column("tbs_sha256", String(64), nullable=False),  # of the linted TBS
+    Column("not_before", UtcDateTime, nullable=False),
+    Column("not_after", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+certificates = Table(
+    "certificates",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("serial", String(40), ForeignKey("serials.serial"), nullable=False, unique=True),
+    Column("issuer_id", Integer, ForeignKey("issuers.id"), nullable=False),
+    Column("der", LargeBinary, nullable=False),
+    Column("sha256", String(64), nullable=False, unique=True),
+    Column("sha1", String(40), nullable=False),
+    Column("not_before", UtcDateTime, nullable=False),
+    Column("not_after", UtcDateTime, nullable=False),
+    Column("key_type", String(16), nullable=False),
+    Column("profile_id", String(64), nullable=False),
+    Column("profile_version", Integer, nullable=False),
+    Column("cps_version", String(32), nullable=False),
+    Column("subscriber_id", String(128), ForeignKey("subscribers.id"), nullable=True),
+    Column("crl_shard", Integer, nullable=False),
+    Column("subject_cn", Text, nullable=True),
+    Column("issued_at", UtcDateTime, nullable=False),
+    Index("ix_certificates_issuer_not_after", "issuer_id", "not_after"),
+    Index("ix_certificates_profile", "profile_id", "profile_version"),
+    Index("ix_certificates_not_before", "not_before"),
+)
+
+# Every dNSName / IP of a certificate, with the name reversed label-wise
+# ("com.example.www") so a suffix query is an indexed prefix query.
+certificate_names = Table(
+    "certificate_names",
+    metadata,
+    Column("certificate_id", Integer, ForeignKey("certificates.id"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("reversed_name", Text, nullable=False),
+    UniqueConstraint("certificate_id", "name", name="uq_certificate_names_cert_name"),
+    Index("ix_certificate_names_reversed", "reversed_name"),
+)
+
+# Findings stored with a document: waived findings at issuance, relint results later.
+lint_findings = Table(
+    "lint_findings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("serial", String(40), ForeignKey("serials.serial"), nullable=False),
+    Column("document", String(16), nullable=False),  # precertificate | certificate
+    Column("linter", String(32), nullable=False),  # certkeeper | pkilint
+    Column("lint_id", String(160), nullable=False),
+    Column("severity", String(8), nullable=False),
+    Column("location", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("waived", Boolean, nullable=False),
+    Column("waiver_justification", Text, nullable=True),
+    Column("waiver_expires", DateTime(timezone=True), nullable=True),
+    Column("run_id", Integer, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_lint_findings_serial", "serial"),
+    Index("ix_lint_findings_lint_id", "lint_id"),
+)
