@@ -2,10 +2,14 @@
 
 Serial numbers are stored as lowercase hexadecimal of their DER content octets' value
 (no leading zeros), because 20-octet serials do not fit a BIGINT. Times are UTC,
-whole seconds. Every change here needs an alembic migration in `store/migrations`.
+whole seconds: `UtcDateTime` enforces that on the way in and attaches UTC on the way
+out, because SQLite has no time zone storage and would otherwise hand back naive values.
+Every change here needs an alembic migration in `store/migrations`.
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     Boolean,
@@ -21,6 +25,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData(
     naming_convention={
@@ -31,7 +37,32 @@ metadata = MetaData(
     }
 )
 
-UtcDateTime = DateTime(timezone=True)
+
+class UtcDateTimeType(TypeDecorator[datetime]):
+    """TIMESTAMP WITH TIME ZONE that always stores and returns aware UTC, whole seconds.
+
+    Naive datetimes are refused: guessing their zone is how a certificate ends up an
+    hour off. Same column type on both backends, so the migrations need nothing special."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()}: the inventory needs aware UTC")
+        return value.astimezone(UTC).replace(microsecond=0)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+UtcDateTime = UtcDateTimeType()
 
 # CA certificates this installation holds keys for or chains to.
 issuers = Table(
@@ -151,7 +182,7 @@ lint_findings = Table(
     Column("message", Text, nullable=False),
     Column("waived", Boolean, nullable=False),
     Column("waiver_justification", Text, nullable=True),
-    Column("waiver_expires", DateTime(timezone=True), nullable=True),
+    Column("waiver_expires", UtcDateTime, nullable=True),
     Column("run_id", Integer, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_lint_findings_serial", "serial"),

@@ -1,0 +1,43 @@
+"""Fixtures shared by every test package: a real PostgreSQL server and generic helpers."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+# Tests run against the source tree even when the package is not installed.
+if importlib.util.find_spec("certkeeper") is None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from pgserver import PostgresServer, PostgresUnavailable
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL server per test session (per xdist worker).
+
+    Missing binaries are a failure, not a skip: a green run must mean PostgreSQL ran."""
+    try:
+        server = PostgresServer().start()
+    except PostgresUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_server: PostgresServer) -> str:
+    """A `postgresql+psycopg://` URL to a fresh database, shared by the session."""
+    return pg_server.create_database()
+
+
+@pytest.fixture
+def new_pg_database(pg_server: PostgresServer) -> Callable[[], str]:
+    """Make further fresh databases (one per test, when tests must not share state)."""
+    return pg_server.create_database
