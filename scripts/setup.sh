@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Set up everything certkeeper needs, from nothing: Debian packages (openssl, PostgreSQL
+# for the database tests), a virtual environment in .venv, and the package with its
+# development tools. Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  need_apt+=(postgresql)
+fi
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+if ((${#need_apt[@]})); then
+  echo "setup: installing Debian packages: ${need_apt[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+"$PY" - <<'PYEOF'
+import sys
+if sys.version_info < (3, 11):
+    sys.exit(f"certkeeper needs Python 3.11 or newer, found {sys.version.split()[0]}")
+PYEOF
+
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv" >&2
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.certkeeper-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "setup: installing Python packages" >&2
+  .venv/bin/python -m pip install -q --upgrade pip 2>/dev/null || true
+  .venv/bin/python -m pip install -q -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/python -c 'import certkeeper, pkilint, sqlalchemy, typer' 
+  touch "$stamp"
+fi

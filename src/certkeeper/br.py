@@ -1,0 +1,47 @@
+"""Numbers from the CA/Browser Forum TLS Baseline Requirements that code enforces.
+
+Each rule is data with its effective date, so a certificate is judged by the rule in
+force at its notBefore (zlint's convention), not by today's rule.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+# BR 6.3.2: maximum validity of a Subscriber Certificate by date of issuance (notBefore).
+# (effective from, maximum days); the last entry whose date <= notBefore applies.
+SUBSCRIBER_MAX_VALIDITY: tuple[tuple[date, int], ...] = (
+    (date(1970, 1, 1), 398),
+    (date(2026, 3, 15), 200),
+    (date(2027, 3, 15), 100),
+    (date(2029, 3, 15), 47),
+)
+
+# BR 7.1.2.7.9 / 7.1.6.1: reserved CA/Browser Forum policy identifiers for subscribers.
+POLICY_DV = "2.23.140.1.2.1"
+POLICY_OV = "2.23.140.1.2.2"
+POLICY_IV = "2.23.140.1.2.3"
+POLICY_EV = "2.23.140.1.1"
+RESERVED_SUBSCRIBER_POLICIES = frozenset({POLICY_DV, POLICY_OV, POLICY_IV, POLICY_EV})
+VALIDATION_POLICY = {"dv": POLICY_DV, "ov": POLICY_OV, "iv": POLICY_IV, "ev": POLICY_EV}
+
+
+def max_subscriber_validity_days(not_before: date | datetime) -> int:
+    """The BR 6.3.2 maximum validity in days for a certificate with this notBefore."""
+    day = not_before.astimezone(UTC).date() if isinstance(not_before, datetime) else not_before
+    limit = SUBSCRIBER_MAX_VALIDITY[0][1]
+    for start, days in SUBSCRIBER_MAX_VALIDITY:
+        if day >= start:
+            limit = days
+    return limit
+
+
+def validity_period(not_before: datetime, not_after: datetime) -> timedelta:
+    """RFC 5280 4.1.2.5 / BR 1.6.1: the validity period includes both notBefore and
+    notAfter, so it is one second longer than the plain difference."""
+    return not_after - not_before + timedelta(seconds=1)
+
+
+def not_after_for(not_before: datetime, days: int) -> datetime:
+    """The notAfter that makes a validity period of exactly `days` days."""
+    return not_before + timedelta(days=days) - timedelta(seconds=1)

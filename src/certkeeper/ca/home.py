@@ -1,0 +1,224 @@
+"""The CA home: creating one (`certkeeper init`) and opening one for every other command.
+
+A new home is assembled in a temporary sibling directory and renamed into place, so a
+failure at any step leaves either no home or a complete one, never half of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from certkeeper.ca import certs as cacerts
+from certkeeper.config import CONFIG_NAME, Config, load_config, render_config
+from certkeeper.errors import ConfigError
+from certkeeper.profiles.registry import ProfileRegistry
+from certkeeper.signing.base import KEY_SPECS, Signer, key_type_of
+from certkeeper.signing.files import load_signer, write_key
+from certkeeper.signing.tbs import sign_certificate
+from certkeeper.store.database import connect, migrate
+from certkeeper.store.inventory import Inventory
+from certkeeper.store.records import IssuerRecord
+from certkeeper.x509.time import truncate
+
+
+@dataclass(frozen=True)
+class InitOptions:
+    ca_name: str = "certkeeper Example CA"
+    organization: str = "certkeeper Example Trust Services"
+    country: str = "US"
+    base_url: str = "http://pki.example.com"
+    database_url: str | None = None  # default: SQLite in the home
+    crl_shards: int = 16
+
+
+# (name, role, key type, parent name, common-name suffix)
+HIERARCHY: tuple[tuple[str, str, str, str | None, str], ...] = (
+    ("root", "root", "ecdsa-p384", None, "Root R1"),
+    ("tls-ecdsa-1", "issuing", "ecdsa-p256", "root", "TLS ECDSA E1"),
+    ("tls-rsa-1", "issuing", "rsa-2048", "root", "TLS RSA R1"),
+    ("ocsp-ecdsa-1", "responder", "ecdsa-p256", "tls-ecdsa-1", "OCSP Responder E1"),
+    ("ocsp-rsa-1", "responder", "rsa-2048", "tls-rsa-1", "OCSP Responder R1"),
+)
+
+
+def create_home(
+    home: Path, options: InitOptions, passphrase: bytes | None, now: datetime | None = None
+) -> Path:
+    """Create a complete CA home at `home`; refuse if anything is already there.
+
+    With no passphrase given, a random one is written to `secrets/passphrase` (mode
+    0600) and named in the config: fine for development, replace for production."""
+    if home.exists() and (not home.is_dir() or any(home.iterdir())):
+        raise ConfigError(f"{home} already exists and is not empty; refusing to overwrite it")
+    now = truncate(now or datetime.now(UTC))
+    home.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{home.name}.", dir=home.parent))
+    try:
+        _populate(staging, options, passphrase, now)
+        if home.exists():
+            home.rmdir()  # empty, checked above
+        staging.rename(home)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return home
+
+
+def _populate(staging: Path, options: InitOptions, passphrase: bytes | None, now: datetime) -> None:
+    for sub in ("keys", "certs", "profiles", "secrets"):
+        (staging / sub).mkdir(mode=0o700)
+    pass_file = ""
+    if passphrase is None:
+        passphrase = secrets.token_urlsafe(32).encode()
+        pass_file = "secrets/passphrase"
+        fd = os.open(staging / pass_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(passphrase + b"\n")
+    (staging / CONFIG_NAME).write_text(
+        render_config(
+            ca_name=options.ca_name,
+            organization=options.organization,
+            country=options.country,
+            base_url=options.base_url.rstrip("/"),
+            passphrase_file=pass_file,
+            database_url=options.database_url or "sqlite:///inventory.db",
+            crl_shards=options.crl_shards,
+        ),
+        encoding="utf-8",
+    )
+    config = load_config(staging)
+    engine = connect(config.database_url)
+    try:
+        migrate(engine)
+        inventory = Inventory(engine)
+        if inventory.issuers():
+            raise ConfigError(f"database {config.database_url} already holds a CA hierarchy")
+        naming = cacerts.Naming(options.ca_name, options.organization, options.country)
+        _create_hierarchy(staging, config, inventory, naming, passphrase, now)
+        ProfileRegistry(config.profile_dir, inventory).install_builtin(now)
+    finally:
+        engine.dispose()
+
+
+def _create_hierarchy(
+    staging: Path,
+    config: Config,
+    inventory: Inventory,
+    naming: cacerts.Naming,
+    passphrase: bytes,
+    now: datetime,
+) -> None:
+    made: dict[str, tuple[IssuerRecord, x509.Certificate, Signer]] = {}
+    for name, role, key_type, parent, cn_suffix in HIERARCHY:
+        key = KEY_SPECS[key_type].generate()
+        key_path = staging / "keys" / f"{name}.key.pem"
+        write_key(key_path, key, passphrase)
+        signer = load_signer(key_path, passphrase)
+        subject = naming.subject(f"{naming.ca_name} {cn_suffix}")
+        public_key = key.public_key()
+        if parent is None:
+            builder = cacerts.root_builder(subject, public_key, now)
+            parent_signer: Signer = signer
+            parent_id = None
+        else:
+            parent_rec, parent_cert, parent_signer = made[parent]
+            parent_id = parent_rec.id
+            if role == "issuing":
+                builder = cacerts.issuing_ca_builder(
+                    subject, public_key, parent_cert, parent, config.base_url, now
+                )
+            else:
+                builder = cacerts.responder_builder(subject, public_key, parent_cert, now)
+        cert_der, _ = sign_certificate(builder, parent_signer)
+        cert = x509.load_der_x509_certificate(cert_der)
+        (staging / "certs" / f"{name}.pem").write_bytes(
+            cert.public_bytes(serialization.Encoding.PEM)
+        )
+        record = inventory.add_issuer(
+            IssuerRecord(
+                id=None,
+                name=name,
+                role=role,
+                state="active",
+                key_type=key_type,
+                parent_id=parent_id,
+                subject=cert.subject.rfc4514_string(),
+                ski=cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+                .value.digest.hex(),
+                sha256=hashlib.sha256(cert_der).hexdigest(),
+                cert_der=cert_der,
+                key_ref=f"keys/{name}.key.pem",
+                not_before=cert.not_valid_before_utc,
+                not_after=cert.not_valid_after_utc,
+                created_at=now,
+            )
+        )
+        made[name] = (record, cert, signer)
+
+
+class CaHome:
+    """An opened CA home: config, inventory, and signers loaded on demand."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._signers: dict[int, Signer] = {}
+
+    @classmethod
+    def open(cls, home: Path) -> CaHome:
+        return cls(load_config(home))
+
+    @cached_property
+    def inventory(self) -> Inventory:
+        engine = connect(self.config.database_url)
+        from certkeeper.store.database import schema_is_current
+
+        if not schema_is_current(engine):
+            raise ConfigError(
+                f"the inventory at {self.config.database_url} is not initialised or needs a "
+                "migration"
+            )
+        return Inventory(engine)
+
+    @cached_property
+    def profiles(self) -> ProfileRegistry:
+        return ProfileRegistry(self.config.profile_dir, self.inventory)
+
+    def close(self) -> None:
+        if "inventory" in self.__dict__:
+            self.inventory.engine.dispose()
+
+    def issuer_certificate(self, issuer: IssuerRecord) -> x509.Certificate:
+        return x509.load_der_x509_certificate(issuer.cert_der)
+
+    def signer(self, issuer: IssuerRecord) -> Signer:
+        """The issuer's key. Checked against the issuer certificate's public key, so a
+        swapped key file cannot sign in the issuer's name."""
+        assert issuer.id is not None
+        if issuer.id not in self._signers:
+            path = self.config.home / issuer.key_ref
+            signer = load_signer(path, self.config.passphrase())
+            cert_key = self.issuer_certificate(issuer).public_key()
+            if signer.public_key() != cert_key:
+                raise ConfigError(f"key file {path} does not match issuer {issuer.name}'s certificate")
+            if key_type_of(cert_key) != issuer.key_type:
+                raise ConfigError(f"issuer {issuer.name} is recorded as {issuer.key_type}")
+            self._signers[issuer.id] = signer
+        return self._signers[issuer.id]
+
+    def active_issuer(self, key_type: str) -> IssuerRecord:
+        """The active issuing CA whose key is of `key_type`."""
+        for rec in self.inventory.issuers(role="issuing"):
+            if rec.state == "active" and rec.key_type == key_type:
+                return rec
+        raise ConfigError(f"no active issuing CA with a {key_type} key in this CA home")

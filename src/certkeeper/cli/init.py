@@ -1,0 +1,56 @@
+"""`certkeeper init`: create a CA home with its hierarchy, keys, profiles and inventory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from certkeeper.cli.common import err_console, handle_errors, home_option, resolve_home
+from certkeeper.config import PASSPHRASE_ENV
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+
+
+@handle_errors
+def init(
+    home: Path | None = home_option(),
+    ca_name: str = typer.Option("certkeeper Example CA", help="Name used in CA subjects."),
+    organization: str = typer.Option("certkeeper Example Trust Services", help="subject O."),
+    country: str = typer.Option("US", help="subject C (two letters)."),
+    base_url: str = typer.Option(
+        "http://pki.example.com", help="http URL under which AIA, CRLs and OCSP are published."
+    ),
+    database_url: str | None = typer.Option(
+        None, help="Inventory database URL (default: SQLite file in the home)."
+    ),
+    crl_shards: int = typer.Option(16, min=1, max=65536, help="CRL shards per issuing CA."),
+) -> None:
+    """Create a CA home: root (P-384), TLS issuing CAs (P-256, RSA-2048), OCSP responders.
+
+    The key passphrase comes from $CERTKEEPER_PASSPHRASE; without it a random one is
+    written to secrets/passphrase (mode 0600) and named in the config."""
+    from certkeeper.ca.home import InitOptions, create_home
+
+    target = resolve_home(home)
+    env = os.environ.get(PASSPHRASE_ENV)
+    options = InitOptions(
+        ca_name=ca_name,
+        organization=organization,
+        country=country,
+        base_url=base_url,
+        database_url=database_url,
+        crl_shards=crl_shards,
+    )
+    create_home(target, options, env.encode() if env else None)
+    err_console.print(f"created CA home {target}", highlight=False)
+    if not env:
+        err_console.print(
+            f"key passphrase written to {target / 'secrets' / 'passphrase'}; for production "
+            f"set {PASSPHRASE_ENV} (or use an HSM) and remove that file",
+            style="yellow",
+            highlight=False,
+        )

@@ -1,0 +1,73 @@
+"""`certkeeper issue`: one certificate from a CSR, or a directory of CSRs in parallel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from certkeeper.cli.common import err_console, handle_errors, home_option, resolve_home
+from certkeeper.errors import InputError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("issue")(issue)
+
+
+@handle_errors
+def issue(
+    csr: Path | None = typer.Option(None, "--csr", help="PKCS#10 request (PEM, DER or base64)."),
+    batch: Path | None = typer.Option(None, "--batch", help="Directory of CSRs (*.csr, *.pem, *.der)."),
+    profile: str = typer.Option(..., "--profile", help="Profile id, e.g. tls-dv-ecdsa."),
+    subscriber: str | None = typer.Option(None, "--subscriber", help="Subscriber id."),
+    san: list[str] | None = typer.Option(None, "--san", help="Restrict to these CSR names."),
+    out: Path | None = typer.Option(None, "--out", help="Write PEM here (batch: a directory)."),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Batch worker processes."),
+    home: Path | None = home_option(),
+) -> None:
+    """Issue through the full order: serial, linted precertificate, final certificate.
+
+    Writes the certificate followed by its issuing CA certificate as PEM."""
+    from certkeeper.ca.home import CaHome
+
+    if (csr is None) == (batch is None):
+        raise InputError("give exactly one of --csr FILE or --batch DIR")
+    ca_home = resolve_home(home)
+    ca = CaHome.open(ca_home)
+    if csr is not None:
+        from certkeeper.issuance.csr import load_csr
+        from certkeeper.issuance.pem import chain_pem
+        from certkeeper.issuance.service import IssuanceService, IssueRequest
+
+        parsed = load_csr(_read(csr), str(csr))
+        service = IssuanceService(ca)
+        issued = service.issue(IssueRequest(parsed, profile, subscriber, tuple(san) if san else None))
+        pem = chain_pem(issued)
+        if out is None:
+            typer.echo(pem, nl=False)
+        else:
+            out.write_text(pem)
+        err_console.print(
+            f"issued serial {issued.serial} sha256 {issued.sha256} under {issued.profile}",
+            highlight=False,
+        )
+        for finding in issued.waived:
+            err_console.print(f"waived: [{finding.linter}] {finding.lint_id}: {finding.message}", highlight=False)
+        return
+
+    from certkeeper.issuance.batch import issue_batch
+
+    assert batch is not None
+    if san:
+        raise InputError("--san applies to a single --csr, not to --batch")
+    report = issue_batch(ca, batch, profile, subscriber, out, workers or ca.config.issuance_workers)
+    err_console.print(report.summary(), highlight=False)
+    if report.failed:
+        raise typer.Exit(3)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None

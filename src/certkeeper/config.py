@@ -1,0 +1,239 @@
+"""The CA home's settings file (`certkeeper.toml`) as typed, validated objects.
+
+A CA home is a directory holding the config, the encrypted keys, the certificates of
+the hierarchy and (by default) the SQLite inventory. Every relative path in the config
+is relative to the home, so a home can be moved or copied whole (drills use copies).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from certkeeper.errors import ConfigError
+from certkeeper.tomlcheck import (
+    TomlProblem,
+    check_keys,
+    get,
+    get_date,
+    get_table,
+    read_toml,
+)
+
+CONFIG_NAME = "certkeeper.toml"
+PASSPHRASE_ENV = "CERTKEEPER_PASSPHRASE"
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """An explicit, justified, expiring exception to one lint."""
+
+    lint_id: str
+    justification: str
+    expires: date
+
+    def active(self, at: datetime) -> bool:
+        return at.astimezone(UTC).date() < self.expires
+
+
+@dataclass(frozen=True)
+class Config:
+    home: Path
+    ca_name: str
+    organization: str
+    country: str
+    cps_version: str
+    base_url: str  # http URL under which AIA, CRL and OCSP URLs are published
+    database_url: str
+    key_dir: Path
+    passphrase_file: Path | None
+    profile_dir: Path
+    issuance_workers: int
+    use_pkilint: bool
+    crl_shards: int
+    crl_budget_bytes: int
+    waivers: tuple[Waiver, ...] = field(default_factory=tuple)
+
+    @property
+    def config_path(self) -> Path:
+        return self.home / CONFIG_NAME
+
+    def passphrase(self) -> bytes:
+        """The key passphrase: $CERTKEEPER_PASSPHRASE, else the configured file.
+
+        Never prompts: CA commands run unattended."""
+        env = os.environ.get(PASSPHRASE_ENV)
+        if env:
+            return env.encode()
+        if self.passphrase_file is None:
+            raise ConfigError(
+                f"no key passphrase: set {PASSPHRASE_ENV} or keys.passphrase_file in "
+                f"{self.config_path}"
+            )
+        try:
+            value = self.passphrase_file.read_bytes().strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read passphrase file {self.passphrase_file}: {exc}") from None
+        if not value:
+            raise ConfigError(f"passphrase file {self.passphrase_file} is empty")
+        return value
+
+    def waivers_in_force(self, at: datetime) -> dict[str, Waiver]:
+        return {w.lint_id: w for w in self.waivers if w.active(at)}
+
+
+_TOP = ("ca", "database", "keys", "profiles", "issuance", "crl", "waivers")
+
+
+def load_config(home: Path) -> Config:
+    """Read and validate `home/certkeeper.toml`; any problem is one ConfigError line."""
+    path = home / CONFIG_NAME
+    if not home.is_dir():
+        raise ConfigError(f"CA home {home} does not exist (create one with `certkeeper init`)")
+    if not path.is_file():
+        raise ConfigError(f"{home} is not a CA home: {CONFIG_NAME} is missing")
+    try:
+        return _parse(read_toml(path), home.resolve(), str(path))
+    except TomlProblem as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _parse(doc: dict[str, Any], home: Path, where: str) -> Config:
+    check_keys(doc, _TOP, where)
+    ca = get_table(doc, "ca", where)
+    check_keys(ca, ("name", "organization", "country", "cps_version", "base_url"), f"{where} [ca]")
+    db = get_table(doc, "database", where)
+    check_keys(db, ("url",), f"{where} [database]")
+    keys = get_table(doc, "keys", where)
+    check_keys(keys, ("dir", "passphrase_file"), f"{where} [keys]")
+    profiles = get_table(doc, "profiles", where)
+    check_keys(profiles, ("dir",), f"{where} [profiles]")
+    iss = get_table(doc, "issuance", where)
+    check_keys(iss, ("workers", "pkilint"), f"{where} [issuance]")
+    crl = get_table(doc, "crl", where)
+    check_keys(crl, ("shards", "budget_bytes"), f"{where} [crl]")
+
+    base_url = get(ca, "base_url", str, f"{where} [ca]")
+    if not base_url.startswith("http://"):
+        # BR 7.1.2.7.7 / 7.1.2.11.2: AIA and CRLDP URLs are plain HTTP.
+        raise TomlProblem(f"{where} [ca].base_url: must be an http:// URL, got {base_url!r}")
+    country = get(ca, "country", str, f"{where} [ca]", default="")
+    if country and (len(country) != 2 or not country.isalpha() or not country.isupper()):
+        raise TomlProblem(f"{where} [ca].country: {country!r} is not a two-letter code")
+
+    workers = get(iss, "workers", int, f"{where} [issuance]", default=2)
+    if not 1 <= workers <= 64:
+        raise TomlProblem(f"{where} [issuance].workers: {workers} is not between 1 and 64")
+    shards = get(crl, "shards", int, f"{where} [crl]", default=16)
+    if not 1 <= shards <= 65536:
+        raise TomlProblem(f"{where} [crl].shards: {shards} is not between 1 and 65536")
+    budget = get(crl, "budget_bytes", int, f"{where} [crl]", default=10_000_000)
+    if budget < 10_000:
+        raise TomlProblem(f"{where} [crl].budget_bytes: {budget} is too small (minimum 10000)")
+
+    url = get(db, "url", str, f"{where} [database]", default="sqlite:///inventory.db")
+    pass_file = get(keys, "passphrase_file", str, f"{where} [keys]", default="")
+
+    waivers = []
+    raw_waivers = get(doc, "waivers", list, where, default=[])
+    for i, entry in enumerate(raw_waivers):
+        w_where = f"{where} [[waivers]] #{i + 1}"
+        if not isinstance(entry, dict):
+            raise TomlProblem(f"{w_where}: expected a table")
+        check_keys(entry, ("lint_id", "justification", "expires"), w_where)
+        justification = get(entry, "justification", str, w_where).strip()
+        if len(justification) < 10:
+            raise TomlProblem(f"{w_where}: a waiver needs a real justification")
+        waivers.append(
+            Waiver(
+                lint_id=get(entry, "lint_id", str, w_where),
+                justification=justification,
+                expires=get_date(entry, "expires", w_where),
+            )
+        )
+
+    return Config(
+        home=home,
+        ca_name=get(ca, "name", str, f"{where} [ca]"),
+        organization=get(ca, "organization", str, f"{where} [ca]"),
+        country=country,
+        cps_version=get(ca, "cps_version", str, f"{where} [ca]"),
+        base_url=base_url.rstrip("/"),
+        database_url=_resolve_db_url(url, home),
+        key_dir=home / get(keys, "dir", str, f"{where} [keys]", default="keys"),
+        passphrase_file=(home / pass_file) if pass_file else None,
+        profile_dir=home / get(profiles, "dir", str, f"{where} [profiles]", default="profiles"),
+        issuance_workers=workers,
+        use_pkilint=get(iss, "pkilint", bool, f"{where} [issuance]", default=True),
+        crl_shards=shards,
+        crl_budget_bytes=budget,
+        waivers=tuple(waivers),
+    )
+
+
+def _resolve_db_url(url: str, home: Path) -> str:
+    """`sqlite:///relative.db` is relative to the CA home; absolute URLs pass through."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
+        return prefix + str(home / url[len(prefix) :])
+    return url
+
+
+def render_config(
+    *,
+    ca_name: str,
+    organization: str,
+    country: str,
+    base_url: str,
+    passphrase_file: str,
+    database_url: str = "sqlite:///inventory.db",
+    cps_version: str = "1.0",
+    crl_shards: int = 16,
+) -> str:
+    """The config `certkeeper init` writes, with every setting spelled out."""
+    return f"""# certkeeper CA home configuration. Paths are relative to this directory.
+
+[ca]
+name = {_q(ca_name)}
+organization = {_q(organization)}
+country = {_q(country)}
+# The CPS version certificates are issued under; recorded with every certificate.
+cps_version = {_q(cps_version)}
+# AIA caIssuers, CRL distribution point and OCSP URLs are published under this URL.
+base_url = {_q(base_url)}
+
+[database]
+# SQLite file in this home by default; PostgreSQL: "postgresql+psycopg://user@host/db"
+url = {_q(database_url)}
+
+[keys]
+dir = "keys"
+# The key passphrase comes from $CERTKEEPER_PASSPHRASE, or else from this file.
+passphrase_file = {_q(passphrase_file)}
+
+[profiles]
+dir = "profiles"
+
+[issuance]
+workers = 2
+# pkilint is the second, independent linter; both must pass before the real key signs.
+pkilint = true
+
+[crl]
+shards = {crl_shards}
+budget_bytes = 10000000
+
+# Explicit, justified, expiring lint waivers, e.g.:
+# [[waivers]]
+# lint_id = "w_example"
+# justification = "why this finding is acceptable, with a reference"
+# expires = 2027-01-31
+"""
+
+
+def _q(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'

@@ -1,0 +1,137 @@
+"""PKCS#10 requests: parsed, signature-checked and key-checked before anything else.
+
+What a CSR may ask for is narrow: a public key and names. Everything else in the
+certificate comes from the profile.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+
+from certkeeper.errors import InputError
+from certkeeper.signing.base import key_type_of
+
+# BR 6.1.5 / 6.1.6: RSA at least 2048 bits with a modulus a multiple of 8; P-256, P-384
+# (P-521 is allowed by the BRs but not by the root programs we serve).
+ALLOWED_CURVES = ("secp256r1", "secp384r1")
+
+
+@dataclass(frozen=True)
+class ParsedCsr:
+    csr: x509.CertificateSigningRequest
+    key_type: str
+    names: tuple[str, ...]  # SAN dNSNames, then the CN if not among them; lowercase
+
+    @property
+    def public_key(self) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey:
+        key = self.csr.public_key()
+        assert isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey)
+        return key
+
+
+def load_csr(data: bytes, source: str = "CSR") -> ParsedCsr:
+    """Parse a PEM, DER or base64 CSR, verify its self-signature and its key."""
+    csr = _decode(data, source)
+    try:
+        valid = csr.is_signature_valid
+    except Exception as exc:  # unsupported signature algorithms raise here
+        raise InputError(f"{source}: cannot check the CSR signature: {exc}") from None
+    if not valid:
+        raise InputError(f"{source}: the CSR signature does not verify (proof of possession failed)")
+    try:
+        key = csr.public_key()
+    except Exception as exc:
+        raise InputError(f"{source}: unsupported or malformed public key: {exc}") from None
+    check_subscriber_key(key, source)
+    return ParsedCsr(csr, key_type_of(key), _names(csr, source))
+
+
+def check_subscriber_key(key: object, source: str) -> None:
+    if isinstance(key, rsa.RSAPublicKey):
+        numbers = key.public_numbers()
+        if key.key_size < 2048:
+            raise InputError(f"{source}: RSA key of {key.key_size} bits; at least 2048 required (BR 6.1.5)")
+        if key.key_size % 8:
+            raise InputError(f"{source}: RSA modulus of {key.key_size} bits is not a multiple of 8 (BR 6.1.5)")
+        if numbers.e % 2 == 0 or numbers.e < 3:
+            raise InputError(f"{source}: RSA public exponent {numbers.e} is not an odd number >= 3 (BR 6.1.6)")
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        if key.curve.name not in ALLOWED_CURVES:
+            raise InputError(
+                f"{source}: elliptic curve {key.curve.name} is not allowed; use P-256 or P-384"
+            )
+    else:
+        raise InputError(f"{source}: {type(key).__name__} keys are not allowed; use RSA or ECDSA")
+
+
+def _decode(data: bytes, source: str) -> x509.CertificateSigningRequest:
+    stripped = data.strip()
+    if not stripped:
+        raise InputError(f"{source}: empty input, expected a PKCS#10 CSR")
+    try:
+        if stripped.startswith(b"-----BEGIN"):
+            if b"CERTIFICATE REQUEST-----" not in stripped:
+                label = stripped.split(b"\n", 1)[0].decode(errors="replace")
+                raise InputError(f"{source}: PEM block {label!r} is not a CERTIFICATE REQUEST")
+            return x509.load_pem_x509_csr(stripped)
+        if stripped[:1] == b"\x30":
+            return x509.load_der_x509_csr(stripped)
+        try:
+            raw = base64.b64decode(b"".join(stripped.split()), validate=True)
+        except binascii.Error:
+            raise InputError(f"{source}: not a CSR (neither PEM, DER nor base64)") from None
+        return x509.load_der_x509_csr(raw)
+    except InputError:
+        raise
+    except ValueError as exc:
+        raise InputError(f"{source}: malformed CSR: {_short(exc)}") from None
+
+
+def _names(csr: x509.CertificateSigningRequest, source: str) -> tuple[str, ...]:
+    names: list[str] = []
+    try:
+        ext = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        for general_name in ext.value:
+            if isinstance(general_name, x509.DNSName):
+                names.append(general_name.value)
+            else:
+                raise InputError(
+                    f"{source}: subjectAltName entry {general_name} is not a dNSName; "
+                    "only DNS names can be requested"
+                )
+    except x509.ExtensionNotFound:
+        pass
+    except (ValueError, x509.DuplicateExtension) as exc:
+        raise InputError(f"{source}: malformed CSR extensions: {_short(exc)}") from None
+    try:
+        cns = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    except ValueError as exc:
+        raise InputError(f"{source}: malformed subject: {_short(exc)}") from None
+    for attr in cns:
+        names.append(str(attr.value))
+    out: list[str] = []
+    for name in names:
+        norm = normalize_name(name)
+        if norm not in out:
+            out.append(norm)
+    return tuple(out)
+
+
+def normalize_name(name: str) -> str:
+    """Lowercase, without a trailing dot: the form names are stored and compared in."""
+    return name.strip().rstrip(".").lower()
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def csr_to_pem(csr: x509.CertificateSigningRequest) -> bytes:
+    return csr.public_bytes(serialization.Encoding.PEM)

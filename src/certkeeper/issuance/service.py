@@ -1,0 +1,302 @@
+"""Issuance: the order of operations that makes a mis-issued certificate impossible.
+
+    1. assign a serial (CSPRNG) and store it      -> the database enforces uniqueness
+    2. build the precertificate TBS from the profile
+    3. sign a linting copy with a throwaway key   -> nothing trusted has signed yet
+    4. lint it with both linters; refuse on any unwaived ERROR/FATAL (serial -> failed)
+    5. sign the *same TBS bytes* with the issuer key -> the precertificate
+    6. check the precertificate's TBS equals the linted TBS, byte for byte; store it
+    7. obtain SCTs (hook: `SctSource`), build the final TBS, lint it with both linters
+    8. sign and store the final certificate with its profile and CPS versions
+
+Each step is persisted before the next, so a crash leaves a serial whose state says
+how far it got (assigned / precertificate / issued / failed), never a signed
+certificate the inventory does not know.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from certkeeper import br
+from certkeeper.ca.home import CaHome
+from certkeeper.errors import InputError, IssuanceRefused
+from certkeeper.issuance import tbs as tbsmod
+from certkeeper.issuance.csr import ParsedCsr, normalize_name
+from certkeeper.issuance.serials import new_serial, serial_hex, shard_for
+from certkeeper.lint.context import LintContext
+from certkeeper.lint.engine import CertType, Finding
+from certkeeper.lint.gate import GateResult, LintGate
+from certkeeper.profiles.schema import Profile
+from certkeeper.signing.tbs import linting_copy, sign_tbs
+from certkeeper.store.inventory import SerialCollision
+from certkeeper.store.records import CertificateRecord, FindingRecord, PrecertificateRecord
+from certkeeper.x509.time import truncate
+
+
+@dataclass(frozen=True)
+class IssueRequest:
+    csr: ParsedCsr
+    profile_id: str
+    subscriber_id: str | None = None
+    names: tuple[str, ...] | None = None  # restrict to these (each must be in the CSR)
+
+
+@dataclass(frozen=True)
+class Issued:
+    serial: str
+    der: bytes
+    precertificate_der: bytes
+    chain: tuple[bytes, ...]  # issuing CA certificate(s), nearest first
+    sha256: str
+    profile: str
+    waived: tuple[Finding, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class SctSource(Protocol):
+    """Hook for Certificate Transparency: submit a precertificate, return the
+    TLS-encoded SignedCertificateTimestampList to embed (RFC 6962 3.3), or None."""
+
+    def __call__(self, precertificate_der: bytes) -> bytes | None: ...
+
+
+def no_scts(precertificate_der: bytes) -> bytes | None:
+    return None
+
+
+Step = Callable[[str], None]
+
+
+class IssuanceService:
+    def __init__(
+        self,
+        home: CaHome,
+        gate: LintGate | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sct_source: SctSource = no_scts,
+        on_step: Step | None = None,
+    ) -> None:
+        self.home = home
+        self.gate = gate if gate is not None else LintGate(home.config.use_pkilint)
+        self.clock = clock
+        self.sct_source = sct_source
+        self.on_step = on_step  # fault-injection and timing hook: called before each step
+
+    def _step(self, name: str) -> None:
+        if self.on_step is not None:
+            self.on_step(name)
+
+    def issue(self, request: IssueRequest) -> Issued:
+        home, inventory, config = self.home, self.home.inventory, self.home.config
+        profile = home.profiles.get(request.profile_id)
+        csr = request.csr
+        if csr.key_type not in profile.subscriber_key_types:
+            raise IssuanceRefused(
+                f"profile {profile.label} allows {', '.join(profile.subscriber_key_types)} keys; "
+                f"the CSR has a {csr.key_type} key"
+            )
+        names = _select_names(csr, request.names, profile)
+        issuer = home.active_issuer(profile.issuer_key_type)
+        issuer_cert = home.issuer_certificate(issuer)
+        signer = home.signer(issuer)
+        now = truncate(self.clock())
+        not_before = now - timedelta(seconds=profile.backdate_seconds)
+        not_after = br.not_after_for(not_before, profile.validity_days)
+        limit = br.max_subscriber_validity_days(not_before)
+        if profile.validity_days > limit:
+            raise IssuanceRefused(
+                f"profile {profile.label} asks for {profile.validity_days} days; BR 6.3.2 allows "
+                f"{limit} days for certificates issued on {not_before.date().isoformat()}"
+            )
+        if not_after > issuer_cert.not_valid_after_utc:
+            raise IssuanceRefused(f"issuer {issuer.name} expires before the certificate would")
+        if request.subscriber_id is not None:
+            inventory.ensure_subscriber(request.subscriber_id, now)
+
+        self._step("assign_serial")
+        assert issuer.id is not None
+        serial, shard = self._assign(issuer.id, profile, now)
+        hexserial = serial_hex(serial)
+        inputs = tbsmod.TbsInputs(
+            serial=serial,
+            names=names,
+            public_key=csr.public_key,
+            not_before=not_before,
+            not_after=not_after,
+            issuer_subject=issuer_cert.subject,
+            issuer_ski=bytes.fromhex(issuer.ski),
+            issuer_name=issuer.name,
+            base_url=config.base_url,
+            crl_shard=shard,
+        )
+        ctx = LintContext(issuer=issuer_cert, expectations=tbsmod.expectations(profile, inputs))
+        waivers = config.waivers_in_force(now)
+        try:
+            self._step("lint_precertificate")
+            pre_builder = tbsmod.build(profile, inputs, precertificate=True)
+            pre_copy = linting_copy(pre_builder, issuer.key_type)
+            pre_gate = self.gate.check_certificate(
+                _der(pre_copy), CertType.PRECERTIFICATE, ctx, waivers
+            )
+            _refuse_unless_passed(pre_gate, "precertificate", hexserial)
+            linted_tbs = pre_copy.tbs_certificate_bytes
+
+            self._step("sign_precertificate")
+            pre_der = sign_tbs(linted_tbs, signer)
+            signed_tbs = x509.load_der_x509_certificate(pre_der).tbs_certificate_bytes
+            if signed_tbs != linted_tbs:
+                raise IssuanceRefused(
+                    f"serial {hexserial}: the signed precertificate's TBS differs from the linted one"
+                )
+            self._step("store_precertificate")
+            inventory.store_precertificate(
+                PrecertificateRecord(
+                    serial=hexserial,
+                    issuer_id=issuer.id,
+                    der=pre_der,
+                    sha256=hashlib.sha256(pre_der).hexdigest(),
+                    tbs_sha256=hashlib.sha256(linted_tbs).hexdigest(),
+                    not_before=not_before,
+                    not_after=not_after,
+                    created_at=now,
+                ),
+                _finding_records(pre_gate),
+            )
+
+            self._step("collect_scts")
+            sct_list = self.sct_source(pre_der)
+            self._step("lint_certificate")
+            final_builder = tbsmod.build(profile, inputs, precertificate=False, sct_list=sct_list)
+            final_copy = linting_copy(final_builder, issuer.key_type)
+            final_gate = self.gate.check_certificate(
+                _der(final_copy), CertType.SUBSCRIBER, ctx, waivers
+            )
+            _refuse_unless_passed(final_gate, "certificate", hexserial)
+
+            self._step("sign_certificate")
+            final_der = sign_tbs(final_copy.tbs_certificate_bytes, signer)
+        except IssuanceRefused as exc:
+            inventory.mark_serial_failed(hexserial, str(exc))
+            raise
+
+        self._step("store_certificate")
+        sha256 = hashlib.sha256(final_der).hexdigest()
+        inventory.store_certificate(
+            CertificateRecord(
+                serial=hexserial,
+                issuer_id=issuer.id,
+                der=final_der,
+                sha256=sha256,
+                sha1=hashlib.sha1(final_der).hexdigest(),
+                not_before=not_before,
+                not_after=not_after,
+                key_type=csr.key_type,
+                profile_id=profile.id,
+                profile_version=profile.version,
+                cps_version=config.cps_version,
+                subscriber_id=request.subscriber_id,
+                crl_shard=shard,
+                subject_cn=names[0] if profile.common_name == "first_san" else None,
+                issued_at=now,
+                names=names,
+            ),
+            _finding_records(final_gate),
+        )
+        waived = tuple(f for f, _ in pre_gate.waived + final_gate.waived)
+        return Issued(
+            serial=hexserial,
+            der=final_der,
+            precertificate_der=pre_der,
+            chain=(issuer.cert_der,),
+            sha256=sha256,
+            profile=profile.label,
+            waived=waived,
+        )
+
+    def _assign(self, issuer_id: int, profile: Profile, now: datetime) -> tuple[int, int]:
+        inventory = self.home.inventory
+        for _ in range(3):  # a collision of 126 random bits means a broken RNG; retry anyway
+            serial = new_serial()
+            shard = shard_for(serial, self.home.config.crl_shards)
+            try:
+                inventory.assign_serial(
+                    serial_hex(serial), issuer_id, profile.id, profile.version, shard, now
+                )
+            except SerialCollision:
+                continue
+            return serial, shard
+        raise IssuanceRefused("three serial collisions in a row: the random source is suspect")
+
+
+def _select_names(csr: ParsedCsr, wanted: tuple[str, ...] | None, profile: Profile) -> tuple[str, ...]:
+    names = csr.names
+    if wanted is not None:
+        chosen = tuple(dict.fromkeys(normalize_name(n) for n in wanted))
+        missing = [n for n in chosen if n not in csr.names]
+        if missing:
+            raise InputError(
+                f"--san {', '.join(missing)} not in the CSR (the CSR asks for "
+                f"{', '.join(csr.names) or 'no names'})"
+            )
+        names = chosen
+    if not names:
+        raise InputError("the CSR names no DNS names (no subjectAltName dNSName and no commonName)")
+    if len(names) > profile.san.max_names:
+        raise IssuanceRefused(f"{len(names)} names requested; profile {profile.label} allows {profile.san.max_names}")
+    for name in names:
+        if not name.isascii():
+            raise InputError(f"name {name!r} is not ASCII; request IDNs in their xn-- A-label form")
+        if "*" in name and not profile.san.allow_wildcards:
+            raise IssuanceRefused(f"wildcard name {name!r}: profile {profile.label} allows none")
+    return names
+
+
+class LintRefused(IssuanceRefused):
+    """The lint gate stopped issuance; `findings` are the unwaived ERROR/FATAL ones."""
+
+    def __init__(self, message: str, findings: list[Finding], serial: str) -> None:
+        super().__init__(message)
+        self.findings = findings
+        self.serial = serial
+
+
+def _refuse_unless_passed(result: GateResult, what: str, serial: str) -> None:
+    if not result.passed:
+        raise LintRefused(
+            f"lint gate refused the {what} (serial {serial}): {result.summary()}",
+            result.blocking,
+            serial,
+        )
+
+
+def _finding_records(result: GateResult) -> Sequence[FindingRecord]:
+    records = [
+        FindingRecord(
+            linter=f.linter,
+            lint_id=f.lint_id,
+            severity=str(f.severity),
+            location=f.location,
+            message=f.message,
+            waived=True,
+            waiver_justification=w.justification,
+            waiver_expires=datetime(w.expires.year, w.expires.month, w.expires.day, tzinfo=UTC),
+        )
+        for f, w in result.waived
+    ]
+    records += [
+        FindingRecord(f.linter, f.lint_id, str(f.severity), f.location, f.message, waived=False)
+        for f in result.other
+    ]
+    return records
+
+
+def _der(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(Encoding.DER)
