@@ -188,3 +188,55 @@ lint_findings = Table(
     Index("ix_lint_findings_serial", "serial"),
     Index("ix_lint_findings_lint_id", "lint_id"),
 )
+
+# --- Status services -------------------------------------------------------------------
+
+# One row per revoked serial. A later keyCompromise may replace the reason (BR 7.2.2);
+# the row is never deleted, so a CRL shard can always be rebuilt.
+revocations = Table(
+    "revocations",
+    metadata,
+    Column("serial", String(40), ForeignKey("serials.serial"), primary_key=True),
+    Column("issuer_id", Integer, ForeignKey("issuers.id"), nullable=False),
+    Column("crl_shard", Integer, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=False),
+    Column("reason", Integer, nullable=True),  # RFC 5280 CRLReason; NULL = unspecified (absent)
+    Column("not_after", UtcDateTime, nullable=False),  # of the certificate: when the entry may leave
+    Column("incident_id", Integer, nullable=True),
+    Column("evidence", Text, nullable=True),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Index("ix_revocations_shard", "issuer_id", "crl_shard", "not_after"),
+)
+
+# The current pre-signed OCSP response for every assigned serial that has a
+# precertificate. Written in the same transaction as the precertificate (seed 003).
+ocsp_responses = Table(
+    "ocsp_responses",
+    metadata,
+    Column("serial", String(40), ForeignKey("serials.serial"), primary_key=True),
+    Column("issuer_id", Integer, ForeignKey("issuers.id"), nullable=False),
+    Column("status", String(8), nullable=False),  # good | revoked
+    Column("der", LargeBinary, nullable=False),
+    Column("produced_at", UtcDateTime, nullable=False),
+    Column("this_update", UtcDateTime, nullable=False),
+    Column("next_update", UtcDateTime, nullable=False),
+    Column("not_after", UtcDateTime, nullable=False),  # of the certificate: refresh stops after
+    Index("ix_ocsp_responses_next_update", "next_update"),
+)
+
+# State of each CRL shard of each issuer: the last number used and what was published.
+# CRL numbers only grow; the lease lets several publisher processes share the work.
+crl_shards = Table(
+    "crl_shards",
+    metadata,
+    Column("issuer_id", Integer, ForeignKey("issuers.id"), primary_key=True),
+    Column("shard", Integer, primary_key=True),
+    Column("crl_number", String(40), nullable=False),  # hex; below 2**159
+    Column("this_update", UtcDateTime, nullable=True),
+    Column("next_update", UtcDateTime, nullable=True),
+    Column("entries", Integer, nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("sha256", String(64), nullable=True),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", UtcDateTime, nullable=True),
+)
