@@ -19,9 +19,9 @@ import uuid
 from pathlib import Path
 
 SETUP_HINT = (
-    "PostgreSQL server binaries (initdb, pg_ctl) were not found. Install them with the "
-    "project's setup script or `apt-get install postgresql` (CI does this), or set "
-    "CERTKEEPER_PG_BIN to the directory that holds initdb and pg_ctl."
+    "PostgreSQL server binaries (initdb, pg_ctl) were not found: run scripts/setup.sh "
+    "(it installs the postgresql package; CI runs it too), or set CERTKEEPER_PG_BIN to "
+    "the directory that holds initdb and pg_ctl."
 )
 
 

@@ -320,6 +320,18 @@ class Inventory:
             state = conn.execute(select(serials.c.state).where(serials.c.serial == serial)).scalar()
         return None if state is None else str(state)
 
+    def serial_states(self, serials_: Sequence[str]) -> dict[str, str]:
+        """The state of each known serial among `serials_` (unknown ones are left out)."""
+        out: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(serials_), PAGE_SIZE):
+                chunk = list(serials_[start : start + PAGE_SIZE])
+                rows = conn.execute(
+                    select(serials.c.serial, serials.c.state).where(serials.c.serial.in_(chunk))
+                )
+                out.update({str(s): str(st) for s, st in rows})
+        return out
+
     def _advance(self, conn: Connection, serial: str, to: str, allowed: Sequence[str]) -> None:
         result = conn.execute(
             update(serials)

@@ -1,0 +1,248 @@
+"""`certkeeper certs list`: the inventory, selected by the same filter incidents use.
+
+Counts are of distinct certificates (by SHA-256); precertificates are listed only with
+--precertificates and never counted as certificates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from certkeeper.cli.common import (
+    OutputFormat,
+    err_console,
+    handle_errors,
+    home_option,
+    print_rows,
+    resolve_home,
+)
+from certkeeper.errors import ConfigError, InputError
+from certkeeper.store.inventory import Inventory
+from certkeeper.store.queries import CertificateFilter
+from certkeeper.store.records import CertificateRecord, PrecertificateRecord
+
+CRTSH = "https://crt.sh/?sha256={}"
+
+CERT_COLUMNS_TABLE = [
+    "serial",
+    "issuer",
+    "not_before",
+    "not_after",
+    "key_type",
+    "profile",
+    "cps_version",
+    "names",
+    "sha256",
+]
+CERT_COLUMNS_FULL = [
+    "serial",
+    "issuer",
+    "not_before",
+    "not_after",
+    "key_type",
+    "profile",
+    "cps_version",
+    "subscriber_id",
+    "crl_shard",
+    "subject_cn",
+    "names",
+    "issued_at",
+    "sha256",
+    "sha1",
+    "crtsh",
+]
+PRECERT_COLUMNS_TABLE = ["serial", "issuer", "not_before", "not_after", "final", "sha256"]
+PRECERT_COLUMNS_FULL = [
+    *PRECERT_COLUMNS_TABLE[:-1],
+    "created_at",
+    "sha256",
+    "tbs_sha256",
+    "crtsh",
+]
+
+FORMAT_OPTION = typer.Option(OutputFormat.table, "--format", help="table, json or csv.")
+HOME_OPTION = home_option()
+
+certs_app = typer.Typer(
+    name="certs",
+    help="Query the certificate inventory.",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(certs_app, name="certs")
+
+
+def parse_when(option: str, text: str) -> datetime:
+    """YYYY-MM-DD (midnight UTC) or an ISO 8601 time; a time without offset is UTC."""
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(
+            f"{option}: invalid date {text!r} (use YYYY-MM-DD or an ISO 8601 time)"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def parse_profile(text: str) -> tuple[str, int | None]:
+    """ID or ID:VERSION."""
+    pid, sep, version = text.strip().rpartition(":")
+    if not sep:
+        pid, version = version, ""
+    if not pid:
+        raise InputError(f"--profile: invalid profile {text!r} (use ID or ID:VERSION)")
+    if not sep:
+        return pid, None
+    if not version.isdigit() or int(version) < 1:
+        raise InputError(f"--profile: invalid version in {text!r} (use ID or ID:VERSION)")
+    return pid, int(version)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _open_inventory(home: Path) -> Inventory:
+    from certkeeper.config import load_config
+    from certkeeper.store.database import connect, schema_is_current
+
+    config = load_config(home)
+    engine = connect(config.database_url)
+    if not schema_is_current(engine):
+        engine.dispose()
+        raise ConfigError(
+            f"the inventory of CA home {home} is not at the current schema version; "
+            "initialise or migrate it first"
+        )
+    return Inventory(engine)
+
+
+def _cert_rows(inv: Inventory, certs: Iterator[CertificateRecord]) -> Iterator[dict[str, Any]]:
+    names = {i.id: i.name for i in inv.issuers()}
+    for c in certs:
+        yield {
+            "serial": c.serial,
+            "issuer": names.get(c.issuer_id, str(c.issuer_id)),
+            "not_before": _iso(c.not_before),
+            "not_after": _iso(c.not_after),
+            "key_type": c.key_type,
+            "profile": f"{c.profile_id}:{c.profile_version}",
+            "cps_version": c.cps_version,
+            "subscriber_id": c.subscriber_id,
+            "crl_shard": c.crl_shard,
+            "subject_cn": c.subject_cn,
+            "names": " ".join(c.names),
+            "issued_at": _iso(c.issued_at),
+            "sha256": c.sha256,
+            "sha1": c.sha1,
+            "crtsh": CRTSH.format(c.sha256),
+        }
+
+
+def _precert_rows(inv: Inventory, precerts: list[PrecertificateRecord]) -> Iterator[dict[str, Any]]:
+    names = {i.id: i.name for i in inv.issuers()}
+    states = inv.serial_states([p.serial for p in precerts])
+    for p in precerts:
+        yield {
+            "serial": p.serial,
+            "issuer": names.get(p.issuer_id, str(p.issuer_id)),
+            "not_before": _iso(p.not_before),
+            "not_after": _iso(p.not_after),
+            "final": states.get(p.serial) == "issued",
+            "created_at": _iso(p.created_at),
+            "sha256": p.sha256,
+            "tbs_sha256": p.tbs_sha256,
+            "crtsh": CRTSH.format(p.sha256),
+        }
+
+
+@certs_app.command("list")
+@handle_errors
+def list_certs(
+    issuer: str | None = typer.Option(None, "--issuer", help="Issuing CA name."),
+    profile: str | None = typer.Option(None, "--profile", help="Profile ID or ID:VERSION."),
+    cps_version: str | None = typer.Option(None, "--cps-version", help="CPS version issued under."),
+    issued_after: str | None = typer.Option(
+        None, "--issued-after", help="notBefore at or after this date/time (UTC)."
+    ),
+    issued_before: str | None = typer.Option(
+        None, "--issued-before", help="notBefore before this date/time (UTC)."
+    ),
+    expiring_after: str | None = typer.Option(
+        None, "--expiring-after", help="notAfter after this date/time (UTC): still valid then."
+    ),
+    key_type: str | None = typer.Option(None, "--key-type", help="e.g. rsa-2048, ecdsa-p256."),
+    domain: str | None = typer.Option(
+        None, "--domain", help="A name and every name below it (example.com: not badexample.com)."
+    ),
+    serial: str | None = typer.Option(None, "--serial", help="Serial number in hexadecimal."),
+    sha256: str | None = typer.Option(None, "--sha256", help="SHA-256 fingerprint (hex)."),
+    subscriber: str | None = typer.Option(None, "--subscriber", help="Subscriber id."),
+    precertificates: bool = typer.Option(
+        False, "--precertificates", help="List precertificates instead of final certificates."
+    ),
+    without_final: bool = typer.Option(
+        False,
+        "--without-final",
+        help="With --precertificates: only those whose final certificate was never stored.",
+    ),
+    fmt: OutputFormat = FORMAT_OPTION,
+    limit: int | None = typer.Option(None, "--limit", help="Show at most N rows."),
+    home: Path | None = HOME_OPTION,
+) -> None:
+    """List certificates (or precertificates) matching every given condition.
+
+    The last line gives the number of distinct matching certificates; for json and csv
+    it goes to stderr so the output stays machine-readable."""
+    if limit is not None and limit < 0:
+        raise InputError(f"--limit: must be zero or more, got {limit}")
+    if without_final and not precertificates:
+        raise InputError("--without-final only applies with --precertificates")
+    profile_id, profile_version = parse_profile(profile) if profile is not None else (None, None)
+    flt = CertificateFilter(
+        issuer=issuer,
+        profile_id=profile_id,
+        profile_version=profile_version,
+        cps_version=cps_version,
+        issued_after=parse_when("--issued-after", issued_after) if issued_after else None,
+        issued_before=parse_when("--issued-before", issued_before) if issued_before else None,
+        expiring_after=parse_when("--expiring-after", expiring_after) if expiring_after else None,
+        key_type=key_type,
+        domain_suffix=domain,
+        serial=serial,
+        sha256=sha256,
+        subscriber_id=subscriber,
+    )
+    inv = _open_inventory(resolve_home(home))
+    try:
+        if precertificates:
+            total = inv.count_precertificates(flt, without_final=without_final)
+            found = list(inv.list_precertificates(flt, limit, without_final=without_final))
+            rows = list(_precert_rows(inv, found))
+            columns = PRECERT_COLUMNS_TABLE if fmt is OutputFormat.table else PRECERT_COLUMNS_FULL
+            noun = "precertificate" if total == 1 else "precertificates"
+        else:
+            total = inv.count_certificates(flt)
+            rows = list(_cert_rows(inv, inv.list_certificates(flt, limit)))
+            columns = CERT_COLUMNS_TABLE if fmt is OutputFormat.table else CERT_COLUMNS_FULL
+            noun = "certificate" if total == 1 else "certificates"
+    finally:
+        inv.engine.dispose()
+    print_rows(rows, columns, fmt)
+    footer = f"{total} distinct {noun}"
+    if len(rows) < total:
+        footer += f" (showing {len(rows)})"
+    if fmt is OutputFormat.table:
+        typer.echo(footer)
+    else:
+        err_console.print(footer, highlight=False, markup=False)
