@@ -1,0 +1,5 @@
+"""`python -m certkeeper` runs the CLI."""
+
+from certkeeper.cli.main import app
+
+app()
