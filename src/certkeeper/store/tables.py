@@ -240,3 +240,15 @@ crl_shards = Table(
     Column("lease_owner", String(64), nullable=True),
     Column("lease_until", UtcDateTime, nullable=True),
 )
+
+# One row per relint of the inventory; its findings carry its id in lint_findings.run_id.
+lint_runs = Table(
+    "lint_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Column("lint_set", Text, nullable=False),  # description: linters, versions, lint ids, data
+    Column("documents", Integer, nullable=False),
+    Column("findings", Integer, nullable=False),
+)

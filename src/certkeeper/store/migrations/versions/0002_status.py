@@ -1,4 +1,4 @@
-"""Status services: revocations, pre-signed OCSP responses, CRL shard state.
+"""Status services (revocations, pre-signed OCSP responses, CRL shard state), lint runs.
 
 Revision ID: 0002
 Revises: 0001
@@ -65,10 +65,20 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["issuer_id"], ["issuers.id"], name=op.f("fk_crl_shards_issuer_id_issuers")),
         sa.PrimaryKeyConstraint("issuer_id", "shard", name=op.f("pk_crl_shards")),
     )
+    op.create_table(
+        "lint_runs",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("started_at", TIMESTAMPTZ, nullable=False),
+        sa.Column("finished_at", TIMESTAMPTZ, nullable=True),
+        sa.Column("lint_set", sa.Text(), nullable=False),
+        sa.Column("documents", sa.Integer(), nullable=False),
+        sa.Column("findings", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_lint_runs")),
+    )
 
 
 def downgrade() -> None:
     op.drop_index("ix_ocsp_responses_next_update", table_name="ocsp_responses")
     op.drop_index("ix_revocations_shard", table_name="revocations")
-    for table in ("crl_shards", "ocsp_responses", "revocations"):
+    for table in ("lint_runs", "crl_shards", "ocsp_responses", "revocations"):
         op.drop_table(table)
