@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
 from certkeeper.errors import ConfigError
@@ -15,6 +16,7 @@ from certkeeper.store import database
 from certkeeper.store.database import (
     connect,
     current_revision,
+    head_revision,
     migrate,
     schema_is_current,
     sqlite_url,
@@ -38,7 +40,15 @@ def test_migrated_schema_matches_tables(blank: Engine) -> None:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(ctx, metadata) == []
     assert schema_is_current(blank)
-    assert current_revision(blank) == "0001"
+    assert current_revision(blank) == head_revision()
+
+
+def test_revisions_form_one_line() -> None:
+    script = ScriptDirectory(str(database.MIGRATIONS_DIR))
+    revisions = list(script.walk_revisions())
+    assert revisions[-1].revision == "0001"
+    assert revisions[0].revision == head_revision()
+    assert all(len(r._all_down_revisions) <= 1 for r in revisions)
 
 
 def test_migrate_is_idempotent(blank: Engine) -> None:

@@ -127,9 +127,17 @@ def migrate(engine: Engine) -> None:
         command.upgrade(_alembic_config(conn), "head")
 
 
+def head_revision() -> str:
+    """The newest migration revision this version of certkeeper ships."""
+    heads = ScriptDirectory(str(MIGRATIONS_DIR)).get_heads()
+    if len(heads) != 1:
+        raise RuntimeError(f"the migrations have {len(heads)} heads; they must form one line")
+    return str(heads[0])
+
+
 def schema_is_current(engine: Engine) -> bool:
     """True when the database is at the newest migration revision (and only that one)."""
-    heads = set(ScriptDirectory(str(MIGRATIONS_DIR)).get_heads())
+    heads = {head_revision()}
     with engine.connect() as conn:
         current = set(MigrationContext.configure(conn).get_current_heads())
     return current == heads
