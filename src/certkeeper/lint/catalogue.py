@@ -1,0 +1,104 @@
+"""The full catalogue: importing this module registers every certkeeper lint.
+
+`run_lints` is the entry point issuance, the CLI and re-linting use. It keeps the
+selection of lints per (document type, certificate type, lint set) in a cache, so
+linting a certificate costs the checks themselves and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from certkeeper.lint.context import LintContext
+from certkeeper.lint.engine import AUDIT, REGISTRY, DocType, Document, Finding, Lint, Severity
+
+_loaded = False
+_selection: dict[tuple[object, object, str], tuple[list[Lint], list[Lint]]] = {}
+
+
+def load_all() -> None:
+    """Import every lint module (registration happens at import)."""
+    global _loaded
+    if _loaded:
+        return
+    from certkeeper.lint.cert import extensions, issuer, key, structure, subject  # noqa: F401
+    from certkeeper.lint.crl import crl_lints  # noqa: F401
+    from certkeeper.lint.ocsp import ocsp_lints  # noqa: F401
+
+    _loaded = True
+
+
+def all_lints() -> list[Lint]:
+    load_all()
+    return list(REGISTRY.lints.values())
+
+
+def _select(doc: Document, lint_set: str) -> tuple[list[Lint], list[Lint]]:
+    """(lints with no dates, lints with effective dates) that apply to this kind of doc."""
+    key = (doc.doc_type, doc.cert_type, lint_set)
+    got = _selection.get(key)
+    if got is None:
+        undated: list[Lint] = []
+        dated: list[Lint] = []
+        for lint in REGISTRY.lints.values():
+            if lint_set not in lint.sets or doc.doc_type not in lint.doc_types:
+                continue
+            if doc.doc_type is DocType.CERTIFICATE and doc.cert_type not in lint.cert_types:
+                continue
+            if lint.effective is None and lint.ineffective is None:
+                undated.append(lint)
+            else:
+                dated.append(lint)
+        got = (undated, dated)
+        _selection[key] = got
+    return got
+
+
+def run_lints(
+    doc: Document,
+    ctx: LintContext,
+    lint_set: str = AUDIT,
+    only: Iterable[str] | None = None,
+) -> list[Finding]:
+    """Run every applicable lint (or those in `only`) and return the findings."""
+    load_all()
+    if only is not None:
+        return REGISTRY.run(doc, ctx, lint_set, only)
+    undated, dated = _select(doc, lint_set)
+    findings: list[Finding] = []
+    for lint in undated:
+        try:
+            results = lint.check(doc, ctx)
+            if results:
+                for location, message in results:
+                    findings.append(
+                        Finding(lint.id, lint.severity, location, message, citation=lint.citation)
+                    )
+        except Exception as exc:  # a lint must never crash the run: report it instead
+            findings.append(_crashed(lint, exc))
+    for lint in dated:
+        if lint.applies_to(doc):
+            _run_one(lint, doc, ctx, findings)
+    return findings
+
+
+def _crashed(lint: Lint, exc: Exception) -> Finding:
+    return Finding(
+        "f_lint_crashed",
+        Severity.FATAL,
+        lint.id,
+        f"lint {lint.id} could not evaluate the document: {type(exc).__name__}: {exc}",
+    )
+
+
+def _run_one(lint: Lint, doc: Document, ctx: LintContext, findings: list[Finding]) -> None:
+    """Lint.run without the generator: same findings, same crash reporting."""
+    try:
+        results = lint.check(doc, ctx)
+        if results:
+            for location, message in results:
+                findings.append(
+                    Finding(lint.id, lint.severity, location, message, citation=lint.citation)
+                )
+    except Exception as exc:  # a lint must never crash the run: report it instead
+        findings.append(_crashed(lint, exc))
