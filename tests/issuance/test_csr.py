@@ -77,3 +77,31 @@ def test_arbitrary_bytes_never_escape_as_anything_but_input_error(data: bytes) -
         load_csr(data)
     except InputError as exc:
         assert str(exc)
+
+
+def test_der_ending_in_whitespace_octets_is_not_stripped() -> None:
+    """A DER CSR whose signature happens to end in 0x20 or 0x0a must still parse."""
+    for _ in range(200):
+        der = csr_der(["ws.example.com"])
+        if der[-1] in b" \t\r\n\x0b\x0c":
+            break
+    else:
+        pytest.skip("no DER CSR ending in a whitespace octet in 200 tries")
+    assert load_csr(der).names == ("ws.example.com",)
+
+
+MUTATION_BASE = csr_der(["mut.example.com"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_mutated_csrs_are_rejected_cleanly_or_parsed(data: st.DataObject) -> None:
+    der = bytearray(MUTATION_BASE)
+    for _ in range(data.draw(st.integers(1, 4))):
+        index = data.draw(st.integers(0, len(der) - 1))
+        der[index] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(len(der) // 2, len(der)))
+    try:
+        load_csr(bytes(der[:cut]))
+    except InputError as exc:
+        assert str(exc)

@@ -20,6 +20,7 @@ from certkeeper.lint.engine import CertType, Severity
 from certkeeper.lint.pkilint_adapter import PkilintLinter
 from certkeeper.profiles.schema import BasicConstraints, KeyUsage
 from certkeeper.store.queries import CertificateFilter
+from certkeeper.x509.tbs import CT_POISON, SCT_LIST, remove_extension
 from factories import csr_pem
 
 POISON = x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.4.3")
@@ -81,8 +82,43 @@ def test_final_tbs_is_the_precertificate_tbs_without_poison(ca: CaHome) -> None:
     assert poison.critical
     with pytest.raises(x509.ExtensionNotFound):
         final.extensions.get_extension_for_oid(POISON)
-    assert pre.tbs_precertificate_bytes == final.tbs_precertificate_bytes
+    assert remove_extension(pre.tbs_certificate_bytes, CT_POISON) == final.tbs_certificate_bytes
     assert pre.serial_number == final.serial_number
+
+
+def sct() -> bytes:
+    """A structurally valid v1 SCT (RFC 6962 3.2) signed by a made-up log key."""
+    import os
+    import struct
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    signature = ec.generate_private_key(ec.SECP256R1()).sign(b"entry", ec.ECDSA(hashes.SHA256()))
+    return (
+        b"\x00" + os.urandom(32) + struct.pack(">Q", 1_790_000_000_000) + b"\x00\x00"
+        + b"\x04\x03" + struct.pack(">H", len(signature)) + signature
+    )
+
+
+def sct_list_of(*scts: bytes) -> bytes:
+    import struct
+
+    body = b"".join(struct.pack(">H", len(s)) + s for s in scts)
+    return struct.pack(">H", len(body)) + body
+
+
+def test_scts_from_the_hook_are_embedded_and_nothing_else_changes(ca: CaHome) -> None:
+    sct_list = sct_list_of(sct(), sct())
+    service = IssuanceService(ca, sct_source=lambda pre: sct_list)
+    issued = issue(ca, ["sct.example.com"], service=service)
+    pre = x509.load_der_x509_certificate(issued.precertificate_der)
+    final = x509.load_der_x509_certificate(issued.der)
+    ext = final.extensions.get_extension_for_oid(x509.ObjectIdentifier(SCT_LIST))
+    assert not ext.critical
+    assert remove_extension(pre.tbs_certificate_bytes, CT_POISON) == remove_extension(
+        final.tbs_certificate_bytes, SCT_LIST
+    )
 
 
 def test_serial_is_positive_long_and_random(ca: CaHome) -> None:

@@ -34,7 +34,9 @@ class OutputFormat(StrEnum):
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print one error line to stderr and return the Exit to raise."""
-    err_console.print(f"error: {message}", style="bold red", markup=False, highlight=False)
+    err_console.print(
+        f"error: {message}", style="bold red", markup=False, highlight=False, soft_wrap=True
+    )
     return typer.Exit(code)
 
 

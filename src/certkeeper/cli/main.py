@@ -15,7 +15,7 @@ app = typer.Typer(
 )
 
 # One module per command group; each has `register(app: typer.Typer) -> None`.
-_COMMAND_MODULES = ("init", "profile", "issue", "certs", "lint", "data")
+_COMMAND_MODULES = ("init", "profile", "issue", "certs", "lint", "data", "audit")
 
 for _name in _COMMAND_MODULES:
     try:

@@ -72,9 +72,10 @@ def check_subscriber_key(key: object, source: str) -> None:
 
 
 def _decode(data: bytes, source: str) -> x509.CertificateSigningRequest:
-    stripped = data.strip()
-    if not stripped:
+    if not data.strip():
         raise InputError(f"{source}: empty input, expected a PKCS#10 CSR")
+    # DER is binary: its last octets may be whitespace values, so only text is stripped.
+    stripped = data if data[:1] == b"\x30" else data.strip()
     try:
         if stripped.startswith(b"-----BEGIN"):
             if b"CERTIFICATE REQUEST-----" not in stripped:

@@ -38,6 +38,7 @@ from certkeeper.profiles.schema import Profile
 from certkeeper.signing.tbs import linting_copy, sign_tbs
 from certkeeper.store.inventory import SerialCollision
 from certkeeper.store.records import CertificateRecord, FindingRecord, PrecertificateRecord
+from certkeeper.x509.tbs import same_certificate_content
 from certkeeper.x509.time import truncate
 
 
@@ -181,8 +182,14 @@ class IssuanceService:
             )
             _refuse_unless_passed(final_gate, "certificate", hexserial)
 
+            final_tbs = final_copy.tbs_certificate_bytes
+            if not same_certificate_content(linted_tbs, final_tbs):
+                raise IssuanceRefused(
+                    f"serial {hexserial}: the final TBS differs from the precertificate's by more "
+                    "than the poison and SCT extensions (RFC 6962 3.1)"
+                )
             self._step("sign_certificate")
-            final_der = sign_tbs(final_copy.tbs_certificate_bytes, signer)
+            final_der = sign_tbs(final_tbs, signer)
         except IssuanceRefused as exc:
             inventory.mark_serial_failed(hexserial, str(exc))
             raise

@@ -136,12 +136,19 @@ def extensions(
 
 def expectations(profile: Profile, inputs: TbsInputs) -> ProfileExpectations:
     """What the lints should find in a certificate built from this profile."""
+    return profile_expectations(profile, inputs.base_url, inputs.issuer_name, inputs.crl_shard)
+
+
+def profile_expectations(
+    profile: Profile, base_url: str, issuer_name: str, crl_shard: int
+) -> ProfileExpectations:
+    """The same, from what the inventory records of an issued certificate (for relint)."""
     return ProfileExpectations(
         profile_id=profile.id,
         policy_oids=profile.policies,
-        ca_issuers_urls=(urls.ca_issuers_url(inputs.base_url, inputs.issuer_name),),
-        ocsp_urls=(urls.ocsp_url(inputs.base_url),) if profile.aia_ocsp else (),
-        crl_urls=(urls.crl_url(inputs.base_url, inputs.issuer_name, inputs.crl_shard),)
+        ca_issuers_urls=(urls.ca_issuers_url(base_url, issuer_name),),
+        ocsp_urls=(urls.ocsp_url(base_url),) if profile.aia_ocsp else (),
+        crl_urls=(urls.crl_url(base_url, issuer_name, crl_shard),)
         if profile.crl_distribution_point
         else (),
         crldp_required=profile.crl_distribution_point,
