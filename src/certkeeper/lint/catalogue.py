@@ -13,7 +13,7 @@ from certkeeper.lint.context import LintContext
 from certkeeper.lint.engine import AUDIT, REGISTRY, DocType, Document, Finding, Lint, Severity
 
 _loaded = False
-_selection: dict[tuple[object, object, str], tuple[list[Lint], list[Lint]]] = {}
+_selection: dict[tuple[object, ...], tuple[list[Lint], list[Lint]]] = {}
 
 
 def load_all() -> None:
@@ -35,7 +35,9 @@ def all_lints() -> list[Lint]:
 
 def _select(doc: Document, lint_set: str) -> tuple[list[Lint], list[Lint]]:
     """(lints with no dates, lints with effective dates) that apply to this kind of doc."""
-    key = (doc.doc_type, doc.cert_type, lint_set)
+    # The registry object and its size are part of the key: tests and plugins may swap
+    # or extend the catalogue, and a stale selection would silently skip lints.
+    key = (doc.doc_type, doc.cert_type, lint_set, id(REGISTRY), len(REGISTRY.lints))
     got = _selection.get(key)
     if got is None:
         undated: list[Lint] = []
