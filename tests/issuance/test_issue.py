@@ -232,7 +232,7 @@ def test_waived_findings_let_issuance_proceed_and_are_stored(
 
 @pytest.mark.parametrize(
     "step",
-    ["assign_serial", "lint_precertificate", "sign_precertificate", "store_precertificate",
+    ["assign_serial", "lint_precertificate", "sign_ocsp", "sign_precertificate", "store_precertificate",
      "collect_scts", "lint_certificate", "sign_certificate", "store_certificate"],
 )
 def test_a_crash_at_any_step_leaves_the_inventory_consistent(ca: CaHome, step: str) -> None:

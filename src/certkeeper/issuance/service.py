@@ -4,8 +4,10 @@
     2. build the precertificate TBS from the profile
     3. sign a linting copy with a throwaway key   -> nothing trusted has signed yet
     4. lint it with both linters; refuse on any unwaived ERROR/FATAL (serial -> failed)
-    5. sign the *same TBS bytes* with the issuer key -> the precertificate
-    6. check the precertificate's TBS equals the linted TBS, byte for byte; store it
+    5. sign the serial's OCSP "good" response (delegated responder; linted)
+    6. sign the *same TBS bytes* with the issuer key -> the precertificate; check its TBS
+       equals the linted TBS, byte for byte; store it and the OCSP response in ONE
+       transaction (the CRL shard was fixed with the serial and is in the CRLDP)
     7. obtain SCTs (hook: `SctSource`), build the final TBS, lint it with both linters
     8. sign and store the final certificate with its profile and CPS versions
 
@@ -36,7 +38,9 @@ from certkeeper.lint.engine import CertType, Finding
 from certkeeper.lint.gate import GateResult, LintGate
 from certkeeper.profiles.schema import Profile
 from certkeeper.signing.tbs import linting_copy, sign_tbs
+from certkeeper.status.ocsp import sign_status
 from certkeeper.store.inventory import SerialCollision
+from certkeeper.store.ocsp_repo import OcspStore
 from certkeeper.store.records import CertificateRecord, FindingRecord, PrecertificateRecord
 from certkeeper.x509.tbs import same_certificate_content
 from certkeeper.x509.time import truncate
@@ -90,6 +94,7 @@ class IssuanceService:
         self.clock = clock
         self.sct_source = sct_source
         self.on_step = on_step  # fault-injection and timing hook: called before each step
+        self._ocsp_store = OcspStore(home.inventory.engine)
 
     def _step(self, name: str) -> None:
         if self.on_step is not None:
@@ -150,6 +155,12 @@ class IssuanceService:
             _refuse_unless_passed(pre_gate, "precertificate", hexserial)
             linted_tbs = pre_copy.tbs_certificate_bytes
 
+            # Status before the precertificate exists (seed 003): the OCSP "good" response
+            # is signed now and committed with the precertificate record, so no serial is
+            # ever logged to CT without a status, and no status exists without a precertificate.
+            self._step("sign_ocsp")
+            ocsp_record = sign_status(home, issuer, hexserial, not_after=not_after, now=now)
+
             self._step("sign_precertificate")
             pre_der = sign_tbs(linted_tbs, signer)
             signed_tbs = x509.load_der_x509_certificate(pre_der).tbs_certificate_bytes
@@ -170,6 +181,7 @@ class IssuanceService:
                     created_at=now,
                 ),
                 _finding_records(pre_gate),
+                also=lambda conn: self._ocsp_store.put(ocsp_record, conn),
             )
 
             self._step("collect_scts")
