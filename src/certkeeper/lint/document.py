@@ -1370,40 +1370,57 @@ _PEM_TYPES = {
 }
 
 
+def _lenient_header(der: bytes, pos: int, end: int) -> tuple[int, int, int] | None:
+    """Like header(), but a length that runs past `end` is clipped: truncated files must
+    still be recognised so their damage is reported as a finding."""
+    if pos + 2 > end:
+        return None
+    first = der[pos + 1]
+    if first < 0x80:
+        cs, length = pos + 2, first
+    else:
+        count = first & 0x7F
+        if count == 0 or count > 4 or pos + 2 + count > end:
+            return None
+        cs, length = pos + 2 + count, int.from_bytes(der[pos + 2 : pos + 2 + count], "big")
+    return der[pos], cs, min(cs + length, end)
+
+
 def _sniff(der: bytes) -> DocType | None:
     """Guess the document type from the shape of the outer SEQUENCE, tolerantly."""
-    try:
-        tag, cs, ce = header(der, 0, len(der))
-        if tag != 0x30:
-            return None
-        first = header(der, cs, ce)
-    except DerError:
+    outer = _lenient_header(der, 0, len(der))
+    if outer is None or outer[0] != 0x30:
+        return None
+    first = _lenient_header(der, outer[1], outer[2])
+    if first is None:
         return None
     if first[0] == 0x0A:
         return DocType.OCSP_RESPONSE
     if first[0] != 0x30:
         return None
-    try:
-        inner = header(der, first[1], first[2])
-    except DerError:
+    inner = _lenient_header(der, first[1], first[2])
+    if inner is None:
         return None
     # tbsCertificate starts with [0] version or the serial INTEGER followed by an
     # AlgorithmIdentifier; tbsCertList starts with INTEGER version 1 or the AlgId, then a
     # Name, then a time.
     if inner[0] == CTX0_C:
         return DocType.CERTIFICATE
-    try:
-        fields = children(der, first[1], first[2])
-    except DerError:
-        fields = []
-    tags = [f[0] for f in fields]
     if inner[0] == 0x30:
         return DocType.CRL
-    if inner[0] == 0x02:
-        if len(tags) >= 4 and tags[1] == 0x30 and tags[2] == 0x30 and tags[3] in (0x17, 0x18):
-            return DocType.CRL
-        return DocType.CERTIFICATE
-    return None
+    if inner[0] != 0x02:
+        return None
+    tags = []
+    pos = first[1]
+    while pos < first[2] and len(tags) < 4:
+        h = _lenient_header(der, pos, first[2])
+        if h is None:
+            break
+        tags.append(h[0])
+        pos = h[2]
+    if len(tags) >= 4 and tags[1] == 0x30 and tags[2] == 0x30 and tags[3] in (0x17, 0x18):
+        return DocType.CRL
+    return DocType.CERTIFICATE
 
 
 def _decode_text(data: bytes) -> tuple[bytes, DocType | None]:

@@ -1,0 +1,130 @@
+"""`certkeeper lint`: our lints and pkilint's, side by side, on any file a user hands us.
+
+Exit status: 0 when no ERROR or FATAL finding, 2 when there is one (from either linter),
+1 for unusable input (one error line, never a traceback).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+from certkeeper.cli.common import handle_errors, print_json
+from certkeeper.errors import InputError
+from certkeeper.lint.context import LintContext
+from certkeeper.lint.engine import DocType, Finding, Severity
+
+
+class LintFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+def _load_issuer(path: Path) -> object:
+    from cryptography import x509
+
+    from certkeeper.lint.document import CertificateDocument, load_document
+
+    data = _read(path)
+    doc = load_document(data, str(path))
+    if not isinstance(doc, CertificateDocument):
+        raise InputError(f"--issuer {path} is not a certificate")
+    try:
+        return x509.load_der_x509_certificate(doc.der)
+    except ValueError as exc:
+        raise InputError(f"--issuer {path} cannot be parsed: {exc}") from None
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def lint_file(
+    path: Path, ctx: LintContext, use_pkilint: bool, pkilint: object | None
+) -> tuple[str, str | None, list[Finding]]:
+    """(document type, certificate type, findings from both linters) for one file."""
+    from certkeeper.lint.catalogue import run_lints
+    from certkeeper.lint.document import CertificateDocument, CrlDocument, load_document
+    from certkeeper.lint.pkilint_adapter import PkilintLinter
+
+    doc = load_document(_read(path), str(path))
+    findings = run_lints(doc, ctx)
+    if use_pkilint and isinstance(pkilint, PkilintLinter):
+        if isinstance(doc, CertificateDocument):
+            findings += pkilint.lint_certificate(doc.der, doc.cert_type)
+        elif isinstance(doc, CrlDocument):
+            findings += pkilint.lint_crl(doc.der)
+        else:
+            findings += pkilint.lint_ocsp_response(doc.der)
+    ctype = str(doc.cert_type) if doc.doc_type is DocType.CERTIFICATE and doc.cert_type else None
+    return str(doc.doc_type), ctype, findings
+
+
+def _print_text(path: Path, doc_type: str, cert_type: str | None, findings: list[Finding]) -> None:
+    kind = f"{doc_type} ({cert_type})" if cert_type else doc_type
+    typer.echo(f"{path}: {kind}")
+    if not findings:
+        typer.echo("  no findings from either linter")
+        return
+    width = max(len(f.lint_id) for f in findings)
+    for f in sorted(findings, key=lambda f: (-f.severity, f.linter, f.lint_id)):
+        typer.echo(f"  {f.linter:<10} {str(f.severity):<7} {f.lint_id:<{width}}  {f.location}: {f.message}")
+    for linter in ("certkeeper", "pkilint"):
+        bad = sum(1 for f in findings if f.linter == linter and f.severity >= Severity.ERROR)
+        typer.echo(f"  {linter}: {bad} error(s)")
+
+
+def _print_list() -> None:
+    from certkeeper.lint.catalogue import all_lints
+
+    for lint in all_lints():
+        kinds = ",".join(sorted(str(d) for d in lint.doc_types))
+        since = f" (from {lint.effective})" if lint.effective else ""
+        typer.echo(f"{lint.id}\t{lint.severity}\t{kinds}\t{lint.citation}{since}\t{lint.description}")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("lint")
+    @handle_errors
+    def lint_command(
+        files: list[Path] = typer.Argument(None, help="Certificates, CRLs or OCSP responses (PEM, DER or base64)."),
+        output: LintFormat = typer.Option(LintFormat.text, "--format", help="text or json."),
+        issuer: Path | None = typer.Option(None, "--issuer", help="Issuing CA certificate: enables signature, AKI and issuer-name checks."),
+        only_ours: bool = typer.Option(False, "--only-ours", help="Skip pkilint; run only certkeeper's lints."),
+        list_lints: bool = typer.Option(False, "--list", help="List every certkeeper lint and exit."),
+    ) -> None:
+        """Lint documents with certkeeper's lints and pkilint; non-zero exit on any error."""
+        if list_lints:
+            _print_list()
+            return
+        if not files:
+            raise InputError("give at least one file to lint (or --list)")
+        from certkeeper.lint.pkilint_adapter import PkilintLinter
+
+        ctx = LintContext(issuer=_load_issuer(issuer) if issuer else None)  # type: ignore[arg-type]
+        pkilint = None if only_ours else PkilintLinter()
+        worst = Severity.INFO
+        report = []
+        for path in files:
+            doc_type, cert_type, findings = lint_file(path, ctx, not only_ours, pkilint)
+            worst = max([worst, *(f.severity for f in findings)])
+            if output is LintFormat.json:
+                report.append(
+                    {
+                        "file": str(path),
+                        "document_type": doc_type,
+                        "certificate_type": cert_type,
+                        "findings": [f.to_dict() for f in findings],
+                    }
+                )
+            else:
+                _print_text(path, doc_type, cert_type, findings)
+        if output is LintFormat.json:
+            print_json(report)
+        if worst >= Severity.ERROR:
+            raise typer.Exit(2)
