@@ -140,7 +140,7 @@ def test_every_crl_parses_and_verifies(
         next_update,
         number,
         signer.spec.algorithm_identifier(),
-        crl.max_signature_size(signer),
+        crl.max_signature_size(signer.spec),
         idp_uri=URL if partitioned else None,
         scope=scope,
     )

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from certkeeper.signing.base import Signer
+from certkeeper.signing.base import KeySpec, Signer
 from certkeeper.x509 import der
 from certkeeper.x509.time import encode_time
 
@@ -328,10 +328,10 @@ def sign_crl(tbs: bytes, signer: Signer) -> bytes:
     return der.assemble_signed(tbs, algorithm, signer.sign(tbs))
 
 
-def max_signature_size(signer: Signer) -> int:
-    """The longest signatureValue the signer can produce (ECDSA's DER length varies)."""
-    name = signer.spec.name
-    if signer.spec.is_rsa:
+def max_signature_size(spec: KeySpec) -> int:
+    """The longest signatureValue a key of `spec` produces (ECDSA's DER length varies)."""
+    name = spec.name
+    if spec.is_rsa:
         return int(name[4:]) // 8
     order_octets = {"ecdsa-p256": 32, "ecdsa-p384": 48}.get(name, 66)
     # SEQUENCE { INTEGER r, INTEGER s }, each with a possible sign octet.

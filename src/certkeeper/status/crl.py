@@ -1,0 +1,545 @@
+"""Publishing partitioned CRLs under a byte budget, and reporting how full they are.
+
+Seed 000: a CA could not revoke ~75M certificates on time because one CRL per issuer
+would have grown past 600 MB. Here every issuing CA publishes `crl_shards` shard CRLs;
+a certificate's shard is fixed at issuance (serial % shards) and named in its CRLDP, and
+each shard CRL carries a critical IDP whose URI is byte-identical to that CRLDP URI.
+Each shard is built from the revocations table, linted by certkeeper's CRL lints
+(ERROR or FATAL: the file is not replaced), checked against the per-shard byte budget,
+numbered above every earlier CRL of the shard, and written atomically. The rules are
+written out in docs/crl-shards.md.
+
+    report = publish(home, out_dir, now)              # every shard of every issuing CA
+    rows = crl_status(home, now, CertificateFilter(profile_id="tls-dv-rsa"))
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import socket
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from certkeeper.ca.home import CaHome
+from certkeeper.errors import CertkeeperError
+from certkeeper.lint.catalogue import run_lints
+from certkeeper.lint.context import LintContext
+from certkeeper.lint.document import CrlDocument
+from certkeeper.lint.engine import Finding, Severity
+from certkeeper.signing.base import KEY_SPECS
+from certkeeper.status import crl_files
+from certkeeper.store.crl_repo import FULL_SCOPE, CrlStore, next_crl_number
+from certkeeper.store.queries import CertificateFilter
+from certkeeper.store.records import IssuerRecord
+from certkeeper.urls import ca_crl_url, crl_url
+from certkeeper.x509 import crl as crlenc
+from certkeeper.x509.time import truncate
+
+# BR 4.9.7: a CRL of subscriber certificates has nextUpdate at most 10 days after
+# thisUpdate and is reissued at least every 7 days; 7 days leaves 3 days of margin for
+# a publisher that is late.
+SHARD_VALIDITY = timedelta(days=7)
+# BR 4.9.7: a CRL of CA certificates has nextUpdate at most twelve months after
+# thisUpdate; 365 days is never more than twelve calendar months.
+CA_CRL_VALIDITY = timedelta(days=365)
+# How long an entry stays after its certificate expires. RFC 5280 3.3: an entry stays
+# until it has appeared on one regularly scheduled CRL issued after the certificate
+# expired; CRLs are reissued at least every 7 days (BR 4.9.7), so 10 days is enough.
+LOOKBACK = timedelta(days=10)
+# A publisher holds a shard's lease this long; publishing one shard takes seconds.
+LEASE_DURATION = timedelta(minutes=10)
+
+Kind = Literal["shard", "full", "ca"]
+Progress = Callable[[int], None]
+
+
+class CrlPublishRefused(CertkeeperError):
+    """At least one CRL was not published (over budget, or it failed its lints); the
+    others were. The message names each refused CRL; `report` has every result."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, report: PublishReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+@dataclass(frozen=True, slots=True)
+class CrlTask:
+    """One CRL to build: a shard of an issuing CA, its full CRL, or a root's CA CRL."""
+
+    issuer_id: int
+    issuer_name: str
+    kind: Kind
+    shard: int  # FULL_SCOPE for "full" and "ca"
+
+
+@dataclass(frozen=True, slots=True)
+class CrlResult:
+    issuer: str
+    kind: Kind
+    shard: int | None
+    status: Literal["published", "refused", "skipped"]
+    path: str
+    url: str | None
+    crl_number: int | None = None
+    entries: int = 0
+    size_bytes: int = 0
+    budget_bytes: int | None = None
+    sha256: str | None = None
+    message: str = ""
+    findings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "issuer": self.issuer,
+            "kind": self.kind,
+            "shard": self.shard,
+            "status": self.status,
+            "path": self.path,
+            "url": self.url,
+            "crl_number": self.crl_number,
+            "entries": self.entries,
+            "size_bytes": self.size_bytes,
+            "budget_bytes": self.budget_bytes,
+            "sha256": self.sha256,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class PublishReport:
+    this_update: datetime
+    results: tuple[CrlResult, ...]
+    shard_lists: tuple[str, ...] = field(default_factory=tuple)  # CCADB JSON files written
+
+    def with_status(self, status: str) -> list[CrlResult]:
+        return [r for r in self.results if r.status == status]
+
+    @property
+    def published(self) -> list[CrlResult]:
+        return self.with_status("published")
+
+    @property
+    def refused(self) -> list[CrlResult]:
+        return self.with_status("refused")
+
+    @property
+    def skipped(self) -> list[CrlResult]:
+        return self.with_status("skipped")
+
+
+def default_owner() -> str:
+    """A lease owner name that differs between processes and hosts."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}"
+
+
+def _publishing_issuers(home: CaHome, now: datetime) -> list[IssuerRecord]:
+    """Issuing CAs whose certificate is unexpired: active, standby and retired alike,
+    because a rotated-out CA's certificates stay valid and must stay revocable."""
+    return [
+        rec
+        for rec in home.inventory.issuers()
+        if rec.role in ("root", "issuing") and rec.not_after > now
+    ]
+
+
+def plan(home: CaHome, now: datetime, *, full: bool = False) -> list[CrlTask]:
+    """Every CRL a publication run produces, shards first."""
+    tasks: list[CrlTask] = []
+    roots: list[CrlTask] = []
+    for rec in _publishing_issuers(home, now):
+        assert rec.id is not None
+        if rec.role == "root":
+            roots.append(CrlTask(rec.id, rec.name, "ca", FULL_SCOPE))
+            continue
+        tasks.extend(CrlTask(rec.id, rec.name, "shard", s) for s in range(home.config.crl_shards))
+        if full:
+            tasks.append(CrlTask(rec.id, rec.name, "full", FULL_SCOPE))
+    return tasks + roots
+
+
+def blocking_findings(der: bytes, issuer_cert_der: bytes) -> list[Finding]:
+    """certkeeper's CRL lints; ERROR and FATAL findings stop publication."""
+    from cryptography import x509
+
+    ctx = LintContext(issuer=x509.load_der_x509_certificate(issuer_cert_der))
+    findings = run_lints(CrlDocument.from_der(der), ctx)
+    return [f for f in findings if f.severity >= Severity.ERROR]
+
+
+class ShardPublisher:
+    """Builds, lints and writes CRLs for one CA home; one per process."""
+
+    def __init__(self, home: CaHome) -> None:
+        self.home = home
+        self.store = CrlStore(home.inventory.engine)
+        self.encoder = crlenc.EntryEncoder()
+        self._issuers: dict[int, IssuerRecord] = {}
+
+    def _issuer(self, issuer_id: int) -> IssuerRecord:
+        if issuer_id not in self._issuers:
+            self._issuers[issuer_id] = self.home.inventory.issuer(issuer_id)
+        return self._issuers[issuer_id]
+
+    def _where(self, task: CrlTask, out_dir: Path) -> tuple[Path, str]:
+        base = self.home.config.base_url
+        if task.kind == "shard":
+            path = crl_files.shard_path(out_dir, task.issuer_name, task.shard)
+            return path, crl_url(base, task.issuer_name, task.shard)
+        if task.kind == "ca":
+            return crl_files.ca_crl_path(out_dir, task.issuer_name), ca_crl_url(
+                base, task.issuer_name
+            )
+        path = crl_files.full_crl_path(out_dir, task.issuer_name)
+        return path, f"{base}/crl/{task.issuer_name}/{crl_files.FULL_NAME}"
+
+    def build(self, task: CrlTask, now: datetime, number: int) -> tuple[bytes, int, str | None]:
+        """(CRL DER, entry count, IDP URI) for the task at `now` with CRL number `number`."""
+        rec = self._issuer(task.issuer_id)
+        rows = self.store.entries(task.issuer_id, task.shard, now, LOOKBACK)
+        entries = self.encoder.encode_rows(rows)
+        if task.kind == "shard":
+            idp: str | None = crl_url(self.home.config.base_url, task.issuer_name, task.shard)
+            scope: crlenc.IdpScope = "user"
+            validity = SHARD_VALIDITY
+        elif task.kind == "ca":
+            idp, scope, validity = (
+                ca_crl_url(self.home.config.base_url, rec.name),
+                "ca",
+                (CA_CRL_VALIDITY),
+            )
+        else:
+            idp, scope, validity = None, "all", SHARD_VALIDITY
+        signer = self.home.signer(rec)
+        tbs = crlenc.encode_tbs(
+            crlenc.CrlIssuer.from_certificate(rec.cert_der),
+            entries,
+            now,
+            now + validity,
+            number,
+            signer.spec.algorithm_identifier(),
+            idp_uri=idp,
+            scope=scope,
+        )
+        return crlenc.sign_crl(tbs, signer), len(entries), idp
+
+    def publish_one(
+        self,
+        task: CrlTask,
+        now: datetime,
+        out_dir: Path,
+        *,
+        override_budget: bool = False,
+        owner: str,
+    ) -> CrlResult:
+        path, url = self._where(task, out_dir)
+        budget = self.home.config.crl_budget_bytes if task.kind == "shard" else None
+        shard = task.shard if task.kind == "shard" else None
+
+        def result(status: Literal["published", "refused", "skipped"], **kw: Any) -> CrlResult:
+            return CrlResult(
+                task.issuer_name,
+                task.kind,
+                shard,
+                status,
+                str(path),
+                url,
+                budget_bytes=budget,
+                **kw,
+            )
+
+        if not self.store.acquire(task.issuer_id, task.shard, owner, now + LEASE_DURATION, now):
+            holder = self.store.holder(task.issuer_id, task.shard, now) or "another publisher"
+            return result("skipped", message=f"lease held by {holder}")
+        try:
+            state = self.store.state(task.issuer_id, task.shard)
+            number = next_crl_number(0 if state is None else state.crl_number, now)
+            der, count, _ = self.build(task, now, number)
+            what = _describe(task)
+            blocking = blocking_findings(der, self._issuer(task.issuer_id).cert_der)
+            if blocking:
+                return result(
+                    "refused",
+                    crl_number=number,
+                    entries=count,
+                    size_bytes=len(der),
+                    message=f"{what}: {len(blocking)} lint finding(s) at ERROR or above; "
+                    f"first: {blocking[0].lint_id}: {blocking[0].message}",
+                    findings=tuple(f"{f.lint_id}: {f.message}" for f in blocking),
+                )
+            if budget is not None and len(der) > budget and not override_budget:
+                return result(
+                    "refused",
+                    crl_number=number,
+                    entries=count,
+                    size_bytes=len(der),
+                    message=f"{what}: {len(der):,} bytes ({count:,} entries) is over the budget "
+                    f"of {budget:,} bytes (crl.budget_bytes); not published, use "
+                    "--override-budget to publish anyway",
+                )
+            digest = hashlib.sha256(der).hexdigest()
+            # The number is recorded before the file is replaced, so a crash in between
+            # skips a number rather than ever reusing it.
+            self.store.record_published(
+                task.issuer_id,
+                task.shard,
+                owner,
+                number,
+                now,
+                now + (CA_CRL_VALIDITY if task.kind == "ca" else SHARD_VALIDITY),
+                count,
+                len(der),
+                digest,
+                now,
+            )
+            crl_files.write_atomic(path, der)
+            over = budget is not None and len(der) > budget
+            return result(
+                "published",
+                crl_number=number,
+                entries=count,
+                size_bytes=len(der),
+                sha256=digest,
+                message="over budget, published with --override-budget" if over else "",
+            )
+        finally:
+            self.store.release(task.issuer_id, task.shard, owner)
+
+
+def _describe(task: CrlTask) -> str:
+    if task.kind == "shard":
+        return f"issuer {task.issuer_name} shard {task.shard}"
+    if task.kind == "ca":
+        return f"CA CRL of root {task.issuer_name}"
+    return f"full CRL of issuer {task.issuer_name}"
+
+
+# -- worker processes ----------------------------------------------------------------
+
+_WORKER: ShardPublisher | None = None
+
+
+def _init_worker(home_dir: str) -> None:
+    global _WORKER
+    _WORKER = ShardPublisher(CaHome.open(Path(home_dir)))
+
+
+def _run_in_worker(
+    task: CrlTask, now: datetime, out_dir: str, override_budget: bool, owner: str
+) -> CrlResult:
+    assert _WORKER is not None, "worker process not initialised"
+    return _WORKER.publish_one(
+        task,
+        now,
+        Path(out_dir),
+        override_budget=override_budget,
+        owner=f"{owner}/{os.getpid()}",
+    )
+
+
+def _run(
+    home: CaHome,
+    tasks: list[CrlTask],
+    now: datetime,
+    out_dir: Path,
+    override_budget: bool,
+    owner: str,
+    workers: int,
+    progress: Progress | None,
+) -> list[CrlResult]:
+    if workers <= 1 or len(tasks) <= 1:
+        publisher = ShardPublisher(home)
+        results = []
+        for task in tasks:
+            results.append(
+                publisher.publish_one(
+                    task, now, out_dir, override_budget=override_budget, owner=owner
+                )
+            )
+            if progress is not None:
+                progress(1)
+        return results
+    # Spawned workers open the home themselves: no engine or key crosses a fork.
+    ctx = multiprocessing.get_context("spawn")
+    by_task: dict[CrlTask, CrlResult] = {}
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(str(home.config.home),),
+    ) as pool:
+        futures = {
+            pool.submit(_run_in_worker, t, now, str(out_dir), override_budget, owner): t
+            for t in tasks
+        }
+        for future in as_completed(futures):
+            by_task[futures[future]] = future.result()
+            if progress is not None:
+                progress(1)
+    return [by_task[t] for t in tasks]
+
+
+def write_shard_lists(home: CaHome, out_dir: Path, issuers: Iterable[IssuerRecord]) -> list[Path]:
+    """The CCADB "JSON Array of Partitioned CRLs" per issuing CA: a JSON array of every
+    shard URL, which together make up the full CRL of the CA."""
+    written = []
+    for rec in issuers:
+        urls = [crl_url(home.config.base_url, rec.name, s) for s in range(home.config.crl_shards)]
+        path = crl_files.shard_list_path(out_dir, rec.name)
+        crl_files.write_atomic(path, (json.dumps(urls, indent=2) + "\n").encode())
+        written.append(path)
+    return written
+
+
+def publish(
+    home: CaHome,
+    out_dir: Path,
+    now: datetime,
+    *,
+    override_budget: bool = False,
+    full: bool = False,
+    owner: str | None = None,
+    workers: int = 1,
+    progress: Progress | None = None,
+) -> PublishReport:
+    """Publish every shard of every issuing CA (empty shards too), the roots' CA CRLs,
+    and the CCADB shard lists; with `full`, also each issuing CA's full CRL.
+
+    Shards whose lease another publisher holds are skipped (reported, not an error).
+    If any CRL is refused (over budget without `override_budget`, or a lint ERROR),
+    the others are still published and CrlPublishRefused is raised at the end."""
+    now = truncate(now)
+    owner = owner or default_owner()
+    tasks = plan(home, now, full=full)
+    results = _run(home, tasks, now, out_dir, override_budget, owner, workers, progress)
+    issuing = [r for r in _publishing_issuers(home, now) if r.role == "issuing"]
+    lists = write_shard_lists(home, out_dir, issuing)
+    report = PublishReport(now, tuple(results), tuple(str(p) for p in lists))
+    if report.refused:
+        lines = "; ".join(r.message for r in report.refused)
+        raise CrlPublishRefused(f"{len(report.refused)} CRL(s) not published: {lines}", report)
+    return report
+
+
+# -- status ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ShardStatus:
+    """How full one shard is now, and would be if the selection were revoked now.
+
+    `bytes` is the size of the CRL a publication at `now` would produce, computed from
+    the exact entry encodings; only an ECDSA signature may come out a few octets shorter
+    than the maximum counted here."""
+
+    issuer: str
+    shard: int
+    entries: int
+    bytes: int
+    budget_bytes: int
+    used_pct: float
+    projected_entries: int
+    projected_bytes: int
+    projected_pct: float
+    crl_number: int | None  # last published
+    published_at: datetime | None
+    published_bytes: int | None
+
+    @property
+    def over_budget(self) -> bool:
+        return self.projected_bytes > self.budget_bytes
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "issuer": self.issuer,
+            "shard": self.shard,
+            "entries": self.entries,
+            "bytes": self.bytes,
+            "budget_bytes": self.budget_bytes,
+            "used_pct": round(self.used_pct, 2),
+            "projected_entries": self.projected_entries,
+            "projected_bytes": self.projected_bytes,
+            "projected_pct": round(self.projected_pct, 2),
+            "over_budget": self.over_budget,
+            "crl_number": self.crl_number,
+            "published_at": self.published_at.isoformat() if self.published_at else None,
+            "published_bytes": self.published_bytes,
+        }
+
+
+def crl_status(
+    home: CaHome,
+    now: datetime,
+    selection: CertificateFilter | None = None,
+    *,
+    projected_reason: int | None = crlenc.SUPERSEDED,
+) -> list[ShardStatus]:
+    """Per issuing CA and shard: entries and bytes now, and with every unexpired,
+    unrevoked certificate matched by `selection` revoked now (with `projected_reason`;
+    superseded is what BR 7.2.2 prescribes for compliance revocations)."""
+    now = truncate(now)
+    store = CrlStore(home.inventory.engine)
+    budget = home.config.crl_budget_bytes
+    encoder = crlenc.EntryEncoder()
+    projected = store.unrevoked_matching(selection, now) if selection is not None else {}
+    states = {(s.issuer_id, s.shard): s for s in store.states()}
+    out: list[ShardStatus] = []
+    for rec in _publishing_issuers(home, now):
+        if rec.role != "issuing":
+            continue
+        assert rec.id is not None
+        spec = KEY_SPECS[rec.key_type]
+        issuer = crlenc.CrlIssuer.from_certificate(rec.cert_der)
+        algorithm = spec.algorithm_identifier()
+        signature = crlenc.max_signature_size(spec)
+        for shard in range(home.config.crl_shards):
+            rows = store.entries(rec.id, shard, now, LOOKBACK)
+            length = sum(len(e) for e in encoder.encode_rows(rows))
+            extra = projected.get((rec.id, shard), [])
+            extra_length = sum(
+                crlenc.entry_size(crlenc.serial_octets(s), now, projected_reason) for s in extra
+            )
+            state = states.get((rec.id, shard))
+            number = next_crl_number(0 if state is None else state.crl_number, now)
+            url = crl_url(home.config.base_url, rec.name, shard)
+
+            sizes = [
+                crlenc.crl_size(
+                    issuer,
+                    n,
+                    now,
+                    now + SHARD_VALIDITY,
+                    number,
+                    algorithm,
+                    signature,
+                    idp_uri=url,
+                )
+                for n in (length, length + extra_length)
+            ]
+            now_bytes, proj_bytes = sizes
+            published = state is not None and state.this_update is not None
+            out.append(
+                ShardStatus(
+                    issuer=rec.name,
+                    shard=shard,
+                    entries=len(rows),
+                    bytes=now_bytes,
+                    budget_bytes=budget,
+                    used_pct=100.0 * now_bytes / budget,
+                    projected_entries=len(rows) + len(extra),
+                    projected_bytes=proj_bytes,
+                    projected_pct=100.0 * proj_bytes / budget,
+                    crl_number=state.crl_number if published and state else None,
+                    published_at=state.this_update if state else None,
+                    published_bytes=state.size_bytes if published and state else None,
+                )
+            )
+    return out
