@@ -15,7 +15,7 @@ app = typer.Typer(
 )
 
 # One module per command group; each has `register(app: typer.Typer) -> None`.
-_COMMAND_MODULES = ("init", "profile", "issue", "certs", "lint", "data", "audit")
+_COMMAND_MODULES = ("init", "profile", "issue", "certs", "lint", "data", "audit", "crl")
 
 for _name in _COMMAND_MODULES:
     try:

@@ -1,0 +1,183 @@
+"""`certkeeper crl publish` and `certkeeper crl status`: partitioned CRLs under a budget."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+
+from certkeeper.cli.certs import parse_profile, parse_when
+from certkeeper.cli.common import (
+    OutputFormat,
+    err_console,
+    handle_errors,
+    home_option,
+    print_json,
+    print_rows,
+    progress,
+    resolve_home,
+)
+from certkeeper.errors import InputError
+
+crl_app = typer.Typer(
+    name="crl",
+    help="Publish partitioned CRLs and report how full their shards are.",
+    no_args_is_help=True,
+)
+
+HOME_OPTION = home_option()
+FORMAT_OPTION = typer.Option(OutputFormat.table, "--format", help="table, json or csv.")
+OUT_OPTION = typer.Option(
+    None, "--out", help="Directory served at <base_url>/crl (default <home>/crl)."
+)
+
+PUBLISH_COLUMNS = [
+    "issuer",
+    "kind",
+    "shard",
+    "status",
+    "crl_number",
+    "entries",
+    "size_bytes",
+    "message",
+]
+STATUS_COLUMNS = [
+    "issuer",
+    "shard",
+    "entries",
+    "bytes",
+    "used_pct",
+    "projected_entries",
+    "projected_bytes",
+    "projected_pct",
+    "over_budget",
+    "crl_number",
+    "published_at",
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(crl_app, name="crl")
+
+
+@crl_app.command("publish")
+@handle_errors
+def publish_cmd(
+    out: Path | None = OUT_OPTION,
+    override_budget: bool = typer.Option(
+        False, "--override-budget", help="Publish shards even when over crl.budget_bytes."
+    ),
+    full: bool = typer.Option(
+        False, "--full", help="Also write each issuing CA's full (unpartitioned) CRL."
+    ),
+    workers: int = typer.Option(1, "--workers", help="Worker processes (shards are leased)."),
+    fmt: OutputFormat = FORMAT_OPTION,
+    home: Path | None = HOME_OPTION,
+) -> None:
+    """Build, lint and atomically write every shard CRL, the roots' CA CRLs and the
+    CCADB JSON arrays of partitioned CRLs. Exits 3 if any CRL was refused."""
+    from certkeeper.ca.home import CaHome
+    from certkeeper.status.crl import CrlPublishRefused, plan, publish
+
+    if not 1 <= workers <= 64:
+        raise InputError(f"--workers: {workers} is not between 1 and 64")
+    ca = CaHome.open(resolve_home(home))
+    try:
+        out_dir = out if out is not None else ca.config.home / "crl"
+        now = datetime.now(UTC)
+        total = len(plan(ca, now, full=full))
+        refused: CrlPublishRefused | None = None
+        with progress(total, "publishing CRLs") as advance:
+            try:
+                report = publish(
+                    ca,
+                    out_dir,
+                    now,
+                    override_budget=override_budget,
+                    full=full,
+                    workers=workers,
+                    progress=advance,
+                )
+            except CrlPublishRefused as exc:
+                refused = exc
+                report = exc.report
+    finally:
+        ca.close()
+    rows = [r.to_dict() for r in report.results]
+    if fmt is OutputFormat.json:
+        print_json(
+            {
+                "this_update": report.this_update.isoformat(),
+                "results": rows,
+                "shard_lists": list(report.shard_lists),
+            }
+        )
+    else:
+        print_rows(rows, PUBLISH_COLUMNS, fmt)
+    summary = (
+        f"{len(report.published)} published, {len(report.refused)} refused, "
+        f"{len(report.skipped)} skipped; CCADB lists: {', '.join(report.shard_lists) or 'none'}"
+    )
+    err_console.print(summary, highlight=False, markup=False)
+    if refused is not None:
+        raise refused
+
+
+@crl_app.command("status")
+@handle_errors
+def status_cmd(
+    issuer: str | None = typer.Option(None, "--issuer", help="Issuing CA name."),
+    profile: str | None = typer.Option(None, "--profile", help="Profile ID or ID:VERSION."),
+    cps_version: str | None = typer.Option(None, "--cps-version", help="CPS version issued under."),
+    issued_after: str | None = typer.Option(
+        None, "--issued-after", help="notBefore at or after this date/time (UTC)."
+    ),
+    issued_before: str | None = typer.Option(
+        None, "--issued-before", help="notBefore before this date/time (UTC)."
+    ),
+    key_type: str | None = typer.Option(None, "--key-type", help="e.g. rsa-2048, ecdsa-p256."),
+    domain: str | None = typer.Option(None, "--domain", help="A name and every name below it."),
+    serial: str | None = typer.Option(None, "--serial", help="Serial number in hexadecimal."),
+    sha256: str | None = typer.Option(None, "--sha256", help="SHA-256 fingerprint (hex)."),
+    subscriber: str | None = typer.Option(None, "--subscriber", help="Subscriber id."),
+    fmt: OutputFormat = FORMAT_OPTION,
+    home: Path | None = HOME_OPTION,
+) -> None:
+    """Entries and bytes per shard against the budget; with selection options, also the
+    projection if every unexpired matching certificate were revoked now."""
+    from certkeeper.ca.home import CaHome
+    from certkeeper.status.crl import crl_status
+    from certkeeper.store.queries import CertificateFilter
+
+    profile_id, profile_version = parse_profile(profile) if profile is not None else (None, None)
+    flt = CertificateFilter(
+        issuer=issuer,
+        profile_id=profile_id,
+        profile_version=profile_version,
+        cps_version=cps_version,
+        issued_after=parse_when("--issued-after", issued_after) if issued_after else None,
+        issued_before=parse_when("--issued-before", issued_before) if issued_before else None,
+        key_type=key_type,
+        domain_suffix=domain,
+        serial=serial,
+        sha256=sha256,
+        subscriber_id=subscriber,
+    )
+    ca = CaHome.open(resolve_home(home))
+    try:
+        if flt.issuer is not None:
+            ca.inventory.issuer_by_name(flt.issuer)  # an unknown name is an error, not 0 rows
+        rows = crl_status(ca, datetime.now(UTC), None if flt.is_empty() else flt)
+        budget = ca.config.crl_budget_bytes
+    finally:
+        ca.close()
+    print_rows([r.to_dict() for r in rows], STATUS_COLUMNS, fmt)
+    over = [r for r in rows if r.over_budget]
+    note = f"budget {budget:,} bytes per shard; {len(over)} shard(s) over budget"
+    if not flt.is_empty():
+        note += " if the selection were revoked now"
+    if fmt is OutputFormat.table:
+        typer.echo(note)
+    else:
+        err_console.print(note, highlight=False, markup=False)
