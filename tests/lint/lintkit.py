@@ -34,7 +34,12 @@ DER = serialization.Encoding.DER
 
 @cache
 def ec_key(curve: str = "p256", n: int = 0) -> ec.EllipticCurvePrivateKey:
-    curves = {"p256": ec.SECP256R1(), "p384": ec.SECP384R1(), "p521": ec.SECP521R1(), "k256": ec.SECP256K1()}
+    curves = {
+        "p256": ec.SECP256R1(),
+        "p384": ec.SECP384R1(),
+        "p521": ec.SECP521R1(),
+        "k256": ec.SECP256K1(),
+    }
     return ec.generate_private_key(curves[curve])
 
 
@@ -75,7 +80,8 @@ def root() -> Ca:
         .not_valid_after(dt.datetime(2044, 1, 1, tzinfo=dt.UTC) - dt.timedelta(seconds=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA384())
@@ -105,18 +111,32 @@ def issuing_ca(kind: str = "ec") -> Ca:
             x509.AuthorityKeyIdentifier.from_issuer_public_key(r.key.public_key()), critical=False
         )
         .add_extension(
-            x509.CertificatePolicies([x509.PolicyInformation(x509.ObjectIdentifier("2.23.140.1.2.1"), None)]),
+            x509.CertificatePolicies(
+                [x509.PolicyInformation(x509.ObjectIdentifier("2.23.140.1.2.1"), None)]
+            ),
             critical=False,
         )
         .add_extension(
             x509.AuthorityInformationAccess(
-                [x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier("http://r1.example.com/r1.der"))]
+                [
+                    x509.AccessDescription(
+                        AuthorityInformationAccessOID.CA_ISSUERS,
+                        x509.UniformResourceIdentifier("http://r1.example.com/r1.der"),
+                    )
+                ]
             ),
             critical=False,
         )
         .add_extension(
             x509.CRLDistributionPoints(
-                [x509.DistributionPoint([x509.UniformResourceIdentifier("http://r1.example.com/r1.crl")], None, None, None)]
+                [
+                    x509.DistributionPoint(
+                        [x509.UniformResourceIdentifier("http://r1.example.com/r1.crl")],
+                        None,
+                        None,
+                        None,
+                    )
+                ]
             ),
             critical=False,
         )
@@ -160,7 +180,9 @@ class LeafSpec:
     ku_critical: bool = True
     eku: Sequence[x509.ObjectIdentifier] | None = (ExtendedKeyUsageOID.SERVER_AUTH,)
     policies: Sequence[str] | None = ("2.23.140.1.2.1",)
-    bc: x509.BasicConstraints | None = field(default_factory=lambda: x509.BasicConstraints(False, None))
+    bc: x509.BasicConstraints | None = field(
+        default_factory=lambda: x509.BasicConstraints(False, None)
+    )
     bc_critical: bool = True
     aia: bool = True
     ocsp_url: str | None = None
@@ -183,7 +205,9 @@ class LeafSpec:
             .public_key(key.public_key())
             .serial_number(self.serial)
             .not_valid_before(self.not_before)
-            .not_valid_after(self.not_before + dt.timedelta(days=self.days) - dt.timedelta(seconds=1))
+            .not_valid_after(
+                self.not_before + dt.timedelta(days=self.days) - dt.timedelta(seconds=1)
+            )
         )
         gns: list[x509.GeneralName] = [x509.DNSName(n) for n in self.names]
         import ipaddress
@@ -200,23 +224,44 @@ class LeafSpec:
             b = b.add_extension(x509.ExtendedKeyUsage(list(self.eku)), critical=False)
         if self.aki:
             b = b.add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
+                critical=False,
             )
         if self.ski:
-            b = b.add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            b = b.add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+            )
         if self.policies is not None:
             b = b.add_extension(
-                x509.CertificatePolicies([x509.PolicyInformation(x509.ObjectIdentifier(p), None) for p in self.policies]),
+                x509.CertificatePolicies(
+                    [x509.PolicyInformation(x509.ObjectIdentifier(p), None) for p in self.policies]
+                ),
                 critical=False,
             )
         if self.aia:
-            descs = [x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier("http://ca.example.com/ca.der"))]
+            descs = [
+                x509.AccessDescription(
+                    AuthorityInformationAccessOID.CA_ISSUERS,
+                    x509.UniformResourceIdentifier("http://ca.example.com/ca.der"),
+                )
+            ]
             if self.ocsp_url:
-                descs.append(x509.AccessDescription(AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(self.ocsp_url)))
+                descs.append(
+                    x509.AccessDescription(
+                        AuthorityInformationAccessOID.OCSP,
+                        x509.UniformResourceIdentifier(self.ocsp_url),
+                    )
+                )
             b = b.add_extension(x509.AuthorityInformationAccess(descs), critical=False)
         if self.crl_url:
             b = b.add_extension(
-                x509.CRLDistributionPoints([x509.DistributionPoint([x509.UniformResourceIdentifier(self.crl_url)], None, None, None)]),
+                x509.CRLDistributionPoints(
+                    [
+                        x509.DistributionPoint(
+                            [x509.UniformResourceIdentifier(self.crl_url)], None, None, None
+                        )
+                    ]
+                ),
                 critical=False,
             )
         if self.poison:
@@ -241,9 +286,16 @@ def ocsp_responder_cert(**kw: Any) -> bytes:
         .serial_number(0x4D3C_2B1A_0918_2736_4554_6372)
         .not_valid_before(T0)
         .not_valid_after(T0 + dt.timedelta(days=60))
-        .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage(kw.pop("eku", [ExtendedKeyUsageOID.OCSP_SIGNING])), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False)
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, False, False, False, False),
+            critical=True,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage(kw.pop("eku", [ExtendedKeyUsageOID.OCSP_SIGNING])), critical=False
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
     )
     if kw.pop("nocheck", True):
@@ -292,7 +344,7 @@ def tbs_of(cert_der: bytes) -> Node:
 
 def extension(tbs: Node, oid: str) -> Node:
     """The Extension SEQUENCE for `oid` inside a TBSCertificate tree."""
-    exts = [k for k in tbs.kids or [] if k.tag == 0xA3][0][0]
+    exts = next(k for k in tbs.kids or [] if k.tag == 0xA3)[0]
     want = encode_oid(oid)
     for e in exts.kids or []:
         if e[0].encode() == want:
@@ -301,7 +353,7 @@ def extension(tbs: Node, oid: str) -> Node:
 
 
 def extensions_seq(tbs: Node) -> Node:
-    return [k for k in tbs.kids or [] if k.tag == 0xA3][0][0]
+    return next(k for k in tbs.kids or [] if k.tag == 0xA3)[0]
 
 
 def sign_with(key: Any, data: bytes) -> bytes:
@@ -315,12 +367,16 @@ def sign_with(key: Any, data: bytes) -> bytes:
 
 def alg_for(key: Any) -> bytes:
     if isinstance(key, ec.EllipticCurvePrivateKey):
-        oid = {256: "1.2.840.10045.4.3.2", 384: "1.2.840.10045.4.3.3", 521: "1.2.840.10045.4.3.4"}[key.curve.key_size]
+        oid = {256: "1.2.840.10045.4.3.2", 384: "1.2.840.10045.4.3.3", 521: "1.2.840.10045.4.3.4"}[
+            key.curve.key_size
+        ]
         return sequence(encode_oid(oid))
     return sequence(encode_oid("1.2.840.113549.1.1.11"), tlv(0x05, b""))
 
 
-def resign(cert_der: bytes, edit: Callable[[Node], None], key: Any = None, outer_alg: bytes | None = None) -> bytes:
+def resign(
+    cert_der: bytes, edit: Callable[[Node], None], key: Any = None, outer_alg: bytes | None = None
+) -> bytes:
     """Edit the TBS tree of a certificate (or CRL), then sign it again with the issuer key."""
     top = parse(cert_der)
     tbs = top[0]
@@ -380,7 +436,7 @@ def aki_ext(ca: Ca) -> bytes:
 def make_crl(
     entries: Sequence[bytes] | None = (),
     this_update: bytes | None = None,
-    next_update: bytes | None | bool = True,
+    next_update: bytes | bool | None = True,
     extensions: Sequence[bytes] | None = None,
     version: bytes | None = encode_integer(1),
     ca: Ca | None = None,
@@ -410,7 +466,9 @@ def make_crl(
     return der.assemble_signed(tbs, outer_alg or alg, sign_with(ca.key, tbs))
 
 
-def idp_ext(url: str = "http://crl.example.com/1.crl", critical: bool = True, only_user: bool = True) -> bytes:
+def idp_ext(
+    url: str = "http://crl.example.com/1.crl", critical: bool = True, only_user: bool = True
+) -> bytes:
     gn = tlv(0x86, url.encode())
     body = tlv(0xA0, tlv(0xA0, gn))
     if only_user:
@@ -421,12 +479,18 @@ def idp_ext(url: str = "http://crl.example.com/1.crl", critical: bool = True, on
 # --- OCSP ---------------------------------------------------------------------------------
 
 
-def cert_id(serial: int = 0x1234_5678_9ABC_DEF0_1122, ca: Ca | None = None, hash_oid: str = "1.3.14.3.2.26") -> bytes:
+def cert_id(
+    serial: int = 0x1234_5678_9ABC_DEF0_1122, ca: Ca | None = None, hash_oid: str = "1.3.14.3.2.26"
+) -> bytes:
     import hashlib
 
     ca = ca or issuing_ca("ec")
     doc = CertificateDocument(ca.der)
-    hname = {"1.3.14.3.2.26": "sha1", "2.16.840.1.101.3.4.2.1": "sha256", "1.2.840.113549.2.5": "md5"}[hash_oid]
+    hname = {
+        "1.3.14.3.2.26": "sha1",
+        "2.16.840.1.101.3.4.2.1": "sha256",
+        "1.2.840.113549.2.5": "md5",
+    }[hash_oid]
     assert doc.subject_raw is not None and doc.public_key is not None
     return sequence(
         sequence(encode_oid(hash_oid), tlv(0x05, b"")),
@@ -449,7 +513,7 @@ def revoked(when: bytes, reason: int | None = None) -> bytes:
 def single(
     status: bytes = GOOD,
     this_update: bytes | None = None,
-    next_update: bytes | None | bool = True,
+    next_update: bytes | bool | None = True,
     cid: bytes | None = None,
     exts: Sequence[bytes] = (),
 ) -> bytes:
@@ -491,7 +555,12 @@ def make_ocsp(
     key = signer_key or ca.key
     signer_der = signer_cert or ca.der
     rid = responder_id or tlv(0xA2, tlv(0x04, key_hash(signer_der)))
-    body = version + rid + (produced_at or gen("20250601120000Z")) + sequence(*(responses if responses is not None else [single()]))
+    body = (
+        version
+        + rid
+        + (produced_at or gen("20250601120000Z"))
+        + sequence(*(responses if responses is not None else [single()]))
+    )
     if response_exts:
         body += tlv(0xA1, sequence(*response_exts))
     tbs = sequence(body)
@@ -500,7 +569,9 @@ def make_ocsp(
     if signer_cert is not None:
         basic_parts.append(tlv(0xA0, sequence(signer_cert)))
     basic = sequence(*basic_parts)
-    return sequence(tlv(0x0A, bytes([status])), tlv(0xA0, sequence(encode_oid(response_type), tlv(0x04, basic))))
+    return sequence(
+        tlv(0x0A, bytes([status])), tlv(0xA0, sequence(encode_oid(response_type), tlv(0x04, basic)))
+    )
 
 
 # --- running lints ------------------------------------------------------------------------
@@ -510,7 +581,9 @@ def ids(findings: Sequence[Finding]) -> set[str]:
     return {f.lint_id for f in findings}
 
 
-def lint_cert(data: bytes, cert_type: CertType | None = None, ctx: LintContext | None = None) -> set[str]:
+def lint_cert(
+    data: bytes, cert_type: CertType | None = None, ctx: LintContext | None = None
+) -> set[str]:
     return ids(run_lints(CertificateDocument(data, cert_type), ctx or LintContext()))
 
 

@@ -8,15 +8,20 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lintkit import crl_entry, issuing_ca, leaf, make_crl, make_ocsp, reason_ext
 from typer.testing import CliRunner
 
 from certkeeper.cli.main import app
 from certkeeper.lint.catalogue import run_lints
 from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import CertificateDocument, CrlDocument, OcspResponseDocument, load_document
+from certkeeper.lint.document import (
+    CertificateDocument,
+    CrlDocument,
+    OcspResponseDocument,
+    load_document,
+)
 from certkeeper.lint.engine import DocType
 from certkeeper.lint.tld import TldData
-from lintkit import crl_entry, issuing_ca, leaf, make_crl, make_ocsp, reason_ext
 
 LEAF = leaf()
 CRL = make_crl([crl_entry(0x7A01, exts=[reason_ext(1)])])
@@ -25,8 +30,15 @@ CTX = LintContext(issuer=issuing_ca("ec").cert)
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from([(LEAF, CertificateDocument), (CRL, CrlDocument), (OCSP, OcspResponseDocument)]), st.data())
-def test_mutated_documents_never_crash_a_lint(kind: tuple[bytes, type], data: st.DataObject) -> None:
+@given(
+    st.sampled_from(
+        [(LEAF, CertificateDocument), (CRL, CrlDocument), (OCSP, OcspResponseDocument)]
+    ),
+    st.data(),
+)
+def test_mutated_documents_never_crash_a_lint(
+    kind: tuple[bytes, type], data: st.DataObject
+) -> None:
     base, cls = kind
     buf = bytearray(base)
     for _ in range(data.draw(st.integers(1, 3))):
@@ -39,7 +51,9 @@ def test_mutated_documents_never_crash_a_lint(kind: tuple[bytes, type], data: st
 def test_load_document_detects_formats() -> None:
     import base64
 
-    pem = b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(LEAF) + b"-----END CERTIFICATE-----\n"
+    pem = (
+        b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(LEAF) + b"-----END CERTIFICATE-----\n"
+    )
     assert load_document(pem).doc_type is DocType.CERTIFICATE
     assert load_document(base64.b64encode(CRL)).doc_type is DocType.CRL
     assert load_document(OCSP).doc_type is DocType.OCSP_RESPONSE
@@ -59,7 +73,12 @@ def test_truncated_certificate_becomes_a_finding() -> None:
 @pytest.fixture
 def files(tmp_path: Path) -> dict[str, Path]:
     out = {}
-    for label, data in (("good", LEAF), ("bad", leaf(bc_critical=False)), ("crl", CRL), ("ocsp", OCSP)):
+    for label, data in (
+        ("good", LEAF),
+        ("bad", leaf(bc_critical=False)),
+        ("crl", CRL),
+        ("ocsp", OCSP),
+    ):
         p = tmp_path / f"{label}.der"
         p.write_bytes(data)
         out[label] = p
@@ -71,7 +90,17 @@ def files(tmp_path: Path) -> dict[str, Path]:
 
 def test_cli_lint_exit_codes_and_both_linters(files: dict[str, Path]) -> None:
     runner = CliRunner()
-    ok = runner.invoke(app, ["lint", str(files["good"]), str(files["crl"]), str(files["ocsp"]), "--issuer", str(files["issuer"])])
+    ok = runner.invoke(
+        app,
+        [
+            "lint",
+            str(files["good"]),
+            str(files["crl"]),
+            str(files["ocsp"]),
+            "--issuer",
+            str(files["issuer"]),
+        ],
+    )
     assert ok.exit_code == 0, ok.output
     bad = runner.invoke(app, ["lint", str(files["bad"]), "--format", "json"])
     assert bad.exit_code == 2
@@ -128,4 +157,6 @@ def test_packaged_tld_data() -> None:
     data = TldData.default()
     assert data.is_delegated("com", date(2000, 1, 1))
     assert not data.is_delegated("gbl", date(2025, 1, 1))
-    assert data.is_delegated("abarth", date(2020, 1, 1)) and not data.is_delegated("abarth", date(2023, 6, 5))
+    assert data.is_delegated("abarth", date(2020, 1, 1)) and not data.is_delegated(
+        "abarth", date(2023, 6, 5)
+    )

@@ -13,13 +13,6 @@ from collections.abc import Callable
 import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-from certkeeper.lint.catalogue import run_lints
-from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import CertificateDocument, CrlDocument, OcspResponseDocument
-from certkeeper.lint.engine import Finding, Severity
-from certkeeper.lint.pkilint_adapter import PkilintLinter
-from certkeeper.x509.der import encode_integer, tlv
 from lintkit import (
     T0,
     crl_entry,
@@ -35,6 +28,13 @@ from lintkit import (
     single,
     utc,
 )
+
+from certkeeper.lint.catalogue import run_lints
+from certkeeper.lint.context import LintContext
+from certkeeper.lint.document import CertificateDocument, CrlDocument, OcspResponseDocument
+from certkeeper.lint.engine import Finding, Severity
+from certkeeper.lint.pkilint_adapter import PkilintLinter
+from certkeeper.x509.der import encode_integer, tlv
 
 # pkilint finding codes that concern things we do not lint (or lint differently on
 # purpose); everything else pkilint reports as ERROR must be matched by one of ours.
@@ -57,7 +57,9 @@ def test_adapter_maps_findings_and_pickles(pk: PkilintLinter) -> None:
     bad = pk.lint_certificate(leaf(bc_critical=False))
     assert any(f.linter == "pkilint" and f.severity is Severity.ERROR for f in bad)
     clone = pickle.loads(pickle.dumps(pk))
-    assert [f.lint_id for f in clone.lint_certificate(leaf(bc_critical=False))] == [f.lint_id for f in bad]
+    assert [f.lint_id for f in clone.lint_certificate(leaf(bc_critical=False))] == [
+        f.lint_id for f in bad
+    ]
     broken = pk.lint_certificate(b"\x30\x03\x02\x01\x01")
     assert broken[0].severity is Severity.FATAL
     assert _errors(pk.lint_crl(make_crl())) == []
@@ -78,7 +80,9 @@ CERTS: list[Callable[[], bytes]] = [
     lambda: leaf(names=["ap.gbl"]),
     lambda: leaf(names=["www.*.example.com"]),
     lambda: leaf(ips=["10.1.2.3"]),
-    lambda: leaf(subject=x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nomatch.example.com")])),
+    lambda: leaf(
+        subject=x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nomatch.example.com")])
+    ),
     lambda: leaf(subject=x509.Name([x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "IT")])),
     lambda: leaf(key=rsa_key(1024), ku=key_usage("digital_signature")),
     lambda: leaf(crl_url=None),
@@ -108,24 +112,32 @@ OCSPS: list[Callable[[], bytes]] = [
 def _check(ours: list[Finding], theirs: list[Finding]) -> None:
     their_errors = [f for f in _errors(theirs) if f.lint_id not in OUT_OF_SCOPE]
     if their_errors:
-        assert _errors(ours), f"pkilint found {[f.lint_id for f in their_errors]} and we found nothing"
+        assert _errors(ours), (
+            f"pkilint found {[f.lint_id for f in their_errors]} and we found nothing"
+        )
 
 
 @pytest.mark.parametrize("build", CERTS)
-def test_certificates_no_pkilint_error_goes_unmatched(pk: PkilintLinter, build: Callable[[], bytes]) -> None:
+def test_certificates_no_pkilint_error_goes_unmatched(
+    pk: PkilintLinter, build: Callable[[], bytes]
+) -> None:
     der = build()
     doc = CertificateDocument(der)
     _check(run_lints(doc, LintContext()), pk.lint_certificate(der, doc.cert_type))
 
 
 @pytest.mark.parametrize("build", CRLS)
-def test_crls_no_pkilint_error_goes_unmatched(pk: PkilintLinter, build: Callable[[], bytes]) -> None:
+def test_crls_no_pkilint_error_goes_unmatched(
+    pk: PkilintLinter, build: Callable[[], bytes]
+) -> None:
     der = build()
     _check(run_lints(CrlDocument(der), LintContext()), pk.lint_crl(der))
 
 
 @pytest.mark.parametrize("build", OCSPS)
-def test_ocsp_no_pkilint_error_goes_unmatched(pk: PkilintLinter, build: Callable[[], bytes]) -> None:
+def test_ocsp_no_pkilint_error_goes_unmatched(
+    pk: PkilintLinter, build: Callable[[], bytes]
+) -> None:
     der = build()
     _check(run_lints(OcspResponseDocument(der), LintContext()), pk.lint_ocsp_response(der))
 

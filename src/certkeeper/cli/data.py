@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -14,13 +15,17 @@ from certkeeper.lint.tld import TldData, override_path, parse_csv
 
 
 def register(app: typer.Typer) -> None:
-    data_app = typer.Typer(help="Reference data used by the lints (TLD delegation periods).", no_args_is_help=True)
+    data_app = typer.Typer(
+        help="Reference data used by the lints (TLD delegation periods).", no_args_is_help=True
+    )
     app.add_typer(data_app, name="data")
 
     @data_app.command("update")
     @handle_errors
     def update(
-        source: Path = typer.Option(..., "--from", help="A tld,delegated,removed CSV to install."),
+        source: Annotated[
+            Path, typer.Option("--from", help="A tld,delegated,removed CSV to install.")
+        ],
     ) -> None:
         """Validate a TLD CSV and install it as the override the lints load."""
         try:

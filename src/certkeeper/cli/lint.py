@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -73,7 +74,9 @@ def _print_text(path: Path, doc_type: str, cert_type: str | None, findings: list
         return
     width = max(len(f.lint_id) for f in findings)
     for f in sorted(findings, key=lambda f: (-f.severity, f.linter, f.lint_id)):
-        typer.echo(f"  {f.linter:<10} {str(f.severity):<7} {f.lint_id:<{width}}  {f.location}: {f.message}")
+        typer.echo(
+            f"  {f.linter:<10} {f.severity!s:<7} {f.lint_id:<{width}}  {f.location}: {f.message}"
+        )
     for linter in ("certkeeper", "pkilint"):
         bad = sum(1 for f in findings if f.linter == linter and f.severity >= Severity.ERROR)
         typer.echo(f"  {linter}: {bad} error(s)")
@@ -85,18 +88,34 @@ def _print_list() -> None:
     for lint in all_lints():
         kinds = ",".join(sorted(str(d) for d in lint.doc_types))
         since = f" (from {lint.effective})" if lint.effective else ""
-        typer.echo(f"{lint.id}\t{lint.severity}\t{kinds}\t{lint.citation}{since}\t{lint.description}")
+        typer.echo(
+            f"{lint.id}\t{lint.severity}\t{kinds}\t{lint.citation}{since}\t{lint.description}"
+        )
 
 
 def register(app: typer.Typer) -> None:
     @app.command("lint")
     @handle_errors
     def lint_command(
-        files: list[Path] = typer.Argument(None, help="Certificates, CRLs or OCSP responses (PEM, DER or base64)."),
-        output: LintFormat = typer.Option(LintFormat.text, "--format", help="text or json."),
-        issuer: Path | None = typer.Option(None, "--issuer", help="Issuing CA certificate: enables signature, AKI and issuer-name checks."),
-        only_ours: bool = typer.Option(False, "--only-ours", help="Skip pkilint; run only certkeeper's lints."),
-        list_lints: bool = typer.Option(False, "--list", help="List every certkeeper lint and exit."),
+        files: Annotated[
+            list[Path] | None,
+            typer.Argument(help="Certificates, CRLs or OCSP responses (PEM, DER or base64)."),
+        ] = None,
+        output: Annotated[LintFormat, typer.Option("--format", help="text or json.")] = (
+            LintFormat.text
+        ),
+        issuer: Annotated[
+            Path | None,
+            typer.Option(
+                "--issuer", help="Issuing CA certificate: enables signature, AKI, name checks."
+            ),
+        ] = None,
+        only_ours: Annotated[
+            bool, typer.Option("--only-ours", help="Skip pkilint; run only certkeeper's lints.")
+        ] = False,
+        list_lints: Annotated[
+            bool, typer.Option("--list", help="List every certkeeper lint and exit.")
+        ] = False,
     ) -> None:
         """Lint documents with certkeeper's lints and pkilint; non-zero exit on any error."""
         if list_lints:

@@ -78,8 +78,15 @@ def run_lints(
                     )
         except Exception as exc:  # a lint must never crash the run: report it instead
             findings.append(_crashed(lint, exc))
-    for lint in dated:
-        if lint.applies_to(doc):
+    if dated:
+        ref = doc.reference_time
+        day = ref.date() if ref is not None else None
+        for lint in dated:
+            if day is not None and (
+                (lint.effective is not None and day < lint.effective)
+                or (lint.ineffective is not None and day >= lint.ineffective)
+            ):
+                continue
             _run_one(lint, doc, ctx, findings)
     return findings
 

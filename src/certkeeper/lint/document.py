@@ -16,10 +16,9 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
-from typing import NamedTuple
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from certkeeper.errors import InputError
 from certkeeper.lint.engine import CertType, DocType, Document
@@ -282,6 +281,32 @@ GN_RID = 8
 def parse_time(data: bytes, h: tuple[int, int, int], location: str) -> TimeField:
     tag, cs, ce = h
     content = data[cs:ce]
+    # Fast path for the only forms RFC 5280 allows: YYMMDDHHMMSSZ and YYYYMMDDHHMMSSZ.
+    n = ce - cs
+    if ((n == 13 and tag == 0x17) or (n == 15 and tag == 0x18)) and content[-1] == 0x5A:
+        digits = content[:-1]
+        if digits.isdigit():
+            if n == 13:
+                year = int(digits[0:2])
+                year += 1900 if year >= 50 else 2000
+                rest = 2
+            else:
+                year = int(digits[0:4])
+                rest = 4
+            try:
+                value = datetime(
+                    year,
+                    int(digits[rest : rest + 2]),
+                    int(digits[rest + 2 : rest + 4]),
+                    int(digits[rest + 4 : rest + 6]),
+                    int(digits[rest + 6 : rest + 8]),
+                    int(digits[rest + 8 : rest + 10]),
+                    tzinfo=UTC,
+                )
+            except ValueError:
+                pass
+            else:
+                return TimeField(location, tag, content, value, (), None)
     try:
         decoded = decode_time(tag, content)
     except TimeEncodingError as exc:
@@ -324,6 +349,28 @@ def parse_extensions(
         if etag != 0x30:
             problems.append(f"{where}: an extension is not a SEQUENCE")
             continue
+        # Fast path: short OID, optional BOOLEAN TRUE, OCTET STRING running to the end.
+        if ece - ecs > 4 and data[ecs] == 0x06 and data[ecs + 1] < 0x80:
+            pos = ecs + 2 + data[ecs + 1]
+            critical = False
+            if pos + 2 < ece and data[pos] == 0x01 and data[pos + 1] == 1 and data[pos + 2] == 0xFF:
+                critical = True
+                pos += 3
+            if pos < ece and data[pos] == 0x04:
+                try:
+                    _vtag, vcs, vce = header(data, pos, ece)
+                except DerError:
+                    vce = -1
+                if vce == ece:
+                    exts.append(
+                        Extension(
+                            decode_oid(data[ecs + 2 : ecs + 2 + data[ecs + 1]]),
+                            critical,
+                            False,
+                            data[vcs:vce],
+                        )
+                    )
+                    continue
         parts = children(data, ecs, ece)
         if len(parts) not in (2, 3) or parts[0][0] != 0x06 or parts[-1][0] != 0x04:
             problems.append(f"{where}: an extension is not {{OID, [BOOLEAN], OCTET STRING}}")
@@ -367,6 +414,21 @@ def parse_name(data: bytes, cs: int, ce: int) -> list[list[Attribute]]:
             )
         rdns.append(rdn)
     return rdns
+
+
+_NAME_CACHE: dict[bytes, list[list[Attribute]]] = {}
+
+
+def _cached_name(raw: bytes, data: bytes, cs: int, ce: int) -> list[list[Attribute]]:
+    """Issuer names repeat across every certificate a CA signs: parse each once.
+
+    Callers must treat the result as read-only (it is shared)."""
+    got = _NAME_CACHE.get(raw)
+    if got is None:
+        got = parse_name(data, cs, ce)
+        if len(_NAME_CACHE) < 1024:
+            _NAME_CACHE[raw] = got
+    return got
 
 
 def parse_general_names(data: bytes, cs: int, ce: int) -> list[GeneralName]:
@@ -445,6 +507,8 @@ class CertificateDocument(Document):
             self._parse_tbs(d, tcs, tce)
         except (DerError, Malformed) as exc:
             self.structure_errors.append(str(exc))
+        except IndexError:
+            self.structure_errors.append("truncated element")
 
     def _parse_tbs(self, d: bytes, cs: int, ce: int) -> None:
         parts = children(d, cs, ce)
@@ -508,7 +572,7 @@ class CertificateDocument(Document):
                 raise DerError(f"unexpected field with tag 0x{tag:02x} in tbsCertificate")
         # Names last: a bad name must not hide the fields after it.
         try:
-            self.issuer = parse_name(d, ics, ice)
+            self.issuer = _cached_name(self.issuer_raw, d, ics, ice)
         except DerError as exc:
             self.structure_errors.append(f"issuer: {exc}")
         try:
@@ -767,7 +831,7 @@ class CertificateDocument(Document):
         p = alg.params
         if len(p) < 2 or p[0] != 0x06:
             return None
-        tag, cs, ce = header(p, 0, len(p))
+        _tag, cs, ce = header(p, 0, len(p))
         return decode_oid(p[cs:ce])
 
     @cached_property
@@ -779,9 +843,11 @@ class CertificateDocument(Document):
             rsa = self.safe("rsa_key")
             return f"RSA-{rsa[0].bit_length()}" if rsa else "RSA"
         if alg.oid == ALG_EC:
-            return {CURVE_P256: "ECDSA P-256", CURVE_P384: "ECDSA P-384", CURVE_P521: "ECDSA P-521"}.get(
-                self.ec_curve or "", f"EC ({self.ec_curve})"
-            )
+            return {
+                CURVE_P256: "ECDSA P-256",
+                CURVE_P384: "ECDSA P-384",
+                CURVE_P521: "ECDSA P-521",
+            }.get(self.ec_curve or "", f"EC ({self.ec_curve})")
         return alg.oid
 
     # -- names --------------------------------------------------------------------------
@@ -969,6 +1035,8 @@ class CrlDocument(Document):
             self._parse_tbs(d, tcs, tce)
         except (DerError, Malformed) as exc:
             self.structure_errors.append(str(exc))
+        except IndexError:
+            self.structure_errors.append("truncated element")
 
     def _parse_tbs(self, d: bytes, cs: int, ce: int) -> None:
         # Walk the top level only: the revoked list may be a gigabyte.
@@ -1042,7 +1110,7 @@ class CrlDocument(Document):
         if ext is None:
             return None
         v = ext.value
-        tag, cs, ce = header(v, 0, len(v))
+        tag, cs, _ce = header(v, 0, len(v))
         return parse_aki(v, tag, cs)
 
     @cached_property
@@ -1077,7 +1145,14 @@ class CrlDocument(Document):
             else:
                 raise Malformed(f"issuingDistributionPoint has an unexpected element 0x{t:02x}")
         return IssuingDistributionPoint(
-            full, relative, flags[0x81], flags[0x82], some_reasons, flags[0x84], flags[0x85], defaults
+            full,
+            relative,
+            flags[0x81],
+            flags[0x82],
+            some_reasons,
+            flags[0x84],
+            flags[0x85],
+            defaults,
         )
 
     @cached_property
@@ -1205,6 +1280,8 @@ class OcspResponseDocument(Document):
             self._parse_basic(self.basic_raw)
         except (DerError, Malformed) as exc:
             self.structure_errors.append(str(exc))
+        except IndexError:
+            self.structure_errors.append("truncated element")
 
     def _parse_basic(self, b: bytes) -> None:
         tag, cs, ce = header(b, 0, len(b))
@@ -1233,14 +1310,14 @@ class OcspResponseDocument(Document):
         fields = children(b, tcs, tce)
         i = 0
         if fields and fields[0][0] == CTX0_C:
-            vt, vc, ve = header(b, fields[0][1], fields[0][2])
+            _vt, vc, ve = header(b, fields[0][1], fields[0][2])
             self.version = int.from_bytes(b[vc:ve], "big", signed=True)
             i = 1
         if len(fields) < i + 3:
             raise DerError("tbsResponseData has too few fields")
         rtag, rcs, rce = fields[i]
         if rtag == CTX1_C:
-            nt, nc, ne = header(b, rcs, rce)
+            _nt, _nc, ne = header(b, rcs, rce)
             self.responder_by_name = b[rcs:ne]
         elif rtag == CTX2_C:
             kt, kc, ke = header(b, rcs, rce)
@@ -1258,7 +1335,7 @@ class OcspResponseDocument(Document):
         for t, c, e in fields[i + 3 :]:
             if t != CTX1_C:
                 raise DerError(f"unexpected field with tag 0x{t:02x} in tbsResponseData")
-            xt, xc, xe = header(b, c, e)
+            _xt, xc, xe = header(b, c, e)
             self.extensions, problems = parse_extensions(b, xc, xe, "responseExtensions")
             self.structure_errors.extend(problems)
 
@@ -1305,7 +1382,7 @@ class OcspResponseDocument(Document):
                 inner = header(b, c, e)
                 next_update = parse_time(b, inner, f"{where}.nextUpdate")
             elif t == CTX1_C:
-                xt, xc, xe = header(b, c, e)
+                _xt, xc, xe = header(b, c, e)
                 got, problems = parse_extensions(b, xc, xe, f"{where}.singleExtensions")
                 exts = got
                 self.structure_errors.extend(problems)
@@ -1410,7 +1487,7 @@ def _sniff(der: bytes) -> DocType | None:
         return DocType.CRL
     if inner[0] != 0x02:
         return None
-    tags = []
+    tags: list[int] = []
     pos = first[1]
     while pos < first[2] and len(tags) < 4:
         h = _lenient_header(der, pos, first[2])
@@ -1458,9 +1535,7 @@ def load_document(data: bytes, name: str = "") -> Document:
         der, label_type = _decode_text(der)
     doc_type = label_type or _sniff(der)
     if doc_type is None:
-        raise InputError(
-            f"{name or 'input'} is not a certificate, CRL or OCSP response"
-        )
+        raise InputError(f"{name or 'input'} is not a certificate, CRL or OCSP response")
     doc: Document
     if doc_type is DocType.CERTIFICATE:
         doc = CertificateDocument(der, name=name)

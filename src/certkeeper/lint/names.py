@@ -74,7 +74,9 @@ def dns_name_syntax_problems(name: str) -> list[tuple[str, str]]:
         if "_" in label:
             out.append((UNDERSCORE, f"dNSName {name!r} contains an underscore"))
         if not set(label) <= _LDH | {"_"}:
-            out.append((BAD_CHAR, f"dNSName {name!r}: label {label!r} is not letters, digits, hyphens"))
+            out.append(
+                (BAD_CHAR, f"dNSName {name!r}: label {label!r} is not letters, digits, hyphens")
+            )
         if label[0] == "-" or label[-1] == "-":
             out.append((HYPHEN_EDGE, f"dNSName {name!r}: label {label!r} starts or ends with '-'"))
         if len(label) >= 4 and label[2:4] == "--":
@@ -109,10 +111,15 @@ def registry_problems(name: str, at: date, tld: TldData) -> list[tuple[str, str]
     check = base[2:] if base.startswith("*.") else base
     if check and psl.publicsuffix(check) is None:
         out.append(
-            ("internal", f"dNSName {name!r} is an internal name: .{top} is not an ICANN public suffix")
+            (
+                "internal",
+                f"dNSName {name!r} is an internal name: .{top} is not an ICANN public suffix",
+            )
         )
     elif base.startswith("*.") and check and psl.is_public(check):
-        out.append(("wildcard_suffix", f"dNSName {name!r} is a wildcard over public suffix {check}"))
+        out.append(
+            ("wildcard_suffix", f"dNSName {name!r} is a wildcard over public suffix {check}")
+        )
     elif not base.startswith("*.") and psl.is_public(base):
         out.append(("bare_suffix", f"dNSName {name!r} is itself a public suffix"))
     return out

@@ -110,14 +110,16 @@ class PkilintLinter:
             CertificateType,
         )
 
-        detected = serverauth.determine_certificate_type(cert)
+        # Detection re-encodes parts of the certificate (about a fifth of a lint's cost),
+        # so it runs only when the caller's type leaves the pkilint type open.
         if cert_type is None:
-            return detected
+            return serverauth.determine_certificate_type(cert)
         if cert_type is CertType.ROOT:
             return CertificateType.ROOT_CA
         if cert_type is CertType.OCSP_RESPONDER:
             return CertificateType.OCSP_RESPONDER
         if cert_type is CertType.SUBORDINATE_CA:
+            detected = serverauth.determine_certificate_type(cert)
             if detected in INTERMEDIATE_CERTIFICATE_TYPES:
                 return detected
             return CertificateType.EXTERNAL_UNCONSTRAINED_TLS_CA

@@ -117,7 +117,9 @@ class TldData:
         if at < period.delegated:
             return f"TLD .{key} was not delegated until {period.delegated} (checked at {at})"
         if period.removed is not None and at >= period.removed:
-            return f"TLD .{key} was removed from the root zone on {period.removed} (checked at {at})"
+            return (
+                f"TLD .{key} was removed from the root zone on {period.removed} (checked at {at})"
+            )
         return f"TLD .{key} delegated since {period.delegated}"
 
     def counts(self) -> dict[str, int]:

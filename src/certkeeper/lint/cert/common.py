@@ -171,4 +171,8 @@ def verify_signature(public_key: object, alg: AlgId, tbs: bytes, signature: byte
 
 
 # BR 7.1.3.2.2: the hash an ECDSA issuer key must sign with, by curve.
-EC_CURVE_HASH = {"secp256r1": "1.2.840.10045.4.3.2", "secp384r1": "1.2.840.10045.4.3.3", "secp521r1": "1.2.840.10045.4.3.4"}
+EC_CURVE_HASH = {
+    "secp256r1": "1.2.840.10045.4.3.2",
+    "secp384r1": "1.2.840.10045.4.3.3",
+    "secp521r1": "1.2.840.10045.4.3.4",
+}

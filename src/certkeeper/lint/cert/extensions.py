@@ -374,7 +374,12 @@ def sub_ku_bits(doc: CertificateDocument, ctx: LintContext) -> Out:
 def sub_ec_ds(doc: CertificateDocument, ctx: LintContext) -> Out:
     ku = doc.safe("key_usage")
     alg = doc.spki_alg
-    if ku is not None and alg is not None and alg.oid == ALG_EC and "digital_signature" not in ku.bits:
+    if (
+        ku is not None
+        and alg is not None
+        and alg.oid == ALG_EC
+        and "digital_signature" not in ku.bits
+    ):
         return [(f"{EXT}.keyUsage", "ECDSA key without digitalSignature")]
     return ()
 
@@ -390,7 +395,12 @@ def sub_ec_ds(doc: CertificateDocument, ctx: LintContext) -> Out:
 def sub_rsa_ds(doc: CertificateDocument, ctx: LintContext) -> Out:
     ku = doc.safe("key_usage")
     alg = doc.spki_alg
-    if ku is not None and alg is not None and alg.oid == ALG_RSA and "digital_signature" not in ku.bits:
+    if (
+        ku is not None
+        and alg is not None
+        and alg.oid == ALG_RSA
+        and "digital_signature" not in ku.bits
+    ):
         return [(f"{EXT}.keyUsage", "RSA key without digitalSignature")]
     return ()
 
@@ -408,7 +418,13 @@ def sub_ku_not_recommended(doc: CertificateDocument, ctx: LintContext) -> Out:
     alg = doc.spki_alg
     if ku is None or alg is None:
         return ()
-    bit = "data_encipherment" if alg.oid == ALG_RSA else "key_agreement" if alg.oid == ALG_EC else None
+    bit = (
+        "data_encipherment"
+        if alg.oid == ALG_RSA
+        else "key_agreement"
+        if alg.oid == ALG_EC
+        else None
+    )
     if bit and bit in ku.bits:
         return [(f"{EXT}.keyUsage", f"keyUsage asserts {bit}")]
     return ()

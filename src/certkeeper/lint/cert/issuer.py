@@ -8,7 +8,7 @@ from typing import Any
 from certkeeper.lint.cert.common import EC_CURVE_HASH, SIG_NAMES, verify_signature
 from certkeeper.lint.context import LintContext
 from certkeeper.lint.document import AD_CA_ISSUERS, AD_OCSP, GN_URI, CertificateDocument
-from certkeeper.lint.engine import CertType, DocType, Severity, lint
+from certkeeper.lint.engine import AUDIT, CertType, DocType, Severity, lint
 
 CERT = (DocType.CERTIFICATE,)
 Out = Iterable[tuple[str, str]]
@@ -44,8 +44,11 @@ def _issuer(doc: CertificateDocument, ctx: LintContext) -> Any:
     "e_cert_signature_invalid",
     Severity.ERROR,
     "RFC 5280 4.1.1.3; RFC 5280 6.1.3",
-    "The signature must verify with the issuer's public key (self for a root; needs --issuer otherwise).",
+    "The signature must verify with the issuer's public key (a root's own key; otherwise "
+    "the CA given with --issuer).",
     CERT,
+    # Not pre-issuance: the gate lints a copy signed with a throwaway key by design.
+    sets=(AUDIT,),
 )
 def signature_invalid(doc: CertificateDocument, ctx: LintContext) -> Out:
     issuer = _issuer(doc, ctx)
@@ -67,7 +70,12 @@ def issuer_name(doc: CertificateDocument, ctx: LintContext) -> Out:
         return ()
     expected = ctx.issuer.subject.public_bytes()
     if doc.issuer_raw != expected:
-        return [("tbsCertificate.issuer", f"issuer {doc.issuer_raw.hex()} != CA subject {expected.hex()}")]
+        return [
+            (
+                "tbsCertificate.issuer",
+                f"issuer {doc.issuer_raw.hex()} != CA subject {expected.hex()}",
+            )
+        ]
     return ()
 
 
@@ -87,7 +95,12 @@ def aki_mismatch(doc: CertificateDocument, ctx: LintContext) -> Out:
     if expected is None:
         expected = issuer_key_hash(issuer)
     if aki.key_id != expected:
-        return [(f"{EXT}.authorityKeyIdentifier", f"keyIdentifier {aki.key_id.hex()} != issuer SKI {expected.hex()}")]
+        return [
+            (
+                f"{EXT}.authorityKeyIdentifier",
+                f"keyIdentifier {aki.key_id.hex()} != issuer SKI {expected.hex()}",
+            )
+        ]
     return ()
 
 
@@ -110,7 +123,12 @@ def ecdsa_hash(doc: CertificateDocument, ctx: LintContext) -> Out:
     want = EC_CURVE_HASH.get(key.curve.name)
     if want is not None and doc.sig_alg.oid != want:
         got = SIG_NAMES.get(doc.sig_alg.oid, doc.sig_alg.oid)
-        return [("signatureAlgorithm", f"{key.curve.name} issuer key signed with {got}, needs {SIG_NAMES[want]}")]
+        return [
+            (
+                "signatureAlgorithm",
+                f"{key.curve.name} issuer key signed with {got}, needs {SIG_NAMES[want]}",
+            )
+        ]
     return ()
 
 
@@ -150,7 +168,12 @@ def profile_policies(doc: CertificateDocument, ctx: LintContext) -> Out:
         return ()
     got = doc.policy_oids
     if sorted(got) != sorted(exp.policy_oids):
-        return [(f"{EXT}.certificatePolicies", f"policies {got} != profile {list(exp.policy_oids)} ({exp.profile_id})")]
+        return [
+            (
+                f"{EXT}.certificatePolicies",
+                f"policies {got} != profile {list(exp.policy_oids)} ({exp.profile_id})",
+            )
+        ]
     return ()
 
 
@@ -166,9 +189,17 @@ def profile_aia(doc: CertificateDocument, ctx: LintContext) -> Out:
     if exp is None:
         return ()
     out = []
-    for method, want, label in ((AD_CA_ISSUERS, exp.ca_issuers_urls, "caIssuers"), (AD_OCSP, exp.ocsp_urls, "OCSP")):
+    for method, want, label in (
+        (AD_CA_ISSUERS, exp.ca_issuers_urls, "caIssuers"),
+        (AD_OCSP, exp.ocsp_urls, "OCSP"),
+    ):
         if want and sorted(_uris(doc, method)) != sorted(want):
-            out.append((f"{EXT}.authorityInformationAccess", f"{label} URLs {_uris(doc, method)} != profile {list(want)}"))
+            out.append(
+                (
+                    f"{EXT}.authorityInformationAccess",
+                    f"{label} URLs {_uris(doc, method)} != profile {list(want)}",
+                )
+            )
     return out
 
 
@@ -228,5 +259,7 @@ def profile_eku(doc: CertificateDocument, ctx: LintContext) -> Out:
         return ()
     got = doc.safe("eku") or []
     if sorted(got) != sorted(exp.extended_key_usage):
-        return [(f"{EXT}.extKeyUsage", f"extKeyUsage {got} != profile {list(exp.extended_key_usage)}")]
+        return [
+            (f"{EXT}.extKeyUsage", f"extKeyUsage {got} != profile {list(exp.extended_key_usage)}")
+        ]
     return ()

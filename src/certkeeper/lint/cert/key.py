@@ -39,7 +39,9 @@ def spki_alg(doc: CertificateDocument, ctx: LintContext) -> Out:
     alg = doc.spki_alg
     if alg is None or alg.raw in SPKI_ALLOWED:
         return ()
-    return [(f"{SPKI}.algorithm", f"key algorithm {alg.oid} encoded as {alg.raw.hex()} is not allowed")]
+    return [
+        (f"{SPKI}.algorithm", f"key algorithm {alg.oid} encoded as {alg.raw.hex()} is not allowed")
+    ]
 
 
 @lint(
@@ -184,7 +186,9 @@ def ec_point(doc: CertificateDocument, ctx: LintContext) -> Out:
         return ()
     where = f"{SPKI}.subjectPublicKey"
     if not point or point[0] != 0x04 or len(point) != _CURVE_POINT_LEN[curve]:
-        return [(where, f"EC point is not an uncompressed point of {_CURVE_POINT_LEN[curve]} octets")]
+        return [
+            (where, f"EC point is not an uncompressed point of {_CURVE_POINT_LEN[curve]} octets")
+        ]
     p, b = _CURVES[curve]
     size = (len(point) - 1) // 2
     x = int.from_bytes(point[1 : 1 + size], "big")

@@ -132,7 +132,11 @@ def version_default(doc: CertificateDocument, ctx: LintContext) -> Out:
 def serial_not_positive(doc: CertificateDocument, ctx: LintContext) -> Out:
     s = doc.serial
     if not s:
-        return [(f"{TBS}.serialNumber", "serial number has no content octets")] if s is not None else ()
+        return (
+            [(f"{TBS}.serialNumber", "serial number has no content octets")]
+            if s is not None
+            else ()
+        )
     if s[0] & 0x80:
         return [(f"{TBS}.serialNumber", f"serial number 0x{s.hex()} is negative")]
     if not any(s):
@@ -233,9 +237,9 @@ def sig_alg_not_allowed(doc: CertificateDocument, ctx: LintContext) -> Out:
         problem = sig_alg_problem(alg)
         if problem:
             out.append((where, problem))
-    if len(out) == 2 and doc.sig_alg is not None and doc.tbs_sig_alg is not None:
-        if doc.sig_alg.raw == doc.tbs_sig_alg.raw:
-            return out[:1]
+    a, b = doc.sig_alg, doc.tbs_sig_alg
+    if len(out) == 2 and a is not None and b is not None and a.raw == b.raw:
+        return out[:1]
     return out
 
 
@@ -249,7 +253,11 @@ def sig_alg_not_allowed(doc: CertificateDocument, ctx: LintContext) -> Out:
 )
 def sig_weak_hash(doc: CertificateDocument, ctx: LintContext) -> Out:
     alg = doc.sig_alg
-    if alg is not None and alg.oid in ("1.2.840.113549.1.1.5", "1.2.840.113549.1.1.4", "1.2.840.10045.4.1"):
+    if alg is not None and alg.oid in (
+        "1.2.840.113549.1.1.5",
+        "1.2.840.113549.1.1.4",
+        "1.2.840.10045.4.1",
+    ):
         return [("signatureAlgorithm", f"{SIG_NAMES[alg.oid]} is a broken hash")]
     return ()
 
@@ -390,7 +398,8 @@ def validity_too_long(doc: CertificateDocument, ctx: LintContext) -> Out:
         return [
             (
                 f"{TBS}.validity",
-                f"validity is {fmt_span(span)}; at most {limit} days for notBefore {nb.value.date()}",
+                f"validity is {fmt_span(span)}; at most {limit} days "
+                f"for notBefore {nb.value.date()}",
             )
         ]
     return ()
@@ -426,9 +435,8 @@ def root_validity(doc: CertificateDocument, ctx: LintContext) -> Out:
 def not_before_backdated(doc: CertificateDocument, ctx: LintContext) -> Out:
     now = ctx.extra.get("now")
     nb = doc.not_before
-    if isinstance(now, datetime) and nb and nb.value:
-        if (now - nb.value).total_seconds() > 48 * 3600:
-            return [(f"{TBS}.validity.notBefore", f"notBefore {nb.value} is over 48 h before {now}")]
+    if isinstance(now, datetime) and nb and nb.value and (now - nb.value).total_seconds() > 172800:
+        return [(f"{TBS}.validity.notBefore", f"notBefore {nb.value} is over 48 h before {now}")]
     return ()
 
 

@@ -41,7 +41,9 @@ SUBJ = "tbsCertificate.subject"
 SAN = "tbsCertificate.extensions.subjectAltName"
 BR2 = date(2023, 9, 15)
 
-_PRINTABLE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?")
+_PRINTABLE = frozenset(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?"
+)
 _UTF8, _PRINTABLE_TAG, _IA5 = 0x0C, 0x13, 0x16
 # RFC 5280 Appendix A upper bounds, in characters.
 _UPPER_BOUNDS = {
@@ -104,7 +106,9 @@ def _encoding_problems(rdns: list[list[Attribute]], where: str) -> list[tuple[st
             if a.tag != _IA5:
                 out.append((where, f"{n} is not an IA5String (tag 0x{a.tag:02x})"))
         elif a.tag not in (_UTF8, _PRINTABLE_TAG):
-            out.append((where, f"{n} uses string type 0x{a.tag:02x}; only UTF8String or PrintableString"))
+            out.append(
+                (where, f"{n} uses string type 0x{a.tag:02x}; only UTF8String or PrintableString")
+            )
         if a.tag == _PRINTABLE_TAG and not set(a.value) <= _PRINTABLE:
             out.append((where, f"{n} {a.value!r} has characters PrintableString does not allow"))
         elif a.tag == _UTF8:
@@ -136,7 +140,18 @@ def subject_encoding(doc: CertificateDocument, ctx: LintContext) -> Out:
     CERT,
 )
 def issuer_encoding(doc: CertificateDocument, ctx: LintContext) -> Out:
-    return _encoding_problems(doc.issuer, "tbsCertificate.issuer")
+    raw = doc.issuer_raw
+    if raw is None:
+        return ()
+    got = _ISSUER_PROBLEMS.get(raw)
+    if got is None:
+        got = _encoding_problems(doc.issuer, "tbsCertificate.issuer")
+        if len(_ISSUER_PROBLEMS) < 1024:
+            _ISSUER_PROBLEMS[raw] = got
+    return got
+
+
+_ISSUER_PROBLEMS: dict[bytes, list[tuple[str, str]]] = {}
 
 
 @lint(
@@ -322,9 +337,9 @@ def iv_subject(doc: CertificateDocument, ctx: LintContext) -> Out:
     if _level(doc) != "IV":
         return ()
     out = list(_identity_missing(doc, need_org=False))
-    if not (doc.subject_values(ATTR_GIVEN_NAME) and doc.subject_values(ATTR_SURNAME)):
-        if not doc.subject_values("2.5.4.65"):  # pseudonym
-            out.append((SUBJ, "IV subject lacks givenName and surname"))
+    named = doc.subject_values(ATTR_GIVEN_NAME) and doc.subject_values(ATTR_SURNAME)
+    if not named and not doc.subject_values("2.5.4.65"):  # 2.5.4.65: pseudonym
+        out.append((SUBJ, "IV subject lacks givenName and surname"))
     return out
 
 
@@ -410,7 +425,15 @@ def cn_in_san(doc: CertificateDocument, ctx: LintContext) -> Out:
     cert_types=LEAF_TYPES,
 )
 def san_types(doc: CertificateDocument, ctx: LintContext) -> Out:
-    kinds = {0: "otherName", 1: "rfc822Name", 3: "x400Address", 4: "directoryName", 5: "ediPartyName", 6: "URI", 8: "registeredID"}
+    kinds = {
+        0: "otherName",
+        1: "rfc822Name",
+        3: "x400Address",
+        4: "directoryName",
+        5: "ediPartyName",
+        6: "URI",
+        8: "registeredID",
+    }
     return [
         (SAN, f"subjectAltName holds a {kinds.get(g.tag, str(g.tag))} entry")
         for g in doc.safe("san") or []
@@ -462,7 +485,14 @@ def _registry(doc: CertificateDocument, ctx: LintContext) -> dict[str, list[tupl
     return got
 
 
-def _dns_lint(lint_id: str, kinds: tuple[str, ...], citation: str, description: str, severity: Severity = Severity.ERROR, registry: bool = False) -> None:
+def _dns_lint(
+    lint_id: str,
+    kinds: tuple[str, ...],
+    citation: str,
+    description: str,
+    severity: Severity = Severity.ERROR,
+    registry: bool = False,
+) -> None:
     def check(doc: CertificateDocument, ctx: LintContext) -> Out:
         found = _registry(doc, ctx) if registry else _dns_syntax(doc)
         if not found:
@@ -472,21 +502,100 @@ def _dns_lint(lint_id: str, kinds: tuple[str, ...], citation: str, description: 
     lint(lint_id, severity, citation, description, CERT)(check)
 
 
-_dns_lint("e_san_dns_name_empty", (names.EMPTY, names.EMPTY_LABEL), "RFC 5280 4.2.1.6; RFC 1034 3.5", "dNSName entries must be non-empty, fully-qualified names without empty labels.")
-_dns_lint("e_san_dns_name_too_long", (names.TOO_LONG,), "RFC 1034 3.1", "A dNSName must be at most 253 characters.")
-_dns_lint("e_san_dns_label_too_long", (names.LABEL_TOO_LONG,), "RFC 1034 3.1", "Each dNSName label must be at most 63 characters.")
-_dns_lint("e_san_dns_name_bad_character", (names.BAD_CHAR,), "RFC 5280 4.2.1.6; RFC 1034 3.5; BR 7.1.2.7.12", "dNSName labels must be letters, digits and hyphens (LDH), in A-label form.")
-_dns_lint("e_san_dns_name_underscore", (names.UNDERSCORE,), "BR 7.1.2.7.12", "dNSName entries must not contain underscores.")
-_dns_lint("e_san_dns_label_hyphen_edge", (names.HYPHEN_EDGE,), "RFC 1034 3.5; BR 7.1.2.7.12", "dNSName labels must not start or end with a hyphen.")
-_dns_lint("e_san_dns_wildcard_position", (names.WILDCARD,), "BR 7.1.2.7.12; RFC 6125 6.4.3", "A wildcard may only be the entire leftmost label.")
-_dns_lint("e_san_dns_reserved_label", (names.RESERVED_LABEL,), "RFC 5890 2.3.1; BR 7.1.2.7.12", "Labels with '--' in positions 3-4 are reserved unless they are valid xn-- A-labels.")
-_dns_lint("e_san_dns_invalid_idn", (names.BAD_IDN,), "RFC 5890 2.3.2.1; BR 7.1.2.7.12", "xn-- labels must be valid Punycode A-labels.")
-_dns_lint("e_san_dns_trailing_dot", (names.TRAILING_DOT,), "BR 7.1.2.7.12; RFC 5280 4.2.1.6", "dNSName entries must not end with a dot.")
-_dns_lint("e_san_dns_is_ip_address", (names.IP_LITERAL,), "BR 7.1.2.7.12", "An IP address must be an iPAddress entry, not a dNSName.")
-_dns_lint("e_san_dns_tld_not_delegated", ("tld",), "BR 7.1.2.7.12; BR 3.2.2.4", "The TLD must have been delegated in the root zone at the certificate's notBefore.", registry=True)
-_dns_lint("e_san_dns_internal_name", ("internal",), "BR 7.1.2.7.12; BR 4.2.2", "Internal names (TLD not an ICANN public suffix) must not be certified.", registry=True)
-_dns_lint("e_san_dns_wildcard_public_suffix", ("wildcard_suffix",), "BR 3.2.2.6", "A wildcard must not sit directly over a public suffix.", registry=True)
-_dns_lint("e_san_dns_public_suffix", ("bare_suffix",), "BR 3.2.2.6; BR 7.1.2.7.12", "A dNSName must not be a bare public suffix.", registry=True)
+_dns_lint(
+    "e_san_dns_name_empty",
+    (names.EMPTY, names.EMPTY_LABEL),
+    "RFC 5280 4.2.1.6; RFC 1034 3.5",
+    "dNSName entries must be non-empty, fully-qualified names without empty labels.",
+)
+_dns_lint(
+    "e_san_dns_name_too_long",
+    (names.TOO_LONG,),
+    "RFC 1034 3.1",
+    "A dNSName must be at most 253 characters.",
+)
+_dns_lint(
+    "e_san_dns_label_too_long",
+    (names.LABEL_TOO_LONG,),
+    "RFC 1034 3.1",
+    "Each dNSName label must be at most 63 characters.",
+)
+_dns_lint(
+    "e_san_dns_name_bad_character",
+    (names.BAD_CHAR,),
+    "RFC 5280 4.2.1.6; RFC 1034 3.5; BR 7.1.2.7.12",
+    "dNSName labels must be letters, digits and hyphens (LDH), in A-label form.",
+)
+_dns_lint(
+    "e_san_dns_name_underscore",
+    (names.UNDERSCORE,),
+    "BR 7.1.2.7.12",
+    "dNSName entries must not contain underscores.",
+)
+_dns_lint(
+    "e_san_dns_label_hyphen_edge",
+    (names.HYPHEN_EDGE,),
+    "RFC 1034 3.5; BR 7.1.2.7.12",
+    "dNSName labels must not start or end with a hyphen.",
+)
+_dns_lint(
+    "e_san_dns_wildcard_position",
+    (names.WILDCARD,),
+    "BR 7.1.2.7.12; RFC 6125 6.4.3",
+    "A wildcard may only be the entire leftmost label.",
+)
+_dns_lint(
+    "e_san_dns_reserved_label",
+    (names.RESERVED_LABEL,),
+    "RFC 5890 2.3.1; BR 7.1.2.7.12",
+    "Labels with '--' in positions 3-4 are reserved unless they are valid xn-- A-labels.",
+)
+_dns_lint(
+    "e_san_dns_invalid_idn",
+    (names.BAD_IDN,),
+    "RFC 5890 2.3.2.1; BR 7.1.2.7.12",
+    "xn-- labels must be valid Punycode A-labels.",
+)
+_dns_lint(
+    "e_san_dns_trailing_dot",
+    (names.TRAILING_DOT,),
+    "BR 7.1.2.7.12; RFC 5280 4.2.1.6",
+    "dNSName entries must not end with a dot.",
+)
+_dns_lint(
+    "e_san_dns_is_ip_address",
+    (names.IP_LITERAL,),
+    "BR 7.1.2.7.12",
+    "An IP address must be an iPAddress entry, not a dNSName.",
+)
+_dns_lint(
+    "e_san_dns_tld_not_delegated",
+    ("tld",),
+    "BR 7.1.2.7.12; BR 3.2.2.4",
+    "The TLD must have been delegated in the root zone at the certificate's notBefore.",
+    registry=True,
+)
+_dns_lint(
+    "e_san_dns_internal_name",
+    ("internal",),
+    "BR 7.1.2.7.12; BR 4.2.2",
+    "Internal names (TLD not an ICANN public suffix) must not be certified.",
+    registry=True,
+)
+_dns_lint(
+    "e_san_dns_wildcard_public_suffix",
+    ("wildcard_suffix",),
+    "BR 3.2.2.6",
+    "A wildcard must not sit directly over a public suffix.",
+    registry=True,
+)
+_dns_lint(
+    "e_san_dns_public_suffix",
+    ("bare_suffix",),
+    "BR 3.2.2.6; BR 7.1.2.7.12",
+    "A dNSName must not be a bare public suffix.",
+    registry=True,
+)
 
 
 @lint(

@@ -35,7 +35,9 @@ CRL = (DocType.CRL,)
 Out = Iterable[tuple[str, str]]
 TBS = "tbsCertList"
 EXT = "tbsCertList.crlExtensions"
-KNOWN_CRL_EXTENSIONS = frozenset({OID_AKI, OID_CRL_NUMBER, OID_IDP, OID_DELTA_CRL, OID_FRESHEST_CRL, "2.5.29.18"})
+KNOWN_CRL_EXTENSIONS = frozenset(
+    {OID_AKI, OID_CRL_NUMBER, OID_IDP, OID_DELTA_CRL, OID_FRESHEST_CRL, "2.5.29.18"}
+)
 
 
 def _scan(doc: CrlDocument, *keys: str) -> Out:
@@ -100,7 +102,9 @@ def version(doc: CrlDocument, ctx: LintContext) -> Out:
 def sig_mismatch(doc: CrlDocument, ctx: LintContext) -> Out:
     a, b = doc.sig_alg, doc.tbs_sig_alg
     if a is not None and b is not None and a.raw != b.raw:
-        return [("signatureAlgorithm", f"outer {describe_alg(a)} differs from inner {describe_alg(b)}")]
+        return [
+            ("signatureAlgorithm", f"outer {describe_alg(a)} differs from inner {describe_alg(b)}")
+        ]
     return ()
 
 
@@ -117,7 +121,7 @@ def sig_allowed(doc: CrlDocument, ctx: LintContext) -> Out:
 
 
 def _times(doc: CrlDocument, kind: str) -> Out:
-    out = []
+    out: list[tuple[str, str]] = []
     for tf in (doc.this_update, doc.next_update):
         if tf is not None:
             out.extend((tf.location, m) for k, m in time_problems(tf) if k == kind)
@@ -211,8 +215,7 @@ def next_before(doc: CrlDocument, ctx: LintContext) -> Out:
     "e_crl_validity_too_long",
     Severity.ERROR,
     "BR 4.9.7",
-    "nextUpdate must be at most 10 days after thisUpdate (12 months for a CRL of CA "
-    "certificates).",
+    "nextUpdate must be at most 10 days after thisUpdate (12 months for a CRL of CA certificates).",
     CRL,
 )
 def too_long(doc: CrlDocument, ctx: LintContext) -> Out:
@@ -222,7 +225,12 @@ def too_long(doc: CrlDocument, ctx: LintContext) -> Out:
     seconds = (nu.value - tu.value).total_seconds()
     days = 365 if doc.is_arl else 10
     if seconds > days * 86400:
-        return [(f"{TBS}.nextUpdate", f"nextUpdate is {seconds / 86400:.2f} days after thisUpdate (at most {days})")]
+        return [
+            (
+                f"{TBS}.nextUpdate",
+                f"nextUpdate is {seconds / 86400:.2f} days after thisUpdate (at most {days})",
+            )
+        ]
     return ()
 
 
@@ -310,7 +318,11 @@ def ext_unknown(doc: CrlDocument, ctx: LintContext) -> Out:
     CRL,
 )
 def ext_false(doc: CrlDocument, ctx: LintContext) -> Out:
-    return [(EXT, f"extension {e.oid} encodes critical FALSE") for e in doc.extensions if e.critical_encoded_false]
+    return [
+        (EXT, f"extension {e.oid} encodes critical FALSE")
+        for e in doc.extensions
+        if e.critical_encoded_false
+    ]
 
 
 @lint(
@@ -380,7 +392,9 @@ def number_invalid(doc: CrlDocument, ctx: LintContext) -> Out:
         out.append((where, f"cRLNumber 0x{content.hex()} is negative"))
     if len(content) > 20:
         out.append((where, f"cRLNumber is {len(content)} octets (at most 20)"))
-    if len(content) > 1 and ((content[0] == 0 and content[1] < 0x80) or (content[0] == 0xFF and content[1] >= 0x80)):
+    if len(content) > 1 and (
+        (content[0] == 0 and content[1] < 0x80) or (content[0] == 0xFF and content[1] >= 0x80)
+    ):
         out.append((where, f"cRLNumber 0x{content.hex()} is not minimally encoded"))
     return out
 
@@ -655,5 +669,10 @@ def aki_mismatch(doc: CrlDocument, ctx: LintContext) -> Out:
         return ()
     expected = issuer_ski(ctx.issuer) or issuer_key_hash(ctx.issuer)
     if key_id != expected:
-        return [(f"{EXT}.authorityKeyIdentifier", f"keyIdentifier {key_id.hex()} != CA SKI {expected.hex()}")]
+        return [
+            (
+                f"{EXT}.authorityKeyIdentifier",
+                f"keyIdentifier {key_id.hex()} != CA SKI {expected.hex()}",
+            )
+        ]
     return ()

@@ -110,7 +110,11 @@ def scan_entries(doc: CrlDocument) -> CrlEntryScan:
             if b0 == 0 or b0 & 0x80 or s1 - s0 > 20:
                 _serial_problems(scan, index, serial)
             if serial in seen:
-                add("duplicate_serial", f"{_ENTRY}[{index}]", f"serial 0x{serial.hex()} is listed twice")
+                add(
+                    "duplicate_serial",
+                    f"{_ENTRY}[{index}]",
+                    f"serial 0x{serial.hex()} is listed twice",
+                )
             else:
                 seen_add(serial)
             # -- revocationDate
@@ -136,12 +140,17 @@ def scan_entries(doc: CrlDocument) -> CrlEntryScan:
                     ok = _plausible(key)
                     checked_dates[key] = ok
                 if not ok:
-                    add("time_invalid", f"{_ENTRY}[{index}].revocationDate", f"revocationDate {content!r} is not a valid date")
+                    add(
+                        "time_invalid",
+                        f"{_ENTRY}[{index}].revocationDate",
+                        f"revocationDate {content!r} is not a valid date",
+                    )
                 elif this_key is not None and key > this_key:
                     add(
                         "revocation_after_this_update",
                         f"{_ENTRY}[{index}].revocationDate",
-                        f"serial 0x{serial.hex()} revoked at {content.decode('latin-1')}, after thisUpdate",
+                        f"serial 0x{serial.hex()} revoked at "
+                        f"{content.decode('latin-1')}, after thisUpdate",
                     )
             # -- crlEntryExtensions
             if t1 < ce:
@@ -152,7 +161,11 @@ def scan_entries(doc: CrlDocument) -> CrlEntryScan:
                 else:
                     _entry_extensions(scan, d, t1, ce, index, allowed, doc.is_arl)
         except (DerError, IndexError) as exc:
-            add("entry_malformed", f"{_ENTRY}[{index}]", str(exc) if isinstance(exc, DerError) else f"entry at offset {pos} is truncated")
+            add(
+                "entry_malformed",
+                f"{_ENTRY}[{index}]",
+                str(exc) if isinstance(exc, DerError) else f"entry at offset {pos} is truncated",
+            )
             break
         pos = ce
     scan.count = count
@@ -185,12 +198,18 @@ def _reason_problem(scan: CrlEntryScan, index: int, reason: int, is_arl: bool) -
     where = f"{_ENTRY}[{index}].crlEntryExtensions.reasonCode"
     name = REASON_NAMES.get(reason, "undefined")
     if reason == 0:
-        scan.add("reason_unspecified", where, "reasonCode unspecified (0) is encoded; omit the extension")
+        scan.add(
+            "reason_unspecified", where, "reasonCode unspecified (0) is encoded; omit the extension"
+        )
     elif reason == 6:
         scan.add("reason_hold", where, "reasonCode certificateHold (6) is not allowed")
     else:
         kind = "CA" if is_arl else "subscriber"
-        scan.add("reason_not_allowed", where, f"reasonCode {name} ({reason}) is not allowed for {kind} certificates")
+        scan.add(
+            "reason_not_allowed",
+            where,
+            f"reasonCode {name} ({reason}) is not allowed for {kind} certificates",
+        )
 
 
 def _entry_extensions(
@@ -218,13 +237,21 @@ def _entry_extensions(
             scan.add("entry_extension_duplicate", where, f"extension {ext.oid} appears twice")
         seen.add(ext.oid)
         if ext.critical_encoded_false:
-            scan.add("entry_extension_false_encoded", where, f"extension {ext.oid} encodes critical FALSE")
+            scan.add(
+                "entry_extension_false_encoded",
+                where,
+                f"extension {ext.oid} encodes critical FALSE",
+            )
         if ext.oid == OID_REASON_CODE:
             if ext.critical:
                 scan.add("reason_critical", f"{where}.reasonCode", "reasonCode is marked critical")
             v = ext.value
             if len(v) != 3 or v[0] != 0x0A or v[1] != 1:
-                scan.add("reason_malformed", f"{where}.reasonCode", f"reasonCode value {v.hex()} is not a one-octet ENUMERATED")
+                scan.add(
+                    "reason_malformed",
+                    f"{where}.reasonCode",
+                    f"reasonCode value {v.hex()} is not a one-octet ENUMERATED",
+                )
                 continue
             if v[2] not in allowed:
                 _reason_problem(scan, index, v[2], is_arl)
@@ -239,6 +266,12 @@ def _entry_extensions(
             for kind, message in time_problems(tf, generalized_only=True):
                 scan.add(f"time_{kind}", tf.location, message)
         elif ext.critical and ext.oid not in KNOWN_ENTRY_EXTENSIONS:
-            scan.add("entry_extension_unknown_critical", where, f"unrecognised extension {ext.oid} is critical")
+            scan.add(
+                "entry_extension_unknown_critical",
+                where,
+                f"unrecognised extension {ext.oid} is critical",
+            )
         if ext.oid == OID_CERTIFICATE_ISSUER:
-            scan.add("entry_certificate_issuer", where, "certificateIssuer (indirect CRL) is present")
+            scan.add(
+                "entry_certificate_issuer", where, "certificateIssuer (indirect CRL) is present"
+            )

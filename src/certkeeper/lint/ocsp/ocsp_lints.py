@@ -143,10 +143,16 @@ def sig_alg(doc: OcspResponseDocument, ctx: LintContext) -> Out:
 
 
 def _times(doc: OcspResponseDocument, kind: str) -> Out:
-    out = []
-    for tf in doc.all_times:
-        out.extend((tf.location, m) for k, m in time_problems(tf, generalized_only=True) if k == kind)
-    return out
+    found: dict[str, list[tuple[str, str]]] | None = doc.memo.get("times")
+    if found is None:
+        found = {}
+        for tf in doc.all_times:
+            if tf.tag == 0x18 and len(tf.content) == 15 and not tf.problems and tf.error is None:
+                continue  # the canonical form: nothing to report
+            for k, m in time_problems(tf, generalized_only=True):
+                found.setdefault(k, []).append((tf.location, m))
+        doc.memo["times"] = found
+    return found.get(kind, ())
 
 
 @lint(
@@ -261,7 +267,12 @@ def next_before(doc: OcspResponseDocument, ctx: LintContext) -> Out:
     out = []
     for r in doc.responses:
         nu, tu = r.next_update, r.this_update
-        if nu is not None and nu.value is not None and tu.value is not None and nu.value <= tu.value:
+        if (
+            nu is not None
+            and nu.value is not None
+            and tu.value is not None
+            and nu.value <= tu.value
+        ):
             out.append((nu.location, f"nextUpdate {nu.value} is not after thisUpdate {tu.value}"))
     return out
 
@@ -288,7 +299,9 @@ def too_long(doc: OcspResponseDocument, ctx: LintContext) -> Out:
         if nu is not None and nu.value is not None and tu.value is not None:
             span = span_seconds(tu.value, nu.value)
             if span > 10 * 86400:
-                out.append((nu.location, f"validity interval is {span / 86400:.2f} days (at most 10)"))
+                out.append(
+                    (nu.location, f"validity interval is {span / 86400:.2f} days (at most 10)")
+                )
     return out
 
 
@@ -310,7 +323,9 @@ def too_short(doc: OcspResponseDocument, ctx: LintContext) -> Out:
         if nu is not None and nu.value is not None and tu.value is not None:
             span = span_seconds(tu.value, nu.value)
             if 0 < span < 8 * 3600:
-                out.append((nu.location, f"validity interval is {span / 3600:.2f} hours (at least 8)"))
+                out.append(
+                    (nu.location, f"validity interval is {span / 3600:.2f} hours (at least 8)")
+                )
     return out
 
 
@@ -325,9 +340,9 @@ def revoked_after(doc: OcspResponseDocument, ctx: LintContext) -> Out:
     out = []
     for r in doc.responses:
         rt = r.revocation_time
-        if rt is not None and rt.value is not None and r.this_update.value is not None:
-            if rt.value > r.this_update.value:
-                out.append((rt.location, f"revocationTime {rt.value} is after thisUpdate"))
+        tu = r.this_update.value
+        if rt is not None and rt.value is not None and tu is not None and rt.value > tu:
+            out.append((rt.location, f"revocationTime {rt.value} is after thisUpdate"))
     return out
 
 
@@ -344,10 +359,13 @@ def reason(doc: OcspResponseDocument, ctx: LintContext) -> Out:
     return [
         (
             f"{TBS}.responses[{r.index}].certStatus.revocationReason",
-            f"revocationReason {REASON_NAMES.get(r.revocation_reason, 'undefined')} ({r.revocation_reason})",
+            f"revocationReason {REASON_NAMES.get(r.revocation_reason, 'undefined')} "
+            f"({r.revocation_reason})",
         )
         for r in doc.responses
-        if r.revocation_reason is not None and r.revocation_reason not in allowed and r.revocation_reason != 0
+        if r.revocation_reason is not None
+        and r.revocation_reason not in allowed
+        and r.revocation_reason != 0
     ]
 
 
@@ -360,7 +378,10 @@ def reason(doc: OcspResponseDocument, ctx: LintContext) -> Out:
 )
 def reason_zero(doc: OcspResponseDocument, ctx: LintContext) -> Out:
     return [
-        (f"{TBS}.responses[{r.index}].certStatus.revocationReason", "revocationReason unspecified (0) is encoded")
+        (
+            f"{TBS}.responses[{r.index}].certStatus.revocationReason",
+            "revocationReason unspecified (0) is encoded",
+        )
         for r in doc.responses
         if r.revocation_reason == 0
     ]
@@ -410,8 +431,12 @@ def certid_serial(doc: OcspResponseDocument, ctx: LintContext) -> Out:
 
 
 def _all_extensions(doc: OcspResponseDocument) -> list[tuple[str, tuple[Extension, ...]]]:
-    groups: list[tuple[str, tuple[Extension, ...]]] = [(f"{TBS}.responseExtensions", tuple(doc.extensions))]
-    groups.extend((f"{TBS}.responses[{r.index}].singleExtensions", r.extensions) for r in doc.responses)
+    groups: list[tuple[str, tuple[Extension, ...]]] = [
+        (f"{TBS}.responseExtensions", tuple(doc.extensions))
+    ]
+    groups.extend(
+        (f"{TBS}.responses[{r.index}].singleExtensions", r.extensions) for r in doc.responses
+    )
     return groups
 
 
@@ -447,7 +472,7 @@ def _signer_doc(doc: OcspResponseDocument) -> CertificateDocument | None:
 
 
 def _responder_key_hash(spki_public_key: bytes) -> bytes:
-    return hashlib.sha1(spki_public_key).digest()  # noqa: S324 - RFC 6960 4.2.1 KeyHash
+    return hashlib.sha1(spki_public_key).digest()
 
 
 def _is_the_ca(signer: CertificateDocument, ctx: LintContext) -> bool:
@@ -482,12 +507,11 @@ def responder_id(doc: OcspResponseDocument, ctx: LintContext) -> Out:
     else:
         return ()
     where = f"{TBS}.responderID"
-    if doc.responder_key_hash is not None and key_bits is not None:
-        if doc.responder_key_hash != _responder_key_hash(key_bits):
-            return [(where, "byKey hash does not match the signing certificate's key")]
-    if doc.responder_by_name is not None and subject is not None:
-        if doc.responder_by_name != subject:
-            return [(where, "byName does not match the signing certificate's subject")]
+    by_key, by_name = doc.responder_key_hash, doc.responder_by_name
+    if by_key is not None and key_bits is not None and by_key != _responder_key_hash(key_bits):
+        return [(where, "byKey hash does not match the signing certificate's key")]
+    if by_name is not None and subject is not None and by_name != subject:
+        return [(where, "byName does not match the signing certificate's subject")]
     return ()
 
 
@@ -495,8 +519,7 @@ def responder_id(doc: OcspResponseDocument, ctx: LintContext) -> Out:
     "e_ocsp_delegated_responder_invalid",
     Severity.ERROR,
     "BR 4.9.9; BR 7.1.2.8; RFC 6960 4.2.2.2",
-    "A delegated responder certificate must carry EKU id-kp-OCSPSigning and "
-    "id-pkix-ocsp-nocheck.",
+    "A delegated responder certificate must carry EKU id-kp-OCSPSigning and id-pkix-ocsp-nocheck.",
     OCSP,
 )
 def delegated(doc: OcspResponseDocument, ctx: LintContext) -> Out:
@@ -529,7 +552,9 @@ def delegated_issuer(doc: OcspResponseDocument, ctx: LintContext) -> Out:
         return [(where, "signer certificate is not issued by the given CA")]
     if signer.tbs_raw is None or signer.sig_alg is None or signer.signature is None:
         return ()
-    problem = verify_signature(ctx.issuer.public_key(), signer.sig_alg, signer.tbs_raw, signer.signature)
+    problem = verify_signature(
+        ctx.issuer.public_key(), signer.sig_alg, signer.tbs_raw, signer.signature
+    )
     return [(where, f"signer certificate: {problem}")] if problem else ()
 
 
@@ -601,5 +626,7 @@ def certid_issuer(doc: OcspResponseDocument, ctx: LintContext) -> Out:
         name_hash = hashlib.new(known[0], ca.subject_raw).digest()
         key_hash = hashlib.new(known[0], ca.public_key).digest()
         if r.issuer_name_hash != name_hash or r.issuer_key_hash != key_hash:
-            out.append((f"{TBS}.responses[{r.index}].certID", "issuer hashes do not match the given CA"))
+            out.append(
+                (f"{TBS}.responses[{r.index}].certID", "issuer hashes do not match the given CA")
+            )
     return out
