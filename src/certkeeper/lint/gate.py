@@ -66,3 +66,4 @@ def classify(findings: list[Finding], waivers: Mapping[str, Waiver]) -> GateResu
         else:
             result.blocking.append(finding)
     return result
+
