@@ -24,6 +24,7 @@ from certkeeper.store.tables import (
     certificate_names,
     certificates,
     issuers,
+    lint_findings,
     precertificates,
     serials,
 )
@@ -80,6 +81,7 @@ def _aware(name: str, value: datetime) -> datetime:
 
 _TIME_FIELDS = ("issued_after", "issued_before", "expiring_after")
 _INT_FIELDS = ("profile_version",)
+_LIST_FIELDS = ("serials", "sha256s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,9 @@ class CertificateFilter:
     serial: str | None = None
     sha256: str | None = None
     subscriber_id: str | None = None
+    lint_id: str | None = None  # has a stored finding of this lint (issuance or relint)
+    serials: tuple[str, ...] | None = None  # any of these (e.g. from a file)
+    sha256s: tuple[str, ...] | None = None  # any of these SHA-256 fingerprints
 
     def __post_init__(self) -> None:
         for name in _TIME_FIELDS:
@@ -116,6 +121,14 @@ class CertificateFilter:
             object.__setattr__(self, "serial", normalize_serial(self.serial))
         if self.sha256 is not None:
             object.__setattr__(self, "sha256", normalize_sha256(self.sha256))
+        if self.serials is not None:
+            object.__setattr__(
+                self, "serials", tuple(sorted({normalize_serial(v) for v in self.serials}))
+            )
+        if self.sha256s is not None:
+            object.__setattr__(
+                self, "sha256s", tuple(sorted({normalize_sha256(v) for v in self.sha256s}))
+            )
         if self.profile_version is not None and self.profile_id is None:
             raise InputError("a profile version needs a profile id")
         if self.profile_version is not None and (
@@ -133,7 +146,11 @@ class CertificateFilter:
             value = getattr(self, f.name)
             if value is None:
                 continue
-            out[f.name] = value.isoformat() if isinstance(value, datetime) else value
+            if isinstance(value, datetime):
+                value = value.isoformat()
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
         return out
 
     @classmethod
@@ -154,6 +171,10 @@ class CertificateFilter:
                     values[key] = datetime.fromisoformat(value)
                 except ValueError:
                     raise InputError(f"{key}: invalid ISO 8601 time {value!r}") from None
+            elif key in _LIST_FIELDS:
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    raise InputError(f"{key}: expected a list of strings, got {value!r}")
+                values[key] = tuple(value)
             elif key in _INT_FIELDS:
                 if isinstance(value, bool) or not isinstance(value, int):
                     raise InputError(f"{key}: expected an integer, got {value!r}")
@@ -209,7 +230,17 @@ def certificate_conditions(flt: CertificateFilter) -> list[ColumnElement[bool]]:
         out.append(c.sha256 == flt.sha256)
     if flt.subscriber_id is not None:
         out.append(c.subscriber_id == flt.subscriber_id)
+    if flt.lint_id is not None:
+        out.append(_has_finding(c.serial, flt.lint_id))
+    if flt.serials is not None:
+        out.append(c.serial.in_(flt.serials))
+    if flt.sha256s is not None:
+        out.append(c.sha256.in_(flt.sha256s))
     return out
+
+
+def _has_finding(serial: Any, lint_id: str) -> ColumnElement[bool]:
+    return exists().where(lint_findings.c.serial == serial, lint_findings.c.lint_id == lint_id)
 
 
 # Attributes a precertificate row does not carry; they are read from the final
@@ -244,6 +275,20 @@ def precertificate_conditions(flt: CertificateFilter) -> list[ColumnElement[bool
         out.append(p.serial == flt.serial)
     if flt.sha256 is not None:
         out.append(p.sha256 == flt.sha256)
+    if flt.lint_id is not None:
+        out.append(_has_finding(p.serial, flt.lint_id))
+    if flt.serials is not None:
+        out.append(p.serial.in_(flt.serials))
+    if flt.sha256s is not None:
+        # a fingerprint list names final certificates (crt.sh) or precertificates
+        out.append(
+            or_(
+                p.sha256.in_(flt.sha256s),
+                exists().where(
+                    certificates.c.serial == p.serial, certificates.c.sha256.in_(flt.sha256s)
+                ),
+            )
+        )
     final_only = CertificateFilter(
         cps_version=flt.cps_version,
         key_type=flt.key_type,

@@ -252,3 +252,86 @@ lint_runs = Table(
     Column("documents", Integer, nullable=False),
     Column("findings", Integer, nullable=False),
 )
+
+# --- Incidents and revocation campaigns ---------------------------------------------------
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("title", Text, nullable=False),
+    Column("br_item", Integer, nullable=False),  # BR 4.9.1.1 item number
+    Column("reason", Integer, nullable=False),  # CRLReason the revocations carry
+    Column("aware_at", UtcDateTime, nullable=False),
+    Column("deadline", UtcDateTime, nullable=False),
+    Column("selector", Text, nullable=False),  # JSON of a CertificateFilter: re-runnable
+    Column("state", String(16), nullable=False),  # open | closed
+    Column("explanation_url", Text, nullable=True),  # served by ARI
+    Column("details", Text, nullable=False),  # JSON: report fields (root cause, ...)
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+incident_events = Table(
+    "incident_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("detail", Text, nullable=False),  # JSON
+    Index("ix_incident_events_incident", "incident_id", "at"),
+)
+
+# The affected set and the plan, one row per certificate (distinct by SHA-256).
+campaign_items = Table(
+    "campaign_items",
+    metadata,
+    Column("incident_id", Integer, ForeignKey("incidents.id"), primary_key=True),
+    Column("serial", String(40), ForeignKey("serials.serial"), primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    # certificate | precertificate (a precertificate with no final certificate)
+    Column("kind", String(16), nullable=False),
+    Column("issuer_id", Integer, ForeignKey("issuers.id"), nullable=False),
+    Column("crl_shard", Integer, nullable=False),
+    Column("not_after", UtcDateTime, nullable=False),
+    Column("subscriber_id", String(128), nullable=True),
+    Column("planned_at", UtcDateTime, nullable=True),
+    Column("batch", Integer, nullable=True),  # -1: left to expire
+    Column("revoked_at", UtcDateTime, nullable=True),  # set when this campaign revoked it
+    Index("ix_campaign_items_batch", "incident_id", "batch"),
+)
+
+subscriber_contacts = Table(
+    "subscriber_contacts",
+    metadata,
+    Column("subscriber_id", String(128), ForeignKey("subscribers.id"), primary_key=True),
+    Column("address", String(320), primary_key=True),
+    Column("kind", String(8), nullable=False),  # primary | backup
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=False),
+    Column("subscriber_id", String(128), ForeignKey("subscribers.id"), nullable=False),
+    Column("address", String(320), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("state", String(16), nullable=False),  # pending | sent | failed
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("sent_at", UtcDateTime, nullable=True),
+    UniqueConstraint("incident_id", "subscriber_id", "address", name="uq_notifications_target"),
+)
+
+# ARI (RFC 9773) overrides: a suggested renewal window for a serial, set by an incident.
+renewal_windows = Table(
+    "renewal_windows",
+    metadata,
+    Column("serial", String(40), ForeignKey("serials.serial"), primary_key=True),
+    Column("start", UtcDateTime, nullable=False),
+    Column("end", UtcDateTime, nullable=False),
+    Column("explanation_url", Text, nullable=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=True),
+)
