@@ -1,0 +1,331 @@
+"""The OCSP responder: pre-signed responses over HTTP GET and POST (RFC 6960 A.1, RFC 5019).
+
+It holds no keys and signs nothing: it answers with the response stored for the serial,
+or with one of the fixed unsigned error responses. What it answers, and why:
+
+- A serial with a stored response: that response, while its nextUpdate is ahead. An
+  assigned serial with a precertificate always has one (seed 003), so never "unknown".
+- A serial never assigned under the issuer, or assigned but with no precertificate
+  (BR 4.9.10 "unused"): `unauthorized` (RFC 5019 2.2.3 / RFC 6960 2.3: the responder
+  has no authoritative status for it). Never "good" (BR 4.9.10), and not a signed
+  "unknown" or extended "revoked" (RFC 6960 2.2): those would need a live signature
+  per request, which would let anyone make the responder sign arbitrarily many
+  responses and put the delegated key on the request path. See docs/ocsp.md.
+- A serial with a precertificate but no stored response, or whose stored response has
+  passed nextUpdate while the certificate is valid: a broken invariant or a failed
+  refresh. `tryLater`, logged as an error, never a made-up status.
+- A certificate that has expired and whose last response has run out: `unauthorized`;
+  status is provided until expiry (and the last response runs days past it).
+- An issuer that is not ours, or a CertID hashed with anything but SHA-1 (RFC 5019
+  2.1.1; the stored responses carry SHA-1 CertIDs and must echo the request's):
+  `unauthorized`.
+- Not one parseable OCSPRequest with exactly one CertID: `malformedRequest`. Nonces
+  are ignored (RFC 5019 4), signatures on requests are not checked.
+- HTTP-level problems get HTTP statuses: 405 (method), 415 (POST content type),
+  413 (body over MAX_REQUEST_BYTES), 414 (URL over MAX_GET_PATH_CHARS), 404 (path).
+  Nothing a client sends produces a 500.
+
+Lookups go to the database (several responder processes share it) through a small
+in-process cache with a short TTL, keyed both by the request bytes (a GET URL or POST
+body: the common case of the same request again costs one dict lookup) and by
+(issuer, serial).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
+
+from certkeeper.store.ocsp_repo import OcspStore, ResponderRow
+from certkeeper.x509 import ocsp as enc
+
+log = logging.getLogger("certkeeper.ocsp")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+OCSP_REQUEST_TYPE = "application/ocsp-request"
+OCSP_RESPONSE_TYPE = b"application/ocsp-response"
+
+# HTTP caches (a CDN in front) may keep a response this long at most, however far its
+# nextUpdate is: a revocation re-signs at once, and this bounds how long a cache keeps
+# serving the superseded "good". RFC 5019 6.2 only requires max-age <= nextUpdate - now.
+MAX_AGE_CAP = timedelta(hours=1)
+CACHE_TTL = 5.0  # seconds a looked-up answer is reused in this process
+NEGATIVE_TTL = 1.0  # ...for answers other than a stored response
+CACHE_MAX_ENTRIES = 200_000
+ISSUER_RELOAD_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An HTTP answer, ready to send."""
+
+    status: int
+    headers: tuple[tuple[bytes, bytes], ...]
+    body: bytes
+    etag: bytes = b""
+
+
+def _http_date(moment: datetime) -> bytes:
+    return format_datetime(moment.astimezone(UTC), usegmt=True).encode()
+
+
+def _plain(status: int, text: str, extra: tuple[tuple[bytes, bytes], ...] = ()) -> Answer:
+    body = text.encode()
+    headers = (
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+        *extra,
+    )
+    return Answer(status, headers, body)
+
+
+def _ocsp_error(body: bytes) -> Answer:
+    headers = (
+        (b"content-type", OCSP_RESPONSE_TYPE),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"max-age=0, no-cache"),
+    )
+    return Answer(200, headers, body)
+
+
+MALFORMED = _ocsp_error(enc.MALFORMED_REQUEST)
+UNAUTHORIZED = _ocsp_error(enc.UNAUTHORIZED)
+TRY_LATER = _ocsp_error(enc.TRY_LATER)
+INTERNAL_ERROR = _ocsp_error(enc.INTERNAL_ERROR)
+METHOD_NOT_ALLOWED = _plain(405, "use GET or POST\n", ((b"allow", b"GET, HEAD, POST"),))
+UNSUPPORTED_TYPE = _plain(415, f"POST needs Content-Type: {OCSP_REQUEST_TYPE}\n")
+TOO_LARGE = _plain(413, f"an OCSP request is at most {enc.MAX_REQUEST_BYTES} octets\n")
+URI_TOO_LONG = _plain(414, f"a GET request path is at most {enc.MAX_GET_PATH_CHARS} characters\n")
+NOT_FOUND = _plain(404, "not found\n")
+
+
+def signed_answer(
+    der: bytes, this_update: datetime, next_update: datetime, now: datetime
+) -> Answer:
+    """A stored response with RFC 5019 6.2 caching headers as of `now`."""
+    max_age = int(min((next_update - now).total_seconds(), MAX_AGE_CAP.total_seconds()))
+    etag = b'"' + hashlib.sha256(der).hexdigest().encode() + b'"'
+    headers = (
+        (b"content-type", OCSP_RESPONSE_TYPE),
+        (b"content-length", str(len(der)).encode()),
+        (
+            b"cache-control",
+            b"max-age=%d, public, no-transform, must-revalidate" % max(0, max_age),
+        ),
+        (b"etag", etag),
+        (b"last-modified", _http_date(this_update)),
+        (b"expires", _http_date(next_update)),
+    )
+    return Answer(200, headers, der, etag)
+
+
+class OcspResponder:
+    """The responder as a raw ASGI application (no framework: see docs/ocsp.md for the
+    measured difference). Mount it at `prefix`; with `accept_root`, "/<base64>" and
+    POST "/" are answered too (for a proxy that strips the prefix)."""
+
+    def __init__(
+        self,
+        store: OcspStore,
+        *,
+        prefix: str = "/ocsp",
+        accept_root: bool = False,
+        cache_ttl: float = CACHE_TTL,
+        negative_ttl: float = NEGATIVE_TTL,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.prefix = prefix.rstrip("/")
+        self.accept_root = accept_root
+        self.cache_ttl = cache_ttl
+        self.negative_ttl = negative_ttl
+        self.clock = clock
+        self._by_request: dict[bytes, tuple[float, Answer]] = {}
+        self._by_serial: dict[tuple[int, str], tuple[float, Answer]] = {}
+        self._issuers: dict[tuple[bytes, bytes], int] = {}
+        self._issuers_loaded = -1e18
+
+    # -- the answer, independent of HTTP ---------------------------------------------
+
+    async def _issuer_map(self) -> dict[tuple[bytes, bytes], int]:
+        if time.monotonic() - self._issuers_loaded > ISSUER_RELOAD_SECONDS:
+            loop = asyncio.get_running_loop()
+            self._issuers = await loop.run_in_executor(None, self.store.issuer_hashes)
+            self._issuers_loaded = time.monotonic()
+        return self._issuers
+
+    async def answer_request(self, request_der: bytes) -> Answer:
+        """The answer for one DER OCSPRequest."""
+        try:
+            request = enc.parse_request(request_der)
+        except enc.OcspRequestError:
+            return MALFORMED
+        if len(request.cert_ids) != 1:
+            return MALFORMED  # RFC 5019 2.1.1: exactly one Request
+        cert_id = request.cert_ids[0]
+        if cert_id.hash_algorithm != "sha1" or cert_id.serial_number <= 0:
+            return UNAUTHORIZED
+        issuers = await self._issuer_map()
+        issuer_id = issuers.get((cert_id.issuer_name_hash, cert_id.issuer_key_hash))
+        if issuer_id is None:
+            return UNAUTHORIZED
+        serial = format(cert_id.serial_number, "x")
+        key = (issuer_id, serial)
+        now_mono = time.monotonic()
+        hit = self._by_serial.get(key)
+        if hit is not None and hit[0] > now_mono:
+            return hit[1]
+        loop = asyncio.get_running_loop()
+        try:
+            row = await loop.run_in_executor(None, self.store.lookup, issuer_id, serial)
+        except Exception:
+            log.exception("OCSP lookup failed for issuer %s serial %s", issuer_id, serial)
+            return TRY_LATER
+        answer, ttl = self._decide(issuer_id, serial, row)
+        self._remember(self._by_serial, key, answer, ttl)
+        return answer
+
+    def _decide(self, issuer_id: int, serial: str, row: ResponderRow) -> tuple[Answer, float]:
+        now = self.clock()
+        rec = row.response
+        if rec is None:
+            if row.serial_state in ("precertificate", "issued"):
+                log.error(
+                    "serial %s (issuer %s) has a precertificate but no OCSP response",
+                    serial,
+                    issuer_id,
+                )
+                return TRY_LATER, self.negative_ttl
+            return UNAUTHORIZED, self.negative_ttl  # unused: never assigned, or no precert
+        # Serve only while nextUpdate is ahead by more than this process may cache it.
+        if rec.next_update <= now + timedelta(seconds=self.cache_ttl):
+            if rec.not_after < now:
+                return UNAUTHORIZED, self.negative_ttl
+            log.error("OCSP response for serial %s is past nextUpdate: refresh is failing", serial)
+            return TRY_LATER, self.negative_ttl
+        expiry = now + timedelta(seconds=self.cache_ttl)
+        return signed_answer(rec.der, rec.this_update, rec.next_update, expiry), self.cache_ttl
+
+    def _remember(
+        self,
+        cache: dict[Any, tuple[float, Answer]],
+        key: Any,
+        answer: Answer,
+        ttl: float,
+    ) -> None:
+        if len(cache) >= CACHE_MAX_ENTRIES:
+            cache.clear()
+        cache[key] = (time.monotonic() + ttl, answer)
+
+    async def _cached(self, key: bytes, request_der: Callable[[], bytes]) -> Answer:
+        hit = self._by_request.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        try:
+            der = request_der()
+        except enc.OcspRequestError:
+            return MALFORMED
+        answer = await self.answer_request(der)
+        ttl = self.cache_ttl if answer.etag else self.negative_ttl
+        self._remember(self._by_request, key, answer, ttl)
+        return answer
+
+    # -- HTTP ------------------------------------------------------------------------
+
+    def owns(self, path: str) -> bool:
+        return path == self.prefix or path.startswith(self.prefix + "/") or self.accept_root
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        try:
+            answer = await self.handle(scope, receive)
+        except Exception:
+            log.exception("OCSP responder failed on %s %s", scope.get("method"), scope.get("path"))
+            answer = INTERNAL_ERROR
+        await send_answer(send, answer, head=scope["method"] == "HEAD", scope=scope)
+
+    async def handle(self, scope: Scope, receive: Receive) -> Answer:
+        method = scope["method"]
+        raw = scope.get("raw_path") or scope["path"].encode()
+        path = raw.decode("latin-1")
+        if path.startswith(self.prefix + "/") or path == self.prefix:
+            rest = path[len(self.prefix) + 1 :]
+        elif self.accept_root and path.startswith("/"):
+            rest = path[1:]
+        else:
+            return NOT_FOUND
+        if method == "POST":
+            return await self._post(scope, receive)
+        if method not in ("GET", "HEAD"):
+            return METHOD_NOT_ALLOWED
+        if len(rest) > enc.MAX_GET_PATH_CHARS:
+            return URI_TOO_LONG
+        if not rest:
+            return MALFORMED
+        return await self._cached(raw, lambda: enc.decode_get_path(rest))
+
+    async def _post(self, scope: Scope, receive: Receive) -> Answer:
+        ctype = b""
+        length = -1
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                ctype = value
+            elif name == b"content-length":
+                try:
+                    length = int(value)
+                except ValueError:
+                    return _plain(400, "bad Content-Length\n")
+        if ctype.split(b";", 1)[0].strip().lower() != OCSP_REQUEST_TYPE.encode():
+            return UNSUPPORTED_TYPE
+        if length > enc.MAX_REQUEST_BYTES:
+            return TOO_LARGE
+        body = b""
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return MALFORMED
+            body += message.get("body", b"")
+            if len(body) > enc.MAX_REQUEST_BYTES:
+                return TOO_LARGE
+            if not message.get("more_body", False):
+                break
+        return await self._cached(b"P" + body, lambda: body)
+
+
+async def send_answer(send: Send, answer: Answer, *, head: bool, scope: Scope) -> None:
+    """Send an Answer; 304 when the client already holds this exact response."""
+    if answer.etag:
+        for name, value in scope["headers"]:
+            if name == b"if-none-match" and answer.etag in value:
+                headers = [h for h in answer.headers if h[0] != b"content-length"]
+                await send({"type": "http.response.start", "status": 304, "headers": headers})
+                await send({"type": "http.response.body", "body": b""})
+                return
+    await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+    await send({"type": "http.response.body", "body": b"" if head else answer.body})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
