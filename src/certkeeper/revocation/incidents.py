@@ -1,0 +1,394 @@
+"""Incidents: a deadline clock, a saved selector, a plan, its execution and a ledger.
+
+An incident is opened under one BR 4.9.1.1 item, which fixes both the deadline (24
+hours or 5 days from when the CA was made aware) and the CRLReason every revocation
+carries. Its selector is a saved CertificateFilter: the affected set is re-runnable,
+and it is frozen into campaign items at opening, so the ledger's total never moves.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from certkeeper.ca.home import CaHome
+from certkeeper.errors import InputError
+from certkeeper.revocation import ledger as ledgermod
+from certkeeper.revocation import planner
+from certkeeper.revocation.reasons import CrlReason, br_item, deadline, encoded_reason
+from certkeeper.status.crl import LOOKBACK
+from certkeeper.store.database import write_transaction
+from certkeeper.store.incidents import CampaignItem, IncidentRecord, IncidentStore
+from certkeeper.store.queries import CertificateFilter
+from certkeeper.store.revocations import RevocationStore
+from certkeeper.x509 import crl as crlenc
+from certkeeper.x509.time import truncate
+
+CLOCK_SKEW = timedelta(minutes=5)  # aware-at may not be later than now by more than this
+
+
+def actor() -> str:
+    """Who is acting: $CERTKEEPER_ACTOR, else the login name."""
+    return os.environ.get("CERTKEEPER_ACTOR") or getpass.getuser()
+
+
+@dataclass
+class Scope:
+    incident: IncidentRecord
+    certificates: list[CampaignItem]
+    precertificates_only: list[CampaignItem]  # precertificates with no final certificate
+    now: datetime
+
+    def unexpired(self, at: datetime, kind: str = "certificate") -> int:
+        items = self.certificates if kind == "certificate" else self.precertificates_only
+        return sum(1 for i in items if i.not_after > at)
+
+    def per_issuer_shard(self) -> list[dict[str, Any]]:
+        counts = Counter((i.issuer_id, i.crl_shard) for i in self.certificates)
+        return [
+            {"issuer_id": iss, "shard": shard, "certificates": n}
+            for (iss, shard), n in sorted(counts.items())
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "incident": self.incident.id,
+            "distinct_certificates": len(self.certificates),
+            "precertificates_without_final": len(self.precertificates_only),
+            "unexpired_at_aware": self.unexpired(self.incident.aware_at),
+            "unexpired_now": self.unexpired(self.now),
+            "per_issuer_shard": self.per_issuer_shard(),
+        }
+
+
+def select_affected(home: CaHome, selector: CertificateFilter, aware_at: datetime) -> list[CampaignItem]:
+    """Distinct final certificates (by SHA-256) matching the selector and valid at
+    aware-at, plus precertificates with no final certificate, kept apart by kind."""
+    inventory = home.inventory
+    flt = CertificateFilter(**{**_fields(selector), "expiring_after": _later(selector.expiring_after, aware_at)})
+    items: dict[str, CampaignItem] = {}
+    for cert in inventory.list_certificates(flt):
+        items.setdefault(cert.sha256, CampaignItem(
+            cert.serial, cert.sha256, "certificate", cert.issuer_id, cert.crl_shard, cert.not_after,
+            cert.subscriber_id,
+        ))
+    shards = {}
+    for pre in inventory.list_precertificates(flt, without_final=True):
+        if pre.serial not in shards:
+            shards[pre.serial] = _serial_shard(home, pre.serial, pre.issuer_id)
+        items.setdefault(pre.sha256, CampaignItem(
+            pre.serial, pre.sha256, "precertificate", pre.issuer_id, shards[pre.serial], pre.not_after, None,
+        ))
+    return sorted(items.values(), key=lambda i: (i.kind, i.serial))
+
+
+def _serial_shard(home: CaHome, serial: str, issuer_id: int) -> int:
+    return int(int(serial, 16) % home.config.crl_shards)
+
+
+def _fields(flt: CertificateFilter) -> dict[str, Any]:
+    return {name: getattr(flt, name) for name in flt.__slots__}  # type: ignore[attr-defined]
+
+
+def _later(a: datetime | None, b: datetime) -> datetime:
+    return b if a is None else max(a, b)
+
+
+def open_incident(
+    home: CaHome,
+    *,
+    title: str,
+    aware_at: datetime,
+    br_item_number: int,
+    selector: CertificateFilter,
+    now: datetime,
+    explanation_url: str | None = None,
+    who: str | None = None,
+) -> IncidentRecord:
+    """Open an incident: validate, compute the deadline, freeze the affected set."""
+    if not title.strip():
+        raise InputError("an incident needs a title")
+    if aware_at.tzinfo is None:
+        raise InputError("--aware-at needs a time zone, e.g. 2026-11-20T09:00:00Z")
+    aware_at = truncate(aware_at)
+    now = truncate(now)
+    if aware_at > now + CLOCK_SKEW:
+        raise InputError(f"--aware-at {aware_at.isoformat()} is in the future (now {now.isoformat()})")
+    item = br_item(br_item_number)
+    if selector.is_empty():
+        raise InputError("the selector is empty: name the affected certificates (profile, issuer, ...)")
+    if explanation_url is not None and not explanation_url.startswith(("https://", "http://")):
+        raise InputError(f"--explanation-url {explanation_url!r} is not an http(s) URL")
+    affected = select_affected(home, selector, aware_at)
+    if not affected:
+        raise InputError(f"the selector matches no certificate valid at {aware_at.isoformat()}: {selector.to_dict()}")
+    store = IncidentStore(home.inventory.engine)
+    record = IncidentRecord(
+        id=None, title=title.strip(), br_item=item.number, reason=int(item.reason), aware_at=aware_at,
+        deadline=deadline(aware_at, item.number), selector=selector.to_dict(), state="open",
+        explanation_url=explanation_url, details={}, created_at=now,
+    )
+    incident_id = store.create(record, who or actor(), affected)
+    # ARI (RFC 9773): every affected certificate should be renewed now.
+    store.set_renewal_windows(
+        incident_id, [i.serial for i in affected], now - timedelta(days=1), now - timedelta(seconds=1),
+        explanation_url,
+    )
+    return store.get(incident_id)
+
+
+def scope(home: CaHome, incident_id: int, now: datetime) -> Scope:
+    store = IncidentStore(home.inventory.engine)
+    incident = store.get(incident_id)
+    items = list(store.items(incident_id))
+    return Scope(
+        incident,
+        [i for i in items if i.kind == "certificate"],
+        [i for i in items if i.kind == "precertificate"],
+        truncate(now),
+    )
+
+
+# -- planning ---------------------------------------------------------------------------
+
+
+def _targets(home: CaHome, items: Sequence[CampaignItem], reason: int | None, now: datetime) -> list[planner.Target]:
+    return [
+        planner.Target(
+            i.serial, (i.issuer_id, i.crl_shard), i.not_after,
+            crlenc.entry_size(crlenc.serial_octets(i.serial), now, reason),
+        )
+        for i in items
+        if i.revoked_at is None
+    ]
+
+
+def shard_loads(home: CaHome, keys: set[tuple[int, int]], now: datetime) -> list[planner.ShardLoad]:
+    """Each touched shard as it stands: entries (with when they leave) and overhead."""
+    from certkeeper.status.crl import crl_status
+
+    names = {rec.id: rec.name for rec in home.inventory.issuers()}
+    sizes = {(s.issuer, s.shard): s for s in crl_status(home, now)}
+    store = IncidentStore(home.inventory.engine)
+    loads = []
+    for key in sorted(keys):
+        entries = []
+        for serial, revoked_at, reason, not_after in store.shard_revocations(*key):
+            leaves = not_after + LOOKBACK
+            if leaves > now:
+                entries.append((leaves, crlenc.entry_size(crlenc.serial_octets(serial), revoked_at, reason)))
+        status = sizes.get((names[key[0]], key[1]))
+        # the CRL's bytes beyond its entries: header, extensions, signature
+        overhead = max(0, status.bytes - sum(b for _, b in entries)) if status is not None else 600
+        loads.append(planner.ShardLoad(key, home.config.crl_budget_bytes, overhead, entries))
+    return loads
+
+
+@dataclass
+class PlanReport:
+    plan: planner.Plan
+    incident: IncidentRecord
+
+    def to_dict(self) -> dict[str, Any]:
+        p = self.plan
+        batches = Counter(i.batch for i in p.items if i.batch is not None and i.batch >= 0)
+        return {
+            "incident": self.incident.id,
+            "summary": p.summary(),
+            "deadline": p.deadline.isoformat(),
+            "deadline_met": p.deadline_met,
+            "all_at_once": p.all_at_once,
+            "planned": sum(1 for i in p.items if i.planned_at is not None),
+            "left_to_expire": len(p.expiring_unrevoked()),
+            "batches": [
+                {"batch": b, "certificates": n,
+                 "at": min(i.planned_at for i in p.items if i.batch == b and i.planned_at).isoformat()}
+                for b, n in sorted(batches.items())
+            ],
+            "budget_bytes": max(p.budget.values(), default=0),
+            "budget_to_meet_deadline": p.budget_to_meet_deadline(),
+        }
+
+
+def make_plan(
+    home: CaHome, incident_id: int, now: datetime, policy: planner.Policy = planner.Policy.soonest_expiry,
+    who: str | None = None,
+) -> PlanReport:
+    store = IncidentStore(home.inventory.engine)
+    incident = store.get(incident_id)
+    now = truncate(now)
+    items = list(store.items(incident_id))
+    reason = encoded_reason(CrlReason(incident.reason))
+    targets = _targets(home, items, reason, now)
+    keys = {t.shard_key for t in targets}
+    result = planner.plan(targets, shard_loads(home, keys, now), now, incident.deadline, LOOKBACK, policy)
+    report = PlanReport(result, incident)
+    summary = report.to_dict()
+    summary["policy"] = str(policy)
+    store.set_plan(incident_id, [(p.serial, p.planned_at, p.batch) for p in result.items], now,
+                   who or actor(), summary)
+    return report
+
+
+# -- execution --------------------------------------------------------------------------
+
+
+@dataclass
+class ExecuteReport:
+    revoked: int = 0
+    already_revoked: int = 0
+    expired: int = 0
+    batches_run: list[int] = field(default_factory=list)
+    shards: set[tuple[int, int]] = field(default_factory=set)
+    published: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def execute(
+    home: CaHome,
+    incident_id: int,
+    now: datetime,
+    *,
+    workers: int = 2,
+    until: datetime | None = None,
+    chunk: int = 2000,
+    publish: Callable[[set[tuple[int, int]], datetime], int] | None = None,
+    advance: Callable[[int], None] | None = None,
+    who: str | None = None,
+) -> ExecuteReport:
+    """Revoke every planned batch due by `until` (default: now), each chunk atomically.
+
+    Idempotent: items already revoked (by this or any earlier run, or otherwise) are
+    skipped, so a stopped run resumes where it stopped and a second run revokes nothing
+    twice. Each chunk's revocations, OCSP re-signatures and ledger marks commit together."""
+    import time
+
+    from certkeeper.status.ocsp import resign_on_revocation
+
+    store = IncidentStore(home.inventory.engine)
+    incident = store.get(incident_id)
+    revocations = RevocationStore(home.inventory.engine)
+    now = truncate(now)
+    due_by = until or now
+    reason = encoded_reason(CrlReason(incident.reason))
+    report = ExecuteReport()
+    who = who or actor()
+    started = time.perf_counter()
+
+    def run_chunk(items: Sequence[CampaignItem]) -> tuple[int, int, int]:
+        revoked = already = expired = 0
+        with write_transaction(home.inventory.engine) as conn:
+            done: list[str] = []
+            for item in items:
+                if item.not_after <= now:
+                    expired += 1
+                    continue
+                if revocations.get(item.serial, conn) is not None:
+                    already += 1
+                    done.append(item.serial)
+                    continue
+                revocations.record(item.serial, now, reason, f"incident {incident_id}", incident_id, now, conn)
+                resign_on_revocation(home, item.serial, conn, now)
+                done.append(item.serial)
+                revoked += 1
+            store.mark_revoked(conn, incident_id, done, now)
+        return revoked, already, expired
+
+    store.log(incident_id, now, who, "execution started", {"until": due_by.isoformat(), "workers": workers})
+    for batch in store.batches(incident_id):
+        pending = [i for i in store.pending_in_batch(incident_id, batch) if i.planned_at and i.planned_at <= due_by]
+        if not pending:
+            continue
+        chunks = [pending[i : i + chunk] for i in range(0, len(pending), chunk)]
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            for (revoked, already, expired), part in zip(pool.map(run_chunk, chunks), chunks, strict=True):
+                report.revoked += revoked
+                report.already_revoked += already
+                report.expired += expired
+                report.shards.update((i.issuer_id, i.crl_shard) for i in part)
+                if advance is not None:
+                    advance(len(part))
+        report.batches_run.append(batch)
+        store.log(incident_id, truncate(datetime.now(UTC)), who, "batch revoked", {"batch": batch, "certificates": len(pending)})
+    report.seconds["revoke"] = time.perf_counter() - started
+    if publish is not None and report.shards:
+        t = time.perf_counter()
+        report.published = publish(report.shards, now)
+        report.seconds["publish"] = time.perf_counter() - t
+    store.log(incident_id, truncate(datetime.now(UTC)), who, "execution finished", {
+        "revoked": report.revoked, "already_revoked": report.already_revoked,
+        "expired": report.expired, "shards_republished": report.published,
+    })
+    return report
+
+
+# -- ledger -----------------------------------------------------------------------------
+
+
+@dataclass
+class Status:
+    incident: IncidentRecord
+    counts: ledgermod.Counts
+    precertificates: ledgermod.Counts
+    weeks: list[ledgermod.Week]
+    planned_total: int
+    undelivered: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        i = self.incident
+        remaining_time = i.deadline - self.counts.at
+        return {
+            "incident": i.id,
+            "title": i.title,
+            "aware_at": i.aware_at.isoformat(),
+            "deadline": i.deadline.isoformat(),
+            "deadline_in_seconds": int(remaining_time.total_seconds()),
+            "certificates": self.counts.to_dict(),
+            "precertificates_without_final": self.precertificates.to_dict(),
+            "reconciles": self.counts.reconciles() and self.precertificates.reconciles(),
+            "planned_total": self.planned_total,
+            "weeks": [
+                {
+                    "week": w.number, "start": w.start.isoformat(), "end": w.end.isoformat(),
+                    "revoked_in_week": w.revoked_in_week, "expired_in_week": w.expired_in_week,
+                    "revoked_cumulative": w.revoked_cumulative,
+                    "expired_cumulative": w.expired_cumulative,
+                    "remaining_at_end": w.remaining_at_end,
+                }
+                for w in self.weeks
+            ],
+            "undelivered_notifications": self.undelivered,
+        }
+
+
+def status(home: CaHome, incident_id: int, now: datetime) -> Status:
+    store = IncidentStore(home.inventory.engine)
+    incident = store.get(incident_id)
+    now = truncate(now)
+    revoked = store.revocation_times(incident_id)
+    certs: list[ledgermod.Entry] = []
+    pres: list[ledgermod.Entry] = []
+    planned = 0
+    for item in store.items(incident_id):
+        entry = ledgermod.Entry(item.sha256, item.not_after, revoked.get(item.serial), item.planned_at)
+        (certs if item.kind == "certificate" else pres).append(entry)
+        planned += item.planned_at is not None
+    undelivered = [
+        {"subscriber": n.subscriber_id, "address": n.address, "kind": n.kind, "state": n.state,
+         "attempts": n.attempts, "error": n.last_error}
+        for n in store.notifications(incident_id, ("pending", "failed"))
+    ]
+    return Status(
+        incident,
+        ledgermod.status(certs, now),
+        ledgermod.status(pres, now),
+        ledgermod.weekly(certs, incident.aware_at, max(now, incident.aware_at)),
+        planned,
+        undelivered,
+    )
