@@ -250,7 +250,7 @@ def test_get_encodings_and_caching_headers(server: World) -> None:
         assert resp.certificate_status is ocsp.OCSPCertStatus.GOOD
         now = datetime.now(UTC)
         cc = dict(
-            (p.split("=") + [""])[:2]
+            ([*p.split("="), ""])[:2]
             for p in (x.strip() for x in headers["cache-control"].split(","))
         )
         assert {"public", "no-transform", "must-revalidate"} <= cc.keys()
@@ -273,7 +273,7 @@ def test_get_encodings_and_caching_headers(server: World) -> None:
 
 def test_post_and_http_errors(server: World) -> None:
     der = _request_der(server, int(server.revoked, 16))
-    code, headers, body = _get(
+    code, _headers, body = _get(
         server, "/ocsp", "POST", der, {"Content-Type": "application/ocsp-request"}
     )
     assert code == 200
