@@ -55,6 +55,12 @@ class Config:
     use_pkilint: bool
     crl_shards: int
     crl_budget_bytes: int
+    crl_dir: Path = Path("crl")
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    mail_from: str = "ca@example.com"
+    smtp_starttls: bool = False
+    notify_attempts: int = 3
     waivers: tuple[Waiver, ...] = field(default_factory=tuple)
 
     @property
@@ -85,7 +91,7 @@ class Config:
         return {w.lint_id: w for w in self.waivers if w.active(at)}
 
 
-_TOP = ("ca", "database", "keys", "profiles", "issuance", "crl", "waivers")
+_TOP = ("ca", "database", "keys", "profiles", "issuance", "crl", "notify", "waivers")
 
 
 def load_config(home: Path) -> Config:
@@ -114,7 +120,19 @@ def _parse(doc: dict[str, Any], home: Path, where: str) -> Config:
     iss = get_table(doc, "issuance", where)
     check_keys(iss, ("workers", "pkilint"), f"{where} [issuance]")
     crl = get_table(doc, "crl", where)
-    check_keys(crl, ("shards", "budget_bytes"), f"{where} [crl]")
+    check_keys(crl, ("shards", "budget_bytes", "dir"), f"{where} [crl]")
+    notify = get_table(doc, "notify", where)
+    nw = f"{where} [notify]"
+    check_keys(notify, ("smtp_host", "smtp_port", "from", "starttls", "attempts"), nw)
+    smtp_port = get(notify, "smtp_port", int, nw, default=25)
+    if not 1 <= smtp_port <= 65535:
+        raise TomlProblem(f"{nw}.smtp_port: {smtp_port} is not a TCP port")
+    mail_from = get(notify, "from", str, nw, default="ca@example.com")
+    if "@" not in mail_from:
+        raise TomlProblem(f"{nw}.from: {mail_from!r} is not an email address")
+    attempts = get(notify, "attempts", int, nw, default=3)
+    if not 1 <= attempts <= 20:
+        raise TomlProblem(f"{nw}.attempts: {attempts} is not between 1 and 20")
 
     base_url = get(ca, "base_url", str, f"{where} [ca]")
     if not base_url.startswith("http://"):
@@ -170,6 +188,12 @@ def _parse(doc: dict[str, Any], home: Path, where: str) -> Config:
         use_pkilint=get(iss, "pkilint", bool, f"{where} [issuance]", default=True),
         crl_shards=shards,
         crl_budget_bytes=budget,
+        crl_dir=home / get(crl, "dir", str, f"{where} [crl]", default="crl"),
+        smtp_host=get(notify, "smtp_host", str, nw, default="localhost"),
+        smtp_port=smtp_port,
+        mail_from=mail_from,
+        smtp_starttls=get(notify, "starttls", bool, nw, default=False),
+        notify_attempts=attempts,
         waivers=tuple(waivers),
     )
 
@@ -224,7 +248,18 @@ pkilint = true
 
 [crl]
 shards = {crl_shards}
+# Per-shard byte budget; publication beyond it is refused unless overridden.
 budget_bytes = 10000000
+# Where `certkeeper crl publish` writes shards (served under /crl by `certkeeper serve`).
+dir = "crl"
+
+[notify]
+# Subscriber notification of revocation campaigns (primary and backup contacts).
+smtp_host = "localhost"
+smtp_port = 25
+from = "ca@example.com"
+starttls = false
+attempts = 3
 
 # Explicit, justified, expiring lint waivers, e.g.:
 # [[waivers]]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -62,9 +61,19 @@ def test_negative_integer_round_trip(value: int) -> None:
     assert der.decode_integer(t.content) == value
 
 
-@pytest.mark.xfail(strict=True, reason="encode_integer(-128) writes ff80, not the minimal 80")
-def test_negative_power_of_two_is_minimal() -> None:
-    assert der.integer_is_minimal(der.parse_single(der.encode_integer(-128)).content)
+@given(st.integers(min_value=-(2**200), max_value=2**200))
+def test_every_integer_encoding_is_minimal(value: int) -> None:
+    content = der.parse_single(der.encode_integer(value)).content
+    assert der.integer_is_minimal(content)
+    assert der.decode_integer(content) == value
+
+
+def test_boundary_integers() -> None:
+    assert der.encode_integer(-128) == bytes.fromhex("020180")
+    assert der.encode_integer(-129) == bytes.fromhex("0202ff7f")
+    assert der.encode_integer(127) == bytes.fromhex("02017f")
+    assert der.encode_integer(128) == bytes.fromhex("02020080")
+    assert der.encode_integer(0) == bytes.fromhex("020100")
 
 
 @given(

@@ -132,7 +132,8 @@ def tlv(tag: int, content: bytes) -> bytes:
 
 def encode_integer(value: int) -> bytes:
     """DER INTEGER in two's complement, minimal length."""
-    length = max(1, (value.bit_length() + 8) // 8)
+    magnitude = value if value >= 0 else ~value  # -128 needs 7 bits plus the sign: 1 octet
+    length = magnitude.bit_length() // 8 + 1
     return tlv(INTEGER, value.to_bytes(length, "big", signed=True))
 
 

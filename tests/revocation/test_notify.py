@@ -1,0 +1,113 @@
+"""Subscriber notices go through a real SMTP server; failures are recorded and retried."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope, Session, SMTP
+
+from certkeeper.ca.home import CaHome
+from certkeeper.issuance.csr import load_csr
+from certkeeper.issuance.service import IssuanceService, IssueRequest
+from certkeeper.revocation import incidents
+from certkeeper.revocation.notify import notify
+from certkeeper.store.incidents import IncidentStore
+from certkeeper.store.queries import CertificateFilter
+from factories import csr_pem
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], bytes]] = []
+        self.refuse: set[str] = set()
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          rcpt_options: list[str]) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.messages.append((list(envelope.rcpt_tos), bytes(envelope.content)))  # type: ignore[arg-type]
+        return "250 Message accepted"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    box = Mailbox()
+    port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield box, port
+    finally:
+        controller.stop()
+
+
+def test_primary_and_backup_contacts_are_notified_and_failures_retried(
+    fresh_ca: CaHome, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, port = mailbox
+    ca = CaHome(dataclasses.replace(fresh_ca.config, smtp_host="127.0.0.1", smtp_port=port))
+    store = IncidentStore(ca.inventory.engine)
+    now = datetime.now(UTC)
+    ca.inventory.ensure_subscriber("shop", now)
+    store.set_contacts("shop", ["ops@shop.example"], ["cto@shop.example", "oncall@shop.example"])
+    service = IssuanceService(ca)
+    for name in ("a.shop.example.com", "b.shop.example.com"):
+        service.issue(IssueRequest(load_csr(csr_pem([name])), "tls-dv-ecdsa", subscriber_id="shop"))
+    service.issue(IssueRequest(load_csr(csr_pem(["nobody.example.com"])), "tls-dv-ecdsa"))
+    incident = incidents.open_incident(
+        ca, title="basicConstraints not critical", aware_at=now - timedelta(hours=1), br_item_number=12,
+        selector=CertificateFilter(profile_id="tls-dv-ecdsa"), now=now,
+        explanation_url="https://ca.example.com/i/7",
+    )
+    box.refuse.add("oncall@shop.example")
+    first = notify(ca, incident.id)
+    assert (first.sent, first.failed) == (2, 1)
+    recipients = sorted(r[0] for r, _ in box.messages)
+    assert recipients == ["cto@shop.example", "ops@shop.example"]
+    body = message_from_bytes(box.messages[0][1])
+    text = body.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    assert "Action required: 2 certificate(s)" in body["Subject"]
+    assert f"{incident.deadline:%Y-%m-%d %H:%M} UTC" in text
+    assert "https://ca.example.com/i/7" in text and text.count("https://crt.sh/?sha256=") == 2
+    status = incidents.status(ca, incident.id, now)
+    assert [(u["address"], u["state"]) for u in status.undelivered] == [("oncall@shop.example", "failed")]
+
+    box.refuse.clear()
+    second = notify(ca, incident.id)  # only the failed one is sent again
+    assert (second.sent, second.failed) == (1, 0)
+    assert incidents.status(ca, incident.id, now).undelivered == []
+    assert notify(ca, incident.id).sent == 0  # nothing sent twice
+
+
+def test_unreachable_smtp_server_is_recorded_not_raised(fresh_ca: CaHome) -> None:
+    ca = CaHome(dataclasses.replace(fresh_ca.config, smtp_host="127.0.0.1", smtp_port=free_port()))
+    store = IncidentStore(ca.inventory.engine)
+    now = datetime.now(UTC)
+    ca.inventory.ensure_subscriber("s", now)
+    store.set_contacts("s", ["a@s.example"], [])
+    IssuanceService(ca).issue(IssueRequest(load_csr(csr_pem(["u.example.com"])), "tls-dv-ecdsa", subscriber_id="s"))
+    incident = incidents.open_incident(ca, title="t", aware_at=now, br_item_number=12,
+                                       selector=CertificateFilter(subscriber_id="s"), now=now)
+    report = notify(ca, incident.id)
+    assert report.failed == 1
+    (undelivered,) = incidents.status(ca, incident.id, now).undelivered
+    assert "cannot connect" in str(undelivered["error"])
+
+
