@@ -15,7 +15,21 @@ app = typer.Typer(
 )
 
 # One module per command group; each has `register(app: typer.Typer) -> None`.
-_COMMAND_MODULES = ("init", "profile", "issue", "certs", "lint", "data", "audit", "crl", "ocsp", "serve")
+_COMMAND_MODULES = (
+    "init",
+    "profile",
+    "issue",
+    "certs",
+    "lint",
+    "data",
+    "audit",
+    "crl",
+    "ocsp",
+    "serve",
+    "revoke",
+    "incident",
+    "subscriber",
+)
 
 for _name in _COMMAND_MODULES:
     try:
