@@ -9,15 +9,18 @@ and it is frozen into campaign items at opening, so the ledger's total never mov
 from __future__ import annotations
 
 import getpass
+import multiprocessing
 import os
+import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from certkeeper.ca.home import CaHome
+from certkeeper.config import Config
 from certkeeper.errors import InputError
 from certkeeper.revocation import ledger as ledgermod
 from certkeeper.revocation import planner
@@ -26,7 +29,8 @@ from certkeeper.status.crl import LOOKBACK
 from certkeeper.store.database import write_transaction
 from certkeeper.store.incidents import CampaignItem, IncidentRecord, IncidentStore
 from certkeeper.store.queries import CertificateFilter
-from certkeeper.store.revocations import RevocationStore
+from certkeeper.store.ocsp_repo import OcspRecord, OcspStore
+from certkeeper.store.revocations import RevocationRecord, RevocationStore
 from certkeeper.x509 import crl as crlenc
 from certkeeper.x509.time import truncate
 
@@ -70,26 +74,11 @@ class Scope:
 def select_affected(home: CaHome, selector: CertificateFilter, aware_at: datetime) -> list[CampaignItem]:
     """Distinct final certificates (by SHA-256) matching the selector and valid at
     aware-at, plus precertificates with no final certificate, kept apart by kind."""
-    inventory = home.inventory
     flt = CertificateFilter(**{**_fields(selector), "expiring_after": _later(selector.expiring_after, aware_at)})
     items: dict[str, CampaignItem] = {}
-    for cert in inventory.list_certificates(flt):
-        items.setdefault(cert.sha256, CampaignItem(
-            cert.serial, cert.sha256, "certificate", cert.issuer_id, cert.crl_shard, cert.not_after,
-            cert.subscriber_id,
-        ))
-    shards = {}
-    for pre in inventory.list_precertificates(flt, without_final=True):
-        if pre.serial not in shards:
-            shards[pre.serial] = _serial_shard(home, pre.serial, pre.issuer_id)
-        items.setdefault(pre.sha256, CampaignItem(
-            pre.serial, pre.sha256, "precertificate", pre.issuer_id, shards[pre.serial], pre.not_after, None,
-        ))
+    for item in IncidentStore(home.inventory.engine).affected(flt):
+        items.setdefault(item.sha256, item)
     return sorted(items.values(), key=lambda i: (i.kind, i.serial))
-
-
-def _serial_shard(home: CaHome, serial: str, issuer_id: int) -> int:
-    return int(int(serial, 16) % home.config.crl_shards)
 
 
 def _fields(flt: CertificateFilter) -> dict[str, Any]:
@@ -257,65 +246,69 @@ def execute(
     *,
     workers: int = 2,
     until: datetime | None = None,
-    chunk: int = 2000,
+    chunk: int = 5000,
     publish: Callable[[set[tuple[int, int]], datetime], int] | None = None,
     advance: Callable[[int], None] | None = None,
     who: str | None = None,
 ) -> ExecuteReport:
-    """Revoke every planned batch due by `until` (default: now), each chunk atomically.
+    """Revoke every planned batch due by `until` (default: now), chunk by chunk.
 
-    Idempotent: items already revoked (by this or any earlier run, or otherwise) are
-    skipped, so a stopped run resumes where it stopped and a second run revokes nothing
-    twice. Each chunk's revocations, OCSP re-signatures and ledger marks commit together."""
-    import time
-
-    from certkeeper.status.ocsp import resign_on_revocation
-
+    Worker processes sign the "revoked" OCSP responses (the CPU-bound part); this
+    process writes each chunk in one transaction: the revocation rows, the responses
+    and the ledger marks commit together or not at all. Idempotent: certificates
+    already revoked (by an earlier run or otherwise) are skipped, so a stopped run
+    resumes where it stopped and a second run revokes nothing twice."""
     store = IncidentStore(home.inventory.engine)
     incident = store.get(incident_id)
     revocations = RevocationStore(home.inventory.engine)
     now = truncate(now)
     due_by = until or now
     reason = encoded_reason(CrlReason(incident.reason))
+    evidence = f"incident {incident_id}: {incident.title}"[:500]
     report = ExecuteReport()
     who = who or actor()
     started = time.perf_counter()
-
-    def run_chunk(items: Sequence[CampaignItem]) -> tuple[int, int, int]:
-        revoked = already = expired = 0
-        with write_transaction(home.inventory.engine) as conn:
-            done: list[str] = []
-            for item in items:
-                if item.not_after <= now:
-                    expired += 1
-                    continue
-                if revocations.get(item.serial, conn) is not None:
-                    already += 1
-                    done.append(item.serial)
-                    continue
-                revocations.record(item.serial, now, reason, f"incident {incident_id}", incident_id, now, conn)
-                resign_on_revocation(home, item.serial, conn, now)
-                done.append(item.serial)
-                revoked += 1
-            store.mark_revoked(conn, incident_id, done, now)
-        return revoked, already, expired
-
     store.log(incident_id, now, who, "execution started", {"until": due_by.isoformat(), "workers": workers})
-    for batch in store.batches(incident_id):
-        pending = [i for i in store.pending_in_batch(incident_id, batch) if i.planned_at and i.planned_at <= due_by]
-        if not pending:
-            continue
-        chunks = [pending[i : i + chunk] for i in range(0, len(pending), chunk)]
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            for (revoked, already, expired), part in zip(pool.map(run_chunk, chunks), chunks, strict=True):
-                report.revoked += revoked
-                report.already_revoked += already
-                report.expired += expired
+    signer = _ChunkSigner(home, workers)
+    try:
+        for batch in store.batches(incident_id):
+            pending = [i for i in store.pending_in_batch(incident_id, batch)
+                       if i.planned_at is not None and i.planned_at <= due_by]
+            if not pending:
+                continue
+            already = set()
+            for start in range(0, len(pending), 900):
+                already |= revocations.revoked_serials(i.serial for i in pending[start : start + 900])
+            expired = [i for i in pending if i.serial not in already and i.not_after <= now]
+            todo = [i for i in pending if i.serial not in already and i.not_after > now]
+            report.already_revoked += len(already)
+            report.expired += len(expired)
+            if already:
+                with write_transaction(home.inventory.engine) as conn:
+                    store.mark_revoked(conn, incident_id, sorted(already), now)
+            if advance is not None and (already or expired):
+                advance(len(already) + len(expired))
+            chunks = [todo[i : i + chunk] for i in range(0, len(todo), chunk)]
+            for part, records in zip(chunks, signer.sign(chunks, now, reason), strict=True):
+                rows = [
+                    RevocationRecord(i.serial, i.issuer_id, i.crl_shard, now, reason, i.not_after,
+                                     incident_id, evidence, now)
+                    for i in part
+                ]
+                with write_transaction(home.inventory.engine) as conn:
+                    revocations.insert_new(conn, rows)
+                    OcspStore.put_many_in(conn, records)
+                    store.mark_revoked(conn, incident_id, [i.serial for i in part], now)
+                report.revoked += len(part)
                 report.shards.update((i.issuer_id, i.crl_shard) for i in part)
                 if advance is not None:
                     advance(len(part))
-        report.batches_run.append(batch)
-        store.log(incident_id, truncate(datetime.now(UTC)), who, "batch revoked", {"batch": batch, "certificates": len(pending)})
+            report.batches_run.append(batch)
+            store.log(incident_id, truncate(datetime.now(UTC)), who, "batch revoked",
+                      {"batch": batch, "revoked": len(todo), "already_revoked": len(already),
+                       "expired": len(expired)})
+    finally:
+        signer.close()
     report.seconds["revoke"] = time.perf_counter() - started
     if publish is not None and report.shards:
         t = time.perf_counter()
@@ -326,6 +319,62 @@ def execute(
         "expired": report.expired, "shards_republished": report.published,
     })
     return report
+
+
+_worker_signer: dict[str, Any] = {}
+
+
+def _init_signer(config: Config) -> None:
+    from certkeeper.status.ocsp import OcspSigner
+
+    _worker_signer["signer"] = OcspSigner(CaHome(config))
+
+
+def _sign_chunk(
+    items: Sequence[tuple[str, int, datetime]], now: datetime, reason: int | None
+) -> list[OcspRecord]:
+    from certkeeper.x509.ocsp import Revocation
+
+    signer = _worker_signer["signer"]
+    revocation = Revocation(now, reason)
+    return [
+        signer.sign_status(issuer_id, serial, not_after=not_after, now=now, revocation=revocation)
+        for serial, issuer_id, not_after in items
+    ]
+
+
+class _ChunkSigner:
+    """Signs chunks' "revoked" responses in worker processes (or in this one)."""
+
+    def __init__(self, home: CaHome, workers: int) -> None:
+        self.home = home
+        self.pool: ProcessPoolExecutor | None = None
+        if workers > 1:
+            home.inventory.engine.dispose()  # no pooled connection crosses the fork
+            self.pool = ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context("fork"),
+                initializer=_init_signer, initargs=(home.config,),
+            )
+        else:
+            from certkeeper.status.ocsp import signer_for
+
+            _worker_signer["signer"] = signer_for(home)
+
+    def sign(
+        self, chunks: Sequence[Sequence[CampaignItem]], now: datetime, reason: int | None
+    ) -> Iterator[list[OcspRecord]]:
+        inputs = [[(i.serial, i.issuer_id, i.not_after) for i in part] for part in chunks]
+        if self.pool is None:
+            for part in inputs:
+                yield _sign_chunk(part, now, reason)
+            return
+        futures = [self.pool.submit(_sign_chunk, part, now, reason) for part in inputs]
+        for future in futures:  # in order: each chunk is written as soon as it is signed
+            yield future.result()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
 
 
 # -- ledger -----------------------------------------------------------------------------

@@ -12,8 +12,16 @@ from sqlalchemy import Connection, Engine, and_, func, insert, select, update
 
 from certkeeper.errors import NotFound
 from certkeeper.store.database import write_transaction
+from certkeeper.store.queries import (
+    CertificateFilter,
+    certificate_conditions,
+    precertificate_conditions,
+)
 from certkeeper.store.tables import (
     campaign_items,
+    certificates,
+    precertificates,
+    serials,
     incident_events,
     incidents,
     notifications,
@@ -188,6 +196,32 @@ class IncidentStore:
 
     # -- campaign items ---------------------------------------------------------------
 
+    def affected(self, flt: CertificateFilter, without_final_precertificates: bool = True
+                 ) -> Iterator[CampaignItem]:
+        """What an incident needs of each matching certificate, without its DER: final
+        certificates, then precertificates that have no final certificate."""
+        c = certificates.c
+        stmt = select(c.serial, c.sha256, c.issuer_id, c.crl_shard, c.not_after, c.subscriber_id).where(
+            *certificate_conditions(flt)
+        )
+        with self.engine.connect() as conn:
+            for serial, sha256, issuer_id, shard, not_after, subscriber in conn.execute(stmt):
+                yield CampaignItem(serial, sha256, "certificate", issuer_id, shard, not_after, subscriber)
+            if not without_final_precertificates:
+                return
+            p = precertificates.c
+            assigned = serials.alias("assigned")  # the filter's own EXISTS uses `serials`
+            pre = (
+                select(p.serial, p.sha256, p.issuer_id, assigned.c.crl_shard, p.not_after)
+                .join(assigned, assigned.c.serial == p.serial)
+                .where(
+                    *precertificate_conditions(flt),
+                    ~select(c.id).where(c.serial == p.serial).correlate_except(certificates).exists(),
+                )
+            )
+            for serial, sha256, issuer_id, shard, not_after in conn.execute(pre):
+                yield CampaignItem(serial, sha256, "precertificate", issuer_id, shard, not_after, None)
+
     def items(self, incident_id: int, kind: str | None = None) -> Iterator[CampaignItem]:
         c = campaign_items.c
         stmt = select(
@@ -214,15 +248,23 @@ class IncidentStore:
         self, incident_id: int, plan: Sequence[tuple[str, datetime | None, int]], at: datetime,
         actor: str, summary: dict[str, Any],
     ) -> None:
-        """Record every item's planned time and batch, and the plan event, atomically."""
+        """Record every item's planned time and batch, and the plan event, atomically.
+
+        Items sharing a (time, batch) are updated together: a million-certificate plan
+        is a few hundred statements, not a million."""
         c = campaign_items.c
+        groups: dict[tuple[datetime | None, int], list[str]] = {}
+        for serial, planned_at, batch in plan:
+            groups.setdefault((planned_at, batch), []).append(serial)
         with write_transaction(self.engine) as conn:
-            for serial, planned_at, batch in plan:
-                conn.execute(
-                    update(campaign_items)
-                    .where(and_(c.incident_id == incident_id, c.serial == serial))
-                    .values(planned_at=planned_at, batch=batch)
-                )
+            for (planned_at, batch), serials in groups.items():
+                for start in range(0, len(serials), 900):
+                    conn.execute(
+                        update(campaign_items)
+                        .where(and_(c.incident_id == incident_id,
+                                    c.serial.in_(serials[start : start + 900])))
+                        .values(planned_at=planned_at, batch=batch)
+                    )
             self._event(conn, incident_id, at, actor, "planned", summary)
 
     def batches(self, incident_id: int) -> list[int]:

@@ -120,6 +120,12 @@ class OcspStore:
         else:
             self._upsert(conn, records)
 
+    @classmethod
+    def put_many_in(cls, conn: Connection, records: Sequence[OcspRecord]) -> None:
+        """`put_many` inside a transaction the caller holds (no engine needed)."""
+        if records:
+            cls._upsert(conn, records)
+
     @staticmethod
     def _upsert(conn: Connection, records: Sequence[OcspRecord]) -> None:
         dialect = conn.dialect.name
