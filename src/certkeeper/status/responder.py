@@ -26,9 +26,11 @@ or with one of the fixed unsigned error responses. What it answers, and why:
   Nothing a client sends produces a 500.
 
 Lookups go to the database (several responder processes share it) through a small
-in-process cache with a short TTL, keyed both by the request bytes (a GET URL or POST
-body: the common case of the same request again costs one dict lookup) and by
-(issuer, serial).
+in-process cache: request bytes (a GET path or POST body) map to (issuer, serial), and
+(issuer, serial) to the answer, which is fresh for CACHE_TTL seconds and then served
+stale for one more TTL while a background lookup replaces it. So a revocation reaches
+every responder process within about two TTLs, and expiring entries never make
+requests wait on the database.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import random
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -60,10 +63,17 @@ OCSP_RESPONSE_TYPE = b"application/ocsp-response"
 # nextUpdate is: a revocation re-signs at once, and this bounds how long a cache keeps
 # serving the superseded "good". RFC 5019 6.2 only requires max-age <= nextUpdate - now.
 MAX_AGE_CAP = timedelta(hours=1)
-CACHE_TTL = 5.0  # seconds a looked-up answer is reused in this process
+CACHE_TTL = 5.0  # seconds a looked-up answer is fresh in this process (then stale as long)
 NEGATIVE_TTL = 1.0  # ...for answers other than a stored response
 CACHE_MAX_ENTRIES = 200_000
 ISSUER_RELOAD_SECONDS = 60.0
+
+
+@dataclass(slots=True)
+class _Entry:
+    fresh_until: float  # monotonic seconds
+    stale_until: float
+    answer: Answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,22 +162,40 @@ class OcspResponder:
         self.cache_ttl = cache_ttl
         self.negative_ttl = negative_ttl
         self.clock = clock
-        self._by_request: dict[bytes, tuple[float, Answer]] = {}
-        self._by_serial: dict[tuple[int, str], tuple[float, Answer]] = {}
-        self._issuers: dict[tuple[bytes, bytes], int] = {}
-        self._issuers_loaded = -1e18
+        # request bytes (GET path or POST body) -> (issuer id, serial), or a fixed answer
+        self._keys: dict[bytes, tuple[int, str] | Answer] = {}
+        self._answers: dict[tuple[int, str], _Entry] = {}
+        self._refreshing: set[tuple[int, str]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._issuers: dict[tuple[bytes, bytes], int] | None = None
+        self._issuers_loaded = 0.0
 
     # -- the answer, independent of HTTP ---------------------------------------------
 
     async def _issuer_map(self) -> dict[tuple[bytes, bytes], int]:
-        if time.monotonic() - self._issuers_loaded > ISSUER_RELOAD_SECONDS:
+        if self._issuers is None:
             loop = asyncio.get_running_loop()
             self._issuers = await loop.run_in_executor(None, self.store.issuer_hashes)
             self._issuers_loaded = time.monotonic()
+        elif time.monotonic() - self._issuers_loaded > ISSUER_RELOAD_SECONDS:
+            self._issuers_loaded = time.monotonic()
+            self._spawn(self._reload_issuers())
         return self._issuers
 
-    async def answer_request(self, request_der: bytes) -> Answer:
-        """The answer for one DER OCSPRequest."""
+    async def _reload_issuers(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            self._issuers = await loop.run_in_executor(None, self.store.issuer_hashes)
+        except Exception:
+            log.exception("reloading the issuing CAs failed; keeping the previous list")
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _key_for(self, request_der: bytes) -> tuple[int, str] | Answer:
+        """The (issuer id, serial) a request asks about, or the fixed answer it gets."""
         try:
             request = enc.parse_request(request_der)
         except enc.OcspRequestError:
@@ -181,12 +209,36 @@ class OcspResponder:
         issuer_id = issuers.get((cert_id.issuer_name_hash, cert_id.issuer_key_hash))
         if issuer_id is None:
             return UNAUTHORIZED
-        serial = format(cert_id.serial_number, "x")
-        key = (issuer_id, serial)
-        now_mono = time.monotonic()
-        hit = self._by_serial.get(key)
-        if hit is not None and hit[0] > now_mono:
-            return hit[1]
+        return issuer_id, format(cert_id.serial_number, "x")
+
+    async def answer_request(self, request_der: bytes) -> Answer:
+        """The answer for one DER OCSPRequest."""
+        key = await self._key_for(request_der)
+        return key if isinstance(key, Answer) else await self._answer(key)
+
+    async def _answer(self, key: tuple[int, str]) -> Answer:
+        """Fresh cached answer; else a stale one while a background lookup refreshes it
+        (so an expiry never stalls requests behind database round trips); else look up."""
+        entry = self._answers.get(key)
+        if entry is not None:
+            now = time.monotonic()
+            if now < entry.fresh_until:
+                return entry.answer
+            if now < entry.stale_until:
+                if key not in self._refreshing:
+                    self._refreshing.add(key)
+                    self._spawn(self._refresh(key))
+                return entry.answer
+        return await self._load(key)
+
+    async def _refresh(self, key: tuple[int, str]) -> None:
+        try:
+            await self._load(key)
+        finally:
+            self._refreshing.discard(key)
+
+    async def _load(self, key: tuple[int, str]) -> Answer:
+        issuer_id, serial = key
         loop = asyncio.get_running_loop()
         try:
             row = await loop.run_in_executor(None, self.store.lookup, issuer_id, serial)
@@ -194,7 +246,10 @@ class OcspResponder:
             log.exception("OCSP lookup failed for issuer %s serial %s", issuer_id, serial)
             return TRY_LATER
         answer, ttl = self._decide(issuer_id, serial, row)
-        self._remember(self._by_serial, key, answer, ttl)
+        if len(self._answers) >= CACHE_MAX_ENTRIES:
+            self._answers.clear()
+        fresh = time.monotonic() + ttl * random.uniform(0.8, 1.0)  # spread expiries
+        self._answers[key] = _Entry(fresh, fresh + ttl, answer)
         return answer
 
     def _decide(self, issuer_id: int, serial: str, row: ResponderRow) -> tuple[Answer, float]:
@@ -209,38 +264,27 @@ class OcspResponder:
                 )
                 return TRY_LATER, self.negative_ttl
             return UNAUTHORIZED, self.negative_ttl  # unused: never assigned, or no precert
-        # Serve only while nextUpdate is ahead by more than this process may cache it.
-        if rec.next_update <= now + timedelta(seconds=self.cache_ttl):
+        # An answer may be served for up to two TTLs (fresh, then stale): its nextUpdate
+        # must be further ahead than that, and max-age counts from the end of it.
+        horizon = now + timedelta(seconds=2 * self.cache_ttl)
+        if rec.next_update <= horizon:
             if rec.not_after < now:
                 return UNAUTHORIZED, self.negative_ttl
             log.error("OCSP response for serial %s is past nextUpdate: refresh is failing", serial)
             return TRY_LATER, self.negative_ttl
-        expiry = now + timedelta(seconds=self.cache_ttl)
-        return signed_answer(rec.der, rec.this_update, rec.next_update, expiry), self.cache_ttl
+        return signed_answer(rec.der, rec.this_update, rec.next_update, horizon), self.cache_ttl
 
-    def _remember(
-        self,
-        cache: dict[Any, tuple[float, Answer]],
-        key: Any,
-        answer: Answer,
-        ttl: float,
-    ) -> None:
-        if len(cache) >= CACHE_MAX_ENTRIES:
-            cache.clear()
-        cache[key] = (time.monotonic() + ttl, answer)
-
-    async def _cached(self, key: bytes, request_der: Callable[[], bytes]) -> Answer:
-        hit = self._by_request.get(key)
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
-        try:
-            der = request_der()
-        except enc.OcspRequestError:
-            return MALFORMED
-        answer = await self.answer_request(der)
-        ttl = self.cache_ttl if answer.etag else self.negative_ttl
-        self._remember(self._by_request, key, answer, ttl)
-        return answer
+    async def _cached(self, raw: bytes, request_der: Callable[[], bytes]) -> Answer:
+        key = self._keys.get(raw)
+        if key is None:
+            try:
+                key = await self._key_for(request_der())
+            except enc.OcspRequestError:
+                key = MALFORMED
+            if len(self._keys) >= CACHE_MAX_ENTRIES:
+                self._keys.clear()
+            self._keys[raw] = key
+        return key if isinstance(key, Answer) else await self._answer(key)
 
     # -- HTTP ------------------------------------------------------------------------
 
