@@ -202,7 +202,7 @@ def paced_run(
     """wrk with a per-connection pause sized so the offered rate is about `target`:
     a short probe measures how long a request takes at that pace, then the pause is
     set to (connections / target) minus that time."""
-    connections = args.connections * 2
+    connections = args.connections
     delay = max(1, round(connections * 1000 / target))
     probe = run_wrk(url, lua_script(root, paths, delay), connections, 3)
     per_request_ms = connections * 1000 / probe["rps"] - delay
