@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -30,16 +31,22 @@ from certkeeper.status.responder import (
     Send,
     _http_date,
     _lifespan,
+    _plain,
     send_answer,
 )
 from certkeeper.store.inventory import Inventory
 from certkeeper.store.ocsp_repo import OcspStore
+
+log = logging.getLogger("certkeeper.status")
 
 CRL_TYPE = b"application/pkix-crl"
 CERT_TYPE = b"application/pkix-cert"
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 ISSUER_CACHE_SECONDS = 60.0
 CRL_CACHE_SECONDS = 2.0  # how often a CRL file is stat()ed for changes
+
+
+UNAVAILABLE = _plain(503, "temporarily unavailable\n", ((b"retry-after", b"5"),))
 
 
 @dataclass(frozen=True)
@@ -84,7 +91,15 @@ class StatusApp:
             await self.ocsp(scope, receive, send)
             return
         head = scope["method"] == "HEAD"
-        if scope["method"] not in ("GET", "HEAD"):
+        try:
+            answer = await self._files(scope["method"], path)
+        except Exception:
+            log.exception("status front end failed on %s", path)
+            answer = UNAVAILABLE
+        await send_answer(send, answer, head=head, scope=scope)
+
+    async def _files(self, method: str, path: str) -> Answer:
+        if method not in ("GET", "HEAD"):
             answer = METHOD_NOT_ALLOWED
         elif path.startswith("/crl/"):
             answer = await self._crl(path[5:])
@@ -96,7 +111,7 @@ class StatusApp:
             )
         else:
             answer = NOT_FOUND
-        await send_answer(send, answer, head=head, scope=scope)
+        return answer
 
     # -- CRLs ------------------------------------------------------------------------
 
