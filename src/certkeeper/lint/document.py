@@ -12,6 +12,8 @@ forty-odd certificate lints never re-parse anything.
 
 from __future__ import annotations
 
+import functools
+
 import base64
 import binascii
 import re
@@ -1419,7 +1421,7 @@ class OcspResponseDocument(Document):
 
     @cached_property
     def signer_docs(self) -> list[CertificateDocument]:
-        return [CertificateDocument(c) for c in self.certs]
+        return [_signer_document(bytes(c)) for c in self.certs]
 
     @property
     def all_times(self) -> list[TimeField]:
@@ -1557,3 +1559,10 @@ __all__ = [
     "TimeField",
     "load_document",
 ]
+
+
+@functools.lru_cache(maxsize=64)
+def _signer_document(der: bytes) -> CertificateDocument:
+    """Responders embed the same certificate in every response: parse it once (it cost
+    about a millisecond per response, the bulk of linting a pre-signed response)."""
+    return CertificateDocument(der)

@@ -30,7 +30,7 @@ from certkeeper.store.database import write_transaction
 from certkeeper.store.incidents import CampaignItem, IncidentRecord, IncidentStore
 from certkeeper.store.queries import CertificateFilter
 from certkeeper.store.ocsp_repo import OcspRecord, OcspStore
-from certkeeper.store.revocations import RevocationRecord, RevocationStore
+from certkeeper.store.revocations import RevocationStore
 from certkeeper.x509 import crl as crlenc
 from certkeeper.x509.time import truncate
 
@@ -250,6 +250,7 @@ def execute(
     publish: Callable[[set[tuple[int, int]], datetime], int] | None = None,
     advance: Callable[[int], None] | None = None,
     who: str | None = None,
+    lint_every: int = 1,
 ) -> ExecuteReport:
     """Revoke every planned batch due by `until` (default: now), chunk by chunk.
 
@@ -257,7 +258,10 @@ def execute(
     process writes each chunk in one transaction: the revocation rows, the responses
     and the ledger marks commit together or not at all. Idempotent: certificates
     already revoked (by an earlier run or otherwise) are skipped, so a stopped run
-    resumes where it stopped and a second run revokes nothing twice."""
+    resumes where it stopped and a second run revokes nothing twice.
+
+    `lint_every` > 1 lints one re-signed OCSP response in N after each response shape
+    has passed in full (see OcspSigner); the default lints every one."""
     store = IncidentStore(home.inventory.engine)
     incident = store.get(incident_id)
     revocations = RevocationStore(home.inventory.engine)
@@ -269,7 +273,7 @@ def execute(
     who = who or actor()
     started = time.perf_counter()
     store.log(incident_id, now, who, "execution started", {"until": due_by.isoformat(), "workers": workers})
-    signer = _ChunkSigner(home, workers)
+    signer = _ChunkSigner(home, workers, lint_every)
     try:
         for batch in store.batches(incident_id):
             pending = [i for i in store.pending_in_batch(incident_id, batch)
@@ -290,15 +294,11 @@ def execute(
                 advance(len(already) + len(expired))
             chunks = [todo[i : i + chunk] for i in range(0, len(todo), chunk)]
             for part, records in zip(chunks, signer.sign(chunks, now, reason), strict=True):
-                rows = [
-                    RevocationRecord(i.serial, i.issuer_id, i.crl_shard, now, reason, i.not_after,
-                                     incident_id, evidence, now)
-                    for i in part
-                ]
+                part_serials = [i.serial for i in part]
                 with write_transaction(home.inventory.engine) as conn:
-                    revocations.insert_new(conn, rows)
-                    OcspStore.put_many_in(conn, records)
-                    store.mark_revoked(conn, incident_id, [i.serial for i in part], now)
+                    store.revoke_items(conn, incident_id, part_serials, now, reason, evidence)
+                    OcspStore.replace_many_in(conn, records)
+                    store.mark_revoked(conn, incident_id, part_serials, now)
                 report.revoked += len(part)
                 report.shards.update((i.issuer_id, i.crl_shard) for i in part)
                 if advance is not None:
@@ -324,10 +324,10 @@ def execute(
 _worker_signer: dict[str, Any] = {}
 
 
-def _init_signer(config: Config) -> None:
+def _init_signer(config: Config, lint_every: int) -> None:
     from certkeeper.status.ocsp import OcspSigner
 
-    _worker_signer["signer"] = OcspSigner(CaHome(config))
+    _worker_signer["signer"] = OcspSigner(CaHome(config), lint_every=lint_every)
 
 
 def _sign_chunk(
@@ -337,28 +337,32 @@ def _sign_chunk(
 
     signer = _worker_signer["signer"]
     revocation = Revocation(now, reason)
-    return [
-        signer.sign_status(issuer_id, serial, not_after=not_after, now=now, revocation=revocation)
-        for serial, issuer_id, not_after in items
-    ]
+    by_issuer: dict[int, list[tuple[str, datetime]]] = {}
+    for serial, issuer_id, not_after in items:
+        by_issuer.setdefault(issuer_id, []).append((serial, not_after))
+    records: dict[str, OcspRecord] = {}
+    for issuer_id, group in by_issuer.items():
+        for record in signer.sign_many(issuer_id, group, now=now, revocation=revocation):
+            records[record.serial] = record
+    return [records[serial] for serial, _, _ in items]
 
 
 class _ChunkSigner:
     """Signs chunks' "revoked" responses in worker processes (or in this one)."""
 
-    def __init__(self, home: CaHome, workers: int) -> None:
+    def __init__(self, home: CaHome, workers: int, lint_every: int) -> None:
         self.home = home
         self.pool: ProcessPoolExecutor | None = None
         if workers > 1:
             home.inventory.engine.dispose()  # no pooled connection crosses the fork
             self.pool = ProcessPoolExecutor(
                 workers, mp_context=multiprocessing.get_context("fork"),
-                initializer=_init_signer, initargs=(home.config,),
+                initializer=_init_signer, initargs=(home.config, lint_every),
             )
         else:
-            from certkeeper.status.ocsp import signer_for
+            from certkeeper.status.ocsp import OcspSigner
 
-            _worker_signer["signer"] = signer_for(home)
+            _worker_signer["signer"] = OcspSigner(home, lint_every=lint_every)
 
     def sign(
         self, chunks: Sequence[Sequence[CampaignItem]], now: datetime, reason: int | None

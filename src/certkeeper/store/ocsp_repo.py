@@ -121,6 +121,57 @@ class OcspStore:
             self._upsert(conn, records)
 
     @classmethod
+    def replace_many_in(cls, conn: Connection, records: Sequence[OcspRecord]) -> None:
+        """Replace existing responses that share their times (a mass revocation chunk).
+
+        Every serial with a precertificate has a response from the moment it was issued,
+        so this is a plain UPDATE per row with the shared times bound once; any row not
+        found (a serial whose response was never stored) falls back to the upsert."""
+        if not records:
+            return
+        first = records[0]
+        shared = {
+            "produced_at": first.produced_at,
+            "this_update": first.this_update,
+            "next_update": first.next_update,
+        }
+        if any(
+            (r.produced_at, r.this_update, r.next_update) != tuple(shared.values())
+            for r in records
+        ):
+            cls._upsert(conn, records)
+            return
+        # Driver-level executemany: the shared times are converted once by the column
+        # type's own bind processor (the same storage form SQLAlchemy would write), and
+        # each row is a plain tuple. Through SQLAlchemy's per-row parameter processing
+        # this statement cost 95 us a row; a million-row campaign spent most of its time here.
+        dialect = conn.dialect
+        marker = "?" if dialect.paramstyle == "qmark" else "%s"
+        times = []
+        for name, value in shared.items():
+            process = ocsp_responses.c[name].type.bind_processor(dialect)
+            times.append(process(value) if process else value)
+        sql = (
+            f"UPDATE ocsp_responses SET status = {marker}, der = {marker}, "
+            f"produced_at = {marker}, this_update = {marker}, next_update = {marker} "
+            f"WHERE serial = {marker}"
+        )
+        produced, this_update, next_update = times
+        result = conn.exec_driver_sql(
+            sql,
+            [(r.status, r.der, produced, this_update, next_update, r.serial) for r in records],
+        )
+        if result.rowcount != len(records):
+            present = {
+                s for (s,) in conn.execute(
+                    select(ocsp_responses.c.serial).where(
+                        ocsp_responses.c.serial.in_([r.serial for r in records])
+                    )
+                )
+            }
+            cls._upsert(conn, [r for r in records if r.serial not in present])
+
+    @classmethod
     def put_many_in(cls, conn: Connection, records: Sequence[OcspRecord]) -> None:
         """`put_many` inside a transaction the caller holds (no engine needed)."""
         if records:

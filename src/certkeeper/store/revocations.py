@@ -291,15 +291,3 @@ class RevocationStore:
     def revoked_serials(self, candidates: Iterable[str]) -> set[str]:
         """Which of `candidates` are revoked."""
         return set(self.get_many(list(candidates)))
-
-    @staticmethod
-    def insert_new(conn: Connection, rows: Sequence[RevocationRecord]) -> None:
-        """Bulk insert of revocations the caller has checked are new (mass revocation:
-        one statement per chunk instead of a read and a write per certificate). A serial
-        revoked meanwhile by someone else makes the whole chunk fail on the primary key,
-        and the caller's transaction rolls back: nothing is half-recorded."""
-        if rows:
-            conn.execute(
-                insert(revocations),
-                [{f: getattr(r, f) for f in RevocationRecord.__slots__} for r in rows],
-            )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
@@ -243,6 +243,45 @@ class ResponseTemplate:
             _SUCCESSFUL,
             der.tlv(0xA0, der.sequence(_OCSP_BASIC_OID, der.tlv(der.OCTET_STRING, basic))),
         )
+
+    def sign_many(
+        self,
+        signer: SignerLike,
+        serials: Sequence[int],
+        *,
+        this_update: datetime,
+        next_update: datetime,
+        produced_at: datetime,
+        revocation: Revocation | None = None,
+    ) -> list[bytes]:
+        """`sign` for many serials sharing times and status: everything but the serial
+        and the signature is encoded once. Byte-identical to calling `sign` per serial
+        (a test holds it to that); about twice as fast in mass revocation."""
+        if next_update <= this_update:
+            raise ValueError("nextUpdate must be after thisUpdate")
+        if revocation is None:
+            status = _GOOD
+        else:
+            info = _gtime(revocation.time)
+            if revocation.reason:
+                info += der.tlv(0xA0, der.tlv(der.ENUMERATED, bytes([revocation.reason])))
+            status = der.tlv(0xA1, info)
+        after_cert_id = status + _gtime(this_update) + der.tlv(0xA0, _gtime(next_update))
+        head = self.responder_id + _gtime(produced_at)
+        tail = self.signature_algorithm
+        certs = self.certs
+        out = []
+        for serial in serials:
+            single = der.sequence(self.cert_id(serial), after_cert_id)
+            data = der.sequence(head, der.sequence(single))
+            basic = der.sequence(data, tail, der.encode_bit_string(signer.sign(data)), certs)
+            out.append(
+                der.sequence(
+                    _SUCCESSFUL,
+                    der.tlv(0xA0, der.sequence(_OCSP_BASIC_OID, der.tlv(der.OCTET_STRING, basic))),
+                )
+            )
+        return out
 
     def sign(
         self,
