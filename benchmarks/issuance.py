@@ -18,9 +18,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography import x509
 
 from certkeeper.ca.home import CaHome, InitOptions, create_home
 from certkeeper.issuance.csr import load_csr
@@ -34,20 +34,30 @@ CASES = (("tls-dv-ecdsa", "ecdsa-p256"), ("tls-dv-rsa", "rsa-2048"))
 def make_csrs(kind: str, count: int, prefix: str) -> list[bytes]:
     """CSRs with distinct names; RSA keys are reused (generation is not issuance)."""
     keys = [
-        rsa.generate_private_key(65537, 2048) if kind.startswith("rsa") else ec.generate_private_key(ec.SECP256R1())
+        rsa.generate_private_key(65537, 2048)
+        if kind.startswith("rsa")
+        else ec.generate_private_key(ec.SECP256R1())
         for _ in range(4 if kind.startswith("rsa") else 16)
     ]
     out = []
     for i in range(count):
         name = f"{prefix}{i}.bench.example.com"
-        builder = x509.CertificateSigningRequestBuilder().subject_name(x509.Name([])).add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False
+        builder = (
+            x509.CertificateSigningRequestBuilder()
+            .subject_name(x509.Name([]))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
         )
-        out.append(builder.sign(keys[i % len(keys)], hashes.SHA256()).public_bytes(serialization.Encoding.DER))
+        out.append(
+            builder.sign(keys[i % len(keys)], hashes.SHA256()).public_bytes(
+                serialization.Encoding.DER
+            )
+        )
     return out
 
 
-def timed_single(home: Path, profile: str, csrs: list[bytes], pkilint: bool) -> tuple[float, dict[str, float]]:
+def timed_single(
+    home: Path, profile: str, csrs: list[bytes], pkilint: bool
+) -> tuple[float, dict[str, float]]:
     """One process; returns (seconds, seconds per step) over all CSRs."""
     ca = CaHome.open(home)
     split: dict[str, float] = defaultdict(float)
@@ -87,10 +97,14 @@ def _worker_issue(der: bytes) -> str:
     return service.issue(IssueRequest(load_csr(der), str(_state["profile"]))).serial
 
 
-def timed_parallel(home: Path, profile: str, csrs: list[bytes], pkilint: bool, workers: int) -> float:
+def timed_parallel(
+    home: Path, profile: str, csrs: list[bytes], pkilint: bool, workers: int
+) -> float:
     ctx = multiprocessing.get_context("fork")
     warm = csrs[:workers]
-    pool = ctx.Pool(workers, initializer=_worker_init, initargs=(str(home), profile, pkilint, warm[0]))
+    pool = ctx.Pool(
+        workers, initializer=_worker_init, initargs=(str(home), profile, pkilint, warm[0])
+    )
     try:
         pool.map(_worker_issue, warm, chunksize=1)  # every worker initialised before timing
         start = time.perf_counter()
@@ -102,7 +116,9 @@ def timed_parallel(home: Path, profile: str, csrs: list[bytes], pkilint: bool, w
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--count", type=int, default=600, help="certificates per case")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args()
@@ -127,20 +143,36 @@ def main() -> None:
                 rows.append((kind, gate, args.workers, n, seconds, n / seconds))
 
     print(f"\nIssuance throughput (end to end, stored in SQLite), {os.cpu_count()} cores")
-    print(f"{'issuer key':<11} {'gate':<21} {'procs':>5} {'certs':>6} {'seconds':>8} {'certs/s':>8}")
+    print(
+        f"{'issuer key':<11} {'gate':<21} {'procs':>5} {'certs':>6} {'seconds':>8} {'certs/s':>8}"
+    )
     for kind, gate, procs, n, seconds, rate in rows:
         print(f"{kind:<11} {gate:<21} {procs:>5} {n:>6} {seconds:>8.2f} {rate:>8.1f}")
-    steps = ["parse_csr", "assign_serial", "lint_precertificate", "sign_precertificate",
-             "store_precertificate", "collect_scts", "lint_certificate", "sign_certificate",
-             "store_certificate"]
+    steps = [
+        "parse_csr",
+        "assign_serial",
+        "lint_precertificate",
+        "sign_precertificate",
+        "store_precertificate",
+        "collect_scts",
+        "lint_certificate",
+        "sign_certificate",
+        "store_certificate",
+    ]
     print("\nTime per certificate by step, one process (ms)")
-    header = f"{'step':<22}" + "".join(f"{k[0][:5] + '/' + ('both' if 'pkilint' in k[1] else 'ours'):>12}" for k in splits)
+    header = f"{'step':<22}" + "".join(
+        f"{k[0][:5] + '/' + ('both' if 'pkilint' in k[1] else 'ours'):>12}" for k in splits
+    )
     print(header)
     for step in steps:
         print(f"{step:<22}" + "".join(f"{splits[k].get(step, 0.0):>12.3f}" for k in splits))
     print(f"{'total':<22}" + "".join(f"{sum(splits[k].values()):>12.3f}" for k in splits))
-    print("\n'lint_*' includes building the linting copy (throwaway-key signature) and both linters;")
-    print("'sign_*' is the issuer-key signature and DER assembly; 'store_*' one SQLite transaction.")
+    print(
+        "\n'lint_*' includes building the linting copy (throwaway-key signature) and both linters;"
+    )
+    print(
+        "'sign_*' is the issuer-key signature and DER assembly; 'store_*' one SQLite transaction."
+    )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import insert
 
@@ -37,7 +36,6 @@ from certkeeper.store.database import write_transaction
 from certkeeper.store.ocsp_repo import OcspStore
 from certkeeper.store.queries import CertificateFilter
 from certkeeper.store.tables import certificates, serials
-from certkeeper.x509 import der
 
 PASSPHRASE = "benchmark"
 SEED_000_POPULATION = 80_000_000
@@ -54,11 +52,23 @@ def template(ca: CaHome, issuer_name: str) -> tuple[bytes, int, int]:
     key = ec.generate_private_key(ec.SECP256R1()).public_key()
     now = datetime.now(UTC).replace(microsecond=0)
     marker = int("7e" + "ab" * 15, 16)
-    inputs = tbsmod.TbsInputs(marker, ("bench.example.com",), key, now, now + timedelta(days=90) - timedelta(seconds=1),
-                              cert.subject, bytes.fromhex(issuer.ski), issuer.name, ca.config.base_url, 0)
+    inputs = tbsmod.TbsInputs(
+        marker,
+        ("bench.example.com",),
+        key,
+        now,
+        now + timedelta(days=90) - timedelta(seconds=1),
+        cert.subject,
+        bytes.fromhex(issuer.ski),
+        issuer.name,
+        ca.config.base_url,
+        0,
+    )
     from certkeeper.signing.tbs import linting_copy
 
-    tbs = linting_copy(tbsmod.build(profile, inputs, precertificate=False), issuer.key_type).tbs_certificate_bytes
+    tbs = linting_copy(
+        tbsmod.build(profile, inputs, precertificate=False), issuer.key_type
+    ).tbs_certificate_bytes
     needle = marker.to_bytes(16, "big")
     return tbs, tbs.index(needle), 16
 
@@ -77,7 +87,9 @@ def _init(home: str) -> None:
     _state["ocsp"] = OcspSigner(ca)
 
 
-def _make(args: tuple[bytes, int, int, int, int, datetime, datetime]) -> tuple[list[dict[str, object]], list[object]]:
+def _make(
+    args: tuple[bytes, int, int, int, int, datetime, datetime],
+) -> tuple[list[dict[str, object]], list[object]]:
     """Sign `count` certificates and, as issuance does, each one's "good" response."""
     tbs, offset, length, count, shards, now, not_after = args
     signer = _state["signer"]
@@ -102,31 +114,64 @@ def populate(ca: CaHome, count: int, workers: int) -> float:
     now = datetime.now(UTC).replace(microsecond=0)
     not_after = now + timedelta(days=60)
     chunk = 5000
-    jobs = [(tbs, offset, length, min(chunk, count - i), ca.config.crl_shards, now, not_after)
-            for i in range(0, count, chunk)]
+    jobs = [
+        (tbs, offset, length, min(chunk, count - i), ca.config.crl_shards, now, not_after)
+        for i in range(0, count, chunk)
+    ]
     ca.inventory.engine.dispose()
     done = 0
-    with multiprocessing.get_context("fork").Pool(workers, initializer=_init, initargs=(str(ca.config.home),)) as pool:
+    with multiprocessing.get_context("fork").Pool(
+        workers, initializer=_init, initargs=(str(ca.config.home),)
+    ) as pool:
         for rows, good in pool.imap(_make, jobs):
             with write_transaction(ca.inventory.engine) as conn:
-                conn.execute(insert(serials), [
-                    {"serial": r["serial"], "issuer_id": issuer.id, "assigned_at": now, "state": "issued",
-                     "profile_id": "tls-dv-ecdsa", "profile_version": 1, "crl_shard": r["shard"], "failure": None}
-                    for r in rows
-                ])
-                conn.execute(insert(certificates), [
-                    {"serial": r["serial"], "issuer_id": issuer.id, "der": r["der"],
-                     "sha256": hashlib.sha256(r["der"]).hexdigest(),  # type: ignore[arg-type]
-                     "sha1": hashlib.sha1(r["der"]).hexdigest(),  # type: ignore[arg-type]
-                     "not_before": now, "not_after": not_after, "key_type": "ecdsa-p256",
-                     "profile_id": "tls-dv-ecdsa", "profile_version": 1, "cps_version": "1.0",
-                     "subscriber_id": None, "crl_shard": r["shard"], "subject_cn": "bench.example.com",
-                     "issued_at": now}
-                    for r in rows
-                ])
+                conn.execute(
+                    insert(serials),
+                    [
+                        {
+                            "serial": r["serial"],
+                            "issuer_id": issuer.id,
+                            "assigned_at": now,
+                            "state": "issued",
+                            "profile_id": "tls-dv-ecdsa",
+                            "profile_version": 1,
+                            "crl_shard": r["shard"],
+                            "failure": None,
+                        }
+                        for r in rows
+                    ],
+                )
+                conn.execute(
+                    insert(certificates),
+                    [
+                        {
+                            "serial": r["serial"],
+                            "issuer_id": issuer.id,
+                            "der": r["der"],
+                            "sha256": hashlib.sha256(r["der"]).hexdigest(),  # type: ignore[arg-type]
+                            "sha1": hashlib.sha1(r["der"]).hexdigest(),  # type: ignore[arg-type]
+                            "not_before": now,
+                            "not_after": not_after,
+                            "key_type": "ecdsa-p256",
+                            "profile_id": "tls-dv-ecdsa",
+                            "profile_version": 1,
+                            "cps_version": "1.0",
+                            "subscriber_id": None,
+                            "crl_shard": r["shard"],
+                            "subject_cn": "bench.example.com",
+                            "issued_at": now,
+                        }
+                        for r in rows
+                    ],
+                )
                 OcspStore.put_many_in(conn, good)  # type: ignore[arg-type]
             done += len(rows)
-            print(f"\r  inventory: {done:,}/{count:,} certificates", end="", file=sys.stderr, flush=True)
+            print(
+                f"\r  inventory: {done:,}/{count:,} certificates",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
     print(file=sys.stderr)
     return time.perf_counter() - started
 
@@ -135,8 +180,15 @@ def campaign(ca: CaHome, workers: int) -> dict[str, float]:
     times: dict[str, float] = {}
     now = datetime.now(UTC).replace(microsecond=0)
     t = time.perf_counter()
-    opened = incidents.open_incident(ca, title="benchmark", aware_at=now, br_item_number=12,
-                                     selector=CertificateFilter(issuer="tls-ecdsa-1"), now=now, who="benchmark")
+    opened = incidents.open_incident(
+        ca,
+        title="benchmark",
+        aware_at=now,
+        br_item_number=12,
+        selector=CertificateFilter(issuer="tls-ecdsa-1"),
+        now=now,
+        who="benchmark",
+    )
     assert opened.id is not None
     times["open (select, freeze, ARI)"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -144,7 +196,9 @@ def campaign(ca: CaHome, workers: int) -> dict[str, float]:
     times["plan"] = time.perf_counter() - t
     assert plan.plan.all_at_once, plan.plan.summary()
     t = time.perf_counter()
-    result = incidents.execute(ca, opened.id, now, workers=workers, who="benchmark", lint_every=LINT_EVERY)
+    result = incidents.execute(
+        ca, opened.id, now, workers=workers, who="benchmark", lint_every=LINT_EVERY
+    )
     times["revoke (rows + OCSP re-sign)"] = time.perf_counter() - t
     t = time.perf_counter()
     published = republish(ca, result.shards, now)
@@ -159,7 +213,9 @@ def campaign(ca: CaHome, workers: int) -> dict[str, float]:
 
 def run(label: str, count: int, workers: int, database_url: str | None) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        home_dir = create_home(Path(tmp) / "home", InitOptions(database_url=database_url), PASSPHRASE.encode())
+        home_dir = create_home(
+            Path(tmp) / "home", InitOptions(database_url=database_url), PASSPHRASE.encode()
+        )
         ca = CaHome.open(home_dir)
         print(f"{label}: building an inventory of {count:,} signed certificates", file=sys.stderr)
         build = populate(ca, count, workers)
@@ -170,7 +226,9 @@ def run(label: str, count: int, workers: int, database_url: str | None) -> dict[
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--pg-count", type=int, default=200_000, help="0 to skip PostgreSQL")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
@@ -183,27 +241,54 @@ def main() -> None:
 
         with PostgresServer().start() as server:
             url = server.create_database("bench")
-            results["PostgreSQL"] = (args.pg_count, run("PostgreSQL", args.pg_count, args.workers, url))
+            results["PostgreSQL"] = (
+                args.pg_count,
+                run("PostgreSQL", args.pg_count, args.workers, url),
+            )
 
     print(f"\nMass revocation campaign, {args.workers} worker processes, {os.cpu_count()} cores")
-    stages = ["open (select, freeze, ARI)", "plan", "revoke (rows + OCSP re-sign)", "republish shards"]
-    header = f"{'stage':<30}" + "".join(f"{k + ' ' + format(n, ','):>26}" for k, (n, _) in results.items())
+    stages = [
+        "open (select, freeze, ARI)",
+        "plan",
+        "revoke (rows + OCSP re-sign)",
+        "republish shards",
+    ]
+    header = f"{'stage':<30}" + "".join(
+        f"{k + ' ' + format(n, ','):>26}" for k, (n, _) in results.items()
+    )
     print(header)
     for stage in stages:
         print(f"{stage:<30}" + "".join(f"{t[stage]:>25.1f}s" for _, t in results.values()))
-    goal = {k: t["revoke (rows + OCSP re-sign)"] + t["republish shards"] for k, (_, t) in results.items()}
+    goal = {
+        k: t["revoke (rows + OCSP re-sign)"] + t["republish shards"]
+        for k, (_, t) in results.items()
+    }
     print(f"{'revoke + republish (goal)':<30}" + "".join(f"{g:>25.1f}s" for g in goal.values()))
-    print(f"{'certificates per second':<30}" + "".join(
-        f"{n / goal[k]:>26,.0f}" for k, (n, _) in results.items()))
-    print(f"{'shards republished':<30}" + "".join(f"{int(t['_shards']):>26}" for _, t in results.values()))
-    print(f"{'largest shard (bytes)':<30}" + "".join(f"{int(t['_largest']):>26,}" for _, t in results.values()))
-    print(f"{'(inventory build, untimed)':<30}" + "".join(f"{t['_build']:>25.1f}s" for _, t in results.values()))
+    print(
+        f"{'certificates per second':<30}"
+        + "".join(f"{n / goal[k]:>26,.0f}" for k, (n, _) in results.items())
+    )
+    print(
+        f"{'shards republished':<30}"
+        + "".join(f"{int(t['_shards']):>26}" for _, t in results.values())
+    )
+    print(
+        f"{'largest shard (bytes)':<30}"
+        + "".join(f"{int(t['_largest']):>26,}" for _, t in results.values())
+    )
+    print(
+        f"{'(inventory build, untimed)':<30}"
+        + "".join(f"{t['_build']:>25.1f}s" for _, t in results.values())
+    )
     print(f"\nExtrapolation to the seed 000 population ({SEED_000_POPULATION:,} certificates):")
-    for k, (n, t) in results.items():
+    for k, (n, _) in results.items():
         seconds = goal[k] / n * SEED_000_POPULATION
-        print(f"  {k}: revoke + republish {seconds / 60:,.0f} min ({seconds / 3600:.1f} h) on one 2-core machine; "
-              f"CRL entries ~{SEED_000_POPULATION * 49 / 1e9:.1f} GB in total, "
-              f"{SEED_000_POPULATION * 49 // 10_000_000 + 1:,} shards at the 10 MB budget")
+        print(
+            f"  {k}: revoke + republish {seconds / 60:,.0f} min ({seconds / 3600:.1f} h) "
+            "on one 2-core machine; "
+            f"CRL entries ~{SEED_000_POPULATION * 49 / 1e9:.1f} GB in total, "
+            f"{SEED_000_POPULATION * 49 // 10_000_000 + 1:,} shards at the 10 MB budget"
+        )
     print("  (the BR 4.9.1.1 deadline for seed 000 was 5 days = 7,200 min)")
 
 

@@ -82,7 +82,9 @@ class Config:
         try:
             value = self.passphrase_file.read_bytes().strip()
         except OSError as exc:
-            raise ConfigError(f"cannot read passphrase file {self.passphrase_file}: {exc}") from None
+            raise ConfigError(
+                f"cannot read passphrase file {self.passphrase_file}: {exc}"
+            ) from None
         if not value:
             raise ConfigError(f"passphrase file {self.passphrase_file} is empty")
         return value

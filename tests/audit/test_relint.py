@@ -12,8 +12,7 @@ from certkeeper.ca.home import CaHome
 from certkeeper.cli.main import app
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import IssuanceService, IssueRequest
-from certkeeper.lint import engine
-from certkeeper.lint import catalogue
+from certkeeper.lint import catalogue, engine
 from certkeeper.lint.catalogue import load_all
 from certkeeper.lint.engine import CertType, DocType, Severity
 from certkeeper.store.lint_runs import LintRunStore
@@ -22,7 +21,9 @@ from factories import PASSPHRASE, csr_pem
 
 def issue_some(ca: CaHome, names: list[str]) -> list[str]:
     service = IssuanceService(ca)
-    return [service.issue(IssueRequest(load_csr(csr_pem([n])), "tls-dv-ecdsa")).serial for n in names]
+    return [
+        service.issue(IssueRequest(load_csr(csr_pem([n])), "tls-dv-ecdsa")).serial for n in names
+    ]
 
 
 def test_a_new_lint_reports_exactly_the_certificates_it_hits(
@@ -41,7 +42,7 @@ def test_a_new_lint_reports_exactly_the_certificates_it_hits(
     # that turns out never to have been delegated, seed 002).
     load_all()
 
-    def no_org(doc: object, ctx: object):  # noqa: ANN202
+    def no_org(doc: object, ctx: object):
         from cryptography import x509
 
         cert = x509.load_der_x509_certificate(doc.der)  # type: ignore[attr-defined]
@@ -50,9 +51,15 @@ def test_a_new_lint_reports_exactly_the_certificates_it_hits(
             if name.endswith(".org"):
                 yield "tbsCertificate.extensions.subjectAltName", f"{name} is under .org"
 
-    lint = engine.Lint("e_test_no_org", Severity.ERROR, "test", "test lint",
-                       frozenset({DocType.CERTIFICATE}), no_org,
-                       cert_types=frozenset({CertType.SUBSCRIBER, CertType.PRECERTIFICATE}))
+    lint = engine.Lint(
+        "e_test_no_org",
+        Severity.ERROR,
+        "test",
+        "test lint",
+        frozenset({DocType.CERTIFICATE}),
+        no_org,
+        cert_types=frozenset({CertType.SUBSCRIBER, CertType.PRECERTIFICATE}),
+    )
     monkeypatch.setitem(engine.REGISTRY.lints, lint.id, lint)
     monkeypatch.setattr(catalogue, "_selection", {})
     third = relint(fresh_ca, use_pkilint=False, workers=1)
@@ -68,16 +75,24 @@ def test_relint_cli_and_bad_input(fresh_ca: CaHome, monkeypatch: pytest.MonkeyPa
     runner = CliRunner()
     env = {"CERTKEEPER_PASSPHRASE": PASSPHRASE}
     home = str(fresh_ca.config.home)
-    result = runner.invoke(app, ["audit", "relint", "--home", home, "--format", "json", "--workers", "1"], env=env)
+    result = runner.invoke(
+        app, ["audit", "relint", "--home", home, "--format", "json", "--workers", "1"], env=env
+    )
     assert result.exit_code == 0, result.stderr
     assert '"documents": 2' in result.stdout
-    result = runner.invoke(app, ["audit", "relint", "--home", home, "--lint", "e_no_such_lint"], env=env)
+    result = runner.invoke(
+        app, ["audit", "relint", "--home", home, "--lint", "e_no_such_lint"], env=env
+    )
     assert result.exit_code == 1 and "unknown lint id(s): e_no_such_lint" in result.stderr
-    result = runner.invoke(app, ["audit", "relint", "--home", home, "--since", "yesterday"], env=env)
+    result = runner.invoke(
+        app, ["audit", "relint", "--home", home, "--since", "yesterday"], env=env
+    )
     assert result.exit_code == 1 and "is not a date" in result.stderr
 
 
-def test_relint_with_pkilint_stores_pkilint_findings_by_linter(fresh_ca: CaHome, tmp_path: Path) -> None:
+def test_relint_with_pkilint_stores_pkilint_findings_by_linter(
+    fresh_ca: CaHome, tmp_path: Path
+) -> None:
     issue_some(fresh_ca, ["pk.example.com"])
     report = relint(fresh_ca, use_pkilint=True, workers=1)
     assert report.documents == 2

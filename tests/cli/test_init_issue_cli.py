@@ -17,7 +17,9 @@ runner = CliRunner()
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args), env={"CERTKEEPER_PASSPHRASE": PASSPHRASE, **(env or {})})
+    result = runner.invoke(
+        app, list(args), env={"CERTKEEPER_PASSPHRASE": PASSPHRASE, **(env or {})}
+    )
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     return result.exit_code, result.stdout, result.stderr
 
@@ -37,22 +39,38 @@ def test_init_refuses_to_overwrite(home: Path) -> None:
 
 
 def test_init_without_passphrase_env_writes_a_private_passphrase_file(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["init", "--home", str(tmp_path / "h")], env={"CERTKEEPER_PASSPHRASE": ""})
+    result = runner.invoke(
+        app, ["init", "--home", str(tmp_path / "h")], env={"CERTKEEPER_PASSPHRASE": ""}
+    )
     assert result.exit_code == 0, result.stderr
     secret = tmp_path / "h" / "secrets" / "passphrase"
     assert secret.stat().st_mode & 0o777 == 0o600
-    assert 'passphrase_file = "secrets/passphrase"' in (tmp_path / "h" / "certkeeper.toml").read_text()
+    assert (
+        'passphrase_file = "secrets/passphrase"' in (tmp_path / "h" / "certkeeper.toml").read_text()
+    )
 
 
 def test_issue_writes_certificate_then_issuer(home: Path, tmp_path: Path) -> None:
     csr = tmp_path / "req.csr"
     csr.write_bytes(csr_pem(["cli.example.com"]))
-    code, out, err = run("issue", "--home", str(home), "--csr", str(csr), "--profile", "tls-dv-ecdsa")
+    code, out, err = run(
+        "issue", "--home", str(home), "--csr", str(csr), "--profile", "tls-dv-ecdsa"
+    )
     assert code == 0, err
     assert out.count("-----BEGIN CERTIFICATE-----") == 2
     assert "issued serial" in err
     target = tmp_path / "out.pem"
-    code, out, _ = run("issue", "--home", str(home), "--csr", str(csr), "--profile", "tls-dv-ecdsa", "--out", str(target))
+    code, out, _ = run(
+        "issue",
+        "--home",
+        str(home),
+        "--csr",
+        str(csr),
+        "--profile",
+        "tls-dv-ecdsa",
+        "--out",
+        str(target),
+    )
     assert code == 0 and out == "" and target.read_text().count("BEGIN CERTIFICATE") == 2
 
 
@@ -67,7 +85,9 @@ def test_issue_writes_certificate_then_issuer(home: Path, tmp_path: Path) -> Non
         ("missing", ["--profile", "tls-dv-ecdsa"], 1, "cannot read"),
     ],
 )
-def test_issue_bad_input(home: Path, tmp_path: Path, setup: str, args: list[str], code: int, expected: str) -> None:
+def test_issue_bad_input(
+    home: Path, tmp_path: Path, setup: str, args: list[str], code: int, expected: str
+) -> None:
     csr = tmp_path / "req.csr"
     data = {
         "garbage": b"not a csr",
@@ -98,8 +118,16 @@ def test_missing_or_corrupt_home(tmp_path: Path) -> None:
 def test_wrong_passphrase_is_one_line(home: Path, tmp_path: Path) -> None:
     csr = tmp_path / "req.csr"
     csr.write_bytes(csr_pem(["pp.example.com"]))
-    code, _, err = run("issue", "--home", str(home), "--csr", str(csr), "--profile", "tls-dv-ecdsa",
-                       env={"CERTKEEPER_PASSPHRASE": "wrong"})
+    code, _, err = run(
+        "issue",
+        "--home",
+        str(home),
+        "--csr",
+        str(csr),
+        "--profile",
+        "tls-dv-ecdsa",
+        env={"CERTKEEPER_PASSPHRASE": "wrong"},
+    )
     assert code == 1 and "wrong passphrase or corrupt key" in err
 
 
@@ -110,8 +138,19 @@ def test_batch_reports_each_bad_file_and_issues_the_rest(home: Path, tmp_path: P
         (batch / f"ok{i}.csr").write_bytes(csr_pem([f"batch{i}.example.com"]))
     (batch / "bad.csr").write_bytes(b"junk")
     out = tmp_path / "issued"
-    code, _, err = run("issue", "--home", str(home), "--batch", str(batch), "--profile", "tls-dv-ecdsa",
-                       "--out", str(out), "--workers", "2")
+    code, _, err = run(
+        "issue",
+        "--home",
+        str(home),
+        "--batch",
+        str(batch),
+        "--profile",
+        "tls-dv-ecdsa",
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+    )
     assert code == 3, err
     assert "issued 4, failed 1" in err and "failed: bad.csr:" in err
     assert sorted(p.name for p in out.iterdir()) == [f"ok{i}.pem" for i in range(4)]
@@ -123,8 +162,24 @@ def test_command_without_terminal_never_prompts(home: Path, tmp_path: Path) -> N
     csr.write_bytes(csr_pem(["tty.example.com"]))
     env = {**os.environ, "CERTKEEPER_PASSPHRASE": PASSPHRASE}
     proc = subprocess.run(
-        [sys.executable, "-m", "certkeeper", "issue", "--home", str(home), "--csr", str(csr), "--profile", "tls-dv-ecdsa"],
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "certkeeper",
+            "issue",
+            "--home",
+            str(home),
+            "--csr",
+            str(csr),
+            "--profile",
+            "tls-dv-ecdsa",
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("-----BEGIN CERTIFICATE-----")

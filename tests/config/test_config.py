@@ -19,7 +19,10 @@ def write(home: Path, text: str) -> Path:
 
 def base() -> str:
     return render_config(
-        ca_name="T CA", organization="T Org", country="DE", base_url="http://pki.example.com",
+        ca_name="T CA",
+        organization="T Org",
+        country="DE",
+        base_url="http://pki.example.com",
         passphrase_file="secrets/pass",
     )
 
@@ -39,7 +42,11 @@ def test_rendered_config_round_trips(tmp_path: Path) -> None:
         ("[crl]\nshards = 16", "[crl]\nshard = 16", "unknown key 'shard' (did you mean 'shards'?)"),
         ("workers = 2", "workers = 0", "workers: 0 is not between 1 and 64"),
         ("workers = 2", "workers = true", "expected int, got a boolean"),
-        ('base_url = "http://pki.example.com"', 'base_url = "https://pki.example.com"', "must be an http:// URL"),
+        (
+            'base_url = "http://pki.example.com"',
+            'base_url = "https://pki.example.com"',
+            "must be an http:// URL",
+        ),
         ('country = "DE"', 'country = "Germany"', "not a two-letter code"),
         ("budget_bytes = 10000000", "budget_bytes = 5", "too small"),
         ("[issuance]", "[issuance", "not valid TOML"),
@@ -69,9 +76,14 @@ def test_missing_or_foreign_home(tmp_path: Path) -> None:
 
 
 def test_waivers_need_a_justification_and_expire(tmp_path: Path) -> None:
-    waiver = '\n[[waivers]]\nlint_id = "w_x"\njustification = "accepted per incident 12, see ticket"\nexpires = 2027-01-31\n'
+    waiver = (
+        '\n[[waivers]]\nlint_id = "w_x"\n'
+        'justification = "accepted per incident 12, see ticket"\nexpires = 2027-01-31\n'
+    )
     cfg = load_config(write(tmp_path / "h", base() + waiver))
-    assert cfg.waivers == (Waiver("w_x", "accepted per incident 12, see ticket", date(2027, 1, 31)),)
+    assert cfg.waivers == (
+        Waiver("w_x", "accepted per incident 12, see ticket", date(2027, 1, 31)),
+    )
     assert "w_x" in cfg.waivers_in_force(datetime(2027, 1, 30, 23, 59, tzinfo=UTC))
     assert cfg.waivers_in_force(datetime(2027, 1, 31, tzinfo=UTC)) == {}
     short = waiver.replace("accepted per incident 12, see ticket", "ok")
@@ -82,7 +94,9 @@ def test_waivers_need_a_justification_and_expire(tmp_path: Path) -> None:
         load_config(write(tmp_path / "h3", base() + bad_date))
 
 
-def test_passphrase_from_env_or_file_never_a_prompt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_passphrase_from_env_or_file_never_a_prompt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     home = write(tmp_path / "h", base())
     cfg = load_config(home)
     monkeypatch.delenv("CERTKEEPER_PASSPHRASE", raising=False)

@@ -17,7 +17,11 @@ from factories import csr_der, csr_pem, tampered_csr_der
 
 def test_pem_der_and_base64_give_the_same_request() -> None:
     der = csr_der(["a.example.com", "B.Example.com."])
-    pem = b"-----BEGIN CERTIFICATE REQUEST-----\n" + base64.encodebytes(der) + b"-----END CERTIFICATE REQUEST-----\n"
+    pem = (
+        b"-----BEGIN CERTIFICATE REQUEST-----\n"
+        + base64.encodebytes(der)
+        + b"-----END CERTIFICATE REQUEST-----\n"
+    )
     for data in (der, pem, base64.b64encode(der)):
         parsed = load_csr(data)
         assert parsed.names == ("a.example.com", "b.example.com")
@@ -34,8 +38,14 @@ def test_common_name_is_a_requested_name_too() -> None:
     [
         (b"", "empty input"),
         (b"hello world", "neither PEM, DER nor base64"),
-        (b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "is not a CERTIFICATE REQUEST"),
-        (b"-----BEGIN CERTIFICATE REQUEST-----\n!!!\n-----END CERTIFICATE REQUEST-----\n", "malformed CSR"),
+        (
+            b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            "is not a CERTIFICATE REQUEST",
+        ),
+        (
+            b"-----BEGIN CERTIFICATE REQUEST-----\n!!!\n-----END CERTIFICATE REQUEST-----\n",
+            "malformed CSR",
+        ),
         (b"\x30\x03\x02\x01\x01", "malformed CSR"),
         (csr_der()[:-10], "malformed CSR"),
     ],
@@ -65,7 +75,9 @@ def test_weak_or_unsupported_keys(kind: str, expected: str) -> None:
 
 
 def test_non_dns_subject_alt_names_are_refused() -> None:
-    data = csr_pem(["a.example.com"], extra_sans=[x509.IPAddress(ipaddress.ip_address("192.0.2.1"))])
+    data = csr_pem(
+        ["a.example.com"], extra_sans=[x509.IPAddress(ipaddress.ip_address("192.0.2.1"))]
+    )
     with pytest.raises(InputError, match="not a dNSName"):
         load_csr(data)
 

@@ -26,12 +26,17 @@ from factories import csr_pem
 POISON = x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.4.3")
 
 
-def issue(ca: CaHome, names: list[str], profile: str = "tls-dv-ecdsa", kind: str = "ecdsa-p256", **kw: Any):  # noqa: ANN201
+def issue(
+    ca: CaHome, names: list[str], profile: str = "tls-dv-ecdsa", kind: str = "ecdsa-p256", **kw: Any
+):
     service = kw.pop("service", None) or IssuanceService(ca)
     return service.issue(IssueRequest(load_csr(csr_pem(names, kind)), profile, **kw))
 
 
-@pytest.mark.parametrize(("profile", "kind"), [("tls-dv-ecdsa", "ecdsa-p256"), ("tls-dv-ecdsa", "ecdsa-p384"), ("tls-dv-rsa", "rsa-2048")])
+@pytest.mark.parametrize(
+    ("profile", "kind"),
+    [("tls-dv-ecdsa", "ecdsa-p256"), ("tls-dv-ecdsa", "ecdsa-p384"), ("tls-dv-rsa", "rsa-2048")],
+)
 def test_issued_chain_verifies_with_openssl_and_pkilint_finds_no_error(
     ca: CaHome, shared_home: Path, tmp_path: Path, profile: str, kind: str
 ) -> None:
@@ -39,12 +44,25 @@ def test_issued_chain_verifies_with_openssl_and_pkilint_finds_no_error(
     pem = tmp_path / "chain.pem"
     pem.write_text(chain_pem(issued))
     result = subprocess.run(
-        ["openssl", "verify", "-CAfile", str(shared_home / "certs/root.pem"), "-untrusted", str(pem), str(pem)],
-        capture_output=True, text=True, check=False,
+        [
+            "openssl",
+            "verify",
+            "-CAfile",
+            str(shared_home / "certs/root.pem"),
+            "-untrusted",
+            str(pem),
+            str(pem),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     linter = PkilintLinter()
-    for der, ctype in ((issued.der, CertType.SUBSCRIBER), (issued.precertificate_der, CertType.PRECERTIFICATE)):
+    for der, ctype in (
+        (issued.der, CertType.SUBSCRIBER),
+        (issued.precertificate_der, CertType.PRECERTIFICATE),
+    ):
         bad = [f for f in linter.lint_certificate(der, ctype) if f.severity >= Severity.ERROR]
         assert bad == [], bad
 
@@ -58,7 +76,11 @@ def test_certificate_matches_its_profile_and_record(ca: CaHome) -> None:
     assert bc.critical and not bc.value.ca
     record = ca.inventory.certificate(serial=issued.serial)
     assert record.sha256 == issued.sha256 and record.der == issued.der
-    assert (record.profile_id, record.profile_version, record.cps_version) == ("tls-dv-rsa", 1, "1.0")
+    assert (record.profile_id, record.profile_version, record.cps_version) == (
+        "tls-dv-rsa",
+        1,
+        "1.0",
+    )
     assert record.names == ("shop.example.org",)
     assert format(cert.serial_number, "x") == issued.serial
     crldp = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
@@ -96,8 +118,13 @@ def sct() -> bytes:
 
     signature = ec.generate_private_key(ec.SECP256R1()).sign(b"entry", ec.ECDSA(hashes.SHA256()))
     return (
-        b"\x00" + os.urandom(32) + struct.pack(">Q", 1_790_000_000_000) + b"\x00\x00"
-        + b"\x04\x03" + struct.pack(">H", len(signature)) + signature
+        b"\x00"
+        + os.urandom(32)
+        + struct.pack(">Q", 1_790_000_000_000)
+        + b"\x00\x00"
+        + b"\x04\x03"
+        + struct.pack(">H", len(signature))
+        + signature
     )
 
 
@@ -135,7 +162,7 @@ def test_san_restriction(ca: CaHome) -> None:
     cert = x509.load_der_x509_certificate(issued.der)
     san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
     assert san.get_values_for_type(x509.DNSName) == ["b.example.com"]
-    with pytest.raises(InputError, match="c.example.com not in the CSR"):
+    with pytest.raises(InputError, match=r"c\.example\.com not in the CSR"):
         service.issue(IssueRequest(parsed, "tls-dv-ecdsa", names=("c.example.com",)))
 
 
@@ -160,7 +187,9 @@ def test_bad_names_are_refused_before_the_real_key_signs(ca: CaHome, name: str) 
 
 
 def test_key_type_must_match_the_profile(ca: CaHome) -> None:
-    with pytest.raises(IssuanceRefused, match="allows rsa-2048, rsa-3072, rsa-4096 keys; the CSR has a ecdsa-p256"):
+    with pytest.raises(
+        IssuanceRefused, match="allows rsa-2048, rsa-3072, rsa-4096 keys; the CSR has a ecdsa-p256"
+    ):
         issue(ca, ["x.example.com"], "tls-dv-rsa", "ecdsa-p256")
 
 
@@ -185,7 +214,9 @@ class CountingSigner:
     "broken",
     [
         {"basic_constraints": BasicConstraints(include=True, critical=False)},  # seed 004
-        {"key_usage": KeyUsage(critical=True, bits=("digital_signature", "key_encipherment"))},  # ECDSA + KE
+        {
+            "key_usage": KeyUsage(critical=True, bits=("digital_signature", "key_encipherment"))
+        },  # ECDSA + KE
     ],
 )
 def test_a_profile_forced_past_the_loader_is_stopped_by_the_gate(
@@ -208,14 +239,17 @@ def test_waived_findings_let_issuance_proceed_and_are_stored(
     fresh_ca: CaHome, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     good = fresh_ca.profiles.get("tls-dv-ecdsa")
-    broken = dataclasses.replace(good, basic_constraints=BasicConstraints(include=True, critical=False))
+    broken = dataclasses.replace(
+        good, basic_constraints=BasicConstraints(include=True, critical=False)
+    )
     monkeypatch.setattr(fresh_ca.profiles, "get", lambda *a, **k: broken)
     with pytest.raises(LintRefused) as info:
         issue(fresh_ca, ["w.example.com"])
     ids = sorted({f.lint_id for f in info.value.findings})
     config_path = fresh_ca.config.config_path
     waivers = "".join(
-        f'\n[[waivers]]\nlint_id = "{i}"\njustification = "test of the waiver path, ticket 1"\nexpires = 2099-01-01\n'
+        f'\n[[waivers]]\nlint_id = "{i}"\n'
+        'justification = "test of the waiver path, ticket 1"\nexpires = 2099-01-01\n'
         for i in ids
     )
     config_path.write_text(config_path.read_text() + waivers)
@@ -232,8 +266,17 @@ def test_waived_findings_let_issuance_proceed_and_are_stored(
 
 @pytest.mark.parametrize(
     "step",
-    ["assign_serial", "lint_precertificate", "sign_ocsp", "sign_precertificate", "store_precertificate",
-     "collect_scts", "lint_certificate", "sign_certificate", "store_certificate"],
+    [
+        "assign_serial",
+        "lint_precertificate",
+        "sign_ocsp",
+        "sign_precertificate",
+        "store_precertificate",
+        "collect_scts",
+        "lint_certificate",
+        "sign_certificate",
+        "store_certificate",
+    ],
 )
 def test_a_crash_at_any_step_leaves_the_inventory_consistent(ca: CaHome, step: str) -> None:
     class Crash(Exception):
@@ -250,7 +293,8 @@ def test_a_crash_at_any_step_leaves_the_inventory_consistent(ca: CaHome, step: s
     assert ca.inventory.count_certificates(flt) == certs_before
     # every precertificate has its serial record; no certificate lacks a precertificate
     orphans = [
-        c for c in ca.inventory.list_certificates(flt)
+        c
+        for c in ca.inventory.list_certificates(flt)
         if ca.inventory.serial_state(c.serial) != "issued"
     ]
     assert orphans == []

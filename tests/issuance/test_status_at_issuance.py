@@ -19,8 +19,14 @@ from certkeeper.store.tables import ocsp_responses, precertificates, serials
 from factories import PASSPHRASE, csr_pem
 
 STEPS = [
-    "assign_serial", "lint_precertificate", "sign_ocsp", "sign_precertificate",
-    "store_precertificate", "collect_scts", "lint_certificate", "sign_certificate",
+    "assign_serial",
+    "lint_precertificate",
+    "sign_ocsp",
+    "sign_precertificate",
+    "store_precertificate",
+    "collect_scts",
+    "lint_certificate",
+    "sign_certificate",
     "store_certificate",
 ]
 
@@ -35,9 +41,13 @@ def status_invariant(ca: CaHome) -> tuple[set[str], set[str], set[str]]:
 
 
 def test_a_good_response_is_stored_with_the_precertificate(ca: CaHome) -> None:
-    issued = IssuanceService(ca).issue(IssueRequest(load_csr(csr_pem(["ocsp.example.com"])), "tls-dv-ecdsa"))
+    issued = IssuanceService(ca).issue(
+        IssueRequest(load_csr(csr_pem(["ocsp.example.com"])), "tls-dv-ecdsa")
+    )
     with ca.inventory.engine.connect() as conn:
-        row = conn.execute(select(ocsp_responses).where(ocsp_responses.c.serial == issued.serial)).one()
+        row = conn.execute(
+            select(ocsp_responses).where(ocsp_responses.c.serial == issued.serial)
+        ).one()
     assert row.status == "good"
     response = ocsp.load_der_ocsp_response(row.der)
     assert response.response_status is ocsp.OCSPResponseStatus.SUCCESSFUL
@@ -47,14 +57,18 @@ def test_a_good_response_is_stored_with_the_precertificate(ca: CaHome) -> None:
 
 
 @pytest.mark.parametrize("step", STEPS)
-def test_an_exception_at_any_step_keeps_status_and_precertificates_one_to_one(ca: CaHome, step: str) -> None:
+def test_an_exception_at_any_step_keeps_status_and_precertificates_one_to_one(
+    ca: CaHome, step: str
+) -> None:
     def on_step(name: str) -> None:
         if name == step:
             raise RuntimeError(f"injected at {name}")
 
     with pytest.raises(RuntimeError):
         IssuanceService(ca, on_step=on_step).issue(
-            IssueRequest(load_csr(csr_pem([f"{step.replace('_', '-')}.example.com"])), "tls-dv-ecdsa")
+            IssueRequest(
+                load_csr(csr_pem([f"{step.replace('_', '-')}.example.com"])), "tls-dv-ecdsa"
+            )
         )
     pre, status, _ = status_invariant(ca)
     assert pre == status
@@ -86,9 +100,18 @@ KILLER = textwrap.dedent(
 def test_a_killed_process_at_any_step_keeps_status_and_precertificates_one_to_one(
     fresh_ca: CaHome, step: str
 ) -> None:
-    script = KILLER.format(tests=str(Path(__file__).parents[1]), step=step, home=str(fresh_ca.config.home))
+    script = KILLER.format(
+        tests=str(Path(__file__).parents[1]), step=step, home=str(fresh_ca.config.home)
+    )
     env = {**os.environ, "CERTKEEPER_PASSPHRASE": PASSPHRASE}
-    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 9, proc.stderr
     pre, status, assigned = status_invariant(fresh_ca)
     assert pre == status

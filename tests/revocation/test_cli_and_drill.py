@@ -7,7 +7,6 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from certkeeper.ca.home import CaHome
@@ -29,22 +28,31 @@ def cli(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def issue(ca: CaHome, names: list[str], profile: str = "tls-dv-ecdsa", kind: str = "ecdsa-p256") -> list[str]:
+def issue(
+    ca: CaHome, names: list[str], profile: str = "tls-dv-ecdsa", kind: str = "ecdsa-p256"
+) -> list[str]:
     service = IssuanceService(ca)
-    return [service.issue(IssueRequest(load_csr(csr_pem([n], kind)), profile)).serial for n in names]
+    return [
+        service.issue(IssueRequest(load_csr(csr_pem([n], kind)), profile)).serial for n in names
+    ]
 
 
 def tree_digest(root: Path) -> dict[str, str]:
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*")) if p.is_file() and not p.name.endswith(("-wal", "-shm"))
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.name.endswith(("-wal", "-shm"))
     }
 
 
-def test_revoke_cli_then_openssl_sees_the_revocation_in_the_shard(fresh_ca: CaHome, tmp_path: Path) -> None:
+def test_revoke_cli_then_openssl_sees_the_revocation_in_the_shard(
+    fresh_ca: CaHome, tmp_path: Path
+) -> None:
     (serial,) = issue(fresh_ca, ["cli-revoke.example.com"])
     home = str(fresh_ca.config.home)
-    code, _, err = cli("revoke", serial, "--reason", "keyCompromise", "--evidence", "key posted", "--home", home)
+    code, _, err = cli(
+        "revoke", serial, "--reason", "keyCompromise", "--evidence", "key posted", "--home", home
+    )
     assert code == 0, err
     assert "revoked (keyCompromise" in err and "1 CRL shard(s) republished" in err
     cert = fresh_ca.inventory.certificate(serial=serial)
@@ -58,10 +66,23 @@ def test_revoke_cli_then_openssl_sees_the_revocation_in_the_shard(fresh_ca: CaHo
     leaf = tmp_path / "leaf.pem"
     leaf.write_text(der_to_pem(cert.der))
     crl_pem = tmp_path / "shard.pem"
-    subprocess.run(["openssl", "crl", "-inform", "DER", "-in", str(crl_file), "-out", str(crl_pem)], check=True)
+    subprocess.run(
+        ["openssl", "crl", "-inform", "DER", "-in", str(crl_file), "-out", str(crl_pem)], check=True
+    )
     result = subprocess.run(
-        ["openssl", "verify", "-crl_check", "-CAfile", str(chain), "-CRLfile", str(crl_pem), str(leaf)],
-        capture_output=True, text=True, check=False,
+        [
+            "openssl",
+            "verify",
+            "-crl_check",
+            "-CAfile",
+            str(chain),
+            "-CRLfile",
+            str(crl_pem),
+            str(leaf),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode != 0 and "certificate revoked" in (result.stdout + result.stderr)
     # bad input: one line, nothing revoked
@@ -81,8 +102,20 @@ def test_incident_cli_round_trip(fresh_ca: CaHome, tmp_path: Path) -> None:
     listing = tmp_path / "serials.txt"
     listing.write_text("# affected\n" + "\n".join(serials[:2]) + "\n\n")
     aware = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    code, out, err = cli("incident", "open", "--title", "wrong EKU", "--aware-at", aware, "--reason", "12",
-                         "--serials-file", str(listing), "--home", home)
+    code, out, err = cli(
+        "incident",
+        "open",
+        "--title",
+        "wrong EKU",
+        "--aware-at",
+        aware,
+        "--reason",
+        "12",
+        "--serials-file",
+        str(listing),
+        "--home",
+        home,
+    )
     assert code == 0, err
     assert out.startswith("incident 1: 2 affected")
     code, out, err = cli("incident", "plan", "1", "--no-notify", "--home", home)
@@ -95,12 +128,26 @@ def test_incident_cli_round_trip(fresh_ca: CaHome, tmp_path: Path) -> None:
     assert code == 0 and "2 distinct certificates" in out
 
 
-def test_garbage_lines_in_a_serials_file_are_reported_by_number(fresh_ca: CaHome, tmp_path: Path) -> None:
+def test_garbage_lines_in_a_serials_file_are_reported_by_number(
+    fresh_ca: CaHome, tmp_path: Path
+) -> None:
     issue(fresh_ca, ["g.example.com"])
     listing = tmp_path / "serials.txt"
     listing.write_text("0abc\nnot-a-serial\n\n0xdef\nzz99\n")
-    code, _, err = cli("incident", "open", "--title", "t", "--aware-at", "2026-11-20T00:00:00Z", "--reason", "3",
-                       "--serials-file", str(listing), "--home", str(fresh_ca.config.home))
+    code, _, err = cli(
+        "incident",
+        "open",
+        "--title",
+        "t",
+        "--aware-at",
+        "2026-11-20T00:00:00Z",
+        "--reason",
+        "3",
+        "--serials-file",
+        str(listing),
+        "--home",
+        str(fresh_ca.config.home),
+    )
     assert code == 1
     assert "2 line(s) are not a serial: line 2: 'not-a-serial'; line 5: 'zz99'" in err
 
@@ -109,10 +156,17 @@ def test_a_drill_leaves_the_live_inventory_untouched(fresh_ca: CaHome) -> None:
     issue(fresh_ca, [f"d{i}.example.com" for i in range(5)])
     fresh_ca.inventory.engine.dispose()
     before = tree_digest(fresh_ca.config.home)
-    report = drill(fresh_ca, now=datetime.now(UTC), selector=CertificateFilter(profile_id="tls-dv-ecdsa"))
+    report = drill(
+        fresh_ca, now=datetime.now(UTC), selector=CertificateFilter(profile_id="tls-dv-ecdsa")
+    )
     assert report.affected == 5 and report.revoked == 5
     assert report.deadline_met and report.shards_published >= 1
-    assert report.largest_shard_bytes > 0 and set(report.seconds) >= {"copy", "plan", "revoke", "publish"}
+    assert report.largest_shard_bytes > 0 and set(report.seconds) >= {
+        "copy",
+        "plan",
+        "revoke",
+        "publish",
+    }
     fresh_ca.inventory.engine.dispose()
     assert tree_digest(fresh_ca.config.home) == before
     assert fresh_ca.inventory.count_certificates(CertificateFilter()) == 5

@@ -7,11 +7,10 @@ import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
-from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import Envelope, Session, SMTP
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from certkeeper.ca.home import CaHome
 from certkeeper.issuance.csr import load_csr
@@ -28,8 +27,14 @@ class Mailbox:
         self.messages: list[tuple[list[str], bytes]] = []
         self.refuse: set[str] = set()
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
-                          rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
         if address in self.refuse:
             return "550 5.1.1 mailbox unavailable"
         envelope.rcpt_tos.append(address)
@@ -72,8 +77,12 @@ def test_primary_and_backup_contacts_are_notified_and_failures_retried(
         service.issue(IssueRequest(load_csr(csr_pem([name])), "tls-dv-ecdsa", subscriber_id="shop"))
     service.issue(IssueRequest(load_csr(csr_pem(["nobody.example.com"])), "tls-dv-ecdsa"))
     incident = incidents.open_incident(
-        ca, title="basicConstraints not critical", aware_at=now - timedelta(hours=1), br_item_number=12,
-        selector=CertificateFilter(profile_id="tls-dv-ecdsa"), now=now,
+        ca,
+        title="basicConstraints not critical",
+        aware_at=now - timedelta(hours=1),
+        br_item_number=12,
+        selector=CertificateFilter(profile_id="tls-dv-ecdsa"),
+        now=now,
         explanation_url="https://ca.example.com/i/7",
     )
     box.refuse.add("oncall@shop.example")
@@ -87,7 +96,9 @@ def test_primary_and_backup_contacts_are_notified_and_failures_retried(
     assert f"{incident.deadline:%Y-%m-%d %H:%M} UTC" in text
     assert "https://ca.example.com/i/7" in text and text.count("https://crt.sh/?sha256=") == 2
     status = incidents.status(ca, incident.id, now)
-    assert [(u["address"], u["state"]) for u in status.undelivered] == [("oncall@shop.example", "failed")]
+    assert [(u["address"], u["state"]) for u in status.undelivered] == [
+        ("oncall@shop.example", "failed")
+    ]
 
     box.refuse.clear()
     second = notify(ca, incident.id)  # only the failed one is sent again
@@ -102,12 +113,18 @@ def test_unreachable_smtp_server_is_recorded_not_raised(fresh_ca: CaHome) -> Non
     now = datetime.now(UTC)
     ca.inventory.ensure_subscriber("s", now)
     store.set_contacts("s", ["a@s.example"], [])
-    IssuanceService(ca).issue(IssueRequest(load_csr(csr_pem(["u.example.com"])), "tls-dv-ecdsa", subscriber_id="s"))
-    incident = incidents.open_incident(ca, title="t", aware_at=now, br_item_number=12,
-                                       selector=CertificateFilter(subscriber_id="s"), now=now)
+    IssuanceService(ca).issue(
+        IssueRequest(load_csr(csr_pem(["u.example.com"])), "tls-dv-ecdsa", subscriber_id="s")
+    )
+    incident = incidents.open_incident(
+        ca,
+        title="t",
+        aware_at=now,
+        br_item_number=12,
+        selector=CertificateFilter(subscriber_id="s"),
+        now=now,
+    )
     report = notify(ca, incident.id)
     assert report.failed == 1
     (undelivered,) = incidents.status(ca, incident.id, now).undelivered
     assert "cannot connect" in str(undelivered["error"])
-
-

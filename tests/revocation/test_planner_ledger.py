@@ -40,8 +40,13 @@ def test_batches_follow_entries_dropping_off_and_the_plan_says_the_deadline_is_m
     assert "DEADLINE MISSED" in p.summary()
     # the 25 targets still valid at the deadline must all be on the CRL then
     assert p.budget_to_meet_deadline() == 100 + 25 * 49
-    again = plan(targets, [ShardLoad((1, 0), p.budget_to_meet_deadline(), 100, ())], T0,
-                 T0 + timedelta(days=5), LOOKBACK)
+    again = plan(
+        targets,
+        [ShardLoad((1, 0), p.budget_to_meet_deadline(), 100, ())],
+        T0,
+        T0 + timedelta(days=5),
+        LOOKBACK,
+    )
     assert again.deadline_met
 
 
@@ -55,7 +60,10 @@ def test_in_use_first_policy() -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(
-    st.lists(st.tuples(st.integers(0, 2), st.floats(0.1, 60), st.integers(40, 60), st.booleans()), max_size=80),
+    st.lists(
+        st.tuples(st.integers(0, 2), st.floats(0.1, 60), st.integers(40, 60), st.booleans()),
+        max_size=80,
+    ),
     st.lists(st.tuples(st.integers(0, 2), st.floats(-2, 40), st.integers(40, 60)), max_size=40),
     st.integers(300, 3000),
     st.sampled_from(list(Policy)),
@@ -68,7 +76,12 @@ def test_plan_never_exceeds_a_budget_and_accounts_for_every_target(
 ) -> None:
     targets = [target(i, s, d, b, u) for i, (s, d, b, u) in enumerate(raw_targets)]
     shards = [
-        ShardLoad((1, s), budget, 200, [(T0 + timedelta(days=d), b) for (ss, d, b) in raw_existing if ss == s])
+        ShardLoad(
+            (1, s),
+            budget,
+            200,
+            [(T0 + timedelta(days=d), b) for (ss, d, b) in raw_existing if ss == s],
+        )
         for s in range(3)
     ]
     p = plan(targets, shards, T0, T0 + timedelta(days=5), LOOKBACK, policy)
@@ -101,12 +114,17 @@ def test_plan_never_exceeds_a_budget_and_accounts_for_every_target(
             used += sum(s for _, s in batch if s > 0)
             planned_here = any(s > 0 for w, s in batch if w > T0) or when == T0
             if planned_here:
-                assert used <= peak_allowed or all(i.planned_at is None for i in p.items if i.shard_key == shard.shard_key)
+                assert used <= peak_allowed or all(
+                    i.planned_at is None for i in p.items if i.shard_key == shard.shard_key
+                )
 
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.lists(st.tuples(st.integers(0, 30), st.floats(0, 60), st.one_of(st.none(), st.floats(0, 40))), max_size=60),
+    st.lists(
+        st.tuples(st.integers(0, 30), st.floats(0, 60), st.one_of(st.none(), st.floats(0, 40))),
+        max_size=60,
+    ),
     st.floats(0, 70),
 )
 def test_ledger_always_reconciles_and_counts_distinct_certificates(
@@ -133,7 +151,10 @@ def test_weekly_table_separates_week_and_cumulative() -> None:
         Entry("d" * 64, T0 + timedelta(days=90), None),
     ]
     weeks = weekly(entries, T0, T0 + timedelta(days=14))
-    assert [(w.revoked_in_week, w.revoked_cumulative, w.expired_in_week, w.remaining_at_end) for w in weeks] == [
+    assert [
+        (w.revoked_in_week, w.revoked_cumulative, w.expired_in_week, w.remaining_at_end)
+        for w in weeks
+    ] == [
         (1, 1, 1, 2),
         (1, 2, 0, 1),
     ]
@@ -155,9 +176,13 @@ def test_the_budget_the_plan_asks_for_meets_the_deadline(
     targets = [target(i, 0, d, b) for i, (d, b) in enumerate(raw_targets)]
     existing = [(T0 + timedelta(days=d), b) for d, b in raw_existing]
     deadline = T0 + timedelta(days=5)
-    first = plan(targets, [ShardLoad((1, 0), budget, 200, existing)], T0, deadline, LOOKBACK, policy)
+    first = plan(
+        targets, [ShardLoad((1, 0), budget, 200, existing)], T0, deadline, LOOKBACK, policy
+    )
     if first.deadline_met:
         return
     needed = first.budget_to_meet_deadline()
-    again = plan(targets, [ShardLoad((1, 0), needed, 200, existing)], T0, deadline, LOOKBACK, policy)
+    again = plan(
+        targets, [ShardLoad((1, 0), needed, 200, existing)], T0, deadline, LOOKBACK, policy
+    )
     assert again.deadline_met, again.summary()

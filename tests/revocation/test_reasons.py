@@ -54,18 +54,29 @@ def test_items_carry_the_br_reasons() -> None:
 
 @pytest.mark.parametrize(
     ("text", "reason"),
-    [("keyCompromise", CrlReason.keyCompromise), ("KEY-COMPROMISE", CrlReason.keyCompromise),
-     ("1", CrlReason.keyCompromise), ("superseded", CrlReason.superseded), ("0", CrlReason.unspecified),
-     ("privilege_withdrawn", CrlReason.privilegeWithdrawn)],
+    [
+        ("keyCompromise", CrlReason.keyCompromise),
+        ("KEY-COMPROMISE", CrlReason.keyCompromise),
+        ("1", CrlReason.keyCompromise),
+        ("superseded", CrlReason.superseded),
+        ("0", CrlReason.unspecified),
+        ("privilege_withdrawn", CrlReason.privilegeWithdrawn),
+    ],
 )
 def test_reason_names_and_numbers(text: str, reason: CrlReason) -> None:
     assert parse_reason(text) is reason
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("certificateHold", "not allowed"), ("6", "not allowed"), ("cACompromise", "not allowed"),
-    ("7", "unknown revocation reason"), ("lost", "unknown revocation reason"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("certificateHold", "not allowed"),
+        ("6", "not allowed"),
+        ("cACompromise", "not allowed"),
+        ("7", "unknown revocation reason"),
+        ("lost", "unknown revocation reason"),
+    ],
+)
 def test_forbidden_reasons(text: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         parse_reason(text)

@@ -21,14 +21,20 @@ from certkeeper.store.tables import ocsp_responses
 from factories import csr_pem
 
 
-def issue(ca: CaHome, names: list[str], profile: str = "tls-dv-ecdsa", kind: str = "ecdsa-p256") -> list[str]:
+def issue(
+    ca: CaHome, names: list[str], profile: str = "tls-dv-ecdsa", kind: str = "ecdsa-p256"
+) -> list[str]:
     service = IssuanceService(ca)
-    return [service.issue(IssueRequest(load_csr(csr_pem([n], kind)), profile)).serial for n in names]
+    return [
+        service.issue(IssueRequest(load_csr(csr_pem([n], kind)), profile)).serial for n in names
+    ]
 
 
 def ocsp_status(ca: CaHome, serial: str) -> ocsp.OCSPCertStatus:
     with ca.inventory.engine.connect() as conn:
-        der = conn.execute(select(ocsp_responses.c.der).where(ocsp_responses.c.serial == serial)).scalar_one()
+        der = conn.execute(
+            select(ocsp_responses.c.der).where(ocsp_responses.c.serial == serial)
+        ).scalar_one()
     return ocsp.load_der_ocsp_response(der).certificate_status
 
 
@@ -36,8 +42,13 @@ def test_revoke_resigns_ocsp_and_publishes_the_shard(fresh_ca: CaHome) -> None:
     (serial,) = issue(fresh_ca, ["r.example.com"])
     published: list[set[tuple[int, int]]] = []
     now = datetime.now(UTC)
-    result = revoke(fresh_ca, serial, CrlReason.superseded, now=now,
-                    publish=lambda keys, at: published.append(keys) or len(keys))
+    result = revoke(
+        fresh_ca,
+        serial,
+        CrlReason.superseded,
+        now=now,
+        publish=lambda keys, at: published.append(keys) or len(keys),
+    )
     assert result.action == "revoked" and result.published == 1
     assert published == [{(result.issuer_id, result.crl_shard)}]
     assert ocsp_status(fresh_ca, serial) is ocsp.OCSPCertStatus.REVOKED
@@ -67,8 +78,12 @@ def test_incident_lifecycle_reconciles_at_every_step(fresh_ca: CaHome) -> None:
     rsa = issue(fresh_ca, [f"r{i}.example.org" for i in range(3)], "tls-dv-rsa", "rsa-2048")
     now = datetime.now(UTC)
     opened = incidents.open_incident(
-        fresh_ca, title="keyEncipherment in RSA leaves", aware_at=now - timedelta(hours=2),
-        br_item_number=12, selector=CertificateFilter(profile_id="tls-dv-rsa"), now=now,
+        fresh_ca,
+        title="keyEncipherment in RSA leaves",
+        aware_at=now - timedelta(hours=2),
+        br_item_number=12,
+        selector=CertificateFilter(profile_id="tls-dv-rsa"),
+        now=now,
         explanation_url="https://ca.example.com/incidents/1",
     )
     assert opened.deadline == (now - timedelta(hours=2)).replace(microsecond=0) + timedelta(days=5)
@@ -98,7 +113,9 @@ def test_incident_lifecycle_reconciles_at_every_step(fresh_ca: CaHome) -> None:
     events = [e.event for e in incidents.IncidentStore(fresh_ca.inventory.engine).events(opened.id)]
     assert events[:2] == ["opened", "planned"] and "execution finished" in events
     window = incidents.IncidentStore(fresh_ca.inventory.engine).renewal_window(rsa[0])
-    assert window is not None and window[1] < now and window[2] == "https://ca.example.com/incidents/1"
+    assert (
+        window is not None and window[1] < now and window[2] == "https://ca.example.com/incidents/1"
+    )
 
 
 @pytest.mark.parametrize(
@@ -117,8 +134,11 @@ def test_bad_incident_input_is_refused_and_nothing_is_recorded(
 ) -> None:
     issue(fresh_ca, ["b.example.com"])
     args: dict[str, object] = {
-        "title": "t", "aware_at": datetime.now(UTC), "br_item_number": 12,
-        "selector": CertificateFilter(profile_id="tls-dv-ecdsa"), "now": datetime.now(UTC),
+        "title": "t",
+        "aware_at": datetime.now(UTC),
+        "br_item_number": 12,
+        "selector": CertificateFilter(profile_id="tls-dv-ecdsa"),
+        "now": datetime.now(UTC),
     }
     args.update(kwargs)
     with pytest.raises((InputError, NotFound), match=message):

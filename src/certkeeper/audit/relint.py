@@ -57,8 +57,13 @@ class RelintReport:
         linter = {f.lint_id: f.linter for f in self.findings}
         severity = {f.lint_id: f.severity for f in self.findings}
         return [
-            {"lint_id": lint_id, "linter": linter[lint_id], "severity": severity[lint_id],
-             "findings": count, "new": new.get(lint_id, 0)}
+            {
+                "lint_id": lint_id,
+                "linter": linter[lint_id],
+                "severity": severity[lint_id],
+                "findings": count,
+                "new": new.get(lint_id, 0),
+            }
             for lint_id, count in total.most_common()
         ]
 
@@ -88,17 +93,36 @@ class _Worker:
     def lint(self, job: Job) -> list[RunFinding]:
         name, issuer = self.issuers[job.issuer_id]
         expectations = None
-        if job.profile_id is not None and job.profile_version is not None and job.crl_shard is not None:
+        if (
+            job.profile_id is not None
+            and job.profile_version is not None
+            and job.crl_shard is not None
+        ):
             profile = self.home.profiles.get(job.profile_id, job.profile_version)
-            expectations = profile_expectations(profile, self.home.config.base_url, name, job.crl_shard)
+            expectations = profile_expectations(
+                profile, self.home.config.base_url, name, job.crl_shard
+            )
         ctype = CertType.PRECERTIFICATE if job.document == "precertificate" else CertType.SUBSCRIBER
         doc = CertificateDocument.from_der(job.der, ctype)
-        found = run_lints(doc, LintContext(issuer=issuer, expectations=expectations), AUDIT, self.only)
+        found = run_lints(
+            doc, LintContext(issuer=issuer, expectations=expectations), AUDIT, self.only
+        )
         if self.pkilint is not None:
-            found += [f for f in self.pkilint.lint_certificate(job.der, ctype)
-                      if self.only is None or f.lint_id in self.only]
+            found += [
+                f
+                for f in self.pkilint.lint_certificate(job.der, ctype)
+                if self.only is None or f.lint_id in self.only
+            ]
         return [
-            RunFinding(job.serial, job.document, f.linter, f.lint_id, str(f.severity), f.location, f.message)
+            RunFinding(
+                job.serial,
+                job.document,
+                f.linter,
+                f.lint_id,
+                str(f.severity),
+                f.location,
+                f.message,
+            )
             for f in found
         ]
 
@@ -122,8 +146,15 @@ def _jobs(home: CaHome, since: datetime | None) -> Iterator[Job]:
     flt = CertificateFilter(issued_after=since)
     inventory = home.inventory
     for cert in inventory.list_certificates(flt):
-        yield Job(cert.serial, "certificate", cert.der, cert.issuer_id, cert.profile_id,
-                  cert.profile_version, cert.crl_shard)
+        yield Job(
+            cert.serial,
+            "certificate",
+            cert.der,
+            cert.issuer_id,
+            cert.profile_id,
+            cert.profile_version,
+            cert.crl_shard,
+        )
     for pre in inventory.list_precertificates(flt):
         yield Job(pre.serial, "precertificate", pre.der, pre.issuer_id, None, None, None)
 
@@ -160,7 +191,9 @@ def relint(
         if unknown:
             from certkeeper.errors import InputError
 
-            raise InputError(f"unknown lint id(s): {', '.join(unknown)} (see `certkeeper lint --list`)")
+            raise InputError(
+                f"unknown lint id(s): {', '.join(unknown)} (see `certkeeper lint --list`)"
+            )
     store = LintRunStore(home.inventory.engine)
     flt = CertificateFilter(issued_after=since)
     total = home.inventory.count_certificates(flt) + home.inventory.count_precertificates(flt)
@@ -171,8 +204,9 @@ def relint(
     report = RelintReport(run_id, previous.id if previous else None)
     context = multiprocessing.get_context("fork")
     home.inventory.engine.dispose()  # no pooled connection crosses the fork
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init,
-                             initargs=(home.config, use_pkilint, wanted)) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init, initargs=(home.config, use_pkilint, wanted)
+    ) as pool:
         pending: list[tuple[int, Future[list[RunFinding]]]] = []
         for chunk in _chunks(_jobs(home, since), CHUNK):
             pending.append((len(chunk), pool.submit(_lint_chunk, chunk)))

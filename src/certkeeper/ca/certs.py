@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from certkeeper import br, urls
 from certkeeper.x509.time import truncate
@@ -62,7 +62,9 @@ def root_builder(
         .add_extension(_ca_key_usage(digital_signature=False), critical=True)
         .add_extension(ski, critical=False)
         # BR 7.1.2.1.3: RECOMMENDED in a root, keyIdentifier equal to its own SKI.
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
+        )
     )
 
 
@@ -86,7 +88,9 @@ def issuing_ca_builder(
         .add_extension(_aki(root), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
-            x509.CertificatePolicies([x509.PolicyInformation(x509.ObjectIdentifier(br.POLICY_DV), None)]),
+            x509.CertificatePolicies(
+                [x509.PolicyInformation(x509.ObjectIdentifier(br.POLICY_DV), None)]
+            ),
             critical=False,
         )
         .add_extension(
@@ -109,7 +113,7 @@ def issuing_ca_builder(
             x509.AuthorityInformationAccess(
                 [
                     x509.AccessDescription(
-                        x509.AuthorityInformationAccessOID.CA_ISSUERS,
+                        AuthorityInformationAccessOID.CA_ISSUERS,
                         x509.UniformResourceIdentifier(urls.ca_issuers_url(base_url, root_name)),
                     )
                 ]

@@ -154,8 +154,9 @@ def _create_hierarchy(
                 key_type=key_type,
                 parent_id=parent_id,
                 subject=cert.subject.rfc4514_string(),
-                ski=cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
-                .value.digest.hex(),
+                ski=cert.extensions.get_extension_for_class(
+                    x509.SubjectKeyIdentifier
+                ).value.digest.hex(),
                 sha256=hashlib.sha256(cert_der).hexdigest(),
                 cert_der=cert_der,
                 key_ref=f"keys/{name}.key.pem",
@@ -210,7 +211,9 @@ class CaHome:
             signer = load_signer(path, self.config.passphrase())
             cert_key = self.issuer_certificate(issuer).public_key()
             if signer.public_key() != cert_key:
-                raise ConfigError(f"key file {path} does not match issuer {issuer.name}'s certificate")
+                raise ConfigError(
+                    f"key file {path} does not match issuer {issuer.name}'s certificate"
+                )
             if key_type_of(cert_key) != issuer.key_type:
                 raise ConfigError(f"issuer {issuer.name} is recorded as {issuer.key_type}")
             self._signers[issuer.id] = signer

@@ -18,8 +18,11 @@ from certkeeper.cli.common import (
     resolve_home,
 )
 from certkeeper.errors import InputError
+from certkeeper.store.queries import CertificateFilter
 
-audit_app = typer.Typer(help="Audits of the inventory and of status services.", no_args_is_help=True)
+audit_app = typer.Typer(
+    help="Audits of the inventory and of status services.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -29,7 +32,9 @@ def register(app: typer.Typer) -> None:
 @audit_app.command("relint")
 @handle_errors
 def relint(
-    since: str | None = typer.Option(None, help="Only certificates with notBefore on/after this date."),
+    since: str | None = typer.Option(
+        None, help="Only certificates with notBefore on/after this date."
+    ),
     lint: list[str] | None = typer.Option(None, "--lint", help="Only these lint ids (repeatable)."),
     pkilint: bool = typer.Option(True, "--pkilint/--no-pkilint", help="Run pkilint too."),
     workers: int | None = typer.Option(None, min=1, help="Worker processes (default: config)."),
@@ -50,43 +55,64 @@ def relint(
             since_at = since_at.replace(tzinfo=UTC)
     ca = CaHome.open(resolve_home(home))
     total = [0]
-    with progress(ca.inventory.count_certificates(_all()) + ca.inventory.count_precertificates(_all()),
-                  "relinting") as advance:
+    with progress(
+        ca.inventory.count_certificates(_all()) + ca.inventory.count_precertificates(_all()),
+        "relinting",
+    ) as advance:
         report = run_relint(
-            ca, since=since_at, only=lint, use_pkilint=pkilint,
+            ca,
+            since=since_at,
+            only=lint,
+            use_pkilint=pkilint,
             workers=workers or ca.config.issuance_workers,
-            total_hint=lambda n: total.__setitem__(0, n), advance=advance,
+            total_hint=lambda n: total.__setitem__(0, n),
+            advance=advance,
         )
     hits = report.new_by_certificate()
     if fmt is OutputFormat.json:
-        print_json({
-            "run_id": report.run_id,
-            "previous_run_id": report.previous_run_id,
-            "documents": report.documents,
-            "findings": len(report.findings),
-            "new_findings": len(report.new),
-            "by_lint": report.by_lint(),
-            "new_by_certificate": [
-                {"serial": s, "document": d, "lint_ids": sorted(set(ids))} for (s, d), ids in sorted(hits.items())
-            ],
-        })
+        print_json(
+            {
+                "run_id": report.run_id,
+                "previous_run_id": report.previous_run_id,
+                "documents": report.documents,
+                "findings": len(report.findings),
+                "new_findings": len(report.new),
+                "by_lint": report.by_lint(),
+                "new_by_certificate": [
+                    {"serial": s, "document": d, "lint_ids": sorted(set(ids))}
+                    for (s, d), ids in sorted(hits.items())
+                ],
+            }
+        )
     else:
-        against = f"run {report.previous_run_id}" if report.previous_run_id else "issuance-time findings"
+        against = (
+            f"run {report.previous_run_id}" if report.previous_run_id else "issuance-time findings"
+        )
         err_console.print(
             f"run {report.run_id}: {report.documents} documents, {len(report.findings)} findings, "
-            f"{len(report.new)} new since {against}", highlight=False,
+            f"{len(report.new)} new since {against}",
+            highlight=False,
         )
-        print_rows(report.by_lint(), ["lint_id", "linter", "severity", "findings", "new"], fmt,
-                   title="Findings by lint")
-        rows = [{"serial": s, "document": d, "new lint ids": ", ".join(sorted(set(ids)))}
-                for (s, d), ids in sorted(hits.items())]
+        print_rows(
+            report.by_lint(),
+            ["lint_id", "linter", "severity", "findings", "new"],
+            fmt,
+            title="Findings by lint",
+        )
+        rows = [
+            {"serial": s, "document": d, "new lint ids": ", ".join(sorted(set(ids)))}
+            for (s, d), ids in sorted(hits.items())
+        ]
         if rows:
-            print_rows(rows, ["serial", "document", "new lint ids"], fmt, title="Certificates hit by new findings")
+            print_rows(
+                rows,
+                ["serial", "document", "new lint ids"],
+                fmt,
+                title="Certificates hit by new findings",
+            )
     if any(f.severity in ("ERROR", "FATAL") for f in report.new):
         raise typer.Exit(2)
 
 
-def _all():  # noqa: ANN202
-    from certkeeper.store.queries import CertificateFilter
-
+def _all() -> CertificateFilter:
     return CertificateFilter()

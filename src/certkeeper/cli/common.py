@@ -94,7 +94,11 @@ def progress(total: int, description: str) -> Iterator[Callable[[int], None]]:
         )
         with bar:
             task = bar.add_task(description, total=total)
-            yield lambda n=1: bar.advance(task, n)
+
+            def advance_bar(n: int = 1) -> None:
+                bar.advance(task, n)
+
+            yield advance_bar
         return
     done = 0
     step = max(1, total // 10)

@@ -20,7 +20,9 @@ from certkeeper.cli.common import (
 )
 from certkeeper.errors import InputError
 
-incident_app = typer.Typer(help="Incidents: deadline clock, affected set, mass revocation.", no_args_is_help=True)
+incident_app = typer.Typer(
+    help="Incidents: deadline clock, affected set, mass revocation.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -56,19 +58,33 @@ def _read_list(path: Path, kind: str) -> tuple[str, ...]:
 
 
 def selector_from_options(
-    issuer: str | None, profile: str | None, cps_version: str | None, issued_after: str | None,
-    issued_before: str | None, key_type: str | None, domain: str | None, lint_id: str | None,
-    serials_file: Path | None, sha256_file: Path | None, subscriber: str | None,
+    issuer: str | None,
+    profile: str | None,
+    cps_version: str | None,
+    issued_after: str | None,
+    issued_before: str | None,
+    key_type: str | None,
+    domain: str | None,
+    lint_id: str | None,
+    serials_file: Path | None,
+    sha256_file: Path | None,
+    subscriber: str | None,
 ) -> Any:
     from certkeeper.cli.certs import parse_profile, parse_when
     from certkeeper.store.queries import CertificateFilter
 
     profile_id, version = parse_profile(profile) if profile else (None, None)
     return CertificateFilter(
-        issuer=issuer, profile_id=profile_id, profile_version=version, cps_version=cps_version,
+        issuer=issuer,
+        profile_id=profile_id,
+        profile_version=version,
+        cps_version=cps_version,
         issued_after=parse_when("--issued-after", issued_after) if issued_after else None,
         issued_before=parse_when("--issued-before", issued_before) if issued_before else None,
-        key_type=key_type, domain_suffix=domain, lint_id=lint_id, subscriber_id=subscriber,
+        key_type=key_type,
+        domain_suffix=domain,
+        lint_id=lint_id,
+        subscriber_id=subscriber,
         serials=_read_list(serials_file, "serial") if serials_file else None,
         sha256s=_read_list(sha256_file, "SHA-256 fingerprint") if sha256_file else None,
     )
@@ -81,7 +97,9 @@ _AFTER = typer.Option(None, "--issued-after", help="notBefore on or after (ISO d
 _BEFORE = typer.Option(None, "--issued-before", help="notBefore before (ISO date/time).")
 _KEY = typer.Option(None, "--key-type", help="e.g. rsa-2048, ecdsa-p256.")
 _DOMAIN = typer.Option(None, "--domain", help="A domain and every name under it.")
-_LINT = typer.Option(None, "--lint-finding", help="Certificates with a stored finding of this lint id.")
+_LINT = typer.Option(
+    None, "--lint-finding", help="Certificates with a stored finding of this lint id."
+)
 _SERIALS = typer.Option(None, "--serials-file", help="File of serials, one a line.")
 _SHA = typer.Option(None, "--sha256-file", help="File of SHA-256 fingerprints, one a line.")
 _SUB = typer.Option(None, "--subscriber", help="Subscriber id.")
@@ -91,13 +109,24 @@ _SUB = typer.Option(None, "--subscriber", help="Subscriber id.")
 @handle_errors
 def open_cmd(
     title: str = typer.Option(..., "--title"),
-    aware_at: str = typer.Option(..., "--aware-at", help="When the CA was made aware (ISO 8601 with zone)."),
+    aware_at: str = typer.Option(
+        ..., "--aware-at", help="When the CA was made aware (ISO 8601 with zone)."
+    ),
     reason: int = typer.Option(..., "--reason", help="The BR 4.9.1.1 item number (1-16)."),
-    explanation_url: str | None = typer.Option(None, "--explanation-url", help="Served to ACME clients by ARI."),
-    issuer: str | None = _ISSUER, profile: str | None = _PROFILE, cps_version: str | None = _CPS,
-    issued_after: str | None = _AFTER, issued_before: str | None = _BEFORE, key_type: str | None = _KEY,
-    domain: str | None = _DOMAIN, lint_finding: str | None = _LINT, serials_file: Path | None = _SERIALS,
-    sha256_file: Path | None = _SHA, subscriber: str | None = _SUB,
+    explanation_url: str | None = typer.Option(
+        None, "--explanation-url", help="Served to ACME clients by ARI."
+    ),
+    issuer: str | None = _ISSUER,
+    profile: str | None = _PROFILE,
+    cps_version: str | None = _CPS,
+    issued_after: str | None = _AFTER,
+    issued_before: str | None = _BEFORE,
+    key_type: str | None = _KEY,
+    domain: str | None = _DOMAIN,
+    lint_finding: str | None = _LINT,
+    serials_file: Path | None = _SERIALS,
+    sha256_file: Path | None = _SHA,
+    subscriber: str | None = _SUB,
     home: Path | None = home_option(),
 ) -> None:
     """Open an incident: deadline from the BR item, affected set from the selector."""
@@ -105,39 +134,76 @@ def open_cmd(
     from certkeeper.cli.revoke import parse_time
     from certkeeper.revocation.incidents import open_incident
 
-    selector = selector_from_options(issuer, profile, cps_version, issued_after, issued_before, key_type,
-                                     domain, lint_finding, serials_file, sha256_file, subscriber)
+    selector = selector_from_options(
+        issuer,
+        profile,
+        cps_version,
+        issued_after,
+        issued_before,
+        key_type,
+        domain,
+        lint_finding,
+        serials_file,
+        sha256_file,
+        subscriber,
+    )
     ca = CaHome.open(resolve_home(home))
     record = open_incident(
-        ca, title=title, aware_at=parse_time(aware_at, "--aware-at"), br_item_number=reason,
-        selector=selector, now=datetime.now(UTC), explanation_url=explanation_url,
+        ca,
+        title=title,
+        aware_at=parse_time(aware_at, "--aware-at"),
+        br_item_number=reason,
+        selector=selector,
+        now=datetime.now(UTC),
+        explanation_url=explanation_url,
     )
-    count = len(list(__import__("certkeeper.store.incidents", fromlist=["x"]).IncidentStore(
-        ca.inventory.engine).items(record.id or 0)))
-    typer.echo(f"incident {record.id}: {count} affected; deadline {record.deadline.isoformat()} "
-               f"(BR 4.9.1.1 item {record.br_item})")
+    count = len(
+        list(
+            __import__("certkeeper.store.incidents", fromlist=["x"])
+            .IncidentStore(ca.inventory.engine)
+            .items(record.id or 0)
+        )
+    )
+    typer.echo(
+        f"incident {record.id}: {count} affected; deadline {record.deadline.isoformat()} "
+        f"(BR 4.9.1.1 item {record.br_item})"
+    )
 
 
 @incident_app.command("list")
 @handle_errors
-def list_cmd(home: Path | None = home_option(), fmt: OutputFormat = typer.Option(OutputFormat.table, "--format")) -> None:
+def list_cmd(
+    home: Path | None = home_option(),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format"),
+) -> None:
     """Every incident."""
     from certkeeper.ca.home import CaHome
     from certkeeper.store.incidents import IncidentStore
 
     ca = CaHome.open(resolve_home(home))
     rows = [
-        {"id": i.id, "title": i.title, "item": i.br_item, "aware_at": i.aware_at.isoformat(),
-         "deadline": i.deadline.isoformat(), "state": i.state}
+        {
+            "id": i.id,
+            "title": i.title,
+            "item": i.br_item,
+            "aware_at": i.aware_at.isoformat(),
+            "deadline": i.deadline.isoformat(),
+            "state": i.state,
+        }
         for i in IncidentStore(ca.inventory.engine).all()
     ]
-    print_rows(rows, ["id", "title", "item", "aware_at", "deadline", "state"], fmt, title="Incidents")
+    print_rows(
+        rows, ["id", "title", "item", "aware_at", "deadline", "state"], fmt, title="Incidents"
+    )
 
 
 @incident_app.command("scope")
 @handle_errors
-def scope_cmd(incident_id: int, home: Path | None = home_option(),
-              fmt: OutputFormat = typer.Option(OutputFormat.table, "--format")) -> None:
+def scope_cmd(
+    incident_id: int,
+    home: Path | None = home_option(),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format"),
+) -> None:
     """The affected set: distinct certificates, precertificates apart, per issuer and shard."""
     from certkeeper.ca.home import CaHome
     from certkeeper.revocation.incidents import scope
@@ -149,11 +215,15 @@ def scope_cmd(incident_id: int, home: Path | None = home_option(),
         print_json(data)
         return
     names = {r.id: r.name for r in ca.inventory.issuers()}
-    typer.echo(f"incident {incident_id}: {data['distinct_certificates']} distinct certificates "
-               f"({data['unexpired_at_aware']} valid at aware-at, {data['unexpired_now']} now); "
-               f"{data['precertificates_without_final']} precertificates without a final certificate")
-    rows = [{"issuer": names[r["issuer_id"]], "shard": r["shard"], "certificates": r["certificates"]}
-            for r in data["per_issuer_shard"]]
+    typer.echo(
+        f"incident {incident_id}: {data['distinct_certificates']} distinct certificates "
+        f"({data['unexpired_at_aware']} valid at aware-at, {data['unexpired_now']} now); "
+        f"{data['precertificates_without_final']} precertificates without a final certificate"
+    )
+    rows = [
+        {"issuer": names[r["issuer_id"]], "shard": r["shard"], "certificates": r["certificates"]}
+        for r in data["per_issuer_shard"]
+    ]
     print_rows(rows, ["issuer", "shard", "certificates"], fmt, title="Per issuer and shard")
 
 
@@ -161,7 +231,9 @@ def scope_cmd(incident_id: int, home: Path | None = home_option(),
 @handle_errors
 def plan_cmd(
     incident_id: int,
-    policy: str = typer.Option("soonest-expiry", "--policy", help="soonest-expiry, in-use-first or latest-expiry."),
+    policy: str = typer.Option(
+        "soonest-expiry", "--policy", help="soonest-expiry, in-use-first or latest-expiry."
+    ),
     notify: bool = typer.Option(True, "--notify/--no-notify", help="Email affected subscribers."),
     home: Path | None = home_option(),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format"),
@@ -175,13 +247,19 @@ def plan_cmd(
     try:
         chosen = Policy(policy)
     except ValueError:
-        raise InputError(f"--policy {policy!r}: use one of {', '.join(p.value for p in Policy)}") from None
+        raise InputError(
+            f"--policy {policy!r}: use one of {', '.join(p.value for p in Policy)}"
+        ) from None
     ca = CaHome.open(resolve_home(home))
     report = make_plan(ca, incident_id, datetime.now(UTC), chosen)
     data = report.to_dict()
     if notify:
         sent = send(ca, incident_id)
-        data["notifications"] = {"sent": sent.sent, "failed": sent.failed, "without_contact": sent.without_contact}
+        data["notifications"] = {
+            "sent": sent.sent,
+            "failed": sent.failed,
+            "without_contact": sent.without_contact,
+        }
     if fmt is OutputFormat.json:
         print_json(data)
         return
@@ -189,7 +267,10 @@ def plan_cmd(
     print_rows(data["batches"], ["batch", "at", "certificates"], fmt, title="Batches")
     if notify:
         n = data["notifications"]
-        typer.echo(f"notifications: {n['sent']} sent, {n['failed']} failed; no contact: {len(n['without_contact'])}")
+        typer.echo(
+            f"notifications: {n['sent']} sent, {n['failed']} failed; "
+            f"no contact: {len(n['without_contact'])}"
+        )
 
 
 @incident_app.command("execute")
@@ -197,7 +278,9 @@ def plan_cmd(
 def execute_cmd(
     incident_id: int,
     workers: int = typer.Option(2, "--workers", min=1),
-    all_batches: bool = typer.Option(False, "--all", help="Also batches planned for later (when their time has come)."),
+    all_batches: bool = typer.Option(
+        False, "--all", help="Also batches planned for later (when their time has come)."
+    ),
     home: Path | None = home_option(),
 ) -> None:
     """Revoke the batches that are due; resumable, and never revokes twice."""
@@ -212,15 +295,34 @@ def execute_cmd(
     total = IncidentStore(ca.inventory.engine).count(incident_id)
     until = None
     if all_batches:
-        until = max((i.planned_at for i in IncidentStore(ca.inventory.engine).items(incident_id) if i.planned_at),
-                    default=None)
+        until = max(
+            (
+                i.planned_at
+                for i in IncidentStore(ca.inventory.engine).items(incident_id)
+                if i.planned_at
+            ),
+            default=None,
+        )
     left = incident.deadline - now
-    err_console.print(f"deadline {incident.deadline.isoformat()} ({_span(left)} left)", highlight=False)
+    err_console.print(
+        f"deadline {incident.deadline.isoformat()} ({_span(left)} left)", highlight=False
+    )
     with progress(total, f"incident {incident_id}: revoking") as advance:
-        result = execute(ca, incident_id, now, workers=workers, until=until, publish=publisher_for(ca), advance=advance)
+        result = execute(
+            ca,
+            incident_id,
+            now,
+            workers=workers,
+            until=until,
+            publish=publisher_for(ca),
+            advance=advance,
+        )
     counts = status(ca, incident_id, datetime.now(UTC)).counts
-    typer.echo(f"revoked {result.revoked}, already revoked {result.already_revoked}, expired {result.expired}; "
-               f"{result.published} shard(s) republished; remaining {counts.remaining} of {counts.affected}")
+    typer.echo(
+        f"revoked {result.revoked}, already revoked {result.already_revoked}, "
+        f"expired {result.expired}; {result.published} shard(s) republished; "
+        f"remaining {counts.remaining} of {counts.affected}"
+    )
 
 
 def _span(delta: Any) -> str:
@@ -232,8 +334,11 @@ def _span(delta: Any) -> str:
 
 @incident_app.command("status")
 @handle_errors
-def status_cmd(incident_id: int, home: Path | None = home_option(),
-               fmt: OutputFormat = typer.Option(OutputFormat.table, "--format")) -> None:
+def status_cmd(
+    incident_id: int,
+    home: Path | None = home_option(),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format"),
+) -> None:
     """The ledger: revoked + expired + remaining = affected, plan against actual, weekly table."""
     from certkeeper.ca.home import CaHome
     from certkeeper.revocation.incidents import status
@@ -244,18 +349,40 @@ def status_cmd(incident_id: int, home: Path | None = home_option(),
         print_json(result)
         return
     c = result["certificates"]
-    typer.echo(f"incident {incident_id} '{result['title']}': deadline {result['deadline']} "
-               f"({_span(__import__('datetime').timedelta(seconds=result['deadline_in_seconds']))} left)")
-    typer.echo(f"affected {c['affected']} = revoked {c['revoked']} + expired before revocation "
-               f"{c['expired_before_revocation']} + remaining {c['remaining']}"
-               f"{'' if result['reconciles'] else '  (DOES NOT RECONCILE)'}")
-    typer.echo(f"planned by now {c['planned_by_now']} of {result['planned_total']} planned; "
-               f"precertificates without final: {result['precertificates_without_final']['affected']}")
-    print_rows(result["weeks"], ["week", "start", "revoked_in_week", "revoked_cumulative", "expired_in_week",
-                                 "expired_cumulative", "remaining_at_end"], fmt, title="Week by week")
+    typer.echo(
+        f"incident {incident_id} '{result['title']}': deadline {result['deadline']} "
+        f"({_span(__import__('datetime').timedelta(seconds=result['deadline_in_seconds']))} left)"
+    )
+    typer.echo(
+        f"affected {c['affected']} = revoked {c['revoked']} + expired before revocation "
+        f"{c['expired_before_revocation']} + remaining {c['remaining']}"
+        f"{'' if result['reconciles'] else '  (DOES NOT RECONCILE)'}"
+    )
+    typer.echo(
+        f"planned by now {c['planned_by_now']} of {result['planned_total']} planned; "
+        f"precertificates without final: {result['precertificates_without_final']['affected']}"
+    )
+    print_rows(
+        result["weeks"],
+        [
+            "week",
+            "start",
+            "revoked_in_week",
+            "revoked_cumulative",
+            "expired_in_week",
+            "expired_cumulative",
+            "remaining_at_end",
+        ],
+        fmt,
+        title="Week by week",
+    )
     if result["undelivered_notifications"]:
-        print_rows(result["undelivered_notifications"], ["subscriber", "address", "kind", "state", "attempts", "error"],
-                   fmt, title="Undelivered notifications")
+        print_rows(
+            result["undelivered_notifications"],
+            ["subscriber", "address", "kind", "state", "attempts", "error"],
+            fmt,
+            title="Undelivered notifications",
+        )
 
 
 @incident_app.command("notify")
@@ -267,22 +394,35 @@ def notify_cmd(incident_id: int, home: Path | None = home_option()) -> None:
 
     ca = CaHome.open(resolve_home(home))
     report = notify(ca, incident_id)
-    typer.echo(f"sent {report.sent}, failed {report.failed}, subscribers without contact: "
-               f"{', '.join(report.without_contact or []) or 'none'}")
+    typer.echo(
+        f"sent {report.sent}, failed {report.failed}, subscribers without contact: "
+        f"{', '.join(report.without_contact or []) or 'none'}"
+    )
 
 
 @incident_app.command("drill")
 @handle_errors
 def drill_cmd(
-    incident_id: int | None = typer.Argument(None, help="An existing incident (default: open one from the selector)."),
+    incident_id: int | None = typer.Argument(
+        None, help="An existing incident (default: open one from the selector)."
+    ),
     title: str = typer.Option("mass revocation drill", "--title"),
     reason: int = typer.Option(12, "--reason", help="BR 4.9.1.1 item."),
     policy: str = typer.Option("soonest-expiry", "--policy"),
-    keep: Path | None = typer.Option(None, "--keep", help="Keep the drill's copy in this directory."),
-    issuer: str | None = _ISSUER, profile: str | None = _PROFILE, cps_version: str | None = _CPS,
-    issued_after: str | None = _AFTER, issued_before: str | None = _BEFORE, key_type: str | None = _KEY,
-    domain: str | None = _DOMAIN, lint_finding: str | None = _LINT, serials_file: Path | None = _SERIALS,
-    sha256_file: Path | None = _SHA, subscriber: str | None = _SUB,
+    keep: Path | None = typer.Option(
+        None, "--keep", help="Keep the drill's copy in this directory."
+    ),
+    issuer: str | None = _ISSUER,
+    profile: str | None = _PROFILE,
+    cps_version: str | None = _CPS,
+    issued_after: str | None = _AFTER,
+    issued_before: str | None = _BEFORE,
+    key_type: str | None = _KEY,
+    domain: str | None = _DOMAIN,
+    lint_finding: str | None = _LINT,
+    serials_file: Path | None = _SERIALS,
+    sha256_file: Path | None = _SHA,
+    subscriber: str | None = _SUB,
     home: Path | None = home_option(),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
@@ -293,18 +433,46 @@ def drill_cmd(
 
     selector = None
     if incident_id is None:
-        selector = selector_from_options(issuer, profile, cps_version, issued_after, issued_before, key_type,
-                                         domain, lint_finding, serials_file, sha256_file, subscriber)
+        selector = selector_from_options(
+            issuer,
+            profile,
+            cps_version,
+            issued_after,
+            issued_before,
+            key_type,
+            domain,
+            lint_finding,
+            serials_file,
+            sha256_file,
+            subscriber,
+        )
     ca = CaHome.open(resolve_home(home))
-    report = drill(ca, now=datetime.now(UTC), incident_id=incident_id, title=title, br_item=reason,
-                   selector=selector, policy=Policy(policy), keep=keep)
+    report = drill(
+        ca,
+        now=datetime.now(UTC),
+        incident_id=incident_id,
+        title=title,
+        br_item=reason,
+        selector=selector,
+        policy=Policy(policy),
+        keep=keep,
+    )
     data = report.to_dict()
     if fmt is OutputFormat.json:
         print_json(data)
         return
     typer.echo(f"drill: {report.affected} affected; {report.plan_summary}")
-    print_rows([{"stage": k, "seconds": f"{v:.2f}"} for k, v in report.seconds.items()], ["stage", "seconds"], fmt,
-               title="Time per stage")
-    typer.echo(f"revoked {report.revoked}; shards published {report.shards_published}, refused "
-               f"{report.shards_refused}; largest shard {report.largest_shard_bytes:,} of {report.budget_bytes:,} bytes")
-    typer.echo(f"deadline {report.deadline.isoformat()}: {'MET' if report.deadline_met else 'MISSED'}")
+    print_rows(
+        [{"stage": k, "seconds": f"{v:.2f}"} for k, v in report.seconds.items()],
+        ["stage", "seconds"],
+        fmt,
+        title="Time per stage",
+    )
+    typer.echo(
+        f"revoked {report.revoked}; shards published {report.shards_published}, refused "
+        f"{report.shards_refused}; largest shard {report.largest_shard_bytes:,} of "
+        f"{report.budget_bytes:,} bytes"
+    )
+    typer.echo(
+        f"deadline {report.deadline.isoformat()}: {'MET' if report.deadline_met else 'MISSED'}"
+    )

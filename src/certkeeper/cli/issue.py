@@ -17,7 +17,9 @@ def register(app: typer.Typer) -> None:
 @handle_errors
 def issue(
     csr: Path | None = typer.Option(None, "--csr", help="PKCS#10 request (PEM, DER or base64)."),
-    batch: Path | None = typer.Option(None, "--batch", help="Directory of CSRs (*.csr, *.pem, *.der)."),
+    batch: Path | None = typer.Option(
+        None, "--batch", help="Directory of CSRs (*.csr, *.pem, *.der)."
+    ),
     profile: str = typer.Option(..., "--profile", help="Profile id, e.g. tls-dv-ecdsa."),
     subscriber: str | None = typer.Option(None, "--subscriber", help="Subscriber id."),
     san: list[str] | None = typer.Option(None, "--san", help="Restrict to these CSR names."),
@@ -41,7 +43,9 @@ def issue(
 
         parsed = load_csr(_read(csr), str(csr))
         service = IssuanceService(ca)
-        issued = service.issue(IssueRequest(parsed, profile, subscriber, tuple(san) if san else None))
+        issued = service.issue(
+            IssueRequest(parsed, profile, subscriber, tuple(san) if san else None)
+        )
         pem = chain_pem(issued)
         if out is None:
             typer.echo(pem, nl=False)
@@ -52,7 +56,9 @@ def issue(
             highlight=False,
         )
         for finding in issued.waived:
-            err_console.print(f"waived: [{finding.linter}] {finding.lint_id}: {finding.message}", highlight=False)
+            err_console.print(
+                f"waived: [{finding.linter}] {finding.lint_id}: {finding.message}", highlight=False
+            )
         return
 
     from certkeeper.issuance.batch import issue_batch

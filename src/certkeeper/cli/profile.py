@@ -9,7 +9,9 @@ import typer
 
 from certkeeper.cli.common import OutputFormat, handle_errors, home_option, print_rows, resolve_home
 
-profile_app = typer.Typer(help="Certificate profiles: versions, contents, validation.", no_args_is_help=True)
+profile_app = typer.Typer(
+    help="Certificate profiles: versions, contents, validation.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -68,4 +70,6 @@ def check(files: list[Path]) -> None:
 
     for path in files:
         profile = ProfileRegistry.parse_file(path)
-        typer.echo(f"{path}: ok ({profile.id}, {profile.key_algorithm}, {profile.validity_days} days)")
+        typer.echo(
+            f"{path}: ok ({profile.id}, {profile.key_algorithm}, {profile.validity_days} days)"
+        )

@@ -20,7 +20,9 @@ def parse_time(text: str, option: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise InputError(f"{option} {text!r} is not an ISO 8601 time (e.g. 2026-11-20T09:00:00Z)") from None
+        raise InputError(
+            f"{option} {text!r} is not an ISO 8601 time (e.g. 2026-11-20T09:00:00Z)"
+        ) from None
     if moment.tzinfo is None:
         if len(text) == 10:
             return moment.replace(tzinfo=UTC)
@@ -31,12 +33,23 @@ def parse_time(text: str, option: str) -> datetime:
 @handle_errors
 def revoke(
     serial: str | None = typer.Argument(None, help="Serial number (hex)."),
-    sha256: str | None = typer.Option(None, "--sha256", help="SHA-256 fingerprint of the certificate."),
+    sha256: str | None = typer.Option(
+        None, "--sha256", help="SHA-256 fingerprint of the certificate."
+    ),
     cert: Path | None = typer.Option(None, "--cert", help="The certificate (PEM or DER)."),
-    reason: str = typer.Option(..., "--reason", help="keyCompromise, superseded, cessationOfOperation, affiliationChanged, privilegeWithdrawn or unspecified."),
-    revoked_at: str | None = typer.Option(None, "--revoked-at", help="Revocation time (backdating only for keyCompromise)."),
+    reason: str = typer.Option(
+        ...,
+        "--reason",
+        help="keyCompromise, superseded, cessationOfOperation, affiliationChanged, "
+        "privilegeWithdrawn or unspecified.",
+    ),
+    revoked_at: str | None = typer.Option(
+        None, "--revoked-at", help="Revocation time (backdating only for keyCompromise)."
+    ),
     evidence: str | None = typer.Option(None, "--evidence", help="What the revocation rests on."),
-    no_publish: bool = typer.Option(False, "--no-publish", help="Do not republish the CRL shard now."),
+    no_publish: bool = typer.Option(
+        False, "--no-publish", help="Do not republish the CRL shard now."
+    ),
     home: Path | None = home_option(),
 ) -> None:
     """Revoke one certificate: the OCSP response is re-signed at once and its CRL shard
@@ -58,11 +71,17 @@ def revoke(
     ca = CaHome.open(resolve_home(home))
     target = resolve_serial(ca, serial=serial, sha256=sha256, cert_der=cert_der)
     result = do_revoke(
-        ca, target, crl_reason, now=datetime.now(UTC), revoked_at=when, evidence=evidence,
+        ca,
+        target,
+        crl_reason,
+        now=datetime.now(UTC),
+        revoked_at=when,
+        evidence=evidence,
         publish=None if no_publish else publisher_for(ca),
     )
     err_console.print(
-        f"serial {result.serial}: {result.action} ({result.reason.name}, {result.revoked_at.isoformat()}); "
+        f"serial {result.serial}: {result.action} "
+        f"({result.reason.name}, {result.revoked_at.isoformat()}); "
         f"OCSP re-signed; {result.published} CRL shard(s) republished",
         highlight=False,
     )

@@ -35,7 +35,9 @@ def _emails(values: list[str] | None, option: str) -> list[str]:
 def add(
     subscriber_id: str,
     primary: list[str] = typer.Option(..., "--primary", help="Primary contact email (repeatable)."),
-    backup: list[str] | None = typer.Option(None, "--backup", help="Backup contact email (repeatable)."),
+    backup: list[str] | None = typer.Option(
+        None, "--backup", help="Backup contact email (repeatable)."
+    ),
     home: Path | None = home_option(),
 ) -> None:
     """Create or update a subscriber and replace its contacts."""
@@ -47,13 +49,18 @@ def add(
     ca = CaHome.open(resolve_home(home))
     ca.inventory.ensure_subscriber(subscriber_id, datetime.now(UTC).replace(microsecond=0))
     IncidentStore(ca.inventory.engine).set_contacts(subscriber_id, primaries, backups)
-    typer.echo(f"subscriber {subscriber_id}: {len(primaries)} primary, {len(backups)} backup contact(s)")
+    typer.echo(
+        f"subscriber {subscriber_id}: {len(primaries)} primary, {len(backups)} backup contact(s)"
+    )
 
 
 @subscriber_app.command("show")
 @handle_errors
-def show(subscriber_id: str, home: Path | None = home_option(),
-         fmt: OutputFormat = typer.Option(OutputFormat.table, "--format")) -> None:
+def show(
+    subscriber_id: str,
+    home: Path | None = home_option(),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format"),
+) -> None:
     """A subscriber's contacts."""
     from certkeeper.ca.home import CaHome
     from certkeeper.errors import NotFound
@@ -63,5 +70,9 @@ def show(subscriber_id: str, home: Path | None = home_option(),
     contacts = IncidentStore(ca.inventory.engine).contacts(subscriber_id)
     if not contacts:
         raise NotFound(f"subscriber {subscriber_id!r} has no contacts (or does not exist)")
-    print_rows([{"address": a, "kind": k} for a, k in contacts], ["address", "kind"], fmt,
-               title=f"Contacts of {subscriber_id}")
+    print_rows(
+        [{"address": a, "kind": k} for a, k in contacts],
+        ["address", "kind"],
+        fmt,
+        title=f"Contacts of {subscriber_id}",
+    )

@@ -42,7 +42,9 @@ def _init_worker(config: Config) -> None:
     _worker = (home, IssuanceService(home))
 
 
-def _issue_one(path: Path, profile: str, subscriber: str | None, out: Path | None) -> tuple[str, str]:
+def _issue_one(
+    path: Path, profile: str, subscriber: str | None, out: Path | None
+) -> tuple[str, str]:
     from certkeeper.issuance.csr import load_csr
     from certkeeper.issuance.pem import chain_pem
     from certkeeper.issuance.service import IssuanceService, IssueRequest
@@ -50,7 +52,9 @@ def _issue_one(path: Path, profile: str, subscriber: str | None, out: Path | Non
     assert _worker is not None
     service = _worker[1]
     assert isinstance(service, IssuanceService)
-    issued = service.issue(IssueRequest(load_csr(path.read_bytes(), path.name), profile, subscriber))
+    issued = service.issue(
+        IssueRequest(load_csr(path.read_bytes(), path.name), profile, subscriber)
+    )
     if out is not None:
         (out / f"{path.stem}.pem").write_text(chain_pem(issued))
     return path.name, issued.serial
@@ -66,7 +70,9 @@ def issue_batch(
 ) -> BatchReport:
     if not directory.is_dir():
         raise InputError(f"--batch {directory} is not a directory")
-    files = sorted(p for p in directory.iterdir() if p.suffix.lower() in CSR_SUFFIXES and p.is_file())
+    files = sorted(
+        p for p in directory.iterdir() if p.suffix.lower() in CSR_SUFFIXES and p.is_file()
+    )
     if not files:
         raise InputError(f"no CSR files ({', '.join(CSR_SUFFIXES)}) in {directory}")
     if out is not None:
@@ -76,7 +82,9 @@ def issue_batch(
     report = BatchReport()
     context = multiprocessing.get_context("fork")
     with (
-        ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(home.config,)) as pool,
+        ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_init_worker, initargs=(home.config,)
+        ) as pool,
         progress(len(files), "issuing") as advance,
     ):
         futures = {pool.submit(_issue_one, f, profile, subscriber, out): f for f in files}

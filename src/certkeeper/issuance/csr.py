@@ -44,7 +44,9 @@ def load_csr(data: bytes, source: str = "CSR") -> ParsedCsr:
     except Exception as exc:  # unsupported signature algorithms raise here
         raise InputError(f"{source}: cannot check the CSR signature: {exc}") from None
     if not valid:
-        raise InputError(f"{source}: the CSR signature does not verify (proof of possession failed)")
+        raise InputError(
+            f"{source}: the CSR signature does not verify (proof of possession failed)"
+        )
     try:
         key = csr.public_key()
     except Exception as exc:
@@ -57,11 +59,17 @@ def check_subscriber_key(key: object, source: str) -> None:
     if isinstance(key, rsa.RSAPublicKey):
         numbers = key.public_numbers()
         if key.key_size < 2048:
-            raise InputError(f"{source}: RSA key of {key.key_size} bits; at least 2048 required (BR 6.1.5)")
+            raise InputError(
+                f"{source}: RSA key of {key.key_size} bits; at least 2048 required (BR 6.1.5)"
+            )
         if key.key_size % 8:
-            raise InputError(f"{source}: RSA modulus of {key.key_size} bits is not a multiple of 8 (BR 6.1.5)")
+            raise InputError(
+                f"{source}: RSA modulus of {key.key_size} bits is not a multiple of 8 (BR 6.1.5)"
+            )
         if numbers.e % 2 == 0 or numbers.e < 3:
-            raise InputError(f"{source}: RSA public exponent {numbers.e} is not an odd number >= 3 (BR 6.1.6)")
+            raise InputError(
+                f"{source}: RSA public exponent {numbers.e} is not an odd number >= 3 (BR 6.1.6)"
+            )
     elif isinstance(key, ec.EllipticCurvePublicKey):
         if key.curve.name not in ALLOWED_CURVES:
             raise InputError(

@@ -166,7 +166,8 @@ class IssuanceService:
             signed_tbs = x509.load_der_x509_certificate(pre_der).tbs_certificate_bytes
             if signed_tbs != linted_tbs:
                 raise IssuanceRefused(
-                    f"serial {hexserial}: the signed precertificate's TBS differs from the linted one"
+                    f"serial {hexserial}: the signed precertificate's TBS differs from the "
+                    "linted one"
                 )
             self._step("store_precertificate")
             inventory.store_precertificate(
@@ -255,7 +256,9 @@ class IssuanceService:
         raise IssuanceRefused("three serial collisions in a row: the random source is suspect")
 
 
-def _select_names(csr: ParsedCsr, wanted: tuple[str, ...] | None, profile: Profile) -> tuple[str, ...]:
+def _select_names(
+    csr: ParsedCsr, wanted: tuple[str, ...] | None, profile: Profile
+) -> tuple[str, ...]:
     names = csr.names
     if wanted is not None:
         chosen = tuple(dict.fromkeys(normalize_name(n) for n in wanted))
@@ -269,7 +272,9 @@ def _select_names(csr: ParsedCsr, wanted: tuple[str, ...] | None, profile: Profi
     if not names:
         raise InputError("the CSR names no DNS names (no subjectAltName dNSName and no commonName)")
     if len(names) > profile.san.max_names:
-        raise IssuanceRefused(f"{len(names)} names requested; profile {profile.label} allows {profile.san.max_names}")
+        raise IssuanceRefused(
+            f"{len(names)} names requested; profile {profile.label} allows {profile.san.max_names}"
+        )
     for name in names:
         if not name.isascii():
             raise InputError(f"name {name!r} is not ASCII; request IDNs in their xn-- A-label form")

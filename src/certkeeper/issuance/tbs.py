@@ -12,7 +12,7 @@ from datetime import datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID, ObjectIdentifier
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID, ObjectIdentifier
 
 from certkeeper import urls
 from certkeeper.lint.context import ProfileExpectations
@@ -59,7 +59,9 @@ def build(
     elif sct_list is not None:
         # The extnValue is an OCTET STRING wrapping the TLS-encoded SCT list (RFC 6962 3.3).
         value = der.tlv(der.OCTET_STRING, sct_list)
-        builder = builder.add_extension(x509.UnrecognizedExtension(SCT_LIST_OID, value), critical=False)
+        builder = builder.add_extension(
+            x509.UnrecognizedExtension(SCT_LIST_OID, value), critical=False
+        )
     return builder
 
 
@@ -70,15 +72,17 @@ def extensions(
     out: list[tuple[x509.ExtensionType, bool]] = []
     aia = [
         x509.AccessDescription(
-            x509.AuthorityInformationAccessOID.CA_ISSUERS,
-            x509.UniformResourceIdentifier(urls.ca_issuers_url(inputs.base_url, inputs.issuer_name)),
+            AuthorityInformationAccessOID.CA_ISSUERS,
+            x509.UniformResourceIdentifier(
+                urls.ca_issuers_url(inputs.base_url, inputs.issuer_name)
+            ),
         )
     ]
     if profile.aia_ocsp:
         aia.insert(
             0,
             x509.AccessDescription(
-                x509.AuthorityInformationAccessOID.OCSP,
+                AuthorityInformationAccessOID.OCSP,
                 x509.UniformResourceIdentifier(urls.ocsp_url(inputs.base_url)),
             ),
         )
@@ -94,12 +98,16 @@ def extensions(
     )
     out.append(
         (
-            x509.ExtendedKeyUsage([ObjectIdentifier(EKU_OIDS[u]) for u in profile.extended_key_usage.usages]),
+            x509.ExtendedKeyUsage(
+                [ObjectIdentifier(EKU_OIDS[u]) for u in profile.extended_key_usage.usages]
+            ),
             profile.extended_key_usage.critical,
         )
     )
     # BR 7.1.2.7.12: subjectAltName is critical exactly when the subject is empty.
-    out.append((x509.SubjectAlternativeName([x509.DNSName(n) for n in inputs.names]), subject_empty))
+    out.append(
+        (x509.SubjectAlternativeName([x509.DNSName(n) for n in inputs.names]), subject_empty)
+    )
     bits = set(profile.key_usage.bits)
     out.append(
         (
@@ -118,13 +126,19 @@ def extensions(
         )
     )
     if profile.basic_constraints.include:
-        out.append((x509.BasicConstraints(ca=False, path_length=None), profile.basic_constraints.critical))
+        out.append(
+            (x509.BasicConstraints(ca=False, path_length=None), profile.basic_constraints.critical)
+        )
     if profile.crl_distribution_point:
         url = urls.crl_url(inputs.base_url, inputs.issuer_name, inputs.crl_shard)
         out.append(
             (
                 x509.CRLDistributionPoints(
-                    [x509.DistributionPoint([x509.UniformResourceIdentifier(url)], None, None, None)]
+                    [
+                        x509.DistributionPoint(
+                            [x509.UniformResourceIdentifier(url)], None, None, None
+                        )
+                    ]
                 ),
                 False,
             )

@@ -12,10 +12,9 @@ forty-odd certificate lints never re-parse anything.
 
 from __future__ import annotations
 
-import functools
-
 import base64
 import binascii
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime

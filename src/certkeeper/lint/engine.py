@@ -152,7 +152,7 @@ class Registry:
     def add(self, lint: Lint) -> Lint:
         if lint.id in self.lints:
             raise ValueError(f"lint id {lint.id} registered twice")
-        if not lint.id[:2] in ("e_", "w_", "n_", "i_", "f_"):
+        if lint.id[:2] not in ("e_", "w_", "n_", "i_", "f_"):
             raise ValueError(f"lint id {lint.id} must start with e_, w_, n_, i_ or f_")
         self.lints[lint.id] = lint
         return lint

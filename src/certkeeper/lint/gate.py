@@ -66,4 +66,3 @@ def classify(findings: list[Finding], waivers: Mapping[str, Waiver]) -> GateResu
         else:
             result.blocking.append(finding)
     return result
-

@@ -61,12 +61,16 @@ class ProfileRegistry:
         for path in files:
             profile = self.parse_file(path, now.date())
             if profile.id in seen:
-                raise ProfileError(f"{path}: profile id {profile.id!r} is also used by {seen[profile.id]}")
+                raise ProfileError(
+                    f"{path}: profile id {profile.id!r} is also used by {seen[profile.id]}"
+                )
             seen[profile.id] = path
             parsed.append((path, profile))
         results = []
         for path, profile in parsed:
-            version, created = self.inventory.register_profile_version(profile.id, profile.source, now)
+            version, created = self.inventory.register_profile_version(
+                profile.id, profile.source, now
+            )
             results.append(SyncResult(profile.id, version, created, path))
         return results
 

@@ -202,7 +202,9 @@ def _parse(
     check_keys(t, ("critical", *KEY_USAGE_BITS, *_FORBIDDEN_KU), w)
     for bit in _FORBIDDEN_KU:
         if get(t, bit, bool, w, False):
-            raise TomlProblem(f"{w}.{bit}: MUST NOT be set in a subscriber certificate (BR 7.1.2.7.11)")
+            raise TomlProblem(
+                f"{w}.{bit}: MUST NOT be set in a subscriber certificate (BR 7.1.2.7.11)"
+            )
     ku_critical = get(t, "critical", bool, w, True)
     if not ku_critical:
         raise TomlProblem(f"{w}.critical: keyUsage MUST be critical (BR 7.1.2.7.11)")

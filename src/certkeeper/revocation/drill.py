@@ -46,7 +46,11 @@ class DrillReport:
 
     @property
     def deadline_met(self) -> bool:
-        return self.deadline_met_by_plan and self.finished_by is not None and self.finished_by <= self.deadline
+        return (
+            self.deadline_met_by_plan
+            and self.finished_by is not None
+            and self.finished_by <= self.deadline
+        )
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -66,7 +70,7 @@ def copy_home(home: CaHome, target: Path) -> CaHome:
             "drills copy the inventory; for PostgreSQL, restore a dump into a scratch database "
             "and point a copy of the CA home at it (the live database is never used)"
         )
-    source_path = Path(config.database_url[len(prefix):])
+    source_path = Path(config.database_url[len(prefix) :])
     target.mkdir(parents=True, exist_ok=True)
     copy_path = target / "inventory.db"
     source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
@@ -112,8 +116,13 @@ def drill(
                 raise ConfigError("a drill needs an incident id or a selector")
             t = time.perf_counter()
             opened = incidents.open_incident(
-                copy, title=title, aware_at=aware_at or now, br_item_number=br_item,
-                selector=selector, now=now, who="drill",
+                copy,
+                title=title,
+                aware_at=aware_at or now,
+                br_item_number=br_item,
+                selector=selector,
+                now=now,
+                who="drill",
             )
             assert opened.id is not None
             incident_id = opened.id
@@ -123,8 +132,9 @@ def drill(
         seconds["plan"] = time.perf_counter() - t
         # Execute every batch as if its time had come, to measure the whole campaign.
         last = plan.plan.last_planned or now
-        result = incidents.execute(copy, incident_id, now, workers=workers, until=last, advance=advance,
-                                   who="drill")
+        result = incidents.execute(
+            copy, incident_id, now, workers=workers, until=last, advance=advance, who="drill"
+        )
         seconds["revoke"] = result.seconds.get("revoke", 0.0)
         t = time.perf_counter()
         published = republish(copy, result.shards, now)

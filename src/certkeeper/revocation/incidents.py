@@ -28,8 +28,8 @@ from certkeeper.revocation.reasons import CrlReason, br_item, deadline, encoded_
 from certkeeper.status.crl import LOOKBACK
 from certkeeper.store.database import write_transaction
 from certkeeper.store.incidents import CampaignItem, IncidentRecord, IncidentStore
-from certkeeper.store.queries import CertificateFilter
 from certkeeper.store.ocsp_repo import OcspRecord, OcspStore
+from certkeeper.store.queries import CertificateFilter
 from certkeeper.store.revocations import RevocationStore
 from certkeeper.x509 import crl as crlenc
 from certkeeper.x509.time import truncate
@@ -71,10 +71,14 @@ class Scope:
         }
 
 
-def select_affected(home: CaHome, selector: CertificateFilter, aware_at: datetime) -> list[CampaignItem]:
+def select_affected(
+    home: CaHome, selector: CertificateFilter, aware_at: datetime
+) -> list[CampaignItem]:
     """Distinct final certificates (by SHA-256) matching the selector and valid at
     aware-at, plus precertificates with no final certificate, kept apart by kind."""
-    flt = CertificateFilter(**{**_fields(selector), "expiring_after": _later(selector.expiring_after, aware_at)})
+    flt = CertificateFilter(
+        **{**_fields(selector), "expiring_after": _later(selector.expiring_after, aware_at)}
+    )
     items: dict[str, CampaignItem] = {}
     for item in IncidentStore(home.inventory.engine).affected(flt):
         items.setdefault(item.sha256, item)
@@ -82,7 +86,7 @@ def select_affected(home: CaHome, selector: CertificateFilter, aware_at: datetim
 
 
 def _fields(flt: CertificateFilter) -> dict[str, Any]:
-    return {name: getattr(flt, name) for name in flt.__slots__}  # type: ignore[attr-defined]
+    return {name: getattr(flt, name) for name in flt.__slots__}
 
 
 def _later(a: datetime | None, b: datetime) -> datetime:
@@ -108,25 +112,43 @@ def open_incident(
     aware_at = truncate(aware_at)
     now = truncate(now)
     if aware_at > now + CLOCK_SKEW:
-        raise InputError(f"--aware-at {aware_at.isoformat()} is in the future (now {now.isoformat()})")
+        raise InputError(
+            f"--aware-at {aware_at.isoformat()} is in the future (now {now.isoformat()})"
+        )
     item = br_item(br_item_number)
     if selector.is_empty():
-        raise InputError("the selector is empty: name the affected certificates (profile, issuer, ...)")
+        raise InputError(
+            "the selector is empty: name the affected certificates (profile, issuer, ...)"
+        )
     if explanation_url is not None and not explanation_url.startswith(("https://", "http://")):
         raise InputError(f"--explanation-url {explanation_url!r} is not an http(s) URL")
     affected = select_affected(home, selector, aware_at)
     if not affected:
-        raise InputError(f"the selector matches no certificate valid at {aware_at.isoformat()}: {selector.to_dict()}")
+        raise InputError(
+            f"the selector matches no certificate valid at {aware_at.isoformat()}: "
+            f"{selector.to_dict()}"
+        )
     store = IncidentStore(home.inventory.engine)
     record = IncidentRecord(
-        id=None, title=title.strip(), br_item=item.number, reason=int(item.reason), aware_at=aware_at,
-        deadline=deadline(aware_at, item.number), selector=selector.to_dict(), state="open",
-        explanation_url=explanation_url, details={}, created_at=now,
+        id=None,
+        title=title.strip(),
+        br_item=item.number,
+        reason=int(item.reason),
+        aware_at=aware_at,
+        deadline=deadline(aware_at, item.number),
+        selector=selector.to_dict(),
+        state="open",
+        explanation_url=explanation_url,
+        details={},
+        created_at=now,
     )
     incident_id = store.create(record, who or actor(), affected)
     # ARI (RFC 9773): every affected certificate should be renewed now.
     store.set_renewal_windows(
-        incident_id, [i.serial for i in affected], now - timedelta(days=1), now - timedelta(seconds=1),
+        incident_id,
+        [i.serial for i in affected],
+        now - timedelta(days=1),
+        now - timedelta(seconds=1),
         explanation_url,
     )
     return store.get(incident_id)
@@ -147,10 +169,14 @@ def scope(home: CaHome, incident_id: int, now: datetime) -> Scope:
 # -- planning ---------------------------------------------------------------------------
 
 
-def _targets(home: CaHome, items: Sequence[CampaignItem], reason: int | None, now: datetime) -> list[planner.Target]:
+def _targets(
+    home: CaHome, items: Sequence[CampaignItem], reason: int | None, now: datetime
+) -> list[planner.Target]:
     return [
         planner.Target(
-            i.serial, (i.issuer_id, i.crl_shard), i.not_after,
+            i.serial,
+            (i.issuer_id, i.crl_shard),
+            i.not_after,
             crlenc.entry_size(crlenc.serial_octets(i.serial), now, reason),
         )
         for i in items
@@ -171,7 +197,9 @@ def shard_loads(home: CaHome, keys: set[tuple[int, int]], now: datetime) -> list
         for serial, revoked_at, reason, not_after in store.shard_revocations(*key):
             leaves = not_after + LOOKBACK
             if leaves > now:
-                entries.append((leaves, crlenc.entry_size(crlenc.serial_octets(serial), revoked_at, reason)))
+                entries.append(
+                    (leaves, crlenc.entry_size(crlenc.serial_octets(serial), revoked_at, reason))
+                )
         status = sizes.get((names[key[0]], key[1]))
         # the CRL's bytes beyond its entries: header, extensions, signature
         overhead = max(0, status.bytes - sum(b for _, b in entries)) if status is not None else 600
@@ -196,8 +224,13 @@ class PlanReport:
             "planned": sum(1 for i in p.items if i.planned_at is not None),
             "left_to_expire": len(p.expiring_unrevoked()),
             "batches": [
-                {"batch": b, "certificates": n,
-                 "at": min(i.planned_at for i in p.items if i.batch == b and i.planned_at).isoformat()}
+                {
+                    "batch": b,
+                    "certificates": n,
+                    "at": min(
+                        i.planned_at for i in p.items if i.batch == b and i.planned_at
+                    ).isoformat(),
+                }
                 for b, n in sorted(batches.items())
             ],
             "budget_bytes": max(p.budget.values(), default=0),
@@ -206,7 +239,10 @@ class PlanReport:
 
 
 def make_plan(
-    home: CaHome, incident_id: int, now: datetime, policy: planner.Policy = planner.Policy.soonest_expiry,
+    home: CaHome,
+    incident_id: int,
+    now: datetime,
+    policy: planner.Policy = planner.Policy.soonest_expiry,
     who: str | None = None,
 ) -> PlanReport:
     store = IncidentStore(home.inventory.engine)
@@ -216,12 +252,19 @@ def make_plan(
     reason = encoded_reason(CrlReason(incident.reason))
     targets = _targets(home, items, reason, now)
     keys = {t.shard_key for t in targets}
-    result = planner.plan(targets, shard_loads(home, keys, now), now, incident.deadline, LOOKBACK, policy)
+    result = planner.plan(
+        targets, shard_loads(home, keys, now), now, incident.deadline, LOOKBACK, policy
+    )
     report = PlanReport(result, incident)
     summary = report.to_dict()
     summary["policy"] = str(policy)
-    store.set_plan(incident_id, [(p.serial, p.planned_at, p.batch) for p in result.items], now,
-                   who or actor(), summary)
+    store.set_plan(
+        incident_id,
+        [(p.serial, p.planned_at, p.batch) for p in result.items],
+        now,
+        who or actor(),
+        summary,
+    )
     return report
 
 
@@ -272,17 +315,28 @@ def execute(
     report = ExecuteReport()
     who = who or actor()
     started = time.perf_counter()
-    store.log(incident_id, now, who, "execution started", {"until": due_by.isoformat(), "workers": workers})
+    store.log(
+        incident_id,
+        now,
+        who,
+        "execution started",
+        {"until": due_by.isoformat(), "workers": workers},
+    )
     signer = _ChunkSigner(home, workers, lint_every)
     try:
         for batch in store.batches(incident_id):
-            pending = [i for i in store.pending_in_batch(incident_id, batch)
-                       if i.planned_at is not None and i.planned_at <= due_by]
+            pending = [
+                i
+                for i in store.pending_in_batch(incident_id, batch)
+                if i.planned_at is not None and i.planned_at <= due_by
+            ]
             if not pending:
                 continue
             already = set()
             for start in range(0, len(pending), 900):
-                already |= revocations.revoked_serials(i.serial for i in pending[start : start + 900])
+                already |= revocations.revoked_serials(
+                    i.serial for i in pending[start : start + 900]
+                )
             expired = [i for i in pending if i.serial not in already and i.not_after <= now]
             todo = [i for i in pending if i.serial not in already and i.not_after > now]
             report.already_revoked += len(already)
@@ -304,9 +358,18 @@ def execute(
                 if advance is not None:
                     advance(len(part))
             report.batches_run.append(batch)
-            store.log(incident_id, truncate(datetime.now(UTC)), who, "batch revoked",
-                      {"batch": batch, "revoked": len(todo), "already_revoked": len(already),
-                       "expired": len(expired)})
+            store.log(
+                incident_id,
+                truncate(datetime.now(UTC)),
+                who,
+                "batch revoked",
+                {
+                    "batch": batch,
+                    "revoked": len(todo),
+                    "already_revoked": len(already),
+                    "expired": len(expired),
+                },
+            )
     finally:
         signer.close()
     report.seconds["revoke"] = time.perf_counter() - started
@@ -314,10 +377,18 @@ def execute(
         t = time.perf_counter()
         report.published = publish(report.shards, now)
         report.seconds["publish"] = time.perf_counter() - t
-    store.log(incident_id, truncate(datetime.now(UTC)), who, "execution finished", {
-        "revoked": report.revoked, "already_revoked": report.already_revoked,
-        "expired": report.expired, "shards_republished": report.published,
-    })
+    store.log(
+        incident_id,
+        truncate(datetime.now(UTC)),
+        who,
+        "execution finished",
+        {
+            "revoked": report.revoked,
+            "already_revoked": report.already_revoked,
+            "expired": report.expired,
+            "shards_republished": report.published,
+        },
+    )
     return report
 
 
@@ -356,8 +427,10 @@ class _ChunkSigner:
         if workers > 1:
             home.inventory.engine.dispose()  # no pooled connection crosses the fork
             self.pool = ProcessPoolExecutor(
-                workers, mp_context=multiprocessing.get_context("fork"),
-                initializer=_init_signer, initargs=(home.config, lint_every),
+                workers,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=_init_signer,
+                initargs=(home.config, lint_every),
             )
         else:
             from certkeeper.status.ocsp import OcspSigner
@@ -408,8 +481,11 @@ class Status:
             "planned_total": self.planned_total,
             "weeks": [
                 {
-                    "week": w.number, "start": w.start.isoformat(), "end": w.end.isoformat(),
-                    "revoked_in_week": w.revoked_in_week, "expired_in_week": w.expired_in_week,
+                    "week": w.number,
+                    "start": w.start.isoformat(),
+                    "end": w.end.isoformat(),
+                    "revoked_in_week": w.revoked_in_week,
+                    "expired_in_week": w.expired_in_week,
                     "revoked_cumulative": w.revoked_cumulative,
                     "expired_cumulative": w.expired_cumulative,
                     "remaining_at_end": w.remaining_at_end,
@@ -429,12 +505,20 @@ def status(home: CaHome, incident_id: int, now: datetime) -> Status:
     pres: list[ledgermod.Entry] = []
     planned = 0
     for item in store.items(incident_id):
-        entry = ledgermod.Entry(item.sha256, item.not_after, revoked.get(item.serial), item.planned_at)
+        entry = ledgermod.Entry(
+            item.sha256, item.not_after, revoked.get(item.serial), item.planned_at
+        )
         (certs if item.kind == "certificate" else pres).append(entry)
         planned += item.planned_at is not None
     undelivered = [
-        {"subscriber": n.subscriber_id, "address": n.address, "kind": n.kind, "state": n.state,
-         "attempts": n.attempts, "error": n.last_error}
+        {
+            "subscriber": n.subscriber_id,
+            "address": n.address,
+            "kind": n.kind,
+            "state": n.state,
+            "attempts": n.attempts,
+            "error": n.last_error,
+        }
         for n in store.notifications(incident_id, ("pending", "failed"))
     ]
     return Status(

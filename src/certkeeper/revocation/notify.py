@@ -87,7 +87,8 @@ def notify(home: CaHome, incident_id: int, now: datetime | None = None) -> Notif
         targets += [(subscriber_id, address, kind) for address, kind in contacts]
     store.ensure_notifications(incident_id, targets)
     due = [
-        n for n in store.notifications(incident_id, ("pending", "failed"))
+        n
+        for n in store.notifications(incident_id, ("pending", "failed"))
         if n.attempts < config.notify_attempts
     ]
     if not due:
@@ -97,16 +98,27 @@ def notify(home: CaHome, incident_id: int, now: datetime | None = None) -> Notif
     except OSError as exc:
         at = truncate(now or datetime.now(UTC))
         for n in due:
-            store.record_delivery(incident_id, n.subscriber_id, n.address, False,
-                                  f"cannot connect to {config.smtp_host}:{config.smtp_port}: {exc}", at)
+            store.record_delivery(
+                incident_id,
+                n.subscriber_id,
+                n.address,
+                False,
+                f"cannot connect to {config.smtp_host}:{config.smtp_port}: {exc}",
+                at,
+            )
             report.failed += 1
         return report
     with smtp:
         if config.smtp_starttls:
             smtp.starttls(context=ssl.create_default_context())
         for n in due:
-            message = compose(incident, n.subscriber_id, by_subscriber[n.subscriber_id], config.mail_from,
-                              n.address)
+            message = compose(
+                incident,
+                n.subscriber_id,
+                by_subscriber[n.subscriber_id],
+                config.mail_from,
+                n.address,
+            )
             at = truncate(now or datetime.now(UTC))
             try:
                 refused = smtp.send_message(message)
@@ -118,7 +130,15 @@ def notify(home: CaHome, incident_id: int, now: datetime | None = None) -> Notif
                 report.sent += 1
             else:
                 report.failed += 1
-    store.log(incident_id, truncate(now or datetime.now(UTC)), "certkeeper", "notifications", {
-        "sent": report.sent, "failed": report.failed, "without_contact": report.without_contact,
-    })
+    store.log(
+        incident_id,
+        truncate(now or datetime.now(UTC)),
+        "certkeeper",
+        "notifications",
+        {
+            "sent": report.sent,
+            "failed": report.failed,
+            "without_contact": report.without_contact,
+        },
+    )
     return report

@@ -52,6 +52,8 @@ def publisher_for(
     raises nothing (refusals are reported by the caller from the shard status)."""
 
     def publish(keys: set[tuple[int, int]], now: datetime) -> int:
-        return len(republish(home, keys, now, out_dir=out_dir, override_budget=override_budget).published)
+        return len(
+            republish(home, keys, now, out_dir=out_dir, override_budget=override_budget).published
+        )
 
     return publish

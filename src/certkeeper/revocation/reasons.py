@@ -18,15 +18,15 @@ class CrlReason(IntEnum):
     """RFC 5280 5.3.1 CRLReason values."""
 
     unspecified = 0
-    keyCompromise = 1  # noqa: N815 - the RFC's names are what operators type
-    cACompromise = 2  # noqa: N815
-    affiliationChanged = 3  # noqa: N815
+    keyCompromise = 1
+    cACompromise = 2
+    affiliationChanged = 3
     superseded = 4
-    cessationOfOperation = 5  # noqa: N815
-    certificateHold = 6  # noqa: N815
-    removeFromCRL = 8  # noqa: N815
-    privilegeWithdrawn = 9  # noqa: N815
-    aACompromise = 10  # noqa: N815
+    cessationOfOperation = 5
+    certificateHold = 6
+    removeFromCRL = 8
+    privilegeWithdrawn = 9
+    aACompromise = 10
 
 
 # BR 7.2.2: the only reasons a subscriber certificate's CRL entry may carry; unspecified
@@ -56,22 +56,45 @@ class BrItem:
 
 
 BR_4_9_1_1: tuple[BrItem, ...] = (
-    BrItem(1, "subscriber requests revocation in writing without a reason", DAY, CrlReason.unspecified),
+    BrItem(
+        1, "subscriber requests revocation in writing without a reason", DAY, CrlReason.unspecified
+    ),
     BrItem(2, "subscriber says the request was not authorized", DAY, CrlReason.privilegeWithdrawn),
     BrItem(3, "evidence of key compromise", DAY, CrlReason.keyCompromise),
-    BrItem(4, "a method to compute the private key from the public key", DAY, CrlReason.keyCompromise),
+    BrItem(
+        4, "a method to compute the private key from the public key", DAY, CrlReason.keyCompromise
+    ),
     BrItem(5, "domain validation should not be relied upon", DAY, CrlReason.superseded),
     BrItem(6, "key no longer complies with BR 6.1.5 / 6.1.6", 5 * DAY, CrlReason.superseded),
     BrItem(7, "certificate misused", 5 * DAY, CrlReason.privilegeWithdrawn),
     BrItem(8, "subscriber violated a material obligation", 5 * DAY, CrlReason.privilegeWithdrawn),
-    BrItem(9, "use of the domain name no longer legally permitted", 5 * DAY, CrlReason.cessationOfOperation),
-    BrItem(10, "wildcard used for a misleading subordinate name", 5 * DAY, CrlReason.privilegeWithdrawn),
-    BrItem(11, "material change in the certificate's information", 5 * DAY, CrlReason.privilegeWithdrawn),
+    BrItem(
+        9,
+        "use of the domain name no longer legally permitted",
+        5 * DAY,
+        CrlReason.cessationOfOperation,
+    ),
+    BrItem(
+        10, "wildcard used for a misleading subordinate name", 5 * DAY, CrlReason.privilegeWithdrawn
+    ),
+    BrItem(
+        11,
+        "material change in the certificate's information",
+        5 * DAY,
+        CrlReason.privilegeWithdrawn,
+    ),
     BrItem(12, "not issued per the BRs or the CA's CP/CPS", 5 * DAY, CrlReason.superseded),
-    BrItem(13, "information in the certificate is inaccurate", 5 * DAY, CrlReason.privilegeWithdrawn),
+    BrItem(
+        13, "information in the certificate is inaccurate", 5 * DAY, CrlReason.privilegeWithdrawn
+    ),
     BrItem(14, "the CA's right to issue ends", 5 * DAY, CrlReason.unspecified),
     BrItem(15, "required by the CA's CP/CPS for another reason", 5 * DAY, CrlReason.unspecified),
-    BrItem(16, "a method exposes the private key or its generation was flawed", 5 * DAY, CrlReason.keyCompromise),
+    BrItem(
+        16,
+        "a method exposes the private key or its generation was flawed",
+        5 * DAY,
+        CrlReason.keyCompromise,
+    ),
 )
 _ITEMS = {item.number: item for item in BR_4_9_1_1}
 
@@ -80,7 +103,9 @@ def br_item(number: int) -> BrItem:
     try:
         return _ITEMS[number]
     except KeyError:
-        raise InputError(f"BR 4.9.1.1 has items 1 to {len(BR_4_9_1_1)}; there is no item {number}") from None
+        raise InputError(
+            f"BR 4.9.1.1 has items 1 to {len(BR_4_9_1_1)}; there is no item {number}"
+        ) from None
 
 
 def deadline(aware_at: datetime, item: int) -> datetime:

@@ -62,7 +62,9 @@ def resolve_serial(
         fingerprint = hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
         wanted = format(cert.serial_number, "x")
         if inventory.serial_state(wanted) is None:
-            raise NotFound(f"certificate with serial {wanted} (SHA-256 {fingerprint}) was not issued here")
+            raise NotFound(
+                f"certificate with serial {wanted} (SHA-256 {fingerprint}) was not issued here"
+            )
         return wanted
     assert serial is not None
     hexserial = normalize_serial(serial)
@@ -88,11 +90,14 @@ def revoke(
     state = home.inventory.serial_state(serial)
     if state in (None, "assigned", "failed"):
         raise InputError(
-            f"serial {serial} has no precertificate (state {state or 'unassigned'}): nothing to revoke"
+            f"serial {serial} has no precertificate (state {state or 'unassigned'}): "
+            "nothing to revoke"
         )
     store = RevocationStore(home.inventory.engine)
     with write_transaction(home.inventory.engine) as conn:
-        outcome = store.record(serial, when, encoded_reason(reason), evidence, incident_id, now, conn)
+        outcome = store.record(
+            serial, when, encoded_reason(reason), evidence, incident_id, now, conn
+        )
         if outcome.action != "unchanged":
             resign_on_revocation(home, serial, conn, now)
     rec = outcome.record
@@ -100,7 +105,11 @@ def revoke(
     if publish is not None and outcome.action != "unchanged":
         published = publish({(rec.issuer_id, rec.crl_shard)}, now)
     return Revoked(
-        serial, outcome.action, CrlReason(rec.reason or 0), rec.revoked_at, rec.issuer_id,
-        rec.crl_shard, published,
+        serial,
+        outcome.action,
+        CrlReason(rec.reason or 0),
+        rec.revoked_at,
+        rec.issuer_id,
+        rec.crl_shard,
+        published,
     )
-

@@ -8,7 +8,7 @@ the bytes that get signed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Protocol
 
 from cryptography.hazmat.primitives import hashes
@@ -36,7 +36,7 @@ class KeySpec:
     def is_rsa(self) -> bool:
         return self.name.startswith("rsa-")
 
-    def hash(self) -> hashes.HashAlgorithm:
+    def hash(self) -> hashes.SHA256 | hashes.SHA384:
         return hashes.SHA384() if self.hash_name == "sha384" else hashes.SHA256()
 
     def algorithm_identifier(self) -> bytes:
@@ -68,9 +68,11 @@ def key_type_of(public_key: object) -> str:
     if isinstance(public_key, rsa.RSAPublicKey):
         return f"rsa-{public_key.key_size}"
     if isinstance(public_key, ec.EllipticCurvePublicKey):
-        return {"secp256r1": "ecdsa-p256", "secp384r1": "ecdsa-p384", "secp521r1": "ecdsa-p521"}.get(
-            public_key.curve.name, f"ecdsa-{public_key.curve.name}"
-        )
+        return {
+            "secp256r1": "ecdsa-p256",
+            "secp384r1": "ecdsa-p384",
+            "secp521r1": "ecdsa-p521",
+        }.get(public_key.curve.name, f"ecdsa-{public_key.curve.name}")
     return type(public_key).__name__
 
 
@@ -110,7 +112,7 @@ class KeySigner:
         raise TypeError(f"unsupported key type {type(key).__name__}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def throwaway_key(key_type: str) -> CertificateIssuerPrivateKeyTypes:
     """A key of the issuer's algorithm that no one trusts, for the linting copy.
 

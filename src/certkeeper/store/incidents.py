@@ -8,7 +8,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Integer, Text, and_, func, insert, literal, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    Text,
+    and_,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 
 from certkeeper.errors import NotFound
 from certkeeper.store.database import write_transaction
@@ -21,13 +32,13 @@ from certkeeper.store.tables import (
     UtcDateTime,
     campaign_items,
     certificates,
-    precertificates,
-    serials,
     incident_events,
     incidents,
     notifications,
+    precertificates,
     renewal_windows,
     revocations,
+    serials,
     subscriber_contacts,
 )
 
@@ -114,10 +125,20 @@ class IncidentStore:
             assert key is not None
             incident_id = int(key[0])
             self._insert_items(conn, incident_id, items)
-            self._event(conn, incident_id, rec.created_at, actor, "opened", {
-                "title": rec.title, "br_item": rec.br_item, "deadline": rec.deadline.isoformat(),
-                "selector": rec.selector, "affected": len(items),
-            })
+            self._event(
+                conn,
+                incident_id,
+                rec.created_at,
+                actor,
+                "opened",
+                {
+                    "title": rec.title,
+                    "br_item": rec.br_item,
+                    "deadline": rec.deadline.isoformat(),
+                    "selector": rec.selector,
+                    "affected": len(items),
+                },
+            )
         return incident_id
 
     @staticmethod
@@ -165,7 +186,12 @@ class IncidentStore:
             conn.execute(update(incidents).where(incidents.c.id == incident_id).values(state=state))
 
     def log(
-        self, incident_id: int, at: datetime, actor: str, event: str, detail: dict[str, Any],
+        self,
+        incident_id: int,
+        at: datetime,
+        actor: str,
+        event: str,
+        detail: dict[str, Any],
         conn: Connection | None = None,
     ) -> None:
         if conn is not None:
@@ -176,12 +202,19 @@ class IncidentStore:
 
     @staticmethod
     def _event(
-        conn: Connection, incident_id: int, at: datetime, actor: str, event: str,
+        conn: Connection,
+        incident_id: int,
+        at: datetime,
+        actor: str,
+        event: str,
         detail: dict[str, Any],
     ) -> None:
         conn.execute(
             insert(incident_events).values(
-                incident_id=incident_id, at=at, actor=actor, event=event,
+                incident_id=incident_id,
+                at=at,
+                actor=actor,
+                event=event,
                 detail=json.dumps(detail, sort_keys=True, default=str),
             )
         )
@@ -197,17 +230,20 @@ class IncidentStore:
 
     # -- campaign items ---------------------------------------------------------------
 
-    def affected(self, flt: CertificateFilter, without_final_precertificates: bool = True
-                 ) -> Iterator[CampaignItem]:
+    def affected(
+        self, flt: CertificateFilter, without_final_precertificates: bool = True
+    ) -> Iterator[CampaignItem]:
         """What an incident needs of each matching certificate, without its DER: final
         certificates, then precertificates that have no final certificate."""
         c = certificates.c
-        stmt = select(c.serial, c.sha256, c.issuer_id, c.crl_shard, c.not_after, c.subscriber_id).where(
-            *certificate_conditions(flt)
-        )
+        stmt = select(
+            c.serial, c.sha256, c.issuer_id, c.crl_shard, c.not_after, c.subscriber_id
+        ).where(*certificate_conditions(flt))
         with self.engine.connect() as conn:
             for serial, sha256, issuer_id, shard, not_after, subscriber in conn.execute(stmt):
-                yield CampaignItem(serial, sha256, "certificate", issuer_id, shard, not_after, subscriber)
+                yield CampaignItem(
+                    serial, sha256, "certificate", issuer_id, shard, not_after, subscriber
+                )
             if not without_final_precertificates:
                 return
             p = precertificates.c
@@ -217,37 +253,54 @@ class IncidentStore:
                 .join(assigned, assigned.c.serial == p.serial)
                 .where(
                     *precertificate_conditions(flt),
-                    ~select(c.id).where(c.serial == p.serial).correlate_except(certificates).exists(),
+                    ~select(c.id)
+                    .where(c.serial == p.serial)
+                    .correlate_except(certificates)
+                    .exists(),
                 )
             )
             for serial, sha256, issuer_id, shard, not_after in conn.execute(pre):
-                yield CampaignItem(serial, sha256, "precertificate", issuer_id, shard, not_after, None)
+                yield CampaignItem(
+                    serial, sha256, "precertificate", issuer_id, shard, not_after, None
+                )
 
     def items(self, incident_id: int, kind: str | None = None) -> Iterator[CampaignItem]:
         c = campaign_items.c
         stmt = select(
-            c.serial, c.sha256, c.kind, c.issuer_id, c.crl_shard, c.not_after, c.subscriber_id,
-            c.planned_at, c.batch, c.revoked_at,
+            c.serial,
+            c.sha256,
+            c.kind,
+            c.issuer_id,
+            c.crl_shard,
+            c.not_after,
+            c.subscriber_id,
+            c.planned_at,
+            c.batch,
+            c.revoked_at,
         ).where(c.incident_id == incident_id)
         if kind is not None:
             stmt = stmt.where(c.kind == kind)
         with self.engine.connect() as conn:
             for row in conn.execute(stmt.order_by(c.serial)):
-                yield CampaignItem(*row)
+                yield CampaignItem(**row._mapping)
 
     def count(self, incident_id: int) -> int:
         with self.engine.connect() as conn:
             return int(
                 conn.execute(
-                    select(func.count()).select_from(campaign_items).where(
-                        campaign_items.c.incident_id == incident_id
-                    )
+                    select(func.count())
+                    .select_from(campaign_items)
+                    .where(campaign_items.c.incident_id == incident_id)
                 ).scalar_one()
             )
 
     def set_plan(
-        self, incident_id: int, plan: Sequence[tuple[str, datetime | None, int]], at: datetime,
-        actor: str, summary: dict[str, Any],
+        self,
+        incident_id: int,
+        plan: Sequence[tuple[str, datetime | None, int]],
+        at: datetime,
+        actor: str,
+        summary: dict[str, Any],
     ) -> None:
         """Record every item's planned time and batch, and the plan event, atomically.
 
@@ -262,8 +315,12 @@ class IncidentStore:
                 for start in range(0, len(serials), 900):
                     conn.execute(
                         update(campaign_items)
-                        .where(and_(c.incident_id == incident_id,
-                                    c.serial.in_(serials[start : start + 900])))
+                        .where(
+                            and_(
+                                c.incident_id == incident_id,
+                                c.serial.in_(serials[start : start + 900]),
+                            )
+                        )
                         .values(planned_at=planned_at, batch=batch)
                     )
             self._event(conn, incident_id, at, actor, "planned", summary)
@@ -272,7 +329,9 @@ class IncidentStore:
         c = campaign_items.c
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(c.batch).where(c.incident_id == incident_id, c.batch >= 0).distinct()
+                select(c.batch)
+                .where(c.incident_id == incident_id, c.batch >= 0)
+                .distinct()
                 .order_by(c.batch)
             )
             return [int(r[0]) for r in rows]
@@ -282,37 +341,66 @@ class IncidentStore:
         c = campaign_items.c
         stmt = (
             select(
-                c.serial, c.sha256, c.kind, c.issuer_id, c.crl_shard, c.not_after,
-                c.subscriber_id, c.planned_at, c.batch, c.revoked_at,
+                c.serial,
+                c.sha256,
+                c.kind,
+                c.issuer_id,
+                c.crl_shard,
+                c.not_after,
+                c.subscriber_id,
+                c.planned_at,
+                c.batch,
+                c.revoked_at,
             )
             .where(c.incident_id == incident_id, c.batch == batch, c.revoked_at.is_(None))
             .order_by(c.serial)
         )
         with self.engine.connect() as conn:
-            return [CampaignItem(*row) for row in conn.execute(stmt)]
+            return [CampaignItem(**row._mapping) for row in conn.execute(stmt)]
 
     @staticmethod
     def revoke_items(
-        conn: Connection, incident_id: int, serials_: Sequence[str], at: datetime,
-        reason: int | None, evidence: str,
+        conn: Connection,
+        incident_id: int,
+        serials_: Sequence[str],
+        at: datetime,
+        reason: int | None,
+        evidence: str,
     ) -> None:
         """Record the revocation of campaign items the caller found unrevoked, copying
         issuer, shard and notAfter from the items: one INSERT ... SELECT per 900 serials,
         no per-row work in Python. A serial revoked meanwhile by someone else fails the
         primary key and rolls the caller's transaction back."""
         c = campaign_items.c
-        columns = ["serial", "issuer_id", "crl_shard", "revoked_at", "reason", "not_after",
-                   "incident_id", "evidence", "recorded_at"]
+        columns = [
+            "serial",
+            "issuer_id",
+            "crl_shard",
+            "revoked_at",
+            "reason",
+            "not_after",
+            "incident_id",
+            "evidence",
+            "recorded_at",
+        ]
         for start in range(0, len(serials_), 900):
             source = select(
-                c.serial, c.issuer_id, c.crl_shard, literal(at, UtcDateTime),
-                literal(reason, Integer), c.not_after, literal(incident_id, Integer),
-                literal(evidence, Text), literal(at, UtcDateTime),
+                c.serial,
+                c.issuer_id,
+                c.crl_shard,
+                literal(at, UtcDateTime),
+                literal(reason, Integer),
+                c.not_after,
+                literal(incident_id, Integer),
+                literal(evidence, Text),
+                literal(at, UtcDateTime),
             ).where(c.incident_id == incident_id, c.serial.in_(serials_[start : start + 900]))
             conn.execute(insert(revocations).from_select(columns, source))
 
     @staticmethod
-    def mark_revoked(conn: Connection, incident_id: int, serials: Sequence[str], at: datetime) -> None:
+    def mark_revoked(
+        conn: Connection, incident_id: int, serials: Sequence[str], at: datetime
+    ) -> None:
         c = campaign_items.c
         for start in range(0, len(serials), 500):
             conn.execute(
@@ -325,8 +413,10 @@ class IncidentStore:
         """When each affected serial was revoked, by this campaign or otherwise."""
         c = campaign_items.c
         r = revocations.c
-        stmt = select(c.serial, r.revoked_at).join(revocations, r.serial == c.serial).where(
-            c.incident_id == incident_id
+        stmt = (
+            select(c.serial, r.revoked_at)
+            .join(revocations, r.serial == c.serial)
+            .where(c.incident_id == incident_id)
         )
         with self.engine.connect() as conn:
             return {s: t for s, t in conn.execute(stmt)}
@@ -346,14 +436,23 @@ class IncidentStore:
 
     # -- contacts and notifications ---------------------------------------------------
 
-    def set_contacts(self, subscriber_id: str, primary: Sequence[str], backup: Sequence[str]) -> None:
+    def set_contacts(
+        self, subscriber_id: str, primary: Sequence[str], backup: Sequence[str]
+    ) -> None:
         with write_transaction(self.engine) as conn:
             conn.execute(
-                subscriber_contacts.delete().where(subscriber_contacts.c.subscriber_id == subscriber_id)
+                subscriber_contacts.delete().where(
+                    subscriber_contacts.c.subscriber_id == subscriber_id
+                )
             )
-            rows = [{"subscriber_id": subscriber_id, "address": a, "kind": "primary"} for a in primary]
-            rows += [{"subscriber_id": subscriber_id, "address": a, "kind": "backup"} for a in backup
-                     if a not in primary]
+            rows = [
+                {"subscriber_id": subscriber_id, "address": a, "kind": "primary"} for a in primary
+            ]
+            rows += [
+                {"subscriber_id": subscriber_id, "address": a, "kind": "backup"}
+                for a in backup
+                if a not in primary
+            ]
             if rows:
                 conn.execute(insert(subscriber_contacts), rows)
 
@@ -367,42 +466,67 @@ class IncidentStore:
             )
             return [(a, k) for a, k in rows]
 
-    def ensure_notifications(self, incident_id: int, targets: Sequence[tuple[str, str, str]]) -> None:
+    def ensure_notifications(
+        self, incident_id: int, targets: Sequence[tuple[str, str, str]]
+    ) -> None:
         """Pending notification rows for (subscriber, address, kind) not yet recorded."""
         n = notifications.c
         with write_transaction(self.engine) as conn:
             existing = {
-                (s, a) for s, a in conn.execute(
+                (s, a)
+                for s, a in conn.execute(
                     select(n.subscriber_id, n.address).where(n.incident_id == incident_id)
                 )
             }
             rows = [
-                {"incident_id": incident_id, "subscriber_id": s, "address": a, "kind": k,
-                 "state": "pending", "attempts": 0, "last_error": None, "sent_at": None}
-                for s, a, k in targets if (s, a) not in existing
+                {
+                    "incident_id": incident_id,
+                    "subscriber_id": s,
+                    "address": a,
+                    "kind": k,
+                    "state": "pending",
+                    "attempts": 0,
+                    "last_error": None,
+                    "sent_at": None,
+                }
+                for s, a, k in targets
+                if (s, a) not in existing
             ]
             if rows:
                 conn.execute(insert(notifications), rows)
 
-    def notifications(self, incident_id: int, states: Sequence[str] | None = None) -> list[Notification]:
+    def notifications(
+        self, incident_id: int, states: Sequence[str] | None = None
+    ) -> list[Notification]:
         n = notifications.c
-        stmt = select(n.subscriber_id, n.address, n.kind, n.state, n.attempts, n.last_error, n.sent_at).where(
-            n.incident_id == incident_id
-        )
+        stmt = select(
+            n.subscriber_id, n.address, n.kind, n.state, n.attempts, n.last_error, n.sent_at
+        ).where(n.incident_id == incident_id)
         if states is not None:
             stmt = stmt.where(n.state.in_(states))
         with self.engine.connect() as conn:
-            return [Notification(*r) for r in conn.execute(stmt.order_by(n.subscriber_id, n.address))]
+            return [
+                Notification(*r) for r in conn.execute(stmt.order_by(n.subscriber_id, n.address))
+            ]
 
     def record_delivery(
-        self, incident_id: int, subscriber_id: str, address: str, ok: bool, error: str | None,
+        self,
+        incident_id: int,
+        subscriber_id: str,
+        address: str,
+        ok: bool,
+        error: str | None,
         at: datetime,
     ) -> None:
         n = notifications.c
         with write_transaction(self.engine) as conn:
             conn.execute(
                 update(notifications)
-                .where(n.incident_id == incident_id, n.subscriber_id == subscriber_id, n.address == address)
+                .where(
+                    n.incident_id == incident_id,
+                    n.subscriber_id == subscriber_id,
+                    n.address == address,
+                )
                 .values(
                     state="sent" if ok else "failed",
                     attempts=n.attempts + 1,
@@ -414,7 +538,11 @@ class IncidentStore:
     # -- ARI renewal windows ------------------------------------------------------------
 
     def set_renewal_windows(
-        self, incident_id: int, serials: Sequence[str], start: datetime, end: datetime,
+        self,
+        incident_id: int,
+        serials: Sequence[str],
+        start: datetime,
+        end: datetime,
         explanation_url: str | None,
     ) -> None:
         with write_transaction(self.engine) as conn:
@@ -423,14 +551,25 @@ class IncidentStore:
                 conn.execute(renewal_windows.delete().where(renewal_windows.c.serial.in_(chunk)))
                 conn.execute(
                     insert(renewal_windows),
-                    [{"serial": s, "start": start, "end": end, "explanation_url": explanation_url,
-                      "incident_id": incident_id} for s in chunk],
+                    [
+                        {
+                            "serial": s,
+                            "start": start,
+                            "end": end,
+                            "explanation_url": explanation_url,
+                            "incident_id": incident_id,
+                        }
+                        for s in chunk
+                    ],
                 )
 
     def renewal_window(self, serial: str) -> tuple[datetime, datetime, str | None] | None:
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(renewal_windows.c.start, renewal_windows.c.end, renewal_windows.c.explanation_url)
-                .where(renewal_windows.c.serial == serial)
+                select(
+                    renewal_windows.c.start,
+                    renewal_windows.c.end,
+                    renewal_windows.c.explanation_url,
+                ).where(renewal_windows.c.serial == serial)
             ).first()
         return None if row is None else (row[0], row[1], row[2])

@@ -96,7 +96,9 @@ class LintRunStore:
 
     def keys(self, run_id: int | None) -> set[FindingKey]:
         """Finding identities of a run; `None` means those recorded at issuance."""
-        cond = lint_findings.c.run_id.is_(None) if run_id is None else lint_findings.c.run_id == run_id
+        cond = (
+            lint_findings.c.run_id.is_(None) if run_id is None else lint_findings.c.run_id == run_id
+        )
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(

@@ -136,8 +136,7 @@ class OcspStore:
             "next_update": first.next_update,
         }
         if any(
-            (r.produced_at, r.this_update, r.next_update) != tuple(shared.values())
-            for r in records
+            (r.produced_at, r.this_update, r.next_update) != tuple(shared.values()) for r in records
         ):
             cls._upsert(conn, records)
             return
@@ -163,7 +162,8 @@ class OcspStore:
         )
         if result.rowcount != len(records):
             present = {
-                s for (s,) in conn.execute(
+                s
+                for (s,) in conn.execute(
                     select(ocsp_responses.c.serial).where(
                         ocsp_responses.c.serial.in_([r.serial for r in records])
                     )

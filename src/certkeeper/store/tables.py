@@ -201,7 +201,9 @@ revocations = Table(
     Column("crl_shard", Integer, nullable=False),
     Column("revoked_at", UtcDateTime, nullable=False),
     Column("reason", Integer, nullable=True),  # RFC 5280 CRLReason; NULL = unspecified (absent)
-    Column("not_after", UtcDateTime, nullable=False),  # of the certificate: when the entry may leave
+    Column(
+        "not_after", UtcDateTime, nullable=False
+    ),  # of the certificate: when the entry may leave
     Column("incident_id", Integer, nullable=True),
     Column("evidence", Text, nullable=True),
     Column("recorded_at", UtcDateTime, nullable=False),

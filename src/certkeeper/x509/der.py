@@ -61,7 +61,9 @@ class Tlv:
     def child(self, index: int) -> Tlv:
         kids = self.children()
         if index >= len(kids):
-            raise DerError(f"element at offset {self.start} has {len(kids)} children, wanted #{index}")
+            raise DerError(
+                f"element at offset {self.start} has {len(kids)} children, wanted #{index}"
+            )
         return kids[index]
 
 

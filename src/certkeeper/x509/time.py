@@ -15,9 +15,7 @@ from datetime import UTC, datetime, timedelta
 from certkeeper.x509.der import GENERALIZED_TIME, UTC_TIME, tlv
 
 _UTC_RE = re.compile(rb"^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?(Z|[+-]\d{4})?$")
-_GEN_RE = re.compile(
-    rb"^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})?(\d{2})?([.,]\d+)?(Z|[+-]\d{4})?$"
-)
+_GEN_RE = re.compile(rb"^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})?(\d{2})?([.,]\d+)?(Z|[+-]\d{4})?$")
 
 
 class TimeEncodingError(ValueError):

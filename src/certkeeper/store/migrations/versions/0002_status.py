@@ -30,8 +30,12 @@ def upgrade() -> None:
         sa.Column("incident_id", sa.Integer(), nullable=True),
         sa.Column("evidence", sa.Text(), nullable=True),
         sa.Column("recorded_at", TIMESTAMPTZ, nullable=False),
-        sa.ForeignKeyConstraint(["serial"], ["serials.serial"], name=op.f("fk_revocations_serial_serials")),
-        sa.ForeignKeyConstraint(["issuer_id"], ["issuers.id"], name=op.f("fk_revocations_issuer_id_issuers")),
+        sa.ForeignKeyConstraint(
+            ["serial"], ["serials.serial"], name=op.f("fk_revocations_serial_serials")
+        ),
+        sa.ForeignKeyConstraint(
+            ["issuer_id"], ["issuers.id"], name=op.f("fk_revocations_issuer_id_issuers")
+        ),
         sa.PrimaryKeyConstraint("serial", name=op.f("pk_revocations")),
     )
     op.create_index("ix_revocations_shard", "revocations", ["issuer_id", "crl_shard", "not_after"])
@@ -45,8 +49,12 @@ def upgrade() -> None:
         sa.Column("this_update", TIMESTAMPTZ, nullable=False),
         sa.Column("next_update", TIMESTAMPTZ, nullable=False),
         sa.Column("not_after", TIMESTAMPTZ, nullable=False),
-        sa.ForeignKeyConstraint(["serial"], ["serials.serial"], name=op.f("fk_ocsp_responses_serial_serials")),
-        sa.ForeignKeyConstraint(["issuer_id"], ["issuers.id"], name=op.f("fk_ocsp_responses_issuer_id_issuers")),
+        sa.ForeignKeyConstraint(
+            ["serial"], ["serials.serial"], name=op.f("fk_ocsp_responses_serial_serials")
+        ),
+        sa.ForeignKeyConstraint(
+            ["issuer_id"], ["issuers.id"], name=op.f("fk_ocsp_responses_issuer_id_issuers")
+        ),
         sa.PrimaryKeyConstraint("serial", name=op.f("pk_ocsp_responses")),
     )
     op.create_index("ix_ocsp_responses_next_update", "ocsp_responses", ["next_update"])
@@ -62,7 +70,9 @@ def upgrade() -> None:
         sa.Column("sha256", sa.String(length=64), nullable=True),
         sa.Column("lease_owner", sa.String(length=64), nullable=True),
         sa.Column("lease_until", TIMESTAMPTZ, nullable=True),
-        sa.ForeignKeyConstraint(["issuer_id"], ["issuers.id"], name=op.f("fk_crl_shards_issuer_id_issuers")),
+        sa.ForeignKeyConstraint(
+            ["issuer_id"], ["issuers.id"], name=op.f("fk_crl_shards_issuer_id_issuers")
+        ),
         sa.PrimaryKeyConstraint("issuer_id", "shard", name=op.f("pk_crl_shards")),
     )
     op.create_table(
