@@ -20,7 +20,7 @@ from certkeeper.lint.document import (
     OcspResponseDocument,
     load_document,
 )
-from certkeeper.lint.engine import DocType
+from certkeeper.lint.engine import CertType, DocType, Severity
 from certkeeper.lint.tld import TldData
 
 LEAF = leaf()
@@ -160,3 +160,32 @@ def test_packaged_tld_data() -> None:
     assert data.is_delegated("abarth", date(2020, 1, 1)) and not data.is_delegated(
         "abarth", date(2023, 6, 5)
     )
+
+
+
+def _malformed(length: int) -> list[bytes]:
+    """Values of exactly `length` octets that no DER decoder accepts."""
+    pad = b"\x00" * (length - 2)
+    return [
+        b"\x30\x81" + pad,  # non-minimal length
+        b"\x30\x80" + pad,  # indefinite length
+        b"\x1f\x01" + pad,  # high-tag-number form
+        b"\x30" + bytes([length]) + pad,  # runs past its container
+    ]
+
+
+@pytest.mark.parametrize("oid", [b"\x06\x03\x55\x1d\x13", b"\x06\x03\x55\x1d\x25"])
+def test_undecodable_basic_constraints_or_eku_still_gets_a_type(oid: bytes) -> None:
+    """Regression: a malformed basicConstraints or EKU value made type detection raise."""
+    index = LEAF.find(oid)
+    assert index > 0
+    octet = LEAF.index(b"\x04", index + len(oid))  # after the optional critical BOOLEAN
+    length = LEAF[octet + 1]
+    for blob in _malformed(length):
+        mutated = LEAF[: octet + 2] + blob + LEAF[octet + 2 + length :]
+        assert len(mutated) == len(LEAF)
+        doc = CertificateDocument(mutated)
+        assert doc.cert_type is CertType.SUBSCRIBER
+        findings = run_lints(doc, CTX)
+        assert not [f for f in findings if f.lint_id == "f_lint_crashed"], findings
+        assert any(f.severity >= Severity.ERROR for f in findings)

@@ -586,15 +586,24 @@ class CertificateDocument(Document):
     @cached_property
     def detected_type(self) -> CertType:
         """root: self-issued CA; subordinate CA; precertificate (CT poison); OCSP
-        responder (EKU id-kp-OCSPSigning); anything else is a subscriber certificate."""
-        bc = self.basic_constraints
+        responder (EKU id-kp-OCSPSigning); anything else is a subscriber certificate.
+
+        An extension too malformed to decode counts as absent here: the type must be
+        decidable for every input, and the extension lints report the malformation."""
+        try:
+            bc = self.basic_constraints
+        except (DerError, Malformed):
+            bc = None
         if bc is not None and bc.ca:
             if self.subject_raw is not None and self.subject_raw == self.issuer_raw:
                 return CertType.ROOT
             return CertType.SUBORDINATE_CA
         if OID_CT_POISON in self.ext:
             return CertType.PRECERTIFICATE
-        eku = self.eku
+        try:
+            eku = self.eku
+        except (DerError, Malformed):
+            eku = None
         if eku is not None and EKU_OCSP_SIGNING in eku:
             return CertType.OCSP_RESPONDER
         return CertType.SUBSCRIBER
