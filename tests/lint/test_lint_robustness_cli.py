@@ -162,7 +162,6 @@ def test_packaged_tld_data() -> None:
     )
 
 
-
 def _malformed(length: int) -> list[bytes]:
     """Values of exactly `length` octets that no DER decoder accepts."""
     pad = b"\x00" * (length - 2)

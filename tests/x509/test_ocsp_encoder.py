@@ -114,7 +114,10 @@ def test_encoded_response_parses_identically_and_verifies(
             assert _reason_code(resp.revocation_reason) == revocation.reason
         else:
             assert resp.revocation_reason is None  # unspecified is omitted
-    assert b"." not in _times(der)  # no fractional seconds anywhere
+    times = _times(der)
+    # producedAt, thisUpdate, nextUpdate, and revocationTime when revoked
+    assert len(times) == (3 if revocation is None else 4)
+    assert all(len(t) == 15 and t.endswith(b"Z") and b"." not in t for t in times)
     verify(resp, resp_der)
 
 
@@ -136,14 +139,29 @@ def _reason_code(flag: x509.ReasonFlags) -> int:
     return _CODES[flag]
 
 
-def _times(der: bytes) -> bytes:
-    """Contents of every GeneralizedTime (tag 0x18, 15 octets) in the response."""
-    out = b""
-    i = der.find(b"\x18\x0f")
-    while i >= 0:
-        out += der[i + 2 : i + 17]
-        i = der.find(b"\x18\x0f", i + 1)
-    return out
+def _times(der: bytes) -> list[bytes]:
+    """Contents of every GeneralizedTime in the response, found by walking its structure
+    (the BasicOCSPResponse inside responseBytes included), not by searching the bytes:
+    a hash or signature may contain anything."""
+    from certkeeper.x509 import der as d
+
+    found: list[bytes] = []
+
+    def walk(tlv: d.Tlv) -> None:
+        if tlv.tag == d.GENERALIZED_TIME:
+            found.append(tlv.content)
+        elif tlv.constructed:
+            for child in tlv.children():
+                walk(child)
+        elif tlv.tag == d.OCTET_STRING and tlv.content[:1] == b"\x30":
+            try:
+                inner = d.parse_single(tlv.content)
+            except d.DerError:
+                return  # a hash that merely starts with 0x30
+            walk(inner)
+
+    walk(d.parse_single(der))
+    return found
 
 
 def test_unsuccessful_responses_are_fixed_and_parse() -> None:
