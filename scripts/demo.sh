@@ -44,7 +44,7 @@ certkeeper revoke --home "$HOME_DIR" "$serial" --reason keyCompromise --evidence
 
 # Publish every CRL shard, then check the revoked certificate against its shard.
 certkeeper crl publish --home "$HOME_DIR"
-certkeeper crl status --home "$HOME_DIR" | head -8
+certkeeper crl status --home "$HOME_DIR"
 shard_url=$(openssl x509 -in "$work/rsa.pem" -noout -ext crlDistributionPoints | grep -o 'http://[^ ]*')
 shard_file="$HOME_DIR/crl/${shard_url#*/crl/}"
 openssl crl -inform DER -in "$shard_file" -out "$work/shard.pem"
