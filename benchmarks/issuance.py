@@ -152,6 +152,7 @@ def main() -> None:
         "parse_csr",
         "assign_serial",
         "lint_precertificate",
+        "sign_ocsp",
         "sign_precertificate",
         "store_precertificate",
         "collect_scts",
