@@ -1,0 +1,115 @@
+"""A campaign survives a crash mid-way, resumes without revoking anything twice, and
+counts certificates that expire before their turn as expired, never as revoked."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from certkeeper.ca.home import CaHome
+from certkeeper.issuance.csr import load_csr
+from certkeeper.issuance.service import IssuanceService, IssueRequest
+from certkeeper.revocation import incidents
+from certkeeper.store.incidents import IncidentStore
+from certkeeper.store.queries import CertificateFilter
+from certkeeper.store.revocations import RevocationStore
+from factories import csr_pem
+
+
+def open_planned(ca: CaHome, count: int) -> tuple[int, list[str], datetime]:
+    service = IssuanceService(ca)
+    serials = [
+        service.issue(IssueRequest(load_csr(csr_pem([f"c{i}.example.com"])), "tls-dv-ecdsa")).serial
+        for i in range(count)
+    ]
+    now = datetime.now(UTC)
+    incident = incidents.open_incident(
+        ca,
+        title="campaign",
+        aware_at=now,
+        br_item_number=12,
+        selector=CertificateFilter(profile_id="tls-dv-ecdsa"),
+        now=now,
+    )
+    assert incident.id is not None
+    incidents.make_plan(ca, incident.id, now)
+    return incident.id, serials, now
+
+
+def test_a_crash_mid_campaign_leaves_a_reconciled_ledger_and_resumes(
+    fresh_ca: CaHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    incident_id, serials, now = open_planned(fresh_ca, 6)
+    calls = {"n": 0}
+    original = IncidentStore.revoke_items
+
+    def crash_on_third_chunk(*args: object, **kwargs: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("power cut")
+        original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(IncidentStore, "revoke_items", staticmethod(crash_on_third_chunk))
+    with pytest.raises(RuntimeError, match="power cut"):
+        incidents.execute(fresh_ca, incident_id, now, workers=1, chunk=2)
+    status = incidents.status(fresh_ca, incident_id, now)
+    assert status.counts.reconciles()
+    assert (status.counts.revoked, status.counts.remaining) == (4, 2)  # two chunks committed
+    revoked = RevocationStore(fresh_ca.inventory.engine)
+    assert revoked.count(incident_id=incident_id) == 4  # the third chunk rolled back whole
+
+    monkeypatch.setattr(IncidentStore, "revoke_items", staticmethod(original))
+    resumed = incidents.execute(fresh_ca, incident_id, now, workers=2, chunk=2)
+    assert resumed.revoked == 2 and resumed.already_revoked == 0
+    again = incidents.execute(fresh_ca, incident_id, now, workers=1)
+    assert again.revoked == 0
+    final = incidents.status(fresh_ca, incident_id, now + timedelta(seconds=1))
+    assert final.counts.reconciles() and final.counts.revoked == 6
+    assert revoked.count(incident_id=incident_id) == 6
+    assert revoked.revoked_serials(serials) == set(serials)
+
+
+def test_certificates_expiring_during_the_campaign_are_counted_as_expired(fresh_ca: CaHome) -> None:
+    incident_id, _, now = open_planned(fresh_ca, 3)
+    later = now + timedelta(days=200)  # after every notAfter (90-day profile)
+    result = incidents.execute(fresh_ca, incident_id, later, workers=1, until=later)
+    assert (result.revoked, result.expired) == (0, 3)
+    status = incidents.status(fresh_ca, incident_id, later)
+    assert status.counts.reconciles()
+    assert (status.counts.revoked, status.counts.expired, status.counts.remaining) == (0, 3, 0)
+
+
+def test_revocations_made_outside_the_campaign_count_as_revoked(fresh_ca: CaHome) -> None:
+    from certkeeper.revocation.reasons import CrlReason
+    from certkeeper.revocation.service import revoke
+
+    incident_id, serials, now = open_planned(fresh_ca, 3)
+    revoke(fresh_ca, serials[0], CrlReason.keyCompromise, now=now)
+    result = incidents.execute(fresh_ca, incident_id, now, workers=1)
+    assert (result.revoked, result.already_revoked) == (2, 1)
+    status = incidents.status(fresh_ca, incident_id, now + timedelta(seconds=1))
+    assert status.counts.revoked == 3 and status.counts.reconciles()
+
+
+def test_precertificates_without_a_final_certificate_are_listed_apart_and_revoked(
+    fresh_ca: CaHome,
+) -> None:
+    def crash(step: str) -> None:
+        if step == "sign_certificate":
+            raise RuntimeError("crashed after the precertificate")
+
+    with pytest.raises(RuntimeError):
+        IssuanceService(fresh_ca, on_step=crash).issue(
+            IssueRequest(load_csr(csr_pem(["orphan.example.com"])), "tls-dv-ecdsa")
+        )
+    incident_id, serials, now = open_planned(fresh_ca, 2)
+    scope = incidents.scope(fresh_ca, incident_id, now)
+    assert len(scope.certificates) == 2 and len(scope.precertificates_only) == 1
+    orphan = scope.precertificates_only[0].serial
+    assert orphan not in serials
+    incidents.execute(fresh_ca, incident_id, now, workers=1)
+    assert orphan in RevocationStore(fresh_ca.inventory.engine).revoked_serials([orphan])
+    status = incidents.status(fresh_ca, incident_id, now + timedelta(seconds=1))
+    assert status.counts.affected == 2  # certificates only
+    assert status.precertificates.affected == 1 and status.precertificates.revoked == 1
