@@ -7,7 +7,7 @@ Counts are of distinct certificates (by SHA-256); precertificates are listed onl
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,9 @@ from certkeeper.cli.common import (
     print_rows,
     resolve_home,
 )
+from certkeeper.cli.selection import build_filter
 from certkeeper.errors import ConfigError, InputError
 from certkeeper.store.inventory import Inventory
-from certkeeper.store.queries import CertificateFilter
 from certkeeper.store.records import CertificateRecord, PrecertificateRecord
 
 CRTSH = "https://crt.sh/?sha256={}"
@@ -77,35 +77,6 @@ certs_app = typer.Typer(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(certs_app, name="certs")
-
-
-def parse_when(option: str, text: str) -> datetime:
-    """YYYY-MM-DD (midnight UTC) or an ISO 8601 time; a time without offset is UTC."""
-    value = text.strip()
-    try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            return datetime(day.year, day.month, day.day, tzinfo=UTC)
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise InputError(
-            f"{option}: invalid date {text!r} (use YYYY-MM-DD or an ISO 8601 time)"
-        ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def parse_profile(text: str) -> tuple[str, int | None]:
-    """ID or ID:VERSION."""
-    pid, sep, version = text.strip().rpartition(":")
-    if not sep:
-        pid, version = version, ""
-    if not pid:
-        raise InputError(f"--profile: invalid profile {text!r} (use ID or ID:VERSION)")
-    if not sep:
-        return pid, None
-    if not version.isdigit() or int(version) < 1:
-        raise InputError(f"--profile: invalid version in {text!r} (use ID or ID:VERSION)")
-    return pid, int(version)
 
 
 def _iso(moment: datetime) -> str:
@@ -208,20 +179,18 @@ def list_certs(
         raise InputError(f"--limit: must be zero or more, got {limit}")
     if without_final and not precertificates:
         raise InputError("--without-final only applies with --precertificates")
-    profile_id, profile_version = parse_profile(profile) if profile is not None else (None, None)
-    flt = CertificateFilter(
+    flt = build_filter(
         issuer=issuer,
-        profile_id=profile_id,
-        profile_version=profile_version,
+        profile=profile,
         cps_version=cps_version,
-        issued_after=parse_when("--issued-after", issued_after) if issued_after else None,
-        issued_before=parse_when("--issued-before", issued_before) if issued_before else None,
-        expiring_after=parse_when("--expiring-after", expiring_after) if expiring_after else None,
+        issued_after=issued_after,
+        issued_before=issued_before,
+        expiring_after=expiring_after,
         key_type=key_type,
-        domain_suffix=domain,
+        domain=domain,
         serial=serial,
         sha256=sha256,
-        subscriber_id=subscriber,
+        subscriber=subscriber,
     )
     inv = _open_inventory(resolve_home(home))
     try:

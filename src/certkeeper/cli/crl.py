@@ -7,7 +7,6 @@ from pathlib import Path
 
 import typer
 
-from certkeeper.cli.certs import parse_profile, parse_when
 from certkeeper.cli.common import (
     OutputFormat,
     err_console,
@@ -18,6 +17,7 @@ from certkeeper.cli.common import (
     progress,
     resolve_home,
 )
+from certkeeper.cli.selection import build_filter
 from certkeeper.errors import InputError
 
 crl_app = typer.Typer(
@@ -148,21 +148,18 @@ def status_cmd(
     projection if every unexpired matching certificate were revoked now."""
     from certkeeper.ca.home import CaHome
     from certkeeper.status.crl import crl_status
-    from certkeeper.store.queries import CertificateFilter
 
-    profile_id, profile_version = parse_profile(profile) if profile is not None else (None, None)
-    flt = CertificateFilter(
+    flt = build_filter(
         issuer=issuer,
-        profile_id=profile_id,
-        profile_version=profile_version,
+        profile=profile,
         cps_version=cps_version,
-        issued_after=parse_when("--issued-after", issued_after) if issued_after else None,
-        issued_before=parse_when("--issued-before", issued_before) if issued_before else None,
+        issued_after=issued_after,
+        issued_before=issued_before,
         key_type=key_type,
-        domain_suffix=domain,
+        domain=domain,
         serial=serial,
         sha256=sha256,
-        subscriber_id=subscriber,
+        subscriber=subscriber,
     )
     ca = CaHome.open(resolve_home(home))
     try:

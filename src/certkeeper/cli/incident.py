@@ -18,6 +18,7 @@ from certkeeper.cli.common import (
     progress,
     resolve_home,
 )
+from certkeeper.cli.selection import build_filter
 from certkeeper.errors import InputError
 
 incident_app = typer.Typer(
@@ -27,67 +28,6 @@ incident_app = typer.Typer(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(incident_app, name="incident")
-
-
-def _read_list(path: Path, kind: str) -> tuple[str, ...]:
-    """Serials or SHA-256 fingerprints, one a line; '#' comments and blank lines ignored.
-    Every malformed line is reported with its number, and nothing is selected."""
-    from certkeeper.store.queries import normalize_serial, normalize_sha256
-
-    check = normalize_serial if kind == "serial" else normalize_sha256
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read: {exc}") from None
-    values: list[str] = []
-    bad: list[str] = []
-    for number, line in enumerate(lines, 1):
-        text = line.split("#", 1)[0].strip()
-        if not text:
-            continue
-        try:
-            values.append(check(text))
-        except InputError:
-            bad.append(f"line {number}: {text[:60]!r}")
-    if bad:
-        shown = "; ".join(bad[:10]) + (f"; and {len(bad) - 10} more" if len(bad) > 10 else "")
-        raise InputError(f"{path}: {len(bad)} line(s) are not a {kind}: {shown}")
-    if not values:
-        raise InputError(f"{path}: no {kind} in the file")
-    return tuple(values)
-
-
-def selector_from_options(
-    issuer: str | None,
-    profile: str | None,
-    cps_version: str | None,
-    issued_after: str | None,
-    issued_before: str | None,
-    key_type: str | None,
-    domain: str | None,
-    lint_id: str | None,
-    serials_file: Path | None,
-    sha256_file: Path | None,
-    subscriber: str | None,
-) -> Any:
-    from certkeeper.cli.certs import parse_profile, parse_when
-    from certkeeper.store.queries import CertificateFilter
-
-    profile_id, version = parse_profile(profile) if profile else (None, None)
-    return CertificateFilter(
-        issuer=issuer,
-        profile_id=profile_id,
-        profile_version=version,
-        cps_version=cps_version,
-        issued_after=parse_when("--issued-after", issued_after) if issued_after else None,
-        issued_before=parse_when("--issued-before", issued_before) if issued_before else None,
-        key_type=key_type,
-        domain_suffix=domain,
-        lint_id=lint_id,
-        subscriber_id=subscriber,
-        serials=_read_list(serials_file, "serial") if serials_file else None,
-        sha256s=_read_list(sha256_file, "SHA-256 fingerprint") if sha256_file else None,
-    )
 
 
 _ISSUER = typer.Option(None, "--issuer", help="Issuing CA name.")
@@ -134,18 +74,18 @@ def open_cmd(
     from certkeeper.cli.revoke import parse_time
     from certkeeper.revocation.incidents import open_incident
 
-    selector = selector_from_options(
-        issuer,
-        profile,
-        cps_version,
-        issued_after,
-        issued_before,
-        key_type,
-        domain,
-        lint_finding,
-        serials_file,
-        sha256_file,
-        subscriber,
+    selector = build_filter(
+        issuer=issuer,
+        profile=profile,
+        cps_version=cps_version,
+        issued_after=issued_after,
+        issued_before=issued_before,
+        key_type=key_type,
+        domain=domain,
+        lint_finding=lint_finding,
+        serials_file=serials_file,
+        sha256_file=sha256_file,
+        subscriber=subscriber,
     )
     ca = CaHome.open(resolve_home(home))
     record = open_incident(
@@ -433,18 +373,18 @@ def drill_cmd(
 
     selector = None
     if incident_id is None:
-        selector = selector_from_options(
-            issuer,
-            profile,
-            cps_version,
-            issued_after,
-            issued_before,
-            key_type,
-            domain,
-            lint_finding,
-            serials_file,
-            sha256_file,
-            subscriber,
+        selector = build_filter(
+            issuer=issuer,
+            profile=profile,
+            cps_version=cps_version,
+            issued_after=issued_after,
+            issued_before=issued_before,
+            key_type=key_type,
+            domain=domain,
+            lint_finding=lint_finding,
+            serials_file=serials_file,
+            sha256_file=sha256_file,
+            subscriber=subscriber,
         )
     ca = CaHome.open(resolve_home(home))
     report = drill(
