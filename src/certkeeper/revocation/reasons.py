@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 
 from certkeeper.errors import InputError
+from certkeeper.x509 import crl as crlenc
 
 
 class CrlReason(IntEnum):
@@ -29,17 +30,11 @@ class CrlReason(IntEnum):
     aACompromise = 10
 
 
-# BR 7.2.2: the only reasons a subscriber certificate's CRL entry may carry; unspecified
-# is expressed by leaving reasonCode out.
+# BR 7.2.2: the only reasons a subscriber certificate's CRL entry may carry (the set the
+# CRL encoder and the revocation store enforce); unspecified is expressed by leaving
+# reasonCode out.
 ALLOWED_REASONS = frozenset(
-    {
-        CrlReason.unspecified,
-        CrlReason.keyCompromise,
-        CrlReason.affiliationChanged,
-        CrlReason.superseded,
-        CrlReason.cessationOfOperation,
-        CrlReason.privilegeWithdrawn,
-    }
+    {CrlReason.unspecified} | {CrlReason(r) for r in crlenc.SUBSCRIBER_REASONS}
 )
 
 DAY = timedelta(days=1)
