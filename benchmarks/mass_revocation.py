@@ -235,28 +235,32 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["CERTKEEPER_PASSPHRASE"] = PASSPHRASE
     results = {"SQLite": (args.count, run("SQLite", args.count, args.workers, None))}
+    report(results, args.workers)  # printed now: a later failure loses nothing
     if args.pg_count:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
         from pgserver import PostgresServer
 
-        with PostgresServer().start() as server:
+        with PostgresServer() as server:
             url = server.create_database("bench")
             results["PostgreSQL"] = (
                 args.pg_count,
                 run("PostgreSQL", args.pg_count, args.workers, url),
             )
+        report(results, args.workers)
 
-    print(f"\nMass revocation campaign, {args.workers} worker processes, {os.cpu_count()} cores")
+
+def report(results: dict[str, tuple[int, dict[str, float]]], workers: int) -> None:
+    print(f"\nMass revocation campaign, {workers} worker processes, {os.cpu_count()} cores")
     stages = [
         "open (select, freeze, ARI)",
         "plan",
         "revoke (rows + OCSP re-sign)",
         "republish shards",
     ]
-    header = f"{'stage':<30}" + "".join(
-        f"{k + ' ' + format(n, ','):>26}" for k, (n, _) in results.items()
+    print(
+        f"{'stage':<30}"
+        + "".join(f"{k + ' ' + format(n, ','):>26}" for k, (n, _) in results.items())
     )
-    print(header)
     for stage in stages:
         print(f"{stage:<30}" + "".join(f"{t[stage]:>25.1f}s" for _, t in results.values()))
     goal = {
@@ -289,7 +293,7 @@ def main() -> None:
             f"CRL entries ~{SEED_000_POPULATION * 49 / 1e9:.1f} GB in total, "
             f"{SEED_000_POPULATION * 49 // 10_000_000 + 1:,} shards at the 10 MB budget"
         )
-    print("  (the BR 4.9.1.1 deadline for seed 000 was 5 days = 7,200 min)")
+    print("  (the BR 4.9.1.1 deadline for seed 000 was 5 days = 7,200 min)", flush=True)
 
 
 if __name__ == "__main__":
