@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,14 @@ class Config:
     crl_shards: int
     crl_budget_bytes: int
     crl_dir: Path = Path("crl")
+    # BR 4.9.7: a CRL of subscriber certificates has nextUpdate at most 10 days after
+    # thisUpdate and is reissued at least every 7 days; 7 leaves 3 days for a late run.
+    crl_next_update_days: int = 7
+    # BR 4.9.7: a CA CRL's nextUpdate is at most twelve months out (365 days never more).
+    crl_ca_next_update_days: int = 365
+    # RFC 5280 3.3: an entry stays until one regularly scheduled CRL issued after its
+    # certificate expired has carried it; with 7-day reissue, 10 days is enough.
+    crl_lookback_days: int = 10
     smtp_host: str = "localhost"
     smtp_port: int = 25
     mail_from: str = "ca@example.com"
@@ -88,6 +96,18 @@ class Config:
         if not value:
             raise ConfigError(f"passphrase file {self.passphrase_file} is empty")
         return value
+
+    @property
+    def crl_shard_validity(self) -> timedelta:
+        return timedelta(days=self.crl_next_update_days)
+
+    @property
+    def crl_ca_validity(self) -> timedelta:
+        return timedelta(days=self.crl_ca_next_update_days)
+
+    @property
+    def crl_lookback(self) -> timedelta:
+        return timedelta(days=self.crl_lookback_days)
 
     def waivers_in_force(self, at: datetime) -> dict[str, Waiver]:
         return {w.lint_id: w for w in self.waivers if w.active(at)}
@@ -122,7 +142,31 @@ def _parse(doc: dict[str, Any], home: Path, where: str) -> Config:
     iss = get_table(doc, "issuance", where)
     check_keys(iss, ("workers", "pkilint"), f"{where} [issuance]")
     crl = get_table(doc, "crl", where)
-    check_keys(crl, ("shards", "budget_bytes", "dir"), f"{where} [crl]")
+    check_keys(
+        crl,
+        (
+            "shards",
+            "budget_bytes",
+            "dir",
+            "next_update_days",
+            "ca_next_update_days",
+            "lookback_days",
+        ),
+        f"{where} [crl]",
+    )
+    cw = f"{where} [crl]"
+    next_days = get(crl, "next_update_days", int, cw, default=7)
+    if not 1 <= next_days <= 10:
+        raise TomlProblem(f"{cw}.next_update_days: {next_days} is outside 1..10 (BR 4.9.7)")
+    ca_days = get(crl, "ca_next_update_days", int, cw, default=365)
+    if not 1 <= ca_days <= 365:
+        raise TomlProblem(f"{cw}.ca_next_update_days: {ca_days} is outside 1..365 (BR 4.9.7)")
+    lookback = get(crl, "lookback_days", int, cw, default=10)
+    if not next_days <= lookback <= 3650:
+        # RFC 5280 3.3: an entry stays until one scheduled CRL issued after expiry has it
+        raise TomlProblem(
+            f"{cw}.lookback_days: {lookback} must be at least next_update_days ({next_days})"
+        )
     notify = get_table(doc, "notify", where)
     nw = f"{where} [notify]"
     check_keys(notify, ("smtp_host", "smtp_port", "from", "starttls", "attempts"), nw)
@@ -191,6 +235,9 @@ def _parse(doc: dict[str, Any], home: Path, where: str) -> Config:
         crl_shards=shards,
         crl_budget_bytes=budget,
         crl_dir=home / get(crl, "dir", str, f"{where} [crl]", default="crl"),
+        crl_next_update_days=next_days,
+        crl_ca_next_update_days=ca_days,
+        crl_lookback_days=lookback,
         smtp_host=get(notify, "smtp_host", str, nw, default="localhost"),
         smtp_port=smtp_port,
         mail_from=mail_from,
@@ -254,6 +301,11 @@ shards = {crl_shards}
 budget_bytes = 10000000
 # Where `certkeeper crl publish` writes shards (served under /crl by `certkeeper serve`).
 dir = "crl"
+# nextUpdate of shard CRLs (BR 4.9.7: at most 10 days) and of the root's CA CRL
+# (at most 12 months); revoked entries stay this long after their certificate expires.
+next_update_days = 7
+ca_next_update_days = 365
+lookback_days = 10
 
 [notify]
 # Subscriber notification of revocation campaigns (primary and backup contacts).

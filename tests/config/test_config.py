@@ -33,6 +33,12 @@ def test_rendered_config_round_trips(tmp_path: Path) -> None:
     assert cfg.database_url == f"sqlite:///{(tmp_path / 'h').resolve()}/inventory.db"
     assert cfg.crl_shards == 16 and cfg.crl_budget_bytes == 10_000_000
     assert cfg.use_pkilint and cfg.issuance_workers == 2
+    assert (cfg.crl_next_update_days, cfg.crl_ca_next_update_days, cfg.crl_lookback_days) == (
+        7,
+        365,
+        10,
+    )
+    assert cfg.crl_dir == (tmp_path / "h").resolve() / "crl"
     assert cfg.passphrase_file == (tmp_path / "h").resolve() / "secrets/pass"
 
 
@@ -51,6 +57,11 @@ def test_rendered_config_round_trips(tmp_path: Path) -> None:
         ("budget_bytes = 10000000", "budget_bytes = 5", "too small"),
         ("[issuance]", "[issuance", "not valid TOML"),
         ("[ca]", "[cee]\n[ca]", "unknown key 'cee'"),
+        ("next_update_days = 7", "next_update_days = 11", "outside 1..10 (BR 4.9.7)"),
+        ("ca_next_update_days = 365", "ca_next_update_days = 400", "outside 1..365"),
+        ("lookback_days = 10", "lookback_days = 3", "at least next_update_days (7)"),
+        ("smtp_port = 25", "smtp_port = 70000", "not a TCP port"),
+        ('from = "ca@example.com"', 'from = "nobody"', "not an email address"),
     ],
 )
 def test_bad_config_values_name_the_key(tmp_path: Path, old: str, new: str, expected: str) -> None:

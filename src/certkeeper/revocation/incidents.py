@@ -25,7 +25,6 @@ from certkeeper.errors import InputError
 from certkeeper.revocation import ledger as ledgermod
 from certkeeper.revocation import planner
 from certkeeper.revocation.reasons import CrlReason, br_item, deadline, encoded_reason
-from certkeeper.status.crl import LOOKBACK
 from certkeeper.store.database import write_transaction
 from certkeeper.store.incidents import CampaignItem, IncidentRecord, IncidentStore
 from certkeeper.store.ocsp_repo import OcspRecord, OcspStore
@@ -195,7 +194,7 @@ def shard_loads(home: CaHome, keys: set[tuple[int, int]], now: datetime) -> list
     for key in sorted(keys):
         entries = []
         for serial, revoked_at, reason, not_after in store.shard_revocations(*key):
-            leaves = not_after + LOOKBACK
+            leaves = not_after + home.config.crl_lookback
             if leaves > now:
                 entries.append(
                     (leaves, crlenc.entry_size(crlenc.serial_octets(serial), revoked_at, reason))
@@ -253,7 +252,12 @@ def make_plan(
     targets = _targets(home, items, reason, now)
     keys = {t.shard_key for t in targets}
     result = planner.plan(
-        targets, shard_loads(home, keys, now), now, incident.deadline, LOOKBACK, policy
+        targets,
+        shard_loads(home, keys, now),
+        now,
+        incident.deadline,
+        home.config.crl_lookback,
+        policy,
     )
     report = PlanReport(result, incident)
     summary = report.to_dict()

@@ -42,16 +42,9 @@ from certkeeper.urls import ca_crl_url, crl_url
 from certkeeper.x509 import crl as crlenc
 from certkeeper.x509.time import truncate
 
-# BR 4.9.7: a CRL of subscriber certificates has nextUpdate at most 10 days after
-# thisUpdate and is reissued at least every 7 days; 7 days leaves 3 days of margin for
-# a publisher that is late.
-SHARD_VALIDITY = timedelta(days=7)
-# BR 4.9.7: a CRL of CA certificates has nextUpdate at most twelve months after
-# thisUpdate; 365 days is never more than twelve calendar months.
-CA_CRL_VALIDITY = timedelta(days=365)
-# How long an entry stays after its certificate expires. RFC 5280 3.3: an entry stays
-# until it has appeared on one regularly scheduled CRL issued after the certificate
-# expired; CRLs are reissued at least every 7 days (BR 4.9.7), so 10 days is enough.
+# nextUpdate of shard and CA CRLs and how long entries outlive their certificate are
+# settings ([crl] in certkeeper.toml, see config.py for the BR 4.9.7 / RFC 5280 3.3
+# reasoning behind the defaults); the defaults, for code without a CA home:
 LOOKBACK = timedelta(days=10)
 # A publisher holds a shard's lease this long; publishing one shard takes seconds.
 LEASE_DURATION = timedelta(minutes=10)
@@ -204,20 +197,20 @@ class ShardPublisher:
     def build(self, task: CrlTask, now: datetime, number: int) -> tuple[bytes, int, str | None]:
         """(CRL DER, entry count, IDP URI) for the task at `now` with CRL number `number`."""
         rec = self._issuer(task.issuer_id)
-        rows = self.store.entries(task.issuer_id, task.shard, now, LOOKBACK)
+        rows = self.store.entries(task.issuer_id, task.shard, now, self.home.config.crl_lookback)
         entries = self.encoder.encode_rows(rows)
         if task.kind == "shard":
             idp: str | None = crl_url(self.home.config.base_url, task.issuer_name, task.shard)
             scope: crlenc.IdpScope = "user"
-            validity = SHARD_VALIDITY
+            validity = self.home.config.crl_shard_validity
         elif task.kind == "ca":
             idp, scope, validity = (
                 ca_crl_url(self.home.config.base_url, rec.name),
                 "ca",
-                (CA_CRL_VALIDITY),
+                self.home.config.crl_ca_validity,
             )
         else:
-            idp, scope, validity = None, "all", SHARD_VALIDITY
+            idp, scope, validity = None, "all", self.home.config.crl_shard_validity
         signer = self.home.signer(rec)
         tbs = crlenc.encode_tbs(
             crlenc.CrlIssuer.from_certificate(rec.cert_der),
@@ -294,7 +287,12 @@ class ShardPublisher:
                 owner,
                 number,
                 now,
-                now + (CA_CRL_VALIDITY if task.kind == "ca" else SHARD_VALIDITY),
+                now
+                + (
+                    self.home.config.crl_ca_validity
+                    if task.kind == "ca"
+                    else self.home.config.crl_shard_validity
+                ),
                 count,
                 len(der),
                 digest,
@@ -501,7 +499,7 @@ def crl_status(
         algorithm = spec.algorithm_identifier()
         signature = crlenc.max_signature_size(spec)
         for shard in range(home.config.crl_shards):
-            rows = store.entries(rec.id, shard, now, LOOKBACK)
+            rows = store.entries(rec.id, shard, now, home.config.crl_lookback)
             length = sum(len(e) for e in encoder.encode_rows(rows))
             extra = projected.get((rec.id, shard), [])
             extra_length = sum(
@@ -516,7 +514,7 @@ def crl_status(
                     issuer,
                     n,
                     now,
-                    now + SHARD_VALIDITY,
+                    now + home.config.crl_shard_validity,
                     number,
                     algorithm,
                     signature,
