@@ -161,6 +161,11 @@ class IncidentStore:
         ]
         for start in range(0, len(rows), 5000):
             conn.execute(insert(campaign_items), rows[start : start + 5000])
+        if conn.dialect.name == "postgresql":
+            # Fresh statistics, or PostgreSQL scans the whole table for every batch of
+            # serials that plans and revocations look up (measured: 1.4 s per statement
+            # at 200k items instead of milliseconds).
+            conn.exec_driver_sql("ANALYZE campaign_items")
 
     def get(self, incident_id: int) -> IncidentRecord:
         with self.engine.connect() as conn:
@@ -311,6 +316,18 @@ class IncidentStore:
         for serial, planned_at, batch in plan:
             groups.setdefault((planned_at, batch), []).append(serial)
         with write_transaction(self.engine) as conn:
+            total = conn.execute(
+                select(func.count()).select_from(campaign_items).where(c.incident_id == incident_id)
+            ).scalar_one()
+            if len(groups) == 1 and len(plan) == total:
+                # Everything at once (the usual plan): one statement, no serial lists.
+                ((planned_at, batch),) = groups
+                conn.execute(
+                    update(campaign_items)
+                    .where(c.incident_id == incident_id)
+                    .values(planned_at=planned_at, batch=batch)
+                )
+                groups = {}
             for (planned_at, batch), serials in groups.items():
                 for start in range(0, len(serials), 900):
                     conn.execute(
