@@ -315,6 +315,25 @@ def parse_time(data: bytes, h: tuple[int, int, int], location: str) -> TimeField
     return TimeField(location, tag, content, decoded.value, decoded.problems, None)
 
 
+def _split_signed(d: bytes, what: str) -> tuple[tuple[int, int, int], bytes, AlgId, int, bytes]:
+    """Certificates and CRLs share the outer shape SEQUENCE { tbs, signatureAlgorithm,
+    signatureValue BIT STRING }: (tbs header, tbs bytes, algorithm, unused bits, signature)."""
+    tag, cs, ce = header(d, 0, len(d))
+    if tag != 0x30:
+        raise DerError(f"a {what} is a SEQUENCE")
+    if ce != len(d):
+        raise DerError(f"{len(d) - ce} octets trail the {what}")
+    parts = children(d, cs, ce)
+    if len(parts) != 3:
+        raise DerError(f"a {what} has 3 elements, this one has {len(parts)}")
+    (ttag, tcs, tce), alg_h, (stag, scs, sce) = parts
+    tbs_raw = d[_hdr_start_of(d, tcs, tce) : tce]
+    sig_alg = parse_alg(d, alg_h, "signatureAlgorithm")
+    if stag != 0x03 or sce == scs:
+        raise DerError("signatureValue is not a BIT STRING")
+    return (ttag, tcs, tce), tbs_raw, sig_alg, d[scs], d[scs + 1 : sce]
+
+
 def parse_alg(data: bytes, h: tuple[int, int, int], what: str) -> AlgId:
     tag, cs, ce = h
     if tag != 0x30:
@@ -488,21 +507,10 @@ class CertificateDocument(Document):
     def _parse(self) -> None:
         d = self.der
         try:
-            tag, cs, ce = header(d, 0, len(d))
-            if tag != 0x30:
-                raise DerError("a certificate is a SEQUENCE")
-            if ce != len(d):
-                raise DerError(f"{len(d) - ce} octets trail the certificate")
-            parts = children(d, cs, ce)
-            if len(parts) != 3:
-                raise DerError(f"a certificate has 3 elements, this one has {len(parts)}")
-            (ttag, tcs, tce), alg_h, (stag, scs, sce) = parts
-            self.tbs_raw = d[_hdr_start_of(d, tcs, tce) : tce]
-            self.sig_alg = parse_alg(d, alg_h, "signatureAlgorithm")
-            if stag != 0x03 or sce == scs:
-                raise DerError("signatureValue is not a BIT STRING")
-            self.signature_unused_bits = d[scs]
-            self.signature = d[scs + 1 : sce]
+            (ttag, tcs, tce), self.tbs_raw, self.sig_alg, unused, self.signature = _split_signed(
+                d, "certificate"
+            )
+            self.signature_unused_bits = unused
             if ttag != 0x30:
                 raise DerError("tbsCertificate is not a SEQUENCE")
             self._parse_tbs(d, tcs, tce)
@@ -1026,20 +1034,9 @@ class CrlDocument(Document):
     def _parse(self) -> None:
         d = self.der
         try:
-            tag, cs, ce = header(d, 0, len(d))
-            if tag != 0x30:
-                raise DerError("a CRL is a SEQUENCE")
-            if ce != len(d):
-                raise DerError(f"{len(d) - ce} octets trail the CRL")
-            parts = children(d, cs, ce)
-            if len(parts) != 3:
-                raise DerError(f"a CRL has 3 elements, this one has {len(parts)}")
-            (ttag, tcs, tce), alg_h, (stag, scs, sce) = parts
-            self.tbs_raw = d[_hdr_start_of(d, tcs, tce) : tce]
-            self.sig_alg = parse_alg(d, alg_h, "signatureAlgorithm")
-            if stag != 0x03 or sce == scs:
-                raise DerError("signatureValue is not a BIT STRING")
-            self.signature = d[scs + 1 : sce]
+            (ttag, tcs, tce), self.tbs_raw, self.sig_alg, _, self.signature = _split_signed(
+                d, "CRL"
+            )
             if ttag != 0x30:
                 raise DerError("tbsCertList is not a SEQUENCE")
             self._parse_tbs(d, tcs, tce)
