@@ -170,3 +170,45 @@ def test_a_drill_leaves_the_live_inventory_untouched(fresh_ca: CaHome) -> None:
     fresh_ca.inventory.engine.dispose()
     assert tree_digest(fresh_ca.config.home) == before
     assert fresh_ca.inventory.count_certificates(CertificateFilter()) == 5
+
+
+def test_subscriber_and_plan_options_are_checked(fresh_ca: CaHome) -> None:
+    home = str(fresh_ca.config.home)
+    code, _, err = cli("subscriber", "add", "shop", "--primary", "not-an-address", "--home", home)
+    assert code == 1 and "--primary 'not-an-address' is not an email address" in err
+    code, out, err = cli(
+        "subscriber",
+        "add",
+        "shop",
+        "--primary",
+        "ops@shop.example",
+        "--backup",
+        "cto@shop.example",
+        "--home",
+        home,
+    )
+    assert code == 0 and "1 primary, 1 backup" in out, err
+    code, out, _ = cli("subscriber", "show", "shop", "--home", home, "--format", "json")
+    assert '"address": "ops@shop.example"' in out and '"kind": "backup"' in out
+    code, _, err = cli("subscriber", "show", "nobody", "--home", home)
+    assert code == 1 and "no contacts" in err
+    issue(fresh_ca, ["p.example.com"])
+    code, _, err = cli(
+        "incident",
+        "open",
+        "--title",
+        "t",
+        "--aware-at",
+        "2026-11-20T00:00:00Z",
+        "--reason",
+        "12",
+        "--profile",
+        "tls-dv-ecdsa",
+        "--home",
+        home,
+    )
+    assert code == 0, err
+    code, _, err = cli("incident", "plan", "1", "--policy", "random", "--home", home)
+    assert code == 1 and "--policy 'random': use one of soonest-expiry" in err
+    code, _, err = cli("incident", "status", "99", "--home", home)
+    assert code == 1 and "no incident 99" in err
