@@ -218,12 +218,19 @@ def plan_cmd(
 def execute_cmd(
     incident_id: int,
     workers: int = typer.Option(2, "--workers", min=1),
-    all_batches: bool = typer.Option(
-        False, "--all", help="Also batches planned for later (when their time has come)."
+    lint_every: int = typer.Option(
+        1,
+        "--lint-every",
+        min=1,
+        help="Lint 1 in N re-signed OCSP responses after each response shape passed in full "
+        "(default: every one; see docs/ocsp.md).",
     ),
     home: Path | None = home_option(),
 ) -> None:
-    """Revoke the batches that are due; resumable, and never revokes twice."""
+    """Revoke the batches whose planned time has come; resumable, never revokes twice.
+
+    Later batches wait for entries to leave their shards (the plan keeps every shard
+    under its byte budget): run this again when they are due."""
     from certkeeper.ca.home import CaHome
     from certkeeper.revocation.incidents import execute, status
     from certkeeper.revocation.publishing import publisher_for
@@ -231,31 +238,21 @@ def execute_cmd(
 
     ca = CaHome.open(resolve_home(home))
     now = datetime.now(UTC)
-    incident = IncidentStore(ca.inventory.engine).get(incident_id)
-    total = IncidentStore(ca.inventory.engine).count(incident_id)
-    until = None
-    if all_batches:
-        until = max(
-            (
-                i.planned_at
-                for i in IncidentStore(ca.inventory.engine).items(incident_id)
-                if i.planned_at
-            ),
-            default=None,
-        )
+    store = IncidentStore(ca.inventory.engine)
+    incident = store.get(incident_id)
     left = incident.deadline - now
     err_console.print(
         f"deadline {incident.deadline.isoformat()} ({_span(left)} left)", highlight=False
     )
-    with progress(total, f"incident {incident_id}: revoking") as advance:
+    with progress(store.count(incident_id), f"incident {incident_id}: revoking") as advance:
         result = execute(
             ca,
             incident_id,
             now,
             workers=workers,
-            until=until,
             publish=publisher_for(ca),
             advance=advance,
+            lint_every=lint_every,
         )
     counts = status(ca, incident_id, datetime.now(UTC)).counts
     typer.echo(
