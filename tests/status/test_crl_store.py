@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, insert
@@ -249,17 +250,17 @@ def test_lease_is_exclusive_until_released_or_expired(db: tuple[Engine, int]) ->
     assert not store.release(issuer_id, 4, "b")
 
 
-def _lease_worker(
-    url: str, issuer_id: int, owner: str, start_at: float
-) -> list[tuple[float, float]]:
-    """From `start_at` on, for one second, take the lease of shard 0 whenever it is
-    free; return the wall-clock intervals during which this process held it."""
+def _lease_worker(url: str, issuer_id: int, owner: str, barrier: Any) -> list[tuple[float, float]]:
+    """Once both processes are ready, take the lease of shard 0 whenever it is free
+    until this process has held it five times (at most 15 s); return the wall-clock
+    intervals during which it held it."""
     engine = connect(url)
     store = CrlStore(engine)
     held: list[tuple[float, float]] = []
-    time.sleep(max(0.0, start_at - time.time()))
+    barrier.wait(timeout=60)  # both contend from the same moment, however slow the start
+    give_up = time.time() + 15
     try:
-        while time.time() < start_at + 1.0:
+        while len(held) < 5 and time.time() < give_up:
             now = datetime.now(UTC)
             if store.acquire(issuer_id, 0, owner, now + timedelta(minutes=5), now):
                 start = time.time()
@@ -267,6 +268,8 @@ def _lease_worker(
                 end = time.time()
                 assert store.release(issuer_id, 0, owner)
                 held.append((start, end))
+            else:
+                time.sleep(0.001)
     finally:
         engine.dispose()
     return held
@@ -290,10 +293,10 @@ def lease_url(
 def test_two_processes_never_hold_a_shard_lease_at_once(lease_url: tuple[str, int]) -> None:
     url, issuer_id = lease_url
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(2) as pool:
-        start_at = time.time() + 3  # both started (spawn imports take a while) by then
+    with ctx.Manager() as manager, ctx.Pool(2) as pool:
+        barrier = manager.Barrier(2)
         results = pool.starmap(
-            _lease_worker, [(url, issuer_id, "p1", start_at), (url, issuer_id, "p2", start_at)]
+            _lease_worker, [(url, issuer_id, "p1", barrier), (url, issuer_id, "p2", barrier)]
         )
     a, b = results
     assert a and b, "both processes should have held the lease at some point"
