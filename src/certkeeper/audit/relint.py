@@ -164,6 +164,12 @@ def _chunks(jobs: Iterator[Job], size: int) -> Iterator[list[Job]]:
         yield chunk
 
 
+def documents_to_lint(home: CaHome, since: datetime | None = None) -> int:
+    """Certificates plus precertificates a relint with `since` visits (progress total)."""
+    flt = CertificateFilter(issued_after=since)
+    return home.inventory.count_certificates(flt) + home.inventory.count_precertificates(flt)
+
+
 def lint_set_description(use_pkilint: bool, only: frozenset[str] | None) -> str:
     ids = sorted(only) if only else sorted(lint.id for lint in all_lints())
     digest = hashlib.sha256(",".join(ids).encode()).hexdigest()[:16]
@@ -178,7 +184,6 @@ def relint(
     only: Sequence[str] | None = None,
     use_pkilint: bool = True,
     workers: int = 2,
-    total_hint: Callable[[int], None] | None = None,
     advance: Callable[[int], None] | None = None,
     now: datetime | None = None,
 ) -> RelintReport:
@@ -195,10 +200,6 @@ def relint(
                 f"unknown lint id(s): {', '.join(unknown)} (see `certkeeper lint --list`)"
             )
     store = LintRunStore(home.inventory.engine)
-    flt = CertificateFilter(issued_after=since)
-    total = home.inventory.count_certificates(flt) + home.inventory.count_precertificates(flt)
-    if total_hint is not None:
-        total_hint(total)
     run_id = store.start(lint_set_description(use_pkilint, wanted), now)
     previous = store.previous_finished(run_id)
     report = RelintReport(run_id, previous.id if previous else None)

@@ -26,7 +26,7 @@ from certkeeper.profiles.registry import ProfileRegistry
 from certkeeper.signing.base import KEY_SPECS, Signer, key_type_of
 from certkeeper.signing.files import load_signer, write_key
 from certkeeper.signing.tbs import sign_certificate
-from certkeeper.store.database import connect, migrate
+from certkeeper.store.database import connect, migrate, schema_is_current
 from certkeeper.store.inventory import Inventory
 from certkeeper.store.records import IssuerRecord
 from certkeeper.x509.time import truncate
@@ -182,8 +182,6 @@ class CaHome:
     @cached_property
     def inventory(self) -> Inventory:
         engine = connect(self.config.database_url)
-        from certkeeper.store.database import schema_is_current
-
         if not schema_is_current(engine):
             raise ConfigError(
                 f"the inventory at {self.config.database_url} is not initialised or needs a "

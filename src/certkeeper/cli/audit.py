@@ -18,7 +18,6 @@ from certkeeper.cli.common import (
     resolve_home,
 )
 from certkeeper.errors import InputError
-from certkeeper.store.queries import CertificateFilter
 
 audit_app = typer.Typer(
     help="Audits of the inventory and of status services.", no_args_is_help=True
@@ -42,6 +41,7 @@ def relint(
     home: Path | None = home_option(),
 ) -> None:
     """Lint every stored certificate and precertificate again; report what is new."""
+    from certkeeper.audit.relint import documents_to_lint
     from certkeeper.audit.relint import relint as run_relint
     from certkeeper.ca.home import CaHome
 
@@ -54,18 +54,13 @@ def relint(
         if since_at.tzinfo is None:
             since_at = since_at.replace(tzinfo=UTC)
     ca = CaHome.open(resolve_home(home))
-    total = [0]
-    with progress(
-        ca.inventory.count_certificates(_all()) + ca.inventory.count_precertificates(_all()),
-        "relinting",
-    ) as advance:
+    with progress(documents_to_lint(ca, since_at), "relinting") as advance:
         report = run_relint(
             ca,
             since=since_at,
             only=lint,
             use_pkilint=pkilint,
             workers=workers or ca.config.issuance_workers,
-            total_hint=lambda n: total.__setitem__(0, n),
             advance=advance,
         )
     hits = report.new_by_certificate()
@@ -112,7 +107,3 @@ def relint(
             )
     if any(f.severity in ("ERROR", "FATAL") for f in report.new):
         raise typer.Exit(2)
-
-
-def _all() -> CertificateFilter:
-    return CertificateFilter()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,7 @@ def open_cmd(
     from certkeeper.ca.home import CaHome
     from certkeeper.cli.revoke import parse_time
     from certkeeper.revocation.incidents import open_incident
+    from certkeeper.store.incidents import IncidentStore
 
     selector = build_filter(
         issuer=issuer,
@@ -97,13 +98,8 @@ def open_cmd(
         now=datetime.now(UTC),
         explanation_url=explanation_url,
     )
-    count = len(
-        list(
-            __import__("certkeeper.store.incidents", fromlist=["x"])
-            .IncidentStore(ca.inventory.engine)
-            .items(record.id or 0)
-        )
-    )
+    assert record.id is not None
+    count = IncidentStore(ca.inventory.engine).count(record.id)
     typer.echo(
         f"incident {record.id}: {count} affected; deadline {record.deadline.isoformat()} "
         f"(BR 4.9.1.1 item {record.br_item})"
@@ -288,7 +284,7 @@ def status_cmd(
     c = result["certificates"]
     typer.echo(
         f"incident {incident_id} '{result['title']}': deadline {result['deadline']} "
-        f"({_span(__import__('datetime').timedelta(seconds=result['deadline_in_seconds']))} left)"
+        f"({_span(timedelta(seconds=result['deadline_in_seconds']))} left)"
     )
     typer.echo(
         f"affected {c['affected']} = revoked {c['revoked']} + expired before revocation "

@@ -61,12 +61,16 @@ def issue(
             )
         return
 
-    from certkeeper.issuance.batch import issue_batch
+    from certkeeper.cli.common import progress
+    from certkeeper.issuance.batch import csr_files, issue_batch
 
     assert batch is not None
     if san:
         raise InputError("--san applies to a single --csr, not to --batch")
-    report = issue_batch(ca, batch, profile, subscriber, out, workers or ca.config.issuance_workers)
+    with progress(len(csr_files(batch)), "issuing") as advance:
+        report = issue_batch(
+            ca, batch, profile, subscriber, out, workers or ca.config.issuance_workers, advance
+        )
     err_console.print(report.summary(), highlight=False)
     if report.failed:
         raise typer.Exit(3)

@@ -9,12 +9,12 @@ stop the batch, and each failure is reported with its file name.
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from certkeeper.ca.home import CaHome
-from certkeeper.cli.common import progress
 from certkeeper.config import Config
 from certkeeper.errors import CertkeeperError, InputError
 
@@ -60,14 +60,8 @@ def _issue_one(
     return path.name, issued.serial
 
 
-def issue_batch(
-    home: CaHome,
-    directory: Path,
-    profile: str,
-    subscriber: str | None,
-    out: Path | None,
-    workers: int,
-) -> BatchReport:
+def csr_files(directory: Path) -> list[Path]:
+    """The CSR files a batch issues, in name order; none at all is an error."""
     if not directory.is_dir():
         raise InputError(f"--batch {directory} is not a directory")
     files = sorted(
@@ -75,18 +69,29 @@ def issue_batch(
     )
     if not files:
         raise InputError(f"no CSR files ({', '.join(CSR_SUFFIXES)}) in {directory}")
+    return files
+
+
+def issue_batch(
+    home: CaHome,
+    directory: Path,
+    profile: str,
+    subscriber: str | None,
+    out: Path | None,
+    workers: int,
+    advance: Callable[[int], None] | None = None,
+) -> BatchReport:
+    """Issue every CSR file in `directory`; `advance(n)` reports progress to the shell."""
+    files = csr_files(directory)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
     home.profiles.get(profile)  # an unknown profile fails once, before any worker starts
     home.close()
     report = BatchReport()
     context = multiprocessing.get_context("fork")
-    with (
-        ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_init_worker, initargs=(home.config,)
-        ) as pool,
-        progress(len(files), "issuing") as advance,
-    ):
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(home.config,)
+    ) as pool:
         futures = {pool.submit(_issue_one, f, profile, subscriber, out): f for f in files}
         for future in as_completed(futures):
             path = futures[future]
@@ -94,7 +99,8 @@ def issue_batch(
                 report.issued.append(future.result())
             except CertkeeperError as exc:
                 report.failed.append((path.name, str(exc)))
-            advance(1)
+            if advance is not None:
+                advance(1)
     report.issued.sort()
     report.failed.sort()
     return report

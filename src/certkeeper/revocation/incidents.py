@@ -169,7 +169,7 @@ def scope(home: CaHome, incident_id: int, now: datetime) -> Scope:
 
 
 def _targets(
-    home: CaHome, items: Sequence[CampaignItem], reason: int | None, now: datetime
+    items: Sequence[CampaignItem], reason: int | None, now: datetime
 ) -> list[planner.Target]:
     return [
         planner.Target(
@@ -249,7 +249,7 @@ def make_plan(
     now = truncate(now)
     items = list(store.items(incident_id))
     reason = encoded_reason(CrlReason(incident.reason))
-    targets = _targets(home, items, reason, now)
+    targets = _targets(items, reason, now)
     keys = {t.shard_key for t in targets}
     result = planner.plan(
         targets,
