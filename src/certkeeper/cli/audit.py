@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,7 +25,19 @@ audit_app = typer.Typer(
 )
 
 
+# Further `audit` commands live in their own modules; each has `register_audit(audit_app)`.
+_AUDIT_MODULES = ("audit_status", "audit_crl")
+
+
 def register(app: typer.Typer) -> None:
+    for name in _AUDIT_MODULES:
+        try:
+            module = importlib.import_module(f"certkeeper.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"certkeeper.cli.{name}":
+                raise
+            continue
+        module.register_audit(audit_app)
     app.add_typer(audit_app, name="audit")
 
 

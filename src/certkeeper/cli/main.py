@@ -29,6 +29,7 @@ _COMMAND_MODULES = (
     "revoke",
     "incident",
     "subscriber",
+    "cps",
 )
 
 for _name in _COMMAND_MODULES:
