@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from certkeeper.acme.settings import AcmeSettings, parse_acme
 from certkeeper.errors import ConfigError
 from certkeeper.tomlcheck import (
     TomlProblem,
@@ -22,6 +23,7 @@ from certkeeper.tomlcheck import (
     get_table,
     read_toml,
 )
+from certkeeper.validation.settings import ValidationSettings, parse_validation
 
 CONFIG_NAME = "certkeeper.toml"
 PASSPHRASE_ENV = "CERTKEEPER_PASSPHRASE"
@@ -70,6 +72,8 @@ class Config:
     smtp_starttls: bool = False
     notify_attempts: int = 3
     waivers: tuple[Waiver, ...] = field(default_factory=tuple)
+    validation: ValidationSettings = field(default_factory=ValidationSettings)
+    acme: AcmeSettings = field(default_factory=AcmeSettings)
 
     @property
     def config_path(self) -> Path:
@@ -113,7 +117,18 @@ class Config:
         return {w.lint_id: w for w in self.waivers if w.active(at)}
 
 
-_TOP = ("ca", "database", "keys", "profiles", "issuance", "crl", "notify", "waivers")
+_TOP = (
+    "ca",
+    "database",
+    "keys",
+    "profiles",
+    "issuance",
+    "crl",
+    "notify",
+    "waivers",
+    "validation",
+    "acme",
+)
 
 
 def load_config(home: Path) -> Config:
@@ -244,6 +259,8 @@ def _parse(doc: dict[str, Any], home: Path, where: str) -> Config:
         smtp_starttls=get(notify, "starttls", bool, nw, default=False),
         notify_attempts=attempts,
         waivers=tuple(waivers),
+        validation=parse_validation(get_table(doc, "validation", where), where),
+        acme=parse_acme(get_table(doc, "acme", where), where),
     )
 
 

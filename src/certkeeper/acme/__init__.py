@@ -1,0 +1,1 @@
+"""ACME (RFC 8555) server with ACME Renewal Information (RFC 9773)."""

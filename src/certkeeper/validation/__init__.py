@@ -1,0 +1,1 @@
+"""Domain validation: challenges, validation records, CAA and multi-perspective corroboration."""
