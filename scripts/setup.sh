@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Set up everything certkeeper needs, from nothing: Debian packages (openssl, PostgreSQL
-# for the database tests), a virtual environment in .venv, and the package with its
-# development tools. Safe to run again: it only installs what is missing.
+# Set up everything certkeeper needs, from nothing: Debian packages (openssl; PostgreSQL
+# for the database tests; certbot, lego and pebble (with pebble-challtestsrv, a DNS server)
+# for the ACME tests and benchmark; chromium for rendering the HTML incident report), a
+# virtual environment in .venv, and the package with its development tools. Safe to run
+# again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +13,10 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
   need_apt+=(postgresql)
 fi
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+command -v certbot >/dev/null 2>&1 || need_apt+=(certbot)
+command -v lego >/dev/null 2>&1 || need_apt+=(lego)
+command -v pebble-challtestsrv >/dev/null 2>&1 || need_apt+=(pebble)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if ((${#need_apt[@]})); then
   echo "setup: installing Debian packages: ${need_apt[*]}" >&2
   SUDO=""
