@@ -337,3 +337,40 @@ renewal_windows = Table(
     Column("explanation_url", Text, nullable=True),
     Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=True),
 )
+
+# Domain validation (BR 3.2.2.4): one row per successful challenge, with its evidence, the
+# corroborating perspectives (BR 3.2.2.9) and the end of its BR 4.2.1 reuse period.
+domain_validations = Table(
+    "domain_validations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("fqdn", String(253), nullable=False),  # lower-case A-labels, no "*." prefix
+    Column("wildcard", Boolean, nullable=False),  # validated for "*.fqdn" too
+    Column("account_uri", String(512), nullable=False),
+    Column("method", String(16), nullable=False),  # BR section, e.g. "3.2.2.4.19"
+    Column("challenge_type", String(16), nullable=False),
+    Column("evidence", Text, nullable=False),  # JSON: what the primary fetched/resolved
+    Column("validated_at", UtcDateTime, nullable=False),
+    Column("reuse_until", UtcDateTime, nullable=False),
+    Column("perspectives", Text, nullable=False),  # JSON: the corroboration
+    Index("ix_domain_validations_lookup", "fqdn", "account_uri", "reuse_until"),
+)
+
+# CAA checks (RFC 8659, BR 3.2.2.8): every lookup made at issuance, allowed or not.
+caa_checks = Table(
+    "caa_checks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("fqdn", String(253), nullable=False),
+    Column("wildcard", Boolean, nullable=False),
+    Column("account_uri", String(512), nullable=False),
+    Column("checked_at", UtcDateTime, nullable=False),
+    Column("allowed", Boolean, nullable=False),
+    Column("problem_type", String(32), nullable=True),
+    Column("detail", Text, nullable=False),
+    Column("evidence", Text, nullable=False),  # JSON: relevant RRset and where it was found
+    Column("perspectives", Text, nullable=False),  # JSON: the corroboration
+    Column("serial", String(40), nullable=True),  # the certificate it was checked for, once known
+    Column("context", Text, nullable=False),  # JSON: order, subscriber, ...
+    Index("ix_caa_checks_fqdn", "fqdn", "checked_at"),
+)
