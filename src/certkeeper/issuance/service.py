@@ -1,5 +1,6 @@
 """Issuance: the order of operations that makes a mis-issued certificate impossible.
 
+    0. authorize every name (optional hook)       -> domain validation record and CAA now
     1. assign a serial (CSPRNG) and store it      -> the database enforces uniqueness
     2. build the precertificate TBS from the profile
     3. sign a linting copy with a throwaway key   -> nothing trusted has signed yet
@@ -79,6 +80,22 @@ def no_scts(precertificate_der: bytes) -> bytes | None:
 
 Step = Callable[[str], None]
 
+# Called with the certificate's names before a serial is assigned; raises NameNotAuthorized
+# for a name without a valid domain validation record or whose CAA forbids issuance now.
+NameAuthorizer = Callable[[Sequence[str]], None]
+
+
+class NameNotAuthorized(IssuanceRefused):
+    """A name failed domain authorization at issuance (BR 3.2.2.4 record, CAA, TLD/PSL).
+
+    `problem_type` is the RFC 8555 error suffix the ACME server reports: "unauthorized",
+    "caa", "dns" or "rejectedIdentifier"."""
+
+    def __init__(self, message: str, *, problem_type: str, name: str) -> None:
+        super().__init__(message)
+        self.problem_type = problem_type
+        self.name = name
+
 
 class IssuanceService:
     def __init__(
@@ -88,8 +105,10 @@ class IssuanceService:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sct_source: SctSource = no_scts,
         on_step: Step | None = None,
+        name_authorizer: NameAuthorizer | None = None,
     ) -> None:
         self.home = home
+        self.name_authorizer = name_authorizer
         self.gate = gate if gate is not None else LintGate(home.config.use_pkilint)
         self.clock = clock
         self.sct_source = sct_source
@@ -110,6 +129,9 @@ class IssuanceService:
                 f"the CSR has a {csr.key_type} key"
             )
         names = _select_names(csr, request.names, profile)
+        if self.name_authorizer is not None:
+            self._step("authorize_names")
+            self.name_authorizer(names)
         issuer = home.active_issuer(profile.issuer_key_type)
         issuer_cert = home.issuer_certificate(issuer)
         signer = home.signer(issuer)
