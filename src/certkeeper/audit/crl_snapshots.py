@@ -1,0 +1,169 @@
+"""What the CRL monitor remembers of one CRL: its scope, its counters and its entries.
+
+A snapshot is read from the CRL's own bytes (PEM or DER), so the monitor needs nothing
+but what a relying party sees. It keeps the issuer name and the issuingDistributionPoint
+as their exact encodings, because "same scope" means byte-identical (BR 7.2.2.1), and
+the entries as serial -> (revocationDate, reasonCode) so two CRLs compare in one pass.
+The state directory stores the raw DER, not a re-encoding: a snapshot re-read next
+round is exactly what was fetched.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from certkeeper.errors import InputError
+from certkeeper.lint.document import (
+    GN_URI,
+    OID_AKI,
+    OID_IDP,
+    CrlDocument,
+    Malformed,
+    children,
+    header,
+    parse_time,
+)
+from certkeeper.x509.der import DerError
+
+_REASON_OID = bytes([0x55, 0x1D, 0x15])  # reasonCode, 2.5.29.21, as OID content octets
+_PEM = re.compile(rb"-----BEGIN X509 CRL-----(.*?)-----END X509 CRL-----", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    revoked_at: datetime
+    reason: int | None  # RFC 5280 CRLReason; None when no reasonCode extension
+
+
+@dataclass(frozen=True, slots=True)
+class CrlSnapshot:
+    """One CRL as the monitor compares it. `source` is the path or URL it came from."""
+
+    source: str
+    der: bytes
+    sha256: str
+    issuer: bytes  # the issuer Name's DER
+    aki: bytes | None  # the authorityKeyIdentifier extnValue
+    number: int | None
+    this_update: datetime
+    next_update: datetime | None
+    idp: bytes | None  # the issuingDistributionPoint extnValue, as encoded
+    idp_uris: tuple[str, ...]
+    only_ca: bool
+    entries: dict[str, Entry]  # serial as lowercase hex without leading zeros
+
+    @property
+    def scope(self) -> str:
+        """A short name for messages: the IDP URI, else where the CRL came from."""
+        return self.idp_uris[0] if self.idp_uris else self.source
+
+
+def decode_crl_bytes(data: bytes, source: str) -> bytes:
+    """The DER of a CRL given as DER or PEM; anything else is an InputError naming `source`."""
+    stripped = data.lstrip()
+    if stripped.startswith(b"-----BEGIN"):
+        match = _PEM.search(stripped)
+        if match is None:
+            raise InputError(f"{source}: PEM data holds no X509 CRL block")
+        try:
+            return base64.b64decode(b"".join(match.group(1).split()), validate=True)
+        except binascii.Error:
+            raise InputError(f"{source}: the X509 CRL PEM block is not valid base64") from None
+    if not data:
+        raise InputError(f"{source}: empty file, not a CRL")
+    return data
+
+
+def snapshot(data: bytes, source: str) -> CrlSnapshot:
+    """Parse a CRL (PEM or DER) into a snapshot; a CRL that cannot be read raises InputError."""
+    der = decode_crl_bytes(data, source)
+    doc = CrlDocument(der, name=source)
+    if doc.structure_errors or doc.issuer_raw is None or doc.this_update is None:
+        problem = doc.structure_errors[0] if doc.structure_errors else "no thisUpdate"
+        raise InputError(f"{source}: not a readable CRL: {problem}")
+    if doc.this_update.value is None:
+        raise InputError(f"{source}: thisUpdate cannot be decoded: {doc.this_update.error}")
+    next_update = doc.next_update.value if doc.next_update is not None else None
+    try:
+        raw_number = doc.crl_number
+        idp = doc.idp
+    except (Malformed, DerError) as exc:
+        raise InputError(f"{source}: {exc}") from None
+    number = int.from_bytes(raw_number, "big", signed=True) if raw_number else None
+    idp_ext = doc.ext.get(OID_IDP)
+    aki_ext = doc.ext.get(OID_AKI)
+    uris: tuple[str, ...] = ()
+    if idp is not None and idp.full_name:
+        uris = tuple(gn.text for gn in idp.full_name if gn.tag == GN_URI)
+    return CrlSnapshot(
+        source=source,
+        der=der,
+        sha256=hashlib.sha256(der).hexdigest(),
+        issuer=doc.issuer_raw,
+        aki=aki_ext.value if aki_ext is not None else None,
+        number=number,
+        this_update=doc.this_update.value,
+        next_update=next_update,
+        idp=idp_ext.value if idp_ext is not None else None,
+        idp_uris=uris,
+        only_ca=bool(idp is not None and idp.only_ca),
+        entries=_entries(doc, source),
+    )
+
+
+def _entries(doc: CrlDocument, source: str) -> dict[str, Entry]:
+    """serial -> Entry for every revokedCertificates entry; malformed entries are an error,
+    because a monitor that skipped one could report its serial as removed."""
+    out: dict[str, Entry] = {}
+    span = doc.revoked_span
+    if span is None:
+        return out
+    d = doc.der
+    times: dict[bytes, datetime] = {}
+    try:
+        for index, (tag, cs, ce) in enumerate(children(d, span[0], span[1])):
+            where = f"{source}: revokedCertificates[{index}]"
+            if tag != 0x30:
+                raise InputError(f"{where} is not a SEQUENCE")
+            parts = children(d, cs, ce)
+            if len(parts) < 2 or parts[0][0] != 0x02 or parts[1][0] not in (0x17, 0x18):
+                raise InputError(f"{where} is not userCertificate, revocationDate")
+            serial = int.from_bytes(d[parts[0][1] : parts[0][2]], "big", signed=True)
+            raw_time = d[parts[1][1] - 2 : parts[1][2]]
+            revoked_at = times.get(raw_time)
+            if revoked_at is None:
+                field = parse_time(d, parts[1], where)
+                if field.value is None:
+                    raise InputError(f"{where}: revocationDate cannot be decoded: {field.error}")
+                revoked_at = field.value
+                times[raw_time] = revoked_at
+            reason = _reason(d, parts[2]) if len(parts) > 2 else None
+            key = format(serial, "x") if serial >= 0 else "-" + format(-serial, "x")
+            out[key] = Entry(revoked_at, reason)
+    except (DerError, IndexError) as exc:
+        raise InputError(f"{source}: revokedCertificates cannot be read: {exc}") from None
+    return out
+
+
+def _reason(d: bytes, h: tuple[int, int, int]) -> int | None:
+    """The reasonCode of an entry's crlEntryExtensions, if any."""
+    tag, cs, ce = h
+    if tag != 0x30:
+        raise DerError("crlEntryExtensions is not a SEQUENCE")
+    for _, xs, xe in children(d, cs, ce):
+        fields = children(d, xs, xe)
+        if not fields or fields[0][0] != 0x06:
+            raise DerError("entry extension without an OID")
+        if d[fields[0][1] : fields[0][2]] != _REASON_OID:
+            continue
+        value = fields[-1]
+        etag, es, ee = header(d, value[1], value[2])
+        if etag != 0x0A or ee - es != 1:
+            raise DerError("reasonCode is not a one-octet ENUMERATED")
+        return d[es]
+    return None
