@@ -6,9 +6,21 @@ Pure: a TOML table in, a frozen settings object out (no network, no database).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from certkeeper.tomlcheck import TomlProblem, check_keys, get
+from certkeeper.validation.quorum import RIR_REGIONS
+
+
+@dataclass(frozen=True)
+class PerspectiveConfig:
+    """One remote network perspective the primary calls (BR 3.2.2.9)."""
+
+    name: str
+    region: str  # RIR service region, one of quorum.RIR_REGIONS
+    url: str  # https://host:port of its `certkeeper serve va-remote`
 
 
 @dataclass(frozen=True)
@@ -20,9 +32,29 @@ class ValidationSettings:
     # DNS resolver as "host:port"; empty means the system resolver.
     resolver: str = ""
     timeout_seconds: float = 10.0
+    # Multi-Perspective Issuance Corroboration: the remote perspectives and the mTLS
+    # material the primary presents to them (paths relative to the config file).
+    perspectives: tuple[PerspectiveConfig, ...] = ()
+    mpic_client_cert: Path | None = None
+    mpic_client_key: Path | None = None
+    mpic_ca_file: Path | None = None
+    mpic_timeout_seconds: float = 15.0
+    # False only for tests and development: no remote perspectives needed.
+    mpic_required: bool = True
 
 
-_KEYS = ("http_port", "tls_alpn_port", "resolver", "timeout_seconds")
+_KEYS = (
+    "http_port",
+    "tls_alpn_port",
+    "resolver",
+    "timeout_seconds",
+    "perspectives",
+    "mpic_client_cert",
+    "mpic_client_key",
+    "mpic_ca_file",
+    "mpic_timeout_seconds",
+    "mpic_required",
+)
 
 
 def parse_validation(table: dict[str, Any], where: str) -> ValidationSettings:
@@ -39,9 +71,81 @@ def parse_validation(table: dict[str, Any], where: str) -> ValidationSettings:
     timeout = float(get(table, "timeout_seconds", (int, float), w, default=10.0))
     if not 0 < timeout <= 120:
         raise TomlProblem(f"{w}.timeout_seconds: {timeout} is outside 0..120")
+    base = Path(where).parent
+    files = {
+        key: _path(base, get(table, key, str, w), f"{w}.{key}") if key in table else None
+        for key in ("mpic_client_cert", "mpic_client_key", "mpic_ca_file")
+    }
+    perspectives = _perspectives(table, w)
+    if perspectives:
+        missing = [key for key, value in files.items() if value is None]
+        if missing:
+            raise TomlProblem(
+                f"{w}: remote perspectives are configured but {', '.join(missing)} "
+                "is not set (mutual TLS is required)"
+            )
+    mpic_timeout = float(get(table, "mpic_timeout_seconds", (int, float), w, default=15.0))
+    if not 0 < mpic_timeout <= 120:
+        raise TomlProblem(f"{w}.mpic_timeout_seconds: {mpic_timeout} is outside 0..120")
     return ValidationSettings(
-        http_port=http_port, tls_alpn_port=alpn_port, resolver=resolver, timeout_seconds=timeout
+        http_port=http_port,
+        tls_alpn_port=alpn_port,
+        resolver=resolver,
+        timeout_seconds=timeout,
+        perspectives=perspectives,
+        mpic_client_cert=files["mpic_client_cert"],
+        mpic_client_key=files["mpic_client_key"],
+        mpic_ca_file=files["mpic_ca_file"],
+        mpic_timeout_seconds=mpic_timeout,
+        mpic_required=get(table, "mpic_required", bool, w, default=True),
     )
+
+
+def _path(base: Path, value: str, label: str) -> Path:
+    if not value:
+        raise TomlProblem(f"{label}: an empty path is not a file")
+    path = Path(value)
+    return path if path.is_absolute() else base / path
+
+
+def _perspectives(table: dict[str, Any], w: str) -> tuple[PerspectiveConfig, ...]:
+    """`[[validation.perspectives]]`: unique names, unique URLs, known RIR regions."""
+    entries = get(table, "perspectives", list, w, default=[])
+    out: list[PerspectiveConfig] = []
+    for i, entry in enumerate(entries):
+        pw = f"{w} perspectives[{i}]"
+        if not isinstance(entry, dict):
+            raise TomlProblem(f"{pw}: expected a table with name, region and url")
+        check_keys(entry, ("name", "region", "url"), pw)
+        name = get(entry, "name", str, pw)
+        if not name or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+            raise TomlProblem(f"{pw}.name: {name!r} is not a name (letters, digits, -_.)")
+        region = get(entry, "region", str, pw)
+        if region not in RIR_REGIONS:
+            raise TomlProblem(f"{pw}.region: {region!r} is not one of {', '.join(RIR_REGIONS)}")
+        url = get(entry, "url", str, pw)
+        parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        if (
+            parts.scheme != "https"
+            or not parts.hostname
+            or port is None
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+            or parts.username
+        ):
+            raise TomlProblem(f"{pw}.url: {url!r} is not https://host:port")
+        out.append(PerspectiveConfig(name=name, region=region, url=url.rstrip("/")))
+    for attr in ("name", "url"):
+        values = [getattr(p, attr) for p in out]
+        dupes = sorted({v for v in values if values.count(v) > 1})
+        if dupes:
+            raise TomlProblem(f"{w}.perspectives: {attr} {dupes[0]!r} is used twice")
+    return tuple(out)
 
 
 def _host_port(value: str) -> bool:
