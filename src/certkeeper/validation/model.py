@@ -107,12 +107,14 @@ class Corroboration:
     results: tuple[PerspectiveResult, ...]
     required: int  # corroborating remote perspectives needed
     passed: bool
+    detail: str = ""  # why it passed or failed, in one line
 
     def to_json(self) -> dict[str, Any]:
         return {
             "results": [r.to_json() for r in self.results],
             "required": self.required,
             "passed": self.passed,
+            "detail": self.detail,
         }
 
 
