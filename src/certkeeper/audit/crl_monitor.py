@@ -133,8 +133,8 @@ def compare_pair(old: CrlSnapshot, new: CrlSnapshot) -> PairResult:
     if out:
         result.comparable = False
         return result
-    if old.sha256 == new.sha256:
-        return result  # the same CRL fetched again
+    if old.tbs_sha256 == new.tbs_sha256:
+        return result  # the same CRL fetched again (or the same content signed again)
     if old.number is not None and new.number is not None:
         if new.number == old.number:
             out.append(

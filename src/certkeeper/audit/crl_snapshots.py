@@ -47,6 +47,7 @@ class CrlSnapshot:
     source: str
     der: bytes
     sha256: str
+    tbs_sha256: str  # equal for the same content signed again (ECDSA signatures vary)
     issuer: bytes  # the issuer Name's DER
     aki: bytes | None  # the authorityKeyIdentifier extnValue
     number: int | None
@@ -104,6 +105,7 @@ def snapshot(data: bytes, source: str) -> CrlSnapshot:
         source=source,
         der=der,
         sha256=hashlib.sha256(der).hexdigest(),
+        tbs_sha256=hashlib.sha256(doc.tbs_raw or b"").hexdigest(),
         issuer=doc.issuer_raw,
         aki=aki_ext.value if aki_ext is not None else None,
         number=number,

@@ -41,7 +41,10 @@ def read_location(location: str, *, limit: int = MAX_CRL_BYTES) -> bytes:
     if is_url(location):
         request = urllib.request.Request(location, headers={"User-Agent": USER_AGENT})
         try:
-            with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT) as response:
+            # A fresh opener per fetch: it reads the proxy settings (http_proxy, no_proxy)
+            # in force now, not those of whenever the process first fetched something.
+            opener = urllib.request.build_opener()
+            with opener.open(request, timeout=FETCH_TIMEOUT) as response:
                 data: bytes = response.read(limit + 1)
         except urllib.error.HTTPError as exc:
             raise InputError(f"{location}: HTTP {exc.code} {exc.reason}") from None
