@@ -135,8 +135,9 @@ def test_watch_a_local_publish_dir_and_a_missing_shard(
     crl_files.shard_path(home / "crl", "tls-rsa-1", 1).unlink()
     code, second = _watch(str(home / "crl"), "--state", str(state))
     assert code == 1
-    codes = [f["code"] for f in second["findings"]]  # type: ignore[union-attr]
-    assert codes == ["shard-unavailable"]
+    findings = second["findings"]
+    assert isinstance(findings, list)
+    assert [f["code"] for f in findings] == ["shard-unavailable"]
 
 
 def test_crl_diff_files_pem_and_der_with_and_without_expiry_source(
