@@ -409,3 +409,280 @@ def drill_cmd(
     typer.echo(
         f"deadline {report.deadline.isoformat()}: {'MET' if report.deadline_met else 'MISSED'}"
     )
+
+
+# -- report data, action items, the CCADB report and the weekly update ---------------------
+
+action_app = typer.Typer(
+    help="Action items of the incident report (CCADB: Prevent, Detect, Mitigate).",
+    no_args_is_help=True,
+)
+incident_app.add_typer(action_app, name="action")
+
+
+@incident_app.command("details")
+@handle_errors
+def details_cmd(
+    incident_id: int,
+    set_: list[str] = typer.Option([], "--set", help="key=value: set a report field (repeatable)."),
+    add: list[str] = typer.Option(
+        [], "--add", help="key=value: append to a list field (repeatable)."
+    ),
+    unset: list[str] = typer.Option([], "--unset", help="Remove a report field (repeatable)."),
+    from_file: Path | None = typer.Option(
+        None, "--from-file", help="A TOML file of report fields (replaces those it names)."
+    ),
+    home: Path | None = home_option(),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format"),
+) -> None:
+    """Enter the report fields (description, dates, root cause, lessons, ...) or show them.
+
+    Fields: ca_owner_id, description, non_compliance_start, non_compliance_end,
+    relevant_policies, source_of_disclosure, affected_types, issuance_stopped (yes/no),
+    issuance_stopped_at, issuance_resumed_at, issuance_explanation, analysis,
+    additional_considerations, timeline ('TIME|event'), related_incidents
+    ('BUG|YYYY-MM-DD|description'), root_cause_analysis, rca_methodology, went_well,
+    went_poorly, got_lucky, lessons_additional, next_update. Every change is logged."""
+    from certkeeper.ca.home import CaHome
+    from certkeeper.revocation import details as detailsmod
+    from certkeeper.revocation.incidents import actor
+    from certkeeper.store.incidents import IncidentStore
+
+    sets = [detailsmod.split_assignment(s, "--set") for s in set_]
+    adds = [detailsmod.split_assignment(s, "--add") for s in add]
+    document = detailsmod.load_document(from_file) if from_file is not None else None
+    ca = CaHome.open(resolve_home(home))
+    store = IncidentStore(ca.inventory.engine)
+    if sets or adds or unset or document is not None:
+        current = detailsmod.update_details(
+            store,
+            incident_id,
+            now=datetime.now(UTC),
+            who=actor(),
+            sets=sets,
+            adds=adds,
+            unsets=unset,
+            document=document,
+        )
+    else:
+        current = detailsmod.validate(store.get(incident_id).details)
+    fields = {k: v for k, v in current.items() if k != detailsmod.ACTIONS_KEY}
+    if fmt is OutputFormat.json:
+        print_json(fields)
+        return
+    rows = [
+        {"field": f.key, "value": _show(fields.get(f.key))}
+        for f in detailsmod.FIELDS
+        if f.key in fields or fmt is OutputFormat.table
+    ]
+    print_rows(rows, ["field", "value"], fmt, title=f"Incident {incident_id} report fields")
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return "\n".join(
+            " | ".join(str(v) for v in item.values()) if isinstance(item, dict) else str(item)
+            for item in value
+        )
+    return str(value)
+
+
+_ACTION_COLUMNS = ["number", "kind", "description", "root_cause", "criteria", "due", "status"]
+
+
+@action_app.command("add")
+@handle_errors
+def action_add_cmd(
+    incident_id: int,
+    kind: str = typer.Option(..., "--kind", help="Prevent, Detect or Mitigate."),
+    description: str = typer.Option(..., "--description"),
+    root_cause: str = typer.Option(
+        ..., "--root-cause", help="Which root cause it answers, e.g. 'Root Cause #1'."
+    ),
+    criteria: str = typer.Option(
+        ..., "--criteria", help="Evaluation criteria: how success is judged."
+    ),
+    due: str = typer.Option(..., "--due", help="Due date, YYYY-MM-DD."),
+    status: str = typer.Option(
+        "Not Started", "--status", help="Not Started, In Progress, Complete or Cancelled."
+    ),
+    home: Path | None = home_option(),
+) -> None:
+    """Add an action item to the incident report."""
+    from certkeeper.ca.home import CaHome
+    from certkeeper.revocation import details as detailsmod
+    from certkeeper.revocation.incidents import actor
+    from certkeeper.store.incidents import IncidentStore
+
+    ca = CaHome.open(resolve_home(home))
+    item = detailsmod.add_action(
+        IncidentStore(ca.inventory.engine),
+        incident_id,
+        {
+            "kind": kind,
+            "description": description,
+            "root_cause": root_cause,
+            "criteria": criteria,
+            "due": due,
+            "status": status,
+        },
+        now=datetime.now(UTC),
+        who=actor(),
+    )
+    typer.echo(
+        f"incident {incident_id}: action item #{item.number} ({item.kind.value}, due "
+        f"{item.due.isoformat()}, {item.status.value})"
+    )
+
+
+@action_app.command("set")
+@handle_errors
+def action_set_cmd(
+    incident_id: int,
+    number: int = typer.Argument(..., help="The action item's number (see 'action list')."),
+    kind: str | None = typer.Option(None, "--kind"),
+    description: str | None = typer.Option(None, "--description"),
+    root_cause: str | None = typer.Option(None, "--root-cause"),
+    criteria: str | None = typer.Option(None, "--criteria"),
+    due: str | None = typer.Option(None, "--due"),
+    status: str | None = typer.Option(None, "--status"),
+    home: Path | None = home_option(),
+) -> None:
+    """Change an action item (its status, due date, ...); the change is logged."""
+    from certkeeper.ca.home import CaHome
+    from certkeeper.revocation import details as detailsmod
+    from certkeeper.revocation.incidents import actor
+    from certkeeper.store.incidents import IncidentStore
+
+    ca = CaHome.open(resolve_home(home))
+    item = detailsmod.set_action(
+        IncidentStore(ca.inventory.engine),
+        incident_id,
+        number,
+        {
+            "kind": kind,
+            "description": description,
+            "root_cause": root_cause,
+            "criteria": criteria,
+            "due": due,
+            "status": status,
+        },
+        now=datetime.now(UTC),
+        who=actor(),
+    )
+    typer.echo(
+        f"incident {incident_id}: action item #{item.number} ({item.kind.value}, due "
+        f"{item.due.isoformat()}, {item.status.value})"
+    )
+
+
+@action_app.command("list")
+@handle_errors
+def action_list_cmd(
+    incident_id: int,
+    home: Path | None = home_option(),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format"),
+) -> None:
+    """The incident's action items."""
+    from certkeeper.ca.home import CaHome
+    from certkeeper.revocation import details as detailsmod
+    from certkeeper.store.incidents import IncidentStore
+
+    ca = CaHome.open(resolve_home(home))
+    items = detailsmod.actions(IncidentStore(ca.inventory.engine).get(incident_id).details)
+    print_rows(
+        [a.to_dict() for a in items],
+        _ACTION_COLUMNS,
+        fmt,
+        title=f"Incident {incident_id} action items",
+    )
+
+
+@incident_app.command("report")
+@handle_errors
+def report_cmd(
+    incident_id: int,
+    fmt: str = typer.Option("md", "--format", help="md or html."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Directory for the report and CSV files (default incident-ID)."
+    ),
+    csv_rows: int = typer.Option(
+        10_000, "--csv-rows", help="At most this many rows per affected-certificate CSV file."
+    ),
+    home: Path | None = home_option(),
+) -> None:
+    """The CCADB incident report, with the affected certificates as CSV files."""
+    from dataclasses import replace
+
+    from certkeeper.ca.home import CaHome
+    from certkeeper.report import html, markdown
+    from certkeeper.report.build import build_report
+    from certkeeper.report.csvfiles import AffectedCsvWriter
+    from certkeeper.store.incidents import IncidentStore
+
+    if fmt not in ("md", "html"):
+        raise InputError(f"--format {fmt!r}: use md or html")
+    if csv_rows < 1:
+        raise InputError(f"--csv-rows {csv_rows}: must be at least 1")
+    ca = CaHome.open(resolve_home(home))
+    store = IncidentStore(ca.inventory.engine)
+    store.get(incident_id)
+    directory = out if out is not None else Path(f"incident-{incident_id}")
+    if directory.exists() and not directory.is_dir():
+        raise InputError(f"--out {directory}: exists and is not a directory")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out {directory}: cannot create: {exc.strerror}") from None
+    for old in [*directory.glob("affected-*.csv"), *directory.glob("precertificates-*.csv")]:
+        old.unlink()  # a shorter list must not leave files of an earlier report behind
+    writer = AffectedCsvWriter(directory, csv_rows)
+    try:
+        with progress(store.count(incident_id), f"incident {incident_id}: report") as advance:
+            report = build_report(
+                ca, incident_id, datetime.now(UTC), on_row=writer.add, advance=advance
+            )
+    finally:
+        files = writer.close()
+    report = replace(report, csv_files=[f.name for f in files])
+    target = directory / f"incident-{incident_id}-report.{fmt}"
+    render = html.render_report if fmt == "html" else markdown.render_report
+    target.write_text(render(report), encoding="utf-8")
+    c = report.counts
+    typer.echo(
+        f"{target}: {c.affected} affected = {c.revoked} revoked + {c.expired} expired + "
+        f"{c.remaining} remaining; {len(files)} CSV file(s) in {directory}"
+    )
+
+
+@incident_app.command("update")
+@handle_errors
+def update_cmd(
+    incident_id: int,
+    fmt: str = typer.Option("md", "--format", help="md (Markdown)."),
+    out: Path | None = typer.Option(None, "--out", help="Write to this file (default stdout)."),
+    home: Path | None = home_option(),
+) -> None:
+    """The weekly status update: reconciled ledger, week by week, undelivered notices,
+    open action items."""
+    from certkeeper.ca.home import CaHome
+    from certkeeper.report import markdown
+    from certkeeper.report.build import build_report
+
+    if fmt != "md":
+        raise InputError(f"--format {fmt!r}: the weekly update is written as md")
+    ca = CaHome.open(resolve_home(home))
+    report = build_report(ca, incident_id, datetime.now(UTC))
+    text = markdown.render_update(report)
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot write: {exc.strerror}") from None
+    typer.echo(f"{out}: weekly update for incident {incident_id}")

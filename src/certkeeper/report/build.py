@@ -1,0 +1,269 @@
+"""Build an `IncidentReport` from the stores: the one place the report reads the database.
+
+Every count comes from `revocation.incidents.status` at one instant (`now`), and every
+affected-certificate row is classified by the same rule the ledger uses, so the report,
+its CSV files and `certkeeper incident status` cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from certkeeper.ca.home import CaHome
+from certkeeper.report.model import AffectedRow, IncidentReport, Plan, ShardBar, TimelineEntry
+from certkeeper.report.series import leave_time, remaining_series
+from certkeeper.report.words import selector_in_words
+from certkeeper.revocation import details as detailsmod
+from certkeeper.revocation import incidents
+from certkeeper.revocation.reasons import CrlReason, br_item, encoded_reason
+from certkeeper.store.incidents import CampaignItem, Event, IncidentStore
+from certkeeper.store.queries import CertificateFilter
+from certkeeper.x509 import crl as crlenc
+from certkeeper.x509.time import truncate
+
+_CHUNK = 900  # serials per lookup: under SQLite's bound-parameter limit
+
+
+def row_status(not_after: datetime, revoked_at: datetime | None, at: datetime) -> str:
+    """revoked / expired / valid at `at`: the ledger's rule (revocation wins a tie)."""
+    if revoked_at is not None and revoked_at <= at:
+        return "revoked"
+    if not_after <= at:
+        return "expired"
+    return "valid"
+
+
+def iter_affected(
+    home: CaHome,
+    items: Sequence[CampaignItem],
+    revoked: dict[str, datetime],
+    now: datetime,
+) -> Iterator[tuple[AffectedRow, str | None]]:
+    """Each affected item as a CSV row (final certificates first, then precertificates
+    without a final certificate), with its "profile (key type)" label when known."""
+    names = {rec.id: rec.name for rec in home.inventory.issuers()}
+    inventory = home.inventory
+    for kind in ("certificate", "precertificate"):
+        serials = [i.serial for i in items if i.kind == kind]
+        for start in range(0, len(serials), _CHUNK):
+            chunk = serials[start : start + _CHUNK]
+            flt = CertificateFilter(serials=tuple(chunk))
+            out: list[tuple[AffectedRow, str | None]] = []
+            if kind == "certificate":
+                for cert in inventory.list_certificates(flt):
+                    row = AffectedRow(
+                        cert.sha256,
+                        cert.serial,
+                        names.get(cert.issuer_id, str(cert.issuer_id)),
+                        cert.not_before,
+                        cert.not_after,
+                        row_status(cert.not_after, revoked.get(cert.serial), now),
+                        kind,
+                    )
+                    out.append((row, f"{cert.profile_id} ({cert.key_type})"))
+            else:
+                for pre in inventory.list_precertificates(flt, without_final=True):
+                    row = AffectedRow(
+                        pre.sha256,
+                        pre.serial,
+                        names.get(pre.issuer_id, str(pre.issuer_id)),
+                        pre.not_before,
+                        pre.not_after,
+                        row_status(pre.not_after, revoked.get(pre.serial), now),
+                        kind,
+                    )
+                    out.append((row, None))
+            out.sort(key=lambda pair: pair[0].serial)
+            yield from out
+
+
+def build_report(
+    home: CaHome,
+    incident_id: int,
+    now: datetime,
+    on_row: Callable[[AffectedRow], None] | None = None,
+    advance: Callable[[int], None] | None = None,
+) -> IncidentReport:
+    """The report as of `now`; `on_row` receives every affected row (for the CSV files)
+    during the single pass over the inventory."""
+    now = truncate(now)
+    store = IncidentStore(home.inventory.engine)
+    incident = store.get(incident_id)
+    ledger = incidents.status(home, incident_id, now)
+    items = list(store.items(incident_id))
+    revoked = store.revocation_times(incident_id)
+    details = detailsmod.validate(incident.details)
+    action_items = detailsmod.actions(details)
+    events = store.events(incident_id)
+
+    types: Counter[str] = Counter()
+    first: datetime | None = None
+    last: datetime | None = None
+    for row, label in iter_affected(home, items, revoked, now):
+        if label is not None:
+            types[label] += 1
+            first = row.not_before if first is None else min(first, row.not_before)
+            last = row.not_before if last is None else max(last, row.not_before)
+        if on_row is not None:
+            on_row(row)
+        if advance is not None:
+            advance(1)
+
+    certs = [i for i in items if i.kind == "certificate"]
+    actual_leaves = [leave_time(i.not_after, revoked.get(i.serial)) for i in certs]
+    planned_leaves = [leave_time(i.not_after, revoked.get(i.serial), i.planned_at) for i in certs]
+    horizon = max([now, incident.deadline, *[t for t in planned_leaves if t > now]])
+    start = min(incident.aware_at, now)
+    item = br_item(incident.br_item)
+    return IncidentReport(
+        generated_at=now,
+        incident_id=incident_id,
+        title=incident.title,
+        br_item=incident.br_item,
+        br_summary=item.summary,
+        reason=CrlReason(incident.reason).name,
+        aware_at=incident.aware_at,
+        deadline=incident.deadline,
+        state=incident.state,
+        explanation_url=incident.explanation_url,
+        details=details,
+        actions=action_items,
+        counts=ledger.counts,
+        precertificates=ledger.precertificates,
+        weeks=ledger.weeks,
+        planned_total=ledger.planned_total,
+        plan=_latest_plan(events),
+        heuristic=selector_in_words(incident.selector, incident.aware_at),
+        affected_types=sorted(types.items(), key=lambda kv: (-kv[1], kv[0])),
+        first_issued=first,
+        last_issued=last,
+        timeline=_timeline(incident.aware_at, incident.deadline, details, events, now),
+        remaining_actual=remaining_series(actual_leaves, len(certs), start, now),
+        remaining_planned=remaining_series(planned_leaves, len(certs), start, horizon),
+        shards=_shards(home, items, revoked, incident.reason, now),
+        budget_bytes=home.config.crl_budget_bytes,
+        undelivered=ledger.undelivered,
+    )
+
+
+def _latest_plan(events: Sequence[Event]) -> Plan | None:
+    plans = [e for e in events if e.event == "planned"]
+    if not plans:
+        return None
+    e = plans[-1]
+    d = e.detail
+    met = d.get("deadline_met")
+    return Plan(
+        made_at=e.at,
+        summary=str(d.get("summary", "")),
+        policy=str(d["policy"]) if d.get("policy") is not None else None,
+        deadline_met=met if isinstance(met, bool) else None,
+        batches=[b for b in d.get("batches", []) if isinstance(b, dict)],
+    )
+
+
+def _shards(
+    home: CaHome,
+    items: Sequence[CampaignItem],
+    revoked: dict[str, datetime],
+    reason: int,
+    now: datetime,
+) -> list[ShardBar]:
+    """Every CRL shard holding an affected item: bytes now, and with every remaining
+    (unrevoked, unexpired) affected item revoked now with the incident's reason."""
+    from certkeeper.status.crl import crl_status
+
+    names = {rec.id: rec.name for rec in home.inventory.issuers()}
+    code = encoded_reason(CrlReason(reason))
+    extra: Counter[tuple[str, int]] = Counter()
+    touched: set[tuple[str, int]] = set()
+    for i in items:
+        key = (names.get(i.issuer_id, str(i.issuer_id)), i.crl_shard)
+        touched.add(key)
+        if i.serial not in revoked and i.not_after > now:
+            extra[key] += crlenc.entry_size(crlenc.serial_octets(i.serial), now, code)
+    bars = []
+    for s in crl_status(home, now):
+        key = (s.issuer, s.shard)
+        if key in touched:
+            bars.append(ShardBar(s.issuer, s.shard, s.bytes, s.bytes + extra[key]))
+    return sorted(bars, key=lambda b: (b.issuer, b.shard))
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def event_text(event: Event) -> str:
+    """An incident event log entry as one sentence for the report's timeline."""
+    d: dict[str, Any] = event.detail
+    name = event.event
+    if name == "opened":
+        return (
+            f"Incident opened by {event.actor}: {_plural(int(d.get('affected', 0)), 'item')} "
+            f"affected; revocation deadline {d.get('deadline', '?')}."
+        )
+    if name == "planned":
+        return f"Revocation planned by {event.actor}: {d.get('summary', '')}".rstrip()
+    if name == "execution started":
+        return f"Revocation run started by {event.actor} (batches due by {d.get('until', '?')})."
+    if name == "batch revoked":
+        return (
+            f"Batch {d.get('batch')} revoked: {d.get('revoked', 0)} revoked, "
+            f"{d.get('already_revoked', 0)} already revoked, {d.get('expired', 0)} expired."
+        )
+    if name == "execution finished":
+        return (
+            f"Revocation run finished: {d.get('revoked', 0)} revoked, "
+            f"{d.get('already_revoked', 0)} already revoked, {d.get('expired', 0)} expired, "
+            f"{d.get('shards_republished', 0)} CRL shard(s) republished."
+        )
+    if name == "report details updated":
+        fields = ", ".join(str(f) for f in d.get("fields", []))
+        return f"Report fields updated by {event.actor}: {fields}."
+    if name == "action item added":
+        return (
+            f"Action item #{d.get('number')} added by {event.actor} "
+            f"({d.get('kind')}, due {d.get('due')}): {d.get('description')}"
+        )
+    if name == "action item changed":
+        changes = ", ".join(f"{k} {v}" for k, v in d.items() if k != "number")
+        return f"Action item #{d.get('number')} changed by {event.actor}: {changes}."
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(d.items()))
+    return f"{name.capitalize()} ({event.actor}){': ' + summary if summary else ''}."
+
+
+def _timeline(
+    aware_at: datetime,
+    deadline: datetime,
+    details: dict[str, Any],
+    events: Sequence[Event],
+    now: datetime,
+) -> list[TimelineEntry]:
+    out = [
+        TimelineEntry(aware_at, "The CA was made aware of the problem.", "incident"),
+        TimelineEntry(
+            deadline,
+            "Revocation deadline (BR 4.9.1.1)"
+            + (" passed." if deadline <= now else " (in the future)."),
+            "incident",
+        ),
+    ]
+    fixed = {
+        "non_compliance_start": "Non-compliance began.",
+        "non_compliance_end": "Non-compliance ended.",
+        "issuance_stopped_at": "Issuance stopped.",
+        "issuance_resumed_at": "Issuance resumed.",
+    }
+    for key, text in fixed.items():
+        if key in details:
+            out.append(TimelineEntry(datetime.fromisoformat(details[key]), text, "entered"))
+    for entry in details.get("timeline", []):
+        out.append(TimelineEntry(datetime.fromisoformat(entry["at"]), entry["event"], "entered"))
+    for event in events:
+        out.append(TimelineEntry(event.at, event_text(event), "ledger"))
+    order = {"entered": 0, "incident": 1, "ledger": 2}
+    return sorted(out, key=lambda e: (e.at, order[e.source]))
