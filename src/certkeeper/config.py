@@ -15,6 +15,7 @@ from typing import Any
 
 from certkeeper.acme.settings import AcmeSettings, parse_acme
 from certkeeper.errors import ConfigError
+from certkeeper.signing.tokens import TokenConfig
 from certkeeper.tomlcheck import (
     TomlProblem,
     check_keys,
@@ -72,6 +73,8 @@ class Config:
     smtp_starttls: bool = False
     notify_attempts: int = 3
     waivers: tuple[Waiver, ...] = field(default_factory=tuple)
+    # Keys in a PKCS#11 token instead of key files; the passphrase is the user PIN.
+    pkcs11: TokenConfig | None = None
     validation: ValidationSettings = field(default_factory=ValidationSettings)
     acme: AcmeSettings = field(default_factory=AcmeSettings)
 
@@ -151,7 +154,12 @@ def _parse(doc: dict[str, Any], home: Path, where: str) -> Config:
     db = get_table(doc, "database", where)
     check_keys(db, ("url",), f"{where} [database]")
     keys = get_table(doc, "keys", where)
-    check_keys(keys, ("dir", "passphrase_file"), f"{where} [keys]")
+    kw = f"{where} [keys]"
+    check_keys(keys, ("dir", "passphrase_file", "pkcs11_module", "pkcs11_token"), kw)
+    pkcs11_module = get(keys, "pkcs11_module", str, kw, default="")
+    pkcs11_token = get(keys, "pkcs11_token", str, kw, default="")
+    if bool(pkcs11_module) != bool(pkcs11_token):
+        raise TomlProblem(f"{kw}: pkcs11_module and pkcs11_token go together")
     profiles = get_table(doc, "profiles", where)
     check_keys(profiles, ("dir",), f"{where} [profiles]")
     iss = get_table(doc, "issuance", where)
@@ -244,6 +252,7 @@ def _parse(doc: dict[str, Any], home: Path, where: str) -> Config:
         database_url=_resolve_db_url(url, home),
         key_dir=home / get(keys, "dir", str, f"{where} [keys]", default="keys"),
         passphrase_file=(home / pass_file) if pass_file else None,
+        pkcs11=TokenConfig(Path(pkcs11_module), pkcs11_token) if pkcs11_module else None,
         profile_dir=home / get(profiles, "dir", str, f"{where} [profiles]", default="profiles"),
         issuance_workers=workers,
         use_pkilint=get(iss, "pkilint", bool, f"{where} [issuance]", default=True),
@@ -282,6 +291,8 @@ def render_config(
     database_url: str = "sqlite:///inventory.db",
     cps_version: str = "1.0",
     crl_shards: int = 16,
+    pkcs11_module: str = "",
+    pkcs11_token: str = "",
 ) -> str:
     """The config `certkeeper init` writes, with every setting spelled out."""
     return f"""# certkeeper CA home configuration. Paths are relative to this directory.
@@ -303,7 +314,7 @@ url = {_q(database_url)}
 dir = "keys"
 # The key passphrase comes from $CERTKEEPER_PASSPHRASE, or else from this file.
 passphrase_file = {_q(passphrase_file)}
-
+{_pkcs11_lines(pkcs11_module, pkcs11_token)}
 [profiles]
 dir = "profiles"
 
@@ -338,6 +349,20 @@ attempts = 3
 # justification = "why this finding is acceptable, with a reference"
 # expires = 2027-01-31
 """
+
+
+def _pkcs11_lines(module: str, token: str) -> str:
+    if not module:
+        return (
+            "# Keys in a PKCS#11 token (an HSM) instead of files; the passphrase is then the\n"
+            "# token's user PIN:\n"
+            '# pkcs11_module = "/usr/lib/softhsm/libsofthsm2.so"\n'
+            '# pkcs11_token = "certkeeper"\n'
+        )
+    return (
+        "# Keys live in this PKCS#11 token; the passphrase is the token's user PIN.\n"
+        f"pkcs11_module = {_q(module)}\npkcs11_token = {_q(token)}\n"
+    )
 
 
 def _q(value: str) -> str:

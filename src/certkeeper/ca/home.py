@@ -18,9 +18,10 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from certkeeper.ca import certs as cacerts
-from certkeeper.config import CONFIG_NAME, Config, load_config, render_config
+from certkeeper.config import CONFIG_NAME, PASSPHRASE_ENV, Config, load_config, render_config
 from certkeeper.errors import ConfigError
 from certkeeper.profiles.registry import ProfileRegistry
 from certkeeper.signing.base import KEY_SPECS, Signer, key_type_of
@@ -40,6 +41,9 @@ class InitOptions:
     base_url: str = "http://pki.example.com"
     database_url: str | None = None  # default: SQLite in the home
     crl_shards: int = 16
+    # Generate the keys in this PKCS#11 token (module path, token label) instead of files.
+    pkcs11_module: str = ""
+    pkcs11_token: str = ""
 
 
 # (name, role, key type, parent name, common-name suffix)
@@ -79,6 +83,8 @@ def _populate(staging: Path, options: InitOptions, passphrase: bytes | None, now
     for sub in ("keys", "certs", "profiles", "secrets"):
         (staging / sub).mkdir(mode=0o700)
     pass_file = ""
+    if passphrase is None and options.pkcs11_module:
+        raise ConfigError(f"keys in a PKCS#11 token need its user PIN: set {PASSPHRASE_ENV} to it")
     if passphrase is None:
         passphrase = secrets.token_urlsafe(32).encode()
         pass_file = "secrets/passphrase"
@@ -94,6 +100,8 @@ def _populate(staging: Path, options: InitOptions, passphrase: bytes | None, now
             passphrase_file=pass_file,
             database_url=options.database_url or "sqlite:///inventory.db",
             crl_shards=options.crl_shards,
+            pkcs11_module=options.pkcs11_module,
+            pkcs11_token=options.pkcs11_token,
         ),
         encoding="utf-8",
     )
@@ -121,12 +129,10 @@ def _create_hierarchy(
 ) -> None:
     made: dict[str, tuple[IssuerRecord, x509.Certificate, Signer]] = {}
     for name, role, key_type, parent, cn_suffix in HIERARCHY:
-        key = KEY_SPECS[key_type].generate()
-        key_path = staging / "keys" / f"{name}.key.pem"
-        write_key(key_path, key, passphrase)
-        signer = load_signer(key_path, passphrase)
+        signer, key_ref = _new_key(staging, config, name, key_type, passphrase)
         subject = naming.subject(f"{naming.ca_name} {cn_suffix}")
-        public_key = key.public_key()
+        public_key = signer.public_key()
+        assert isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey)
         if parent is None:
             builder = cacerts.root_builder(subject, public_key, now)
             parent_signer: Signer = signer
@@ -159,13 +165,29 @@ def _create_hierarchy(
                 ).value.digest.hex(),
                 sha256=hashlib.sha256(cert_der).hexdigest(),
                 cert_der=cert_der,
-                key_ref=f"keys/{name}.key.pem",
+                key_ref=key_ref,
                 not_before=cert.not_valid_before_utc,
                 not_after=cert.not_valid_after_utc,
                 created_at=now,
             )
         )
         made[name] = (record, cert, signer)
+
+
+def _new_key(
+    staging: Path, config: Config, name: str, key_type: str, passphrase: bytes
+) -> tuple[Signer, str]:
+    """A new CA key and how the inventory names it: a key file path relative to the
+    home, or the RFC 7512 URI of a key generated inside the PKCS#11 token."""
+    if config.pkcs11 is not None:
+        from certkeeper.signing.pkcs11 import generate_key
+
+        signer = generate_key(config.pkcs11, passphrase, f"certkeeper-{name}", key_type)
+        return signer, str(signer.uri)
+    key = KEY_SPECS[key_type].generate()
+    key_ref = f"keys/{name}.key.pem"
+    write_key(staging / key_ref, key, passphrase)
+    return load_signer(staging / key_ref, passphrase), key_ref
 
 
 class CaHome:
@@ -205,17 +227,35 @@ class CaHome:
         swapped key file cannot sign in the issuer's name."""
         assert issuer.id is not None
         if issuer.id not in self._signers:
-            path = self.config.home / issuer.key_ref
-            signer = load_signer(path, self.config.passphrase())
+            signer = self._load_signer(issuer.key_ref)
             cert_key = self.issuer_certificate(issuer).public_key()
             if signer.public_key() != cert_key:
                 raise ConfigError(
-                    f"key file {path} does not match issuer {issuer.name}'s certificate"
+                    f"key {issuer.key_ref} does not match issuer {issuer.name}'s certificate"
                 )
             if key_type_of(cert_key) != issuer.key_type:
                 raise ConfigError(f"issuer {issuer.name} is recorded as {issuer.key_type}")
             self._signers[issuer.id] = signer
         return self._signers[issuer.id]
+
+    def _load_signer(self, key_ref: str) -> Signer:
+        from certkeeper.signing.pkcs11 import URI_SCHEME
+
+        if not key_ref.startswith(URI_SCHEME):
+            return load_signer(self.config.home / key_ref, self.config.passphrase())
+        from certkeeper.signing.pkcs11 import KeyUri, Pkcs11Signer
+
+        uri = KeyUri.parse(key_ref)
+        token = self.config.pkcs11
+        if token is None:
+            raise ConfigError(
+                f"key {key_ref} is in a PKCS#11 token, but [keys] names no pkcs11_module"
+            )
+        if token.token != uri.token:
+            raise ConfigError(
+                f"key {key_ref} is in token {uri.token!r}; [keys] pkcs11_token is {token.token!r}"
+            )
+        return Pkcs11Signer(token, self.config.passphrase(), uri)
 
     def active_issuer(self, key_type: str) -> IssuerRecord:
         """The active issuing CA whose key is of `key_type`."""

@@ -9,6 +9,7 @@ import typer
 
 from certkeeper.cli.common import err_console, handle_errors, home_option, resolve_home
 from certkeeper.config import PASSPHRASE_ENV
+from certkeeper.errors import InputError
 
 
 def register(app: typer.Typer) -> None:
@@ -28,6 +29,12 @@ def init(
         None, help="Inventory database URL (default: SQLite file in the home)."
     ),
     crl_shards: int = typer.Option(16, min=1, max=65536, help="CRL shards per issuing CA."),
+    pkcs11_module: str = typer.Option(
+        "", help="Generate the CA keys in a PKCS#11 token: path of the module (.so)."
+    ),
+    pkcs11_token: str = typer.Option(
+        "", help="Label of the PKCS#11 token; $CERTKEEPER_PASSPHRASE is its user PIN."
+    ),
 ) -> None:
     """Create a CA home: root (P-384), TLS issuing CAs (P-256, RSA-2048), OCSP responders.
 
@@ -36,6 +43,8 @@ def init(
     from certkeeper.ca.home import InitOptions, create_home
 
     target = resolve_home(home)
+    if bool(pkcs11_module) != bool(pkcs11_token):
+        raise InputError("--pkcs11-module and --pkcs11-token go together")
     env = os.environ.get(PASSPHRASE_ENV)
     options = InitOptions(
         ca_name=ca_name,
@@ -44,6 +53,8 @@ def init(
         base_url=base_url,
         database_url=database_url,
         crl_shards=crl_shards,
+        pkcs11_module=pkcs11_module,
+        pkcs11_token=pkcs11_token,
     )
     create_home(target, options, env.encode() if env else None)
     err_console.print(f"created CA home {target}", highlight=False)
