@@ -30,6 +30,7 @@ _COMMAND_MODULES = (
     "incident",
     "subscriber",
     "cps",
+    "mpic",
 )
 
 for _name in _COMMAND_MODULES:
