@@ -5,6 +5,7 @@ Pure: a TOML table in, a frozen settings object out (no network, no database).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,9 @@ from urllib.parse import urlsplit
 
 from certkeeper.tomlcheck import TomlProblem, check_keys, get
 from certkeeper.validation.quorum import RIR_REGIONS
+
+# RFC 8659 4.2 issuer-domain-name: LDH labels separated by dots.
+_ISSUER_DOMAIN = re.compile(r"^[a-z0-9](?:-*[a-z0-9])*(?:\.[a-z0-9](?:-*[a-z0-9])*)*$")
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,17 @@ class ValidationSettings:
     mpic_timeout_seconds: float = 15.0
     # False only for tests and development: no remote perspectives needed.
     mpic_required: bool = True
+    # Issuer domain names in CAA "issue"/"issuewild" records that authorize this CA.
+    caa_identities: tuple[str, ...] = ()
+    # Days a validation may be reused (BR 4.2.1); None means the BR maximum. Always capped
+    # by the maximum in force on the day of validation and on the day of reuse.
+    reuse_days: int | None = None
+    # Allow challenge connections to loopback and private addresses (tests on loopback).
+    # A public CA leaves this off: a name pointing into its own network proves nothing.
+    private_addresses: bool = False
+    # Ports besides 80 and 443 that http-01 redirects may lead to (BR "Authorized Ports"
+    # are 80 and 443; tests serve their redirect targets elsewhere).
+    redirect_ports: tuple[int, ...] = ()
 
 
 _KEYS = (
@@ -54,6 +69,10 @@ _KEYS = (
     "mpic_ca_file",
     "mpic_timeout_seconds",
     "mpic_required",
+    "caa_identities",
+    "reuse_days",
+    "private_addresses",
+    "redirect_ports",
 )
 
 
@@ -63,7 +82,7 @@ def parse_validation(table: dict[str, Any], where: str) -> ValidationSettings:
     http_port = get(table, "http_port", int, w, default=80)
     alpn_port = get(table, "tls_alpn_port", int, w, default=443)
     for key, port in (("http_port", http_port), ("tls_alpn_port", alpn_port)):
-        if not 1 <= port <= 65535:
+        if isinstance(port, bool) or not 1 <= port <= 65535:
             raise TomlProblem(f"{w}.{key}: {port} is not a TCP port")
     resolver = get(table, "resolver", str, w, default="")
     if resolver and not _host_port(resolver):
@@ -87,6 +106,19 @@ def parse_validation(table: dict[str, Any], where: str) -> ValidationSettings:
     mpic_timeout = float(get(table, "mpic_timeout_seconds", (int, float), w, default=15.0))
     if not 0 < mpic_timeout <= 120:
         raise TomlProblem(f"{w}.mpic_timeout_seconds: {mpic_timeout} is outside 0..120")
+    identities = get(table, "caa_identities", list, w, default=[])
+    for ident in identities:
+        if not isinstance(ident, str) or not _ISSUER_DOMAIN.match(ident.lower()):
+            raise TomlProblem(
+                f"{w}.caa_identities: {ident!r} is not an issuer domain name (RFC 8659 4.2)"
+            )
+    reuse = get(table, "reuse_days", int, w, default=None)
+    if reuse is not None and (isinstance(reuse, bool) or not 0 <= reuse <= 398):
+        raise TomlProblem(f"{w}.reuse_days: {reuse!r} is outside 0..398 (BR 4.2.1)")
+    redirect_ports = get(table, "redirect_ports", list, w, default=[])
+    for port in redirect_ports:
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise TomlProblem(f"{w}.redirect_ports: {port!r} is not a TCP port")
     return ValidationSettings(
         http_port=http_port,
         tls_alpn_port=alpn_port,
@@ -98,6 +130,10 @@ def parse_validation(table: dict[str, Any], where: str) -> ValidationSettings:
         mpic_ca_file=files["mpic_ca_file"],
         mpic_timeout_seconds=mpic_timeout,
         mpic_required=get(table, "mpic_required", bool, w, default=True),
+        caa_identities=tuple(dict.fromkeys(i.lower() for i in identities)),
+        reuse_days=reuse,
+        private_addresses=get(table, "private_addresses", bool, w, default=False),
+        redirect_ports=tuple(redirect_ports),
     )
 
 
@@ -151,3 +187,9 @@ def _perspectives(table: dict[str, Any], w: str) -> tuple[PerspectiveConfig, ...
 def _host_port(value: str) -> bool:
     host, sep, port = value.rpartition(":")
     return bool(sep and host and port.isdigit() and 1 <= int(port) <= 65535)
+
+
+def resolver_address(value: str) -> tuple[str, int]:
+    """Split a checked "host:port" (IPv6 hosts may be bracketed)."""
+    host, _, port = value.rpartition(":")
+    return host.strip("[]"), int(port)
