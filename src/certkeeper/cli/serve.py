@@ -123,5 +123,63 @@ def serve_ocsp(
     run(resolve_home(home), "ocsp", host, port, workers, server)
 
 
+@serve_app.command("va-remote")
+@handle_errors
+def serve_va_remote(
+    name: Annotated[str, typer.Option("--name", help="This perspective's name.")],
+    region: Annotated[str, typer.Option("--region", help="RIR region: ARIN, RIPE, ...")],
+    cert: Annotated[Path, typer.Option("--cert", help="Server certificate (PEM).")],
+    key: Annotated[Path, typer.Option("--key", help="Server private key (PEM).")],
+    client_ca: Annotated[
+        Path, typer.Option("--client-ca", help="CA of the primary's client certificate.")
+    ],
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8443,
+    resolver: Annotated[
+        str, typer.Option("--resolver", help="DNS resolver host:port (own, never shared).")
+    ] = "",
+    http_port: Annotated[int, typer.Option("--http-port", min=1, max=65535)] = 80,
+    tls_alpn_port: Annotated[int, typer.Option("--tls-alpn-port", min=1, max=65535)] = 443,
+    timeout: Annotated[float, typer.Option("--timeout", help="Per-check seconds.")] = 10.0,
+    private_addresses: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private-addresses", help="Connect to loopback/private addresses (tests)."
+        ),
+    ] = False,
+    redirect_port: Annotated[
+        list[int] | None,
+        typer.Option("--redirect-port", min=1, max=65535, help="Extra http-01 redirect port."),
+    ] = None,
+    workers: WorkersOption = 1,
+    server: ServerOption = Server.granian,
+) -> None:
+    """A remote network perspective for MPIC (BR 3.2.2.9), over mutual TLS. No CA home."""
+    from certkeeper.validation.remote_server import TlsFiles, remote_config, serve_remote
+
+    config = remote_config(
+        name,
+        region,
+        resolver=resolver,
+        http_port=http_port,
+        tls_alpn_port=tls_alpn_port,
+        timeout_seconds=timeout,
+        private_addresses=private_addresses,
+        redirect_ports=tuple(redirect_port or ()),
+    )
+    err_console.print(
+        f"serving remote perspective {name} ({region}) on https://{host}:{port} (mTLS)",
+        highlight=False,
+    )
+    serve_remote(
+        config,
+        TlsFiles(cert, key, client_ca),
+        host=host,
+        port=port,
+        workers=workers,
+        server=server.value,
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(serve_app, name="serve")
