@@ -22,7 +22,9 @@ table { border-collapse: collapse; margin: .8em 0; }
 th, td { border: 1px solid #cbd5e0; padding: .25em .6em; text-align: left;
          vertical-align: top; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
-dt { font-weight: bold; margin-top: .5em; } dd { margin-left: 1.5em; }
+dl { display: grid; grid-template-columns: minmax(12em, 19em) 1fr; gap: .35em 1em; }
+dt { font-weight: bold; } dd { margin: 0; } dd p:first-child { margin-top: 0; }
+dd ul { margin: 0; padding-left: 1.2em; }
 .missing { color: #975a16; font-style: italic; }
 .bad { color: #c53030; font-weight: bold; }
 figure { margin: 1em 0; } figcaption { font-size: .9em; color: #4a5568; }
@@ -50,6 +52,12 @@ def _line(report: IncidentReport, key: str) -> str:
     if value is None:
         return f'<span class="missing">{esc(t.NOT_ENTERED)}</span>'
     return esc(value)
+
+
+def _time(report: IncidentReport, key: str) -> str:
+    if report.details.get(key) is None:
+        return f'<span class="missing">{esc(t.NOT_ENTERED)}</span>'
+    return esc(t.entered_time(report, key))
 
 
 def _list(items: Sequence[object]) -> str:
@@ -96,12 +104,9 @@ def render_report(report: IncidentReport) -> str:
             [
                 ("CA Owner CCADB unique ID", _line(report, "ca_owner_id")),
                 ("Incident description", _entered(report, "description")),
-                (
-                    "Non-compliance start date",
-                    esc(t.entered_time(report, "non_compliance_start")),
-                ),
+                ("Non-compliance start date", _time(report, "non_compliance_start")),
                 ("Non-compliance identified date", esc(t.when(report.aware_at))),
-                ("Non-compliance end date", esc(t.entered_time(report, "non_compliance_end"))),
+                ("Non-compliance end date", _time(report, "non_compliance_end")),
                 ("Relevant policies", _list(t.relevant_policies(report))),
                 ("Source of incident disclosure", _line(report, "source_of_disclosure")),
             ]
@@ -145,6 +150,12 @@ def render_report(report: IncidentReport) -> str:
         "<figcaption>Remaining certificates: actual (filled, up to the report time) and "
         "planned (dashed), against the revocation deadline (vertical line). The table "
         "below gives the same figures week by week.</figcaption>",
+        "</figure>",
+        "<figure>",
+        svg.shard_chart(report.shards, report.budget_bytes),
+        "<figcaption>CRL size per issuing CA and shard now (dark) and if every remaining "
+        "affected certificate were revoked now (light), against the byte budget "
+        "(horizontal line). The appendix lists the same sizes.</figcaption>",
         "</figure>",
         "<p>Week by week (week 1 starts when the CA was made aware):</p>",
         _table(t.WEEK_COLUMNS, t.week_cells(report), {0, 3, 4, 5, 6, 7}),
@@ -218,12 +229,6 @@ def render_report(report: IncidentReport) -> str:
         parts.append("<p>No affected-certificate files were written with this report.</p>")
     parts += [
         "<h3>CRL shards holding affected certificates</h3>",
-        "<figure>",
-        svg.shard_chart(report.shards, report.budget_bytes),
-        "<figcaption>CRL size per issuing CA and shard now (dark) and if every remaining "
-        "affected certificate were revoked now (light), against the byte budget "
-        "(horizontal line).</figcaption>",
-        "</figure>",
         _table(
             ["Issuer", "Shard", "Bytes now", "Bytes if all remaining revoked now", "Budget"],
             [

@@ -23,7 +23,7 @@ BAR_PROJECTED = "#9ae6b4"
 BUDGET_STROKE = "#c53030"
 AXIS = "#4a5568"
 
-WIDTH, HEIGHT = 960, 380
+WIDTH, HEIGHT = 960, 340
 LEFT, RIGHT, TOP, BOTTOM = 90, 30, 40, 70
 
 
@@ -168,7 +168,7 @@ def remaining_chart(
         f'stroke="{DEADLINE_STROKE}" stroke-width="3"><title>Deadline</title></line>'
     )
     out.append(
-        f'<text x="{dx - 4:.1f}" y="{TOP - 8}" text-anchor="end" fill="{DEADLINE_STROKE}">'
+        f'<text x="{dx - 6:.1f}" y="{TOP + 14}" text-anchor="end" fill="{DEADLINE_STROKE}">'
         f"deadline {deadline:%Y-%m-%d %H:%M}</text>"
     )
     out += _legend(
@@ -200,7 +200,9 @@ def shard_chart(shards: Sequence[ShardBar], budget: int, chart_id: str = "shard-
     plot_h = HEIGHT - TOP - BOTTOM
 
     def y(v: float) -> float:
-        return HEIGHT - BOTTOM - plot_h * v / ymax
+        # a non-empty shard is at least 2 pixels tall, so it never looks absent
+        drop = plot_h * v / ymax
+        return HEIGHT - BOTTOM - (max(2.0, drop) if v > 0 else 0.0)
 
     over = [s for s in shards if s.projected_bytes > budget]
     desc = (

@@ -1,0 +1,85 @@
+"""A real CA home with an incident opened, planned and interrupted half-way through."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from certkeeper.ca.home import CaHome
+from certkeeper.issuance.csr import load_csr
+from certkeeper.issuance.service import IssuanceService, IssueRequest
+from certkeeper.revocation import incidents
+from certkeeper.store.incidents import IncidentStore
+from certkeeper.store.queries import CertificateFilter
+from factories import PASSPHRASE, csr_pem, make_home
+
+
+@dataclass
+class Campaign:
+    ca: CaHome
+    incident_id: int
+    serials: list[str]
+    orphan: str  # a precertificate whose final certificate was never signed
+    now: datetime
+
+
+@pytest.fixture
+def campaign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Campaign]:
+    """Six certificates and one orphan precertificate under an incident made aware of
+    nine days ago (so the week-by-week table has two weeks and the deadline has
+    passed), planned all at once, and a revocation run that lost power after revoking
+    the first chunk of two."""
+    monkeypatch.setenv("CERTKEEPER_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("CERTKEEPER_ACTOR", "report-test")
+    home = make_home(tmp_path / "home", crl_shards=2)
+    config = home / "certkeeper.toml"
+    # The smallest budget the configuration accepts, so the shard chart's bars show.
+    config.write_text(config.read_text().replace("budget_bytes = 10000000", "budget_bytes = 10000"))
+    ca = CaHome.open(home)
+    service = IssuanceService(ca)
+
+    def crash(step: str) -> None:
+        if step == "sign_certificate":
+            raise RuntimeError("crashed after the precertificate")
+
+    with pytest.raises(RuntimeError):
+        IssuanceService(ca, on_step=crash).issue(
+            IssueRequest(load_csr(csr_pem(["orphan.example.com"])), "tls-dv-ecdsa")
+        )
+    serials = [
+        service.issue(IssueRequest(load_csr(csr_pem([f"r{i}.example.com"])), "tls-dv-ecdsa")).serial
+        for i in range(6)
+    ]
+    now = datetime.now(UTC).replace(microsecond=0)
+    opened = incidents.open_incident(
+        ca,
+        title="keyEncipherment in ECDSA leaves",
+        aware_at=now - timedelta(days=9),
+        br_item_number=12,
+        selector=CertificateFilter(profile_id="tls-dv-ecdsa", issuer="tls-ecdsa-1"),
+        now=now,
+        explanation_url="https://ca.example.com/incidents/1",
+    )
+    assert opened.id is not None
+    incidents.make_plan(ca, opened.id, now)
+    calls = {"n": 0}
+    original = IncidentStore.revoke_items
+
+    def power_cut(*args: object, **kwargs: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("power cut")
+        original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(IncidentStore, "revoke_items", staticmethod(power_cut))
+    with pytest.raises(RuntimeError, match="power cut"):
+        incidents.execute(ca, opened.id, now, workers=1, chunk=2)
+    monkeypatch.setattr(IncidentStore, "revoke_items", staticmethod(original))
+    scope = incidents.scope(ca, opened.id, now)
+    (orphan,) = [i.serial for i in scope.precertificates_only]
+    yield Campaign(ca, opened.id, serials, orphan, now + timedelta(seconds=1))
+    ca.close()

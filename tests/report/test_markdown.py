@@ -1,0 +1,187 @@
+"""The Markdown report and weekly update: every ledger number read back from the text
+equals the ledger's, and text typed in by people cannot change the document's shape."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from certkeeper.report import markdown
+from certkeeper.report.build import build_report
+from certkeeper.revocation import incidents
+from certkeeper.revocation.ledger import Counts
+
+from .conftest import Campaign
+
+LEDGER_LINES = {
+    "Affected": "affected",
+    "Revoked": "revoked",
+    "Expired before revocation": "expired",
+    "Remaining (valid, not revoked)": "remaining",
+    "Planned to be revoked by now": "planned_by_now",
+}
+
+
+def number(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+def bullet(md: str, label: str) -> int:
+    match = re.search(r"^- \*\*" + re.escape(label) + r":\*\* ([\d,]+)", md, re.M)
+    assert match, f"no {label!r} line"
+    return number(match.group(1))
+
+
+def table_after(md: str, heading: str) -> list[list[str]]:
+    """The first Markdown table after a line starting with `heading`."""
+    lines = md.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(heading))
+    rows = []
+    for line in lines[start + 1 :]:
+        if line.startswith("|"):
+            rows.append([c.strip() for c in line.strip("|").split(" | ")])
+        elif rows:
+            break
+    return rows[2:]  # header and separator
+
+
+def parse_ledger(md: str) -> tuple[dict[str, int], dict[str, int]]:
+    certs: dict[str, int] = {}
+    pres: dict[str, int] = {}
+    for line, c, p in table_after(md, "Revocation ledger as of"):
+        certs[LEDGER_LINES[line]] = number(c)
+        pres[LEDGER_LINES[line]] = number(p)
+    return certs, pres
+
+
+def counts_dict(c: Counts) -> dict[str, int]:
+    return {k: getattr(c, k) for k in LEDGER_LINES.values()}
+
+
+def parse_weeks(md: str) -> list[tuple[int, ...]]:
+    rows = table_after(md, "Week by week")
+    return [(int(r[0]), *(number(v) for v in r[3:])) for r in rows]
+
+
+def test_markdown_report_round_trips_the_ledger_numbers(campaign: Campaign) -> None:
+    for at in (campaign.now, campaign.now + timedelta(days=200)):  # later: all expired
+        status = incidents.status(campaign.ca, campaign.incident_id, at)
+        md = markdown.render_report(build_report(campaign.ca, campaign.incident_id, at))
+        certs, pres = parse_ledger(md)
+        assert certs == counts_dict(status.counts)
+        assert pres == counts_dict(status.precertificates)
+        assert certs["affected"] == certs["revoked"] + certs["expired"] + certs["remaining"]
+        assert bullet(md, "Total number of certificates") == status.counts.affected
+        assert (
+            bullet(md, 'Total number of "remaining valid" certificates') == status.counts.remaining
+        )
+        assert bullet(md, "Precertificates without a final certificate") == (
+            status.precertificates.affected
+        )
+        assert parse_weeks(md) == [
+            (
+                w.number,
+                w.revoked_in_week,
+                w.revoked_cumulative,
+                w.expired_in_week,
+                w.expired_cumulative,
+                w.remaining_at_end,
+            )
+            for w in status.weeks
+        ]
+    # the fixture's campaign: 6 affected, 2 revoked before the power cut, 4 remaining
+    assert (
+        counts_dict(incidents.status(campaign.ca, campaign.incident_id, campaign.now).counts)[
+            "revoked"
+        ]
+        == 2
+    )
+
+
+def test_weekly_update_has_ledger_weeks_notifications_and_next_steps(
+    campaign: Campaign,
+) -> None:
+    from certkeeper.revocation import details
+
+    store = incidents.IncidentStore(campaign.ca.inventory.engine)
+    details.add_action(
+        store,
+        campaign.incident_id,
+        {
+            "kind": "Prevent",
+            "description": "Lint keyUsage against the profile at issuance",
+            "root_cause": "Root Cause #1",
+            "criteria": "No certificate issued with keyEncipherment on an ECDSA key",
+            "due": "2026-12-15",
+            "status": "In Progress",
+        },
+        now=campaign.now,
+        who="tester",
+    )
+    details.add_action(
+        store,
+        campaign.incident_id,
+        {
+            "kind": "Detect",
+            "description": "Done already",
+            "root_cause": "Root Cause #1",
+            "criteria": "n/a",
+            "due": "2026-11-30",
+            "status": "Complete",
+        },
+        now=campaign.now,
+        who="tester",
+    )
+    report = build_report(campaign.ca, campaign.incident_id, campaign.now)
+    report = replace(
+        report,
+        undelivered=[
+            {
+                "subscriber": "sub|1",
+                "address": "ops@example.com",
+                "kind": "primary",
+                "state": "failed",
+                "attempts": 3,
+                "error": "550 mailbox unavailable",
+            }
+        ],
+    )
+    md = markdown.render_update(report)
+    status = incidents.status(campaign.ca, campaign.incident_id, campaign.now)
+    certs, _ = parse_ledger(md)
+    assert certs == counts_dict(status.counts)
+    assert parse_weeks(md)[-1][-1] == status.counts.remaining
+    assert f"actually revoked: {status.counts.revoked}" in md
+    notices = table_after(md, "## Undelivered subscriber notifications")
+    assert notices == [
+        ["sub\\|1", "ops@example.com", "primary", "failed", "3", "550 mailbox unavailable"]
+    ]
+    open_items = table_after(md, "Open action items:")
+    assert [r[1] for r in open_items] == ["Lint keyUsage against the profile at issuance"]
+
+
+HOSTILE = st.text(
+    alphabet=st.sampled_from(list("ab |*_[]()<>#`\\!\n-")), min_size=1, max_size=40
+).filter(lambda s: s.strip())
+
+
+@given(HOSTILE)
+def test_inline_text_never_adds_a_table_cell_or_markup(text: str) -> None:
+    cell = markdown.inline(text)
+    assert "\n" not in cell
+    unescaped = re.sub(r"\\.", "", cell)
+    assert not set(unescaped) & set("|*_[]<>#`\\")
+    row = markdown.table(["a", "b"], [[cell, "x"]])[2]
+    assert len(re.findall(r"(?<!\\)\|", row)) == 3
+
+
+def test_a_hostile_title_stays_one_heading(campaign: Campaign) -> None:
+    report = build_report(campaign.ca, campaign.incident_id, campaign.now)
+    md = markdown.render_report(replace(report, title="x | <script>alert(1)</script>\n# fake"))
+    first = md.splitlines()[0]
+    assert first.startswith("# Incident 1: x \\| \\<script\\>")
+    assert "\n# fake" not in md and "<script>" not in md
