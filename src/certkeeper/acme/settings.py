@@ -1,6 +1,9 @@
 """The `[acme]` table of certkeeper.toml, parsed and checked at load.
 
-Pure: a TOML table in, a frozen settings object out.
+Pure: a TOML table in, a frozen settings object out. Rate limits are part of the
+configuration because a public CA tunes them to its capacity and to abuse it sees;
+each one is a count over a sliding window, kept in the database so that every ACME
+front-end process enforces the same budget.
 """
 
 from __future__ import annotations
@@ -18,9 +21,51 @@ class AcmeSettings:
     # Profile used for each key type of a finalize CSR.
     ecdsa_profile: str = "tls-dv-ecdsa"
     rsa_profile: str = "tls-dv-rsa"
+    # Directory "meta" (RFC 8555 7.1.1); empty strings are left out. caaIdentities come
+    # from [validation] caa_identities.
+    terms_of_service: str = ""
+    website: str = ""
+    # Lifetimes.
+    order_lifetime_hours: int = 168
+    authorization_lifetime_hours: int = 168
+    nonce_lifetime_seconds: int = 3600
+    # Largest request body accepted (a JWS with a CSR of several hundred names fits).
+    max_request_bytes: int = 65536
+    # Most identifiers in one order.
+    max_identifiers: int = 100
+    # Rate limits: counts per sliding window. 0 disables a limit.
+    orders_per_account_per_hour: int = 300
+    certificates_per_domain_per_week: int = 50
+    failed_validations_per_account_name_per_hour: int = 5
+    accounts_per_ip_per_3_hours: int = 10
+    # Seconds a client is told to wait before polling a resource still processing.
+    processing_retry_after: int = 1
+    # Seconds a client is told to wait before asking for renewal information again.
+    renewal_info_retry_after: int = 21600
 
 
-_KEYS = ("base_url", "ecdsa_profile", "rsa_profile")
+_INT_KEYS: dict[str, tuple[int, int]] = {
+    "order_lifetime_hours": (1, 24 * 30),
+    "authorization_lifetime_hours": (1, 24 * 30),
+    "nonce_lifetime_seconds": (30, 86400),
+    "max_request_bytes": (4096, 1 << 20),
+    "max_identifiers": (1, 1000),
+    "orders_per_account_per_hour": (0, 1_000_000),
+    "certificates_per_domain_per_week": (0, 1_000_000),
+    "failed_validations_per_account_name_per_hour": (0, 1_000_000),
+    "accounts_per_ip_per_3_hours": (0, 1_000_000),
+    "processing_retry_after": (1, 3600),
+    "renewal_info_retry_after": (60, 7 * 86400),
+}
+
+_KEYS = (
+    "base_url",
+    "ecdsa_profile",
+    "rsa_profile",
+    "terms_of_service",
+    "website",
+    *_INT_KEYS,
+)
 
 
 def parse_acme(table: dict[str, Any], where: str) -> AcmeSettings:
@@ -29,8 +74,21 @@ def parse_acme(table: dict[str, Any], where: str) -> AcmeSettings:
     base_url = get(table, "base_url", str, w, default="")
     if base_url and not base_url.startswith(("http://", "https://")):
         raise TomlProblem(f"{w}.base_url: must be an http(s):// URL, got {base_url!r}")
+    for key in ("terms_of_service", "website"):
+        value = get(table, key, str, w, default="")
+        if value and not value.startswith(("http://", "https://")):
+            raise TomlProblem(f"{w}.{key}: must be an http(s):// URL, got {value!r}")
+    ints: dict[str, int] = {}
+    for key, (low, high) in _INT_KEYS.items():
+        value = get(table, key, int, w, default=getattr(AcmeSettings, key))
+        if isinstance(value, bool) or not low <= value <= high:
+            raise TomlProblem(f"{w}.{key}: {value!r} is outside {low}..{high}")
+        ints[key] = value
     return AcmeSettings(
         base_url=base_url.rstrip("/"),
         ecdsa_profile=get(table, "ecdsa_profile", str, w, default="tls-dv-ecdsa"),
         rsa_profile=get(table, "rsa_profile", str, w, default="tls-dv-rsa"),
+        terms_of_service=get(table, "terms_of_service", str, w, default=""),
+        website=get(table, "website", str, w, default=""),
+        **ints,
     )

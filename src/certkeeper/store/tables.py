@@ -374,3 +374,108 @@ caa_checks = Table(
     Column("context", Text, nullable=False),  # JSON: order, subscriber, ...
     Index("ix_caa_checks_fqdn", "fqdn", "checked_at"),
 )
+
+# --- ACME (RFC 8555) and ARI (RFC 9773) --------------------------------------------------
+
+# One row per ACME account; the account's key is its identity (RFC 7638 thumbprint).
+acme_accounts = Table(
+    "acme_accounts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("thumbprint", String(64), nullable=False, unique=True),
+    Column("jwk", Text, nullable=False),  # canonical public JWK (required members only)
+    Column("status", String(16), nullable=False),  # valid | deactivated | revoked
+    Column("contacts", Text, nullable=False),  # JSON list of mailto: URLs
+    Column("tos_agreed", Boolean, nullable=False),
+    Column("subscriber_id", String(128), ForeignKey("subscribers.id"), nullable=False),
+    Column("created_ip", String(64), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+acme_orders = Table(
+    "acme_orders",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", Integer, ForeignKey("acme_accounts.id"), nullable=False),
+    # pending | ready | processing | valid | invalid (pending/ready follow the authzs)
+    Column("status", String(16), nullable=False),
+    Column("identifiers", Text, nullable=False),  # JSON list of names ("*." for wildcards)
+    Column("not_before", UtcDateTime, nullable=True),
+    Column("not_after", UtcDateTime, nullable=True),
+    Column("expires", UtcDateTime, nullable=False),
+    Column("replaces", String(255), nullable=True),  # RFC 9773 certID
+    Column("replaces_serial", String(40), nullable=True),
+    Column("rate_exempt", Boolean, nullable=False),  # replaces a certificate in an incident
+    Column("certificate_serial", String(40), nullable=True),
+    Column("error", Text, nullable=True),  # JSON problem document
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_acme_orders_account", "account_id", "created_at"),
+    Index("ix_acme_orders_replaces", "replaces_serial"),
+)
+
+acme_authorizations = Table(
+    "acme_authorizations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", Integer, ForeignKey("acme_accounts.id"), nullable=False),
+    Column("identifier", String(255), nullable=False),  # FQDN without "*."
+    Column("wildcard", Boolean, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | valid | invalid | deactivated
+    Column("expires", UtcDateTime, nullable=False),
+    Column("validation_record_id", Integer, nullable=True),  # the VA's domain validation
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_acme_authorizations_lookup", "account_id", "identifier", "status"),
+)
+
+acme_order_authorizations = Table(
+    "acme_order_authorizations",
+    metadata,
+    Column("order_id", Integer, ForeignKey("acme_orders.id"), primary_key=True),
+    Column(
+        "authorization_id", Integer, ForeignKey("acme_authorizations.id"), primary_key=True
+    ),
+)
+
+acme_challenges = Table(
+    "acme_challenges",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "authorization_id", Integer, ForeignKey("acme_authorizations.id"), nullable=False
+    ),
+    Column("type", String(16), nullable=False),  # http-01 | dns-01 | tls-alpn-01
+    Column("token", String(64), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),  # pending | processing | valid | invalid
+    Column("validated", UtcDateTime, nullable=True),
+    Column("error", Text, nullable=True),  # JSON problem document
+    Index("ix_acme_challenges_authorization", "authorization_id"),
+)
+
+# Nonces are HMAC-authenticated (no row while unused); a used one is recorded here until it
+# would have expired anyway, so a replay is refused by every front-end process.
+acme_used_nonces = Table(
+    "acme_used_nonces",
+    metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("expires", UtcDateTime, nullable=False),
+    Index("ix_acme_used_nonces_expires", "expires"),
+)
+
+# Rate-limit events: one row per counted action, counted over a sliding window.
+acme_rate_events = Table(
+    "acme_rate_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(320), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Index("ix_acme_rate_events_key_at", "key", "at"),
+)
+
+# Secrets shared by every ACME front end (the nonce HMAC key).
+acme_secrets = Table(
+    "acme_secrets",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
