@@ -129,7 +129,7 @@ def _create_hierarchy(
 ) -> None:
     made: dict[str, tuple[IssuerRecord, x509.Certificate, Signer]] = {}
     for name, role, key_type, parent, cn_suffix in HIERARCHY:
-        signer, key_ref = _new_key(staging, config, name, key_type, passphrase)
+        signer, key_ref = new_key(staging, config, name, key_type, passphrase)
         subject = naming.subject(f"{naming.ca_name} {cn_suffix}")
         public_key = signer.public_key()
         assert isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey)
@@ -148,34 +148,51 @@ def _create_hierarchy(
                 builder = cacerts.responder_builder(subject, public_key, parent_cert, now)
         cert_der, _ = sign_certificate(builder, parent_signer)
         cert = x509.load_der_x509_certificate(cert_der)
-        (staging / "certs" / f"{name}.pem").write_bytes(
-            cert.public_bytes(serialization.Encoding.PEM)
-        )
-        record = inventory.add_issuer(
-            IssuerRecord(
-                id=None,
-                name=name,
-                role=role,
-                state="active",
-                key_type=key_type,
-                parent_id=parent_id,
-                subject=cert.subject.rfc4514_string(),
-                ski=cert.extensions.get_extension_for_class(
-                    x509.SubjectKeyIdentifier
-                ).value.digest.hex(),
-                sha256=hashlib.sha256(cert_der).hexdigest(),
-                cert_der=cert_der,
-                key_ref=key_ref,
-                not_before=cert.not_valid_before_utc,
-                not_after=cert.not_valid_after_utc,
-                created_at=now,
-            )
+        record = record_issuer(
+            staging, inventory, name, role, key_type, parent_id, cert_der, key_ref, now
         )
         made[name] = (record, cert, signer)
 
 
-def _new_key(
-    staging: Path, config: Config, name: str, key_type: str, passphrase: bytes
+def record_issuer(
+    home_dir: Path,
+    inventory: Inventory,
+    name: str,
+    role: str,
+    key_type: str,
+    parent_id: int | None,
+    cert_der: bytes,
+    key_ref: str,
+    now: datetime,
+    state: str = "active",
+) -> IssuerRecord:
+    """Write a CA certificate to certs/<name>.pem and record it in the inventory."""
+    cert = x509.load_der_x509_certificate(cert_der)
+    (home_dir / "certs" / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return inventory.add_issuer(
+        IssuerRecord(
+            id=None,
+            name=name,
+            role=role,
+            state=state,
+            key_type=key_type,
+            parent_id=parent_id,
+            subject=cert.subject.rfc4514_string(),
+            ski=cert.extensions.get_extension_for_class(
+                x509.SubjectKeyIdentifier
+            ).value.digest.hex(),
+            sha256=hashlib.sha256(cert_der).hexdigest(),
+            cert_der=cert_der,
+            key_ref=key_ref,
+            not_before=cert.not_valid_before_utc,
+            not_after=cert.not_valid_after_utc,
+            created_at=now,
+        )
+    )
+
+
+def new_key(
+    home_dir: Path, config: Config, name: str, key_type: str, passphrase: bytes
 ) -> tuple[Signer, str]:
     """A new CA key and how the inventory names it: a key file path relative to the
     home, or the RFC 7512 URI of a key generated inside the PKCS#11 token."""
@@ -186,8 +203,8 @@ def _new_key(
         return signer, str(signer.uri)
     key = KEY_SPECS[key_type].generate()
     key_ref = f"keys/{name}.key.pem"
-    write_key(staging / key_ref, key, passphrase)
-    return load_signer(staging / key_ref, passphrase), key_ref
+    write_key(home_dir / key_ref, key, passphrase)
+    return load_signer(home_dir / key_ref, passphrase), key_ref
 
 
 class CaHome:

@@ -17,6 +17,7 @@ app = typer.Typer(
 # One module per command group; each has `register(app: typer.Typer) -> None`.
 _COMMAND_MODULES = (
     "init",
+    "ca",
     "profile",
     "issue",
     "certs",

@@ -198,6 +198,17 @@ class Inventory:
             if result.rowcount != 1:
                 raise NotFound(f"no issuer with id {id}")
 
+    def rotate_issuers(self, activate: int, retire: Sequence[int]) -> None:
+        """Make one issuer active and retire others in one transaction, so there is never
+        a moment with two active issuing CAs of a key type, or none."""
+        with write_transaction(self.engine) as conn:
+            for id_, state in [(activate, "active"), *((r, "retired") for r in retire)]:
+                result = conn.execute(
+                    update(issuers).where(issuers.c.id == id_).values(state=state)
+                )
+                if result.rowcount != 1:
+                    raise NotFound(f"no issuer with id {id_}")
+
     # -- profiles and subscribers --------------------------------------------------
 
     def register_profile_version(

@@ -1,0 +1,119 @@
+"""`certkeeper ca`: the hierarchy: list it, add warm-standby issuing CAs, rotate."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from certkeeper.cli.common import (
+    OutputFormat,
+    err_console,
+    handle_errors,
+    home_option,
+    print_rows,
+    resolve_home,
+)
+
+if TYPE_CHECKING:
+    from certkeeper.ca.home import CaHome
+
+ca_app = typer.Typer(help="The CA hierarchy: issuing CAs, standby, rotation.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(ca_app, name="ca")
+
+
+@ca_app.command("list")
+@handle_errors
+def list_cas(
+    home: Path | None = home_option(),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format"),
+) -> None:
+    """Every CA and responder certificate with its state and where its key is."""
+    from certkeeper.ca.home import CaHome
+
+    ca = CaHome.open(resolve_home(home))
+    names = {r.id: r.name for r in ca.inventory.issuers()}
+    rows = [
+        {
+            "name": r.name,
+            "role": r.role,
+            "state": r.state,
+            "key_type": r.key_type,
+            "parent": names.get(r.parent_id, "") if r.parent_id else "",
+            "not_after": r.not_after.isoformat(),
+            "key": "pkcs11" if r.key_ref.startswith("pkcs11:") else "file",
+            "subject": r.subject,
+            "sha256": r.sha256,
+        }
+        for r in ca.inventory.issuers()
+    ]
+    columns = ["name", "role", "state", "key_type", "parent", "not_after", "key", "subject"]
+    print_rows(rows, columns if fmt is OutputFormat.table else [*columns, "sha256"], fmt)
+
+
+@ca_app.command("add-issuer")
+@handle_errors
+def add_issuer(
+    name: str = typer.Argument(..., help="Issuer name (used in CRL and AIA URLs)."),
+    key_type: str = typer.Option(..., "--key-type", help="ecdsa-p256, ecdsa-p384, rsa-2048, ..."),
+    common_name: str | None = typer.Option(None, help="Subject CN (default from the CA name)."),
+    activate: bool = typer.Option(False, "--activate", help="Make it active at once."),
+    home: Path | None = home_option(),
+) -> None:
+    """A new issuing CA signed by the root, with its OCSP responder; standby by default."""
+    from certkeeper.ca import rotation
+    from certkeeper.ca.home import CaHome
+
+    ca = CaHome.open(resolve_home(home))
+    now = datetime.now(UTC)
+    made = rotation.add_issuing_ca(ca, name, key_type, now, common_name=common_name)
+    err_console.print(
+        f"added issuing CA {made.issuing.name} ({made.issuing.key_type}, standby) with "
+        f"OCSP responder {made.responder.name}",
+        highlight=False,
+    )
+    if activate:
+        _activate(ca, name, now)
+
+
+@ca_app.command("activate")
+@handle_errors
+def activate(
+    name: str = typer.Argument(..., help="The standby issuing CA to activate."),
+    home: Path | None = home_option(),
+) -> None:
+    """Rotate: issuance moves to this CA; the previous one of its key type is retired
+    (it keeps publishing CRLs and OCSP until its certificate expires)."""
+    from certkeeper.ca.home import CaHome
+
+    _activate(CaHome.open(resolve_home(home)), name, datetime.now(UTC))
+
+
+def _activate(ca: CaHome, name: str, now: datetime) -> None:
+    from certkeeper.ca import rotation
+
+    active, retired = rotation.activate(ca, name, now)
+    gone = ", ".join(r.name for r in retired) or "none"
+    err_console.print(f"{active.name} is active; retired: {gone}", highlight=False)
+
+
+@ca_app.command("add-responder")
+@handle_errors
+def add_responder(
+    issuer: str = typer.Argument(..., help="The issuing CA the responder signs for."),
+    home: Path | None = home_option(),
+) -> None:
+    """A new delegated OCSP responder certificate and key (responder key rotation)."""
+    from certkeeper.ca import rotation
+    from certkeeper.ca.home import CaHome
+
+    made = rotation.add_responder(CaHome.open(resolve_home(home)), issuer, datetime.now(UTC))
+    err_console.print(
+        f"added OCSP responder {made.name} for {issuer}, valid until {made.not_after.date()}",
+        highlight=False,
+    )
