@@ -1,0 +1,278 @@
+"""The validation authority: preflight, challenge validation, reuse, and the issuance gate.
+
+The ACME server asks it three things: may this identifier be validated at all
+(`preflight`, before any challenge exists), did this challenge succeed (`validate`, which
+stores the domain validation record), and, at finalize, may these names be issued now
+(`authorizer`, handed to IssuanceService). Issuance never trusts the ACME server's own
+bookkeeping: the authorizer looks up the stored record for each name and checks CAA
+afresh, so a name without a record, or a CAA record that appeared since, blocks issuance.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from certkeeper.ca.home import CaHome
+from certkeeper.issuance.service import NameNotAuthorized
+from certkeeper.store.validations import CaaCheck, DomainValidation, DomainValidationStore
+from certkeeper.validation import methods
+from certkeeper.validation.caa import check_caa
+from certkeeper.validation.challenges import check_challenge
+from certkeeper.validation.errors import RejectedIdentifier
+from certkeeper.validation.model import ChallengeAttempt, Corroboration, ValidationOutcome
+from certkeeper.validation.preflight import check_identifier
+from certkeeper.validation.settings import ValidationSettings
+
+if TYPE_CHECKING:
+    from certkeeper.validation.mpic import RemotePerspectives
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _NoPerspectives:
+    """Stand-in when the MPIC client is unavailable: passes only where MPIC is not required."""
+
+    def __init__(self, settings: ValidationSettings) -> None:
+        self.settings = settings
+
+    @property
+    def configured(self) -> int:
+        return 0
+
+    def _decision(self) -> Corroboration:
+        if self.settings.mpic_required:
+            return Corroboration(
+                results=(),
+                required=2,
+                passed=False,
+                detail="no remote perspective client is available and MPIC is required",
+            )
+        return Corroboration(results=(), required=0, passed=True, detail="MPIC not required")
+
+    def corroborate_challenge(self, attempt: ChallengeAttempt) -> Corroboration:
+        return self._decision()
+
+    def corroborate_caa(
+        self, fqdn: str, *, wildcard: bool, account_uri: str, method: str
+    ) -> Corroboration:
+        return self._decision()
+
+
+def _remote_client(settings: ValidationSettings) -> RemotePerspectives | _NoPerspectives:
+    try:
+        from certkeeper.validation.mpic import RemotePerspectives
+    except ImportError:
+        return _NoPerspectives(settings)
+    return RemotePerspectives(settings)
+
+
+class ValidationAuthority:
+    def __init__(
+        self,
+        home: CaHome,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        perspectives: RemotePerspectives | None = None,
+    ) -> None:
+        self.home = home
+        self.settings: ValidationSettings = home.config.validation
+        self.clock = clock
+        self.store = DomainValidationStore(home.inventory.engine)
+        self._perspectives: RemotePerspectives | _NoPerspectives | None = perspectives
+
+    @property
+    def perspectives(self) -> RemotePerspectives | _NoPerspectives:
+        if self._perspectives is None:
+            self._perspectives = _remote_client(self.settings)
+        return self._perspectives
+
+    # -- before any challenge ------------------------------------------------------------
+
+    def preflight(self, identifier: str, *, wildcard: bool) -> None:
+        """RejectedIdentifier unless `identifier` may be validated now (syntax, TLD, PSL)."""
+        check_identifier(identifier, wildcard=wildcard, at=self.clock())
+
+    def offered_challenges(self, identifier: str, *, wildcard: bool) -> list[str]:
+        return methods.challenge_types_in_force(self.clock(), wildcard=wildcard)
+
+    # -- validation ----------------------------------------------------------------------
+
+    def validate(self, attempt: ChallengeAttempt) -> ValidationOutcome:
+        """Primary check, then remote corroboration; store the record when both pass."""
+        now = self.clock()
+        try:
+            fqdn = check_identifier(attempt.identifier, wildcard=attempt.wildcard, at=now)
+        except RejectedIdentifier as exc:
+            return ValidationOutcome(False, exc.detail, "rejectedIdentifier")
+        method = methods.method_for_challenge(attempt.challenge_type, now)
+        if method is None:
+            return ValidationOutcome(
+                False,
+                f"challenge type {attempt.challenge_type!r} implements no BR 3.2.2.4 method "
+                "in force",
+                "unauthorized",
+            )
+        if attempt.wildcard and not method.wildcard:
+            return ValidationOutcome(
+                False,
+                f"BR {method.section} ({attempt.challenge_type}) cannot validate a wildcard name",
+                "unauthorized",
+            )
+        primary = check_challenge(attempt, self.settings)
+        if not primary.ok:
+            log.info(
+                "validation failed",
+                extra={"fqdn": fqdn, "type": attempt.challenge_type, "detail": primary.detail},
+            )
+            return ValidationOutcome(False, primary.detail, primary.problem_type or "unauthorized")
+        corroboration = self.perspectives.corroborate_challenge(attempt)
+        if not corroboration.passed:
+            return ValidationOutcome(
+                False,
+                f"multi-perspective corroboration failed: {corroboration.detail}",
+                "unauthorized",
+                corroboration=corroboration,
+            )
+        validated_at = self.clock()
+        record_id = self.store.record_validation(
+            DomainValidation(
+                id=None,
+                fqdn=fqdn,
+                wildcard=attempt.wildcard,
+                account_uri=attempt.account_uri,
+                method=method.section,
+                challenge_type=attempt.challenge_type,
+                evidence={"detail": primary.detail, **primary.evidence},
+                validated_at=validated_at,
+                reuse_until=methods.reuse_until(validated_at, self.settings.reuse_days),
+                perspectives=corroboration.to_json(),
+            )
+        )
+        return ValidationOutcome(
+            True,
+            f"{primary.detail} (BR {method.section})",
+            record_id=record_id,
+            corroboration=corroboration,
+        )
+
+    def reusable(self, identifier: str, account_uri: str, *, wildcard: bool) -> int | None:
+        """A record this account may still rely on for this name, else None."""
+        record = self._reusable_record(identifier, account_uri, wildcard=wildcard)
+        return None if record is None else record.id
+
+    def _reusable_record(
+        self, identifier: str, account_uri: str, *, wildcard: bool
+    ) -> DomainValidation | None:
+        now = self.clock()
+        fqdn = identifier[2:] if identifier.startswith("*.") else identifier
+        fqdn = fqdn.lower()
+        for record in self.store.candidates(fqdn, account_uri, wildcard=wildcard, now=now):
+            try:
+                method = methods.method(record.method)
+            except KeyError:
+                continue
+            if not method.in_force(now) or (wildcard and not method.wildcard):
+                continue
+            if methods.still_reusable(
+                record.validated_at, record.reuse_until, self.settings.reuse_days, now
+            ):
+                return record
+        return None
+
+    # -- issuance ------------------------------------------------------------------------
+
+    def authorizer(self, account_uri: str) -> AccountAuthorizer:
+        return AccountAuthorizer(self, account_uri)
+
+
+class AccountAuthorizer:
+    """The issuance hook for one account's finalize: every name needs a reusable record of
+    this account and a CAA check, made now by the primary and corroborated remotely, that
+    allows us. Every CAA check is stored; `attach_serial` links them to the certificate."""
+
+    def __init__(
+        self, va: ValidationAuthority, account_uri: str, context: dict[str, Any] | None = None
+    ) -> None:
+        self.va = va
+        self.account_uri = account_uri
+        self.context = dict(context or {})
+        self.check_ids: list[int] = []
+
+    def __call__(self, names: Sequence[str]) -> None:
+        for name in names:
+            self._authorize(name, names)
+
+    def _authorize(self, name: str, names: Sequence[str]) -> None:
+        va = self.va
+        wildcard = name.startswith("*.")
+        try:
+            fqdn = check_identifier(name, wildcard=wildcard, at=va.clock())
+        except RejectedIdentifier as exc:
+            raise NameNotAuthorized(
+                exc.detail, problem_type="rejectedIdentifier", name=name
+            ) from None
+        record = va._reusable_record(fqdn, self.account_uri, wildcard=wildcard)
+        if record is None:
+            raise NameNotAuthorized(
+                f"{name}: no valid domain validation for this account "
+                "(validate it with a challenge first)",
+                problem_type="unauthorized",
+                name=name,
+            )
+        caa = check_caa(
+            fqdn,
+            wildcard=wildcard,
+            account_uri=self.account_uri,
+            method=record.challenge_type,
+            settings=va.settings,
+        )
+        corroboration: Corroboration | None = None
+        if caa.allowed:
+            corroboration = va.perspectives.corroborate_caa(
+                fqdn, wildcard=wildcard, account_uri=self.account_uri, method=record.challenge_type
+            )
+        check_id = va.store.record_caa(
+            CaaCheck(
+                id=None,
+                fqdn=fqdn,
+                wildcard=wildcard,
+                account_uri=self.account_uri,
+                checked_at=va.clock(),
+                allowed=caa.allowed and corroboration is not None and corroboration.passed,
+                problem_type=caa.problem_type
+                or (None if corroboration is None or corroboration.passed else "caa"),
+                detail=caa.detail
+                if corroboration is None or corroboration.passed
+                else f"{caa.detail}; remote corroboration failed: {corroboration.detail}",
+                evidence=caa.evidence,
+                perspectives=corroboration.to_json() if corroboration is not None else {},
+                context={
+                    **self.context,
+                    "names": list(names),
+                    "validation_id": record.id,
+                    "method": record.method,
+                },
+            )
+        )
+        self.check_ids.append(check_id)
+        if not caa.allowed:
+            raise NameNotAuthorized(
+                f"{name}: {caa.detail}", problem_type=caa.problem_type or "caa", name=name
+            )
+        assert corroboration is not None
+        if not corroboration.passed:
+            raise NameNotAuthorized(
+                f"{name}: CAA not corroborated by remote perspectives: {corroboration.detail}",
+                problem_type="caa",
+                name=name,
+            )
+
+    def attach_serial(self, serial: str) -> None:
+        self.va.store.attach_serial(self.check_ids, serial)
