@@ -1,0 +1,335 @@
+"""`cps check`: a CPS's profile tables against the profiles and the issued certificates.
+
+Seed 000: CPS 3.2.4 said keyEncipherment was absent from RSA subscriber certificates;
+the profile asserted it, and so did every certificate issued under that CPS. Nothing
+compared the three. This does: each profile description the CPS contains is compared
+with the stored profile version(s) it covers and with every final certificate issued
+under the CPS version in question, grouped by profile version. Each broken claim is one
+line with counts:
+
+    CPS §7.1.2.7 "tls-dv-rsa" RSA: keyEncipherment stated absent; profile tls-dv-rsa v3
+    includes it; 1,204 certificates issued under CPS 1.4 assert it
+
+Certificates are counted once each (the inventory holds one row per SHA-256) and
+precertificates never. Identical certificates are reduced to one `Facts` value first,
+so the comparison runs once per distinct shape, not once per certificate.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from cryptography import x509
+
+from certkeeper.errors import InputError
+from certkeeper.profiles.cps_claims import (
+    Contradiction,
+    Facts,
+    ProfileClaims,
+    algorithm_of,
+    contradictions,
+    facts_from_profile,
+)
+from certkeeper.profiles.cps_parse import CpsDocument, parse_cps
+from certkeeper.profiles.schema import Profile
+from certkeeper.store.queries import CertificateFilter
+
+if TYPE_CHECKING:
+    from certkeeper.ca.home import CaHome
+    from certkeeper.store.records import CertificateRecord
+
+# (profile id, profile version, CPS version) -> distinct certificate shapes and their counts
+CertificateGroups = Mapping[tuple[str, int, str], Counter[Facts]]
+
+_KU_ATTRS = (
+    ("digitalSignature", "digital_signature"),
+    ("nonRepudiation", "content_commitment"),
+    ("keyEncipherment", "key_encipherment"),
+    ("dataEncipherment", "data_encipherment"),
+    ("keyAgreement", "key_agreement"),
+    ("keyCertSign", "key_cert_sign"),
+    ("cRLSign", "crl_sign"),
+)
+
+
+@dataclass(frozen=True)
+class CpsFinding:
+    """One contradiction: a claim, the profile version it was compared with, the counts."""
+
+    text: str
+    claims: str  # the CPS part, e.g. 'CPS §7.1.2.7 "tls-dv-rsa" RSA'
+    claim: str
+    profile: str | None  # e.g. "tls-dv-rsa v3"
+    profile_contradicts: bool
+    certificates: dict[str, int] = field(default_factory=dict)  # CPS version -> count
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "text": self.text,
+            "cps_part": self.claims,
+            "claim": self.claim,
+            "profile": self.profile,
+            "profile_contradicts": self.profile_contradicts,
+            "certificates": self.certificates,
+        }
+
+
+@dataclass
+class CpsReport:
+    cps_version: str | None  # the version whose certificates were compared; None: all
+    parts: int  # profile descriptions found in the CPS
+    certificates: int  # certificates compared
+    findings: list[CpsFinding] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def facts_from_certificate(rec: CertificateRecord) -> Facts | None:
+    """What one issued certificate contains; None if its DER cannot be read."""
+    try:
+        cert = x509.load_der_x509_certificate(rec.der)
+        exts = list(cert.extensions)
+    except ValueError:
+        return None
+    ku: set[str] = set()
+    eku: frozenset[str] = frozenset()
+    policies: frozenset[str] = frozenset()
+    for ext in exts:
+        value = ext.value
+        if isinstance(value, x509.KeyUsage):
+            ku = {bit for bit, attr in _KU_ATTRS if getattr(value, attr)}
+            if value.key_agreement:
+                ku |= {
+                    b
+                    for b, a in (
+                        ("encipherOnly", "encipher_only"),
+                        ("decipherOnly", "decipher_only"),
+                    )
+                    if getattr(value, a)
+                }
+        elif isinstance(value, x509.ExtendedKeyUsage):
+            eku = frozenset(o.dotted_string for o in value)
+        elif isinstance(value, x509.CertificatePolicies):
+            policies = frozenset(p.policy_identifier.dotted_string for p in value)
+    seconds = int((rec.not_after - rec.not_before).total_seconds()) + 1
+    return Facts(
+        extensions=frozenset((e.oid.dotted_string, e.critical) for e in exts),
+        key_usage=frozenset(ku),
+        eku=eku,
+        policies=policies,
+        key_types=frozenset({rec.key_type}),
+        validity_seconds=seconds,
+    )
+
+
+def certificate_groups(
+    ca: CaHome, cps_version: str | None, advance: Callable[[int], None] | None = None
+) -> tuple[dict[tuple[str, int, str], Counter[Facts]], int]:
+    """Every final certificate (under `cps_version`, or all) reduced to counted shapes,
+    and how many could not be parsed."""
+    groups: dict[tuple[str, int, str], Counter[Facts]] = {}
+    unreadable = 0
+    for rec in ca.inventory.list_certificates(CertificateFilter(cps_version=cps_version)):
+        facts = facts_from_certificate(rec)
+        if facts is None:
+            unreadable += 1
+        else:
+            key = (rec.profile_id, rec.profile_version, rec.cps_version)
+            groups.setdefault(key, Counter())[facts] += 1
+        if advance is not None:
+            advance(1)
+    return groups, unreadable
+
+
+def _third_person(verb: str) -> str:
+    first, _, rest = verb.partition(" ")
+    if first == "have":
+        first = "has"
+    elif first == "are":
+        first = "is"
+    else:
+        first += "s"
+    return f"{first} {rest}".strip()
+
+
+def _count_phrase(count: int, cps: str, verb: str) -> str:
+    if count == 1:
+        return f"1 certificate issued under CPS {cps} {_third_person(verb)}"
+    return f"{count:,} certificates issued under CPS {cps} {verb}"
+
+
+def compare(
+    doc: CpsDocument,
+    profiles: Mapping[str, Mapping[int, Profile]],
+    groups: CertificateGroups,
+    *,
+    cps_version: str | None,
+    current_cps_version: str | None = None,
+) -> CpsReport:
+    """The contradictions between `doc` and the profiles / certificate groups.
+
+    `profiles`: every stored version of every profile. `groups` hold certificates of
+    `cps_version` only (or all, when None). The latest profile version is compared too
+    when the CPS is the one in force (`current_cps_version`) or no version is given."""
+    report = CpsReport(
+        cps_version,
+        len(doc.claims),
+        sum(sum(c.values()) for c in groups.values()),
+        skipped=list(doc.skipped),
+    )
+    in_force = cps_version is None or cps_version == current_cps_version
+    described: set[str] = set()
+    for claims in doc.claims:
+        versions = profiles.get(claims.profile_id)
+        if not versions:
+            continue
+        described.add(claims.profile_id)
+        report.findings.extend(_compare_part(claims, versions, groups, in_force))
+    for pid in sorted(profiles):
+        if pid in described:
+            continue
+        versions = profiles[pid]
+        used = {
+            v: sum(sum(c.values()) for (p, v2, _), c in groups.items() if p == pid and v2 == v)
+            for v in versions
+        }
+        latest = max(versions)
+        if not in_force and not any(used.values()):
+            continue
+        profile = versions[latest]
+        counts = _per_cps(groups, pid)
+        detail = "; ".join(_count_phrase(n, c, "use it") for c, n in sorted(counts.items()))
+        text = (
+            f'CPS: profile "{pid}" ({algorithm_of(profile)}) is not described; '
+            f"profile {pid} v{latest} is in force" + (f"; {detail}" if detail else "")
+        )
+        report.findings.append(
+            CpsFinding(text, "CPS", "profile not described", f"{pid} v{latest}", True, counts)
+        )
+    return report
+
+
+def _per_cps(groups: CertificateGroups, pid: str, version: int | None = None) -> dict[str, int]:
+    out: Counter[str] = Counter()
+    for (p, v, cps), shapes in groups.items():
+        if p == pid and (version is None or v == version):
+            out[cps] += sum(shapes.values())
+    return dict(out)
+
+
+def _compare_part(
+    claims: ProfileClaims,
+    versions: Mapping[int, Profile],
+    groups: CertificateGroups,
+    in_force: bool,
+) -> list[CpsFinding]:
+    pid = claims.profile_id
+    if claims.version is not None:
+        if claims.version not in versions:
+            known = ", ".join(f"v{v}" for v in sorted(versions))
+            text = f"{claims.label}: describes version {claims.version}; stored versions: {known}"
+            return [CpsFinding(text, claims.label, "unknown profile version", None, True)]
+        wanted = [claims.version]
+    else:
+        with_certs = {v for (p, v, _) in groups if p == pid}
+        wanted = sorted(with_certs | ({max(versions)} if in_force or not with_certs else set()))
+    out: list[CpsFinding] = []
+    for version in wanted:
+        profile = versions[version]
+        label = f"{pid} v{version}"
+        if claims.algorithm is not None and claims.algorithm != algorithm_of(profile):
+            text = (
+                f"{claims.label}: described for {claims.algorithm} keys; profile {label} "
+                f"allows only {algorithm_of(profile)} keys"
+            )
+            out.append(CpsFinding(text, claims.label, "key algorithm", label, True))
+            continue
+        found: dict[tuple[str, ...], Contradiction] = {}
+        by_profile = contradictions(claims, facts_from_profile(profile))
+        for con in by_profile:
+            found[con.key] = con
+        counts: dict[tuple[str, ...], Counter[str]] = {}
+        for (p, v, cps), shapes in groups.items():
+            if p != pid or v != version:
+                continue
+            for facts, n in shapes.items():
+                for con in contradictions(claims, facts):
+                    found.setdefault(con.key, con)
+                    counts.setdefault(con.key, Counter())[cps] += n
+        profile_keys = {c.key for c in by_profile}
+        order = [c.key for c in by_profile] + sorted(k for k in found if k not in profile_keys)
+        for key in order:
+            con = found[key]
+            verdict = con.profile_verb if key in profile_keys else "agrees"
+            per_cps = dict(sorted(counts.get(key, Counter()).items()))
+            parts = [f"{claims.label}: {con.claim}", f"profile {label} {verdict}"]
+            parts += [_count_phrase(n, cps, con.certificate_verb) for cps, n in per_cps.items()]
+            out.append(
+                CpsFinding(
+                    "; ".join(parts), claims.label, con.claim, label, key in profile_keys, per_cps
+                )
+            )
+    return out
+
+
+def stored_profiles(ca: CaHome) -> dict[str, dict[int, Profile]]:
+    """Every stored version of every profile, parsed."""
+    out: dict[str, dict[int, Profile]] = {}
+    for pid, version, _ in ca.inventory.profile_versions():
+        out.setdefault(pid, {})[version] = ca.profiles.get(pid, version)
+    return out
+
+
+def read_cps(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text (a Markdown CPS is expected)") from None
+
+
+@dataclass(frozen=True)
+class CheckPlan:
+    """A parsed CPS, the profiles it is compared with, and the certificates in scope."""
+
+    source: str
+    doc: CpsDocument
+    profiles: dict[str, dict[int, Profile]]
+    cps_version: str | None  # the option, else what the CPS states, else None (all)
+    certificates: int
+
+
+def plan(ca: CaHome, text: str, source: str, cps_version: str | None = None) -> CheckPlan:
+    """Parse the CPS and size the work; a CPS with no profile table is an InputError."""
+    profiles = stored_profiles(ca)
+    doc = parse_cps(text, profiles)
+    if not doc.claims:
+        known = ", ".join(sorted(profiles)) or "none"
+        raise InputError(
+            f"{source}: no table describes a known certificate profile (profiles: {known}); "
+            "name the profile id in the heading above its tables or in a 'Profile' row"
+        )
+    scope = cps_version or doc.cps_version
+    total = ca.inventory.count_certificates(CertificateFilter(cps_version=scope))
+    return CheckPlan(source, doc, profiles, scope, total)
+
+
+def run(ca: CaHome, job: CheckPlan, advance: Callable[[int], None] | None = None) -> CpsReport:
+    """Compare the planned CPS with the profiles and every certificate in scope."""
+    groups, unreadable = certificate_groups(ca, job.cps_version, advance)
+    report = compare(
+        job.doc,
+        job.profiles,
+        groups,
+        cps_version=job.cps_version,
+        current_cps_version=ca.config.cps_version,
+    )
+    if unreadable:
+        report.skipped.append(
+            f"{unreadable} certificates could not be parsed and were not compared"
+        )
+    return report
