@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,8 +28,29 @@ class Campaign:
     now: datetime
 
 
+@pytest.fixture(scope="session")
+def campaign_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campaign]:
+    """Built once per test process; each test gets a copy of its home (`campaign`)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        yield from _build(tmp_path_factory.mktemp("campaign"), monkeypatch)
+
+
 @pytest.fixture
-def campaign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Campaign]:
+def campaign(
+    campaign_template: Campaign, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Campaign]:
+    """A private copy of the campaign's CA home (SQLite inventory, keys, config)."""
+    monkeypatch.setenv("CERTKEEPER_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("CERTKEEPER_ACTOR", "report-test")
+    home = tmp_path / "home"
+    shutil.copytree(campaign_template.ca.config.home, home)
+    ca = CaHome.open(home)
+    t = campaign_template
+    yield Campaign(ca, t.incident_id, t.serials, t.orphan, t.now)
+    ca.close()
+
+
+def _build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Campaign]:
     """Six certificates and one orphan precertificate under an incident made aware of
     nine days ago (so the week-by-week table has two weeks and the deadline has
     passed), planned all at once, and a revocation run that lost power after revoking
@@ -81,5 +103,6 @@ def campaign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Campai
     monkeypatch.setattr(IncidentStore, "revoke_items", staticmethod(original))
     scope = incidents.scope(ca, opened.id, now)
     (orphan,) = [i.serial for i in scope.precertificates_only]
+    ca.inventory.engine.dispose()  # nothing open while the tests copy the files
     yield Campaign(ca, opened.id, serials, orphan, now + timedelta(seconds=1))
     ca.close()

@@ -143,7 +143,10 @@ def parse_time_value(key: str, value: Any) -> datetime:
             moment = moment.replace(tzinfo=UTC)
     else:
         raise InputError(f"{key}: expected a date or time, got {type(value).__name__}")
-    return truncate(moment.astimezone(UTC))
+    try:
+        return truncate(moment.astimezone(UTC))
+    except OverflowError:
+        raise InputError(f"{key}: {value!r} is out of range") from None
 
 
 def parse_date_value(key: str, value: Any) -> date:
