@@ -227,6 +227,8 @@ class RemotePerspectives:
 
         try:
             status, answer = self._exchange(perspective, method, path, payload, timeout)
+        except ssl.SSLCertVerificationError as exc:
+            return result(False, f"TLS failure: certificate verify failed: {exc.verify_message}")
         except ssl.SSLError as exc:
             return result(False, f"TLS failure: {exc.reason or exc}")
         except (OSError, http.client.HTTPException) as exc:
