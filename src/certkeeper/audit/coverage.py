@@ -328,6 +328,19 @@ def home_targets(ca: Any, index: CrlIndex | None, now: datetime, ocsp_url: str) 
     return TargetSet({ocsp_url: targets}, issuers, skipped)
 
 
+def home_shard_urls(ca: Any) -> list[str]:
+    """Every CRL shard URL of every issuing CA of a CA home, as certificates name them."""
+    from certkeeper.urls import crl_url
+
+    base = ca.config.base_url
+    return [
+        crl_url(base, r.name, shard)
+        for r in ca.inventory.issuers()
+        if r.role == "issuing"
+        for shard in range(ca.config.crl_shards)
+    ]
+
+
 def home_probes(
     ca: Any, issuers: Iterable[str], count: int, ocsp_url: str
 ) -> dict[str, list[Target]]:

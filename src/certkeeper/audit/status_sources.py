@@ -18,12 +18,14 @@ key before it is believed.
 
 from __future__ import annotations
 
+import http.client
 import json
+import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID
@@ -296,17 +298,23 @@ def _is_url(text: str) -> bool:
 
 
 def load_crls(
-    sources: Iterable[str], issuers: list[IssuerInfo], *, fetch_retries: int = 2
+    sources: Iterable[str],
+    issuers: list[IssuerInfo],
+    *,
+    shard_urls: Sequence[str] = (),
+    fetch_retries: int = 2,
 ) -> CrlIndex:
-    """Load every CRL `sources` name: directories, CRL URLs, CCADB JSON lists (file or
-    URL), or base URLs under which `<issuer name>.json` lists an issuer's shards.
+    """Load every CRL `sources` name: directories (every `*.crl` in them), CRL files or
+    URLs, CCADB JSON lists of partitioned CRLs (file or URL), or a mirror: a URL with
+    no `.crl`/`.json` path, from which every URL in `shard_urls` (the CRLDPs of the
+    audited certificates) is fetched with its scheme, host and port replaced.
 
     A CRL that cannot be fetched or verified is a finding; a missing directory or a
     malformed source is an input error."""
     index = CrlIndex()
     for source in sources:
         if _is_url(source):
-            for url in _expand_url(source, issuers, index, fetch_retries):
+            for url in _expand_url(source, index, shard_urls, fetch_retries):
                 _load_url(url, issuers, index, fetch_retries)
             continue
         path = Path(source)
@@ -347,17 +355,29 @@ def _shard_list(data: bytes, source: str) -> list[str]:
 
 
 def _fetch_with_retries(url: str, retries: int) -> bytes | str:
+    """The body, or why it could not be fetched."""
     last = ""
     for _ in range(retries + 1):
         try:
             return _fetch(url)
-        except OSError as exc:
-            last = str(getattr(exc, "reason", None) or exc)
+        except urllib.error.HTTPError as exc:
+            last = f"HTTP {exc.code}"
+            if exc.code < 500:
+                break
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            last = str(getattr(exc, "reason", None) or exc) or type(exc).__name__
     return last
 
 
+def _with_origin(url: str, mirror: str) -> str:
+    """`url` fetched from `mirror`'s scheme, host and port instead of its own."""
+    m = urlsplit(mirror)
+    u = urlsplit(url)
+    return urlunsplit((m.scheme, m.netloc, u.path, u.query, ""))
+
+
 def _expand_url(
-    source: str, issuers: list[IssuerInfo], index: CrlIndex, retries: int
+    source: str, index: CrlIndex, shard_urls: Sequence[str], retries: int
 ) -> Iterator[str]:
     path = urlsplit(source).path
     if path.endswith(".crl"):
@@ -370,22 +390,12 @@ def _expand_url(
             return
         yield from _shard_list(got, source)
         return
-    base = source.rstrip("/")
-    for issuer in issuers:
-        list_url = f"{base}/{issuer.name}.json"
-        got = _fetch_with_retries(list_url, retries)
-        if isinstance(got, str):
-            index.findings.append(
-                AuditFinding(Kind.crl_unavailable, None, issuer.name, f"{list_url}: {got}")
-            )
-            continue
-        for url in _shard_list(got, list_url):
-            # The list names the published URLs; fetch the same shard under the base
-            # given (a mirror, a staging server) when they are elsewhere.
-            tail = url.rsplit(f"/{issuer.name}/", 1)
-            yield (
-                url if url.startswith(base) or len(tail) != 2 else f"{base}/{issuer.name}/{tail[1]}"
-            )
+    if not shard_urls:
+        raise AuditInputError(
+            f"--crl {source}: a mirror URL needs certificates that name their CRL shards"
+        )
+    for url in shard_urls:
+        yield _with_origin(url, source)
 
 
 def _load_url(url: str, issuers: list[IssuerInfo], index: CrlIndex, retries: int) -> None:
