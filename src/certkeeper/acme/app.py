@@ -1,0 +1,125 @@
+"""The ACME server as a raw ASGI application, under /acme/ (directory: /acme/directory).
+
+The shell only reads the request (bounded by `max_request_bytes`: 413 problem beyond),
+runs `service.handle` in a worker thread (database, signing and validation block), and
+writes the response. State lives in the database, so any number of processes can serve
+the same CA.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from certkeeper.acme.context import PREFIX, Acme, Request, Response, Validator
+from certkeeper.acme.problems import AcmeProblem
+from certkeeper.acme.service import handle, problem_response
+from certkeeper.ca.home import CaHome
+from certkeeper.status.responder import Receive, Scope, Send, _lifespan
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class AcmeApp:
+    def __init__(
+        self,
+        home: CaHome,
+        *,
+        validator: Validator | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        workers: int = 32,
+    ) -> None:
+        if validator is None:
+            from certkeeper.validation.authority import ValidationAuthority
+
+            validator = ValidationAuthority(home, clock=clock)
+        self.acme = Acme(home, validator, clock=clock)
+        self.max_body = self.acme.settings.max_request_bytes
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="acme")
+
+    def owns(self, path: str) -> bool:
+        return path == PREFIX or path.startswith(PREFIX + "/")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False)
+        self.acme.close()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        request_or_response = await self._read(scope, receive)
+        if isinstance(request_or_response, Response):
+            response = request_or_response
+            response.headers.append(("Replay-Nonce", self.acme.nonces.issue()))
+            response.headers.append(("Cache-Control", "no-store"))
+        else:
+            loop = asyncio.get_running_loop()
+            response = await loop.run_in_executor(
+                self._pool, handle, self.acme, request_or_response
+            )
+        await _send(send, response, head=scope["method"] == "HEAD")
+
+    async def _read(self, scope: Scope, receive: Receive) -> Request | Response:
+        headers: dict[str, str] = {}
+        for name, value in scope.get("headers", ()):
+            headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+        path: str = scope["path"]
+        if not self.owns(path):
+            return problem_response(AcmeProblem("malformed", "not an ACME path", status=404))
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body:
+            return _too_large(self.max_body)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return _too_large(self.max_body)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        client = scope.get("client")
+        return Request(
+            method=scope["method"],
+            path=path[len(PREFIX) :] or "/",
+            headers=headers,
+            body=b"".join(chunks),
+            base_url=_base_url(scope, headers),
+            client_ip=str(client[0]) if client else None,
+        )
+
+
+def _too_large(limit: int) -> Response:
+    return problem_response(
+        AcmeProblem("malformed", f"the request body exceeds {limit} octets", status=413)
+    )
+
+
+def _base_url(scope: Scope, headers: dict[str, str]) -> str:
+    scheme = scope.get("scheme", "http")
+    host = headers.get("host")
+    if not host:
+        server: Any = scope.get("server")
+        host = f"{server[0]}:{server[1]}" if server else "localhost"
+    return f"{scheme}://{host}"
+
+
+async def _send(send: Send, response: Response, *, head: bool) -> None:
+    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+    if response.content_type:
+        headers.append((b"content-type", response.content_type.encode()))
+    headers.append((b"content-length", str(len(response.body)).encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if head else response.body})

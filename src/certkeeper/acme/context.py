@@ -1,0 +1,171 @@
+"""What every ACME endpoint works with: the request, the response, the URLs, the services.
+
+Endpoints are plain synchronous functions `(Acme, Request) -> Response` that raise
+`AcmeProblem` to refuse; the ASGI shell runs them in worker threads and renders.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from certkeeper.acme.nonces import NonceService
+from certkeeper.acme.problems import AcmeProblem
+from certkeeper.acme.ratelimits import RateLimiter
+from certkeeper.acme.settings import AcmeSettings
+from certkeeper.ca.home import CaHome
+from certkeeper.store.acme import AcmeStore
+from certkeeper.validation.model import ChallengeAttempt, ValidationOutcome
+
+if TYPE_CHECKING:
+    from certkeeper.issuance.service import NameAuthorizer
+
+log = logging.getLogger("certkeeper.acme")
+
+PREFIX = "/acme"
+JSON_TYPE = "application/json"
+JOSE_TYPE = "application/jose+json"
+PEM_CHAIN_TYPE = "application/pem-certificate-chain"
+
+
+class Validator(Protocol):
+    """The validation authority as the ACME server uses it
+    (`certkeeper.validation.authority.ValidationAuthority`)."""
+
+    def preflight(self, identifier: str, *, wildcard: bool) -> None: ...
+
+    def offered_challenges(self, identifier: str, *, wildcard: bool) -> list[str]: ...
+
+    def validate(self, attempt: ChallengeAttempt) -> ValidationOutcome: ...
+
+    def reusable(self, identifier: str, account_uri: str, *, wildcard: bool) -> int | None: ...
+
+    def authorizer(self, account_uri: str) -> NameAuthorizer: ...
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str  # below PREFIX, e.g. "/new-order"
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    base_url: str  # scheme://host[:port] the client used (or the configured one)
+    client_ip: str | None = None
+
+    def url(self) -> str:
+        return self.base_url + PREFIX + self.path
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes = b""
+    content_type: str | None = JSON_TYPE
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def json(cls, status: int, doc: Any, headers: Sequence[tuple[str, str]] = ()) -> Response:
+        return cls(status, json.dumps(doc, indent=2).encode(), JSON_TYPE, list(headers))
+
+
+@dataclass(frozen=True)
+class Urls:
+    """Every ACME URL, from one base (RFC 8555 7.1)."""
+
+    base: str
+
+    @property
+    def root(self) -> str:
+        return self.base + PREFIX
+
+    def __getattr__(self, name: str) -> str:
+        raise AttributeError(name)
+
+    def directory(self) -> str:
+        return self.root + "/directory"
+
+    def new_nonce(self) -> str:
+        return self.root + "/new-nonce"
+
+    def new_account(self) -> str:
+        return self.root + "/new-account"
+
+    def new_order(self) -> str:
+        return self.root + "/new-order"
+
+    def revoke_cert(self) -> str:
+        return self.root + "/revoke-cert"
+
+    def key_change(self) -> str:
+        return self.root + "/key-change"
+
+    def renewal_info(self) -> str:
+        return self.root + "/renewal-info"
+
+    def account(self, account_id: int) -> str:
+        return f"{self.root}/acct/{account_id}"
+
+    def account_orders(self, account_id: int) -> str:
+        return f"{self.root}/acct/{account_id}/orders"
+
+    def order(self, order_id: int) -> str:
+        return f"{self.root}/order/{order_id}"
+
+    def finalize(self, order_id: int) -> str:
+        return f"{self.root}/order/{order_id}/finalize"
+
+    def authz(self, authz_id: int) -> str:
+        return f"{self.root}/authz/{authz_id}"
+
+    def challenge(self, challenge_id: int) -> str:
+        return f"{self.root}/chall/{challenge_id}"
+
+    def certificate(self, serial: str) -> str:
+        return f"{self.root}/cert/{serial}"
+
+    def account_id(self, url: str) -> int | None:
+        """The account id of an account URL of this server, else None."""
+        prefix = self.root + "/acct/"
+        if not url.startswith(prefix):
+            return None
+        rest = url[len(prefix) :]
+        return int(rest) if rest.isdigit() and len(rest) < 19 else None
+
+
+class Acme:
+    """The services the endpoints share; one per process (the state is in the database)."""
+
+    def __init__(
+        self,
+        home: CaHome,
+        validator: Validator,
+        *,
+        clock: Callable[[], datetime],
+        validation_workers: int = 16,
+    ) -> None:
+        self.home = home
+        self.settings: AcmeSettings = home.config.acme
+        self.validator = validator
+        self.clock = clock
+        self.store = AcmeStore(home.inventory.engine)
+        self.nonces = NonceService(self.store, self.settings.nonce_lifetime_seconds, clock)
+        self.limits = RateLimiter(self.store, self.settings, clock)
+        self.validations = ThreadPoolExecutor(
+            max_workers=validation_workers, thread_name_prefix="acme-validation"
+        )
+
+    def urls(self, request: Request) -> Urls:
+        return Urls(self.settings.base_url or request.base_url)
+
+    def close(self) -> None:
+        self.validations.shutdown(wait=True, cancel_futures=False)
+
+
+def require(condition: bool, type: str, detail: str) -> None:
+    if not condition:
+        raise AcmeProblem(type, detail)

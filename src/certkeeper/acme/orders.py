@@ -1,0 +1,404 @@
+"""Orders (RFC 8555 7.4): new orders, their status, finalization, certificate download.
+
+Order of checks for a new order: identifiers (dns only, syntax, count, duplicates) ->
+`replaces` (RFC 9773 5: a certificate of this account, not already replaced) -> rate
+limits (skipped for a replacement of a certificate in an open incident) -> preflight of
+every name by the validation authority (TLD/PSL; `rejectedIdentifier`, all refused names
+reported as subproblems) -> authorizations: reuse this account's valid or pending one,
+or a still reusable validation record, or a new pending one with the challenges whose
+BR method is in force.
+
+Finalization issues through `IssuanceService` with the validation authority's name
+authorizer, so the names are checked against validation records and CAA again at the
+moment of issuance and the certificate passes the same two-linter gate as any other.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from certkeeper.acme import jws
+from certkeeper.acme.ari import parse_cert_id
+from certkeeper.acme.auth import Verified, authenticate, require_account
+from certkeeper.acme.context import PEM_CHAIN_TYPE, Acme, Request, Response, Urls
+from certkeeper.acme.problems import AcmeProblem, StoredError, Subproblem
+from certkeeper.errors import CertkeeperError, InputError, IssuanceRefused, NotFound
+from certkeeper.store.acme import AccountRow, AuthorizationRow, NewAuthorization, OrderRow
+
+log = logging.getLogger("certkeeper.acme")
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def rfc3339(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: Any, what: str) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise AcmeProblem("malformed", f"{what} must be an RFC 3339 string")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise AcmeProblem("malformed", f"{what} {value[:40]!r} is not an RFC 3339 time") from None
+    if moment.tzinfo is None:
+        raise AcmeProblem("malformed", f"{what} has no time zone")
+    return moment
+
+
+def check_identifiers(value: Any, limit: int) -> list[str]:
+    """The order's names in request order: dns type only, lower-case, no duplicates."""
+    if not isinstance(value, list) or not value:
+        raise AcmeProblem("malformed", "identifiers must be a non-empty list")
+    if len(value) > limit:
+        raise AcmeProblem("rejectedIdentifier", f"{len(value)} identifiers; at most {limit}")
+    names: list[str] = []
+    for item in value:
+        if not isinstance(item, dict) or set(item) != {"type", "value"}:
+            raise AcmeProblem("malformed", "each identifier is an object with type and value")
+        kind, name = item["type"], item["value"]
+        if kind != "dns":
+            raise AcmeProblem(
+                "unsupportedIdentifier", f"identifier type {str(kind)[:20]!r}: only dns is issued"
+            )
+        if not isinstance(name, str) or not name:
+            raise AcmeProblem("malformed", "identifier value must be a non-empty string")
+        norm = name.lower()
+        if norm.endswith("."):
+            raise AcmeProblem("rejectedIdentifier", f"{name[:255]!r}: drop the trailing dot")
+        bare = norm[2:] if norm.startswith("*.") else norm
+        labels = bare.split(".")
+        if (
+            len(bare) > 253
+            or len(labels) < 2
+            or not norm.isascii()
+            or not all(_LABEL.match(label) for label in labels)
+        ):
+            raise AcmeProblem(
+                "rejectedIdentifier",
+                f"{name[:255]!r} is not a DNS name in A-label form",
+                subproblems=(Subproblem("rejectedIdentifier", "not a DNS name", name[:255]),),
+            )
+        if norm not in names:
+            names.append(norm)
+    return names
+
+
+# -- new order -------------------------------------------------------------------------
+
+
+def new_order(acme: Acme, request: Request) -> Response:
+    verified = authenticate(acme, request, use_jwk=False)
+    account = require_account(verified)
+    urls = acme.urls(request)
+    payload = verified.jws.payload_json()
+    now = acme.clock()
+    names = check_identifiers(payload.get("identifiers"), acme.settings.max_identifiers)
+    not_before = parse_time(payload.get("notBefore"), "notBefore")
+    not_after = parse_time(payload.get("notAfter"), "notAfter")
+    if not_before is not None or not_after is not None:
+        raise AcmeProblem(
+            "malformed", "notBefore and notAfter are set by the certificate profile; leave them out"
+        )
+    replaces, replaces_serial, exempt = _replaces(acme, account, payload.get("replaces"))
+    order_limit = acme.limits.new_order(account.id)
+    if not exempt:
+        acme.limits.check([order_limit, *acme.limits.certificates(names)])
+    account_uri = urls.account(account.id)
+    _preflight(acme, names)
+    lifetime = timedelta(hours=acme.settings.authorization_lifetime_hours)
+    reuse: list[int] = []
+    new: list[NewAuthorization] = []
+    for name in names:
+        wildcard = name.startswith("*.")
+        bare = name[2:] if wildcard else name
+        found = acme.store.reusable_authorization(
+            account.id, bare, wildcard, now + timedelta(hours=1)
+        )
+        if found is not None:
+            reuse.append(found)
+            continue
+        record = acme.validator.reusable(bare, account_uri, wildcard=wildcard)
+        if record is not None:
+            new.append(NewAuthorization(bare, wildcard, "valid", now + lifetime, record, ()))
+            continue
+        offered = tuple(acme.validator.offered_challenges(bare, wildcard=wildcard))
+        if not offered:
+            raise AcmeProblem(
+                "rejectedIdentifier", f"{name}: no validation method is in force for this name"
+            )
+        new.append(NewAuthorization(bare, wildcard, "pending", now + lifetime, None, offered))
+    order_id = acme.store.create_order(
+        account_id=account.id,
+        identifiers=names,
+        not_before=None,
+        not_after=None,
+        expires=now + timedelta(hours=acme.settings.order_lifetime_hours),
+        replaces=replaces,
+        replaces_serial=replaces_serial,
+        rate_exempt=exempt,
+        reuse=reuse,
+        new=new,
+        now=now,
+    )
+    if not exempt:
+        acme.limits.record([order_limit])
+    order = acme.store.order(order_id)
+    assert order is not None
+    return _order_response(acme, urls, order, 201)
+
+
+def _replaces(acme: Acme, account: AccountRow, value: Any) -> tuple[str | None, str | None, bool]:
+    """RFC 9773 5: `replaces` names a certificate of this account not already replaced.
+    Returns (certID, serial, exempt from rate limits)."""
+    if value is None:
+        return None, None, False
+    if not isinstance(value, str):
+        raise AcmeProblem("malformed", "replaces must be a certID string")
+    cert_id = parse_cert_id(value)
+    serial = cert_id.serial_hex
+    try:
+        record = acme.home.inventory.certificate(serial=serial)
+    except NotFound:
+        raise AcmeProblem("malformed", f"replaces: no certificate with certID {value}") from None
+    issuer = acme.home.inventory.issuer(record.issuer_id)
+    if bytes.fromhex(issuer.ski) != cert_id.key_identifier:
+        raise AcmeProblem("malformed", f"replaces: certID {value} names another issuer")
+    if record.subscriber_id != account.subscriber_id:
+        raise AcmeProblem(
+            "unauthorized", f"replaces: certificate {serial} was not issued to this account"
+        )
+    if acme.store.replacing_orders(serial):
+        raise AcmeProblem(
+            "alreadyReplaced", f"certificate {serial} is already replaced by another order"
+        )
+    return value, serial, acme.store.in_open_incident(serial)
+
+
+def _preflight(acme: Acme, names: list[str]) -> None:
+    from certkeeper.validation.errors import RejectedIdentifier
+
+    problems: list[Subproblem] = []
+    for name in names:
+        wildcard = name.startswith("*.")
+        try:
+            acme.validator.preflight(name[2:] if wildcard else name, wildcard=wildcard)
+        except RejectedIdentifier as exc:
+            problems.append(Subproblem("rejectedIdentifier", exc.detail, name))
+    if len(problems) == 1:
+        raise AcmeProblem("rejectedIdentifier", problems[0].detail, subproblems=tuple(problems))
+    if problems:
+        raise AcmeProblem(
+            "rejectedIdentifier",
+            f"{len(problems)} identifiers are refused: {', '.join(p.identifier for p in problems)}",
+            subproblems=tuple(problems),
+        )
+
+
+# -- order status ----------------------------------------------------------------------
+
+
+def current(acme: Acme, order: OrderRow) -> tuple[OrderRow, list[AuthorizationRow]]:
+    """The order with pending/ready derived from its authorizations, and expiry applied
+    (RFC 8555 7.1.6); a change is stored so every process sees the same state."""
+    authzs = acme.store.order_authorizations(order.id)
+    now = acme.clock()
+    status = order.status
+    if status in ("pending", "ready"):
+        states = [authz_status(a, now) for a in authzs]
+        if order.expires <= now or any(
+            s in ("invalid", "deactivated", "expired", "revoked") for s in states
+        ):
+            status = "invalid"
+        elif states and all(s == "valid" for s in states):
+            status = "ready"
+        else:
+            status = "pending"
+        if status != order.status:
+            error = None
+            if status == "invalid":
+                error = _authz_failure(authzs, now) if order.expires > now else None
+            acme.store.set_order_status(order.id, status, expect=(order.status,), error=error)
+            refreshed = acme.store.order(order.id)
+            assert refreshed is not None
+            order = refreshed
+    return order, authzs
+
+
+def authz_status(authz: AuthorizationRow, now: datetime) -> str:
+    if authz.status in ("pending", "valid") and authz.expires <= now:
+        return "expired"
+    return authz.status
+
+
+def _authz_failure(authzs: list[AuthorizationRow], now: datetime) -> dict[str, Any]:
+    subs = []
+    for authz in authzs:
+        state = authz_status(authz, now)
+        if state == "valid":
+            continue
+        failed = next((c for c in authz.challenges if c.error), None)
+        name = ("*." if authz.wildcard else "") + authz.identifier
+        if failed is not None and failed.error is not None:
+            kind = str(failed.error.get("type", "")).rsplit(":", 1)[-1] or "unauthorized"
+            subs.append(Subproblem(kind, str(failed.error.get("detail", "")), name))
+        else:
+            subs.append(Subproblem("unauthorized", f"authorization is {state}", name))
+    return StoredError(
+        "unauthorized", "an authorization of the order is not valid", 403, tuple(subs)
+    ).to_json()
+
+
+def order_json(acme: Acme, urls: Urls, order: OrderRow, authzs: list[AuthorizationRow]) -> Any:
+    doc: dict[str, Any] = {
+        "status": order.status,
+        "expires": rfc3339(order.expires),
+        "identifiers": [{"type": "dns", "value": n} for n in order.identifiers],
+        "authorizations": [urls.authz(a.id) for a in authzs],
+        "finalize": urls.finalize(order.id),
+    }
+    if order.replaces:
+        doc["replaces"] = order.replaces
+    if order.error:
+        doc["error"] = order.error
+    if order.status == "valid" and order.certificate_serial:
+        doc["certificate"] = urls.certificate(order.certificate_serial)
+    return doc
+
+
+def _order_response(acme: Acme, urls: Urls, order: OrderRow, status: int) -> Response:
+    order, authzs = current(acme, order)
+    headers = [("Location", urls.order(order.id))]
+    if order.status == "processing":
+        headers.append(("Retry-After", str(acme.settings.processing_retry_after)))
+    return Response.json(status, order_json(acme, urls, order, authzs), headers)
+
+
+def _owned_order(acme: Acme, verified: Verified, order_id: int) -> tuple[AccountRow, OrderRow]:
+    account = require_account(verified)
+    order = acme.store.order(order_id)
+    if order is None or order.account_id != account.id:
+        raise AcmeProblem("malformed", f"no order {order_id} for this account", status=404)
+    return account, order
+
+
+def get_order(acme: Acme, request: Request, order_id: int) -> Response:
+    verified = authenticate(acme, request, use_jwk=False)
+    _, order = _owned_order(acme, verified, order_id)
+    return _order_response(acme, acme.urls(request), order, 200)
+
+
+# -- finalize --------------------------------------------------------------------------
+
+
+def finalize(acme: Acme, request: Request, order_id: int) -> Response:
+    from certkeeper.issuance.csr import load_csr
+    from certkeeper.issuance.service import (
+        IssuanceService,
+        IssueRequest,
+        LintRefused,
+        NameNotAuthorized,
+    )
+
+    verified = authenticate(acme, request, use_jwk=False)
+    account, order = _owned_order(acme, verified, order_id)
+    urls = acme.urls(request)
+    order, _ = current(acme, order)
+    if order.status != "ready":
+        raise AcmeProblem(
+            "orderNotReady", f"order {order.id} is {order.status}, not ready for finalization"
+        )
+    payload = verified.jws.payload_json()
+    der = jws.b64url_decode(payload.get("csr"), "csr")
+    try:
+        csr = load_csr(der, "CSR")
+    except InputError as exc:
+        raise AcmeProblem("badCSR", str(exc)) from None
+    wanted = sorted(order.identifiers)
+    if sorted(csr.names) != wanted:
+        raise AcmeProblem(
+            "badCSR",
+            f"the CSR names {', '.join(csr.names) or 'nothing'}; the order is for exactly "
+            f"{', '.join(wanted)}",
+        )
+    if jws.thumbprint(csr.public_key) == account.thumbprint:
+        raise AcmeProblem("badCSR", "the CSR key is the account key; use a separate key")
+    if csr.key_type.startswith("rsa"):
+        profile = acme.settings.rsa_profile
+    else:
+        profile = acme.settings.ecdsa_profile
+    if not acme.store.set_order_status(order.id, "processing", expect=("ready",)):
+        raise AcmeProblem("orderNotReady", f"order {order.id} is already being finalized")
+    service = IssuanceService(
+        acme.home,
+        clock=acme.clock,
+        name_authorizer=acme.validator.authorizer(urls.account(account.id)),
+    )
+    problem: AcmeProblem | None = None
+    try:
+        issued = service.issue(
+            IssueRequest(
+                csr=csr,
+                profile_id=profile,
+                subscriber_id=account.subscriber_id,
+                names=tuple(order.identifiers),
+            )
+        )
+    except NameNotAuthorized as exc:
+        problem = AcmeProblem(
+            exc.problem_type,
+            str(exc),
+            subproblems=(Subproblem(exc.problem_type, str(exc), exc.name),),
+        )
+    except LintRefused as exc:
+        problem = AcmeProblem("badCSR", str(exc))
+    except IssuanceRefused as exc:
+        problem = AcmeProblem("badCSR", str(exc))
+    except CertkeeperError as exc:
+        problem = AcmeProblem("serverInternal", str(exc))
+    except Exception:
+        log.exception("issuance for order %s failed", order.id)
+        problem = AcmeProblem("serverInternal", "issuance failed; try again with a new order")
+    if problem is not None:
+        acme.store.set_order_status(
+            order.id, "invalid", expect=("processing",), error=problem.to_json()
+        )
+        raise problem
+    acme.store.set_order_status(
+        order.id, "valid", expect=("processing",), certificate_serial=issued.serial
+    )
+    acme.limits.record(acme.limits.certificates(order.identifiers) if not order.rate_exempt else [])
+    refreshed = acme.store.order(order.id)
+    assert refreshed is not None
+    return _order_response(acme, urls, refreshed, 200)
+
+
+# -- certificate download ---------------------------------------------------------------
+
+
+def certificate(acme: Acme, request: Request, serial: str) -> Response:
+    """The leaf and its issuing CA, PEM (RFC 8555 7.4.2). POST-as-GET; a plain GET is
+    also answered, since a certificate is public."""
+    if request.method == "POST":
+        authenticate(acme, request, use_jwk=False)
+    if not re.fullmatch(r"[0-9a-f]{1,40}", serial):
+        raise AcmeProblem("malformed", "no such certificate", status=404)
+    try:
+        record = acme.home.inventory.certificate(serial=serial)
+    except NotFound:
+        raise AcmeProblem("malformed", f"no certificate {serial}", status=404) from None
+    issuer = acme.home.inventory.issuer(record.issuer_id)
+    pem = _pem(record.der) + _pem(issuer.cert_der)
+    return Response(200, pem, PEM_CHAIN_TYPE)
+
+
+def _pem(der: bytes) -> bytes:
+    return x509.load_der_x509_certificate(der).public_bytes(Encoding.PEM)

@@ -1,0 +1,118 @@
+"""Routing a request to its endpoint, and the two unauthenticated resources (directory,
+newNonce). Every answer, refusals included, gets a fresh Replay-Nonce, `Cache-Control:
+no-store` and a Link to the directory (RFC 8555 6.5, 7.1)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from certkeeper.acme import accounts, authz, orders, renewal, revoke
+from certkeeper.acme.context import Acme, Request, Response, Urls
+from certkeeper.acme.jws import ALGORITHMS
+from certkeeper.acme.problems import PROBLEM_TYPE, AcmeProblem
+
+log = logging.getLogger("certkeeper.acme")
+
+Handler = Callable[[Acme, Request], Response]
+IdHandler = Callable[[Acme, Request, int], Response]
+
+_FIXED: dict[str, Handler] = {
+    "/new-account": accounts.new_account,
+    "/new-order": orders.new_order,
+    "/revoke-cert": revoke.revoke_cert,
+    "/key-change": accounts.key_change,
+}
+_BY_ID: tuple[tuple[re.Pattern[str], IdHandler], ...] = (
+    (re.compile(r"^/acct/(\d{1,18})$"), accounts.account_resource),
+    (re.compile(r"^/acct/(\d{1,18})/orders$"), accounts.account_orders),
+    (re.compile(r"^/order/(\d{1,18})$"), orders.get_order),
+    (re.compile(r"^/order/(\d{1,18})/finalize$"), orders.finalize),
+    (re.compile(r"^/authz/(\d{1,18})$"), authz.authorization),
+    (re.compile(r"^/chall/(\d{1,18})$"), authz.challenge),
+)
+
+
+def directory_json(acme: Acme, urls: Urls) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "externalAccountRequired": False,
+        "caaIdentities": list(acme.home.config.validation.caa_identities),
+    }
+    if acme.settings.terms_of_service:
+        meta["termsOfService"] = acme.settings.terms_of_service
+    if acme.settings.website:
+        meta["website"] = acme.settings.website
+    return {
+        "newNonce": urls.new_nonce(),
+        "newAccount": urls.new_account(),
+        "newOrder": urls.new_order(),
+        "revokeCert": urls.revoke_cert(),
+        "keyChange": urls.key_change(),
+        "renewalInfo": urls.renewal_info(),
+        "meta": meta,
+    }
+
+
+def dispatch(acme: Acme, request: Request) -> Response:
+    path, method = request.path, request.method
+    if path == "/directory":
+        _only(method, ("GET", "HEAD"))
+        return Response.json(200, directory_json(acme, acme.urls(request)))
+    if path == "/new-nonce":
+        _only(method, ("GET", "HEAD"))
+        # RFC 8555 7.2: 200 for HEAD, 204 for GET.
+        return Response(200 if method == "HEAD" else 204, b"", None)
+    if path.startswith("/renewal-info/"):
+        return renewal.renewal_info(acme, request, path[len("/renewal-info/") :])
+    if path.startswith("/cert/"):
+        _only(method, ("GET", "POST"))
+        return orders.certificate(acme, request, path[len("/cert/") :])
+    handler = _FIXED.get(path)
+    if handler is not None:
+        _only(method, ("POST",))
+        return handler(acme, request)
+    for pattern, id_handler in _BY_ID:
+        match = pattern.match(path)
+        if match:
+            _only(method, ("POST",))
+            return id_handler(acme, request, int(match.group(1)))
+    raise AcmeProblem("malformed", f"no ACME resource at {request.url()[:200]}", status=404)
+
+
+def _only(method: str, allowed: tuple[str, ...]) -> None:
+    if method not in allowed:
+        raise AcmeProblem(
+            "malformed",
+            f"{method} is not allowed here; use {' or '.join(allowed)}"
+            + (" (POST-as-GET for ACME resources)" if allowed == ("POST",) else ""),
+            status=405,
+            headers=(("Allow", ", ".join(allowed)),),
+        )
+
+
+def handle(acme: Acme, request: Request) -> Response:
+    """Dispatch, turning every refusal and every unexpected failure into a problem
+    document, and add the headers every ACME response carries."""
+    try:
+        response = dispatch(acme, request)
+    except AcmeProblem as problem:
+        response = problem_response(problem)
+    except Exception:
+        log.exception("ACME %s %s failed", request.method, request.path)
+        response = problem_response(
+            AcmeProblem("serverInternal", "the server failed to handle the request")
+        )
+    urls = acme.urls(request)
+    response.headers.append(("Replay-Nonce", acme.nonces.issue()))
+    response.headers.append(("Cache-Control", "no-store"))
+    response.headers.append(("Link", f'<{urls.directory()}>;rel="index"'))
+    return response
+
+
+def problem_response(problem: AcmeProblem) -> Response:
+    headers = list(problem.headers)
+    if problem.type == "badSignatureAlgorithm":
+        problem.extra.setdefault("algorithms", list(ALGORITHMS))
+    return Response(problem.status, problem.body(), PROBLEM_TYPE, headers)

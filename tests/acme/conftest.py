@@ -1,0 +1,157 @@
+"""Fixtures for the ACME tests: a real DNS server (pebble-challtestsrv), an http-01 web
+server on loopback, and our ACME server under uvicorn on a free port."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from certkeeper.acme.app import AcmeApp
+from certkeeper.acme.settings import AcmeSettings
+from certkeeper.ca.home import CaHome
+from certkeeper.validation.settings import ValidationSettings
+from dnsserver import ChallTestSrv, free_port
+from factories import PASSPHRASE, make_home
+
+from .client import AcmeClient
+
+CA_IDENTITY = "ca.certkeeper.example"
+
+
+@pytest.fixture(scope="session")
+def dns() -> Iterator[ChallTestSrv]:
+    if not ChallTestSrv.available():
+        pytest.skip("pebble-challtestsrv is not installed (Debian package pebble)")
+    with ChallTestSrv.start() as server:
+        yield server
+
+
+class ChallengeWeb:
+    """Answers /.well-known/acme-challenge/<token> with what the test put there."""
+
+    def __init__(self) -> None:
+        self.tokens: dict[str, str] = {}
+        tokens = self.tokens
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                prefix = "/.well-known/acme-challenge/"
+                body = b"not found"
+                status = 404
+                if self.path.startswith(prefix) and self.path[len(prefix) :] in tokens:
+                    body = tokens[self.path[len(prefix) :]].encode()
+                    status = 200
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self.server.server_address[1])
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="session")
+def web() -> Iterator[ChallengeWeb]:
+    server = ChallengeWeb()
+    yield server
+    server.close()
+
+
+@dataclass
+class Served:
+    home: CaHome
+    app: AcmeApp
+    base: str
+
+    @property
+    def directory(self) -> str:
+        return self.base + "/acme/directory"
+
+    def client(self, key: Any = None) -> AcmeClient:
+        return AcmeClient(self.directory, key or ec.generate_private_key(ec.SECP256R1()))
+
+
+class UvicornThread:
+    def __init__(self, app: Any) -> None:
+        self.port = free_port()
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+ServerFactory = Callable[..., Served]
+
+
+@pytest.fixture(scope="session")
+def server_factory(
+    tmp_path_factory: pytest.TempPathFactory, dns: ChallTestSrv, web: ChallengeWeb
+) -> Iterator[ServerFactory]:
+    """Start an ACME server on a CA home of its own, with [acme] settings overridden."""
+    os.environ["CERTKEEPER_PASSPHRASE"] = PASSPHRASE
+    running: list[tuple[UvicornThread, AcmeApp, CaHome]] = []
+
+    def start(**acme: Any) -> Served:
+        path = make_home(tmp_path_factory.mktemp("acme") / "home")
+        home = CaHome.open(Path(path))
+        validation = ValidationSettings(
+            http_port=web.port,
+            resolver=dns.address,
+            timeout_seconds=3.0,
+            caa_identities=(CA_IDENTITY,),
+            mpic_required=False,
+            private_addresses=True,
+        )
+        home = CaHome(
+            dataclasses.replace(
+                home.config,
+                validation=validation,
+                acme=dataclasses.replace(AcmeSettings(), **acme),
+            )
+        )
+        app = AcmeApp(home)
+        thread = UvicornThread(app)
+        running.append((thread, app, home))
+        return Served(home, app, f"http://127.0.0.1:{thread.port}")
+
+    yield start
+    for thread, app, home in running:
+        thread.stop()
+        app.close()
+        home.close()
+
+
+@pytest.fixture(scope="session")
+def served(server_factory: ServerFactory) -> Served:
+    """The shared server: tests use accounts of their own on it."""
+    return server_factory()
