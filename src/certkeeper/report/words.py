@@ -39,7 +39,7 @@ def selector_clauses(flt: CertificateFilter) -> list[str]:
     if flt.expiring_after is not None:
         out.append(f"with a notAfter later than {_when(flt.expiring_after)}")
     if flt.key_type is not None:
-        out.append(f"with a {flt.key_type} subject public key")
+        out.append(f"with a subject public key of type {flt.key_type}")
     if flt.domain_suffix is not None:
         out.append(f"naming {flt.domain_suffix} or any name under it")
     if flt.serial is not None:

@@ -1,0 +1,106 @@
+"""The HTML report: self-contained (no script, no external asset), escaped, with
+accessible charts that are well-formed SVG."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import replace
+from html.parser import HTMLParser
+
+from certkeeper.report import html
+from certkeeper.report.build import build_report
+from certkeeper.revocation import details
+from certkeeper.store.incidents import IncidentStore
+
+from .conftest import NOW_FIXED, Campaign
+
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> & "quotes" \'single\''
+
+
+class Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.attrs: list[tuple[str, str | None]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attrs += attrs
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def test_hostile_text_is_shown_never_executed(campaign: Campaign) -> None:
+    store = IncidentStore(campaign.ca.inventory.engine)
+    details.update_details(
+        store,
+        campaign.incident_id,
+        now=NOW_FIXED,
+        who="x",
+        sets=[("description", HOSTILE), ("source_of_disclosure", HOSTILE)],
+        adds=[
+            ("related_incidents", f"1|2026-01-01|{HOSTILE}"),
+            ("went_well", HOSTILE),
+            ("timeline", f"2026-11-01T00:00Z|{HOSTILE}"),
+        ],
+    )
+    details.add_action(
+        store,
+        campaign.incident_id,
+        {
+            "kind": "Mitigate",
+            "description": HOSTILE,
+            "root_cause": HOSTILE,
+            "criteria": HOSTILE,
+            "due": "2026-12-01",
+            "status": "In Progress",
+        },
+        now=NOW_FIXED,
+        who="x",
+    )
+    report = build_report(campaign.ca, campaign.incident_id, campaign.now)
+    page = html.render_report(replace(report, title=HOSTILE, csv_files=[HOSTILE]))
+
+    parser = Tags()
+    parser.feed(page)
+    assert not {"script", "img", "iframe", "object", "embed", "link"} & set(parser.tags)
+    assert not [name for name, _ in parser.attrs if name.startswith("on")]
+    assert "<script" not in page.lower()
+    # and the text is there for the reader, exactly as typed
+    text = "".join(parser.text)
+    assert text.count(HOSTILE) >= 8
+
+
+def test_the_page_is_self_contained(campaign: Campaign) -> None:
+    page = html.render_report(build_report(campaign.ca, campaign.incident_id, campaign.now))
+    parser = Tags()
+    parser.feed(page)
+    assert "script" not in parser.tags
+    for name, value in parser.attrs:
+        assert name not in ("src", "href"), (name, value)
+    assert not re.search(r"url\(|@import", page)
+    assert parser.tags.count("style") == 1 and parser.tags.count("svg") == 2
+
+
+def test_charts_are_accessible_well_formed_svg(campaign: Campaign) -> None:
+    page = html.render_report(build_report(campaign.ca, campaign.incident_id, campaign.now))
+    charts = re.findall(r"<svg.*?</svg>", page, re.S)
+    assert len(charts) == 2
+    ns = "{http://www.w3.org/2000/svg}"
+    for chart in charts:
+        root = ET.fromstring(chart)
+        assert root.get("role") == "img"
+        title = root.find(f"{ns}title")
+        desc = root.find(f"{ns}desc")
+        assert title is not None and title.text and desc is not None and desc.text
+        assert root.get("aria-labelledby") == f"{title.get('id')} {desc.get('id')}"
+        labels = [t.text for t in root.iter(f"{ns}text")]
+        assert any(("deadline" in (label or "")) or ("budget" in (label or "")) for label in labels)
+    remaining, shards = charts
+    assert "Remaining certificates" in remaining and "Time (UTC)" in remaining
+    assert "CRL size (bytes)" in shards and "tls-ecdsa-1 / 0" in shards
+    # the table fallback gives the same numbers as the charts
+    assert "Bytes if all remaining revoked now" in page and "Remaining at end" in page
