@@ -306,7 +306,7 @@ class CheckPlan:
 def plan(ca: CaHome, text: str, source: str, cps_version: str | None = None) -> CheckPlan:
     """Parse the CPS and size the work; a CPS with no profile table is an InputError."""
     profiles = stored_profiles(ca)
-    doc = parse_cps(text, profiles)
+    doc = parse_cps(text, {pid: algorithm_of(v[max(v)]) for pid, v in profiles.items() if v})
     if not doc.claims:
         known = ", ".join(sorted(profiles)) or "none"
         raise InputError(

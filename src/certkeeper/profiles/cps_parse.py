@@ -16,7 +16,7 @@ but cannot be read is an InputError naming the line.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from certkeeper.errors import InputError
@@ -144,6 +144,13 @@ def split_row(line: str) -> list[str]:
     return [c.strip().replace("\\|", "|") for c in cells]
 
 
+def _is_row(line: str, bare: bool) -> bool:
+    """A line of the current table: starts with a bar, or (for a table written without
+    outer bars) is a non-blank line with a bar in it."""
+    text = line.strip()
+    return text.startswith("|") or (bare and bool(text) and "|" in text)
+
+
 def _is_separator(cells: list[str]) -> bool:
     return bool(cells) and all(re.fullmatch(r":?-{1,}:?", c.replace(" ", "")) for c in cells)
 
@@ -210,10 +217,16 @@ def _tables(lines: list[str]) -> list[tuple[int, str | None, _Table | None]]:
             out.append((i + 1, stripped, None))
             i += 1
             continue
-        if stripped.startswith("|"):
+        bare_table = (
+            "|" in stripped
+            and i + 1 < len(lines)
+            and "|" in lines[i + 1]
+            and _is_separator(split_row(lines[i + 1]))
+        )
+        if stripped.startswith("|") or bare_table:
             start = i
             block = []
-            while i < len(lines) and lines[i].strip().startswith("|"):
+            while i < len(lines) and _is_row(lines[i], bare_table):
                 block.append((i + 1, split_row(lines[i])))
                 i += 1
             if len(block) < 2 or not _is_separator(block[1][1]):
@@ -256,8 +269,11 @@ def _find_version(text: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def parse_cps(text: str, known_profiles: Collection[str]) -> CpsDocument:
-    """All profile claims of a CPS. `known_profiles` are the profile ids tables may name."""
+def parse_cps(text: str, known_profiles: Collection[str] | Mapping[str, str]) -> CpsDocument:
+    """All profile claims of a CPS. `known_profiles` are the profile ids tables may name;
+    given as a mapping id -> key algorithm (RSA / ECDSA), it also picks the column of a
+    key usage table written with one column per algorithm when the CPS does not say."""
+    algorithms = dict(known_profiles) if isinstance(known_profiles, Mapping) else {}
     lines = text.splitlines()
     version_match = _CPS_VERSION.search(text)
     doc = CpsDocument([], version_match.group(1).rstrip(".") if version_match else None)
@@ -276,13 +292,13 @@ def parse_cps(text: str, known_profiles: Collection[str]) -> CpsDocument:
             pid = _find_profile(title, known_profiles)
             if pid is not None and pid == ctx.profile_id and level > ctx.level:
                 # a sub-heading of the same profile ("Extensions of tls-dv-rsa")
-                ctx.algorithm = _find_algorithm(title) or ctx.algorithm
+                ctx.algorithm = _find_algorithm(title.replace(pid, "")) or ctx.algorithm
                 ctx.version = _find_version(title.replace(pid, "")) or ctx.version
             elif pid is not None:
                 ctx = _Context(
                     pid,
                     level,
-                    _find_algorithm(title),
+                    _find_algorithm(title.replace(pid, "")),
                     _find_version(title.replace(pid, "")),
                     _section(sections, number),
                     number,
@@ -325,7 +341,7 @@ def parse_cps(text: str, known_profiles: Collection[str]) -> CpsDocument:
         elif kind == "extensions":
             _read_extensions(table, claims)
         else:
-            _read_key_usage(table, claims, ctx.algorithm)
+            _read_key_usage(table, claims, ctx.algorithm or algorithms.get(ctx.profile_id))
     return doc
 
 
