@@ -1,4 +1,5 @@
-"""`certkeeper serve` (OCSP, CRL files, issuer certificates) and `certkeeper serve ocsp`.
+"""`certkeeper serve` (OCSP, CRL files, issuer certificates, ACME), `certkeeper serve ocsp`
+and `certkeeper serve acme`.
 
 The server is granian (ASGI interface) by default: on this project's benchmark it
 answered about 1.8 times the requests per second of uvicorn with httptools and uvloop
@@ -105,7 +106,8 @@ def serve_all(
     workers: WorkersOption = 1,
     server: ServerOption = Server.granian,
 ) -> None:
-    """OCSP at /ocsp, CRLs at /crl/..., issuer certificates at /issuers/<name>.der."""
+    """OCSP at /ocsp, CRLs at /crl/..., issuer certificates at /issuers/<name>.der, ACME at
+    /acme/directory (finalize needs the CA key passphrase)."""
     if ctx.invoked_subcommand is None:
         run(resolve_home(home), "all", host, port, workers, server)
 
@@ -121,6 +123,27 @@ def serve_ocsp(
 ) -> None:
     """The OCSP responder alone, at /ocsp and at / (behind a proxy that strips /ocsp)."""
     run(resolve_home(home), "ocsp", host, port, workers, server)
+
+
+@serve_app.command("acme")
+@handle_errors
+def serve_acme(
+    home: HomeOption = None,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8080,
+    workers: WorkersOption = 1,
+    server: ServerOption = Server.granian,
+) -> None:
+    """The ACME server alone (RFC 8555 with ARI), directory at /acme/directory. It signs
+    certificates, so it needs the CA key passphrase ($CERTKEEPER_PASSPHRASE or the file)."""
+    from certkeeper.ca.home import CaHome
+
+    opened = CaHome.open(resolve_home(home).resolve())
+    try:
+        opened.config.passphrase()  # one clear line now, not a failed finalize later
+    finally:
+        opened.close()
+    run(resolve_home(home), "acme", host, port, workers, server)
 
 
 @serve_app.command("va-remote")

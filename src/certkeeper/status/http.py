@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from sqlalchemy import Engine
@@ -36,6 +37,9 @@ from certkeeper.status.responder import (
 )
 from certkeeper.store.inventory import Inventory
 from certkeeper.store.ocsp_repo import OcspStore
+
+if TYPE_CHECKING:
+    from certkeeper.acme.app import AcmeApp
 
 log = logging.getLogger("certkeeper.status")
 
@@ -72,8 +76,10 @@ class StatusApp:
         crl_dir: Path,
         *,
         ocsp: OcspResponder | None = None,
+        acme: AcmeApp | None = None,
     ) -> None:
         self.engine = engine
+        self.acme = acme  # mounted under /acme/ by `certkeeper serve`
         self.crl_dir = crl_dir.resolve()
         self.ocsp = ocsp or OcspResponder(OcspStore(engine))
         self._crls: dict[str, tuple[float, _CrlFile | None]] = {}
@@ -87,6 +93,9 @@ class StatusApp:
         if scope["type"] != "http":
             return
         path: str = scope["path"]
+        if self.acme is not None and self.acme.owns(path):
+            await self.acme(scope, receive, send)
+            return
         if self.ocsp.owns(path):
             await self.ocsp(scope, receive, send)
             return
@@ -201,18 +210,25 @@ class StatusApp:
 
 
 HOME_ENV = "CERTKEEPER_HOME"
-MODE_ENV = "CERTKEEPER_SERVE"  # "ocsp": the responder alone; "all": OCSP, CRLs, issuers
+# "ocsp": the responder alone; "acme": the ACME server alone; "all": OCSP, CRLs, issuers, ACME
+MODE_ENV = "CERTKEEPER_SERVE"
 
 
-def app_from_environment() -> OcspResponder | StatusApp:
+def app_from_environment() -> OcspResponder | StatusApp | AcmeApp:
     """ASGI factory for server worker processes: each opens the CA home named in
-    $CERTKEEPER_HOME itself (no keys, no passphrase: the responder only reads)."""
+    $CERTKEEPER_HOME itself. The OCSP responder only reads; the ACME app loads a CA key
+    (with the passphrase) only when a finalize signs."""
     import os
 
     from certkeeper.ca.home import CaHome
 
     home = CaHome.open(Path(os.environ.get(HOME_ENV, "ca-home")))
     engine = home.inventory.engine
-    if os.environ.get(MODE_ENV, "all") == "ocsp":
+    mode = os.environ.get(MODE_ENV, "all")
+    if mode == "ocsp":
         return OcspResponder(OcspStore(engine), accept_root=True)
-    return StatusApp(engine, home.config.home / "crl")
+    from certkeeper.acme.app import AcmeApp
+
+    if mode == "acme":
+        return AcmeApp(home)
+    return StatusApp(engine, home.config.home / "crl", acme=AcmeApp(home))
