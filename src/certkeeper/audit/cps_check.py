@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from certkeeper.ca.home import CaHome
     from certkeeper.store.records import CertificateRecord
 
+ALL_VERSIONS = "all"  # --cps-version all: certificates of every CPS version
+
 # (profile id, profile version, CPS version) -> distinct certificate shapes and their counts
 CertificateGroups = Mapping[tuple[str, int, str], Counter[Facts]]
 
@@ -313,7 +315,7 @@ def plan(ca: CaHome, text: str, source: str, cps_version: str | None = None) -> 
             f"{source}: no table describes a known certificate profile (profiles: {known}); "
             "name the profile id in the heading above its tables or in a 'Profile' row"
         )
-    scope = cps_version or doc.cps_version
+    scope = None if cps_version == ALL_VERSIONS else (cps_version or doc.cps_version)
     total = ca.inventory.count_certificates(CertificateFilter(cps_version=scope))
     return CheckPlan(source, doc, profiles, scope, total)
 

@@ -78,8 +78,8 @@ def check(
     cps_version: str | None = typer.Option(
         None,
         "--cps-version",
-        help="Compare certificates issued under this CPS version (default: the version the "
-        "document states, else all).",
+        help="Compare certificates issued under this CPS version; 'all' for every version "
+        "(default: the version the document states, else all).",
     ),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
     home: Path | None = home_option(),
