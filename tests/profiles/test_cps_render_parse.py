@@ -271,3 +271,18 @@ def test_a_profile_row_maps_a_table_without_a_profile_heading() -> None:
     (claims,) = parse_cps(text, ["tls-dv-ecdsa", "tls-dv-rsa"]).claims
     assert claims.profile_id == "tls-dv-ecdsa" and claims.section == "§7.1.2.7"
     assert claims.extensions["2.5.29.14"].presence is Presence.MUST_NOT
+
+
+def test_value_readers_do_not_invent_oids_key_types_or_versions() -> None:
+    from certkeeper.profiles.cps_claims import key_types, policy_oids
+
+    assert policy_oids("2.23.140.1.2.1 (see RFC 5280 4.2.1.4).") == {"2.23.140.1.2.1"}
+    assert key_types("RSA with a modulus of at least 3072 bits") == {"rsa-3072", "rsa-4096"}
+    assert key_types("RSA 2048 only") == {"rsa-2048"}
+    assert key_types("ECDSA on NIST P-256") == {"ecdsa-p256"}
+    text = (
+        "## tls-dv-rsa for TLS v1.3 servers\n\n"
+        "| Extension | Presence |\n|---|---|\n| SAN | MUST |\n"
+    )
+    (claims,) = parse_cps(text, ["tls-dv-rsa"]).claims
+    assert claims.version is None

@@ -109,7 +109,8 @@ _EKU_ALIASES = {
 ALGORITHMS = ("RSA", "ECDSA")
 KEY_TYPES = ("rsa-2048", "rsa-3072", "rsa-4096", "ecdsa-p256", "ecdsa-p384")
 
-_OID = re.compile(r"\b[0-2](?:\.(?:0|[1-9][0-9]*))+\b")
+# A dotted OID not inside a longer number ("RFC 5280 4.2.1.4" holds no OID "2.1.4").
+_OID = re.compile(r"(?<![\d.])[0-2](?:\.(?:0|[1-9][0-9]*))+(?!\.?\d)")
 
 
 def normalize(text: str) -> str:
@@ -162,9 +163,13 @@ def key_types(text: str) -> frozenset[str]:
     """The subscriber key types a "Subject public key" description names."""
     low = text.lower()
     out: set[str] = set()
-    for size in ("2048", "3072", "4096"):
+    sizes = ("2048", "3072", "4096")
+    for size in sizes:
         if re.search(rf"rsa[^|]*?\b{size}\b|\b{size}[- ]?bit rsa", low) or f"rsa-{size}" in low:
             out.add(f"rsa-{size}")
+    if out and re.search(r"at least|minimum|or (?:larger|greater|more|longer)|≥|>=", low):
+        smallest = min(int(kt[4:]) for kt in out)
+        out |= {f"rsa-{size}" for size in sizes if int(size) >= smallest}
     if re.search(r"p-?256|secp256r1|prime256v1|nist p-256", low):
         out.add("ecdsa-p256")
     if re.search(r"p-?384|secp384r1", low):

@@ -265,7 +265,7 @@ def _find_algorithm(text: str) -> str | None:
 
 
 def _find_version(text: str) -> int | None:
-    match = re.search(r"\b(?:version|v)\s*(\d+)\b", text, re.I)
+    match = re.search(r"\b(?:version|v)\s*(\d+)(?![.\d])", text, re.I)
     return int(match.group(1)) if match else None
 
 
