@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,7 +49,7 @@ def free_port(host: str) -> int:
 
 def wait_listening(host: str, port: int, proc: subprocess.Popen[bytes], netns: str | None) -> None:
     """Until the perspective accepts TCP connections (checked from its own namespace)."""
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 90  # a loaded CI machine starts slowly
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
@@ -161,6 +161,13 @@ class RemoteProcess:
     def config(self) -> PerspectiveConfig:
         return PerspectiveConfig(name=self.name, region=self.region, url=self.url)
 
+    def wait_ready(self) -> None:
+        try:
+            wait_listening(self.site.address, self.port, self.proc, self.site.netns)
+        except Exception:
+            self.stop()
+            raise
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -169,6 +176,15 @@ class RemoteProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+
+def stop_all(remotes: list[RemoteProcess]) -> None:
+    """Signal every process first, then wait: shutdowns overlap instead of queueing."""
+    for remote in remotes:
+        if remote.proc.poll() is None:
+            remote.proc.terminate()
+    for remote in remotes:
+        remote.stop()
 
 
 def start_remote(
@@ -181,8 +197,11 @@ def start_remote(
     http_port: int = 80,
     timeout: float = 5.0,
     client_ca: Path | None = None,
+    wait: bool = True,
 ) -> RemoteProcess:
-    """`certkeeper serve va-remote` in its own process (and namespace, when available)."""
+    """`certkeeper serve va-remote` in its own process (and namespace, when available).
+
+    With wait=False the caller starts several and calls `wait_ready` on each."""
     port = free_port("127.0.0.1") if site.netns else free_port(site.address)
     args = [
         CERTKEEPER,
@@ -214,17 +233,14 @@ def start_remote(
         site.command(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ
     )
     remote = RemoteProcess(name, region, site, port, proc)
-    try:
-        wait_listening(site.address, port, proc, site.netns)
-    except Exception:
-        remote.stop()
-        raise
+    if wait:
+        remote.wait_ready()
     return remote
 
 
 def primary_settings(
     pki: Pki,
-    remotes: list[RemoteProcess] | list[PerspectiveConfig],
+    remotes: Sequence[RemoteProcess | PerspectiveConfig],
     *,
     resolver: str = "",
     http_port: int = 80,
@@ -298,3 +314,82 @@ def silent_listener(host: str) -> Iterator[int]:
         yield sock.getsockname()[1]
     finally:
         sock.close()
+
+
+class DnsRelay:
+    """Forwards DNS (UDP and TCP) from an address the namespaces reach to a server on
+    127.0.0.1, which a perspective in its own namespace cannot reach directly. It only
+    moves bytes: answers still come from the test's real DNS server."""
+
+    def __init__(self, listen: str, target_port: int) -> None:
+        self.target = ("127.0.0.1", target_port)
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.tcp.bind((listen, 0))
+        self.port: int = self.tcp.getsockname()[1]
+        self.udp.bind((listen, self.port))
+        self.tcp.listen(16)
+        self.address = f"{listen}:{self.port}"
+        self._closed = False
+        for loop in (self._udp_loop, self._tcp_loop):
+            threading.Thread(target=loop, daemon=True).start()
+
+    def _udp_loop(self) -> None:
+        while not self._closed:
+            try:
+                data, client = self.udp.recvfrom(4096)
+            except OSError:
+                return
+            threading.Thread(target=self._udp_one, args=(data, client), daemon=True).start()
+
+    def _udp_one(self, data: bytes, client: tuple[str, int]) -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as out:
+            out.settimeout(5)
+            try:
+                out.sendto(data, self.target)
+                answer, _ = out.recvfrom(65535)
+                self.udp.sendto(answer, client)
+            except OSError:
+                return
+
+    def _tcp_loop(self) -> None:
+        while not self._closed:
+            try:
+                conn, _ = self.tcp.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._tcp_one, args=(conn,), daemon=True).start()
+
+    def _tcp_one(self, conn: socket.socket) -> None:
+        with conn, socket.create_connection(self.target, timeout=5) as out:
+            conn.settimeout(5)
+            try:
+                while True:
+                    head = conn.recv(2)
+                    if len(head) < 2:
+                        return
+                    size = int.from_bytes(head, "big")
+                    query = b""
+                    while len(query) < size:
+                        chunk = conn.recv(size - len(query))
+                        if not chunk:
+                            return
+                        query += chunk
+                    out.sendall(head + query)
+                    head = out.recv(2)
+                    size = int.from_bytes(head, "big")
+                    answer = b""
+                    while len(answer) < size:
+                        chunk = out.recv(size - len(answer))
+                        if not chunk:
+                            return
+                        answer += chunk
+                    conn.sendall(head + answer)
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self._closed = True
+        self.udp.close()
+        self.tcp.close()

@@ -29,6 +29,7 @@ from .mpic_helpers import (
     primary_settings,
     silent_listener,
     start_remote,
+    stop_all,
 )
 
 
@@ -50,11 +51,12 @@ def remotes(
     started: list[RemoteProcess] = []
     try:
         for site, region in zip(sites, ("ARIN", "RIPE"), strict=True):
-            started.append(start_remote(f"p{site.index}", region, site, pki))
+            started.append(start_remote(f"p{site.index}", region, site, pki, wait=False))
+        for remote in started:
+            remote.wait_ready()
         yield pki, started
     finally:
-        for remote in started:
-            remote.stop()
+        stop_all(started)
 
 
 @pytest.fixture(scope="module")
