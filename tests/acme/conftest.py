@@ -154,5 +154,5 @@ def server_factory(
 @pytest.fixture(scope="session")
 def served(server_factory: ServerFactory) -> Served:
     """The shared server: tests use accounts of their own on it (so the per-IP account
-    limit is off here; test_ratelimits checks it on a server of its own)."""
-    return server_factory(accounts_per_ip_per_3_hours=0)
+    and per-domain limits are off here; test_ratelimits checks them on servers of their own)."""
+    return server_factory(accounts_per_ip_per_3_hours=0, certificates_per_domain_per_week=0)
