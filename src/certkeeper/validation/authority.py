@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,12 @@ from certkeeper.validation import methods
 from certkeeper.validation.caa import check_caa
 from certkeeper.validation.challenges import check_challenge
 from certkeeper.validation.errors import RejectedIdentifier
-from certkeeper.validation.model import ChallengeAttempt, Corroboration, ValidationOutcome
+from certkeeper.validation.model import (
+    CaaResult,
+    ChallengeAttempt,
+    Corroboration,
+    ValidationOutcome,
+)
 from certkeeper.validation.preflight import check_identifier
 from certkeeper.validation.settings import ValidationSettings
 
@@ -30,6 +36,9 @@ if TYPE_CHECKING:
     from certkeeper.validation.mpic import RemotePerspectives
 
 log = logging.getLogger(__name__)
+
+# CAA lookups of one certificate's names run side by side (each with its own resolver).
+MAX_PARALLEL_CAA = 8
 
 
 def utc_now() -> datetime:
@@ -206,10 +215,53 @@ class AccountAuthorizer:
         self.check_ids: list[int] = []
 
     def __call__(self, names: Sequence[str]) -> None:
-        for name in names:
-            self._authorize(name, names)
+        """Records first (a database read, no network), then every name's CAA in parallel;
+        every CAA check is stored, and the first refusal in name order is raised."""
+        plan = [self._record_for(name) for name in names]
+        if len(plan) == 1:
+            answers = [self._caa(*plan[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_CAA, len(plan))) as pool:
+                answers = list(pool.map(lambda p: self._caa(*p), plan))
+        refusal: NameNotAuthorized | None = None
+        for (name, fqdn, wildcard, record), (caa, corroboration) in zip(plan, answers, strict=True):
+            allowed = caa.allowed and corroboration is not None and corroboration.passed
+            detail = caa.detail
+            problem = caa.problem_type
+            if caa.allowed and corroboration is not None and not corroboration.passed:
+                detail = f"{caa.detail}; remote corroboration failed: {corroboration.detail}"
+                problem = "caa"
+            self.check_ids.append(
+                self.va.store.record_caa(
+                    CaaCheck(
+                        id=None,
+                        fqdn=fqdn,
+                        wildcard=wildcard,
+                        account_uri=self.account_uri,
+                        checked_at=self.va.clock(),
+                        allowed=allowed,
+                        problem_type=None if allowed else (problem or "caa"),
+                        detail=detail,
+                        evidence=caa.evidence,
+                        perspectives={} if corroboration is None else corroboration.to_json(),
+                        context={
+                            **self.context,
+                            "names": list(names),
+                            "validation_id": record.id,
+                            "method": record.method,
+                        },
+                    )
+                )
+            )
+            if not allowed and refusal is None:
+                log.info("CAA refused", extra={"fqdn": fqdn, "detail": detail})
+                refusal = NameNotAuthorized(
+                    f"{name}: {detail}", problem_type=problem or "caa", name=name
+                )
+        if refusal is not None:
+            raise refusal
 
-    def _authorize(self, name: str, names: Sequence[str]) -> None:
+    def _record_for(self, name: str) -> tuple[str, str, bool, DomainValidation]:
         va = self.va
         wildcard = name.startswith("*.")
         try:
@@ -226,53 +278,25 @@ class AccountAuthorizer:
                 problem_type="unauthorized",
                 name=name,
             )
+        return name, fqdn, wildcard, record
+
+    def _caa(
+        self, name: str, fqdn: str, wildcard: bool, record: DomainValidation
+    ) -> tuple[CaaResult, Corroboration | None]:
+        """The primary's CAA decision and, when it allows us, the remote corroboration."""
         caa = check_caa(
             fqdn,
             wildcard=wildcard,
             account_uri=self.account_uri,
             method=record.challenge_type,
-            settings=va.settings,
+            settings=self.va.settings,
         )
-        corroboration: Corroboration | None = None
-        if caa.allowed:
-            corroboration = va.perspectives.corroborate_caa(
-                fqdn, wildcard=wildcard, account_uri=self.account_uri, method=record.challenge_type
-            )
-        check_id = va.store.record_caa(
-            CaaCheck(
-                id=None,
-                fqdn=fqdn,
-                wildcard=wildcard,
-                account_uri=self.account_uri,
-                checked_at=va.clock(),
-                allowed=caa.allowed and corroboration is not None and corroboration.passed,
-                problem_type=caa.problem_type
-                or (None if corroboration is None or corroboration.passed else "caa"),
-                detail=caa.detail
-                if corroboration is None or corroboration.passed
-                else f"{caa.detail}; remote corroboration failed: {corroboration.detail}",
-                evidence=caa.evidence,
-                perspectives=corroboration.to_json() if corroboration is not None else {},
-                context={
-                    **self.context,
-                    "names": list(names),
-                    "validation_id": record.id,
-                    "method": record.method,
-                },
-            )
-        )
-        self.check_ids.append(check_id)
         if not caa.allowed:
-            raise NameNotAuthorized(
-                f"{name}: {caa.detail}", problem_type=caa.problem_type or "caa", name=name
-            )
-        assert corroboration is not None
-        if not corroboration.passed:
-            raise NameNotAuthorized(
-                f"{name}: CAA not corroborated by remote perspectives: {corroboration.detail}",
-                problem_type="caa",
-                name=name,
-            )
+            return caa, None
+        corroboration = self.va.perspectives.corroborate_caa(
+            fqdn, wildcard=wildcard, account_uri=self.account_uri, method=record.challenge_type
+        )
+        return caa, corroboration
 
     def attach_serial(self, serial: str) -> None:
         self.va.store.attach_serial(self.check_ids, serial)

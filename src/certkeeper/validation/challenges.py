@@ -56,6 +56,13 @@ def check_challenge(attempt: ChallengeAttempt, settings: ValidationSettings) -> 
         return CheckResult(
             False, f"unsupported challenge type {attempt.challenge_type!r}", "malformed", evidence
         )
+    if not attempt.key_authorization.startswith(attempt.token + ".") or not attempt.token:
+        return CheckResult(
+            False,
+            "the key authorization does not begin with the token (RFC 8555 8.1)",
+            "malformed",
+            evidence,
+        )
     if attempt.wildcard and attempt.challenge_type != "dns-01":
         return CheckResult(
             False,
