@@ -1,0 +1,32 @@
+"""One CA server and one DNS server per test module (per xdist worker)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from dnsserver import ChallTestSrv
+from integration.acme_env import AcmeCa, tools_missing
+
+
+@pytest.fixture(scope="module")
+def dns() -> Iterator[ChallTestSrv]:
+    if not ChallTestSrv.available():
+        pytest.skip("pebble-challtestsrv is not installed (Debian package pebble)")
+    with ChallTestSrv.start() as server:
+        # Every name resolves to 127.0.0.1 only: the clients' servers listen there.
+        server.set_default_ipv6("")
+        yield server
+
+
+@pytest.fixture(scope="module")
+def ca(dns: ChallTestSrv, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AcmeCa]:
+    missing = tools_missing()
+    if missing:
+        pytest.skip(f"missing {', '.join(missing)} (Debian packages certbot, lego, openssl)")
+    server = AcmeCa.start(tmp_path_factory.mktemp("acme-ca"), dns)
+    try:
+        yield server
+    finally:
+        server.stop()
