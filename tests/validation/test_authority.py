@@ -278,3 +278,28 @@ def test_wildcard_through_dns01(ca: CaHome, dns: ChallTestSrv) -> None:
     with pytest.raises(NameNotAuthorized) as refused:
         issue(ca, va, [f"*.{fqdn}", fqdn])
     assert refused.value.problem_type == "caa" and refused.value.name == f"*.{fqdn}"
+
+
+def test_every_name_checked_and_recorded_before_refusal(
+    ca: CaHome, web: WebServer, dns: ChallTestSrv
+) -> None:
+    va = ValidationAuthority(ca)
+    names = [name() for _ in range(4)]
+    for fqdn in names:
+        attempt = http_attempt(fqdn)
+        serve(web, attempt)
+        assert va.validate(attempt).valid
+    dns.add_caa(names[1], [("issue", "other-ca.example")])
+    dns.set_servfail(names[3])
+    authorizer = va.authorizer(ACCOUNT)
+    with pytest.raises(NameNotAuthorized) as refused:
+        authorizer(names)
+    assert refused.value.name == names[1] and refused.value.problem_type == "caa"
+    recorded = {c.fqdn: (c.allowed, c.problem_type) for c in va.store.caa_checks()}
+    assert [recorded[n] for n in names] == [
+        (True, None),
+        (False, "caa"),
+        (True, None),
+        (False, "dns"),
+    ]
+    assert len(authorizer.check_ids) == 4

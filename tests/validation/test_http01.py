@@ -150,3 +150,9 @@ def test_wildcard_refused_for_http01(settings: ValidationSettings) -> None:
     a = replace(attempt(fresh_name()), wildcard=True)
     result = check_challenge(a, settings)
     assert not result.ok and result.problem_type == "rejectedIdentifier"
+
+
+def test_key_authorization_must_start_with_token(settings: ValidationSettings) -> None:
+    a = replace(attempt(fresh_name()), key_authorization="other" + KEY_AUTH_SUFFIX)
+    result = check_challenge(a, settings)
+    assert not result.ok and result.problem_type == "malformed"
