@@ -5,7 +5,6 @@ responses (an in-process uvicorn server on a free loopback port)."""
 
 from __future__ import annotations
 
-import asyncio
 import http.client
 import os
 import socket
@@ -13,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from certkeeper.ca.home import CaHome
 from certkeeper.issuance.csr import load_csr
@@ -45,8 +46,10 @@ class World:
     revoked: list[str]
     unused: str  # assigned, never signed for
     issuer_der: bytes
-    cert_files: Path  # PEM files of the issued certificates, for --certs
+    cert_files: Path  # DER files of the issued certificates, for --certs
+    precert_files: Path  # their precertificates, PEM and DER mixed
     issuer_file: Path
+    crl_before: Path  # the CRLs as published before the revocations
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -64,6 +67,8 @@ def build_world(root: Path, count: int = 6) -> World:
         service = IssuanceService(ca)
         certs_dir = root / "certs"
         certs_dir.mkdir()
+        precerts_dir = root / "precerts"
+        precerts_dir.mkdir()
         issued = []
         for i in range(count):
             got = service.issue(
@@ -72,7 +77,14 @@ def build_world(root: Path, count: int = 6) -> World:
             issued.append(got.serial)
             record = ca.inventory.certificate(serial=got.serial)
             (certs_dir / f"{i}.der").write_bytes(record.der)
+            pre = ca.inventory.precertificate(got.serial).der
+            if i % 2:
+                (precerts_dir / f"{i}.der").write_bytes(pre)
+            else:
+                pem = x509.load_der_x509_certificate(pre).public_bytes(serialization.Encoding.PEM)
+                (precerts_dir / f"{i}.pem").write_bytes(pem)
         now = datetime.now(UTC).replace(microsecond=0)
+        publish(ca, root / "crl-before", now)
         revoke(ca, issued[0], CrlReason.keyCompromise, now=now, revoked_at=now - timedelta(hours=1))
         revoke(ca, issued[1], CrlReason.unspecified, now=now)
         issuer = ca.inventory.issuer_by_name(ISSUER)
@@ -95,7 +107,9 @@ def build_world(root: Path, count: int = 6) -> World:
             unused=serial_hex(serial),
             issuer_der=issuer.cert_der,
             cert_files=certs_dir,
+            precert_files=precerts_dir,
             issuer_file=issuer_file,
+            crl_before=root / "crl-before",
         )
     finally:
         ca.close()
@@ -140,11 +154,13 @@ def _wait_health(port: int, dead: Any) -> None:
 
 
 class OverridingResponder:
-    """Our StatusApp, except that serials in `overrides` get the DER given there."""
+    """Our StatusApp, except for the serials `decide` returns an answer for: the DER of
+    an OCSP response, or an int (an HTTP status to answer with, no body)."""
 
-    def __init__(self, inner: Any, overrides: dict[int, bytes]) -> None:
+    def __init__(self, inner: Any, decide: Callable[[int], bytes | int | None]) -> None:
         self.inner = inner
-        self.overrides = overrides
+        self.decide = decide
+        self.requests = 0
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/ocsp"):
@@ -160,9 +176,14 @@ class OverridingResponder:
             request = body
         else:
             request = decode_get_path(scope["path"][len("/ocsp/") :])
+        self.requests += 1
         serial = parse_request(request).cert_ids[0].serial_number
-        if serial in self.overrides:
-            answer = self.overrides[serial]
+        answer = self.decide(serial)
+        if isinstance(answer, int):
+            await send({"type": "http.response.start", "status": answer, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        if answer is not None:
             await send(
                 {
                     "type": "http.response.start",
@@ -210,46 +231,62 @@ def status_app(home: Path) -> StatusApp:
     return StatusApp(ca.inventory.engine, ca.config.home / "crl")
 
 
-def _responder(ca: CaHome) -> tuple[ResponseTemplate, Any]:
-    issuer = ca.inventory.issuer_by_name(ISSUER)
-    responder = ca.inventory.issuer_by_name(RESPONDER)
-    signer = ca.signer(responder)
-    template = ResponseTemplate.create(
-        issuer.cert_der, responder.cert_der, signer.spec.algorithm_identifier()
-    )
-    return template, signer
-
-
 def _gtime(moment: datetime, fraction: str = "") -> bytes:
     text = moment.strftime("%Y%m%d%H%M%S") + fraction + "Z"
     return der.tlv(der.GENERALIZED_TIME, text.encode())
 
 
-def hand_made_response(
-    home: Path,
-    serial: int,
-    *,
-    status: bytes = b"\x80\x00",
-    fraction: str = "",
-    now: datetime | None = None,
-) -> bytes:
-    """A response signed properly by the delegated responder, with any certStatus
-    encoding (good `80 00`, unknown `82 00`, revoked `a1 ...`) and, when `fraction` is
-    given (".5"), fractional seconds in every time: what seed 001's responder sent."""
-    now = (now or datetime.now(UTC)).replace(microsecond=0)
-    ca = CaHome.open(home)
-    try:
-        template, signer = _responder(ca)
+GOOD = b"\x80\x00"
+UNKNOWN = b"\x82\x00"
+
+
+class HandMade:
+    """Responses signed properly by the home's delegated ECDSA responder, with any
+    certStatus encoding (good `80 00`, unknown `82 00`, revoked `a1 ...`) and, when
+    `fraction` is given (".5"), fractional seconds in every time: what seed 001's
+    responder sent."""
+
+    def __init__(self, home: Path) -> None:
+        ca = CaHome.open(home)
+        try:
+            issuer = ca.inventory.issuer_by_name(ISSUER)
+            responder = ca.inventory.issuer_by_name(RESPONDER)
+            self.signer = ca.signer(responder)
+            self.template = ResponseTemplate.create(
+                issuer.cert_der, responder.cert_der, self.signer.spec.algorithm_identifier()
+            )
+        finally:
+            ca.close()
+
+    def response(
+        self,
+        serial: int,
+        *,
+        status: bytes = GOOD,
+        fraction: str = "",
+        now: datetime | None = None,
+    ) -> bytes:
+        now = (now or datetime.now(UTC)).replace(microsecond=0)
+        t = self.template
         single = der.sequence(
-            template.cert_id(serial),
+            t.cert_id(serial),
             status,
             _gtime(now, fraction),
             der.tlv(0xA0, _gtime(now + timedelta(days=4), fraction)),
         )
-        data = der.sequence(template.responder_id, _gtime(now, fraction), der.sequence(single))
-        return template.assemble(data, signer.sign(data))
-    finally:
-        ca.close()
+        data = der.sequence(t.responder_id, _gtime(now, fraction), der.sequence(single))
+        return t.assemble(data, self.signer.sign(data))
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    """The CLI in this process (exit code, stdout, stderr): the same commands without
+    paying the interpreter start-up per call."""
+    from typer.testing import CliRunner
+
+    from certkeeper.cli.main import app
+
+    result = CliRunner().invoke(app, list(args), env={"CERTKEEPER_PASSPHRASE": ""})
+    return result.exit_code, result.stdout, result.stderr
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -262,5 +299,3 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
         env=env,
         timeout=120,
     )
-
-

@@ -27,11 +27,15 @@ Finding kinds, and the rule each one enforces:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from certkeeper.audit.ocsp_response import ParsedResponse, ResponseParseError, parse_response
+
+# How far a responder's clock may run ahead of the auditor's before thisUpdate counts as
+# "in the future"; responses signed during a long audit are ahead of its start too.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 class Kind(StrEnum):
@@ -193,7 +197,7 @@ def classify(
     elif status not in ("good", "revoked"):
         suffix = f": {view.detail}" if view.detail else ""
         add(Kind.no_status, f"the responder answered {status} for an issued serial{suffix}")
-    if view.this_update is not None and view.this_update > now:
+    if view.this_update is not None and view.this_update > now + CLOCK_SKEW:
         add(Kind.ocsp_stale, f"thisUpdate {view.this_update.isoformat()} is in the future")
     elif view.next_update is not None and view.next_update < now:
         add(Kind.ocsp_stale, f"nextUpdate {view.next_update.isoformat()} has passed")

@@ -241,12 +241,12 @@ class OcspHttpClient:
         while pending:
             reason = ""
             try:
+                for item in pending:
+                    item[2] += 1
+                self.attempts += len(pending)
                 async with asyncio.timeout(self.timeout) as deadline:
                     if conn is None:
                         conn = await self._open()
-                    for item in pending:
-                        item[2] += 1
-                    self.attempts += len(pending)
                     conn[1].write(b"".join(item[1] for item in pending))
                     while pending:
                         deadline.reschedule(asyncio.get_running_loop().time() + self.timeout)
