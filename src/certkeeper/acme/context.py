@@ -19,6 +19,7 @@ from certkeeper.acme.problems import AcmeProblem
 from certkeeper.acme.ratelimits import RateLimiter
 from certkeeper.acme.settings import AcmeSettings
 from certkeeper.ca.home import CaHome
+from certkeeper.lint.gate import LintGate
 from certkeeper.store.acme import AcmeStore
 from certkeeper.validation.model import ChallengeAttempt, ValidationOutcome
 
@@ -82,9 +83,6 @@ class Urls:
     @property
     def root(self) -> str:
         return self.base + PREFIX
-
-    def __getattr__(self, name: str) -> str:
-        raise AttributeError(name)
 
     def directory(self) -> str:
         return self.root + "/directory"
@@ -155,6 +153,8 @@ class Acme:
         self.store = AcmeStore(home.inventory.engine)
         self.nonces = NonceService(self.store, self.settings.nonce_lifetime_seconds, clock)
         self.limits = RateLimiter(self.store, self.settings, clock)
+        # One lint gate per process: both linters are loaded once, not per finalize.
+        self.gate = LintGate(home.config.use_pkilint)
         self.validations = ThreadPoolExecutor(
             max_workers=validation_workers, thread_name_prefix="acme-validation"
         )

@@ -339,6 +339,7 @@ def finalize(acme: Acme, request: Request, order_id: int) -> Response:
         raise AcmeProblem("orderNotReady", f"order {order.id} is already being finalized")
     service = IssuanceService(
         acme.home,
+        gate=acme.gate,
         clock=acme.clock,
         name_authorizer=acme.validator.authorizer(urls.account(account.id)),
     )
