@@ -198,6 +198,7 @@ def start_remote(
     timeout: float = 5.0,
     client_ca: Path | None = None,
     wait: bool = True,
+    server: str = "granian",
 ) -> RemoteProcess:
     """`certkeeper serve va-remote` in its own process (and namespace, when available).
 
@@ -226,6 +227,8 @@ def start_remote(
         "--timeout",
         str(timeout),
         "--allow-private-addresses",
+        "--server",
+        server,
     ]
     if resolver:
         args += ["--resolver", resolver]

@@ -313,3 +313,23 @@ def test_missing_mtls_material_is_a_config_error(
     settings = replace(primary_settings(pki, started), mpic_client_key=tmp_path / "nope.key")
     with pytest.raises(ConfigError, match="mpic_client_key"):
         RemotePerspectives(settings)
+
+
+def test_the_uvicorn_fallback_enforces_the_same_channel(
+    network: Network, remotes: tuple[Pki, list[RemoteProcess]], rogue: Pki, tmp_path: Path
+) -> None:
+    site = network.add_site()
+    pki = make_pki(tmp_path, {"uv": [site.address]})
+    remote = start_remote("uv", "APNIC", site, pki, server="uvicorn")
+    try:
+        status, _, doc = call(remote, context(pki), "GET", "/v1/health")
+        assert status == 200 and doc["perspective"] == "uv"
+        for ctx in (context(pki, client=None), context(pki, tls12=True)):
+            with pytest.raises((ssl.SSLError, ConnectionError)):
+                call(remote, ctx, "GET", "/v1/health")
+        ctx = context(pki, client=None)
+        ctx.load_cert_chain(str(rogue.cert("primary")), str(rogue.key("primary")))
+        with pytest.raises((ssl.SSLError, ConnectionError)):
+            call(remote, ctx, "GET", "/v1/health")
+    finally:
+        remote.stop()
