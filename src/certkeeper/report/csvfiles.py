@@ -13,7 +13,7 @@ import csv
 import io
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from certkeeper.errors import InputError
 from certkeeper.report.model import AffectedRow
@@ -36,7 +36,7 @@ class _Series:
         self.rows_per_file = rows_per_file
         self.files: list[Path] = []
         self.handle: TextIO | None = None
-        self.writer: csv.DictWriter[str] | None = None
+        self.writer: Any = None  # a csv writer
         self.in_file = 0
 
     def write(self, row: AffectedRow) -> None:
@@ -45,15 +45,7 @@ class _Series:
         assert self.writer is not None
         not_before, not_after = _iso(row)
         self.writer.writerow(
-            {
-                "sha256": row.sha256,
-                "serial": row.serial,
-                "issuer": row.issuer,
-                "not_before": not_before,
-                "not_after": not_after,
-                "status": row.status,
-                "crtsh": row.crtsh,
-            }
+            (row.sha256, row.serial, row.issuer, not_before, not_after, row.status, row.crtsh)
         )
         self.in_file += 1
 
@@ -61,8 +53,8 @@ class _Series:
         self.close()
         path = self.out_dir / f"{self.prefix}-{len(self.files) + 1:04d}.csv"
         self.handle = path.open("w", encoding="utf-8", newline="")
-        self.writer = csv.DictWriter(self.handle, fieldnames=COLUMNS, lineterminator="\n")
-        self.writer.writeheader()
+        self.writer = csv.writer(self.handle, lineterminator="\n")
+        self.writer.writerow(COLUMNS)
         self.files.append(path)
         self.in_file = 0
 
