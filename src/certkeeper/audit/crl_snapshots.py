@@ -15,7 +15,8 @@ import binascii
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from certkeeper.errors import InputError
 from certkeeper.lint.document import (
@@ -31,11 +32,14 @@ from certkeeper.lint.document import (
 from certkeeper.x509.der import DerError
 
 _REASON_OID = bytes([0x55, 0x1D, 0x15])  # reasonCode, 2.5.29.21, as OID content octets
+# crlEntryExtensions holding only a non-critical reasonCode, up to the ENUMERATED's value
+_REASON_ONLY = bytes.fromhex("300c300a0603551d1504030a01")
 _PEM = re.compile(rb"-----BEGIN X509 CRL-----(.*?)-----END X509 CRL-----", re.DOTALL)
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
+    """A tuple, not a dataclass: a million of these are built per round."""
+
     revoked_at: datetime
     reason: int | None  # RFC 5280 CRLReason; None when no reasonCode extension
 
@@ -119,37 +123,95 @@ def snapshot(data: bytes, source: str) -> CrlSnapshot:
 
 
 def _entries(doc: CrlDocument, source: str) -> dict[str, Entry]:
-    """serial -> Entry for every revokedCertificates entry; malformed entries are an error,
-    because a monitor that skipped one could report its serial as removed."""
+    """serial -> Entry for every revokedCertificates entry; a malformed entry is an error,
+    because a monitor that skipped one could report its serial as removed.
+
+    A shard may hold a million entries, so the common shapes (short lengths, a lone
+    reasonCode extension) are read inline and revocation times decoded once per value."""
     out: dict[str, Entry] = {}
     span = doc.revoked_span
     if span is None:
         return out
     d = doc.der
+    pos, end = span
     times: dict[bytes, datetime] = {}
+    days: dict[bytes, datetime | None] = {}
+    index = 0
     try:
-        for index, (tag, cs, ce) in enumerate(children(d, span[0], span[1])):
-            where = f"{source}: revokedCertificates[{index}]"
-            if tag != 0x30:
-                raise InputError(f"{where} is not a SEQUENCE")
-            parts = children(d, cs, ce)
-            if len(parts) < 2 or parts[0][0] != 0x02 or parts[1][0] not in (0x17, 0x18):
-                raise InputError(f"{where} is not userCertificate, revocationDate")
-            serial = int.from_bytes(d[parts[0][1] : parts[0][2]], "big", signed=True)
-            raw_time = d[parts[1][1] - 2 : parts[1][2]]
+        while pos < end:
+            if d[pos] != 0x30:
+                raise InputError(f"{source}: revokedCertificates[{index}] is not a SEQUENCE")
+            if d[pos + 1] < 0x80:
+                cs = pos + 2
+                ce = cs + d[pos + 1]
+            else:
+                _, cs, ce = header(d, pos, end)
+            if ce > end or d[cs] != 0x02:
+                raise InputError(f"{source}: revokedCertificates[{index}] has no serial number")
+            if d[cs + 1] < 0x80:
+                s0 = cs + 2
+                s1 = s0 + d[cs + 1]
+            else:
+                _, s0, s1 = header(d, cs, ce)
+            t1 = s1 + 2 + d[s1 + 1]
+            if s0 == s1 or t1 > ce or d[s1] not in (0x17, 0x18):
+                raise InputError(f"{source}: revokedCertificates[{index}] has no revocationDate")
+            raw_time = d[s1:t1]
             revoked_at = times.get(raw_time)
+            if revoked_at is None and t1 - s1 == 15 and d[s1] == 0x17 and d[t1 - 1] == 0x5A:
+                # UTCTime YYMMDDHHMMSSZ: decode the day once, add the time of day
+                revoked_at = _utc_time(d[s1 + 2 : t1 - 1], days)
             if revoked_at is None:
-                field = parse_time(d, parts[1], where)
+                field = parse_time(d, (d[s1], s1 + 2, t1), f"revokedCertificates[{index}]")
                 if field.value is None:
-                    raise InputError(f"{where}: revocationDate cannot be decoded: {field.error}")
-                revoked_at = field.value
-                times[raw_time] = revoked_at
-            reason = _reason(d, parts[2]) if len(parts) > 2 else None
-            key = format(serial, "x") if serial >= 0 else "-" + format(-serial, "x")
+                    raise InputError(
+                        f"{source}: revokedCertificates[{index}]: revocationDate cannot be "
+                        f"decoded: {field.error}"
+                    )
+                revoked_at = times[raw_time] = field.value
+            reason = None
+            if t1 < ce:
+                if ce - t1 == 14 and d[t1 : t1 + 13] == _REASON_ONLY:
+                    reason = d[t1 + 13]
+                else:
+                    reason = _reason(d, header(d, t1, ce))
+            if d[s0] < 0x80:
+                key = d[s0:s1].hex().lstrip("0") or "0"
+            else:
+                key = "-" + format(-int.from_bytes(d[s0:s1], "big", signed=True), "x")
             out[key] = Entry(revoked_at, reason)
+            pos = ce
+            index += 1
     except (DerError, IndexError) as exc:
-        raise InputError(f"{source}: revokedCertificates cannot be read: {exc}") from None
+        raise InputError(
+            f"{source}: revokedCertificates[{index}] cannot be read: {exc or 'truncated'}"
+        ) from None
     return out
+
+
+def _utc_time(digits: bytes, days: dict[bytes, datetime | None]) -> datetime | None:
+    """YYMMDDHHMMSS as a UTC datetime, the date part memoised; None for anything odd
+    (the general decoder then says what is wrong)."""
+    if not digits.isdigit():
+        return None
+    day = digits[:6]
+    base = days.get(day, _MISSING)
+    if base is _MISSING:
+        year = int(day[:2])
+        try:
+            base = datetime(
+                year + (1900 if year >= 50 else 2000), int(day[2:4]), int(day[4:6]), tzinfo=UTC
+            )
+        except ValueError:
+            base = None
+        days[day] = base
+    hours, minutes, seconds = int(digits[6:8]), int(digits[8:10]), int(digits[10:12])
+    if base is None or hours > 23 or minutes > 59 or seconds > 59:
+        return None
+    return base + timedelta(seconds=hours * 3600 + minutes * 60 + seconds)
+
+
+_MISSING = datetime.min
 
 
 def _reason(d: bytes, h: tuple[int, int, int]) -> int | None:
