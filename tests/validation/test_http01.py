@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import ssl
 import uuid
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from certkeeper.validation.challenges import MAX_BODY, check_challenge
 from certkeeper.validation.model import ChallengeAttempt
@@ -156,3 +164,46 @@ def test_key_authorization_must_start_with_token(settings: ValidationSettings) -
     a = replace(attempt(fresh_name()), key_authorization="other" + KEY_AUTH_SUFFIX)
     result = check_challenge(a, settings)
     assert not result.ok and result.problem_type == "malformed"
+
+
+def test_redirect_to_https_followed_without_trusting_its_certificate(
+    settings: ValidationSettings, web: WebServer, tmp_path: Path
+) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "self-signed")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "c.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "k.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
+    secure = WebServer(tls=ctx)
+    try:
+        name = fresh_name()
+        a = attempt(name)
+        path = f"/.well-known/acme-challenge/{a.token}"
+        target = f"https://{name}:{secure.port}/acme/{a.token}"
+        web.set(name, path, Route(308, headers={"Location": target}))
+        secure.set(name, f"/acme/{a.token}", Route(body=a.key_authorization.encode()))
+        s = replace(settings, http_port=web.port, redirect_ports=(web.port, secure.port))
+        result = check_challenge(a, s)
+        assert result.ok, result.detail
+        assert [h["url"] for h in result.evidence["urls"]][-1] == target
+        assert secure.requests == [(name, f"/acme/{a.token}")]
+    finally:
+        secure.close()
