@@ -34,6 +34,7 @@ from certkeeper.validation.remote_requests import CaaQuery
 from certkeeper.validation.settings import PerspectiveConfig, ValidationSettings
 
 MAX_ANSWER_BYTES = 64 * 1024
+MAX_IDLE_PER_PERSPECTIVE = 16
 USER_AGENT = "certkeeper-mpic/1"
 
 
@@ -78,6 +79,7 @@ class RemotePerspectives:
         self._context = client_context(settings) if settings.perspectives else None
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._idle: dict[str, list[http.client.HTTPSConnection]] = {}
 
     @property
     def configured(self) -> int:
@@ -128,9 +130,14 @@ class RemotePerspectives:
         return self._ask_all("GET", "/v1/health", None, lambda _r: (True, "healthy"))
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        with self._lock:
+            pool, self._pool = self._pool, None
+            idle = [conn for conns in self._idle.values() for conn in conns]
+            self._idle.clear()
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        for conn in idle:
+            conn.close()
 
     def _corroborate(
         self,
@@ -267,23 +274,70 @@ class RemotePerspectives:
         payload: bytes | None,
         timeout: float,
     ) -> tuple[int, Any]:
+        """One request, on a kept-alive connection when there is one.
+
+        A perspective may close an idle connection at any time; a failure on a reused
+        connection (other than a timeout) is retried once on a fresh one. Only the TLS
+        session is reused, never an answer: each call is a new check."""
+        for first in (True, False):
+            conn, reused = self._checkout(perspective, timeout)
+            try:
+                status, answer, keep = self._send(conn, method, path, payload)
+            except TimeoutError:
+                conn.close()
+                raise
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                if reused and first:
+                    continue
+                raise
+            if keep:
+                self._checkin(perspective, conn)
+            else:
+                conn.close()
+            return status, answer
+        raise AssertionError("unreachable")
+
+    def _checkout(
+        self, perspective: PerspectiveConfig, timeout: float
+    ) -> tuple[http.client.HTTPSConnection, bool]:
+        with self._lock:
+            idle = self._idle.get(perspective.url)
+            conn = idle.pop() if idle else None
+        if conn is not None:
+            conn.timeout = timeout
+            if conn.sock is not None:
+                conn.sock.settimeout(timeout)
+            return conn, True
         parts = urlsplit(perspective.url)
         assert parts.hostname is not None and self._context is not None
-        conn = http.client.HTTPSConnection(
+        fresh = http.client.HTTPSConnection(
             parts.hostname, parts.port, timeout=timeout, context=self._context
         )
+        return fresh, False
+
+    def _checkin(self, perspective: PerspectiveConfig, conn: http.client.HTTPSConnection) -> None:
+        with self._lock:
+            idle = self._idle.setdefault(perspective.url, [])
+            if len(idle) < MAX_IDLE_PER_PERSPECTIVE and self._pool is not None:
+                idle.append(conn)
+                return
+        conn.close()
+
+    @staticmethod
+    def _send(
+        conn: http.client.HTTPSConnection, method: str, path: str, payload: bytes | None
+    ) -> tuple[int, Any, bool]:
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+        conn.request(method, path, body=payload, headers=headers)
+        response = conn.getresponse()
+        raw = response.read(MAX_ANSWER_BYTES + 1)
+        if len(raw) > MAX_ANSWER_BYTES:
+            return 502, {"detail": f"answer larger than {MAX_ANSWER_BYTES} bytes"}, False
+        keep = response.isclosed() and not response.will_close
         try:
-            headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
-            if payload is not None:
-                headers["Content-Type"] = "application/json"
-            conn.request(method, path, body=payload, headers=headers)
-            response = conn.getresponse()
-            raw = response.read(MAX_ANSWER_BYTES + 1)
-            if len(raw) > MAX_ANSWER_BYTES:
-                return 502, {"detail": f"answer larger than {MAX_ANSWER_BYTES} bytes"}
-            try:
-                return response.status, json.loads(raw)
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                return response.status, {"detail": "the answer is not JSON"}
-        finally:
-            conn.close()
+            return response.status, json.loads(raw), keep
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return response.status, {"detail": "the answer is not JSON"}, keep
