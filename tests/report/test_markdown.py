@@ -183,3 +183,25 @@ def test_a_hostile_title_stays_one_heading(campaign: Campaign) -> None:
     first = md.splitlines()[0]
     assert first.startswith("# Incident 1: x \\| \\<script\\>")
     assert "\n# fake" not in md and "<script>" not in md
+
+
+def test_weekly_update_lists_the_batches_still_to_run(campaign: Campaign) -> None:
+    from certkeeper.report.model import Plan
+
+    report = build_report(campaign.ca, campaign.incident_id, campaign.now)
+    later = campaign.now + timedelta(days=3)
+    plan = Plan(
+        made_at=campaign.now,
+        summary="two batches",
+        policy="soonest-expiry",
+        deadline_met=False,
+        batches=[
+            {"batch": 0, "certificates": 2, "at": campaign.now.isoformat()},
+            {"batch": 1, "certificates": 1234, "at": later.isoformat()},
+        ],
+    )
+    md = markdown.render_update(replace(report, plan=plan))
+    steps = md[md.index("## Next steps") :]
+    assert f"- Batch 1: 1,234 certificates at {later:%Y-%m-%d %H:%M} UTC." in steps
+    assert "Batch 0" not in steps  # already due: not a next step
+    assert "The plan misses the deadline." in md

@@ -142,7 +142,11 @@ def build_report(
         last_issued=last,
         timeline=_timeline(incident.aware_at, incident.deadline, details, events, now),
         remaining_actual=remaining_series(actual_leaves, len(certs), start, now),
-        remaining_planned=remaining_series(planned_leaves, len(certs), start, horizon),
+        remaining_planned=(
+            remaining_series(planned_leaves, len(certs), start, horizon)
+            if any(i.planned_at is not None for i in certs)
+            else []
+        ),
         shards=_shards(home, items, revoked, incident.reason, now),
         budget_bytes=home.config.crl_budget_bytes,
         undelivered=ledger.undelivered,

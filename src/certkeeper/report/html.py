@@ -54,6 +54,12 @@ def _line(report: IncidentReport, key: str) -> str:
     return esc(value)
 
 
+def _issuance(report: IncidentReport) -> str:
+    if "issuance_stopped" not in report.details and "issuance_explanation" not in report.details:
+        return f'<span class="missing">{esc(t.NOT_ENTERED)}</span>'
+    return _para(t.issuance_sentence(report))
+
+
 def _time(report: IncidentReport, key: str) -> str:
     if report.details.get(key) is None:
         return f'<span class="missing">{esc(t.NOT_ENTERED)}</span>'
@@ -125,7 +131,7 @@ def render_report(report: IncidentReport) -> str:
                 ("Incident heuristic", esc(report.heuristic)),
                 (
                     "Was issuance stopped in response to this incident, and why or why not?",
-                    _para(t.issuance_sentence(report)),
+                    _issuance(report),
                 ),
                 ("Analysis", _entered(report, "analysis")),
                 ("Additional considerations", _entered(report, "additional_considerations")),

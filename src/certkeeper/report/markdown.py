@@ -271,7 +271,13 @@ def render_update(report: IncidentReport) -> str:
         )
     else:
         lines.append("None.")
-    lines += ["", "## Next steps", "", "Open action items:", "", *actions_lines(report, True)]
+    lines += ["", "## Next steps", ""]
+    batches = t.batches_to_run(report)
+    if batches:
+        lines += ["Revocation batches still to run:", ""]
+        lines += [f"- {inline(b)}" for b in batches]
+        lines.append("")
+    lines += ["Open action items:", "", *actions_lines(report, True)]
     if "next_update" in d:
         lines += ["", f"Next update: {t.entered_time(report, 'next_update')}."]
     return "\n".join(lines) + "\n"

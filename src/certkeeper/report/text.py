@@ -157,3 +157,19 @@ def relevant_policies(report: IncidentReport) -> list[str]:
 def entered_time(report: IncidentReport, key: str) -> str:
     value = report.details.get(key)
     return NOT_ENTERED if value is None else when(datetime.fromisoformat(value))
+
+
+def batches_to_run(report: IncidentReport) -> list[str]:
+    """The plan's batches still in the future at the report time, one sentence each."""
+    if report.plan is None:
+        return []
+    out = []
+    for batch in report.plan.batches:
+        try:
+            at = datetime.fromisoformat(str(batch["at"]))
+            number, count = int(batch["batch"]), int(batch["certificates"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if at > report.generated_at:
+            out.append(f"Batch {number}: {num(count)} certificates at {when(at)}.")
+    return out
