@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -82,7 +83,7 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str
     ca.close()
 
 
-def _watch(*args: str) -> tuple[int, dict[str, object]]:
+def _watch(*args: str) -> tuple[int, dict[str, Any]]:
     result = CliRunner().invoke(app, ["audit", "crl-watch", *args, "--once", "--format", "json"])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     return result.exit_code, json.loads(result.stdout)
@@ -119,7 +120,18 @@ def test_watch_over_http_is_clean_then_catches_an_entry_removed_early(
     assert early["serial"] == victim.serial and early["severity"] == "error"
     assert "valid until" in early["message"]
     assert [f["code"] for f in findings] == ["early-removal"]
-    # The state moved on: the removal was reported once, the next round is clean.
+    # The state keeps the early removal: the next round reports it again...
+    code, again = _watch(array_url, "--state", str(state), "--home", str(home))
+    assert code == 1
+    assert [(f["code"], f["serial"]) for f in again["findings"]] == [
+        ("early-removal", victim.serial)
+    ]
+    # ...until the serial is listed again.
+    later = now + timedelta(hours=2)
+    RevocationStore(ca.inventory.engine).record(
+        victim.serial, now, crlenc.SUPERSEDED, "restored", None, now
+    )
+    publish(ca, home / "crl", later)
     code, after = _watch(array_url, "--state", str(state), "--home", str(home))
     assert (code, after["findings"]) == (0, [])
 

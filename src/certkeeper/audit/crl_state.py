@@ -2,7 +2,8 @@
 
 Layout of the state directory:
 
-    snapshots.json        {"format": 1, "saved_at": ..., "shards": {url: "crl/<sha256>.der"}}
+    snapshots.json        {"format": 1, "saved_at": ..., "shards": {url: "crl/<sha256>.der"},
+                           "early_removals": [...]}  (reported again until resolved)
     crl/<sha256>.der      the CRL exactly as fetched
     .lock                 held while a round runs, so two cron runs never interleave
 
@@ -16,12 +17,14 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from certkeeper.audit.crl_snapshots import CrlSnapshot, snapshot
+from certkeeper.audit.crl_monitor import Removal
+from certkeeper.audit.crl_snapshots import CrlSnapshot, Entry, snapshot
 from certkeeper.errors import InputError
 from certkeeper.status.crl_files import write_atomic
 
@@ -46,16 +49,18 @@ def locked(state_dir: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def load(state_dir: Path) -> dict[str, CrlSnapshot]:
-    """url -> the last snapshot saved; empty when the directory holds no state yet."""
+def load(state_dir: Path) -> tuple[dict[str, CrlSnapshot], list[Removal]]:
+    """url -> the last snapshot saved, and the early removals still outstanding; both
+    empty when the directory holds no state yet."""
     index_path = state_dir / INDEX
     if not index_path.exists():
-        return {}
+        return {}, []
     try:
         index = json.loads(index_path.read_text(encoding="utf-8"))
         shards = index["shards"]
         if index.get("format") != FORMAT or not isinstance(shards, dict):
             raise ValueError("unknown format")
+        carried = [_removal(item) for item in index.get("early_removals", [])]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{index_path}: not a CRL monitor state file ({exc})") from None
     out: dict[str, CrlSnapshot] = {}
@@ -66,11 +71,16 @@ def load(state_dir: Path) -> dict[str, CrlSnapshot]:
         except OSError as exc:
             raise InputError(f"{path}: state file missing or unreadable: {exc}") from None
         out[url] = snapshot(data, url)
-    return out
+    return out, carried
 
 
-def save(state_dir: Path, shards: Mapping[str, CrlSnapshot], saved_at: datetime) -> None:
-    """Make `shards` the state, atomically (see the module text)."""
+def save(
+    state_dir: Path,
+    shards: Mapping[str, CrlSnapshot],
+    saved_at: datetime,
+    early_removals: Sequence[Removal] = (),
+) -> None:
+    """Make `shards` (and the outstanding early removals) the state, atomically."""
     folder = state_dir / "crl"
     folder.mkdir(parents=True, exist_ok=True)
     refs: dict[str, str] = {}
@@ -79,9 +89,40 @@ def save(state_dir: Path, shards: Mapping[str, CrlSnapshot], saved_at: datetime)
         if not (folder / name).exists():
             write_atomic(folder / name, crl.der)
         refs[url] = f"crl/{name}"
-    body = {"format": FORMAT, "saved_at": saved_at.isoformat(), "shards": refs}
+    body = {
+        "format": FORMAT,
+        "saved_at": saved_at.isoformat(),
+        "shards": refs,
+        "early_removals": [_removal_json(r) for r in early_removals],
+    }
     write_atomic(state_dir / INDEX, (json.dumps(body, indent=2) + "\n").encode())
     keep = {Path(r).name for r in refs.values()}
     for path in folder.glob("*.der"):
         if path.name not in keep:
             path.unlink(missing_ok=True)
+
+
+def _removal_json(r: Removal) -> dict[str, object]:
+    return {
+        "scope": r.scope,
+        "serial": r.serial,
+        "revoked_at": r.entry.revoked_at.isoformat(),
+        "reason": r.entry.reason,
+        "issuer": r.issuer.hex(),
+        "last_listed": r.last_listed.isoformat(),
+        "first_unlisted": r.first_unlisted.isoformat(),
+    }
+
+
+def _removal(item: dict[str, Any]) -> Removal:
+    reason = item["reason"]
+    if reason is not None and not isinstance(reason, int):
+        raise ValueError(f"reason {reason!r}")
+    return Removal(
+        str(item["scope"]),
+        str(item["serial"]),
+        Entry(datetime.fromisoformat(item["revoked_at"]), reason),
+        bytes.fromhex(item["issuer"]),
+        datetime.fromisoformat(item["last_listed"]),
+        datetime.fromisoformat(item["first_unlisted"]),
+    )

@@ -7,7 +7,7 @@ around the pure comparisons in `crl_monitor`, and nothing else.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -103,11 +103,15 @@ def watch_round(
     """One round of `audit crl-watch`: fetch, compare with the saved state, save.
 
     A shard that could not be fetched keeps its previous snapshot, so its next good
-    fetch is still compared with the last one seen."""
+    fetch is still compared with the last one seen. An early removal is carried in the
+    state and reported again every round until the serial is listed again or its
+    certificate has expired: one missed cron mail must not bury it."""
     report = MonitorReport()
     with crl_state.locked(state_dir):
-        previous = crl_state.load(state_dir)
+        previous, carried = crl_state.load(state_dir)
         keep: dict[str, CrlSnapshot] = {}
+        still_early: list[Removal] = []
+        seen_issuers: set[bytes] = set()
         for shard_set in sets:
             current = fetch_round(shard_set, advance)
             mine = {
@@ -117,15 +121,39 @@ def watch_round(
             }
             result = compare_sets(mine, current, now)
             report.findings.extend(result.findings)
-            report.findings.extend(judge(result.removed, expiry))
+            found = result.removed + _carried_over(
+                carried, current, {r.serial for r in result.removed}
+            )
+            seen_issuers.update(s.issuer for s in current.shards.values())
+            judged = judge(found, expiry)
+            report.findings.extend(judged)
+            early = {(f.scope, f.serial) for f in judged if f.code == "early-removal"}
+            still_early += [r for r in found if (r.scope, r.serial) in early]
             report.crls += len(current.shards)
             report.entries += sum(len(s.entries) for s in current.shards.values())
             keep.update(current.shards)
             for failure in current.failures:
                 if failure.url in previous:
                     keep[failure.url] = previous[failure.url]
-        crl_state.save(state_dir, keep, now)
+        # removals of issuers no set covered this round wait for a round that does
+        still_early += [r for r in carried if r.issuer not in seen_issuers]
+        crl_state.save(state_dir, keep, now, still_early)
     return report
+
+
+def _carried_over(carried: Sequence[Removal], current: SetRound, fresh: set[str]) -> list[Removal]:
+    """Earlier early removals of this set's issuers that are still missing, dated at
+    this round's CRLs; a serial listed again is dropped."""
+    out: list[Removal] = []
+    for r in carried:
+        shards = [c for c in current.shards.values() if c.issuer == r.issuer]
+        if not shards or r.serial in fresh:
+            continue
+        if any(r.serial in c.entries for c in shards):
+            continue
+        first = min(c.this_update for c in shards)
+        out.append(replace(r, first_unlisted=max(first, r.first_unlisted)))
+    return out
 
 
 def _same_issuer(snap: CrlSnapshot, previous: dict[str, CrlSnapshot], shard_set: ShardSet) -> bool:
