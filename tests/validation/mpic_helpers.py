@@ -199,11 +199,13 @@ def start_remote(
     client_ca: Path | None = None,
     wait: bool = True,
     server: str = "granian",
+    port: int | None = None,
 ) -> RemoteProcess:
     """`certkeeper serve va-remote` in its own process (and namespace, when available).
 
     With wait=False the caller starts several and calls `wait_ready` on each."""
-    port = free_port("127.0.0.1") if site.netns else free_port(site.address)
+    if port is None:
+        port = free_port("127.0.0.1") if site.netns else free_port(site.address)
     args = [
         CERTKEEPER,
         "serve",

@@ -333,3 +333,26 @@ def test_the_uvicorn_fallback_enforces_the_same_channel(
             call(remote, ctx, "GET", "/v1/health")
     finally:
         remote.stop()
+
+
+def test_a_restarted_perspective_is_reached_again_on_a_fresh_connection(
+    network: Network, tmp_path: Path
+) -> None:
+    """The client keeps connections alive; one the perspective closed is not an error."""
+    site = network.add_site()
+    pki = make_pki(tmp_path, {"again": [site.address]})
+    first = start_remote("again", "RIPE", site, pki)
+    client = RemotePerspectives(primary_settings(pki, [first]))
+    second: RemoteProcess | None = None
+    try:
+        assert [r.ok for r in client.health()] == [True]
+        assert [r.ok for r in client.health()] == [True]  # same kept-alive connection
+        first.stop()
+        second = start_remote("again", "RIPE", site, pki, port=first.port)
+        results = client.health()
+        assert [r.ok for r in results] == [True], results
+    finally:
+        client.close()
+        first.stop()
+        if second is not None:
+            second.stop()
