@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything certkeeper needs, from nothing: Debian packages (openssl; PostgreSQL
 # for the database tests; certbot, lego and pebble (with pebble-challtestsrv, a DNS server)
-# for the ACME tests and benchmark; SoftHSM2 for the PKCS#11 signer tests; chromium for rendering the HTML incident report), a
+# for the ACME tests and benchmark; knot, a DNS server for the CAA tests; SoftHSM2 for the PKCS#11 signer tests; chromium for rendering the HTML incident report), a
 # virtual environment in .venv, and the package with its development tools. Safe to run
 # again: it only installs what is missing.
 set -euo pipefail
@@ -16,6 +16,7 @@ python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 command -v certbot >/dev/null 2>&1 || need_apt+=(certbot)
 command -v lego >/dev/null 2>&1 || need_apt+=(lego)
 command -v pebble-challtestsrv >/dev/null 2>&1 || need_apt+=(pebble)
+[ -x /usr/sbin/knotd ] || need_apt+=(knot)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v softhsm2-util >/dev/null 2>&1 || need_apt+=(softhsm2)
 if ((${#need_apt[@]})); then
