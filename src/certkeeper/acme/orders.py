@@ -311,7 +311,7 @@ def finalize(acme: Acme, request: Request, order_id: int) -> Response:
     verified = authenticate(acme, request, use_jwk=False)
     account, order = _owned_order(acme, verified, order_id)
     urls = acme.urls(request)
-    order, _ = current(acme, order)
+    order, authzs = current(acme, order)
     if order.status != "ready":
         raise AcmeProblem(
             "orderNotReady", f"order {order.id} is {order.status}, not ready for finalization"
@@ -379,7 +379,8 @@ def finalize(acme: Acme, request: Request, order_id: int) -> Response:
     acme.limits.record(acme.limits.certificates(order.identifiers) if not order.rate_exempt else [])
     refreshed = acme.store.order(order.id)
     assert refreshed is not None
-    return _order_response(acme, urls, refreshed, 200)
+    doc = order_json(acme, urls, refreshed, authzs)
+    return Response.json(200, doc, [("Location", urls.order(order.id))])
 
 
 # -- certificate download ---------------------------------------------------------------

@@ -511,18 +511,38 @@ class AcmeStore:
         return None if row is None else _order(row)
 
     def order_authorizations(self, order_id: int) -> list[AuthorizationRow]:
+        """The order's authorizations with their challenges, in two queries."""
+        a, link = acme_authorizations.c, acme_order_authorizations.c
         with self.engine.connect() as conn:
-            ids = conn.execute(
-                select(acme_order_authorizations.c.authorization_id)
-                .where(acme_order_authorizations.c.order_id == order_id)
-                .order_by(acme_order_authorizations.c.authorization_id)
-            ).scalars()
-            out = []
-            for authz_id in list(ids):
-                authz = self._authorization(conn, authz_id)
-                if authz is not None:
-                    out.append(authz)
-            return out
+            rows = conn.execute(
+                select(acme_authorizations)
+                .join(acme_order_authorizations, link.authorization_id == a.id)
+                .where(link.order_id == order_id)
+                .order_by(a.id)
+            ).all()
+            ids = [r.id for r in rows]
+            challenges: dict[int, list[ChallengeRow]] = {i: [] for i in ids}
+            if ids:
+                for c in conn.execute(
+                    select(acme_challenges)
+                    .where(acme_challenges.c.authorization_id.in_(ids))
+                    .order_by(acme_challenges.c.id)
+                ):
+                    challenges[c.authorization_id].append(_challenge(c))
+        return [
+            AuthorizationRow(
+                id=r.id,
+                account_id=r.account_id,
+                identifier=r.identifier,
+                wildcard=bool(r.wildcard),
+                status=r.status,
+                expires=r.expires,
+                validation_record_id=r.validation_record_id,
+                created_at=r.created_at,
+                challenges=tuple(challenges[r.id]),
+            )
+            for r in rows
+        ]
 
     def set_order_status(
         self,
