@@ -150,6 +150,11 @@ def test_watch_a_local_publish_dir_and_a_missing_shard(
     findings = second["findings"]
     assert isinstance(findings, list)
     assert [f["code"] for f in findings] == ["shard-unavailable"]
+    # An array that cannot be fetched is a finding of the round, not a crash.
+    code, gone = _watch(f"{BASE_URL}/crl/nope.json", "--state", str(tmp_path / "s2"))
+    assert code == 1
+    (finding,) = gone["findings"]
+    assert finding["code"] == "shard-list-unavailable" and "HTTP 404" in finding["message"]
 
 
 def test_crl_diff_files_pem_and_der_with_and_without_expiry_source(

@@ -119,17 +119,25 @@ def crl_watch(
 ) -> None:
     """Watch a partitioned CRL over time: the shard set is complete, each shard keeps its
     scope and grows its number, and no revoked serial leaves every shard before expiry."""
-    from certkeeper.audit.crl_watch import resolve, watch_round
+    from certkeeper.audit.crl_monitor import ERROR, Finding
+    from certkeeper.audit.crl_watch import MonitorReport, resolve, watch_round
 
     expiry, ca = _expiry(home, certs)
     failed = False
     try:
         while True:
-            sets = resolve(source)
-            total = sum(len(set(s.listed)) for s in sets)
             now = datetime.now(UTC).replace(microsecond=0)
-            with progress(total, "fetching CRL shards") as advance:
-                report = watch_round(sets, state, expiry, now, advance)
+            try:
+                sets = resolve(source)
+            except InputError as exc:
+                # The array itself is unavailable: a finding for this round, not the end
+                # of a long-running watch. The saved state is left as it was.
+                sets = []
+                report = MonitorReport([Finding(ERROR, "shard-list-unavailable", source, str(exc))])
+            if sets:
+                total = sum(len(set(s.listed)) for s in sets)
+                with progress(total, "fetching CRL shards") as advance:
+                    report = watch_round(sets, state, expiry, now, advance)
             _render(report, fmt, f"CRL monitor round {now.isoformat()}")
             failed = failed or bool(report.findings)
             if once:
