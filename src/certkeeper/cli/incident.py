@@ -1,4 +1,5 @@
-"""`certkeeper incident`: open, scope, plan, execute, status, notify, drill."""
+"""`certkeeper incident`: open, scope, plan, execute, status, notify, drill, and the
+CCADB report: details, action, report, update."""
 
 from __future__ import annotations
 
@@ -667,8 +668,7 @@ def update_cmd(
     out: Path | None = typer.Option(None, "--out", help="Write to this file (default stdout)."),
     home: Path | None = home_option(),
 ) -> None:
-    """The weekly status update: reconciled ledger, week by week, undelivered notices,
-    open action items."""
+    """The weekly status update: reconciled ledger, weeks, undelivered notices, next steps."""
     from certkeeper.ca.home import CaHome
     from certkeeper.report import markdown
     from certkeeper.report.build import build_report

@@ -211,7 +211,9 @@ def event_text(event: Event) -> str:
             f"affected; revocation deadline {d.get('deadline', '?')}."
         )
     if name == "planned":
-        return f"Revocation planned by {event.actor}: {d.get('summary', '')}".rstrip()
+        summary = str(d.get("summary", "")).strip()
+        end = "" if not summary or summary[-1] in ".!?" else "."
+        return f"Revocation planned by {event.actor}: {summary}{end}"
     if name == "execution started":
         return f"Revocation run started by {event.actor} (batches due by {d.get('until', '?')})."
     if name == "batch revoked":

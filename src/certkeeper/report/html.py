@@ -24,6 +24,7 @@ th, td { border: 1px solid #cbd5e0; padding: .25em .6em; text-align: left;
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
 dl { display: grid; grid-template-columns: minmax(12em, 19em) 1fr; gap: .35em 1em; }
 dt { font-weight: bold; } dd { margin: 0; } dd p:first-child { margin-top: 0; }
+dd p:last-child { margin-bottom: 0; }
 dd ul { margin: 0; padding-left: 1.2em; }
 .missing { color: #975a16; font-style: italic; }
 .bad { color: #c53030; font-weight: bold; }
