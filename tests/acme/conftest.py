@@ -23,6 +23,7 @@ from certkeeper.ca.home import CaHome
 from certkeeper.validation.settings import ValidationSettings
 from dnsserver import ChallTestSrv, free_port
 from factories import PASSPHRASE, make_home
+from validation.test_tls_alpn01 import TlsServer
 
 from .client import AcmeClient
 
@@ -76,6 +77,14 @@ def web() -> Iterator[ChallengeWeb]:
     server.close()
 
 
+@pytest.fixture(scope="session")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
+    """A TLS server for tls-alpn-01 (the validation tests' server, reused)."""
+    server = TlsServer(tmp_path_factory.mktemp("tls-alpn"))
+    yield server
+    server.close()
+
+
 @dataclass
 class Served:
     home: CaHome
@@ -115,7 +124,7 @@ ServerFactory = Callable[..., Served]
 
 @pytest.fixture(scope="session")
 def server_factory(
-    tmp_path_factory: pytest.TempPathFactory, dns: ChallTestSrv, web: ChallengeWeb
+    tmp_path_factory: pytest.TempPathFactory, dns: ChallTestSrv, web: ChallengeWeb, tls: TlsServer
 ) -> Iterator[ServerFactory]:
     """Start an ACME server on a CA home of its own, with [acme] settings overridden."""
     os.environ["CERTKEEPER_PASSPHRASE"] = PASSPHRASE
@@ -126,6 +135,7 @@ def server_factory(
         home = CaHome.open(Path(path))
         validation = ValidationSettings(
             http_port=web.port,
+            tls_alpn_port=tls.port,
             resolver=dns.address,
             timeout_seconds=3.0,
             caa_identities=(CA_IDENTITY,),

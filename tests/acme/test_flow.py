@@ -10,7 +10,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from certkeeper.validation.challenges import ACME_TLS_ALPN
 from dnsserver import ChallTestSrv
+from validation.test_tls_alpn01 import TlsServer, challenge_cert
 
 from .client import AcmeClient, b64, http
 from .conftest import ChallengeWeb, Served
@@ -125,3 +127,21 @@ def test_order_dns01_wildcard(served: Served, dns: ChallTestSrv) -> None:
     leaf = x509.load_pem_x509_certificates(pem)[0]
     sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert sorted(sans.get_values_for_type(x509.DNSName)) == sorted(names)
+
+
+def test_order_tls_alpn01(served: Served, tls: TlsServer) -> None:
+    client = served.client()
+    client.register()
+    name = "alpn.example.com"
+    order = client.new_order([name]).json()
+    authz_url = order["authorizations"][0]
+    authz = client.post(authz_url, None).json()
+    chall = next(c for c in authz["challenges"] if c["type"] == "tls-alpn-01")
+    key_authorization = client.key_authorization(chall["token"])
+    tls.configure(*challenge_cert([name], key_authorization), [ACME_TLS_ALPN])
+    assert client.post(chall["url"], {}).status == 200
+    done = client.poll(authz_url, ("valid", "invalid"))
+    assert done["status"] == "valid", done
+    assert [c["type"] for c in done["challenges"]] == ["tls-alpn-01"]
+    final = client.post(order["finalize"], {"csr": b64(make_csr([name]))})
+    assert final.status == 200 and final.json()["status"] == "valid", final.body
