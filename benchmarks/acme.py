@@ -11,7 +11,7 @@ loop, each running its orders one after another) against:
 
     .venv/bin/python benchmarks/acme.py [--clients N] [--orders M] [--names K]
                                         [--only pebble|certkeeper] [--workers W]
-                                        [--database postgres|sqlite]
+                                        [--database postgres|sqlite] [--server granian|uvicorn]
 
 Pebble also refuses no nonce (PEBBLE_WFE_NONCEREJECT=0) and reuses no authorization
 (PEBBLE_AUTHZREUSE=0), so both servers do the same protocol work per order. One untimed
@@ -294,7 +294,7 @@ def print_table(results: list[Result], clients: int, names: int) -> None:
 
 
 @contextlib.contextmanager
-def certkeeper(workdir: Path, workers: int, database: str) -> Iterator[Target]:
+def certkeeper(workdir: Path, workers: int, database: str, server: str) -> Iterator[Target]:
     """`certkeeper serve acme` with real validation: http-01 over loopback to our
     challenge server, CAA through pebble-challtestsrv, both linters at finalize."""
     from certkeeper.ca.home import InitOptions, create_home
@@ -333,7 +333,7 @@ certificates_per_domain_per_week = 100000
         log = stack.enter_context((workdir / "certkeeper.log").open("wb"))
         proc = subprocess.Popen(
             [str(CERTKEEPER), "serve", "acme", "--home", str(home), "--port", str(port),
-             "--workers", str(workers)],
+             "--workers", str(workers), "--server", server],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -342,7 +342,7 @@ certificates_per_domain_per_week = 100000
         directory = f"http://127.0.0.1:{port}/acme/directory"
         wait_http(directory, None, proc)
         gate = "pkilint on" if _pkilint_on(config.read_text()) else "pkilint OFF"
-        label = f"certkeeper ({database}, {workers}w, http-01, CAA, {gate})"
+        label = f"certkeeper ({server}, {database}, {workers}w, http-01, CAA, {gate})"
         yield Target(label, directory, None, http_port)
 
 
@@ -359,6 +359,7 @@ def main() -> None:
     parser.add_argument("--names", type=int, default=1, help="DNS names per order")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--only", choices=("pebble", "certkeeper"), default=None)
+    parser.add_argument("--server", choices=("granian", "uvicorn"), default="granian")
     parser.add_argument(
         "--database", choices=("sqlite", "postgres"), default="postgres",
         help="certkeeper's inventory (postgres: a throwaway server started here)",
@@ -376,7 +377,7 @@ def main() -> None:
                 )
             print_table(results, args.clients, args.names)
         if args.only in (None, "certkeeper"):
-            with certkeeper(workdir, args.workers, args.database) as target:
+            with certkeeper(workdir, args.workers, args.database, args.server) as target:
                 results.append(
                     asyncio.run(
                         run_load(target, args.clients, args.orders, args.names, BENCH_DOMAIN, "c")
