@@ -8,10 +8,10 @@ and `openssl ocsp` asks our responder about the revoked certificate. A CAA recor
 names another CA makes the client fail with our `caa` problem.
 
 Neither certbot 2.1 nor lego 4.9.1 implements ARI (RFC 9773; certbot does from 4.1,
-later lego releases have an experimental `renew --ari-enable`): for them the test makes the renewal decision from our
-renewal-info answer exactly as an ARI client would (window start in the past: renew now)
-and then runs the client's own renewal. The `replaces` field is shown with
-benchmarks/acme_client.py, which implements ARI.
+later lego releases have an experimental `renew --ari-enable`): for them the test makes
+the renewal decision from our renewal-info answer exactly as an ARI client would (window
+start in the past: renew now) and then runs the client's own renewal. The `replaces`
+field is shown with benchmarks/acme_client.py, which implements ARI.
 """
 
 from __future__ import annotations
