@@ -34,7 +34,7 @@ class Campaign:
 def campaign_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campaign]:
     """Built once per test process; each test gets a copy of its home (`campaign`)."""
     with pytest.MonkeyPatch.context() as monkeypatch:
-        yield from _build(tmp_path_factory.mktemp("campaign"), monkeypatch)
+        yield from build_campaign(tmp_path_factory.mktemp("campaign"), monkeypatch)
 
 
 @pytest.fixture
@@ -52,14 +52,16 @@ def campaign(
     ca.close()
 
 
-def _build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Campaign]:
+def build_campaign(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str | None = None
+) -> Iterator[Campaign]:
     """Six certificates and one orphan precertificate under an incident made aware of
     nine days ago (so the week-by-week table has two weeks and the deadline has
     passed), planned all at once, and a revocation run that lost power after revoking
     the first chunk of two."""
     monkeypatch.setenv("CERTKEEPER_PASSPHRASE", PASSPHRASE)
     monkeypatch.setenv("CERTKEEPER_ACTOR", "report-test")
-    home = make_home(tmp_path / "home", crl_shards=2)
+    home = make_home(tmp_path / "home", crl_shards=2, database_url=database_url)
     config = home / "certkeeper.toml"
     # The smallest budget the configuration accepts, so the shard chart's bars show.
     config.write_text(config.read_text().replace("budget_bytes = 10000000", "budget_bytes = 10000"))
