@@ -112,7 +112,7 @@ class RemotePerspectives:
             wildcard=wildcard,
             account_uri=account_uri,
             method=method,
-            caa_identities=tuple(getattr(self.settings, "caa_identities", ())),
+            caa_identities=self.settings.caa_identities,
         )
 
         def judge(result: dict[str, Any]) -> tuple[bool, str]:

@@ -80,11 +80,12 @@ def parse_caa_query(data: Any) -> CaaQuery:
     identities = obj["caa_identities"]
     if (
         not isinstance(identities, list)
-        or not identities
         or len(identities) > 16
         or not all(isinstance(i, str) and 0 < len(i) <= 253 for i in identities)
     ):
-        raise BadRequest("caa_identities: expected 1 to 16 domain names")
+        # Empty is allowed: the primary then treats any CAA record as forbidding it, and a
+        # perspective must reach the same decision from the same identities.
+        raise BadRequest("caa_identities: expected a list of up to 16 domain names")
     return CaaQuery(
         fqdn=_fqdn(obj, "fqdn"),
         wildcard=_bool(obj, "wildcard", default=False),
