@@ -172,3 +172,21 @@ def test_unreadable_and_unmapped_cps_files_are_one_line_errors(home: Path, tmp_p
         result.exit_code == 1 and "no table describes a known certificate profile" in result.output
     )
     assert "Traceback" not in result.output
+
+
+def test_the_der_walk_reads_certificates_as_cryptography_does(home: Path) -> None:
+    from certkeeper.audit.cps_check import _crypto_extensions, _walk_extensions
+    from certkeeper.store.queries import CertificateFilter
+
+    ca = CaHome.open(home)
+    try:
+        records = list(ca.inventory.list_certificates(CertificateFilter()))
+    finally:
+        ca.close()
+    assert len(records) == 6
+    for rec in records:
+        walked = _walk_extensions(rec.der)
+        assert walked is not None and walked == _crypto_extensions(rec.der)
+    rsa_v1 = [r for r in records if r.profile_id == "tls-dv-rsa" and r.profile_version == 1]
+    shape = _walk_extensions(rsa_v1[0].der)
+    assert shape is not None and shape[1] == {"digitalSignature", "keyEncipherment"}

@@ -25,7 +25,18 @@ from typing import TYPE_CHECKING
 from cryptography import x509
 
 from certkeeper.errors import InputError
+from certkeeper.lint.document import (
+    OID_CERT_POLICIES,
+    OID_EKU,
+    OID_KEY_USAGE,
+    Malformed,
+    children,
+    decode_oid,
+    header,
+    parse_extensions,
+)
 from certkeeper.profiles.cps_claims import (
+    KEY_USAGE_BITS,
     Contradiction,
     Facts,
     ProfileClaims,
@@ -36,6 +47,7 @@ from certkeeper.profiles.cps_claims import (
 from certkeeper.profiles.cps_parse import CpsDocument, parse_cps
 from certkeeper.profiles.schema import Profile
 from certkeeper.store.queries import CertificateFilter
+from certkeeper.x509.der import DerError
 
 if TYPE_CHECKING:
     from certkeeper.ca.home import CaHome
@@ -89,9 +101,81 @@ class CpsReport:
 
 
 def facts_from_certificate(rec: CertificateRecord) -> Facts | None:
-    """What one issued certificate contains; None if its DER cannot be read."""
+    """What one issued certificate contains; None if its DER cannot be read.
+
+    The extensions are read straight from the DER (a few slices per certificate);
+    `cryptography` is the fallback for any shape the walk does not expect."""
+    seconds = int((rec.not_after - rec.not_before).total_seconds()) + 1
     try:
-        cert = x509.load_der_x509_certificate(rec.der)
+        found = _walk_extensions(rec.der)
+    except (DerError, Malformed, IndexError, ValueError):
+        found = None
+    if found is None:
+        found = _crypto_extensions(rec.der)
+        if found is None:
+            return None
+    extensions, ku, eku, policies = found
+    return Facts(
+        extensions=extensions,
+        key_usage=ku,
+        eku=eku,
+        policies=policies,
+        key_types=frozenset({rec.key_type}),
+        validity_seconds=seconds,
+    )
+
+
+_Shape = tuple[frozenset[tuple[str, bool]], frozenset[str], frozenset[str], frozenset[str]]
+
+
+def _walk_extensions(der: bytes) -> _Shape | None:
+    _, cs, ce = header(der, 0, len(der))
+    _, tcs, tce = header(der, cs, ce)
+    span = None
+    for tag, c, e in children(der, tcs, tce):
+        if tag == 0xA3:
+            xtag, xcs, xce = header(der, c, e)
+            if xtag != 0x30:
+                return None
+            span = (xcs, xce)
+    if span is None:
+        return frozenset(), frozenset(), frozenset(), frozenset()
+    exts, problems = parse_extensions(der, span[0], span[1], "extensions")
+    if problems:
+        return None
+    ku: frozenset[str] = frozenset()
+    eku: frozenset[str] = frozenset()
+    policies: frozenset[str] = frozenset()
+    for ext in exts:
+        v = ext.value
+        if ext.oid == OID_KEY_USAGE:
+            tag, vs, ve = header(v, 0, len(v))
+            if tag != 0x03 or ve == vs:
+                return None
+            bits = v[vs + 1 : ve]
+            ku = frozenset(
+                name
+                for i, name in enumerate(KEY_USAGE_BITS)
+                if i // 8 < len(bits) and bits[i // 8] & (0x80 >> (i % 8))
+            )
+        elif ext.oid == OID_EKU:
+            _, vs, ve = header(v, 0, len(v))
+            eku = frozenset(decode_oid(v[c:e]) for t, c, e in children(v, vs, ve) if t == 0x06)
+        elif ext.oid == OID_CERT_POLICIES:
+            _, vs, ve = header(v, 0, len(v))
+            out = set()
+            for _t, c, e in children(v, vs, ve):
+                otag, oc, oe = header(v, c, e)
+                if otag != 0x06:
+                    return None
+                out.add(decode_oid(v[oc:oe]))
+            policies = frozenset(out)
+    return frozenset((e.oid, e.critical) for e in exts), ku, eku, policies
+
+
+def _crypto_extensions(der: bytes) -> _Shape | None:
+    try:
+        cert = x509.load_der_x509_certificate(der)
         exts = list(cert.extensions)
     except ValueError:
         return None
@@ -103,27 +187,14 @@ def facts_from_certificate(rec: CertificateRecord) -> Facts | None:
         if isinstance(value, x509.KeyUsage):
             ku = {bit for bit, attr in _KU_ATTRS if getattr(value, attr)}
             if value.key_agreement:
-                ku |= {
-                    b
-                    for b, a in (
-                        ("encipherOnly", "encipher_only"),
-                        ("decipherOnly", "decipher_only"),
-                    )
-                    if getattr(value, a)
-                }
+                ku |= {"encipherOnly"} if value.encipher_only else set()
+                ku |= {"decipherOnly"} if value.decipher_only else set()
         elif isinstance(value, x509.ExtendedKeyUsage):
             eku = frozenset(o.dotted_string for o in value)
         elif isinstance(value, x509.CertificatePolicies):
             policies = frozenset(p.policy_identifier.dotted_string for p in value)
-    seconds = int((rec.not_after - rec.not_before).total_seconds()) + 1
-    return Facts(
-        extensions=frozenset((e.oid.dotted_string, e.critical) for e in exts),
-        key_usage=frozenset(ku),
-        eku=eku,
-        policies=policies,
-        key_types=frozenset({rec.key_type}),
-        validity_seconds=seconds,
-    )
+    extensions = frozenset((e.oid.dotted_string, e.critical) for e in exts)
+    return extensions, frozenset(ku), eku, policies
 
 
 def certificate_groups(
