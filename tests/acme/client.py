@@ -117,10 +117,18 @@ def http(method: str, url: str, body: bytes | None = None, ctype: str | None = N
         request.add_header("Content-Type", ctype)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            headers = {k.lower(): v for k, v in response.headers.items()}
-            return Reply(response.status, headers, response.read())
+            return Reply(response.status, _headers(response.headers.items()), response.read())
     except urllib.error.HTTPError as exc:
-        return Reply(exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read())
+        return Reply(exc.code, _headers(exc.headers.items()), exc.read())
+
+
+def _headers(items: Any) -> dict[str, str]:
+    """Lower-case names; repeated headers (Link) joined with ", " as HTTP allows."""
+    out: dict[str, str] = {}
+    for name, value in items:
+        key = name.lower()
+        out[key] = f"{out[key]}, {value}" if key in out else value
+    return out
 
 
 @dataclass

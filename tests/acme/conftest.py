@@ -43,15 +43,18 @@ class ChallengeWeb:
 
     def __init__(self) -> None:
         self.tokens: dict[str, str] = {}
-        tokens = self.tokens
+        self.delay: dict[str, float] = {}  # seconds to wait before answering a token
+        tokens, delay = self.tokens, self.delay
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 prefix = "/.well-known/acme-challenge/"
                 body = b"not found"
                 status = 404
-                if self.path.startswith(prefix) and self.path[len(prefix) :] in tokens:
-                    body = tokens[self.path[len(prefix) :]].encode()
+                token = self.path[len(prefix) :]
+                if self.path.startswith(prefix) and token in tokens:
+                    time.sleep(delay.get(token, 0.0))
+                    body = tokens[token].encode()
                     status = 200
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(body)))
