@@ -264,15 +264,11 @@ def compare(
         if pid in described:
             continue
         versions = profiles[pid]
-        used = {
-            v: sum(sum(c.values()) for (p, v2, _), c in groups.items() if p == pid and v2 == v)
-            for v in versions
-        }
         latest = max(versions)
-        if not in_force and not any(used.values()):
-            continue
-        profile = versions[latest]
         counts = _per_cps(groups, pid)
+        if not in_force and not counts:
+            continue  # neither in force nor used under the CPS version checked
+        profile = versions[latest]
         detail = "; ".join(_count_phrase(n, c, "use it") for c, n in sorted(counts.items()))
         text = (
             f'CPS: profile "{pid}" ({algorithm_of(profile)}) is not described; '

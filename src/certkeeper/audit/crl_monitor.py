@@ -386,11 +386,11 @@ def compare_sets(
                 )
             )
     current_serials: dict[bytes, set[str]] = {}
-    newest: dict[bytes, datetime] = {}
+    earliest: dict[bytes, datetime] = {}  # per issuer, the earliest current thisUpdate
     for crl in current.shards.values():
         current_serials.setdefault(crl.issuer, set()).update(crl.entries)
-        if crl.issuer not in newest or crl.this_update < newest[crl.issuer]:
-            newest[crl.issuer] = crl.this_update  # the earliest current CRL: conservative
+        if crl.issuer not in earliest or crl.this_update < earliest[crl.issuer]:
+            earliest[crl.issuer] = crl.this_update
     failed = {f.url for f in current.failures}
     for url, old in previous.items():
         if url in failed:
@@ -424,7 +424,7 @@ def compare_sets(
                     )
                 )
                 continue
-            first = new.this_update if new is not None else newest.get(old.issuer)
+            first = new.this_update if new is not None else earliest.get(old.issuer)
             if first is None:
                 continue  # no current shard of this issuer at all: reported as unavailable
             result.removed.append(Removal(url, serial, entry, old.issuer, old.this_update, first))
