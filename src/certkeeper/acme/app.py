@@ -32,7 +32,7 @@ class AcmeApp:
         *,
         validator: Validator | None = None,
         clock: Callable[[], datetime] = utc_now,
-        workers: int = 32,
+        workers: int = 16,
     ) -> None:
         if validator is None:
             from certkeeper.validation.authority import ValidationAuthority

@@ -13,7 +13,6 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from certkeeper.acme import jws
 from certkeeper.acme.auth import authenticate, require_account
 from certkeeper.acme.context import Acme, Request, Response, Urls
 from certkeeper.acme.orders import authz_status, rfc3339
@@ -166,7 +165,3 @@ def _validate(
             acme.limits.record([acme.limits.failed_validations(account_id, attempt.identifier)])
     except Exception:
         log.exception("recording the validation of challenge %s failed", challenge_id)
-
-
-def key_authorization(token: str, key: jws.PublicKey) -> str:
-    return f"{token}.{jws.thumbprint(key)}"

@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from certkeeper.acme.nonces import NonceService
-from certkeeper.acme.problems import AcmeProblem
 from certkeeper.acme.ratelimits import RateLimiter
 from certkeeper.acme.settings import AcmeSettings
 from certkeeper.ca.home import CaHome
@@ -164,8 +163,3 @@ class Acme:
 
     def close(self) -> None:
         self.validations.shutdown(wait=True, cancel_futures=False)
-
-
-def require(condition: bool, type: str, detail: str) -> None:
-    if not condition:
-        raise AcmeProblem(type, detail)

@@ -10,6 +10,8 @@ anyway, then purged.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import secrets
@@ -78,9 +80,6 @@ class NonceService:
 
 
 def _decode(nonce: str) -> bytes | None:
-    import base64
-    import binascii
-
     if len(nonce) != _ENCODED_LENGTH:
         return None
     try:

@@ -364,7 +364,9 @@ def finalize(acme: Acme, request: Request, order_id: int) -> Response:
     except IssuanceRefused as exc:
         problem = AcmeProblem("badCSR", str(exc))
     except CertkeeperError as exc:
-        problem = AcmeProblem("serverInternal", str(exc))
+        # Configuration or key trouble: the operator needs the detail, the client does not.
+        log.error("issuance for order %s failed: %s", order.id, exc)
+        problem = AcmeProblem("serverInternal", "the CA could not issue now; try again later")
     except Exception:
         log.exception("issuance for order %s failed", order.id)
         problem = AcmeProblem("serverInternal", "issuance failed; try again with a new order")
