@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from certkeeper.x509.time import TimeEncodingError, decode_time
 
@@ -127,6 +127,20 @@ def _time(d: bytes, item: tuple[int, int, int], where: str) -> datetime:
     tag, s, e = item
     if tag != 0x18:
         raise ResponseParseError(f"{where} is not a GeneralizedTime")
+    if e - s == 15 and d[e - 1] == 0x5A and d[s : e - 1].isdigit():
+        # YYYYMMDDHHMMSSZ, the only form RFC 5280 allows: no regex on the hot path
+        try:
+            return datetime(
+                int(d[s : s + 4]),
+                int(d[s + 4 : s + 6]),
+                int(d[s + 6 : s + 8]),
+                int(d[s + 8 : s + 10]),
+                int(d[s + 10 : s + 12]),
+                int(d[s + 12 : s + 14]),
+                tzinfo=UTC,
+            )
+        except ValueError:
+            pass  # not a calendar date: decode_time words the error
     try:
         return decode_time(tag, d[s:e]).value
     except TimeEncodingError as exc:
