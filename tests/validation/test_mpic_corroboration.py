@@ -13,15 +13,21 @@ import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
+from certkeeper.ca.home import CaHome
+from certkeeper.issuance.csr import load_csr
+from certkeeper.issuance.service import IssuanceService, IssueRequest
+from certkeeper.validation.authority import ValidationAuthority
 from certkeeper.validation.caa import check_caa
 from certkeeper.validation.challenges import check_challenge, key_authorization_digest
 from certkeeper.validation.model import ChallengeAttempt, Corroboration
 from certkeeper.validation.mpic import RemotePerspectives
 from certkeeper.validation.settings import PerspectiveConfig, ValidationSettings
 from dnsserver import ChallTestSrv
+from factories import PASSPHRASE, csr_pem, make_home
 
 from .mpic_helpers import (
     ChallengeHttpServer,
@@ -256,3 +262,63 @@ def test_without_perspectives_mpic_refuses_unless_switched_off(world: World) -> 
     relaxed = RemotePerspectives(replace(settings, mpic_required=False))
     passed = relaxed.corroborate_caa(BASE, wildcard=False, account_uri=ACCOUNT, method="dns-01")
     assert passed.passed and passed.required == 0 and passed.results == ()
+
+
+@pytest.fixture(scope="module")
+def home_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_home(tmp_path_factory.mktemp("mpic-va") / "home")
+
+
+def authority(
+    home_dir: Path, world: World, remotes: list[RemoteProcess], day: date
+) -> tuple[CaHome, ValidationAuthority]:
+    opened = CaHome.open(home_dir)
+    settings = world.settings(remotes)
+    home = CaHome(replace(opened.config, validation=settings))
+    at = datetime.combine(day, datetime.min.time(), UTC)
+    client = RemotePerspectives(settings, clock=lambda: at)
+    return home, ValidationAuthority(home, clock=lambda: at, perspectives=client)
+
+
+def test_every_perspective_result_is_stored_with_the_record_and_the_caa_check(
+    world: World, home_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The validation authority with real remote perspectives: a record and a certificate
+    despite one dissenter, each perspective's answer kept; no record with two."""
+    monkeypatch.setenv("CERTKEEPER_PASSPHRASE", PASSPHRASE)
+    day = DAY_FOR[3]
+    home, va = authority(home_dir, world, [*world.honest[:2], world.dissenters[0]], day)
+    try:
+        fqdn = world.name("va")
+        outcome = va.validate(attempt_for(world, "http-01", fqdn))
+        assert outcome.valid, outcome.detail
+        assert outcome.record_id is not None
+        record = va.store.get(outcome.record_id)
+        assert record is not None
+        stored = record.perspectives
+        assert stored["passed"] is True and stored["required"] == 2
+        assert [(r["perspective"], r["ok"]) for r in stored["results"]] == [
+            ("p0", True),
+            ("p1", True),
+            ("d0", False),
+        ]
+        issued = IssuanceService(home, name_authorizer=va.authorizer(ACCOUNT)).issue(
+            IssueRequest(load_csr(csr_pem([fqdn])), "tls-dv-ecdsa")
+        )
+        checks = va.store.caa_checks(fqdn=fqdn)
+        assert [c.allowed for c in checks] == [True]
+        assert [r["ok"] for r in checks[0].perspectives["results"]] == [True, True, False]
+        assert issued.serial
+    finally:
+        home.close()
+
+    home, va = authority(home_dir, world, [world.honest[0], *world.dissenters], day)
+    try:
+        fqdn = world.name("va2")
+        refused = va.validate(attempt_for(world, "dns-01", fqdn))
+        assert not refused.valid and refused.record_id is None
+        assert "corroboration" in refused.detail
+        assert refused.corroboration is not None and not refused.corroboration.passed
+        assert va.store.history(fqdn) == []
+    finally:
+        home.close()
