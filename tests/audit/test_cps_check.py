@@ -132,6 +132,7 @@ def test_a_hand_written_cps_gets_the_seed_000_line_with_counts(home: Path, tmp_p
     cps.write_text(HAND_WRITTEN, encoding="utf-8")
     code, lines = _check(home, cps)
     assert code == 1
+    assert _check(home, cps, "--workers", "2") == (code, lines)
     assert lines == [
         'CPS §7.1.2.7 "tls-dv-rsa" RSA: keyEncipherment stated absent; profile tls-dv-rsa v1 '
         "includes it; 3 certificates issued under CPS 1.0 assert it",

@@ -17,8 +17,10 @@ so the comparison runs once per distinct shape, not once per certificate.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Mapping
+import multiprocessing
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -101,17 +103,20 @@ class CpsReport:
 
 
 def facts_from_certificate(rec: CertificateRecord) -> Facts | None:
-    """What one issued certificate contains; None if its DER cannot be read.
-
-    The extensions are read straight from the DER (a few slices per certificate);
-    `cryptography` is the fallback for any shape the walk does not expect."""
+    """What one issued certificate contains; None if its DER cannot be read."""
     seconds = int((rec.not_after - rec.not_before).total_seconds()) + 1
+    return facts_from_der(rec.der, rec.key_type, seconds)
+
+
+def facts_from_der(der: bytes, key_type: str, validity_seconds: int) -> Facts | None:
+    """The extensions are read straight from the DER (a few slices per certificate);
+    `cryptography` is the fallback for any shape the walk does not expect."""
     try:
-        found = _walk_extensions(rec.der)
+        found = _walk_extensions(der)
     except (DerError, Malformed, IndexError, ValueError):
         found = None
     if found is None:
-        found = _crypto_extensions(rec.der)
+        found = _crypto_extensions(der)
         if found is None:
             return None
     extensions, ku, eku, policies = found
@@ -120,8 +125,8 @@ def facts_from_certificate(rec: CertificateRecord) -> Facts | None:
         key_usage=ku,
         eku=eku,
         policies=policies,
-        key_types=frozenset({rec.key_type}),
-        validity_seconds=seconds,
+        key_types=frozenset({key_type}),
+        validity_seconds=validity_seconds,
     )
 
 
@@ -197,22 +202,73 @@ def _crypto_extensions(der: bytes) -> _Shape | None:
     return extensions, frozenset(ku), eku, policies
 
 
-def certificate_groups(
-    ca: CaHome, cps_version: str | None, advance: Callable[[int], None] | None = None
-) -> tuple[dict[tuple[str, int, str], Counter[Facts]], int]:
-    """Every final certificate (under `cps_version`, or all) reduced to counted shapes,
-    and how many could not be parsed."""
-    groups: dict[tuple[str, int, str], Counter[Facts]] = {}
+GroupKey = tuple[str, int, str]  # profile id, profile version, CPS version
+_Work = list[tuple[GroupKey, bytes, str, int]]  # (group, DER, key type, validity seconds)
+CHUNK = 2000
+
+
+def _shapes(chunk: _Work) -> tuple[dict[GroupKey, Counter[Facts]], int]:
+    """One chunk of certificates reduced to counted shapes (runs in a worker process)."""
+    groups: dict[GroupKey, Counter[Facts]] = {}
     unreadable = 0
-    for rec in ca.inventory.list_certificates(CertificateFilter(cps_version=cps_version)):
-        facts = facts_from_certificate(rec)
+    for key, der, key_type, seconds in chunk:
+        facts = facts_from_der(der, key_type, seconds)
         if facts is None:
             unreadable += 1
         else:
-            key = (rec.profile_id, rec.profile_version, rec.cps_version)
             groups.setdefault(key, Counter())[facts] += 1
+    return groups, unreadable
+
+
+def _work(ca: CaHome, cps_version: str | None) -> Iterator[_Work]:
+    chunk: _Work = []
+    for rec in ca.inventory.list_certificates(CertificateFilter(cps_version=cps_version)):
+        seconds = int((rec.not_after - rec.not_before).total_seconds()) + 1
+        chunk.append(
+            ((rec.profile_id, rec.profile_version, rec.cps_version), rec.der, rec.key_type, seconds)
+        )
+        if len(chunk) == CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def certificate_groups(
+    ca: CaHome,
+    cps_version: str | None,
+    advance: Callable[[int], None] | None = None,
+    workers: int = 1,
+) -> tuple[dict[GroupKey, Counter[Facts]], int]:
+    """Every final certificate (under `cps_version`, or all) reduced to counted shapes,
+    and how many could not be parsed. With `workers` > 1 the DER is parsed in that many
+    processes while this one streams the next pages from the inventory."""
+    groups: dict[GroupKey, Counter[Facts]] = {}
+    unreadable = 0
+
+    def merge(part: tuple[dict[GroupKey, Counter[Facts]], int], size: int) -> None:
+        nonlocal unreadable
+        for key, shapes in part[0].items():
+            groups.setdefault(key, Counter()).update(shapes)
+        unreadable += part[1]
         if advance is not None:
-            advance(1)
+            advance(size)
+
+    if workers <= 1:
+        for chunk in _work(ca, cps_version):
+            merge(_shapes(chunk), len(chunk))
+        return groups, unreadable
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        pending: deque[tuple[Future[tuple[dict[GroupKey, Counter[Facts]], int]], int]] = deque()
+        for chunk in _work(ca, cps_version):
+            pending.append((pool.submit(_shapes, chunk), len(chunk)))
+            while len(pending) > 2 * workers:  # bounded: the inventory may be huge
+                future, size = pending.popleft()
+                merge(future.result(), size)
+        while pending:
+            future, size = pending.popleft()
+            merge(future.result(), size)
     return groups, unreadable
 
 
@@ -387,9 +443,14 @@ def plan(ca: CaHome, text: str, source: str, cps_version: str | None = None) -> 
     return CheckPlan(source, doc, profiles, scope, total)
 
 
-def run(ca: CaHome, job: CheckPlan, advance: Callable[[int], None] | None = None) -> CpsReport:
+def run(
+    ca: CaHome,
+    job: CheckPlan,
+    advance: Callable[[int], None] | None = None,
+    workers: int = 1,
+) -> CpsReport:
     """Compare the planned CPS with the profiles and every certificate in scope."""
-    groups, unreadable = certificate_groups(ca, job.cps_version, advance)
+    groups, unreadable = certificate_groups(ca, job.cps_version, advance, workers)
     report = compare(
         job.doc,
         job.profiles,

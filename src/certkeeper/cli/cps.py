@@ -82,6 +82,9 @@ def check(
         "(default: the version the document states, else all).",
     ),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="Processes parsing certificates (default: config)."
+    ),
     home: Path | None = home_option(),
 ) -> None:
     """Name every contradiction between the CPS, the profiles and the issued certificates.
@@ -95,7 +98,7 @@ def check(
     try:
         job = plan(ca, text, str(cps_file), cps_version)
         with progress(job.certificates, "comparing certificates") as advance:
-            report = run(ca, job, advance)
+            report = run(ca, job, advance, workers or ca.config.issuance_workers)
     finally:
         ca.close()
     if fmt is OutputFormat.json:
