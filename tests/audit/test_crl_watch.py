@@ -196,6 +196,9 @@ def test_crl_diff_files_pem_and_der_with_and_without_expiry_source(
 
     same = runner.invoke(app, ["audit", "crl-diff", str(path), str(path)])
     assert same.exit_code == 0, same.output
+    url = f"{BASE_URL}/crl/tls-ecdsa-1/{shard_of[victim.serial]}.crl"
+    fetched = runner.invoke(app, ["audit", "crl-diff", str(old), url, "--home", str(home)])
+    assert fetched.exit_code == 1 and "early-removal" in fetched.stdout
 
     bad = runner.invoke(app, ["audit", "crl-diff", str(tmp_path / "nope.crl"), str(path)])
     assert bad.exit_code == 1 and "nope.crl: cannot read" in bad.output
