@@ -232,3 +232,19 @@ def test_authorization_deactivation(served: Served) -> None:
     reply = client.post(url, {"status": "deactivated"})
     assert reply.status == 200 and reply.json()["status"] == "deactivated"
     assert client.post(url, {"status": "deactivated"}).problem == "malformed"
+
+
+def test_certificate_key_cannot_become_an_account_key(served: Served, web: ChallengeWeb) -> None:
+    client = served.client()
+    client.register()
+    got = obtain(client, web, ["keysplit.example.com"])
+    holder = AcmeClient(served.directory, got.key)
+    reply = holder.post(
+        str(holder.directory["newAccount"]), {"termsOfServiceAgreed": True}, use_jwk=True
+    )
+    assert reply.status == 400 and reply.problem == "badPublicKey"
+    # ...and an account key cannot be certified.
+    order = client.new_order(["keysplit.example.com"]).json()
+    csr, _ = make_csr(["keysplit.example.com"], key=client.key)
+    refused = client.post(order["finalize"], {"csr": b64(csr)})
+    assert refused.status == 400 and refused.problem == "badCSR"

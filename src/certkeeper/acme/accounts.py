@@ -64,6 +64,15 @@ def check_contacts(value: Any) -> list[str]:
     return out
 
 
+def refuse_certificate_key(acme: Acme, thumbprint: str) -> None:
+    """An account key must not be a certificate key: revocation by certificate key and
+    account control would then be one and the same secret."""
+    if acme.store.certificate_key_in_use(thumbprint):
+        raise AcmeProblem(
+            "badPublicKey", "this key is the key of a certificate request; use a separate key"
+        )
+
+
 def new_account(acme: Acme, request: Request) -> Response:
     verified = authenticate(acme, request, use_jwk=True)
     urls = acme.urls(request)
@@ -76,6 +85,7 @@ def new_account(acme: Acme, request: Request) -> Response:
         )
     if payload.get("onlyReturnExisting") is True:
         raise AcmeProblem("accountDoesNotExist", "no account exists for this key")
+    refuse_certificate_key(acme, thumb)
     if payload.get("externalAccountBinding") is not None:
         raise AcmeProblem("malformed", "external account binding is not used by this server")
     agreed = payload.get("termsOfServiceAgreed", False)
@@ -168,6 +178,7 @@ def key_change(acme: Acme, request: Request) -> Response:
     new_thumb = jws.thumbprint(new_key)
     if new_thumb == account.thumbprint:
         raise AcmeProblem("malformed", "the new key is the current key")
+    refuse_certificate_key(acme, new_thumb)
     holder = acme.store.account_by_thumbprint(new_thumb)
     if holder is not None or not acme.store.change_key(
         account.id, new_thumb, jws.canonical_jwk(new_key)

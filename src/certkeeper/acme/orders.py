@@ -329,19 +329,20 @@ def finalize(acme: Acme, request: Request, order_id: int) -> Response:
             f"the CSR names {', '.join(csr.names) or 'nothing'}; the order is for exactly "
             f"{', '.join(wanted)}",
         )
-    if jws.thumbprint(csr.public_key) == account.thumbprint:
-        raise AcmeProblem("badCSR", "the CSR key is the account key; use a separate key")
+    key_thumb = jws.thumbprint(csr.public_key)
+    if key_thumb == account.thumbprint or acme.store.account_by_thumbprint(key_thumb):
+        raise AcmeProblem("badCSR", "the CSR key is an ACME account key; use a separate key")
     if csr.key_type.startswith("rsa"):
         profile = acme.settings.rsa_profile
     else:
         profile = acme.settings.ecdsa_profile
-    if not acme.store.set_order_status(order.id, "processing", expect=("ready",)):
+    if not acme.store.set_order_status(
+        order.id, "processing", expect=("ready",), key_thumbprint=key_thumb
+    ):
         raise AcmeProblem("orderNotReady", f"order {order.id} is already being finalized")
+    authorizer = acme.validator.authorizer(urls.account(account.id))
     service = IssuanceService(
-        acme.home,
-        gate=acme.gate,
-        clock=acme.clock,
-        name_authorizer=acme.validator.authorizer(urls.account(account.id)),
+        acme.home, gate=acme.gate, clock=acme.clock, name_authorizer=authorizer
     )
     problem: AcmeProblem | None = None
     try:
@@ -378,6 +379,10 @@ def finalize(acme: Acme, request: Request, order_id: int) -> Response:
     acme.store.set_order_status(
         order.id, "valid", expect=("processing",), certificate_serial=issued.serial
     )
+    # The CAA checks made for this finalize name the certificate they allowed (audit).
+    attach_serial = getattr(authorizer, "attach_serial", None)
+    if attach_serial is not None:
+        attach_serial(issued.serial)
     acme.limits.record(acme.limits.certificates(order.identifiers) if not order.rate_exempt else [])
     refreshed = acme.store.order(order.id)
     assert refreshed is not None

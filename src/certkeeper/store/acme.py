@@ -544,6 +544,15 @@ class AcmeStore:
             for r in rows
         ]
 
+    def certificate_key_in_use(self, thumbprint: str) -> bool:
+        """True when a finalize CSR of any order carried this key."""
+        o = acme_orders.c
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(o.id).where(o.key_thumbprint == thumbprint).limit(1)
+            ).first()
+        return found is not None
+
     def set_order_status(
         self,
         order_id: int,
@@ -552,10 +561,13 @@ class AcmeStore:
         expect: Sequence[str],
         error: dict[str, Any] | None = None,
         certificate_serial: str | None = None,
+        key_thumbprint: str | None = None,
     ) -> bool:
         """Move an order from one of `expect` to `status`; False when another process moved
         it first."""
         values: dict[str, Any] = {"status": status}
+        if key_thumbprint is not None:
+            values["key_thumbprint"] = key_thumbprint
         if error is not None:
             values["error"] = json.dumps(error)
         if certificate_serial is not None:

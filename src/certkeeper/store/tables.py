@@ -407,10 +407,13 @@ acme_orders = Table(
     Column("replaces_serial", String(40), nullable=True),
     Column("rate_exempt", Boolean, nullable=False),  # replaces a certificate in an incident
     Column("certificate_serial", String(40), nullable=True),
+    # RFC 7638 thumbprint of the finalize CSR's key: no account may use a certificate key
+    Column("key_thumbprint", String(64), nullable=True),
     Column("error", Text, nullable=True),  # JSON problem document
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_acme_orders_account", "account_id", "created_at"),
     Index("ix_acme_orders_replaces", "replaces_serial"),
+    Index("ix_acme_orders_key", "key_thumbprint"),
 )
 
 acme_authorizations = Table(

@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.Column("replaces_serial", sa.String(length=40), nullable=True),
         sa.Column("rate_exempt", sa.Boolean(), nullable=False),
         sa.Column("certificate_serial", sa.String(length=40), nullable=True),
+        sa.Column("key_thumbprint", sa.String(length=64), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("created_at", TIMESTAMPTZ, nullable=False),
         sa.ForeignKeyConstraint(
@@ -62,6 +63,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_acme_orders_account", "acme_orders", ["account_id", "created_at"])
     op.create_index("ix_acme_orders_replaces", "acme_orders", ["replaces_serial"])
+    op.create_index("ix_acme_orders_key", "acme_orders", ["key_thumbprint"])
     op.create_table(
         "acme_authorizations",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -155,6 +157,7 @@ def downgrade() -> None:
     op.drop_table("acme_order_authorizations")
     op.drop_index("ix_acme_authorizations_lookup", table_name="acme_authorizations")
     op.drop_table("acme_authorizations")
+    op.drop_index("ix_acme_orders_key", table_name="acme_orders")
     op.drop_index("ix_acme_orders_replaces", table_name="acme_orders")
     op.drop_index("ix_acme_orders_account", table_name="acme_orders")
     op.drop_table("acme_orders")
