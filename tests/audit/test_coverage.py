@@ -311,3 +311,12 @@ def test_good_encoding_is_what_the_forge_signs(world: World, forge: HandMade) ->
     der = forge.response(int(world.issued[2], 16), status=GOOD)
     outcome = OcspLintCache().check(der, parse_response(der), world.issuer_der)
     assert [f.lint_id for f in outcome.findings] == []
+
+
+def test_get_requests_as_a_cdn_would_cache_them(world: World, ours: str) -> None:
+    """RFC 5019 GET with the URL-encoded base64 request in the path."""
+    code, report = audit(
+        "--home", str(world.home), "--ocsp", ours + "/ocsp", "--method", "GET", "--probes", "2"
+    )
+    assert code == 0, report["findings"]
+    assert report["summary"]["ocsp_answers"]["good"] == len(world.issued) - 2

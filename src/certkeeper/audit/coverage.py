@@ -30,6 +30,7 @@ from typing import Any
 from certkeeper.audit.coverage_model import (
     CRL_NOT_LOADED,
     AuditFinding,
+    CrlView,
     Expect,
     Kind,
     Revoked,
@@ -215,7 +216,7 @@ class TargetSet:
         return sum(len(v) for v in self.by_url.values())
 
 
-def crl_view(index: CrlIndex | None, issuer: str, url: str | None, serial: int) -> Any:
+def crl_view(index: CrlIndex | None, issuer: str, url: str | None, serial: int) -> CrlView:
     return CRL_NOT_LOADED if index is None else index.lookup(issuer, url, serial)
 
 
