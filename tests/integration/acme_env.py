@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -28,6 +29,9 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from certkeeper.ca.home import CaHome
+from certkeeper.store.validations import CaaCheck, DomainValidation, DomainValidationStore
+from certkeeper.validation.pki import Endpoint, issue_pki
 from dnsserver import ChallTestSrv, free_port
 from factories import PASSPHRASE, make_home
 
@@ -74,12 +78,79 @@ def run(args: list[str], env: dict[str, str], cwd: Path | None = None) -> Run:
     return Run(args, proc.returncode, proc.stdout.decode("utf-8", "replace"))
 
 
+# BR 3.2.2.9 as in force since 2026-06-15: at least four remote perspectives, the
+# corroborating ones in at least two RIR regions.
+PERSPECTIVES = (("east", "ARIN"), ("west", "RIPE"), ("south", "LACNIC"), ("apac", "APNIC"))
+
+
+def start_process(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a server started by `start_process` and its workers (its own session)."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def wait_tcp(host: str, port: int, proc: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args!r} exited:\n{log_path.read_text(errors='replace')}")
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {host}:{port}")
+
+
+@dataclass
+class Perspective:
+    """One remote network perspective: `certkeeper serve va-remote` on its own loopback
+    address, with its own resolver (the same test DNS server, never a shared cache)."""
+
+    name: str
+    region: str
+    address: str
+    port: int
+    args: list[str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.address}:{self.port}"
+
+    def start(self, env: dict[str, str]) -> None:
+        self.proc = start_process(self.args, env, self.log_path)
+
+    def wait(self) -> None:
+        assert self.proc is not None
+        wait_tcp(self.address, self.port, self.proc, self.log_path)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc)
+
+
 @dataclass
 class AcmeCa:
     home: Path
     port: int
     http_port: int
+    tls_alpn_port: int
     dns: ChallTestSrv
+    perspectives: list[Perspective]
     proc: subprocess.Popen[bytes]
     log_path: Path
     workdir: Path
@@ -99,37 +170,48 @@ class AcmeCa:
 
     @classmethod
     def start(cls, workdir: Path, dns: ChallTestSrv) -> AcmeCa:
-        port, http_port = free_port(), free_port()
+        port, http_port, tls_alpn_port = free_port(), free_port(), free_port()
         # AIA and CRL URLs keep a public-looking host (the linters refuse an IP address
         # there); the tests give openssl the responder's loopback URL directly.
         home = make_home(workdir / "home")
+        env = dict(os.environ, CERTKEEPER_PASSPHRASE=PASSPHRASE, CERTKEEPER_HOME=str(home))
+        perspectives = make_perspectives(home / "mtls", workdir, dns, http_port, tls_alpn_port)
         config = home / "certkeeper.toml"
         config.write_text(
             config.read_text()
             + "\n[validation]\n"
             + f"http_port = {http_port}\n"
+            + f"tls_alpn_port = {tls_alpn_port}\n"
             + f'resolver = "{dns.address}"\n'
             + "timeout_seconds = 10\n"
-            + "mpic_required = false\n"
             + "private_addresses = true\n"
             + f'caa_identities = ["{CAA_IDENTITY}"]\n'
+            + "mpic_required = true\n"
+            + 'mpic_client_cert = "mtls/primary.pem"\n'
+            + 'mpic_client_key = "mtls/primary.key"\n'
+            + 'mpic_ca_file = "mtls/ca.pem"\n'
+            + "".join(
+                f'\n[[validation.perspectives]]\nname = "{p.name}"\n'
+                f'region = "{p.region}"\nurl = "{p.url}"\n'
+                for p in perspectives
+            )
             + "\n[acme]\n"
             + "accounts_per_ip_per_3_hours = 1000\n"
             + "certificates_per_domain_per_week = 1000\n"
             + "orders_per_account_per_hour = 1000\n"
         )
-        env = dict(os.environ, CERTKEEPER_PASSPHRASE=PASSPHRASE, CERTKEEPER_HOME=str(home))
         log_path = workdir / "server.log"
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen(
-                [str(CERTKEEPER), "serve", "--home", str(home), "--port", str(port)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        ca = cls(home, port, http_port, dns, proc, log_path, workdir, env)
+        for perspective in perspectives:
+            perspective.start(env)
+        proc = start_process(
+            [str(CERTKEEPER), "serve", "--home", str(home), "--port", str(port)], env, log_path
+        )
+        ca = cls(
+            home, port, http_port, tls_alpn_port, dns, perspectives, proc, log_path, workdir, env
+        )
         try:
+            for perspective in perspectives:
+                perspective.wait()
             ca._wait_ready()
         except BaseException:
             ca.stop()
@@ -153,13 +235,9 @@ class AcmeCa:
         return self.log_path.read_text(errors="replace")[-4000:]
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_process(self.proc)
+        for perspective in self.perspectives:
+            perspective.stop()
 
     # --- the CA's own tools -------------------------------------------------------------
 
@@ -212,6 +290,22 @@ class AcmeCa:
             time.sleep(0.5)
             status = self.ocsp_status(leaf, issuer)
         return status
+
+    def validations(self, fqdn: str) -> list[DomainValidation]:
+        """The stored domain validation records of `fqdn`, oldest first."""
+        home = CaHome.open(self.home)
+        try:
+            return DomainValidationStore(home.inventory.engine).history(fqdn)
+        finally:
+            home.close()
+
+    def caa_checks(self, serial: str) -> list[CaaCheck]:
+        """The CAA checks made at issuance of the certificate with this serial (hex)."""
+        home = CaHome.open(self.home)
+        try:
+            return DomainValidationStore(home.inventory.engine).caa_checks(serial=serial)
+        finally:
+            home.close()
 
     def renewal_info(self, certificate: x509.Certificate) -> tuple[dict[str, Any], str]:
         """GET renewal-info as an ARI client does (RFC 9773 4.2): (window, Retry-After)."""
@@ -269,6 +363,37 @@ class AcmeCa:
 
     def lego_dns_flags(self) -> list[str]:
         return ["--dns", "exec", "--dns.resolvers", self.dns.address, "--dns.disable-cp"]
+
+
+def make_perspectives(
+    mtls: Path, workdir: Path, dns: ChallTestSrv, http_port: int, tls_alpn_port: int
+) -> list[Perspective]:
+    """The private mTLS PKI and one perspective per PERSPECTIVES entry, each on its own
+    loopback address (127.0.0.2, ...: Linux routes all of 127/8 to lo)."""
+    addresses = [f"127.0.0.{index + 2}" for index in range(len(PERSPECTIVES))]
+    pairs = list(zip(PERSPECTIVES, addresses, strict=True))
+    endpoints = [Endpoint(name, (address,)) for (name, _), address in pairs]
+    issue_pki(mtls, [*endpoints, Endpoint("primary", server=False)], now=datetime.now(UTC))
+    perspectives = []
+    for (name, region), address in pairs:
+        port = free_port_on(address)
+        args = [
+            str(CERTKEEPER), "serve", "va-remote", "--name", name, "--region", region,
+            "--host", address, "--port", str(port),
+            "--cert", str(mtls / f"{name}.pem"), "--key", str(mtls / f"{name}.key"),
+            "--client-ca", str(mtls / "ca.pem"),
+            "--resolver", dns.address, "--http-port", str(http_port),
+            "--tls-alpn-port", str(tls_alpn_port), "--allow-private-addresses",
+        ]  # fmt: skip
+        log_path = workdir / f"va-remote-{name}.log"
+        perspectives.append(Perspective(name, region, address, port, args, log_path))
+    return perspectives
+
+
+def free_port_on(address: str) -> int:
+    with socket.socket() as s:
+        s.bind((address, 0))
+        return int(s.getsockname()[1])
 
 
 def ari_cert_id(certificate: x509.Certificate) -> str:

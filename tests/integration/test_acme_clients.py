@@ -64,6 +64,30 @@ def assert_chain_ok(ca: AcmeCa, leaf: Path) -> None:
     assert result.returncode == 0 and f"{leaf}: OK" in result.output, result.output
 
 
+def assert_validated(ca: AcmeCa, certificate: x509.Certificate, challenge_type: str) -> None:
+    """Every name has a stored validation record by `challenge_type`, corroborated by the
+    remote perspectives under the BR 3.2.2.9 quorum, and a CAA check at issuance linked to
+    this certificate, also corroborated."""
+    names = san_names(certificate)
+    perspectives = len(ca.perspectives)
+    for name in names:
+        fqdn, wildcard = name.removeprefix("*."), name.startswith("*.")
+        records = [
+            r
+            for r in ca.validations(fqdn)
+            if r.wildcard == wildcard and r.challenge_type == challenge_type
+        ]
+        assert records, f"no {challenge_type} validation record for {name}"
+        corroboration = records[-1].perspectives
+        assert corroboration["passed"] is True, corroboration
+        assert len(corroboration["results"]) == perspectives
+        assert corroboration["required"] == perspectives - 1
+    checks = ca.caa_checks(f"{certificate.serial_number:x}")
+    assert {("*." if c.wildcard else "") + c.fqdn for c in checks} == names
+    for check in checks:
+        assert check.allowed and check.perspectives["passed"] is True, check
+
+
 def assert_revoked(ca: AcmeCa, leaf: Path) -> None:
     issuer = issuer_pem_for(ca, load_pem(leaf))
     assert ca.wait_ocsp(leaf, issuer, "revoked") == "revoked"
@@ -94,6 +118,7 @@ def test_certbot_register_http01_dns01_ari_renewal_and_revoke(ca: AcmeCa, tmp_pa
     live = state / "config" / "live"
     web_leaf = live / "web" / "cert.pem"
     assert san_names(load_pem(web_leaf)) == set(http_names)
+    assert_validated(ca, load_pem(web_leaf), "http-01")
     assert_chain_ok(ca, live / "web" / "fullchain.pem")
     assert_chain_ok(ca, web_leaf)
     assert_normal_window(ca, load_pem(web_leaf))
@@ -107,6 +132,7 @@ def test_certbot_register_http01_dns01_ari_renewal_and_revoke(ca: AcmeCa, tmp_pa
     ).check()  # fmt: skip
     wild_leaf = live / "wild" / "cert.pem"
     assert san_names(load_pem(wild_leaf)) == set(dns_names)
+    assert_validated(ca, load_pem(wild_leaf), "dns-01")
     assert_chain_ok(ca, wild_leaf)
 
     # ARI: an incident on the http-01 certificate moves its window into the past.
@@ -148,6 +174,7 @@ def test_lego_register_http01_dns01_ari_renewal_and_revoke(ca: AcmeCa, tmp_path:
     account = next((state / "accounts").rglob("account.json"))
     assert email in account.read_text()
     assert san_names(load_pem(web_leaf)) == set(http_names)
+    assert_validated(ca, load_pem(web_leaf), "http-01")
     assert_chain_ok(ca, web_leaf)
 
     dns_names = ["lego-dns.example.org", "*.lego-dns.example.org"]
@@ -157,6 +184,7 @@ def test_lego_register_http01_dns01_ari_renewal_and_revoke(ca: AcmeCa, tmp_path:
     ).check()  # fmt: skip
     wild_leaf = certificates / "lego-dns.example.org.crt"
     assert san_names(load_pem(wild_leaf)) == set(dns_names)
+    assert_validated(ca, load_pem(wild_leaf), "dns-01")
     assert_chain_ok(ca, wild_leaf)
 
     first = load_pem(web_leaf)
@@ -239,3 +267,39 @@ def test_replacement_order_carries_replaces_after_an_incident(ca: AcmeCa) -> Non
     assert replaces == ari_cert_id(first)
     assert second.serial_number != first.serial_number
     assert san_names(second) == set(names)
+
+
+# --- MPIC: remote perspectives down -------------------------------------------------------
+
+
+def test_one_perspective_down_is_tolerated_two_are_not(ca: AcmeCa, tmp_path: Path) -> None:
+    """BR 3.2.2.9 with four remote perspectives: three corroborations suffice, two do not.
+    The primary's own checks pass throughout; only the perspectives change."""
+    down = ca.perspectives[:2]
+    args = ["--accept-tos", "--email", "admin@mpic-it.example.com", "--http"]
+    args += ["--http.port", f"127.0.0.1:{ca.http_port}"]
+    try:
+        down[0].stop()
+        one = ca.lego(tmp_path / "one", *args, "--domains=one.mpic-it.example.com", "run")
+        one.check()
+        tolerated = load_pem(tmp_path / "one" / "certificates" / "one.mpic-it.example.com.crt")
+        record = ca.validations("one.mpic-it.example.com")[-1].perspectives
+        failed = [r for r in record["results"] if not r["ok"]]
+        assert [r["perspective"] for r in failed] == [down[0].name]
+        assert record["passed"] is True
+        assert_chain_ok(ca, tmp_path / "one" / "certificates" / "one.mpic-it.example.com.crt")
+        assert tolerated.serial_number
+
+        down[1].stop()
+        two = ca.lego(tmp_path / "two", *args, "--domains=two.mpic-it.example.com", "run")
+        assert two.returncode != 0
+        assert not list((tmp_path / "two").rglob("*.crt"))
+        assert "two.mpic-it.example.com" in two.output
+        assert "urn:ietf:params:acme:error:unauthorized" in two.output, two.output
+        assert "2 of 4 remote perspectives corroborated" in two.output, two.output
+    finally:
+        for perspective in down:
+            if perspective.proc is not None and perspective.proc.poll() is not None:
+                perspective.start(ca.env)
+        for perspective in down:
+            perspective.wait()
