@@ -144,6 +144,8 @@ def test_watch_a_local_publish_dir_and_a_missing_shard(
     state = tmp_path / "state"
     code, first = _watch(str(home / "crl"), "--state", str(state))
     assert code == 0 and first["crls"] == 2 * SHARDS  # both issuing CAs' arrays
+    code, one = _watch(str(home / "crl" / "tls-ecdsa-1"), "--state", str(tmp_path / "one"))
+    assert code == 0 and one["crls"] == SHARDS  # an issuer directory: its sibling array
     crl_files.shard_path(home / "crl", "tls-rsa-1", 1).unlink()
     code, second = _watch(str(home / "crl"), "--state", str(state))
     assert code == 1
