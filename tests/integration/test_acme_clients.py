@@ -303,3 +303,20 @@ def test_one_perspective_down_is_tolerated_two_are_not(ca: AcmeCa, tmp_path: Pat
                 perspective.start(ca.env)
         for perspective in down:
             perspective.wait()
+
+
+# --- tls-alpn-01 --------------------------------------------------------------------------
+
+
+def test_lego_tls_alpn01(ca: AcmeCa, tmp_path: Path) -> None:
+    """lego answers tls-alpn-01 (RFC 8737) with its own TLS server on the VA's port."""
+    names = ["alpn-it.example.com", "www.alpn-it.example.com"]
+    ca.lego(
+        tmp_path, "--accept-tos", "--email", "admin@alpn-it.example.com",
+        "--tls", "--tls.port", f"127.0.0.1:{ca.tls_alpn_port}",
+        *(f"--domains={n}" for n in names), "run",
+    ).check()  # fmt: skip
+    leaf = tmp_path / "certificates" / "alpn-it.example.com.crt"
+    assert san_names(load_pem(leaf)) == set(names)
+    assert_validated(ca, load_pem(leaf), "tls-alpn-01")
+    assert_chain_ok(ca, leaf)
