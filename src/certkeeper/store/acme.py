@@ -525,7 +525,11 @@ class AcmeStore:
             if ids:
                 for c in conn.execute(
                     select(acme_challenges)
-                    .where(acme_challenges.c.authorization_id.in_(ids))
+                    .join(
+                        acme_order_authorizations,
+                        link.authorization_id == acme_challenges.c.authorization_id,
+                    )
+                    .where(link.order_id == order_id)
                     .order_by(acme_challenges.c.id)
                 ):
                     challenges[c.authorization_id].append(_challenge(c))
