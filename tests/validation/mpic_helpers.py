@@ -9,12 +9,16 @@ its own loopback address (127.0.0.K; Linux routes all of 127/8 to lo).
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import itertools
 import os
+import re
 import secrets
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -75,16 +79,51 @@ class Site:
         return ["ip", "netns", "exec", self.netns, *args] if self.netns else args
 
 
+_NETWORKS = itertools.count()
+_NETNS_LOCK = Path(tempfile.gettempdir()) / "certkeeper-test-netns.lock"
+_OURS = re.compile(r"^ck(\d+)x\d+s\d+")
+
+
+@contextlib.contextmanager
+def _netns_lock() -> Iterator[None]:
+    """Test processes (xdist workers, other suites) allocate subnets one at a time."""
+    with _NETNS_LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _remove_stale_namespaces() -> None:
+    """Namespaces left by a test process that was killed (its pid is gone)."""
+    listing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    for line in listing.splitlines():
+        match = _OURS.match(line)
+        if match and not Path(f"/proc/{match.group(1)}").exists():
+            subprocess.run(["ip", "netns", "del", line.split()[0]], capture_output=True)
+
+
+def _free_subnet() -> int:
+    used = subprocess.run(["ip", "-o", "-4", "addr", "show"], capture_output=True, text=True)
+    taken = set(re.findall(r"inet 10\.(\d+)\.", used.stdout))
+    candidates = [n for n in range(100, 250) if str(n) not in taken]
+    if not candidates:
+        raise RuntimeError("no free 10.N.0.0/16 for test namespaces")
+    return candidates[secrets.randbelow(len(candidates))]
+
+
 @dataclass
 class Network:
     """Sites for perspectives; tears down the namespaces it created."""
 
     use_netns: bool
     sites: list[Site] = field(default_factory=list)
-    _subnet: int = 0
+    _subnet: int | None = None
+    _tag: str = ""
 
     def __post_init__(self) -> None:
-        self._subnet = 100 + (os.getpid() + secrets.randbelow(50)) % 150
+        self._tag = f"{os.getpid()}x{next(_NETWORKS) % 100}"
 
     @property
     def shared_address(self) -> str:
@@ -97,23 +136,34 @@ class Network:
         if not self.use_netns:
             site = Site(k, f"127.0.0.{k + 2}", "127.0.0.1")
         else:
-            ns = f"ck{os.getpid()}s{k}"
-            host_if, ns_if = f"ck{os.getpid() % 100000}h{k}", f"ck{os.getpid() % 100000}n{k}"
-            net = f"10.{self._subnet}.{k}"
-            for cmd in (
-                ["ip", "netns", "add", ns],
-                ["ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if, "netns", ns],
-                ["ip", "addr", "add", f"{net}.1/30", "dev", host_if],
-                ["ip", "link", "set", host_if, "up"],
-                ["ip", "-n", ns, "addr", "add", f"{net}.2/30", "dev", ns_if],
-                ["ip", "-n", ns, "link", "set", ns_if, "up"],
-                ["ip", "-n", ns, "link", "set", "lo", "up"],
-                ["ip", "-n", ns, "route", "add", "default", "via", f"{net}.1"],
-            ):
-                subprocess.run(cmd, check=True, capture_output=True)
-            site = Site(k, f"{net}.2", f"{net}.1", ns)
+            with _netns_lock():
+                if self._subnet is None:
+                    _remove_stale_namespaces()
+                    self._subnet = _free_subnet()
+                site = self._make_site(k, self._subnet)
         self.sites.append(site)
         return site
+
+    def _make_site(self, k: int, subnet: int) -> Site:
+        ns = f"ck{self._tag}s{k}"
+        short = f"ck{os.getpid() % 100000}{self._tag.split('x')[1]}"
+        host_if, ns_if = f"{short}h{k}", f"{short}n{k}"
+        net = f"10.{subnet}.{k}"
+        for cmd in (
+            ["ip", "netns", "add", ns],
+            ["ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if, "netns", ns],
+            ["ip", "addr", "add", f"{net}.1/30", "dev", host_if],
+            ["ip", "link", "set", host_if, "up"],
+            ["ip", "-n", ns, "addr", "add", f"{net}.2/30", "dev", ns_if],
+            ["ip", "-n", ns, "link", "set", ns_if, "up"],
+            ["ip", "-n", ns, "link", "set", "lo", "up"],
+            ["ip", "-n", ns, "route", "add", "default", "via", f"{net}.1"],
+        ):
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            if done.returncode != 0:
+                subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+                raise RuntimeError(f"{' '.join(cmd)}: {done.stderr.strip()}")
+        return Site(k, f"{net}.2", f"{net}.1", ns)
 
     def close(self) -> None:
         for site in self.sites:
