@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -54,7 +54,7 @@ def campaign(
 
 def build_campaign(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str | None = None
-) -> Iterator[Campaign]:
+) -> Generator[Campaign, None, None]:
     """Six certificates and one orphan precertificate under an incident made aware of
     nine days ago (so the week-by-week table has two weeks and the deadline has
     passed), planned all at once, and a revocation run that lost power after revoking

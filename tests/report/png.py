@@ -108,24 +108,24 @@ def decode(data: bytes) -> Image:
     previous = bytearray(stride)
     for y in range(height):
         offset = y * (stride + 1)
-        kind = raw[offset]
+        filter_type = raw[offset]
         line = bytearray(raw[offset + 1 : offset + 1 + stride])
-        if kind == 1:
+        if filter_type == 1:
             for i in range(channels, stride):
                 line[i] = (line[i] + line[i - channels]) & 0xFF
-        elif kind == 2:
+        elif filter_type == 2:
             line = bytearray((a + b) & 0xFF for a, b in zip(line, previous, strict=True))
-        elif kind == 3:
+        elif filter_type == 3:
             for i in range(stride):
                 left = line[i - channels] if i >= channels else 0
                 line[i] = (line[i] + ((left + previous[i]) >> 1)) & 0xFF
-        elif kind == 4:
+        elif filter_type == 4:
             for i in range(stride):
                 left = line[i - channels] if i >= channels else 0
                 upleft = previous[i - channels] if i >= channels else 0
                 line[i] = (line[i] + _paeth(left, previous[i], upleft)) & 0xFF
-        elif kind != 0:
-            raise PngError(f"unknown row filter {kind}")
+        elif filter_type != 0:
+            raise PngError(f"unknown row filter {filter_type}")
         rows.append(bytes(line))
         previous = line
     return Image(width, height, channels, rows)

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from certkeeper.cli.main import app
 from certkeeper.report.csvfiles import read_affected
 from certkeeper.revocation import incidents
+from certkeeper.store.incidents import IncidentStore
 
 from .conftest import Campaign
 from .test_markdown import counts_dict, parse_ledger
@@ -124,7 +125,7 @@ def test_enter_details_and_actions_then_write_both_reports(
     code, out, err = cli(campaign, "incident", "update", i, "--out", str(update))
     assert code == 0 and update.read_text().startswith("# Weekly status update"), err
 
-    events = incidents.IncidentStore(campaign.ca.inventory.engine).events(campaign.incident_id)
+    events = IncidentStore(campaign.ca.inventory.engine).events(campaign.incident_id)
     mine = [(e.event, e.actor) for e in events if e.actor == "cli-operator"]
     assert mine == [
         ("report details updated", "cli-operator"),

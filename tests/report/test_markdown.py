@@ -14,6 +14,7 @@ from certkeeper.report import markdown
 from certkeeper.report.build import build_report
 from certkeeper.revocation import incidents
 from certkeeper.revocation.ledger import Counts
+from certkeeper.store.incidents import IncidentStore
 
 from .conftest import Campaign
 
@@ -105,7 +106,7 @@ def test_weekly_update_has_ledger_weeks_notifications_and_next_steps(
 ) -> None:
     from certkeeper.revocation import details
 
-    store = incidents.IncidentStore(campaign.ca.inventory.engine)
+    store = IncidentStore(campaign.ca.inventory.engine)
     details.add_action(
         store,
         campaign.incident_id,
