@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import subprocess
@@ -18,7 +19,7 @@ from certkeeper.errors import InputError
 from certkeeper.tomlcheck import TomlProblem
 from certkeeper.validation.model import ChallengeAttempt
 from certkeeper.validation.pki import Endpoint, issue_pki, parse_hosts
-from certkeeper.validation.remote import RemoteConfig
+from certkeeper.validation.remote import RemoteApp, RemoteConfig
 from certkeeper.validation.remote_requests import (
     BadRequest,
     CaaQuery,
@@ -274,3 +275,57 @@ def test_bad_pki_requests_are_named(
 def test_bad_hosts_are_named() -> None:
     with pytest.raises(InputError, match="neither an IP address nor a DNS name"):
         parse_hosts(["under_score.example"], "--perspective a")
+
+
+def asgi(app: RemoteApp, scope: dict[str, Any], body: bytes = b"") -> tuple[int, dict[str, Any]]:
+    """One request through the raw ASGI app, in this process."""
+    sent: list[dict[str, Any]] = []
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    status = sent[0]["status"]
+    return status, json.loads(sent[1]["body"])
+
+
+def scope(path: str, *, method: str = "GET", scheme: str = "https") -> dict[str, Any]:
+    return {
+        "type": "http",
+        "scheme": scheme,
+        "method": method,
+        "path": path,
+        "headers": [(b"content-type", b"application/json")],
+    }
+
+
+def test_the_app_answers_nothing_useful_without_tls() -> None:
+    """A listener misconfigured without TLS (so without client authentication) refuses."""
+    app = RemoteApp(remote_config("east", "ARIN", resolver="", http_port=80,
+                                  tls_alpn_port=443, timeout_seconds=5))  # fmt: skip
+    assert asgi(app, scope("/v1/health"))[0] == 200
+    status, doc = asgi(app, scope("/v1/health", scheme="http"))
+    assert status == 403 and "mutual TLS" in doc["detail"]
+    body = json.dumps(good_attempt()).encode()
+    status, doc = asgi(app, scope("/v1/challenge", method="POST", scheme="http"), body)
+    assert status == 403
+
+
+def test_the_app_starts_and_stops_with_the_server() -> None:
+    app = RemoteApp(remote_config("east", "ARIN", resolver="", http_port=80,
+                                  tls_alpn_port=443, timeout_seconds=5))  # fmt: skip
+    sent: list[str] = []
+    inbox = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+
+    async def receive() -> dict[str, Any]:
+        return inbox.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message["type"])
+
+    asyncio.run(app({"type": "lifespan"}, receive, send))
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
