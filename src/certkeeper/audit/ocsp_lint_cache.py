@@ -20,11 +20,16 @@ holds a mixed stream of responses to that).
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from certkeeper.audit.ocsp_response import ParsedResponse
 from certkeeper.lint.catalogue import run_lints
@@ -33,6 +38,29 @@ from certkeeper.lint.context import LintContext
 from certkeeper.lint.document import AlgId, OcspResponseDocument, parse_alg
 from certkeeper.lint.engine import Finding, Severity
 from certkeeper.x509.der import DerError
+
+# ECDSA signature algorithms (RFC 5758 3.2: no parameters) and their hashes.
+_EC_HASHES = {
+    "1.2.840.10045.4.3.2": "SHA256",
+    "1.2.840.10045.4.3.3": "SHA384",
+    "1.2.840.10045.4.3.4": "SHA512",
+}
+
+
+def _fast(check: Callable[[bytes, bytes], None]) -> Callable[[bytes, bytes], bool]:
+    def verify(tbs: bytes, signature: bytes) -> bool:
+        try:
+            check(tbs, signature)
+        except InvalidSignature:
+            return False
+        return True
+
+    return verify
+
+
+def _slow(key: Any, alg: AlgId, tbs: bytes, signature: bytes) -> bool:
+    return verify_signature(key, alg, tbs, signature) is None
+
 
 # The lints whose outcome can differ between two responses of one shape.
 PER_RESPONSE_LINTS = frozenset({"e_ocsp_signature_invalid", "e_ocsp_certid_serial_invalid"})
@@ -60,6 +88,9 @@ class OcspLintCache:
     _keys: dict[bytes, Any] = field(default_factory=dict)
     _algs: dict[bytes, AlgId | None] = field(default_factory=dict)
     _contexts: dict[bytes, LintContext] = field(default_factory=dict)
+    _verifiers: dict[tuple[bytes, bytes], Callable[[bytes, bytes], bool] | None] = field(
+        default_factory=dict
+    )
 
     def _context(self, issuer_der: bytes) -> LintContext:
         ctx = self._contexts.get(issuer_der)
@@ -100,11 +131,30 @@ class OcspLintCache:
                 return False
         if len(parsed.signature_algorithm) > 129:  # parse_alg's content span assumes it
             return False
+        verifier = self._verifier(parsed, issuer_der)
+        return verifier is not None and verifier(parsed.tbs, parsed.signature)
+
+    def _verifier(
+        self, parsed: ParsedResponse, issuer_der: bytes
+    ) -> Callable[[bytes, bytes], bool] | None:
+        """A signature check for (signer, algorithm), built once: the ECDSA and RSA
+        PKCS#1 v1.5 objects are made once instead of per response. Other algorithms go
+        through the lint's own `verify_signature`."""
+        cache_key = (parsed.signer_certificate or issuer_der, parsed.signature_algorithm)
+        if cache_key in self._verifiers:
+            return self._verifiers[cache_key]
         key = self._public_key(parsed, issuer_der)
         alg = self._alg(parsed.signature_algorithm)
-        if key is None or alg is None:
-            return False
-        return verify_signature(key, alg, parsed.tbs, parsed.signature) is None
+        verifier: Callable[[bytes, bytes], bool] | None = None
+        if key is not None and alg is not None:
+            hname = _EC_HASHES.get(alg.oid) if alg.params is None else None
+            if isinstance(key, ec.EllipticCurvePublicKey) and hname is not None:
+                scheme = ec.ECDSA(getattr(hashes, hname)())
+                verifier = _fast(lambda tbs, sig: key.verify(sig, tbs, scheme))
+            else:
+                verifier = functools.partial(_slow, key, alg)
+        self._verifiers[cache_key] = verifier
+        return verifier
 
     def check(self, der: bytes, parsed: ParsedResponse | None, issuer_der: bytes) -> LintOutcome:
         """The findings certkeeper's OCSP lints report for `der`, issued by `issuer_der`.
