@@ -34,7 +34,8 @@ from certkeeper.validation.remote_requests import CaaQuery
 from certkeeper.validation.settings import PerspectiveConfig, ValidationSettings
 
 MAX_ANSWER_BYTES = 64 * 1024
-MAX_IDLE_PER_PERSPECTIVE = 16
+MAX_IDLE_PER_PERSPECTIVE = 64
+CONCURRENT_CORROBORATIONS = 64
 USER_AGENT = "certkeeper-mpic/1"
 
 
@@ -205,9 +206,12 @@ class RemotePerspectives:
     def _executor(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._pool is None:
-                # Room for calls left behind by a timeout while the next ones run.
+                # The deadline runs from submission, so a call must never queue behind
+                # others: room for many validations at once (an ACME server validates in
+                # parallel, CAA for every name of an order) and for calls left behind by a
+                # timeout. Threads are only started when needed.
                 self._pool = ThreadPoolExecutor(
-                    max_workers=4 * len(self.settings.perspectives),
+                    max_workers=CONCURRENT_CORROBORATIONS * len(self.settings.perspectives),
                     thread_name_prefix="mpic",
                 )
             return self._pool

@@ -52,7 +52,7 @@ class RemoteConfig:
     name: str
     region: str
     validation: ValidationSettings
-    workers: int = 32  # checks running at once; each is bounded by the check timeout
+    workers: int = 64  # checks running at once; each is bounded by the check timeout
 
     def to_env(self) -> str:
         v = self.validation
