@@ -46,8 +46,9 @@ def pki(
     force: Annotated[bool, typer.Option("--force", help="Replace existing leaves.")] = False,
 ) -> None:
     """Create (or reuse) a private mTLS CA and issue the primary's and each perspective's
-    certificate. Point [validation] mpic_client_cert/key/ca_file at the primary's files
-    and each `serve va-remote` at its own, with --client-ca the CA certificate."""
+    certificate. Point mpic_client_cert, mpic_client_key and mpic_ca_file (validation
+    table) at the primary's files and ca.pem, and each `serve va-remote` at its own, with
+    --client-ca ca.pem."""
     from certkeeper.validation.pki import CA_CERT, Endpoint, issue_pki, parse_hosts
 
     endpoints = [Endpoint(primary, (), server=False)]
