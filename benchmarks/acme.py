@@ -12,6 +12,7 @@ loop, each running its orders one after another) against:
     .venv/bin/python benchmarks/acme.py [--clients N] [--orders M] [--names K]
                                         [--only pebble|certkeeper] [--workers W]
                                         [--database postgres|sqlite] [--server granian|uvicorn]
+                                        [--mpic]
 
 Pebble also refuses no nonce (PEBBLE_WFE_NONCEREJECT=0) and reuses no authorization
 (PEBBLE_AUTHZREUSE=0), so both servers do the same protocol work per order. One untimed
@@ -271,8 +272,9 @@ def quantile(values: list[float], q: float) -> float:
 def print_table(results: list[Result], clients: int, names: int) -> None:
     print()
     print(f"ACME orders, {clients} concurrent clients, {names} name(s) per order")
+    width = max(len(r.label) for r in results)
     header = (
-        f"{'server':<52} {'orders':>6} {'failed':>6} {'orders/s':>9} "
+        f"{'server':<{width}} {'orders':>6} {'failed':>6} {'orders/s':>9} "
         f"{'p50 ms':>8} {'p99 ms':>8} {'p50 authz':>9} {'p50 final':>9}"
     )
     print(header)
@@ -283,7 +285,7 @@ def print_table(results: list[Result], clients: int, names: int) -> None:
         final = [i.timings.finalize * 1000 for i in r.latencies]
         rate = r.orders / r.seconds if r.seconds else 0.0
         print(
-            f"{r.label:<52} {r.orders:>6} {r.failed:>6} {rate:>9.1f} "
+            f"{r.label:<{width}} {r.orders:>6} {r.failed:>6} {rate:>9.1f} "
             f"{quantile(totals, 0.5):>8.1f} {quantile(totals, 0.99):>8.1f} "
             f"{quantile(authz, 0.5):>9.1f} {quantile(final, 0.5):>9.1f}"
         )
@@ -294,11 +296,16 @@ def print_table(results: list[Result], clients: int, names: int) -> None:
 
 
 @contextlib.contextmanager
-def certkeeper(workdir: Path, workers: int, database: str, server: str) -> Iterator[Target]:
+def certkeeper(
+    workdir: Path, workers: int, database: str, server: str, mpic: bool
+) -> Iterator[Target]:
     """`certkeeper serve acme` with real validation: http-01 over loopback to our
-    challenge server, CAA through pebble-challtestsrv, both linters at finalize."""
+    challenge server, CAA through pebble-challtestsrv, both linters at finalize; with
+    `mpic`, four remote perspectives (`serve va-remote`, mTLS) corroborate every
+    challenge and CAA check, as BR 3.2.2.9 requires in production."""
     from certkeeper.ca.home import InitOptions, create_home
     from dnsserver import ChallTestSrv
+    from integration.acme_env import make_perspectives
 
     with contextlib.ExitStack() as stack:
         url = None
@@ -311,6 +318,19 @@ def certkeeper(workdir: Path, workers: int, database: str, server: str) -> Itera
         home = workdir / "home"
         create_home(home, InitOptions(database_url=url), PASSPHRASE.encode())
         port, http_port = free_port(), free_port()
+        env = dict(os.environ, CERTKEEPER_PASSPHRASE=PASSPHRASE)
+        mpic_config = "mpic_required = false\n"
+        if mpic:
+            perspectives = make_perspectives(home / "mtls", workdir, dns, http_port, free_port())
+            mpic_config = (
+                'mpic_required = true\nmpic_client_cert = "mtls/primary.pem"\n'
+                'mpic_client_key = "mtls/primary.key"\nmpic_ca_file = "mtls/ca.pem"\n'
+            )
+            for perspective in perspectives:
+                perspective.start(env)
+                stack.callback(perspective.stop)
+            for perspective in perspectives:
+                perspective.wait()
         config = home / "certkeeper.toml"
         config.write_text(
             config.read_text()
@@ -318,18 +338,21 @@ def certkeeper(workdir: Path, workers: int, database: str, server: str) -> Itera
 [validation]
 http_port = {http_port}
 resolver = "{dns.address}"
-mpic_required = false
 private_addresses = true
 caa_identities = ["ca.certkeeper.test"]
-
+{mpic_config}
 [acme]
 # Limits sized for the load, not switched off: every order still counts against them.
 accounts_per_ip_per_3_hours = 100000
 orders_per_account_per_hour = 100000
 certificates_per_domain_per_week = 100000
 """
+            + "".join(
+                f'\n[[validation.perspectives]]\nname = "{p.name}"\n'
+                f'region = "{p.region}"\nurl = "{p.url}"\n'
+                for p in (perspectives if mpic else [])
+            )
         )
-        env = dict(os.environ, CERTKEEPER_PASSPHRASE=PASSPHRASE)
         log = stack.enter_context((workdir / "certkeeper.log").open("wb"))
         proc = subprocess.Popen(
             [str(CERTKEEPER), "serve", "acme", "--home", str(home), "--port", str(port),
@@ -342,7 +365,8 @@ certificates_per_domain_per_week = 100000
         directory = f"http://127.0.0.1:{port}/acme/directory"
         wait_http(directory, None, proc)
         gate = "pkilint on" if _pkilint_on(config.read_text()) else "pkilint OFF"
-        label = f"certkeeper ({server}, {database}, {workers}w, http-01, CAA, {gate})"
+        checks = "http-01, CAA" + (", 4 perspectives" if mpic else "")
+        label = f"certkeeper ({server}, {database}, {workers}w, {checks}, {gate})"
         yield Target(label, directory, None, http_port)
 
 
@@ -361,6 +385,10 @@ def main() -> None:
     parser.add_argument("--only", choices=("pebble", "certkeeper"), default=None)
     parser.add_argument("--server", choices=("granian", "uvicorn"), default="granian")
     parser.add_argument(
+        "--mpic", action="store_true",
+        help="certkeeper with four remote perspectives (serve va-remote over mTLS)",
+    )  # fmt: skip
+    parser.add_argument(
         "--database", choices=("sqlite", "postgres"), default="postgres",
         help="certkeeper's inventory (postgres: a throwaway server started here)",
     )  # fmt: skip
@@ -377,7 +405,7 @@ def main() -> None:
                 )
             print_table(results, args.clients, args.names)
         if args.only in (None, "certkeeper"):
-            with certkeeper(workdir, args.workers, args.database, args.server) as target:
+            with certkeeper(workdir, args.workers, args.database, args.server, args.mpic) as target:
                 results.append(
                     asyncio.run(
                         run_load(target, args.clients, args.orders, args.names, BENCH_DOMAIN, "c")
