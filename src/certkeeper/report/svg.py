@@ -200,9 +200,7 @@ def shard_chart(shards: Sequence[ShardBar], budget: int, chart_id: str = "shard-
     plot_h = HEIGHT - TOP - BOTTOM
 
     def y(v: float) -> float:
-        # a non-empty shard is at least 2 pixels tall, so it never looks absent
-        drop = plot_h * v / ymax
-        return HEIGHT - BOTTOM - (max(2.0, drop) if v > 0 else 0.0)
+        return HEIGHT - BOTTOM - plot_h * v / ymax
 
     over = [s for s in shards if s.projected_bytes > budget]
     desc = (
@@ -216,20 +214,26 @@ def shard_chart(shards: Sequence[ShardBar], budget: int, chart_id: str = "shard-
         f'stroke="{AXIS}"/>'
     )
     slot = plot_w / max(1, len(shards))
-    bar_w = max(2.0, min(60.0, slot * 0.6))
+    bar_w = round(max(2.0, min(60.0, slot * 0.6)))
+    base = round(y(0))
     for i, s in enumerate(shards):
         cx = LEFT + slot * (i + 0.5)
+        left = round(cx - bar_w / 2)
         label = f"{s.issuer} / {s.shard}"
+        # Whole pixels and crisp edges; a non-empty part is at least 2 pixels tall, so
+        # a few entries on a large budget still show.
+        top = min(base - 2, round(y(s.bytes))) if s.bytes > 0 else base
         if s.projected_bytes > s.bytes:
+            peak = min(top - 2, round(y(s.projected_bytes)))
             out.append(
-                f'<rect x="{cx - bar_w / 2:.1f}" y="{y(s.projected_bytes):.1f}" '
-                f'width="{bar_w:.1f}" height="{y(s.bytes) - y(s.projected_bytes):.1f}" '
-                f'fill="{BAR_PROJECTED}"><title>{escape(label)}: {s.projected_bytes} bytes if '
-                "the remaining affected certificates were revoked now</title></rect>"
+                f'<rect x="{left}" y="{peak}" width="{bar_w}" height="{top - peak}" '
+                f'fill="{BAR_PROJECTED}" shape-rendering="crispEdges"><title>{escape(label)}: '
+                f"{s.projected_bytes} bytes if the remaining affected certificates were "
+                "revoked now</title></rect>"
             )
         out.append(
-            f'<rect x="{cx - bar_w / 2:.1f}" y="{y(s.bytes):.1f}" width="{bar_w:.1f}" '
-            f'height="{y(0) - y(s.bytes):.1f}" fill="{BAR_NOW}"><title>{escape(label)}: '
+            f'<rect x="{left}" y="{top}" width="{bar_w}" height="{base - top}" '
+            f'fill="{BAR_NOW}" shape-rendering="crispEdges"><title>{escape(label)}: '
             f"{s.bytes} bytes now</title></rect>"
         )
         if len(shards) <= 24:
