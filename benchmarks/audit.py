@@ -199,7 +199,7 @@ def openssl_rate(home: Path, url: str, sample: int) -> float:
         from certkeeper.store.status_audit import iter_assigned
 
         picked = []
-        for row in iter_assigned(ca.inventory.engine, page=sample):
+        for row in iter_assigned(ca.inventory.engine, datetime.now(UTC), page=sample):
             picked.append(row.serial)
             if len(picked) >= sample:
                 break

@@ -225,7 +225,6 @@ def inventory_targets(
     issuers_by_id: dict[int, str],
     crl_url: Callable[[str, int], str],
     index: CrlIndex | None,
-    now: datetime,
 ) -> tuple[list[Target], int]:
     """Targets from `store.status_audit.iter_assigned` rows; expired serials skipped
     (status is provided until expiry; afterwards the responder may say anything but
@@ -233,14 +232,14 @@ def inventory_targets(
     out: list[Target] = []
     skipped = 0
     for row in rows:
-        if row.not_after is not None and row.not_after < now:
+        if row.expired:
             skipped += 1
             continue
         issuer = issuers_by_id.get(row.issuer_id)
         if issuer is None:
             continue
         serial = int(row.serial, 16)
-        signed = row.state in ("precertificate", "issued") and row.not_after is not None
+        signed = row.state in ("precertificate", "issued") and row.signed
         revoked = Revoked(row.revoked_at, row.reason) if row.revoked_at is not None else None
         url = crl_url(issuer, row.crl_shard)
         out.append(
@@ -320,11 +319,10 @@ def home_targets(ca: Any, index: CrlIndex | None, now: datetime, ocsp_url: str) 
     by_id = {int(r.id): r.name for r in records}
     base = ca.config.base_url
     targets, skipped = inventory_targets(
-        iter_assigned(ca.inventory.engine),
+        iter_assigned(ca.inventory.engine, now),
         by_id,
         lambda issuer, shard: crl_url(base, issuer, shard),
         index,
-        now,
     )
     return TargetSet({ocsp_url: targets}, issuers, skipped)
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, case, func, literal, select
 
 from certkeeper.store.tables import (
     UtcDateTime,
@@ -27,14 +27,16 @@ PAGE = 20_000
 
 @dataclass(frozen=True, slots=True)
 class SerialStatusRow:
-    """One assigned serial as the inventory knows it. `not_after` is None when nothing
-    was ever signed for the serial (state "assigned" or "failed")."""
+    """One assigned serial as the inventory knows it. `signed` is False when nothing
+    was ever signed for the serial (state "assigned" or "failed"); `expired` when what
+    was signed for it has passed its notAfter at the time asked about."""
 
     serial: str
     issuer_id: int
     state: str
     crl_shard: int
-    not_after: datetime | None
+    signed: bool
+    expired: bool
     revoked_at: datetime | None
     reason: int | None
 
@@ -44,8 +46,9 @@ def count_assigned(engine: Engine) -> int:
         return int(conn.execute(select(func.count()).select_from(serials)).scalar_one())
 
 
-def iter_assigned(engine: Engine, page: int = PAGE) -> Iterator[SerialStatusRow]:
-    """Every assigned serial with its expected status, in serial order, page by page."""
+def iter_assigned(engine: Engine, now: datetime, page: int = PAGE) -> Iterator[SerialStatusRow]:
+    """Every assigned serial with its expected status at `now`, in serial order, page
+    by page. Expiry is decided in SQL: a million notAfter values are never parsed."""
     not_after = func.coalesce(
         precertificates.c.not_after,
         certificates.c.not_after,
@@ -58,7 +61,8 @@ def iter_assigned(engine: Engine, page: int = PAGE) -> Iterator[SerialStatusRow]
             serials.c.issuer_id,
             serials.c.state,
             serials.c.crl_shard,
-            not_after.label("not_after"),
+            case((not_after.is_(None), 0), else_=1).label("signed"),
+            case((not_after < literal(now, UtcDateTime), 1), else_=0).label("expired"),
             revocations.c.revoked_at,
             revocations.c.reason,
         )
@@ -74,15 +78,9 @@ def iter_assigned(engine: Engine, page: int = PAGE) -> Iterator[SerialStatusRow]
     while True:
         with engine.connect() as conn:
             rows = conn.execute(base.where(serials.c.serial > last).limit(page)).all()
-        for r in rows:
+        for serial, issuer_id, state, shard, signed, expired, revoked_at, reason in rows:
             yield SerialStatusRow(
-                serial=str(r.serial),
-                issuer_id=int(r.issuer_id),
-                state=str(r.state),
-                crl_shard=int(r.crl_shard),
-                not_after=r.not_after,
-                revoked_at=r.revoked_at,
-                reason=r.reason,
+                serial, issuer_id, state, shard, bool(signed), bool(expired), revoked_at, reason
             )
         if len(rows) < page:
             return
