@@ -138,3 +138,12 @@ def test_every_shard_is_drawn_visibly_and_whole_pixels(
         assert int(rect.get("height", "0")) >= (2 if bar.bytes > 0 else 0)
     for rect in drawn[svg.BAR_PROJECTED]:
         assert int(rect.get("height", "0")) >= 2
+
+
+def test_a_report_before_any_plan_draws_no_plan_line(campaign: Campaign) -> None:
+    report = build_report(campaign.ca, campaign.incident_id, campaign.now)
+    assert report.remaining_planned  # the fixture's incident is planned
+    page = html.render_report(replace(report, remaining_planned=[], plan=None))
+    remaining = re.findall(r"<svg.*?</svg>", page, re.S)[0]
+    assert "<polyline" not in remaining and "<path" in remaining
+    assert "No revocation plan has been made." in page
