@@ -260,6 +260,7 @@ def foreign_targets(
     issuer: IssuerInfo,
     ocsp_url: str | None,
     index: CrlIndex | None,
+    now: datetime,
 ) -> TargetSet:
     """Targets from another CA's certificates. Certificates not issued by `issuer` are
     an input error: their CertID would be wrong and every answer meaningless."""
@@ -271,7 +272,11 @@ def foreign_targets(
             else f"{strangers[0].path} was not issued by {issuer.name}"
         )
     by_url: dict[str, list[Target]] = {}
+    skipped = 0
     for cert in certs:
+        if cert.not_after < now:
+            skipped += 1  # status is provided until expiry
+            continue
         url = ocsp_url or (cert.ocsp_urls[0] if cert.ocsp_urls else None)
         if url is None:
             raise AuditInputError(
@@ -288,7 +293,9 @@ def foreign_targets(
                 check_crl=check,
             )
         )
-    return TargetSet(by_url, {issuer.name: issuer})
+    if not by_url:
+        raise AuditInputError(f"every one of the {len(certs)} certificates has expired")
+    return TargetSet(by_url, {issuer.name: issuer}, skipped)
 
 
 def probe_serials(count: int, octets: int, taken: Callable[[list[int]], set[int]]) -> list[int]:

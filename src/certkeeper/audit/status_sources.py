@@ -24,6 +24,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -68,6 +69,7 @@ class ForeignCertificate:
     path: Path
     serial: int
     precertificate: bool
+    not_after: datetime
     ocsp_urls: tuple[str, ...]
     crl_urls: tuple[str, ...]
     issuer_matches: bool
@@ -159,6 +161,7 @@ def load_certificates(directory: Path, issuer: IssuerInfo) -> list[ForeignCertif
                     path=path,
                     serial=serial,
                     precertificate=_is_precertificate(cert),
+                    not_after=cert.not_valid_after_utc,
                     ocsp_urls=_ocsp_urls(cert),
                     crl_urls=_crl_urls(cert),
                     issuer_matches=cert.issuer == issuer.cert.subject,

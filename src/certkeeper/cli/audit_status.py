@@ -157,7 +157,7 @@ def coverage(
         shard_urls = src.distinct_crl_urls(found)
         sources = [] if no_crl else (crl or shard_urls)
         index = src.load_crls(sources, [info], shard_urls=shard_urls) if sources else None
-        targets = cov.foreign_targets(found, info, ocsp, index)
+        targets = cov.foreign_targets(found, info, ocsp, index, now)
         probe_targets = cov.foreign_probes(targets, probes)
     else:
         from certkeeper.ca.home import CaHome
@@ -243,7 +243,7 @@ def compare_responders(
         assert certs is not None and issuer is not None
         info = src.load_issuer(issuer)
         found = src.load_certificates(certs, info)
-        foreign = cov.foreign_targets(found, info, url_a, None)
+        foreign = cov.foreign_targets(found, info, url_a, None, now)
         targets = [t for items in foreign.by_url.values() for t in items]
         issuers = {info.name: info.cert_der}
     else:
