@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from certkeeper.cli.main import app
@@ -199,3 +201,27 @@ def test_bad_input_is_one_clear_line(campaign: Campaign, tmp_path: Path) -> None
         assert code != 0, args
         assert len(lines) == 1 and message in re.sub(r"\s+", " ", lines[0]), (args, err)
         assert "Traceback" not in out + err
+
+
+def test_a_revocation_between_the_reads_refuses_the_report_and_leaves_no_files(
+    campaign: Campaign, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ledger is read, then the rows; a revocation committed in between would make
+    the files disagree with the report's numbers, so nothing is written."""
+    original = IncidentStore.revocation_times
+    calls = {"n": 0}
+
+    def racing(self: IncidentStore, incident_id: int) -> dict[str, datetime]:
+        times = original(self, incident_id)
+        calls["n"] += 1
+        if calls["n"] > 1:  # after the ledger's read: one more certificate got revoked
+            pending = sorted(set(campaign.serials) - set(times))
+            times[pending[0]] = campaign.now - timedelta(seconds=1)
+        return times
+
+    monkeypatch.setattr(IncidentStore, "revocation_times", racing)
+    out = tmp_path / "out"
+    code, _, err = cli(campaign, "incident", "report", str(campaign.incident_id), "--out", str(out))
+    assert code == 1
+    assert "the inventory changed while the report was built; run it again" in err
+    assert list(out.iterdir()) == []

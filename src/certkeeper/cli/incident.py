@@ -647,8 +647,11 @@ def report_cmd(
             report = build_report(
                 ca, incident_id, datetime.now(UTC), on_row=writer.add, advance=advance
             )
-    finally:
-        files = writer.close()
+    except BaseException:
+        for path in writer.close():
+            path.unlink(missing_ok=True)  # no half-written or inconsistent list is left
+        raise
+    files = writer.close()
     report = replace(report, csv_files=[f.name for f in files])
     target = directory / f"incident-{incident_id}-report.{fmt}"
     render = html.render_report if fmt == "html" else markdown.render_report

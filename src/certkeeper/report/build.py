@@ -13,11 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from certkeeper.ca.home import CaHome
+from certkeeper.errors import CertkeeperError
 from certkeeper.report.model import AffectedRow, IncidentReport, Plan, ShardBar, TimelineEntry
 from certkeeper.report.series import leave_time, remaining_series
 from certkeeper.report.words import selector_in_words
 from certkeeper.revocation import details as detailsmod
 from certkeeper.revocation import incidents
+from certkeeper.revocation.ledger import Counts
 from certkeeper.revocation.reasons import CrlReason, br_item, encoded_reason
 from certkeeper.store.incidents import CampaignItem, Event, IncidentStore
 from certkeeper.store.queries import CertificateFilter
@@ -100,9 +102,11 @@ def build_report(
     events = store.events(incident_id)
 
     types: Counter[str] = Counter()
+    tally: Counter[tuple[str, str]] = Counter()
     first: datetime | None = None
     last: datetime | None = None
     for row, label in iter_affected(home, items, revoked, now):
+        tally[(row.kind, row.status)] += 1
         if label is not None:
             types[label] += 1
             first = row.not_before if first is None else min(first, row.not_before)
@@ -112,6 +116,7 @@ def build_report(
         if advance is not None:
             advance(1)
 
+    _check_rows(tally, ledger.counts, ledger.precertificates)
     certs = [i for i in items if i.kind == "certificate"]
     actual_leaves = [leave_time(i.not_after, revoked.get(i.serial)) for i in certs]
     planned_leaves = [leave_time(i.not_after, revoked.get(i.serial), i.planned_at) for i in certs]
@@ -151,6 +156,23 @@ def build_report(
         budget_bytes=home.config.crl_budget_bytes,
         undelivered=ledger.undelivered,
     )
+
+
+class ReportInconsistent(CertkeeperError):
+    """The rows and the ledger disagree: something changed while the report was built."""
+
+
+def _check_rows(tally: Counter[tuple[str, str]], certs: Counts, pres: Counts) -> None:
+    """Refuse to write a report whose files say something other than its ledger (a
+    revocation committed between the two reads, or an item missing from the inventory)."""
+    for kind, counts in (("certificate", certs), ("precertificate", pres)):
+        rows = (tally[(kind, "revoked")], tally[(kind, "expired")], tally[(kind, "valid")])
+        ledger = (counts.revoked, counts.expired, counts.remaining)
+        if rows != ledger:
+            raise ReportInconsistent(
+                f"{kind} rows (revoked, expired, valid) = {rows} but the ledger says {ledger}: "
+                "the inventory changed while the report was built; run it again"
+            )
 
 
 def _latest_plan(events: Sequence[Event]) -> Plan | None:
