@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -133,7 +134,7 @@ def server_factory(
     os.environ["CERTKEEPER_PASSPHRASE"] = PASSPHRASE
     running: list[tuple[UvicornThread, AcmeApp, CaHome]] = []
 
-    def start(**acme: Any) -> Served:
+    def start(clock: Callable[[], datetime] | None = None, **acme: Any) -> Served:
         path = make_home(tmp_path_factory.mktemp("acme") / "home")
         home = CaHome.open(Path(path))
         validation = ValidationSettings(
@@ -152,7 +153,7 @@ def server_factory(
                 acme=dataclasses.replace(AcmeSettings(), **acme),
             )
         )
-        app = AcmeApp(home)
+        app = AcmeApp(home) if clock is None else AcmeApp(home, clock=clock)
         thread = UvicornThread(app)
         running.append((thread, app, home))
         return Served(home, app, f"http://127.0.0.1:{thread.port}")
