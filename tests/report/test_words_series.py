@@ -104,3 +104,29 @@ def test_the_plan_leaves_no_later_than_the_actual(
         assert leave_time(not_after, revoked, planned) <= leave_time(not_after, revoked)
         if revoked is not None:  # a revocation that happened beats any plan
             assert leave_time(not_after, revoked, planned) == min(not_after, revoked)
+
+
+def test_every_event_of_the_log_reads_as_a_sentence() -> None:
+    from certkeeper.report.build import event_text
+    from certkeeper.store.incidents import Event
+
+    cases = {
+        "opened": {"affected": 7, "deadline": "2026-11-19T05:36:39+00:00"},
+        "planned": {"summary": "all 7 at once"},
+        "execution started": {"until": "2026-11-23T05:36:39+00:00"},
+        "batch revoked": {"batch": 0, "revoked": 2, "already_revoked": 1, "expired": 0},
+        "execution finished": {"revoked": 2, "already_revoked": 1, "expired": 0},
+        "notifications": {"sent": 3, "failed": 1, "without_contact": ["s1"]},
+        "report details updated": {"fields": ["description"]},
+        "action item added": {"number": 1, "kind": "Prevent", "due": "2026-12-01"},
+        "action item changed": {"number": 1, "status": "Complete"},
+        "something new": {"b": 2, "a": 1},
+    }
+    texts = {k: event_text(Event(T0, "alice", k, d)) for k, d in cases.items()}
+    assert texts["planned"] == "Revocation planned by alice: all 7 at once."
+    assert texts["batch revoked"] == ("Batch 0 revoked: 2 revoked, 1 already revoked, 0 expired.")
+    assert texts["notifications"] == (
+        "Subscriber notices: 3 sent, 1 failed, 1 subscriber without a contact address."
+    )
+    assert texts["something new"] == "Something new (alice): a 1, b 2."
+    assert all(t.endswith(".") for t in texts.values())

@@ -225,6 +225,11 @@ def _plural(n: int, noun: str) -> str:
 
 def event_text(event: Event) -> str:
     """An incident event log entry as one sentence for the report's timeline."""
+    text = _event_text(event).strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _event_text(event: Event) -> str:
     d: dict[str, Any] = event.detail
     name = event.event
     if name == "opened":
@@ -233,9 +238,7 @@ def event_text(event: Event) -> str:
             f"affected; revocation deadline {d.get('deadline', '?')}."
         )
     if name == "planned":
-        summary = str(d.get("summary", "")).strip()
-        end = "" if not summary or summary[-1] in ".!?" else "."
-        return f"Revocation planned by {event.actor}: {summary}{end}"
+        return f"Revocation planned by {event.actor}: {d.get('summary', '')}"
     if name == "execution started":
         return f"Revocation run started by {event.actor} (batches due by {d.get('until', '?')})."
     if name == "batch revoked":
@@ -248,6 +251,12 @@ def event_text(event: Event) -> str:
             f"Revocation run finished: {d.get('revoked', 0)} revoked, "
             f"{d.get('already_revoked', 0)} already revoked, {d.get('expired', 0)} expired, "
             f"{d.get('shards_republished', 0)} CRL shard(s) republished."
+        )
+    if name == "notifications":
+        without = d.get("without_contact") or []
+        return (
+            f"Subscriber notices: {d.get('sent', 0)} sent, {d.get('failed', 0)} failed, "
+            f"{_plural(len(without), 'subscriber')} without a contact address."
         )
     if name == "report details updated":
         fields = ", ".join(str(f) for f in d.get("fields", []))
