@@ -206,3 +206,11 @@ def test_weekly_update_lists_the_batches_still_to_run(campaign: Campaign) -> Non
     assert f"- Batch 1: 1,234 certificates at {later:%Y-%m-%d %H:%M} UTC." in steps
     assert "Batch 0" not in steps  # already due: not a next step
     assert "The plan misses the deadline." in md
+
+
+def test_the_weekly_update_needs_no_pass_over_the_rows(campaign: Campaign) -> None:
+    full = build_report(campaign.ca, campaign.incident_id, campaign.now)
+    lean = build_report(campaign.ca, campaign.incident_id, campaign.now, with_rows=False)
+    assert lean.counts == full.counts and lean.weeks == full.weeks
+    assert lean.affected_types == [] and full.affected_types == [("tls-dv-ecdsa (ecdsa-p256)", 6)]
+    assert markdown.render_update(lean) == markdown.render_update(full)

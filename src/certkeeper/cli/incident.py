@@ -679,7 +679,7 @@ def update_cmd(
     if fmt != "md":
         raise InputError(f"--format {fmt!r}: the weekly update is written as md")
     ca = CaHome.open(resolve_home(home))
-    report = build_report(ca, incident_id, datetime.now(UTC))
+    report = build_report(ca, incident_id, datetime.now(UTC), with_rows=False)
     text = markdown.render_update(report)
     if out is None:
         typer.echo(text, nl=False)

@@ -88,9 +88,11 @@ def build_report(
     now: datetime,
     on_row: Callable[[AffectedRow], None] | None = None,
     advance: Callable[[int], None] | None = None,
+    with_rows: bool = True,
 ) -> IncidentReport:
     """The report as of `now`; `on_row` receives every affected row (for the CSV files)
-    during the single pass over the inventory."""
+    during the single pass over the inventory. `with_rows=False` skips that pass (the
+    weekly update needs only the ledger): no affected types, no issuance range."""
     now = truncate(now)
     store = IncidentStore(home.inventory.engine)
     incident = store.get(incident_id)
@@ -105,7 +107,8 @@ def build_report(
     tally: Counter[tuple[str, str]] = Counter()
     first: datetime | None = None
     last: datetime | None = None
-    for row, label in iter_affected(home, items, revoked, now):
+    rows = iter_affected(home, items, revoked, now) if with_rows else iter(())
+    for row, label in rows:
         tally[(row.kind, row.status)] += 1
         if label is not None:
             types[label] += 1
@@ -116,7 +119,8 @@ def build_report(
         if advance is not None:
             advance(1)
 
-    _check_rows(tally, ledger.counts, ledger.precertificates)
+    if with_rows:
+        _check_rows(tally, ledger.counts, ledger.precertificates)
     certs = [i for i in items if i.kind == "certificate"]
     actual_leaves = [leave_time(i.not_after, revoked.get(i.serial)) for i in certs]
     planned_leaves = [leave_time(i.not_after, revoked.get(i.serial), i.planned_at) for i in certs]
