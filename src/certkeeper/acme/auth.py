@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 
 from certkeeper.acme import jws
 from certkeeper.acme.context import JOSE_TYPE, Acme, Request
@@ -69,13 +70,20 @@ def authenticate(acme: Acme, request: Request, *, use_jwk: bool | None) -> Verif
         account = acme.store.account(account_id) if account_id is not None else None
         if account is None:
             raise AcmeProblem("accountDoesNotExist", f"no account at {parsed.kid[:200]!r}")
-        key = jws.key_from_jwk(json.loads(account.jwk))
+        key = account_key(account.jwk)
     jws.verify(parsed, key)
     assert parsed.nonce is not None
     acme.nonces.consume(parsed.nonce, expires)
     if account is not None and account.status != "valid":
         raise AcmeProblem("unauthorized", f"account {account.id} is {account.status}")
     return Verified(parsed, key, account)
+
+
+@lru_cache(maxsize=4096)
+def account_key(canonical_jwk: str) -> PublicKey:
+    """The key of a stored account JWK. Cached by the JWK text itself, so a key change
+    (a new text) can never be served the old key."""
+    return jws.key_from_jwk(json.loads(canonical_jwk))
 
 
 def require_account(verified: Verified) -> AccountRow:
