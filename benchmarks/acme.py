@@ -77,6 +77,7 @@ class Result:
     seconds: float
     latencies: list[Issued]
     first_error: str
+    requests: int  # HTTP requests sent during the timed part
 
 
 def free_port() -> int:
@@ -251,14 +252,15 @@ async def _load(
             except (AcmeError, OSError) as exc:
                 errors.append(str(exc))
 
+    sent = sum(client.requests for client in accounts)
     start = time.perf_counter()
     await asyncio.gather(*(one_client(i) for i in range(clients)))
     seconds = time.perf_counter() - start
+    sent = sum(client.requests for client in accounts) - sent
     for client in accounts:
         await client.close()
-    return Result(
-        target.label, len(issued), len(errors), seconds, issued, (errors[:1] and errors[0]) or ""
-    )
+    first_error = errors[0] if errors else ""
+    return Result(target.label, len(issued), len(errors), seconds, issued, first_error, sent)
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -275,7 +277,7 @@ def print_table(results: list[Result], clients: int, names: int) -> None:
     width = max(len(r.label) for r in results)
     header = (
         f"{'server':<{width}} {'orders':>6} {'failed':>6} {'orders/s':>9} "
-        f"{'p50 ms':>8} {'p99 ms':>8} {'p50 authz':>9} {'p50 final':>9}"
+        f"{'p50 ms':>8} {'p99 ms':>8} {'p50 authz':>9} {'p50 final':>9} {'req/order':>9}"
     )
     print(header)
     print("-" * len(header))
@@ -287,7 +289,8 @@ def print_table(results: list[Result], clients: int, names: int) -> None:
         print(
             f"{r.label:<{width}} {r.orders:>6} {r.failed:>6} {rate:>9.1f} "
             f"{quantile(totals, 0.5):>8.1f} {quantile(totals, 0.99):>8.1f} "
-            f"{quantile(authz, 0.5):>9.1f} {quantile(final, 0.5):>9.1f}"
+            f"{quantile(authz, 0.5):>9.1f} {quantile(final, 0.5):>9.1f} "
+            f"{r.requests / max(r.orders, 1):>9.1f}"
         )
     for r in results:
         if r.first_error:
