@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -110,7 +111,7 @@ def test_every_event_of_the_log_reads_as_a_sentence() -> None:
     from certkeeper.report.build import event_text
     from certkeeper.store.incidents import Event
 
-    cases = {
+    cases: dict[str, dict[str, Any]] = {
         "opened": {"affected": 7, "deadline": "2026-11-19T05:36:39+00:00"},
         "planned": {"summary": "all 7 at once"},
         "execution started": {"until": "2026-11-23T05:36:39+00:00"},
