@@ -9,6 +9,8 @@ the same CA.
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -18,7 +20,10 @@ from certkeeper.acme.context import PREFIX, Acme, Request, Response, Validator
 from certkeeper.acme.problems import AcmeProblem
 from certkeeper.acme.service import handle, problem_response
 from certkeeper.ca.home import CaHome
+from certkeeper.lint.engine import CertType
 from certkeeper.status.responder import Receive, Scope, Send, _lifespan
+
+log = logging.getLogger("certkeeper.acme")
 
 
 def utc_now() -> datetime:
@@ -33,6 +38,7 @@ class AcmeApp:
         validator: Validator | None = None,
         clock: Callable[[], datetime] = utc_now,
         workers: int = 16,
+        warm: bool = True,
     ) -> None:
         if validator is None:
             from certkeeper.validation.authority import ValidationAuthority
@@ -41,6 +47,22 @@ class AcmeApp:
         self.acme = Acme(home, validator, clock=clock)
         self.max_body = self.acme.settings.max_request_bytes
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="acme")
+        if warm:
+            threading.Thread(target=self._warm, name="acme-warm", daemon=True).start()
+
+    def _warm(self) -> None:
+        """Build the linters' validators now, not in the first finalize: pkilint takes
+        seconds to assemble them, which would otherwise land on the first subscriber."""
+        gate = self.acme.gate
+        if gate.pkilint is None:
+            return
+        try:
+            issuers = self.acme.home.inventory.issuers(role="issuing")
+            if issuers:
+                for cert_type in (CertType.PRECERTIFICATE, CertType.SUBSCRIBER):
+                    gate.pkilint.lint_certificate(issuers[0].cert_der, cert_type)
+        except Exception:  # a failed warm-up only costs the first finalize its time
+            log.warning("linter warm-up failed", exc_info=True)
 
     def owns(self, path: str) -> bool:
         return path == PREFIX or path.startswith(PREFIX + "/")
