@@ -260,6 +260,10 @@ class AcmeCa:
 
     def ocsp_status(self, leaf: Path, issuer: Path) -> str:
         """What our responder says about `leaf`, through `openssl ocsp` (good/revoked/...)."""
+        return self.ocsp(leaf, issuer)[0]
+
+    def ocsp(self, leaf: Path, issuer: Path) -> tuple[str, str]:
+        """(status, revocation reason or "") from our responder, through `openssl ocsp`."""
         root, _ = self.trust_files()
         result = run(
             [
@@ -280,16 +284,19 @@ class AcmeCa:
         match = re.search(rf"{re.escape(str(leaf))}: (\w+)", result.output)
         if result.returncode != 0 or match is None or "Response verify OK" not in result.output:
             raise ToolFailed(f"openssl ocsp failed:\n{result.output}")
-        return match.group(1)
+        reason = re.search(r"Reason: (\w+)", result.output)
+        return match.group(1), reason.group(1) if reason else ""
 
-    def wait_ocsp(self, leaf: Path, issuer: Path, want: str, seconds: float = 20) -> str:
+    def wait_ocsp(
+        self, leaf: Path, issuer: Path, want: str, seconds: float = 20
+    ) -> tuple[str, str]:
         """The responder caches answers a few seconds (docs/ocsp.md): poll until `want`."""
         deadline = time.monotonic() + seconds
-        status = self.ocsp_status(leaf, issuer)
-        while status != want and time.monotonic() < deadline:
+        answer = self.ocsp(leaf, issuer)
+        while answer[0] != want and time.monotonic() < deadline:
             time.sleep(0.5)
-            status = self.ocsp_status(leaf, issuer)
-        return status
+            answer = self.ocsp(leaf, issuer)
+        return answer
 
     def validations(self, fqdn: str) -> list[DomainValidation]:
         """The stored domain validation records of `fqdn`, oldest first."""

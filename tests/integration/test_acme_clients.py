@@ -88,9 +88,10 @@ def assert_validated(ca: AcmeCa, certificate: x509.Certificate, challenge_type: 
         assert check.allowed and check.perspectives["passed"] is True, check
 
 
-def assert_revoked(ca: AcmeCa, leaf: Path) -> None:
+def assert_revoked(ca: AcmeCa, leaf: Path, reason: str) -> None:
+    """Our OCSP responder, asked by `openssl ocsp`, says revoked with this reason."""
     issuer = issuer_pem_for(ca, load_pem(leaf))
-    assert ca.wait_ocsp(leaf, issuer, "revoked") == "revoked"
+    assert ca.wait_ocsp(leaf, issuer, "revoked") == ("revoked", reason)
 
 
 # --- certbot --------------------------------------------------------------------------
@@ -152,9 +153,21 @@ def test_certbot_register_http01_dns01_ari_renewal_and_revoke(ca: AcmeCa, tmp_pa
         state, "revoke", "--cert-name", "web", "--reason", "superseded",
         "--no-delete-after-revoke",
     ).check()  # fmt: skip
-    assert_revoked(ca, web_leaf)
+    assert_revoked(ca, web_leaf, "superseded")
     wild_issuer = issuer_pem_for(ca, load_pem(wild_leaf))
     assert ca.ocsp_status(wild_leaf, wild_issuer) == "good"
+
+    # Revocation signed with the certificate's own key (RFC 8555 7.6, jwk form), as a
+    # holder of a compromised key would do without the account.
+    ca.certbot(
+        state, "revoke", "--cert-path", str(wild_leaf),
+        "--key-path", str(live / "wild" / "privkey.pem"),
+        "--reason", "keycompromise", "--no-delete-after-revoke",
+    ).check()  # fmt: skip
+    assert_revoked(ca, wild_leaf, "keyCompromise")
+
+    unregister = ca.certbot(state, "unregister").check()
+    assert "deactivated" in unregister.output.lower()
 
 
 # --- lego -----------------------------------------------------------------------------
@@ -201,7 +214,7 @@ def test_lego_register_http01_dns01_ari_renewal_and_revoke(ca: AcmeCa, tmp_path:
     assert_normal_window(ca, renewed)
 
     ca.lego(state, "--email", email, *domains, "revoke", "--reason", "4", "--keep").check()
-    assert_revoked(ca, web_leaf)
+    assert_revoked(ca, web_leaf, "superseded")
 
 
 def certbot_log(state: Path) -> str:
