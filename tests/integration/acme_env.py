@@ -91,7 +91,7 @@ def start_process(args: list[str], env: dict[str, str], log_path: Path) -> subpr
 
 
 def stop_process(proc: subprocess.Popen[bytes]) -> None:
-    """Stop a server started by `start_process` and its workers (its own session)."""
+    """Stop a server started by `start_process` and its workers (its own process group)."""
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
