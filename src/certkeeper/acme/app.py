@@ -18,6 +18,7 @@ from typing import Any
 
 from certkeeper.acme.context import PREFIX, Acme, Request, Response, Validator
 from certkeeper.acme.problems import AcmeProblem
+from certkeeper.acme.ratelimits import registered_domain
 from certkeeper.acme.service import handle, problem_response
 from certkeeper.ca.home import CaHome
 from certkeeper.lint.engine import CertType
@@ -51,18 +52,19 @@ class AcmeApp:
             threading.Thread(target=self._warm, name="acme-warm", daemon=True).start()
 
     def _warm(self) -> None:
-        """Build the linters' validators now, not in the first finalize: pkilint takes
-        seconds to assemble them, which would otherwise land on the first subscriber."""
-        gate = self.acme.gate
-        if gate.pkilint is None:
-            return
+        """Load the Public Suffix List (rate limits, preflight) and build the linters'
+        validators now, not in the first requests: together they take seconds, which
+        would otherwise land on the first subscribers."""
         try:
+            registered_domain("warm-up.example.com")
+            self.acme.validator.preflight("warm-up.example.com", wildcard=False)
+            gate = self.acme.gate
             issuers = self.acme.home.inventory.issuers(role="issuing")
-            if issuers:
+            if gate.pkilint is not None and issuers:
                 for cert_type in (CertType.PRECERTIFICATE, CertType.SUBSCRIBER):
                     gate.pkilint.lint_certificate(issuers[0].cert_der, cert_type)
-        except Exception:  # a failed warm-up only costs the first finalize its time
-            log.warning("linter warm-up failed", exc_info=True)
+        except Exception:  # a failed warm-up only costs the first requests their time
+            log.warning("warm-up failed", exc_info=True)
 
     def owns(self, path: str) -> bool:
         return path == PREFIX or path.startswith(PREFIX + "/")
