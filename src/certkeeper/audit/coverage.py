@@ -209,7 +209,6 @@ class TargetSet:
     by_url: dict[str, list[Target]]
     issuers: dict[str, IssuerInfo]
     skipped_expired: int = 0
-    inputs: list[AuditFinding] = field(default_factory=list)  # findings about the inputs
 
     @property
     def count(self) -> int:
@@ -452,7 +451,8 @@ def audit_coverage(
         probe_count += len(items)
     jobs = list(chunk_jobs(all_targets, now, client, lint))
     result = run_jobs(jobs, run_chunk, workers, advance)
-    result.findings[:0] = targets.inputs + (index.findings if index is not None else [])
+    if index is not None:
+        result.findings[:0] = index.findings  # CRLs that could not be fetched or verified
     result.findings.sort(key=lambda f: (f.kind.value, f.issuer, f.serial or ""))
     return CoverageReport(
         audited=targets.count,
