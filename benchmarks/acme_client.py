@@ -398,14 +398,21 @@ class AcmeClient:
 
 
 def ari_cert_id(certificate: x509.Certificate) -> str:
-    """RFC 9773 4.1: base64url(AKI keyIdentifier) "." base64url(serial DER content octets)."""
+    """The RFC 9773 4.1 certID of a certificate (its AKI keyIdentifier and serial)."""
     aki = certificate.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
     key_id = aki.value.key_identifier
     if key_id is None:
         raise ValueError("the certificate's AKI has no keyIdentifier")
-    serial = certificate.serial_number
+    return cert_id_text(key_id, certificate.serial_number)
+
+
+def cert_id_text(key_identifier: bytes, serial: int) -> str:
+    """RFC 9773 4.1: base64url(keyIdentifier) "." base64url(the serial's DER INTEGER
+    content octets: minimal two's complement, so a leading 0x00 when the top bit is set)."""
+    if serial < 0:
+        raise ValueError("certificate serial numbers are positive")
     serial_bytes = serial.to_bytes(serial.bit_length() // 8 + 1, "big")
-    return f"{b64url(key_id)}.{b64url(serial_bytes)}"
+    return f"{b64url(key_identifier)}.{b64url(serial_bytes)}"
 
 
 def _problem(response: Response) -> dict[str, Any]:

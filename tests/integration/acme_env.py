@@ -36,6 +36,11 @@ from dnsserver import ChallTestSrv, free_port
 from factories import PASSPHRASE, make_home
 
 ROOT = Path(__file__).resolve().parents[2]
+# The ARI-capable client of the benchmarks (also used here for `replaces`).
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from acme_client import ari_cert_id  # noqa: E402
+
 CERTKEEPER = ROOT / ".venv" / "bin" / "certkeeper"
 HOOK = Path(__file__).resolve().with_name("dns_hook.py")
 CERTBOT = "/usr/bin/certbot"
@@ -401,19 +406,6 @@ def free_port_on(address: str) -> int:
     with socket.socket() as s:
         s.bind((address, 0))
         return int(s.getsockname()[1])
-
-
-def ari_cert_id(certificate: x509.Certificate) -> str:
-    """RFC 9773 4.1: base64url(AKI keyIdentifier) "." base64url(serial DER content octets)."""
-    import base64
-
-    def b64(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-    aki = certificate.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
-    assert aki.key_identifier is not None
-    serial = certificate.serial_number
-    return f"{b64(aki.key_identifier)}.{b64(serial.to_bytes(serial.bit_length() // 8 + 1, 'big'))}"
 
 
 def load_pem(path: Path) -> x509.Certificate:
