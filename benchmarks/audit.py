@@ -21,10 +21,13 @@ same cores (and the machine's other jobs): the table prints the load average.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -39,7 +42,7 @@ from certkeeper.issuance.serials import new_serial, serial_hex, shard_for
 from certkeeper.status.crl import publish
 from certkeeper.store.database import write_transaction
 from certkeeper.store.tables import ocsp_responses, revocations, serials
-from certkeeper.x509.ocsp import ResponseTemplate, Revocation
+from certkeeper.x509.ocsp import UNAUTHORIZED, ResponseTemplate, Revocation
 
 PASSPHRASE = "benchmark"
 ISSUER = "tls-ecdsa-1"
@@ -227,6 +230,113 @@ def openssl_rate(home: Path, url: str, sample: int) -> float:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+class _MemoryResponder:
+    """A stand-in responder: the same pre-signed DER, from a dict keyed by the request
+    bytes, over raw HTTP/1.1 with keep-alive and pipelining. It isolates the audit
+    client's own ceiling from the cost of our responder's database lookups."""
+
+    def __init__(self, answers: dict[bytes, bytes]) -> None:
+        self.answers = answers
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.split(b"Content-Length: ", 1)[1].split(b"\r\n", 1)[0])
+                body = self.answers.get(await reader.readexactly(length), UNAUTHORIZED)
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/ocsp-response\r\n"
+                    b"Content-Length: %d\r\n\r\n%b" % (len(body), body)
+                )
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+
+def serve_memory(home: Path, port: int, limit: int) -> None:
+    """Run the stand-in responder over the first `limit` serials (a subprocess)."""
+    from sqlalchemy import select
+
+    from certkeeper.audit.ocsp_client import run_loop
+    from certkeeper.audit.ocsp_request import RequestTemplate
+
+    ca = CaHome.open(home)
+    issuer = ca.inventory.issuer_by_name(ISSUER)
+    template = RequestTemplate.for_issuer(ISSUER, issuer.cert_der)
+    with ca.inventory.engine.connect() as conn:
+        rows = conn.execute(
+            select(ocsp_responses.c.serial, ocsp_responses.c.der)
+            .order_by(ocsp_responses.c.serial)
+            .limit(limit)
+        ).all()
+    answers = {template.request(int(s, 16)): bytes(d) for s, d in rows}
+    ca.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(
+            _MemoryResponder(answers).serve, "127.0.0.1", port, limit=1 << 16
+        )
+        async with server:
+            await server.serve_forever()
+
+    with contextlib.suppress(KeyboardInterrupt):  # stop() ends it with SIGINT
+        run_loop(main())
+
+
+def client_ceiling(home: Path, args: argparse.Namespace) -> dict[str, float]:
+    """The audit's own pipeline (fetch, walk, lint, classify) over `--ceiling-serials`
+    serials against the in-memory stand-in responder."""
+    from certkeeper.audit.coverage import ClientOptions, audit_coverage, home_targets
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--serve-memory",
+            str(port),
+            "--cache",
+            str(args.cache),
+            "--serials",
+            str(args.serials),
+            "--ceiling-serials",
+            str(args.ceiling_serials),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/ocsp"
+        deadline = time.monotonic() + 600
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the in-memory responder did not start") from None
+                time.sleep(0.5)
+        ca = CaHome.open(home)
+        now = datetime.now(UTC).replace(microsecond=0)
+        targets = home_targets(ca, None, now, url)
+        ca.close()
+        items = sorted(targets.by_url[url], key=lambda t: t.hex)[: args.ceiling_serials]
+        targets.by_url[url] = items
+        report = audit_coverage(
+            targets,
+            now,
+            client=ClientOptions(connections=args.connections, pipeline=args.pipeline),
+            workers=args.client_workers,
+        )
+        s = report.summary()
+        return {
+            "serials": s["serials"],
+            "seconds": s["seconds"],
+            "rate": s["serials_per_second"],
+            "findings": s["findings"],
+        }
+    finally:
+        stop(proc)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--serials", type=int, default=1_000_000)
@@ -240,7 +350,19 @@ def main() -> None:
     parser.add_argument(
         "--cache", type=Path, default=Path(tempfile.gettempdir()) / "certkeeper-bench"
     )
+    parser.add_argument(
+        "--ceiling-serials",
+        type=int,
+        default=100_000,
+        help="serials for the client-ceiling row (in-memory responder); 0 to skip",
+    )
+    parser.add_argument("--serve-memory", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_memory:
+        serve_memory(
+            args.cache / f"audit-{args.serials}" / "home", args.serve_memory, args.ceiling_serials
+        )
+        return
 
     home, build_seconds = cached_home(args.cache, args.serials, args.build_workers)
     port = free_port()
@@ -306,6 +428,7 @@ def main() -> None:
         )
     finally:
         stop(server)
+    ceiling = client_ceiling(home, args) if args.ceiling_serials else None
 
     s = report["summary"]
     asked = s["serials"] + s["probes"]
@@ -326,6 +449,11 @@ def main() -> None:
         f"{'  whole command (+ inventory rows, CRLs)':46} {asked:>10,} {wall:>9.1f} "
         f"{asked / wall:>10,.0f} {s['findings']:>9}"
     )
+    if ceiling is not None:
+        print(
+            f"{'  same client, in-memory stand-in responder':46} {ceiling['serials']:>10,.0f} "
+            f"{ceiling['seconds']:>9.1f} {ceiling['rate']:>10,.0f} {ceiling['findings']:>9.0f}"
+        )
     if peer is not None:
         print(
             f"{'openssl ocsp, one process per serial':46} {args.openssl_sample:>10,} "
