@@ -7,6 +7,7 @@ the rest backups), so an incident notification reaches whoever runs the ACME cli
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any
 
@@ -15,6 +16,8 @@ from certkeeper.acme.auth import authenticate, require_account
 from certkeeper.acme.context import Acme, Request, Response, Urls
 from certkeeper.acme.problems import AcmeProblem
 from certkeeper.store.acme import AccountRow
+
+log = logging.getLogger("certkeeper.acme")
 
 MAX_CONTACTS = 10
 SUBSCRIBER_PREFIX = "acme:"
@@ -118,6 +121,10 @@ def new_account(acme: Acme, request: Request) -> Response:
             200, account_json(account, urls), [("Location", urls.account(account.id))]
         )
     acme.limits.record(ip_limit)
+    log.info(
+        "account created",
+        extra={"account": account.id, "thumbprint": thumb, "ip": request.client_ip},
+    )
     return Response.json(201, account_json(account, urls), [("Location", urls.account(account.id))])
 
 
@@ -135,6 +142,7 @@ def account_resource(acme: Acme, request: Request, account_id: int) -> Response:
         raise AcmeProblem("malformed", f"account status can only become deactivated, not {status}")
     if contacts is not None or status is not None:
         acme.store.update_account(account.id, contacts=contacts, status=status)
+        log.info("account updated", extra={"account": account.id, "status": status})
         refreshed = acme.store.account(account.id)
         assert refreshed is not None
         account = refreshed
@@ -192,6 +200,10 @@ def key_change(acme: Acme, request: Request) -> Response:
         )
     refreshed = acme.store.account(account.id)
     assert refreshed is not None
+    log.info(
+        "account key changed",
+        extra={"account": account.id, "old": account.thumbprint, "new": new_thumb},
+    )
     return Response.json(
         200, account_json(refreshed, urls), [("Location", urls.account(account.id))]
     )

@@ -161,6 +161,15 @@ def _validate(
             record_id=record_id,
             authz_expires=now + timedelta(hours=acme.settings.authorization_lifetime_hours),
         )
+        log.info(
+            "challenge validated" if valid else "challenge failed",
+            extra={
+                "account": account_id,
+                "fqdn": attempt.identifier,
+                "type": attempt.challenge_type,
+                "record": record_id,
+            },
+        )
         if not valid:
             acme.limits.record([acme.limits.failed_validations(account_id, attempt.identifier)])
     except Exception:

@@ -372,12 +372,20 @@ def finalize(acme: Acme, request: Request, order_id: int) -> Response:
         log.exception("issuance for order %s failed", order.id)
         problem = AcmeProblem("serverInternal", "issuance failed; try again with a new order")
     if problem is not None:
+        log.info(
+            "order refused at finalize",
+            extra={"order": order.id, "account": account.id, "problem": problem.type},
+        )
         acme.store.set_order_status(
             order.id, "invalid", expect=("processing",), error=problem.to_json()
         )
         raise problem
     acme.store.set_order_status(
         order.id, "valid", expect=("processing",), certificate_serial=issued.serial
+    )
+    log.info(
+        "certificate issued",
+        extra={"order": order.id, "account": account.id, "serial": issued.serial},
     )
     # The CAA checks made for this finalize name the certificate they allowed (audit).
     attach_serial = getattr(authorizer, "attach_serial", None)

@@ -10,6 +10,7 @@ earlier reason.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from cryptography import x509
@@ -20,6 +21,8 @@ from certkeeper.acme.context import Acme, Request, Response
 from certkeeper.acme.problems import AcmeProblem
 from certkeeper.errors import CertkeeperError, NotFound
 from certkeeper.revocation.reasons import ALLOWED_REASONS, CrlReason
+
+log = logging.getLogger("certkeeper.acme")
 
 # Reasons a subscriber may ask for (BR 7.2.2: privilegeWithdrawn is the CA's to choose).
 SUBSCRIBER_REASONS = frozenset(ALLOWED_REASONS - {CrlReason.privilegeWithdrawn})
@@ -83,6 +86,7 @@ def revoke_cert(acme: Acme, request: Request) -> Response:
         )
     except CertkeeperError as exc:
         raise AcmeProblem("malformed", str(exc)) from None
+    log.info("certificate revoked", extra={"serial": serial, "reason": int(reason), "by": evidence})
     return Response(200, b"", None)
 
 
