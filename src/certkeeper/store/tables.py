@@ -434,18 +434,14 @@ acme_order_authorizations = Table(
     "acme_order_authorizations",
     metadata,
     Column("order_id", Integer, ForeignKey("acme_orders.id"), primary_key=True),
-    Column(
-        "authorization_id", Integer, ForeignKey("acme_authorizations.id"), primary_key=True
-    ),
+    Column("authorization_id", Integer, ForeignKey("acme_authorizations.id"), primary_key=True),
 )
 
 acme_challenges = Table(
     "acme_challenges",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column(
-        "authorization_id", Integer, ForeignKey("acme_authorizations.id"), nullable=False
-    ),
+    Column("authorization_id", Integer, ForeignKey("acme_authorizations.id"), nullable=False),
     Column("type", String(16), nullable=False),  # http-01 | dns-01 | tls-alpn-01
     Column("token", String(64), nullable=False, unique=True),
     Column("status", String(16), nullable=False),  # pending | processing | valid | invalid
