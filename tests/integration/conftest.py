@@ -1,4 +1,9 @@
-"""One CA server and one DNS server per test module (per xdist worker)."""
+"""One CA server and one DNS server per test module (per xdist worker).
+
+Importing `integration.acme_env` here, before any test module, puts benchmarks/ on the
+import path: its `acme_client` is the ARI-capable client the tests use besides certbot
+and lego.
+"""
 
 from __future__ import annotations
 

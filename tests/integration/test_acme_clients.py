@@ -20,7 +20,6 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
-# acme_env put benchmarks/ on the path: its client speaks ARI.
 from acme_client import AcmeClient, ChallengeServer, ari_cert_id
 from cryptography import x509
 

@@ -12,7 +12,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from certkeeper.acme.ari import CertId, parse_cert_id
-from integration.acme_env import ari_cert_id  # noqa: F401 (puts the client on the path)
 
 serials = st.one_of(
     st.integers(min_value=1, max_value=(1 << 159) - 1),
