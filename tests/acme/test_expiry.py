@@ -3,6 +3,7 @@ server clock the test moves."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
@@ -12,7 +13,7 @@ from certkeeper.acme.orders import check_identifiers
 from certkeeper.acme.problems import AcmeProblem
 
 from .client import jws
-from .conftest import ServerFactory
+from .conftest import ChallengeWeb, ServerFactory
 
 
 class Clock:
@@ -80,3 +81,29 @@ def test_identifier_parser_accepts_only_a_label_dns_names(value: list[dict[str, 
     for name in names:
         assert name == name.lower() and name.isascii() and not name.endswith(".")
         assert "*" not in name.removeprefix("*.")
+
+
+def test_interrupted_validation_is_failed_and_a_late_answer_ignored(
+    server_factory: ServerFactory, web: ChallengeWeb
+) -> None:
+    clock = Clock()
+    served = server_factory(clock=clock, nonce_lifetime_seconds=7200, accounts_per_ip_per_3_hours=0)
+    client = served.client()
+    client.register()
+    reply = client.new_order(["interrupted.example.com"])
+    authz_url = reply.json()["authorizations"][0]
+    authz = client.post(authz_url, None).json()
+    chall = next(c for c in authz["challenges"] if c["type"] == "http-01")
+    web.tokens[chall["token"]] = client.key_authorization(chall["token"])
+    web.delay[chall["token"]] = 1.5
+    assert client.post(chall["url"], {}).json()["status"] == "processing"
+    clock.offset = timedelta(minutes=6)  # as if the validating process had died
+    failed = client.post(authz_url, None).json()
+    assert failed["status"] == "invalid"
+    stale = next(c for c in failed["challenges"] if c["type"] == "http-01")
+    assert stale["error"]["type"] == "urn:ietf:params:acme:error:serverInternal"
+    time.sleep(2.0)  # the slow answer arrives: it must not revive the challenge
+    after = client.post(authz_url, None).json()
+    assert after["status"] == "invalid"
+    assert next(c for c in after["challenges"] if c["type"] == "http-01")["status"] == "invalid"
+    assert client.post(reply.headers["location"], None).json()["status"] == "invalid"

@@ -22,6 +22,10 @@ from certkeeper.validation.model import ChallengeAttempt
 
 log = logging.getLogger("certkeeper.acme")
 
+# Longer than any validation can take (challenge and CAA timeouts, remote perspectives):
+# a challenge processing longer than this lost its worker.
+STALE_VALIDATION = timedelta(minutes=5)
+
 
 def challenge_json(urls: Urls, chall: ChallengeRow) -> dict[str, Any]:
     doc: dict[str, Any] = {
@@ -57,7 +61,22 @@ def _owned_authz(acme: Acme, account: AccountRow, authz_id: int) -> Authorizatio
     authz = acme.store.authorization(authz_id)
     if authz is None or authz.account_id != account.id:
         raise AcmeProblem("malformed", f"no authorization {authz_id} for this account", status=404)
+    if fail_stale(acme, [authz]):
+        authz = acme.store.authorization(authz_id)
+        assert authz is not None
     return authz
+
+
+def fail_stale(acme: Acme, authzs: list[AuthorizationRow]) -> int:
+    """A validation whose process died leaves its challenge processing; after
+    STALE_VALIDATION it is failed so the client can start again with a new order."""
+    processing = [a.id for a in authzs if any(c.status == "processing" for c in a.challenges)]
+    if not processing:
+        return 0
+    error = StoredError(
+        "serverInternal", "the validation was interrupted; start a new order", 500
+    ).to_json()
+    return acme.store.fail_stale_challenges(processing, acme.clock() - STALE_VALIDATION, error)
 
 
 def authorization(acme: Acme, request: Request, authz_id: int) -> Response:
@@ -118,7 +137,7 @@ def _start(
         raise AcmeProblem("malformed", f"authorization {authz.id} is {state}, not pending")
     limit = acme.limits.failed_validations(account.id, authz.identifier)
     acme.limits.check([limit])
-    if not acme.store.start_challenge(chall.id, authz.id):
+    if not acme.store.start_challenge(chall.id, authz.id, acme.clock()):
         return  # another request started this or a sibling challenge: just report state
     key_authorization = f"{chall.token}.{account.thumbprint}"
     attempt = ChallengeAttempt(

@@ -209,7 +209,11 @@ def _preflight(acme: Acme, names: list[str]) -> None:
 def current(acme: Acme, order: OrderRow) -> tuple[OrderRow, list[AuthorizationRow]]:
     """The order with pending/ready derived from its authorizations, and expiry applied
     (RFC 8555 7.1.6); a change is stored so every process sees the same state."""
+    from certkeeper.acme.authz import fail_stale
+
     authzs = acme.store.order_authorizations(order.id)
+    if order.status == "pending" and fail_stale(acme, authzs):
+        authzs = acme.store.order_authorizations(order.id)
     now = acme.clock()
     status = order.status
     if status in ("pending", "ready"):

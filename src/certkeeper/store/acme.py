@@ -622,13 +622,16 @@ class AcmeStore:
             ).first()
         return None if row is None else _challenge(row)
 
-    def start_challenge(self, challenge_id: int, authz_id: int) -> bool:
+    def start_challenge(self, challenge_id: int, authz_id: int, now: datetime) -> bool:
         """pending -> processing, only while the authorization is pending and no sibling
-        challenge is already processing; False when someone else started it."""
+        challenge is already processing; False when someone else started it. The
+        authorization row is locked (PostgreSQL) so sibling challenges cannot both start."""
         c = acme_challenges.c
         with write_transaction(self.engine) as conn:
             authz_status = conn.execute(
-                select(acme_authorizations.c.status).where(acme_authorizations.c.id == authz_id)
+                select(acme_authorizations.c.status)
+                .where(acme_authorizations.c.id == authz_id)
+                .with_for_update()
             ).scalar()
             if authz_status != "pending":
                 return False
@@ -640,9 +643,38 @@ class AcmeStore:
             result = conn.execute(
                 update(acme_challenges)
                 .where(c.id == challenge_id, c.status == "pending")
-                .values(status="processing")
+                .values(status="processing", started_at=now)
             )
             return bool(result.rowcount)
+
+    def fail_stale_challenges(
+        self, authz_ids: Sequence[int], started_before: datetime, error: dict[str, Any]
+    ) -> int:
+        """Challenges still processing since before `started_before` (their process died
+        mid-validation) become invalid, and their authorizations with them."""
+        c, a = acme_challenges.c, acme_authorizations.c
+        if not authz_ids:
+            return 0
+        with write_transaction(self.engine) as conn:
+            stale = conn.execute(
+                select(c.id, c.authorization_id).where(
+                    c.authorization_id.in_(list(authz_ids)),
+                    c.status == "processing",
+                    c.started_at < started_before,
+                )
+            ).all()
+            for challenge_id, authz_id in stale:
+                conn.execute(
+                    update(acme_challenges)
+                    .where(c.id == challenge_id, c.status == "processing")
+                    .values(status="invalid", error=json.dumps(error))
+                )
+                conn.execute(
+                    update(acme_authorizations)
+                    .where(a.id == authz_id, a.status == "pending")
+                    .values(status="invalid")
+                )
+        return len(stale)
 
     def finish_challenge(
         self,
@@ -655,17 +687,23 @@ class AcmeStore:
         record_id: int | None,
         authz_expires: datetime,
     ) -> None:
-        """Record a validation result on the challenge and its authorization together."""
+        """Record a validation result on the challenge and its authorization together,
+        unless the challenge is no longer processing."""
         with write_transaction(self.engine) as conn:
-            conn.execute(
+            done = conn.execute(
                 update(acme_challenges)
-                .where(acme_challenges.c.id == challenge_id)
+                .where(
+                    acme_challenges.c.id == challenge_id,
+                    acme_challenges.c.status == "processing",
+                )
                 .values(
                     status="valid" if valid else "invalid",
                     validated=now if valid else None,
                     error=None if error is None else json.dumps(error),
                 )
             )
+            if not done.rowcount:
+                return  # declared stale meanwhile: a late answer changes nothing
             values: dict[str, Any] = {"status": "valid" if valid else "invalid"}
             if valid:
                 values["validation_record_id"] = record_id

@@ -445,6 +445,7 @@ acme_challenges = Table(
     Column("type", String(16), nullable=False),  # http-01 | dns-01 | tls-alpn-01
     Column("token", String(64), nullable=False, unique=True),
     Column("status", String(16), nullable=False),  # pending | processing | valid | invalid
+    Column("started_at", UtcDateTime, nullable=True),  # when processing began
     Column("validated", UtcDateTime, nullable=True),
     Column("error", Text, nullable=True),  # JSON problem document
     Index("ix_acme_challenges_authorization", "authorization_id"),
