@@ -79,15 +79,21 @@ class AcmeApp:
             return
         if scope["type"] != "http":
             return
-        request_or_response = await self._read(scope, receive)
-        if isinstance(request_or_response, Response):
-            response = request_or_response
-            response.headers.append(("Replay-Nonce", self.acme.nonces.issue()))
-            response.headers.append(("Cache-Control", "no-store"))
-        else:
-            loop = asyncio.get_running_loop()
-            response = await loop.run_in_executor(
-                self._pool, handle, self.acme, request_or_response
+        try:
+            request_or_response = await self._read(scope, receive)
+            if isinstance(request_or_response, Response):
+                response = request_or_response
+                response.headers.append(("Replay-Nonce", self.acme.nonces.issue()))
+                response.headers.append(("Cache-Control", "no-store"))
+            else:
+                loop = asyncio.get_running_loop()
+                response = await loop.run_in_executor(
+                    self._pool, handle, self.acme, request_or_response
+                )
+        except Exception:  # never a bare 500: a problem document, logged
+            log.exception("ACME front end failed on %s", scope.get("path"))
+            response = problem_response(
+                AcmeProblem("serverInternal", "the server failed to handle the request")
             )
         await _send(send, response, head=scope["method"] == "HEAD")
 
