@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives import serialization
 from certkeeper.ca.home import CaHome
 from certkeeper.store.validations import CaaCheck, DomainValidation, DomainValidationStore
 from certkeeper.validation.pki import Endpoint, issue_pki
+from certkeeper.validation.quorum import policy_at
 from dnsserver import ChallTestSrv, free_port
 from factories import PASSPHRASE, make_home
 
@@ -84,9 +85,16 @@ def run(args: list[str], env: dict[str, str], cwd: Path | None = None) -> Run:
     return Run(args, proc.returncode, proc.stdout.decode("utf-8", "replace"))
 
 
-# BR 3.2.2.9 as in force since 2026-06-15: at least four remote perspectives, the
-# corroborating ones in at least two RIR regions.
-PERSPECTIVES = (("east", "ARIN"), ("west", "RIPE"), ("south", "LACNIC"), ("apac", "APNIC"))
+# As many remote perspectives as BR 3.2.2.9 requires today (four from 2026-06-15, five
+# from 2026-12-15), in distinct RIR regions; the quorum rules then allow one failure.
+_ALL_PERSPECTIVES = (
+    ("east", "ARIN"),
+    ("west", "RIPE"),
+    ("south", "LACNIC"),
+    ("apac", "APNIC"),
+    ("africa", "AFRINIC"),
+)
+PERSPECTIVES = _ALL_PERSPECTIVES[: policy_at(datetime.now(UTC).date()).minimum_remote]
 
 
 def start_process(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
