@@ -2,7 +2,7 @@
 against our own responder on this machine, beside `openssl ocsp` asking the same
 responder about a sample.
 
-    .venv/bin/python benchmarks/audit.py [--serials 1000000] [--server-workers 1]
+    .venv/bin/python benchmarks/audit.py [--serials 1000000] [--server-workers 2]
                                          [--client-workers 2] [--openssl-sample 200]
 
 Goal (issue 6): at least 5,000 serials per second.
@@ -340,7 +340,7 @@ def client_ceiling(home: Path, args: argparse.Namespace) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--serials", type=int, default=1_000_000)
-    parser.add_argument("--server-workers", type=int, default=1)
+    parser.add_argument("--server-workers", type=int, default=2)
     parser.add_argument("--client-workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--pipeline", type=int, default=16)
