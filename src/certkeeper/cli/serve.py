@@ -63,23 +63,9 @@ def run(home: Path, mode: str, host: str, port: int, workers: int, server: Serve
         highlight=False,
     )
     if server is Server.granian:
-        from granian import Granian
-        from granian.constants import HTTPModes, Interfaces, Loops, RuntimeModes
+        from certkeeper.granian_server import serve_granian
 
-        Granian(
-            FACTORY,
-            factory=True,
-            address=host,
-            port=port,
-            interface=Interfaces.ASGI,
-            workers=workers,
-            runtime_mode=RuntimeModes.st,
-            loop=Loops.uvloop,
-            http=HTTPModes.http1,
-            websockets=False,
-            log_access=False,
-            respawn_failed_workers=True,
-        ).serve()
+        serve_granian(FACTORY, host, port, workers)
     else:
         import uvicorn
 

@@ -98,28 +98,15 @@ def serve_remote(
     check_tls_files(files)
     os.environ[CONFIG_ENV] = config.to_env()
     if server == "granian":
-        from granian import Granian
-        from granian.constants import HTTPModes, Interfaces, Loops, RuntimeModes, SSLProtocols
+        from certkeeper.granian_server import MutualTls, serve_granian
 
-        Granian(
+        serve_granian(
             FACTORY,
-            factory=True,
-            address=host,
-            port=port,
-            interface=Interfaces.ASGI,
-            workers=workers,
-            runtime_mode=RuntimeModes.st,
-            loop=Loops.uvloop,
-            http=HTTPModes.http1,
-            websockets=False,
-            log_access=False,
-            respawn_failed_workers=True,
-            ssl_cert=files.cert.resolve(),
-            ssl_key=files.key.resolve(),
-            ssl_ca=files.client_ca.resolve(),
-            ssl_client_verify=True,
-            ssl_protocol_min=SSLProtocols.tls13,
-        ).serve()
+            host,
+            port,
+            workers,
+            mutual_tls=MutualTls(files.cert, files.key, files.client_ca),
+        )
     elif server == "uvicorn":
         import uvicorn
 

@@ -1,0 +1,51 @@
+"""Running an ASGI app factory under granian, the way every certkeeper service does.
+
+One place for the settings measured best for these services (docs/ocsp.md): HTTP/1.1,
+single-threaded runtime per worker process, uvloop, no access log, failed workers
+respawned; and, for services behind mutual TLS, the TLS settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class MutualTls:
+    cert: Path
+    key: Path
+    client_ca: Path  # client certificates must chain to this CA
+
+
+def serve_granian(
+    factory: str, host: str, port: int, workers: int, *, mutual_tls: MutualTls | None = None
+) -> None:
+    """Block serving `factory` ("module:function") until stopped."""
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces, Loops, RuntimeModes, SSLProtocols
+
+    tls: dict[str, object] = {}
+    if mutual_tls is not None:
+        tls = {
+            "ssl_cert": mutual_tls.cert.resolve(),
+            "ssl_key": mutual_tls.key.resolve(),
+            "ssl_ca": mutual_tls.client_ca.resolve(),
+            "ssl_client_verify": True,
+            "ssl_protocol_min": SSLProtocols.tls13,
+        }
+    Granian(
+        factory,
+        factory=True,
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=workers,
+        runtime_mode=RuntimeModes.st,
+        loop=Loops.uvloop,
+        http=HTTPModes.http1,
+        websockets=False,
+        log_access=False,
+        respawn_failed_workers=True,
+        **tls,  # type: ignore[arg-type]
+    ).serve()
