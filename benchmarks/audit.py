@@ -34,11 +34,13 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 from sqlalchemy import insert
 
 from certkeeper.ca.home import CaHome, InitOptions, create_home
 from certkeeper.issuance.serials import new_serial, serial_hex, shard_for
+from certkeeper.signing.base import Signer
 from certkeeper.status.crl import publish
 from certkeeper.store.database import write_transaction
 from certkeeper.store.tables import ocsp_responses, revocations, serials
@@ -72,24 +74,26 @@ def _init(home: str) -> None:
 def _sign(args: tuple[int, datetime]) -> list[tuple[int, bytes, bool]]:
     """`count` new serials, each with its signed response; every REVOKED_EVERY-th revoked."""
     count, now = args
-    template: ResponseTemplate = _state["template"]  # type: ignore[assignment]
-    signer = _state["signer"]
+    template = cast(ResponseTemplate, _state["template"])
+    signer = cast(Signer, _state["signer"])
     numbers = [new_serial() for _ in range(count)]
     revoked = set(numbers[::REVOKED_EVERY])
     good = [s for s in numbers if s not in revoked]
-    times = {"this_update": now, "next_update": now + timedelta(days=4), "produced_at": now}
-    out = [
-        (s, d, False)
-        for s, d in zip(good, template.sign_many(signer, good, **times), strict=True)  # type: ignore[arg-type]
-    ]
     gone = sorted(revoked)
-    when = Revocation(now - timedelta(hours=1), 4)
-    out += [
-        (s, d, True)
-        for s, d in zip(
-            gone, template.sign_many(signer, gone, revocation=when, **times), strict=True
-        )  # type: ignore[arg-type]
-    ]
+    later = now + timedelta(days=4)
+    signed_good = template.sign_many(
+        signer, good, this_update=now, next_update=later, produced_at=now
+    )
+    signed_gone = template.sign_many(
+        signer,
+        gone,
+        this_update=now,
+        next_update=later,
+        produced_at=now,
+        revocation=Revocation(now - timedelta(hours=1), 4),
+    )
+    out = [(s, d, False) for s, d in zip(good, signed_good, strict=True)]
+    out += [(s, d, True) for s, d in zip(gone, signed_gone, strict=True)]
     return out
 
 
