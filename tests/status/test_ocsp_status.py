@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography.x509 import ocsp
 from ocsp_testing import issue_with_status, shared_ocsp_home
-from sqlalchemy import insert, update
+from sqlalchemy import delete, insert, update
 
 from certkeeper.ca.home import CaHome
 from certkeeper.lint.engine import Severity
@@ -206,3 +206,28 @@ def test_lookup_distinguishes_unassigned_and_foreign_issuer(ca: CaHome) -> None:
 def test_revocation_reason_checked() -> None:
     with pytest.raises(ValueError):
         Revocation(datetime(2026, 1, 1, tzinfo=UTC), 7)
+
+
+def test_sqlite_fast_lookup_answers_exactly_as_the_sqlalchemy_query(ca: CaHome) -> None:
+    """The responder's read-only sqlite3 path and the portable query agree on every kind
+    of serial: issued, revoked, assigned without a response, unassigned, other issuer."""
+    good = issue_with_status(ca, ["fast-good.status.example.com"]).issued.serial
+    gone = issue_with_status(ca, ["fast-revoked.status.example.com"]).issued.serial
+    revoke(ca, gone, 1, datetime.now(UTC).replace(microsecond=0))
+    fast = OcspStore(ca.inventory.engine)
+    assert fast._fast is not None  # the home is SQLite: the fast path is in use
+    slow = OcspStore(ca.inventory.engine)
+    slow._fast = None
+    issuer_id = ca.active_issuer("ecdsa-p256").id
+    assert issuer_id is not None
+    bare = issue_with_status(ca, ["fast-bare.status.example.com"]).issued.serial
+    with write_transaction(ca.inventory.engine) as conn:  # assigned, without a response
+        conn.execute(delete(ocsp_responses).where(ocsp_responses.c.serial == bare))
+    cases = [(issuer_id, good), (issuer_id, gone), (issuer_id, bare), (issuer_id, "77")]
+    cases.append((issuer_id + 1, good))
+    for case in cases:
+        assert fast.lookup(*case) == slow.lookup(*case), case
+    assert fast.lookup(issuer_id, gone).response.status == "revoked"  # type: ignore[union-attr]
+    assert fast.lookup(issuer_id, bare) == slow.lookup(issuer_id, bare)
+    assert fast.lookup(issuer_id, bare).response is None
+    assert fast.lookup(issuer_id, good).response.this_update.tzinfo is UTC  # type: ignore[union-attr]

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from certkeeper.store.database import write_transaction
+from certkeeper.store.sqlite_reader import SqliteLookup, parse_time, sqlite_file
 from certkeeper.store.tables import (
     issuers,
     ocsp_responses,
@@ -112,6 +113,8 @@ class OcspStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        path = sqlite_file(engine)
+        self._fast = SqliteLookup(path) if path is not None else None
 
     # -- writes ----------------------------------------------------------------------
 
@@ -225,9 +228,35 @@ class OcspStore:
                 row = own.execute(query).first()
         return None if row is None else _record(row)
 
+    @property
+    def lookup_is_local(self) -> bool:
+        """True when `lookup` reads a local SQLite file (cheap enough to call inline)."""
+        return self._fast is not None
+
     def lookup(self, issuer_id: int, serial: str) -> ResponderRow:
         """The responder's one query: the serial's state under this issuer and its
         response. A serial assigned under another issuer counts as never assigned."""
+        if self._fast is not None:
+            raw = self._fast.lookup(serial, issuer_id)
+            if raw is None:
+                return ResponderRow(None, None)
+            state, r_serial, r_issuer, status, der, produced, this_update, next_update, end = raw
+            if der is None:
+                return ResponderRow(str(state), None)
+            assert r_serial is not None and r_issuer is not None and status is not None
+            return ResponderRow(
+                str(state),
+                OcspRecord(
+                    serial=r_serial,
+                    issuer_id=int(r_issuer),
+                    status=status,
+                    der=bytes(der),
+                    produced_at=parse_time(produced),
+                    this_update=parse_time(this_update),
+                    next_update=parse_time(next_update),
+                    not_after=parse_time(end),
+                ),
+            )
         with self.engine.connect() as conn:
             row = conn.execute(_LOOKUP, {"serial": serial, "issuer_id": issuer_id}).first()
         if row is None:
