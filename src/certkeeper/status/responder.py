@@ -242,8 +242,9 @@ class OcspResponder:
         try:
             if self.store.lookup_is_local:
                 # A read-only SQLite primary-key lookup (~0.05 ms) costs less than handing
-                # it to a thread and back; measured on the coverage audit, 2,726 -> see
-                # docs/ocsp.md. Other backends go over the network: they keep the thread.
+                # it to a thread and back: inline, the coverage audit (all misses) went
+                # from 2,726 to 3,388 serials/s (docs/ocsp.md). Other backends go over
+                # the network: they keep the thread.
                 row = self.store.lookup(issuer_id, serial)
             else:
                 loop = asyncio.get_running_loop()
