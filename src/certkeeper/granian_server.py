@@ -2,7 +2,8 @@
 
 One place for the settings measured best for these services (docs/ocsp.md): HTTP/1.1,
 single-threaded runtime per worker process, uvloop, no access log, failed workers
-respawned; and, for services behind mutual TLS, the TLS settings.
+respawned; and the TLS settings: server TLS for ACME (RFC 8555 6.1 requires HTTPS),
+mutual TLS 1.3 for the remote perspectives.
 """
 
 from __future__ import annotations
@@ -12,14 +13,24 @@ from pathlib import Path
 
 
 @dataclass(frozen=True)
-class MutualTls:
-    cert: Path
-    key: Path
+class ServerTls:
+    cert: Path  # PEM certificate chain
+    key: Path  # PEM private key
+
+
+@dataclass(frozen=True)
+class MutualTls(ServerTls):
     client_ca: Path  # client certificates must chain to this CA
 
 
 def serve_granian(
-    factory: str, host: str, port: int, workers: int, *, mutual_tls: MutualTls | None = None
+    factory: str,
+    host: str,
+    port: int,
+    workers: int,
+    *,
+    mutual_tls: MutualTls | None = None,
+    server_tls: ServerTls | None = None,
 ) -> None:
     """Block serving `factory` ("module:function") until stopped."""
     from granian import Granian
@@ -34,6 +45,8 @@ def serve_granian(
             "ssl_client_verify": True,
             "ssl_protocol_min": SSLProtocols.tls13,
         }
+    elif server_tls is not None:
+        tls = {"ssl_cert": server_tls.cert.resolve(), "ssl_key": server_tls.key.resolve()}
     Granian(
         factory,
         factory=True,

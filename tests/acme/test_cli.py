@@ -72,3 +72,104 @@ def test_serve_answers_the_directory(home: Path, mode: list[str]) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """A P-256 server certificate for 127.0.0.1, made by openssl."""
+    cert, key = directory / "acme.pem", directory / "acme.key"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.mark.parametrize("server", ["granian", "uvicorn"])
+def test_serve_acme_over_https(home: Path, tmp_path: Path, server: str) -> None:
+    """RFC 8555 6.1: ACME over HTTPS, with every URL in the directory https too."""
+    import ssl
+
+    cert, key = _self_signed(tmp_path)
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            str(CERTKEEPER),
+            "serve",
+            "acme",
+            "--home",
+            str(home),
+            "--port",
+            str(port),
+            "--server",
+            server,
+            "--tls-cert",
+            str(cert),
+            "--tls-key",
+            str(key),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env(CERTKEEPER_PASSPHRASE=PASSPHRASE),
+    )
+    context = ssl.create_default_context(cafile=str(cert))
+    url = f"https://127.0.0.1:{port}/acme/directory"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=2, context=context) as response:
+                    body = response.read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        assert f"https://127.0.0.1:{port}/acme/new-order".encode() in body
+        assert b"http://" not in body.replace(b"https://", b"")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--tls-cert", "CERT"], "--tls-cert and --tls-key go together"),
+        (["--tls-cert", "CERT", "--tls-key", "/nonexistent.key"], "no such file"),
+        (["--tls-cert", "KEY", "--tls-key", "KEY"], "not a usable certificate and key"),
+    ],
+)
+def test_serve_acme_tls_options_are_checked(
+    home: Path, tmp_path: Path, extra: list[str], message: str
+) -> None:
+    cert, key = _self_signed(tmp_path)
+    args = [a.replace("CERT", str(cert)).replace("KEY", str(key)) for a in extra]
+    result = subprocess.run(
+        [str(CERTKEEPER), "serve", "acme", "--home", str(home), "--port", str(free_port()), *args],
+        capture_output=True,
+        text=True,
+        env=env(CERTKEEPER_PASSPHRASE=PASSPHRASE),
+        timeout=60,
+    )
+    assert result.returncode != 0 and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr

@@ -18,6 +18,8 @@ from typing import Annotated
 import typer
 
 from certkeeper.cli.common import err_console, handle_errors, resolve_home
+from certkeeper.errors import InputError
+from certkeeper.granian_server import ServerTls
 from certkeeper.status.http import HOME_ENV, MODE_ENV
 
 FACTORY = "certkeeper.status.http:app_from_environment"
@@ -43,13 +45,44 @@ WorkersOption = Annotated[
     int, typer.Option("--workers", min=1, max=256, help="Worker processes (one per core).")
 ]
 ServerOption = Annotated[Server, typer.Option("--server", help="HTTP server.")]
+TlsCertOption = Annotated[
+    Path | None,
+    typer.Option("--tls-cert", help="Serve HTTPS with this PEM certificate chain (ACME)."),
+]
+TlsKeyOption = Annotated[Path | None, typer.Option("--tls-key", help="Its PEM private key.")]
 
 serve_app = typer.Typer(
     help="Serve OCSP, CRLs and CA certificates over HTTP.", invoke_without_command=True
 )
 
 
-def run(home: Path, mode: str, host: str, port: int, workers: int, server: Server) -> None:
+def _server_tls(cert: Path | None, key: Path | None) -> ServerTls | None:
+    """Both files or neither; each readable, and the pair usable by a TLS server."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise InputError("--tls-cert and --tls-key go together")
+    import ssl
+
+    for flag, path in (("--tls-cert", cert), ("--tls-key", key)):
+        if not path.is_file():
+            raise InputError(f"{flag} {path}: no such file")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (ssl.SSLError, ValueError) as exc:
+        raise InputError(f"--tls-cert/--tls-key: not a usable certificate and key: {exc}") from None
+    return ServerTls(cert, key)
+
+
+def run(
+    home: Path,
+    mode: str,
+    host: str,
+    port: int,
+    workers: int,
+    server: Server,
+    tls: ServerTls | None = None,
+) -> None:
     """Check the home opens, then hand over to the server (blocks until stopped)."""
     from certkeeper.ca.home import CaHome
 
@@ -58,14 +91,14 @@ def run(home: Path, mode: str, host: str, port: int, workers: int, server: Serve
     os.environ[HOME_ENV] = str(resolved)
     os.environ[MODE_ENV] = mode
     err_console.print(
-        f"serving {mode} for {resolved} on http://{host}:{port} "
+        f"serving {mode} for {resolved} on {'https' if tls else 'http'}://{host}:{port} "
         f"({workers} worker{'s' if workers != 1 else ''}, {server.value})",
         highlight=False,
     )
     if server is Server.granian:
         from certkeeper.granian_server import serve_granian
 
-        serve_granian(FACTORY, host, port, workers)
+        serve_granian(FACTORY, host, port, workers, server_tls=tls)
     else:
         import uvicorn
 
@@ -79,6 +112,8 @@ def run(home: Path, mode: str, host: str, port: int, workers: int, server: Serve
             loop="uvloop",
             access_log=False,
             log_level="warning",
+            ssl_certfile=str(tls.cert) if tls else None,
+            ssl_keyfile=str(tls.key) if tls else None,
         )
 
 
@@ -119,17 +154,22 @@ def serve_acme(
     port: PortOption = 8080,
     workers: WorkersOption = 1,
     server: ServerOption = Server.granian,
+    tls_cert: TlsCertOption = None,
+    tls_key: TlsKeyOption = None,
 ) -> None:
     """The ACME server alone (RFC 8555 with ARI), directory at /acme/directory. It signs
-    certificates, so it needs the CA key passphrase ($CERTKEEPER_PASSPHRASE or the file)."""
+    certificates, so it needs the CA key passphrase ($CERTKEEPER_PASSPHRASE or the file).
+    RFC 8555 6.1 requires HTTPS: give --tls-cert/--tls-key, or put a TLS proxy in front.
+    (OCSP and CRLs stay on plain HTTP, as the URLs in certificates say: `serve`.)"""
     from certkeeper.ca.home import CaHome
 
+    tls = _server_tls(tls_cert, tls_key)
     opened = CaHome.open(resolve_home(home).resolve())
     try:
         opened.config.passphrase()  # one clear line now, not a failed finalize later
     finally:
         opened.close()
-    run(resolve_home(home), "acme", host, port, workers, server)
+    run(resolve_home(home), "acme", host, port, workers, server, tls)
 
 
 @serve_app.command("va-remote")
