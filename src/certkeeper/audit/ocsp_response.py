@@ -21,6 +21,8 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from certkeeper.lint.document import children, header, start_of
+from certkeeper.x509.der import DerError
 from certkeeper.x509.time import TimeEncodingError, decode_time
 
 OID_OCSP_BASIC_CONTENT = bytes.fromhex("2b0601050507300101")  # 1.3.6.1.5.5.7.48.1.1
@@ -80,49 +82,6 @@ class ParsedResponse:
         return None
 
 
-def _header(d: bytes, pos: int, end: int) -> tuple[int, int, int]:
-    """(tag, content start, content end) at `pos`, DER lengths only."""
-    if pos + 2 > end:
-        raise ResponseParseError(f"truncated element at offset {pos}")
-    tag = d[pos]
-    if tag & 0x1F == 0x1F:
-        raise ResponseParseError(f"high tag number at offset {pos}")
-    first = d[pos + 1]
-    pos += 2
-    if first < 0x80:
-        length = first
-    elif first == 0x80:
-        raise ResponseParseError(f"indefinite length at offset {pos - 2}")
-    else:
-        count = first & 0x7F
-        if count > 4 or pos + count > end:
-            raise ResponseParseError(f"bad length at offset {pos - 2}")
-        length = int.from_bytes(d[pos : pos + count], "big")
-        if d[pos] == 0 or length < 0x80:
-            raise ResponseParseError(f"non-minimal length at offset {pos - 2}")
-        pos += count
-    if pos + length > end:
-        raise ResponseParseError(f"element at offset {pos} overruns its container")
-    return tag, pos, pos + length
-
-
-def _children(d: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
-    out = []
-    pos = start
-    while pos < end:
-        item = _header(d, pos, end)
-        out.append(item)
-        pos = item[2]
-    return out
-
-
-def _start_of(d: bytes, content_start: int, content_end: int) -> int:
-    """Offset of the tag of the element whose content spans [content_start, content_end)."""
-    length = content_end - content_start
-    header = 2 if length < 0x80 else 2 + (length.bit_length() + 7) // 8
-    return content_start - header
-
-
 def _time(d: bytes, item: tuple[int, int, int], where: str) -> datetime:
     tag, s, e = item
     if tag != 0x18:
@@ -154,18 +113,25 @@ def _expect(cond: bool, message: str) -> None:
 
 def parse_response(d: bytes) -> ParsedResponse:
     """Walk an OCSPResponse. Raises ResponseParseError on anything not well-formed."""
-    tag, s, e = _header(d, 0, len(d))
+    try:
+        return _parse(d)
+    except DerError as exc:  # the strict DER header reader the lint engine uses
+        raise ResponseParseError(str(exc)) from None
+
+
+def _parse(d: bytes) -> ParsedResponse:
+    tag, s, e = header(d, 0, len(d))
     _expect(tag == 0x30 and e == len(d), "not exactly one OCSPResponse SEQUENCE")
-    top = _children(d, s, e)
+    top = children(d, s, e)
     _expect(bool(top) and top[0][0] == 0x0A and top[0][2] - top[0][1] == 1, "no responseStatus")
     status = d[top[0][1]]
     if status != 0:
         _expect(len(top) == 1, "an error response carries responseBytes")
         return ParsedResponse(status)
     _expect(len(top) == 2 and top[1][0] == 0xA0, "successful response without responseBytes")
-    rb = _children(d, top[1][1], top[1][2])
+    rb = children(d, top[1][1], top[1][2])
     _expect(len(rb) == 1 and rb[0][0] == 0x30, "responseBytes is not one SEQUENCE")
-    rb_parts = _children(d, rb[0][1], rb[0][2])
+    rb_parts = children(d, rb[0][1], rb[0][2])
     _expect(
         len(rb_parts) == 2 and rb_parts[0][0] == 0x06 and rb_parts[1][0] == 0x04,
         "responseBytes is not {responseType, response}",
@@ -175,9 +141,9 @@ def parse_response(d: bytes) -> ParsedResponse:
         "responseType is not id-pkix-ocsp-basic",
     )
     b0, b1 = rb_parts[1][1], rb_parts[1][2]
-    btag, bs, be = _header(d, b0, b1)
+    btag, bs, be = header(d, b0, b1)
     _expect(btag == 0x30 and be == b1, "BasicOCSPResponse is not one SEQUENCE")
-    basic = _children(d, bs, be)
+    basic = children(d, bs, be)
     _expect(len(basic) in (3, 4), "BasicOCSPResponse has the wrong number of fields")
     (ttag, ts, te), (atag, as_, ae), (sigtag, ss, se) = basic[:3]
     _expect(ttag == 0x30 and atag == 0x30, "tbsResponseData or signatureAlgorithm malformed")
@@ -186,14 +152,14 @@ def parse_response(d: bytes) -> ParsedResponse:
     if len(basic) == 4:
         ctag, cs, ce = basic[3]
         _expect(ctag == 0xA0, "certs is not [0] EXPLICIT")
-        seq = _children(d, cs, ce)
+        seq = children(d, cs, ce)
         _expect(len(seq) == 1 and seq[0][0] == 0x30, "certs is not a SEQUENCE OF Certificate")
-        certs = _children(d, seq[0][1], seq[0][2])
+        certs = children(d, seq[0][1], seq[0][2])
         if certs:
             c_tag, c_s, c_e = certs[0]
             _expect(c_tag == 0x30, "a certificate in certs is not a SEQUENCE")
-            signer = d[_start_of(d, c_s, c_e) : c_e]
-    fields = _children(d, ts, te)
+            signer = d[start_of(d, c_s, c_e) : c_e]
+    fields = children(d, ts, te)
     i = 1 if fields and fields[0][0] == 0xA0 else 0  # version: the lints judge it
     _expect(len(fields) >= i + 3, "tbsResponseData has too few fields")
     _expect(fields[i][0] in (0xA1, 0xA2), "responderID is neither byName nor byKey")
@@ -202,7 +168,7 @@ def parse_response(d: bytes) -> ParsedResponse:
     _expect(rtag == 0x30, "responses is not a SEQUENCE")
     singles = []
     cut: list[tuple[int, int]] = []  # spans left out of the shape
-    for n, (stag, s0, s1) in enumerate(_children(d, rs, re_)):
+    for n, (stag, s0, s1) in enumerate(children(d, rs, re_)):
         _expect(stag == 0x30, f"responses[{n}] is not a SEQUENCE")
         single, serial_span = _single(d, s0, s1, n)
         singles.append(single)
@@ -220,8 +186,8 @@ def parse_response(d: bytes) -> ParsedResponse:
         response_status=0,
         singles=tuple(singles),
         produced_at=produced_at,
-        tbs=d[_start_of(d, ts, te) : te],
-        signature_algorithm=d[_start_of(d, as_, ae) : ae],
+        tbs=d[start_of(d, ts, te) : te],
+        signature_algorithm=d[start_of(d, as_, ae) : ae],
         signature=d[ss + 1 : se],
         signer_certificate=signer,
         shape=shape.digest(),
@@ -230,10 +196,10 @@ def parse_response(d: bytes) -> ParsedResponse:
 
 def _single(d: bytes, s0: int, s1: int, n: int) -> tuple[SingleStatus, tuple[int, int]]:
     where = f"responses[{n}]"
-    parts = _children(d, s0, s1)
+    parts = children(d, s0, s1)
     _expect(len(parts) >= 3, f"{where} has too few fields")
     ctag, cs, ce = parts[0]
-    cid = _children(d, cs, ce)
+    cid = children(d, cs, ce)
     _expect(ctag == 0x30 and len(cid) == 4, f"{where}.certID malformed")
     _expect(
         cid[0][0] == 0x30 and cid[1][0] == 0x04 and cid[2][0] == 0x04 and cid[3][0] == 0x02,
@@ -241,7 +207,7 @@ def _single(d: bytes, s0: int, s1: int, n: int) -> tuple[SingleStatus, tuple[int
     )
     serial_content = d[cid[3][1] : cid[3][2]]
     _expect(bool(serial_content), f"{where}.certID serialNumber is empty")
-    prefix = d[_start_of(d, cid[0][1], cid[0][2]) : _start_of(d, cid[3][1], cid[3][2])]
+    prefix = d[start_of(d, cid[0][1], cid[0][2]) : start_of(d, cid[3][1], cid[3][2])]
     st, sc, se = parts[1]
     revocation_time = None
     reason = None
@@ -250,12 +216,12 @@ def _single(d: bytes, s0: int, s1: int, n: int) -> tuple[SingleStatus, tuple[int
         status = "good"
     elif st == 0xA1:
         status = "revoked"
-        info = _children(d, sc, se)
+        info = children(d, sc, se)
         _expect(1 <= len(info) <= 2, f"{where} RevokedInfo malformed")
         revocation_time = _time(d, info[0], f"{where}.revocationTime")
         if len(info) == 2:
             _expect(info[1][0] == 0xA0, f"{where} revocationReason is not [0] EXPLICIT")
-            etag, es, ee = _header(d, info[1][1], info[1][2])
+            etag, es, ee = header(d, info[1][1], info[1][2])
             _expect(etag == 0x0A and ee - es == 1, f"{where} revocationReason malformed")
             reason = d[es]
     elif st == 0x82:
@@ -267,7 +233,7 @@ def _single(d: bytes, s0: int, s1: int, n: int) -> tuple[SingleStatus, tuple[int
     next_update = None
     for t, c, e in parts[3:]:
         if t == 0xA0:
-            inner = _header(d, c, e)
+            inner = header(d, c, e)
             _expect(inner[2] == e, f"{where}.nextUpdate malformed")
             next_update = _time(d, inner, f"{where}.nextUpdate")
         elif t != 0xA1:

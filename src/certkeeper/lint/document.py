@@ -327,7 +327,7 @@ def _split_signed(d: bytes, what: str) -> tuple[tuple[int, int, int], bytes, Alg
     if len(parts) != 3:
         raise DerError(f"a {what} has 3 elements, this one has {len(parts)}")
     (ttag, tcs, tce), alg_h, (stag, scs, sce) = parts
-    tbs_raw = d[_hdr_start_of(d, tcs, tce) : tce]
+    tbs_raw = d[start_of(d, tcs, tce) : tce]
     sig_alg = parse_alg(d, alg_h, "signatureAlgorithm")
     if stag != 0x03 or sce == scs:
         raise DerError("signatureValue is not a BIT STRING")
@@ -347,11 +347,11 @@ def parse_alg(data: bytes, h: tuple[int, int, int], what: str) -> AlgId:
     params = None
     if len(kids) == 2:
         _, pcs, pce = kids[1]
-        params = data[_hdr_start_of(data, pcs, pce) : pce]
-    return AlgId(oid, params, data[_hdr_start_of(data, cs, ce) : ce])
+        params = data[start_of(data, pcs, pce) : pce]
+    return AlgId(oid, params, data[start_of(data, cs, ce) : ce])
 
 
-def _hdr_start_of(data: bytes, cs: int, ce: int) -> int:
+def start_of(data: bytes, cs: int, ce: int) -> int:
     """Tag offset of an element from its content span: DER lengths are minimal, so the
     header size follows from the content length alone."""
     length = ce - cs
@@ -540,7 +540,7 @@ class CertificateDocument(Document):
         itag, ics, ice = parts[i + 2]
         if itag != 0x30:
             raise DerError("issuer is not a SEQUENCE")
-        self.issuer_raw = d[_hdr_start_of(d, ics, ice) : ice]
+        self.issuer_raw = d[start_of(d, ics, ice) : ice]
         vtag, vcs, vce = parts[i + 3]
         if vtag != 0x30:
             raise DerError("validity is not a SEQUENCE")
@@ -552,11 +552,11 @@ class CertificateDocument(Document):
         jtag, jcs, jce = parts[i + 4]
         if jtag != 0x30:
             raise DerError("subject is not a SEQUENCE")
-        self.subject_raw = d[_hdr_start_of(d, jcs, jce) : jce]
+        self.subject_raw = d[start_of(d, jcs, jce) : jce]
         ktag, kcs, kce = parts[i + 5]
         if ktag != 0x30:
             raise DerError("subjectPublicKeyInfo is not a SEQUENCE")
-        self.spki_raw = d[_hdr_start_of(d, kcs, kce) : kce]
+        self.spki_raw = d[start_of(d, kcs, kce) : kce]
         kparts = children(d, kcs, kce)
         if len(kparts) != 2 or kparts[1][0] != 0x03 or kparts[1][1] == kparts[1][2]:
             raise DerError("subjectPublicKeyInfo is not {algorithm, BIT STRING}")
@@ -1298,7 +1298,7 @@ class OcspResponseDocument(Document):
         if len(parts) not in (3, 4):
             raise DerError(f"BasicOCSPResponse has {len(parts)} elements")
         (ttag, tcs, tce), alg_h, (stag, scs, sce) = parts[:3]
-        self.tbs_raw = b[_hdr_start_of(b, tcs, tce) : tce]
+        self.tbs_raw = b[start_of(b, tcs, tce) : tce]
         self.sig_alg = parse_alg(b, alg_h, "signatureAlgorithm")
         if stag != 0x03 or sce == scs:
             raise DerError("signature is not a BIT STRING")
@@ -1311,7 +1311,7 @@ class OcspResponseDocument(Document):
             if seq_tag != 0x30:
                 raise DerError("certs is not a SEQUENCE OF Certificate")
             for _, c, e in children(b, qcs, qce):
-                self.certs.append(b[_hdr_start_of(b, c, e) : e])
+                self.certs.append(b[start_of(b, c, e) : e])
         if ttag != 0x30:
             raise DerError("tbsResponseData is not a SEQUENCE")
         fields = children(b, tcs, tce)
