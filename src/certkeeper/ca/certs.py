@@ -59,7 +59,7 @@ def root_builder(
         .not_valid_before(start)
         .not_valid_after(start + ROOT_VALIDITY)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(_ca_key_usage(digital_signature=False), critical=True)
+        .add_extension(ca_key_usage(digital_signature=False), critical=True)
         .add_extension(ski, critical=False)
         # BR 7.1.2.1.3: RECOMMENDED in a root, keyIdentifier equal to its own SKI.
         .add_extension(
@@ -106,7 +106,7 @@ def issuing_ca_builder(
             ),
             critical=False,
         )
-        .add_extension(_ca_key_usage(digital_signature=True), critical=True)
+        .add_extension(ca_key_usage(digital_signature=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(
@@ -141,20 +141,7 @@ def responder_builder(
         .add_extension(_aki(issuer), critical=False)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False)
         .add_extension(x509.OCSPNoCheck(), critical=False)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(signing_key_usage(), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
     )
 
@@ -164,7 +151,23 @@ def _aki(issuer: x509.Certificate) -> x509.AuthorityKeyIdentifier:
     return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
 
 
-def _ca_key_usage(*, digital_signature: bool) -> x509.KeyUsage:
+def signing_key_usage() -> x509.KeyUsage:
+    """digitalSignature alone: delegated OCSP responders, and the MPIC mutual-TLS leaves."""
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def ca_key_usage(*, digital_signature: bool) -> x509.KeyUsage:
+    """keyCertSign and cRLSign, with digitalSignature where the CA signs OCSP itself."""
     return x509.KeyUsage(
         digital_signature=digital_signature,
         content_commitment=False,
