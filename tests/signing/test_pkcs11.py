@@ -258,3 +258,24 @@ def test_key_uri_round_trips(token: str, label: str, key_id: bytes) -> None:
 def test_malformed_key_uri_is_named(text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         KeyUri.parse(text)
+
+
+def test_ec_point_is_read_wrapped_or_bare_by_its_length() -> None:
+    """CKA_EC_POINT comes DER-wrapped from SoftHSM2 and bare from some HSMs; a bare point
+    whose third octet happens to be 0x04 must not be mistaken for a wrapped one."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+    from pkcs11 import KeyType
+    from pkcs11.util.ec import encode_named_curve_parameters
+
+    from certkeeper.signing.pkcs11 import _public_key
+
+    while True:
+        key = ec.generate_private_key(ec.SECP256R1()).public_key()
+        point = key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+        if point[2] == 0x04:  # what a wrapped point has at that offset
+            break
+    params = encode_named_curve_parameters("1.2.840.10045.3.1.7")
+    for stored in (bytes((0x04, len(point))) + point, point):
+        attrs = {Attribute.EC_PARAMS: params, Attribute.EC_POINT: stored}
+        assert _public_key(attrs, KeyType.EC) == key

@@ -152,11 +152,13 @@ def _public_key(pub: Any, key_type: KeyType) -> object:
         if params == encode_named_curve_parameters(oid):
             point = bytes(pub[Attribute.EC_POINT])
             # CKA_EC_POINT is DER OCTET STRING (PKCS#11 v2.40 2.3.3); SoftHSM2 and most
-            # HSMs wrap it, a few return the bare point.
-            if point[:1] == b"\x04" and len(point) > 2 and point[2:3] == b"\x04":
+            # HSMs wrap it, a few return the bare point. The length tells them apart: an
+            # uncompressed point is 2 * coordinate + 1 octets, and both our curves' points
+            # fit a short-form OCTET STRING header (2 octets). Looking at the third octet
+            # instead would misread a bare point whose x coordinate starts with 0x04.
+            bare = 2 * ((curve.key_size + 7) // 8) + 1
+            if len(point) == bare + 2 and point[:2] == bytes((0x04, bare)):
                 point = point[2:]
-            elif point[:1] == b"\x04" and len(point) > 3 and point[1] == 0x81:
-                point = point[3:]
             return ec.EllipticCurvePublicKey.from_encoded_point(curve, point)
     raise ConfigError("PKCS#11 key has an unsupported curve")
 
