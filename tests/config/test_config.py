@@ -62,6 +62,8 @@ def test_rendered_config_round_trips(tmp_path: Path) -> None:
         ("lookback_days = 10", "lookback_days = 3", "at least next_update_days (7)"),
         ("smtp_port = 25", "smtp_port = 70000", "not a TCP port"),
         ('from = "ca@example.com"', 'from = "nobody"', "not an email address"),
+        ("[keys]", '[keys]\npkcs11_module = "/x.so"', "pkcs11_module and pkcs11_token go together"),
+        ("[keys]", "[keys]\npkcs11_token = 3", "pkcs11_token"),
     ],
 )
 def test_bad_config_values_name_the_key(tmp_path: Path, old: str, new: str, expected: str) -> None:
