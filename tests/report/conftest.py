@@ -18,7 +18,6 @@ from certkeeper.store.incidents import IncidentStore
 from certkeeper.store.queries import CertificateFilter
 from factories import PASSPHRASE, csr_pem, make_home
 
-NOW_FIXED = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # when a test's event is logged
 
 
 @dataclass

@@ -16,7 +16,6 @@ from certkeeper.store.incidents import IncidentStore
 
 from .conftest import Campaign
 
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 ACTION = {
     "kind": "prevent",
     "description": "Check keyUsage against the key type in the profile linter",
@@ -36,7 +35,7 @@ def test_fields_are_normalized_stored_and_logged(campaign: Campaign) -> None:
     result = details.update_details(
         s,
         campaign.incident_id,
-        now=NOW,
+        now=campaign.now,
         who="alice",
         sets=[
             ("ca_owner_id", "A000123"),
@@ -63,13 +62,13 @@ def test_fields_are_normalized_stored_and_logged(campaign: Campaign) -> None:
     ]
     assert s.get(campaign.incident_id).details == result
     event = s.events(campaign.incident_id)[-1]
-    assert (event.event, event.actor, event.at) == ("report details updated", "alice", NOW)
+    assert (event.event, event.actor, event.at) == ("report details updated", "alice", campaign.now)
     assert "ca_owner_id" in event.detail["fields"]
 
     again = details.update_details(
         s,
         campaign.incident_id,
-        now=NOW,
+        now=campaign.now,
         who="bob",
         adds=[("relevant_policies", "CCADB policy 2.4")],
         unsets=["issuance_stopped"],
@@ -112,7 +111,7 @@ def test_bad_fields_are_refused_and_nothing_changes(
     s = store(campaign)
     events = len(s.events(campaign.incident_id))
     with pytest.raises(InputError, match=message):
-        details.update_details(s, campaign.incident_id, now=NOW, who="x", sets=sets)
+        details.update_details(s, campaign.incident_id, now=campaign.now, who="x", sets=sets)
     assert s.get(campaign.incident_id).details == {}
     assert len(s.events(campaign.incident_id)) == events
 
@@ -141,7 +140,7 @@ def test_a_toml_file_sets_many_fields_and_typos_are_named(
     result = details.update_details(
         store(campaign),
         campaign.incident_id,
-        now=NOW,
+        now=campaign.now,
         who="alice",
         document=details.load_document(good),
     )
@@ -157,7 +156,7 @@ def test_a_toml_file_sets_many_fields_and_typos_are_named(
         details.update_details(
             store(campaign),
             campaign.incident_id,
-            now=NOW,
+            now=campaign.now,
             who="alice",
             document=details.load_document(typo),
         )
@@ -171,7 +170,7 @@ def test_a_toml_file_sets_many_fields_and_typos_are_named(
         details.update_details(
             store(campaign),
             campaign.incident_id,
-            now=NOW,
+            now=campaign.now,
             who="alice",
             document=details.load_document(nested),
         )
@@ -179,9 +178,9 @@ def test_a_toml_file_sets_many_fields_and_typos_are_named(
 
 def test_action_items_are_numbered_changed_and_logged(campaign: Campaign) -> None:
     s = store(campaign)
-    first = details.add_action(s, campaign.incident_id, ACTION, now=NOW, who="alice")
+    first = details.add_action(s, campaign.incident_id, ACTION, now=campaign.now, who="alice")
     second = details.add_action(
-        s, campaign.incident_id, {**ACTION, "kind": "Detect"}, now=NOW, who="alice"
+        s, campaign.incident_id, {**ACTION, "kind": "Detect"}, now=campaign.now, who="alice"
     )
     assert (first.number, first.kind, first.status) == (
         1,
@@ -190,7 +189,7 @@ def test_action_items_are_numbered_changed_and_logged(campaign: Campaign) -> Non
     )
     assert second.number == 2 and second.kind is details.Kind.Detect
     changed = details.set_action(
-        s, campaign.incident_id, 1, {"status": "in-progress", "due": None}, now=NOW, who="bob"
+        s, campaign.incident_id, 1, {"status": "in-progress", "due": None}, now=campaign.now, who="bob"
     )
     assert changed.status is details.ActionStatus.in_progress
     assert changed.due == date(2026, 12, 15)
@@ -201,7 +200,7 @@ def test_action_items_are_numbered_changed_and_logged(campaign: Campaign) -> Non
     assert last.detail == {"number": 1, "status": "In Progress"}
     # report fields and action items live side by side without clobbering each other
     details.update_details(
-        s, campaign.incident_id, now=NOW, who="alice", sets=[("ca_owner_id", "A000001")]
+        s, campaign.incident_id, now=campaign.now, who="alice", sets=[("ca_owner_id", "A000001")]
     )
     assert len(details.actions(s.get(campaign.incident_id).details)) == 2
 
@@ -221,17 +220,17 @@ def test_bad_action_items_are_refused(
 ) -> None:
     s = store(campaign)
     with pytest.raises(InputError, match=message):
-        details.add_action(s, campaign.incident_id, {**ACTION, **changes}, now=NOW, who="x")
+        details.add_action(s, campaign.incident_id, {**ACTION, **changes}, now=campaign.now, who="x")
     assert details.actions(s.get(campaign.incident_id).details) == []
 
 
 def test_changing_a_missing_action_item_is_refused(campaign: Campaign) -> None:
     s = store(campaign)
     with pytest.raises(InputError, match="has no action item 3"):
-        details.set_action(s, campaign.incident_id, 3, {"status": "Complete"}, now=NOW, who="x")
-    details.add_action(s, campaign.incident_id, ACTION, now=NOW, who="x")
+        details.set_action(s, campaign.incident_id, 3, {"status": "Complete"}, now=campaign.now, who="x")
+    details.add_action(s, campaign.incident_id, ACTION, now=campaign.now, who="x")
     with pytest.raises(InputError, match="nothing to change"):
-        details.set_action(s, campaign.incident_id, 1, {"status": None}, now=NOW, who="x")
+        details.set_action(s, campaign.incident_id, 1, {"status": None}, now=campaign.now, who="x")
 
 
 @given(

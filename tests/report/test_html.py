@@ -16,7 +16,7 @@ from certkeeper.report.build import build_report
 from certkeeper.revocation import details
 from certkeeper.store.incidents import IncidentStore
 
-from .conftest import NOW_FIXED, Campaign
+from .conftest import Campaign
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> & "quotes" \'single\''
 
@@ -41,7 +41,7 @@ def test_hostile_text_is_shown_never_executed(campaign: Campaign) -> None:
     details.update_details(
         store,
         campaign.incident_id,
-        now=NOW_FIXED,
+        now=campaign.now,
         who="x",
         sets=[("description", HOSTILE), ("source_of_disclosure", HOSTILE)],
         adds=[
@@ -61,7 +61,7 @@ def test_hostile_text_is_shown_never_executed(campaign: Campaign) -> None:
             "due": "2026-12-01",
             "status": "In Progress",
         },
-        now=NOW_FIXED,
+        now=campaign.now,
         who="x",
     )
     report = build_report(campaign.ca, campaign.incident_id, campaign.now)

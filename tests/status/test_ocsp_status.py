@@ -70,8 +70,8 @@ def test_good_then_revoked_responses_pass_both_linters(ca: CaHome, profile: str,
     assert no_errors(status.lint_response(good.der, issuer_cert)) == []
     assert no_errors(pk.lint_ocsp_response(good.der)) == []
 
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)  # one instant
     for reason in (None, 1):
-        at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
         if reason is None:
             revoke(ca, serial, None, at)
         else:  # a later keyCompromise replaces the reason (BR 7.2.2)
