@@ -29,7 +29,7 @@ SUBSCRIBER_REASONS = frozenset(ALLOWED_REASONS - {CrlReason.privilegeWithdrawn})
 
 
 def revoke_cert(acme: Acme, request: Request) -> Response:
-    from certkeeper.revocation.publishing import publisher_for
+    from certkeeper.revocation.publishing import PublicationIncomplete, publisher_for
     from certkeeper.revocation.service import revoke
     from certkeeper.store.revocations import RevocationStore
 
@@ -84,6 +84,9 @@ def revoke_cert(acme: Acme, request: Request) -> Response:
             evidence=evidence,
             publish=publisher_for(acme.home),
         )
+    except PublicationIncomplete as exc:
+        # Revoked and OCSP re-signed; the shard stays pending for the next publisher.
+        log.warning("revoked, CRL publication incomplete", extra={"error": str(exc)})
     except CertkeeperError as exc:
         raise AcmeProblem("malformed", str(exc)) from None
     log.info("certificate revoked", extra={"serial": serial, "reason": int(reason), "by": evidence})

@@ -29,7 +29,9 @@ crl_app = typer.Typer(
 HOME_OPTION = home_option()
 FORMAT_OPTION = typer.Option(OutputFormat.table, "--format", help="table, json or csv.")
 OUT_OPTION = typer.Option(
-    None, "--out", help="Directory served at <base_url>/crl (default <home>/crl)."
+    None,
+    "--out",
+    help="Write here instead of [crl] dir (the directory `serve` serves at <base_url>/crl).",
 )
 
 PUBLISH_COLUMNS = [
@@ -40,6 +42,7 @@ PUBLISH_COLUMNS = [
     "crl_number",
     "entries",
     "size_bytes",
+    "pending",
     "message",
 ]
 STATUS_COLUMNS = [
@@ -54,6 +57,7 @@ STATUS_COLUMNS = [
     "over_budget",
     "crl_number",
     "published_at",
+    "pending",
 ]
 
 
@@ -84,7 +88,7 @@ def publish_cmd(
         raise InputError(f"--workers: {workers} is not between 1 and 64")
     ca = CaHome.open(resolve_home(home))
     try:
-        out_dir = out if out is not None else ca.config.home / "crl"
+        out_dir = out if out is not None else ca.config.crl_dir
         now = datetime.now(UTC)
         total = len(plan(ca, now, full=full))
         refused: CrlPublishRefused | None = None
@@ -115,9 +119,11 @@ def publish_cmd(
         )
     else:
         print_rows(rows, PUBLISH_COLUMNS, fmt)
+    pending = sum(r.pending for r in report.results)
     summary = (
         f"{len(report.published)} published, {len(report.refused)} refused, "
-        f"{len(report.skipped)} skipped; CCADB lists: {', '.join(report.shard_lists) or 'none'}"
+        f"{len(report.skipped)} skipped; {pending} revocation(s) on no published CRL; "
+        f"CCADB lists: {', '.join(report.shard_lists) or 'none'}"
     )
     err_console.print(summary, highlight=False, markup=False)
     if refused is not None:
@@ -171,7 +177,13 @@ def status_cmd(
         ca.close()
     print_rows([r.to_dict() for r in rows], STATUS_COLUMNS, fmt)
     over = [r for r in rows if r.over_budget]
+    pending = [r for r in rows if r.pending]
     note = f"budget {budget:,} bytes per shard; {len(over)} shard(s) over budget"
+    if pending:
+        note += (
+            f"; {sum(r.pending for r in pending)} revocation(s) in {len(pending)} shard(s) "
+            "on no published CRL yet (run `certkeeper crl publish`)"
+        )
     if not flt.is_empty():
         note += " if the selection were revoked now"
     if fmt is OutputFormat.table:

@@ -377,7 +377,9 @@ def execute(
     finally:
         signer.close()
     report.seconds["revoke"] = time.perf_counter() - started
-    if publish is not None and report.shards:
+    if publish is not None:
+        # Also when this run revoked nothing: shards an earlier, killed run committed
+        # but never published are pending, and `publish` finishes them.
         t = time.perf_counter()
         report.published = publish(report.shards, now)
         report.seconds["publish"] = time.perf_counter() - t

@@ -1,5 +1,7 @@
-"""Republish just the CRL shards a revocation touched (BR 4.9.7: within 24 hours of a
-revocation; certkeeper does it at once by default)."""
+"""Republish the CRL shards a revocation touched (BR 4.9.7: within 24 hours of a
+revocation; certkeeper does it at once by default), and with them every shard that
+still holds revocations on no published CRL, whoever recorded them: a run killed
+between its commit and its publication is finished by the next publisher."""
 
 from __future__ import annotations
 
@@ -9,7 +11,16 @@ from datetime import datetime
 from pathlib import Path
 
 from certkeeper.ca.home import CaHome
-from certkeeper.status.crl import CrlResult, CrlTask, ShardPublisher, default_owner
+from certkeeper.errors import CertkeeperError
+from certkeeper.status.crl import CrlResult, failure_message, pending_tasks, publish_tasks
+
+
+class PublicationIncomplete(CertkeeperError):
+    """Revocations are recorded (and their OCSP responses re-signed) but at least one
+    of their CRL shards could not be published; the shard stays pending and the next
+    publisher (`crl publish`, `revoke`, `incident execute`) publishes it."""
+
+    exit_code = 3
 
 
 @dataclass
@@ -17,6 +28,10 @@ class RepublishReport:
     published: list[CrlResult] = field(default_factory=list)
     refused: list[CrlResult] = field(default_factory=list)
     skipped: list[CrlResult] = field(default_factory=list)  # another publisher holds the lease
+
+    @property
+    def failed(self) -> list[CrlResult]:
+        return [r for r in self.refused + self.skipped if r.failed]
 
 
 def republish(
@@ -27,15 +42,14 @@ def republish(
     out_dir: Path | None = None,
     override_budget: bool = False,
 ) -> RepublishReport:
-    """Publish the shards named by (issuer id, shard), each under its lease."""
+    """Publish the shards named by (issuer id, shard), and every pending shard, each
+    under its lease, into `[crl] dir` unless `out_dir` says otherwise."""
     out = out_dir or home.config.crl_dir
-    names = {rec.id: rec.name for rec in home.inventory.issuers()}
-    publisher = ShardPublisher(home)
-    owner = default_owner()
+    results = publish_tasks(
+        home, pending_tasks(home, keys), now, out, override_budget=override_budget
+    )
     report = RepublishReport()
-    for issuer_id, shard in sorted(keys):
-        task = CrlTask(issuer_id, names[issuer_id], "shard", shard)
-        result = publisher.publish_one(task, now, out, override_budget=override_budget, owner=owner)
+    for result in results:
         {"published": report.published, "refused": report.refused, "skipped": report.skipped}[
             result.status
         ].append(result)
@@ -49,11 +63,15 @@ def publisher_for(
     home: CaHome, out_dir: Path | None = None, override_budget: bool = False
 ) -> Publish:
     """The `publish` callback revocation services take: returns shards published, and
-    raises nothing (refusals are reported by the caller from the shard status)."""
+    raises PublicationIncomplete naming every shard left unpublished."""
 
     def publish(keys: set[tuple[int, int]], now: datetime) -> int:
-        return len(
-            republish(home, keys, now, out_dir=out_dir, override_budget=override_budget).published
-        )
+        report = republish(home, keys, now, out_dir=out_dir, override_budget=override_budget)
+        if report.failed:
+            raise PublicationIncomplete(
+                failure_message(report.failed)
+                + "; the revocations are recorded and stay pending until a publication succeeds"
+            )
+        return len(report.published)
 
     return publish

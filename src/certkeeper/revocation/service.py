@@ -13,7 +13,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from certkeeper.ca.home import CaHome
-from certkeeper.errors import InputError, NotFound
+from certkeeper.errors import CertkeeperError, InputError, NotFound
+from certkeeper.revocation.publishing import PublicationIncomplete
 from certkeeper.revocation.reasons import CrlReason, encoded_reason
 from certkeeper.status.ocsp import resign_on_revocation
 from certkeeper.store.database import write_transaction
@@ -84,7 +85,9 @@ def revoke(
     incident_id: int | None = None,
     publish: Callable[[set[tuple[int, int]], datetime], int] | None = None,
 ) -> Revoked:
-    """Record the revocation and re-sign the OCSP response in one transaction."""
+    """Record the revocation and re-sign the OCSP response in one transaction, then
+    `publish` its shard and every shard still pending. A publication failure raises
+    (the revocation stays recorded, its shard pending) with the serial named."""
     now = truncate(now)
     when = truncate(revoked_at) if revoked_at is not None else now
     state = home.inventory.serial_state(serial)
@@ -102,8 +105,15 @@ def revoke(
             resign_on_revocation(home, serial, conn, now)
     rec = outcome.record
     published = 0
-    if publish is not None and outcome.action != "unchanged":
-        published = publish({(rec.issuer_id, rec.crl_shard)}, now)
+    if publish is not None:
+        # Even an unchanged (repeated) revocation publishes: its shard may still be
+        # pending because the run that recorded it died before publishing.
+        try:
+            published = publish({(rec.issuer_id, rec.crl_shard)}, now)
+        except CertkeeperError as exc:
+            raise PublicationIncomplete(
+                f"serial {serial}: {outcome.action}, OCSP re-signed; but {exc}"
+            ) from None
     return Revoked(
         serial,
         outcome.action,

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import multiprocessing
-import os
-import socket
+import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -35,6 +36,7 @@ from certkeeper.lint.document import CrlDocument
 from certkeeper.lint.engine import Finding, Severity
 from certkeeper.signing.base import KEY_SPECS
 from certkeeper.status import crl_files
+from certkeeper.status.lease_owner import default_owner, owner_is_dead
 from certkeeper.store.crl_repo import FULL_SCOPE, CrlStore, next_crl_number
 from certkeeper.store.queries import CertificateFilter
 from certkeeper.store.records import IssuerRecord
@@ -42,20 +44,27 @@ from certkeeper.urls import ca_crl_url, crl_url
 from certkeeper.x509 import crl as crlenc
 from certkeeper.x509.time import truncate
 
+log = logging.getLogger(__name__)
+
 # nextUpdate of shard and CA CRLs and how long entries outlive their certificate are
 # settings ([crl] in certkeeper.toml, see config.py for the BR 4.9.7 / RFC 5280 3.3
 # reasoning behind the defaults); the defaults, for code without a CA home:
 LOOKBACK = timedelta(days=10)
-# A publisher holds a shard's lease this long; publishing one shard takes seconds.
-LEASE_DURATION = timedelta(minutes=10)
+# A publisher holds a shard's lease this long past its last renewal, and renews it
+# every LEASE_RENEWAL seconds while it works: a publisher that dies (kill -9, power) on
+# another host frees its shards within a minute; on this host at once (lease_owner).
+LEASE_DURATION = timedelta(seconds=60)
+LEASE_RENEWAL = 15.0
 
 Kind = Literal["shard", "full", "ca"]
 Progress = Callable[[int], None]
+Clock = Callable[[], datetime]
 
 
 class CrlPublishRefused(CertkeeperError):
-    """At least one CRL was not published (over budget, or it failed its lints); the
-    others were. The message names each refused CRL; `report` has every result."""
+    """At least one CRL was not published (over budget, failed its lints, could not be
+    written, or its shard holds unpublished revocations and another publisher's lease
+    outlived the wait); the others were. The message names each; `report` has all."""
 
     exit_code = 3
 
@@ -89,6 +98,12 @@ class CrlResult:
     sha256: str | None = None
     message: str = ""
     findings: tuple[str, ...] = ()
+    pending: int = 0  # revocations of the shard on no published CRL after the run
+
+    @property
+    def failed(self) -> bool:
+        """Refused, or skipped while its shard still holds unpublished revocations."""
+        return self.status == "refused" or (self.status == "skipped" and self.pending > 0)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -103,6 +118,7 @@ class CrlResult:
             "size_bytes": self.size_bytes,
             "budget_bytes": self.budget_bytes,
             "sha256": self.sha256,
+            "pending": self.pending,
             "message": self.message,
         }
 
@@ -128,10 +144,50 @@ class PublishReport:
     def skipped(self) -> list[CrlResult]:
         return self.with_status("skipped")
 
+    @property
+    def failed(self) -> list[CrlResult]:
+        return [r for r in self.results if r.failed]
 
-def default_owner() -> str:
-    """A lease owner name that differs between processes and hosts."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}"
+
+def lease_clock(now: datetime, started: float | None = None) -> Clock:
+    """Lease times continue the run's `now` (a clock the caller controls) by the
+    monotonic time elapsed since `started`, so a renewal or a wait moves forward
+    from the run's instant rather than from the wall clock."""
+    origin = time.monotonic() if started is None else started
+    return lambda: now + timedelta(seconds=max(0.0, time.monotonic() - origin))
+
+
+class _HeldLease:
+    """Renews a shard's lease from a background thread while the shard is built,
+    linted and written, so a short lease never runs out under a live publisher."""
+
+    def __init__(self, store: CrlStore, task: CrlTask, owner: str, clock: Clock) -> None:
+        self.store, self.task, self.owner, self.clock = store, task, owner, clock
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._renew, name="crl-lease", daemon=True)
+
+    def __enter__(self) -> _HeldLease:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _renew(self) -> None:
+        while not self._stop.wait(LEASE_RENEWAL):
+            at = self.clock()
+            try:
+                held = self.store.acquire(
+                    self.task.issuer_id, self.task.shard, self.owner, at + LEASE_DURATION, at
+                )
+            except Exception as exc:  # the database is away: recording will find out
+                log.warning("lease renewal failed", extra={"error": str(exc)})
+                continue
+            if not held:
+                self.lost = True
+                return
 
 
 def _publishing_issuers(home: CaHome, now: datetime) -> list[IssuerRecord]:
@@ -232,10 +288,15 @@ class ShardPublisher:
         *,
         override_budget: bool = False,
         owner: str,
+        clock: Clock | None = None,
     ) -> CrlResult:
+        """Publish one CRL under its lease. `clock` gives lease times (default: `now`
+        moving on with the monotonic clock); the CRL itself is dated `now`."""
         path, url = self._where(task, out_dir)
         budget = self.home.config.crl_budget_bytes if task.kind == "shard" else None
         shard = task.shard if task.kind == "shard" else None
+        clock = clock or lease_clock(now)
+        what = _describe(task)
 
         def result(status: Literal["published", "refused", "skipped"], **kw: Any) -> CrlResult:
             return CrlResult(
@@ -249,67 +310,95 @@ class ShardPublisher:
                 **kw,
             )
 
-        if not self.store.acquire(task.issuer_id, task.shard, owner, now + LEASE_DURATION, now):
-            holder = self.store.holder(task.issuer_id, task.shard, now) or "another publisher"
-            return result("skipped", message=f"lease held by {holder}")
+        at = clock()
+        if not self.store.acquire(
+            task.issuer_id, task.shard, owner, at + LEASE_DURATION, at, dead=owner_is_dead
+        ):
+            holder = self.store.holder(task.issuer_id, task.shard, at) or "another publisher"
+            return result("skipped", message=f"{what}: lease held by {holder}")
         try:
-            state = self.store.state(task.issuer_id, task.shard)
-            number = next_crl_number(0 if state is None else state.crl_number, now)
-            der, count, _ = self.build(task, now, number)
-            what = _describe(task)
-            blocking = blocking_findings(der, self._issuer(task.issuer_id).cert_der)
-            if blocking:
-                return result(
-                    "refused",
-                    crl_number=number,
-                    entries=count,
-                    size_bytes=len(der),
-                    message=f"{what}: {len(blocking)} lint finding(s) at ERROR or above; "
-                    f"first: {blocking[0].lint_id}: {blocking[0].message}",
-                    findings=tuple(f"{f.lint_id}: {f.message}" for f in blocking),
-                )
-            if budget is not None and len(der) > budget and not override_budget:
-                return result(
-                    "refused",
-                    crl_number=number,
-                    entries=count,
-                    size_bytes=len(der),
-                    message=f"{what}: {len(der):,} bytes ({count:,} entries) is over the budget "
-                    f"of {budget:,} bytes (crl.budget_bytes); not published, use "
-                    "--override-budget to publish anyway",
-                )
-            digest = hashlib.sha256(der).hexdigest()
-            # The number is recorded before the file is replaced, so a crash in between
-            # skips a number rather than ever reusing it.
-            self.store.record_published(
-                task.issuer_id,
-                task.shard,
-                owner,
-                number,
-                now,
-                now
-                + (
-                    self.home.config.crl_ca_validity
-                    if task.kind == "ca"
-                    else self.home.config.crl_shard_validity
-                ),
-                count,
-                len(der),
-                digest,
-                now,
-            )
-            crl_files.write_atomic(path, der)
-            over = budget is not None and len(der) > budget
+            with _HeldLease(self.store, task, owner, clock):
+                return self._publish_leased(task, now, path, budget, override_budget, owner, result)
+        finally:
+            self.store.release(task.issuer_id, task.shard, owner)
+
+    def _publish_leased(
+        self,
+        task: CrlTask,
+        now: datetime,
+        path: Path,
+        budget: int | None,
+        override_budget: bool,
+        owner: str,
+        result: Callable[..., CrlResult],
+    ) -> CrlResult:
+        what = _describe(task)
+        # The revision is read before the entries: every revocation it counts is
+        # committed, so it is in the entries read next.
+        state = self.store.state(task.issuer_id, task.shard)
+        revision = 0 if state is None else state.revision
+        number = next_crl_number(0 if state is None else state.crl_number, now)
+        der, count, _ = self.build(task, now, number)
+
+        def refused(message: str, **kw: Any) -> CrlResult:
             return result(
-                "published",
+                "refused",
                 crl_number=number,
                 entries=count,
                 size_bytes=len(der),
-                sha256=digest,
-                message="over budget, published with --override-budget" if over else "",
+                message=f"{what}: {message}",
+                **kw,
             )
-        finally:
-            self.store.release(task.issuer_id, task.shard, owner)
+
+        blocking = blocking_findings(der, self._issuer(task.issuer_id).cert_der)
+        if blocking:
+            return refused(
+                f"{len(blocking)} lint finding(s) at ERROR or above; "
+                f"first: {blocking[0].lint_id}: {blocking[0].message}",
+                findings=tuple(f"{f.lint_id}: {f.message}" for f in blocking),
+            )
+        if budget is not None and len(der) > budget and not override_budget:
+            return refused(
+                f"{len(der):,} bytes ({count:,} entries) is over the budget "
+                f"of {budget:,} bytes (crl.budget_bytes); not published, use "
+                "--override-budget to publish anyway",
+            )
+        digest = hashlib.sha256(der).hexdigest()
+        # The number is recorded before the file is replaced, so a crash in between
+        # skips a number rather than ever reusing it.
+        self.store.record_published(
+            task.issuer_id,
+            task.shard,
+            owner,
+            number,
+            now,
+            now
+            + (
+                self.home.config.crl_ca_validity
+                if task.kind == "ca"
+                else self.home.config.crl_shard_validity
+            ),
+            count,
+            len(der),
+            digest,
+            now,
+        )
+        try:
+            crl_files.write_atomic(path, der)
+        except OSError as exc:
+            left = "; its revocations stay pending" if task.kind == "shard" else ""
+            return refused(f"cannot write {path}: {exc.strerror or exc}{left}")
+        if task.kind == "shard":
+            self.store.mark_published(task.issuer_id, task.shard, owner, revision)
+        over = budget is not None and len(der) > budget
+        return result(
+            "published",
+            crl_number=number,
+            entries=count,
+            size_bytes=len(der),
+            sha256=digest,
+            message="over budget, published with --override-budget" if over else "",
+        )
 
 
 def _describe(task: CrlTask) -> str:
@@ -331,15 +420,17 @@ def _init_worker(home_dir: str) -> None:
 
 
 def _run_in_worker(
-    task: CrlTask, now: datetime, out_dir: str, override_budget: bool, owner: str
+    task: CrlTask, now: datetime, out_dir: str, override_budget: bool, started: float
 ) -> CrlResult:
     assert _WORKER is not None, "worker process not initialised"
+    # The worker's own identity, so a worker killed alone is seen to be dead.
     return _WORKER.publish_one(
         task,
         now,
         Path(out_dir),
         override_budget=override_budget,
-        owner=f"{owner}/{os.getpid()}",
+        owner=default_owner(),
+        clock=lease_clock(now, started),
     )
 
 
@@ -352,14 +443,16 @@ def _run(
     owner: str,
     workers: int,
     progress: Progress | None,
+    started: float,
 ) -> list[CrlResult]:
     if workers <= 1 or len(tasks) <= 1:
         publisher = ShardPublisher(home)
+        clock = lease_clock(now, started)
         results = []
         for task in tasks:
             results.append(
                 publisher.publish_one(
-                    task, now, out_dir, override_budget=override_budget, owner=owner
+                    task, now, out_dir, override_budget=override_budget, owner=owner, clock=clock
                 )
             )
             if progress is not None:
@@ -375,7 +468,7 @@ def _run(
         initargs=(str(home.config.home),),
     ) as pool:
         futures = {
-            pool.submit(_run_in_worker, t, now, str(out_dir), override_budget, owner): t
+            pool.submit(_run_in_worker, t, now, str(out_dir), override_budget, started): t
             for t in tasks
         }
         for future in as_completed(futures):
@@ -383,6 +476,90 @@ def _run(
             if progress is not None:
                 progress(1)
     return [by_task[t] for t in tasks]
+
+
+def _finish_pending(
+    home: CaHome,
+    tasks: list[CrlTask],
+    results: list[CrlResult],
+    now: datetime,
+    out_dir: Path,
+    override_budget: bool,
+    owner: str,
+    started: float,
+) -> list[CrlResult]:
+    """Retry the shards that were skipped (leased elsewhere) while they hold
+    unpublished revocations, until their lease is free or has had time to expire
+    (a dead holder's lease lasts at most LEASE_DURATION past its last renewal); then
+    note every shard's pending count on its result."""
+    store = CrlStore(home.inventory.engine)
+    clock = lease_clock(now, started)
+    deadline = time.monotonic() + LEASE_DURATION.total_seconds() + LEASE_RENEWAL
+    out = list(results)
+    publisher: ShardPublisher | None = None
+    while True:
+        pending = store.pending_shards()
+        waiting = [
+            i
+            for i, (task, res) in enumerate(zip(tasks, out, strict=True))
+            if res.status == "skipped"
+            and task.kind == "shard"
+            and (task.issuer_id, task.shard) in pending
+        ]
+        if not waiting or time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
+        publisher = publisher or ShardPublisher(home)
+        for i in waiting:
+            out[i] = publisher.publish_one(
+                tasks[i], now, out_dir, override_budget=override_budget, owner=owner, clock=clock
+            )
+    pending = store.pending_shards()
+    return [
+        replace(res, pending=pending.get((task.issuer_id, task.shard), 0))
+        if task.kind == "shard"
+        else res
+        for task, res in zip(tasks, out, strict=True)
+    ]
+
+
+def publish_tasks(
+    home: CaHome,
+    tasks: list[CrlTask],
+    now: datetime,
+    out_dir: Path,
+    *,
+    override_budget: bool = False,
+    owner: str | None = None,
+    workers: int = 1,
+    progress: Progress | None = None,
+) -> list[CrlResult]:
+    """Publish `tasks` (over `workers` processes), then finish the skipped shards that
+    hold unpublished revocations; each shard result carries its pending count."""
+    owner = owner or default_owner()
+    started = time.monotonic()
+    results = _run(home, tasks, now, out_dir, override_budget, owner, workers, progress, started)
+    return _finish_pending(home, tasks, results, now, out_dir, override_budget, owner, started)
+
+
+def pending_tasks(home: CaHome, keys: Iterable[tuple[int, int]] = ()) -> list[CrlTask]:
+    """Shard tasks for `keys` (issuer id, shard) and for every shard that holds
+    revocations on no published CRL, whoever recorded them: what a publisher that
+    runs after a revocation must publish, including what a dead run left."""
+    wanted = set(keys) | set(CrlStore(home.inventory.engine).pending_shards())
+    names = {rec.id: rec.name for rec in home.inventory.issuers()}
+    return [CrlTask(i, names[i], "shard", s) for i, s in sorted(wanted)]
+
+
+def failure_message(failed: Iterable[CrlResult]) -> str:
+    """One line naming every CRL that a run left unpublished, and why."""
+    parts = []
+    for r in failed:
+        if r.status == "skipped":
+            parts.append(f"{r.message}; {r.pending} revocation(s) still on no CRL")
+        else:
+            parts.append(r.message)
+    return f"{len(parts)} CRL(s) not published: " + "; ".join(parts)
 
 
 def write_shard_lists(home: CaHome, out_dir: Path, issuers: Iterable[IssuerRecord]) -> list[Path]:
@@ -411,19 +588,36 @@ def publish(
     """Publish every shard of every issuing CA (empty shards too), the roots' CA CRLs,
     and the CCADB shard lists; with `full`, also each issuing CA's full CRL.
 
-    Shards whose lease another publisher holds are skipped (reported, not an error).
-    If any CRL is refused (over budget without `override_budget`, or a lint ERROR),
-    the others are still published and CrlPublishRefused is raised at the end."""
+    A shard whose lease another publisher holds is skipped; if it holds revocations on
+    no published CRL, it is retried until the lease frees or expires, and still
+    skipped then, it is a failure. If any CRL is refused (over budget without
+    `override_budget`, a lint ERROR, a file that cannot be written), the others are
+    still published and CrlPublishRefused is raised at the end."""
     now = truncate(now)
-    owner = owner or default_owner()
     tasks = plan(home, now, full=full)
-    results = _run(home, tasks, now, out_dir, override_budget, owner, workers, progress)
+    results = publish_tasks(
+        home,
+        tasks,
+        now,
+        out_dir,
+        override_budget=override_budget,
+        owner=owner,
+        workers=workers,
+        progress=progress,
+    )
     issuing = [r for r in _publishing_issuers(home, now) if r.role == "issuing"]
-    lists = write_shard_lists(home, out_dir, issuing)
-    report = PublishReport(now, tuple(results), tuple(str(p) for p in lists))
-    if report.refused:
-        lines = "; ".join(r.message for r in report.refused)
-        raise CrlPublishRefused(f"{len(report.refused)} CRL(s) not published: {lines}", report)
+    problems = []
+    try:
+        lists = [str(p) for p in write_shard_lists(home, out_dir, issuing)]
+    except OSError as exc:
+        lists = []
+        name = exc.filename or out_dir
+        problems.append(f"cannot write the CCADB shard list {name}: {exc.strerror or exc}")
+    report = PublishReport(now, tuple(results), tuple(lists))
+    if report.failed:
+        problems.insert(0, failure_message(report.failed))
+    if problems:
+        raise CrlPublishRefused("; ".join(problems), report)
     return report
 
 
@@ -450,6 +644,7 @@ class ShardStatus:
     crl_number: int | None  # last published
     published_at: datetime | None
     published_bytes: int | None
+    pending: int = 0  # revocations recorded but on no published CRL yet
 
     @property
     def over_budget(self) -> bool:
@@ -470,6 +665,7 @@ class ShardStatus:
             "crl_number": self.crl_number,
             "published_at": self.published_at.isoformat() if self.published_at else None,
             "published_bytes": self.published_bytes,
+            "pending": self.pending,
         }
 
 
@@ -538,6 +734,7 @@ def crl_status(
                     crl_number=state.crl_number if published and state else None,
                     published_at=state.this_update if state else None,
                     published_bytes=state.size_bytes if published and state else None,
+                    pending=state.pending if state else 0,
                 )
             )
     return out

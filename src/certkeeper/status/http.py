@@ -231,4 +231,4 @@ def app_from_environment() -> OcspResponder | StatusApp | AcmeApp:
 
     if mode == "acme":
         return AcmeApp(home)
-    return StatusApp(engine, home.config.home / "crl", acme=AcmeApp(home))
+    return StatusApp(engine, home.config.crl_dir, acme=AcmeApp(home))  # [crl] dir

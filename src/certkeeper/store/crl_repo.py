@@ -10,7 +10,13 @@ Three invariants live here (docs/crl-shards.md explains them):
   number; numbers at or above 2**159 are refused (BR 7.2.2).
 - One publisher at a time per shard: a lease taken by a conditional UPDATE (or the
   INSERT of the shard's first row), which the database serialises, so two processes
-  can never both hold it.
+  can never both hold it. A lease is short and renewed while its holder works; one
+  whose holder is known to be dead is reclaimed at once.
+- "Revoked but not yet published" is durable: every revocation bumps its shard's
+  `revision` in the revocation's own transaction (`add_pending`), and a publication
+  sets `published_revision` to the revision it read before reading the entries, only
+  after its file is written (`mark_published`). A shard whose revision is ahead is
+  pending, whatever process recorded the revocation and however it ended.
 
 Scope numbers: shards are 0 .. crl_shards-1; FULL_SCOPE (-1) is an issuer's full,
 unpartitioned CRL (the root's CRL of CA certificates, or the optional full CRL of an
@@ -19,11 +25,13 @@ issuing CA), which has a number sequence of its own.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, exists, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from certkeeper.errors import CertkeeperError
@@ -55,6 +63,13 @@ class ShardState:
     sha256: str | None
     lease_owner: str | None
     lease_until: datetime | None
+    revision: int = 0  # revocations recorded in the shard
+    published_revision: int = 0  # how many of them the last written CRL includes
+
+    @property
+    def pending(self) -> int:
+        """Revocations (or keyCompromise changes) recorded but on no published CRL yet."""
+        return max(0, self.revision - self.published_revision)
 
 
 def _state(row: Row[Any]) -> ShardState:
@@ -69,7 +84,38 @@ def _state(row: Row[Any]) -> ShardState:
         sha256=row.sha256,
         lease_owner=row.lease_owner,
         lease_until=row.lease_until,
+        revision=int(row.revision),
+        published_revision=int(row.published_revision),
     )
+
+
+def _first_row(issuer_id: int, shard: int, **values: Any) -> dict[str, Any]:
+    """A shard's row before its first publication: number 0, nothing published."""
+    return {
+        "issuer_id": issuer_id,
+        "shard": shard,
+        "crl_number": "0",
+        "entries": 0,
+        "size_bytes": 0,
+        **values,
+    }
+
+
+def add_pending(conn: Connection, counts: Mapping[tuple[int, int], int]) -> None:
+    """Count `counts[(issuer_id, shard)]` new revocations as pending publication, inside
+    the caller's transaction (the one that records them), creating a shard's row if it
+    has none yet. An upsert, so it never fails on a row a publisher creates meanwhile."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    for (issuer_id, shard), n in sorted(counts.items()):
+        if n <= 0:
+            continue
+        stmt = dialect.insert(crl_shards).values(_first_row(issuer_id, shard, revision=n))
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[crl_shards.c.issuer_id, crl_shards.c.shard],
+                set_={"revision": crl_shards.c.revision + n},
+            )
+        )
 
 
 def next_crl_number(previous: int, this_update: datetime) -> int:
@@ -171,7 +217,14 @@ class CrlStore:
     # -- leases ----------------------------------------------------------------------
 
     def acquire(
-        self, issuer_id: int, shard: int, owner: str, until: datetime, now: datetime
+        self,
+        issuer_id: int,
+        shard: int,
+        owner: str,
+        until: datetime,
+        now: datetime,
+        *,
+        dead: Callable[[str], bool] | None = None,
     ) -> bool:
         """Take (or extend) the publishing lease of a shard until `until`.
 
@@ -179,7 +232,8 @@ class CrlStore:
         free, expired or already ours, and the database runs conditional UPDATEs on one
         row one after the other, so of two racing processes exactly one sees a row
         count of 1. A shard never published has no row yet: then the INSERT's primary
-        key decides."""
+        key decides. With `dead`, a lease whose holder `dead(holder)` says is gone is
+        taken over (conditionally on that very holder, so only one taker wins)."""
         if until <= now:
             raise ValueError("a lease must end after it starts")
         c = crl_shards.c
@@ -195,22 +249,25 @@ class CrlStore:
         with write_transaction(self.engine) as conn:
             if conn.execute(claim).rowcount == 1:
                 return True
-            exists = conn.execute(
-                select(c.shard).where(c.issuer_id == issuer_id, c.shard == shard)
+            held = conn.execute(
+                select(c.lease_owner).where(c.issuer_id == issuer_id, c.shard == shard)
             ).first()
-        if exists is not None:
-            return False
+        if held is not None:
+            holder = held.lease_owner
+            if holder is None or dead is None or not dead(holder):
+                return False
+            with write_transaction(self.engine) as conn:
+                takeover = (
+                    update(crl_shards)
+                    .where(c.issuer_id == issuer_id, c.shard == shard, c.lease_owner == holder)
+                    .values(lease_owner=owner, lease_until=until)
+                )
+                return bool(conn.execute(takeover).rowcount == 1)
         try:
             with write_transaction(self.engine) as conn:
                 conn.execute(
                     insert(crl_shards).values(
-                        issuer_id=issuer_id,
-                        shard=shard,
-                        crl_number="0",
-                        entries=0,
-                        size_bytes=0,
-                        lease_owner=owner,
-                        lease_until=until,
+                        _first_row(issuer_id, shard, lease_owner=owner, lease_until=until)
                     )
                 )
         except IntegrityError:
@@ -306,6 +363,34 @@ class CrlStore:
                 f"lease on issuer {issuer_id} shard {shard} is not held by {owner} (it expired "
                 "or was never taken); nothing was recorded"
             )
+
+    def mark_published(self, issuer_id: int, shard: int, owner: str, revision: int) -> bool:
+        """After the shard's file is written: the revocations up to `revision` (read
+        before the entries were) are on a published CRL. Needs the lease; never moves
+        `published_revision` backwards. False if nothing changed."""
+        c = crl_shards.c
+        with write_transaction(self.engine) as conn:
+            result = conn.execute(
+                update(crl_shards)
+                .where(
+                    c.issuer_id == issuer_id,
+                    c.shard == shard,
+                    c.lease_owner == owner,
+                    c.published_revision < revision,
+                )
+                .values(published_revision=revision)
+            )
+        return bool(result.rowcount == 1)
+
+    def pending_shards(self) -> dict[tuple[int, int], int]:
+        """(issuer_id, shard) -> revocations not yet on a published CRL, for every
+        shard that has any."""
+        c = crl_shards.c
+        stmt = select(c.issuer_id, c.shard, c.revision - c.published_revision).where(
+            c.revision > c.published_revision, c.shard != FULL_SCOPE
+        )
+        with self.engine.connect() as conn:
+            return {(int(i), int(s)): int(n) for i, s, n in conn.execute(stmt)}
 
     def published_numbers(self) -> dict[tuple[int, int], int]:
         """(issuer_id, shard) -> last published CRL number, for audits."""

@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 
 from certkeeper.errors import NotFound
+from certkeeper.store.crl_repo import add_pending
 from certkeeper.store.database import write_transaction
 from certkeeper.store.queries import (
     CertificateFilter,
@@ -400,7 +401,9 @@ class IncidentStore:
             "evidence",
             "recorded_at",
         ]
+        pending: dict[tuple[int, int], int] = {}
         for start in range(0, len(serials_), 900):
+            part = serials_[start : start + 900]
             source = select(
                 c.serial,
                 c.issuer_id,
@@ -411,8 +414,17 @@ class IncidentStore:
                 literal(incident_id, Integer),
                 literal(evidence, Text),
                 literal(at, UtcDateTime),
-            ).where(c.incident_id == incident_id, c.serial.in_(serials_[start : start + 900]))
+            ).where(c.incident_id == incident_id, c.serial.in_(part))
             conn.execute(insert(revocations).from_select(columns, source))
+            shards = (
+                select(c.issuer_id, c.crl_shard, func.count())
+                .where(c.incident_id == incident_id, c.serial.in_(part))
+                .group_by(c.issuer_id, c.crl_shard)
+            )
+            for issuer_id, shard, n in conn.execute(shards):
+                key = (int(issuer_id), int(shard))
+                pending[key] = pending.get(key, 0) + int(n)
+        add_pending(conn, pending)  # in this transaction: no revocation without it
 
     @staticmethod
     def mark_revoked(

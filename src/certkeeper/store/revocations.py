@@ -6,6 +6,10 @@ CA SHOULD update the CRL entry to enter keyCompromise"), and with it the revocat
 time may move earlier, to when the key was compromised, never later. Nothing deletes a
 row, so any CRL shard can be rebuilt from this table at any time.
 
+Every insert or change also counts as pending publication in its CRL shard, in the
+same transaction (`crl_repo.add_pending`): a revocation can never be committed without
+its shard knowing it has something to publish.
+
 Each row carries the shard and notAfter of its certificate (copied from the serial's
 assignment and from the certificate or precertificate), so building a shard reads this
 table alone, through the (issuer_id, crl_shard, not_after) index.
@@ -22,6 +26,7 @@ from sqlalchemy import Connection, Engine, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from certkeeper.errors import CertkeeperError, NotFound
+from certkeeper.store.crl_repo import add_pending
 from certkeeper.store.database import write_transaction
 from certkeeper.store.tables import certificates, issuers, precertificates, revocations, serials
 from certkeeper.x509.crl import (
@@ -188,6 +193,7 @@ class RevocationStore:
                 "recorded_at": now,
             }
             conn.execute(insert(revocations).values(**values))
+            add_pending(conn, {(target["issuer_id"], target["crl_shard"]): 1})
             return RecordOutcome(RevocationRecord(**values), "revoked")
         old = _row(existing)
         if reason != KEY_COMPROMISE:
@@ -213,6 +219,7 @@ class RevocationStore:
         if incident_id is not None:
             changes["incident_id"] = incident_id
         conn.execute(update(revocations).where(revocations.c.serial == serial).values(**changes))
+        add_pending(conn, {(old.issuer_id, old.crl_shard): 1})
         fields = {f: getattr(old, f) for f in RevocationRecord.__slots__}
         return RecordOutcome(RevocationRecord(**{**fields, **changes}), "updated")
 

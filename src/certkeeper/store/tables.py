@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -241,6 +242,10 @@ crl_shards = Table(
     Column("sha256", String(64), nullable=True),
     Column("lease_owner", String(64), nullable=True),
     Column("lease_until", UtcDateTime, nullable=True),
+    # Revocations recorded in the shard (bumped in the revocation's own transaction)
+    # and how many of them the last published CRL includes: pending = the difference.
+    Column("revision", BigInteger, nullable=False, server_default="0"),
+    Column("published_revision", BigInteger, nullable=False, server_default="0"),
 )
 
 # One row per relint of the inventory; its findings carry its id in lint_findings.run_id.
