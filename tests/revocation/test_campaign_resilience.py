@@ -4,6 +4,7 @@ counts certificates that expire before their turn as expired, never as revoked."
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -11,6 +12,9 @@ from certkeeper.ca.home import CaHome
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import IssuanceService, IssueRequest
 from certkeeper.revocation import incidents
+from certkeeper.revocation.publishing import publisher_for
+from certkeeper.status import crl_files
+from certkeeper.store.crl_repo import CrlStore
 from certkeeper.store.incidents import IncidentStore
 from certkeeper.store.queries import CertificateFilter
 from certkeeper.store.revocations import RevocationStore
@@ -68,6 +72,38 @@ def test_a_crash_mid_campaign_leaves_a_reconciled_ledger_and_resumes(
     assert final.counts.reconciles() and final.counts.revoked == 6
     assert revoked.count(incident_id=incident_id) == 6
     assert revoked.revoked_serials(serials) == set(serials)
+
+
+def test_a_campaign_killed_after_its_commit_is_published_by_the_rerun(fresh_ca: CaHome) -> None:
+    """The shards a dead run committed stay pending, and the rerun, with nothing left
+    to revoke, still publishes them (before: "0 shard(s) republished", off every CRL)."""
+    from cryptography import x509
+
+    incident_id, serials, now = open_planned(fresh_ca, 6)
+    pending = CrlStore(fresh_ca.inventory.engine).pending_shards
+
+    def killed(keys: set[tuple[int, int]], at: datetime) -> int:
+        raise KeyboardInterrupt  # the process dies between the commit and the CRLs
+
+    with pytest.raises(KeyboardInterrupt):
+        incidents.execute(fresh_ca, incident_id, now, workers=1, publish=killed)
+    assert sum(pending().values()) == 6
+    rerun = incidents.execute(
+        fresh_ca, incident_id, now, workers=1, publish=publisher_for(fresh_ca)
+    )
+    shards = {(c.issuer_id, c.crl_shard) for c in map(_record(fresh_ca), serials)}
+    assert rerun.revoked == 0 and rerun.published == len(shards)
+    assert pending() == {}
+    for serial in serials:
+        rec = _record(fresh_ca)(serial)
+        name = fresh_ca.inventory.issuer(rec.issuer_id).name
+        path = crl_files.shard_path(fresh_ca.config.crl_dir, name, rec.crl_shard)
+        crl = x509.load_der_x509_crl(path.read_bytes())
+        assert crl.get_revoked_certificate_by_serial_number(int(serial, 16)) is not None
+
+
+def _record(ca: CaHome) -> Any:
+    return lambda serial: ca.inventory.certificate(serial=serial)
 
 
 def test_certificates_expiring_during_the_campaign_are_counted_as_expired(fresh_ca: CaHome) -> None:
