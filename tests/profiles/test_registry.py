@@ -33,18 +33,18 @@ def test_install_records_version_one_of_each_builtin(registry: ProfileRegistry) 
 def test_edit_makes_a_new_version_and_keeps_the_old(registry: ProfileRegistry) -> None:
     path = registry.profile_dir / "tls-dv-ecdsa.toml"
     assert registry.file_differs("tls-dv-ecdsa") is None
-    path.write_text(path.read_text().replace("validity_days = 90", "validity_days = 45"))
+    path.write_text(path.read_text().replace("validity_days = 45", "validity_days = 30"))
     assert registry.file_differs("tls-dv-ecdsa") == path
     results = {r.profile_id: r for r in registry.sync(NOW)}
     assert results["tls-dv-ecdsa"].version == 2 and results["tls-dv-ecdsa"].created
     assert results["tls-dv-rsa"].version == 1 and not results["tls-dv-rsa"].created
-    assert registry.get("tls-dv-ecdsa").validity_days == 45
-    assert registry.get("tls-dv-ecdsa", 1).validity_days == 90
+    assert registry.get("tls-dv-ecdsa").validity_days == 30
+    assert registry.get("tls-dv-ecdsa", 1).validity_days == 45
 
 
 def test_a_broken_file_records_nothing(registry: ProfileRegistry) -> None:
     good = registry.profile_dir / "tls-dv-rsa.toml"
-    good.write_text(good.read_text().replace("validity_days = 90", "validity_days = 30"))
+    good.write_text(good.read_text().replace("validity_days = 45", "validity_days = 30"))
     bad = registry.profile_dir / "tls-dv-ecdsa.toml"
     bad.write_text(bad.read_text().replace("key_encipherment = false", "key_encipherment = true"))
     with pytest.raises(ProfileError, match="key_encipherment"):

@@ -30,7 +30,7 @@ def test_builtin_profiles_load_with_the_br_key_usages() -> None:
         assert p.basic_constraints.include and p.basic_constraints.critical
         assert p.policies == ("2.23.140.1.2.1",)
         assert p.extended_key_usage.usages == ("server_auth",)
-        assert p.validity_days == 90
+        assert p.validity_days == 45
     assert ecdsa.key_algorithm == "ecdsa" and rsa.key_algorithm == "rsa"
 
 
@@ -86,14 +86,14 @@ def test_builtin_profiles_load_with_the_br_key_usages() -> None:
             'policies = ["2.23.140.1.2.1", "1.2.x"]',
             r"not a dotted OID",
         ),
-        (ECDSA, "validity_days = 90", "validity_days = 398", r"outside 1\.\.200 \(BR 6\.3\.2"),
-        (ECDSA, "validity_days = 90", 'validity_days = "90"', r"validity_days: expected int"),
+        (ECDSA, "validity_days = 45", "validity_days = 398", r"outside 1\.\.200 \(BR 6\.3\.2"),
+        (ECDSA, "validity_days = 45", 'validity_days = "90"', r"validity_days: expected int"),
         (ECDSA, '"ecdsa-p256", "ecdsa-p384"]', '"ecdsa-p256", "rsa-2048"]', r"mixes RSA and ECDSA"),
         (ECDSA, '"ecdsa-p256", "ecdsa-p384"]', '"ecdsa-p521"]', r"'ecdsa-p521' is not allowed"),
         (
             ECDSA,
-            "validity_days = 90",
-            "validty_days = 90",
+            "validity_days = 45",
+            "validty_days = 45",
             r"unknown key 'validty_days' \(did you mean 'validity_days'\?\)",
         ),
         (ECDSA, "[extensions.key_usage]", "[extensions.key_usages]", r"unknown key 'key_usages'"),
@@ -145,14 +145,14 @@ def test_crldp_cannot_be_dropped_when_ocsp_is_dropped_too() -> None:
     ],
 )
 def test_validity_limit_follows_the_br_schedule(day: date, limit: int) -> None:
-    parse_profile(edit(ECDSA, "validity_days = 90", f"validity_days = {limit}"), "p", today=day)
+    parse_profile(edit(ECDSA, "validity_days = 45", f"validity_days = {limit}"), "p", today=day)
     with pytest.raises(ProfileError, match=f"outside 1..{limit}"):
         parse_profile(
-            edit(ECDSA, "validity_days = 90", f"validity_days = {limit + 1}"), "p", today=day
+            edit(ECDSA, "validity_days = 45", f"validity_days = {limit + 1}"), "p", today=day
         )
 
 
 def test_an_old_version_stays_readable_after_the_rules_tighten() -> None:
-    text = edit(ECDSA, "validity_days = 90", "validity_days = 300")
+    text = edit(ECDSA, "validity_days = 45", "validity_days = 300")
     profile = parse_profile(text, "stored", version=3, historic=True)
     assert profile.validity_days == 300 and profile.version == 3
