@@ -19,6 +19,7 @@ command -v pebble-challtestsrv >/dev/null 2>&1 || need_apt+=(pebble)
 [ -x /usr/sbin/knotd ] || need_apt+=(knot)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v softhsm2-util >/dev/null 2>&1 || need_apt+=(softhsm2)
+command -v faketime >/dev/null 2>&1 || need_apt+=(faketime)
 if ((${#need_apt[@]})); then
   echo "setup: installing Debian packages: ${need_apt[*]}" >&2
   SUDO=""
