@@ -303,3 +303,34 @@ def test_two_processes_never_hold_a_shard_lease_at_once(lease_url: tuple[str, in
     for s1, e1 in a:
         for s2, e2 in b:
             assert e1 <= s2 or e2 <= s1, f"overlap: {(s1, e1)} and {(s2, e2)}"
+
+
+def test_pending_counts_every_revocation_until_a_crl_that_read_it_is_written(
+    lease_url: tuple[str, int],
+) -> None:
+    """On both backends: revocations (inserted, changed to keyCompromise, by a campaign's
+    upsert on a shard with or without a row) count as pending; a publication clears only
+    what it read, and only under its lease."""
+    from certkeeper.store.crl_repo import add_pending
+    from certkeeper.store.database import write_transaction
+
+    url, issuer_id = lease_url
+    engine = connect(url)
+    try:
+        store, revs = CrlStore(engine), RevocationStore(engine)
+        for i, shard in enumerate((0, 0, 3)):
+            add_signed(engine, issuer_id, f"{i + 1:032x}", shard, T0 - DAY, T0 + 90 * DAY)
+            revs.record(f"{i + 1:032x}", T0, crl.SUPERSEDED, None, None, T0)
+        assert store.pending_shards() == {(issuer_id, 0): 2, (issuer_id, 3): 1}
+        assert store.acquire(issuer_id, 0, "me", T0 + DAY, T0)
+        read = store.state(issuer_id, 0)
+        assert read is not None and read.pending == 2
+        revs.record(f"{1:032x}", T0, crl.KEY_COMPROMISE, None, None, T0)  # after the read
+        with write_transaction(engine) as conn:
+            add_pending(conn, {(issuer_id, 0): 5, (issuer_id, 7): 4})  # 7 has no row yet
+        assert not store.mark_published(issuer_id, 0, "someone-else", read.revision)
+        assert store.mark_published(issuer_id, 0, "me", read.revision)
+        assert not store.mark_published(issuer_id, 0, "me", read.revision - 1)  # never back
+        assert store.pending_shards() == {(issuer_id, 0): 6, (issuer_id, 3): 1, (issuer_id, 7): 4}
+    finally:
+        engine.dispose()

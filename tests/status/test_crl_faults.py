@@ -1,0 +1,308 @@
+"""Fault injection: `revoke`, `incident execute` and `crl publish` are killed with
+SIGKILL at random points (right after their commit, or after a random delay), the
+disk fills up under the CRL directory, and then one normal command runs. Afterwards
+every revoked, unexpired serial must be on its shard's CRL file in `[crl] dir` and
+on the CRL that `certkeeper serve` hands out, and no shard may be left pending.
+
+Before the fix, a run killed between its commit and its publication left its
+revocations on no CRL for good (the next run found nothing to do), and a killed
+`crl publish` kept its shards leased for ten minutes."""
+
+from __future__ import annotations
+
+import errno
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from sqlalchemy import Engine, select
+from typer.testing import CliRunner
+
+import certkeeper
+from audit.status_audit_helpers import serve_subprocess
+from certkeeper.ca.home import CaHome
+from certkeeper.cli.main import app
+from certkeeper.revocation import incidents
+from certkeeper.status import crl_files
+from certkeeper.store.crl_repo import CrlStore
+from certkeeper.store.queries import CertificateFilter
+from certkeeper.store.revocations import RevocationStore
+from certkeeper.store.tables import campaign_items, crl_shards, revocations
+from factories import PASSPHRASE, csr_pem, make_home
+
+SHARDS = 4
+REVOKE_TRIALS = 10
+INCIDENT_TRIALS = 8
+PUBLISH_TRIALS = 8
+PER_INCIDENT = 2
+SEED = 17  # fixed: a failure can be replayed
+RUN_TIMEOUT = 60.0  # seconds a trial's process may take before the test fails
+
+
+@dataclass
+class Tally:
+    killed: int = 0  # SIGKILL arrived while the process ran
+    finished: int = 0  # the process ended before its kill time
+    left_pending: int = 0  # trials after which a shard held revocations on no CRL
+    kinds: dict[str, int] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def env() -> Iterator[dict[str, str]]:
+    """The environment of every subprocess: the passphrase, and this source tree."""
+    src = str(Path(certkeeper.__file__).resolve().parents[1])
+    saved = {k: os.environ.get(k) for k in ("CERTKEEPER_PASSPHRASE", "CERTKEEPER_ACTOR")}
+    os.environ["CERTKEEPER_PASSPHRASE"] = PASSPHRASE
+    os.environ["CERTKEEPER_ACTOR"] = "fault-test"
+    path = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)
+    yield {**os.environ, "PYTHONPATH": path}
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def _issue(home: Path, env: dict[str, str], names: list[str]) -> dict[str, str]:
+    """Issue one certificate per name with `certkeeper issue --batch`; name -> serial."""
+    csrs, out = home.parent / "csrs", home.parent / "issued"
+    csrs.mkdir()
+    for i, name in enumerate(names):
+        (csrs / f"{i:03d}.csr").write_bytes(csr_pem([name]))
+    argv = ["issue", "--batch", str(csrs), "--profile", "tls-dv-ecdsa", "--out", str(out)]
+    done = subprocess.run(
+        [sys.executable, "-m", "certkeeper", *argv, "--home", str(home)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    serials = {}
+    for path in out.iterdir():
+        cert = x509.load_pem_x509_certificates(path.read_bytes())[0]
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        (name,) = san.get_values_for_type(x509.DNSName)
+        serials[name] = format(cert.serial_number, "x")
+    assert set(serials) == set(names)
+    return serials
+
+
+def _run_and_kill(
+    argv: list[str],
+    env: dict[str, str],
+    *,
+    delay: float | None,
+    committed: Callable[[], bool],
+    tally: Tally,
+) -> None:
+    """Run `certkeeper argv` and SIGKILL its process group either `delay` seconds in,
+    or (delay None) as soon as `committed()` sees its commit in the database."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "certkeeper", *argv],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its worker processes die with it
+    )
+    started = time.monotonic()
+    try:
+        while proc.poll() is None:
+            elapsed = time.monotonic() - started
+            assert elapsed < RUN_TIMEOUT, f"{argv[0]} did not finish in {RUN_TIMEOUT} s"
+            if (delay is not None and elapsed >= delay) or (delay is None and committed()):
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+            time.sleep(0.002 if delay is None else 0.01)
+    finally:
+        code = proc.wait()
+    if code == -signal.SIGKILL:
+        tally.killed += 1
+    else:
+        tally.finished += 1
+
+
+def _exists(engine: Engine, stmt: object) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(stmt).first() is not None  # type: ignore[call-overload]
+
+
+def _no_space(*args: object) -> None:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def _crl_serials(der: bytes) -> set[int]:
+    return {entry.serial_number for entry in x509.load_der_x509_crl(der)}
+
+
+def test_kill_nine_and_a_full_disk_never_keep_a_revocation_off_the_crls(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(SEED)
+    home = make_home(tmp_path / "home", crl_shards=SHARDS)
+    toml = home / "certkeeper.toml"
+    toml.write_text(toml.read_text().replace('dir = "crl"', 'dir = "served/crl"', 1))
+    ca = CaHome.open(home)
+    engine = ca.inventory.engine
+    tally = Tally()
+    store = CrlStore(engine)
+    try:
+        assert ca.config.crl_dir == home / "served" / "crl"
+        single_names = [f"single{i}.faults.example.com" for i in range(REVOKE_TRIALS + 3)]
+        group_names = [
+            [f"c{j}.t{k}.faults.example.com" for j in range(PER_INCIDENT)]
+            for k in range(INCIDENT_TRIALS)
+        ]
+        serial_of = _issue(home, env, single_names + [n for g in group_names for n in g])
+        singles = [serial_of[n] for n in single_names]
+        groups = [[serial_of[n] for n in g] for g in group_names]
+        now = datetime.now(UTC).replace(microsecond=0)
+        incident_ids = []
+        for k in range(INCIDENT_TRIALS):
+            opened = incidents.open_incident(
+                ca,
+                title=f"fault trial {k}",
+                aware_at=now,
+                br_item_number=12,
+                selector=CertificateFilter(domain_suffix=f"t{k}.faults.example.com"),
+                now=now,
+            )
+            assert opened.id is not None
+            incidents.make_plan(ca, opened.id, now)
+            incident_ids.append(opened.id)
+
+        def after(kind: str) -> None:
+            tally.kinds[kind] = tally.kinds.get(kind, 0) + 1
+            if store.pending_shards():
+                tally.left_pending += 1
+
+        base = ["--home", str(home)]
+        trials: list[Callable[[], None]] = []
+        for i in range(REVOKE_TRIALS):
+            serial = singles[i]
+            delay = None if i % 2 == 0 else rng.uniform(0.2, 2.0)
+
+            def revoke_trial(serial: str = serial, delay: float | None = delay) -> None:
+                row = select(revocations.c.serial).where(revocations.c.serial == serial)
+                _run_and_kill(
+                    ["revoke", serial, "--reason", "superseded", *base],
+                    env,
+                    delay=delay,
+                    committed=lambda: _exists(engine, row),
+                    tally=tally,
+                )
+                after("revoke")
+
+            trials.append(revoke_trial)
+        for k, incident_id in enumerate(incident_ids):
+            delay = None if k % 2 == 0 else rng.uniform(0.2, 3.0)
+
+            def incident_trial(incident_id: int = incident_id, delay: float | None = delay) -> None:
+                row = select(campaign_items.c.serial).where(
+                    campaign_items.c.incident_id == incident_id,
+                    campaign_items.c.revoked_at.is_not(None),
+                )
+                _run_and_kill(
+                    ["incident", "execute", str(incident_id), "--workers", "1", *base],
+                    env,
+                    delay=delay,
+                    committed=lambda: _exists(engine, row),
+                    tally=tally,
+                )
+                after("incident execute")
+
+            trials.append(incident_trial)
+        for p in range(PUBLISH_TRIALS):
+            delay = None if p % 2 == 0 else rng.uniform(0.2, 2.5)
+
+            def publish_trial(delay: float | None = delay) -> None:
+                leased = select(crl_shards.c.shard).where(crl_shards.c.lease_owner.is_not(None))
+                _run_and_kill(
+                    ["crl", "publish", *base],
+                    env,
+                    delay=delay,
+                    committed=lambda: _exists(engine, leased),
+                    tally=tally,
+                )
+                after("crl publish")
+
+            trials.append(publish_trial)
+        rng.shuffle(trials)
+        started = time.monotonic()
+        for trial in trials:
+            trial()
+        trials_seconds = time.monotonic() - started
+
+        # The disk fills up under [crl] dir: one line, exit 3, the shards stay pending.
+        runner = CliRunner()
+        enospc_serial = singles[REVOKE_TRIALS]
+        with monkeypatch.context() as m:
+            m.setattr(crl_files.os, "fsync", _no_space)
+            result = runner.invoke(
+                app, ["revoke", enospc_serial, "--reason", "keyCompromise", *base]
+            )
+            assert result.exit_code == 3 and "Traceback" not in result.output
+            assert "No space left on device" in result.stderr
+            result = runner.invoke(app, ["crl", "publish", *base])
+            assert result.exit_code == 3 and "Traceback" not in result.output
+            assert len([ln for ln in result.stderr.splitlines() if "No space" in ln]) == 1
+        assert store.pending_shards(), "a failed write must leave its shard pending"
+
+        # One normal command: a revocation of an unrelated certificate.
+        last = singles[REVOKE_TRIALS + 1]
+        done = subprocess.run(
+            [sys.executable, "-m", "certkeeper", "revoke", last, "--reason", "superseded", *base],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert store.pending_shards() == {}
+        status = runner.invoke(app, ["crl", "status", *base, "--format", "json"])
+        assert status.exit_code == 0 and "on no published CRL" not in status.stderr
+
+        at = datetime.now(UTC)
+        revoked = [r for r in RevocationStore(engine).iter_all() if r.not_after > at]
+        names = {rec.id: rec.name for rec in ca.inventory.issuers()}
+        expected = {s for g in groups for s in g} | set(singles[: REVOKE_TRIALS + 2])
+        got = {r.serial for r in revoked}
+        # every trial's target that was committed is checked; the normal command's
+        # target and the full-disk one always are
+        assert {enospc_serial, last} <= got <= expected
+        by_shard: dict[tuple[str, int], set[int]] = {}
+        for r in revoked:
+            by_shard.setdefault((names[r.issuer_id], r.crl_shard), set()).add(int(r.serial, 16))
+        with serve_subprocess(home) as url:
+            for (issuer, shard), wanted in sorted(by_shard.items()):
+                on_disk = crl_files.shard_path(ca.config.crl_dir, issuer, shard).read_bytes()
+                missing = wanted - _crl_serials(on_disk)
+                assert not missing, f"{issuer} shard {shard}: {len(missing)} not in the file"
+                with urllib.request.urlopen(f"{url}/crl/{issuer}/{shard}.crl", timeout=10) as r:
+                    served = r.read()
+                assert served == on_disk
+                assert not wanted - _crl_serials(served)
+    finally:
+        ca.close()
+    trials_total = REVOKE_TRIALS + INCIDENT_TRIALS + PUBLISH_TRIALS
+    print(
+        f"\nfault injection (seed {SEED}): {trials_total} trials in {trials_seconds:.1f} s "
+        f"({tally.kinds}); killed {tally.killed}, finished first {tally.finished}; "
+        f"after {tally.left_pending} a shard held revocations on no CRL; after one normal command "
+        f"{len(revoked)} revoked serials, all on their shard file and the served CRL"
+    )
+    assert tally.killed + tally.finished == trials_total
+    # the kill-at-commit trials must really have caught runs between commit and CRL
+    assert tally.left_pending > 0 and tally.killed > trials_total // 2
