@@ -194,7 +194,7 @@ def campaign(ca: CaHome, workers: int) -> dict[str, float]:
     t = time.perf_counter()
     plan = incidents.make_plan(ca, opened.id, now, who="benchmark")
     times["plan"] = time.perf_counter() - t
-    assert plan.plan.all_at_once, plan.plan.summary()
+    assert plan.plan.all_at_once, plan.verdict.summary(opened.id)
     t = time.perf_counter()
     result = incidents.execute(
         ca, opened.id, now, workers=workers, who="benchmark", lint_every=LINT_EVERY

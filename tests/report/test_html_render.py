@@ -37,7 +37,7 @@ def screenshot(page: Path, out: Path, profile: Path) -> bytes:
             "--disable-sync",
             f"--user-data-dir={profile}",
             f"--screenshot={out}",
-            "--window-size=1200,2000",
+            "--window-size=1200,2400",
             page.as_uri(),
         ],
         capture_output=True,
@@ -59,7 +59,7 @@ def test_the_html_report_renders_with_both_charts(campaign: Campaign, tmp_path: 
     page.write_text(html.render_report(report), encoding="utf-8")
     image = decode(screenshot(page, tmp_path / "shot.png", tmp_path / "profile"))
 
-    assert (image.width, image.height) == (1200, 2000)
+    assert (image.width, image.height) == (1200, 2400)
     assert image.distinct_colours() > 20  # text, tables and charts, not a blank page
     white = image.count((255, 255, 255))
     assert white < image.width * image.height * 0.97

@@ -188,24 +188,40 @@ def test_a_hostile_title_stays_one_heading(campaign: Campaign) -> None:
 
 def test_weekly_update_lists_the_batches_still_to_run(campaign: Campaign) -> None:
     from certkeeper.report.model import Plan
+    from certkeeper.revocation.verdict import Tally, Verdict
 
     report = build_report(campaign.ca, campaign.incident_id, campaign.now)
     later = campaign.now + timedelta(days=3)
+    verdict = Verdict(
+        deadline=campaign.now + timedelta(days=1),
+        certificates=Tally(total=1236, in_time=2, late=1234),
+        precertificates=Tally(total=1, in_time=1),
+        batches=2,
+        last_planned=later,
+        budget_bytes=10_000,
+        budget_to_meet_deadline=61_000,
+    )
     plan = Plan(
         made_at=campaign.now,
-        summary="two batches",
+        summary="stale text the renderer must not trust",
         policy="soonest-expiry",
         deadline_met=False,
         batches=[
             {"batch": 0, "certificates": 2, "at": campaign.now.isoformat()},
-            {"batch": 1, "certificates": 1234, "at": later.isoformat()},
+            {"batch": 1, "certificates": 1234, "precertificates": 1, "at": later.isoformat()},
         ],
+        verdict=verdict,
     )
     md = markdown.render_update(replace(report, plan=plan))
     steps = md[md.index("## Next steps") :]
-    assert f"- Batch 1: 1,234 certificates at {later:%Y-%m-%d %H:%M} UTC." in steps
+    assert (
+        f"- Batch 1: 1,234 certificates and 1 precertificates at {later:%Y-%m-%d %H:%M} UTC."
+        in steps
+    )
     assert "Batch 0" not in steps  # already due: not a next step
-    assert "The plan misses the deadline." in md
+    assert "DEADLINE MISSED" in md and "1,234 of 1,236 certificates (1,234 planned after" in md
+    assert "--override-budget 61000" in md and "meets the deadline" not in md
+    assert "stale text" not in md
 
 
 def test_the_weekly_update_needs_no_pass_over_the_rows(campaign: Campaign) -> None:

@@ -25,7 +25,8 @@ def test_everything_fits_so_everything_at_once() -> None:
     p = plan(targets, shards, T0, T0 + timedelta(days=5), LOOKBACK)
     assert p.all_at_once and p.deadline_met
     assert all(i.planned_at == T0 for i in p.items)
-    assert "all 100 certificates fit" in p.summary()
+    assert p.verdict().summary(1).startswith("The plan meets the deadline")
+    assert "100 of 100 certificates revoked by it" in p.verdict().summary(1)
 
 
 def test_batches_follow_entries_dropping_off_and_the_plan_says_the_deadline_is_missed() -> None:
@@ -37,7 +38,7 @@ def test_batches_follow_entries_dropping_off_and_the_plan_says_the_deadline_is_m
     first = [i for i in p.items if i.batch == 0]
     assert len(first) == 10
     assert not p.deadline_met
-    assert "DEADLINE MISSED" in p.summary()
+    assert "DEADLINE MISSED" in p.verdict().summary(1)
     # the 25 targets still valid at the deadline must all be on the CRL then
     assert p.budget_to_meet_deadline() == 100 + 25 * 49
     again = plan(
@@ -185,4 +186,4 @@ def test_the_budget_the_plan_asks_for_meets_the_deadline(
     again = plan(
         targets, [ShardLoad((1, 0), needed, 200, existing)], T0, deadline, LOOKBACK, policy
     )
-    assert again.deadline_met, again.summary()
+    assert again.deadline_met, again.verdict().summary(1)

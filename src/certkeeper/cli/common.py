@@ -32,6 +32,10 @@ class OutputFormat(StrEnum):
     csv = "csv"
 
 
+# Exit codes beyond 0 (success) and 1 (bad input or configuration); README lists them.
+EXIT_DEADLINE_MISSED = 4  # incident plan/drill: items stay valid past the revocation deadline
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print one error line to stderr and return the Exit to raise."""
     err_console.print(

@@ -5,22 +5,28 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from certkeeper.cli.common import (
+    EXIT_DEADLINE_MISSED,
     OutputFormat,
+    actor_option,
     err_console,
     handle_errors,
     home_option,
     print_json,
     print_rows,
     progress,
+    resolve_actor,
     resolve_home,
 )
 from certkeeper.cli.selection import build_filter
 from certkeeper.errors import InputError
+
+if TYPE_CHECKING:
+    from certkeeper.revocation.drill import DrillReport
 
 incident_app = typer.Typer(
     help="Incidents: deadline clock, affected set, mass revocation.", no_args_is_help=True
@@ -44,6 +50,13 @@ _LINT = typer.Option(
 _SERIALS = typer.Option(None, "--serials-file", help="File of serials, one a line.")
 _SHA = typer.Option(None, "--sha256-file", help="File of SHA-256 fingerprints, one a line.")
 _SUB = typer.Option(None, "--subscriber", help="Subscriber id.")
+_OVERRIDE_BUDGET = typer.Option(
+    None,
+    "--override-budget",
+    min=1,
+    help="Plan under this per-shard CRL budget in bytes instead of [crl] budget_bytes; "
+    "execute then publishes the shards over the configured budget.",
+)
 
 
 @incident_app.command("open")
@@ -68,13 +81,18 @@ def open_cmd(
     serials_file: Path | None = _SERIALS,
     sha256_file: Path | None = _SHA,
     subscriber: str | None = _SUB,
+    disable_profile: bool = typer.Option(
+        False,
+        "--disable-profile",
+        help="Disable the --profile first, so nothing more is issued under it.",
+    ),
+    actor: str | None = actor_option(),
     home: Path | None = home_option(),
 ) -> None:
     """Open an incident: deadline from the BR item, affected set from the selector."""
     from certkeeper.ca.home import CaHome
     from certkeeper.cli.revoke import parse_time
-    from certkeeper.revocation.incidents import open_incident
-    from certkeeper.store.incidents import IncidentStore
+    from certkeeper.revocation.incidents import open_incident, status
 
     selector = build_filter(
         issuer=issuer,
@@ -90,20 +108,33 @@ def open_cmd(
         subscriber=subscriber,
     )
     ca = CaHome.open(resolve_home(home))
+    aware = parse_time(aware_at, "--aware-at")
+    if disable_profile:
+        from certkeeper.cli.profile import disable_for_incident
+
+        disable_for_incident(ca, profile, title, resolve_actor(actor))
     record = open_incident(
         ca,
         title=title,
-        aware_at=parse_time(aware_at, "--aware-at"),
+        aware_at=aware,
         br_item_number=reason,
         selector=selector,
         now=datetime.now(UTC),
         explanation_url=explanation_url,
     )
     assert record.id is not None
-    count = IncidentStore(ca.inventory.engine).count(record.id)
+    ledger = status(ca, record.id, record.created_at)
     typer.echo(
-        f"incident {record.id}: {count} affected; deadline {record.deadline.isoformat()} "
+        f"incident {record.id}: {_affected(ledger)}; deadline {record.deadline.isoformat()} "
         f"(BR 4.9.1.1 item {record.br_item})"
+    )
+
+
+def _affected(ledger: Any) -> str:
+    """Certificates and precertificates apart, as the ledger counts them."""
+    return (
+        f"{ledger.counts.affected} certificates affected (distinct by SHA-256), "
+        f"{ledger.precertificates.affected} precertificates without a final certificate"
     )
 
 
@@ -172,10 +203,14 @@ def plan_cmd(
         "soonest-expiry", "--policy", help="soonest-expiry, in-use-first or latest-expiry."
     ),
     notify: bool = typer.Option(True, "--notify/--no-notify", help="Email affected subscribers."),
+    override_budget: int | None = _OVERRIDE_BUDGET,
     home: Path | None = home_option(),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
-    """Plan every affected certificate's revocation under the shard budgets."""
+    """Plan every affected certificate's revocation under the shard budgets.
+
+    Exits 4 when the plan leaves any item valid and unrevoked past the deadline; the
+    verdict names the per-shard budget that would meet it."""
     from certkeeper.ca.home import CaHome
     from certkeeper.revocation.incidents import make_plan
     from certkeeper.revocation.notify import notify as send
@@ -188,7 +223,7 @@ def plan_cmd(
             f"--policy {policy!r}: use one of {', '.join(p.value for p in Policy)}"
         ) from None
     ca = CaHome.open(resolve_home(home))
-    report = make_plan(ca, incident_id, datetime.now(UTC), chosen)
+    report = make_plan(ca, incident_id, datetime.now(UTC), chosen, budget=override_budget)
     data = report.to_dict()
     if notify:
         sent = send(ca, incident_id)
@@ -199,15 +234,22 @@ def plan_cmd(
         }
     if fmt is OutputFormat.json:
         print_json(data)
-        return
-    typer.echo(data["summary"])
-    print_rows(data["batches"], ["batch", "at", "certificates"], fmt, title="Batches")
-    if notify:
-        n = data["notifications"]
-        typer.echo(
-            f"notifications: {n['sent']} sent, {n['failed']} failed; "
-            f"no contact: {len(n['without_contact'])}"
+    else:
+        typer.echo(data["summary"])
+        print_rows(
+            data["batches"],
+            ["batch", "at", "certificates", "precertificates"],
+            fmt,
+            title="Batches",
         )
+        if notify:
+            n = data["notifications"]
+            typer.echo(
+                f"notifications: {n['sent']} sent, {n['failed']} failed; "
+                f"no contact: {len(n['without_contact'])}"
+            )
+    if not report.verdict.met:
+        raise typer.Exit(EXIT_DEADLINE_MISSED)
 
 
 @incident_app.command("execute")
@@ -229,7 +271,7 @@ def execute_cmd(
     Later batches wait for entries to leave their shards (the plan keeps every shard
     under its byte budget): run this again when they are due."""
     from certkeeper.ca.home import CaHome
-    from certkeeper.revocation.incidents import execute, status
+    from certkeeper.revocation.incidents import execute, latest_plan, status, verdict_sentence
     from certkeeper.revocation.publishing import publisher_for
     from certkeeper.store.incidents import IncidentStore
 
@@ -237,26 +279,34 @@ def execute_cmd(
     now = datetime.now(UTC)
     store = IncidentStore(ca.inventory.engine)
     incident = store.get(incident_id)
+    plan = latest_plan(ca, incident_id)
     left = incident.deadline - now
     err_console.print(
         f"deadline {incident.deadline.isoformat()} ({_span(left)} left)", highlight=False
     )
+    # The plan decided the budget: one made with --override-budget is published over
+    # [crl] budget_bytes (the event log names who planned it).
+    overridden = bool(plan and plan.get("budget_overridden"))
     with progress(store.count(incident_id), f"incident {incident_id}: revoking") as advance:
         result = execute(
             ca,
             incident_id,
             now,
             workers=workers,
-            publish=publisher_for(ca),
+            publish=publisher_for(ca, override_budget=overridden),
             advance=advance,
             lint_every=lint_every,
         )
-    counts = status(ca, incident_id, datetime.now(UTC)).counts
+    ledger = status(ca, incident_id, datetime.now(UTC))
+    counts = ledger.counts
     typer.echo(
         f"revoked {result.revoked}, already revoked {result.already_revoked}, "
         f"expired {result.expired}; {result.published} shard(s) republished; "
-        f"remaining {counts.remaining} of {counts.affected}"
+        f"remaining {counts.remaining} of {counts.affected} certificates, "
+        f"{ledger.precertificates.remaining} of {ledger.precertificates.affected} "
+        "precertificates without a final certificate"
     )
+    typer.echo(verdict_sentence(incident_id, plan))
 
 
 def _span(delta: Any) -> str:
@@ -292,10 +342,18 @@ def status_cmd(
         f"{c['expired_before_revocation']} + remaining {c['remaining']}"
         f"{'' if result['reconciles'] else '  (DOES NOT RECONCILE)'}"
     )
+    p = result["precertificates_without_final"]
     typer.echo(
-        f"planned by now {c['planned_by_now']} of {result['planned_total']} planned; "
-        f"precertificates without final: {result['precertificates_without_final']['affected']}"
+        f"precertificates without a final certificate: affected {p['affected']} = revoked "
+        f"{p['revoked']} + expired before revocation {p['expired_before_revocation']} + "
+        f"remaining {p['remaining']}"
     )
+    typer.echo(
+        f"planned by now {c['planned_by_now']} of {result['planned_total']} planned "
+        f"certificates; {p['planned_by_now']} of {result['planned_total_precertificates']} "
+        "planned precertificates"
+    )
+    typer.echo(result["plan"]["summary"])
     print_rows(
         result["weeks"],
         [
@@ -346,6 +404,7 @@ def drill_cmd(
     keep: Path | None = typer.Option(
         None, "--keep", help="Keep the drill's copy in this directory."
     ),
+    override_budget: int | None = _OVERRIDE_BUDGET,
     issuer: str | None = _ISSUER,
     profile: str | None = _PROFILE,
     cps_version: str | None = _CPS,
@@ -360,7 +419,10 @@ def drill_cmd(
     home: Path | None = home_option(),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
-    """Plan and execute a mass revocation on a copy of the inventory (BR 5.7.1.2)."""
+    """Plan and execute a mass revocation on a copy of the inventory (BR 5.7.1.2).
+
+    Exits 4 when the deadline would be missed (by the plan, or by the time the work
+    takes)."""
     from certkeeper.ca.home import CaHome
     from certkeeper.revocation.drill import drill
     from certkeeper.revocation.planner import Policy
@@ -390,12 +452,22 @@ def drill_cmd(
         selector=selector,
         policy=Policy(policy),
         keep=keep,
+        budget=override_budget,
     )
     data = report.to_dict()
     if fmt is OutputFormat.json:
         print_json(data)
-        return
-    typer.echo(f"drill: {report.affected} affected; {report.plan_summary}")
+    else:
+        _print_drill(report, fmt)
+    if not report.deadline_met:
+        raise typer.Exit(EXIT_DEADLINE_MISSED)
+
+
+def _print_drill(report: DrillReport, fmt: OutputFormat) -> None:
+    typer.echo(
+        f"drill: {report.certificates} certificates, {report.precertificates} precertificates "
+        f"without a final certificate planned; {report.summary()}"
+    )
     print_rows(
         [{"stage": k, "seconds": f"{v:.2f}"} for k, v in report.seconds.items()],
         ["stage", "seconds"],

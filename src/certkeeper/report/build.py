@@ -144,7 +144,8 @@ def build_report(
         precertificates=ledger.precertificates,
         weeks=ledger.weeks,
         planned_total=ledger.planned_total,
-        plan=_latest_plan(events),
+        planned_total_precertificates=ledger.planned_total_precertificates,
+        plan=_latest_plan(incident_id, events),
         heuristic=selector_in_words(incident.selector, incident.aware_at),
         affected_types=sorted(types.items(), key=lambda kv: (-kv[1], kv[0])),
         first_issued=first,
@@ -179,19 +180,21 @@ def _check_rows(tally: Counter[tuple[str, str]], certs: Counts, pres: Counts) ->
             )
 
 
-def _latest_plan(events: Sequence[Event]) -> Plan | None:
+def _latest_plan(incident_id: int, events: Sequence[Event]) -> Plan | None:
+    """The latest plan, its verdict worded as every other surface words it."""
     plans = [e for e in events if e.event == "planned"]
     if not plans:
         return None
     e = plans[-1]
     d = e.detail
-    met = d.get("deadline_met")
+    verdict = incidents.plan_verdict(d)
     return Plan(
         made_at=e.at,
-        summary=str(d.get("summary", "")),
+        summary=incidents.verdict_sentence(incident_id, d),
         policy=str(d["policy"]) if d.get("policy") is not None else None,
-        deadline_met=met if isinstance(met, bool) else None,
+        deadline_met=None if verdict is None else verdict.met,
         batches=[b for b in d.get("batches", []) if isinstance(b, dict)],
+        verdict=verdict,
     )
 
 
@@ -237,9 +240,17 @@ def _event_text(event: Event) -> str:
     d: dict[str, Any] = event.detail
     name = event.event
     if name == "opened":
+        if "certificates" in d:
+            affected = (
+                f"{_plural(int(d['certificates']), 'certificate')} and "
+                f"{_plural(int(d.get('precertificates_without_final', 0)), 'precertificate')} "
+                "without a final certificate"
+            )
+        else:  # recorded before the two were counted apart
+            affected = _plural(int(d.get("affected", 0)), "item")
         return (
-            f"Incident opened by {event.actor}: {_plural(int(d.get('affected', 0)), 'item')} "
-            f"affected; revocation deadline {d.get('deadline', '?')}."
+            f"Incident opened by {event.actor}: {affected} affected; "
+            f"revocation deadline {d.get('deadline', '?')}."
         )
     if name == "planned":
         return f"Revocation planned by {event.actor}: {d.get('summary', '')}"

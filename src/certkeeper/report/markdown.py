@@ -245,7 +245,10 @@ def render_update(report: IncidentReport) -> str:
         "",
         f"Planned to be revoked by now: {t.num(report.counts.planned_by_now)}; "
         f"actually revoked: {t.num(report.counts.revoked)}; "
-        f"planned in total: {t.num(report.planned_total)}.",
+        f"planned in total: {t.num(report.planned_total)} "
+        f"(precertificates without a final certificate: "
+        f"{t.num(report.precertificates.planned_by_now)} by now, "
+        f"{t.num(report.planned_total_precertificates)} in total).",
         "",
         "## Week by week",
         "",

@@ -9,6 +9,7 @@ from typing import Any
 from certkeeper.report.series import Point
 from certkeeper.revocation.details import ActionItem
 from certkeeper.revocation.ledger import Counts, Week
+from certkeeper.revocation.verdict import Verdict
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,9 @@ class Plan:
     made_at: datetime
     summary: str
     policy: str | None
-    deadline_met: bool | None
+    deadline_met: bool | None  # None: no verdict recorded with the plan
     batches: list[dict[str, Any]]
+    verdict: Verdict | None = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,8 @@ class IncidentReport:
     counts: Counts  # distinct final certificates
     precertificates: Counts  # precertificates without a final certificate
     weeks: list[Week]
-    planned_total: int
+    planned_total: int  # certificates
+    planned_total_precertificates: int
     plan: Plan | None
     heuristic: str
     affected_types: list[tuple[str, int]]  # "profile (key type)", certificates

@@ -103,13 +103,12 @@ def plan_sentence(report: IncidentReport) -> str:
     if report.plan is None:
         return "No revocation plan has been made."
     p = report.plan
-    met = {True: " The plan meets the deadline.", False: " The plan misses the deadline."}
-    summary = p.summary.strip()
+    # the verdict's own sentence (revocation/verdict.py), as plan and status print it
+    summary = p.verdict.summary(report.incident_id) if p.verdict else p.summary.strip()
     if summary and summary[-1] not in ".!?":
         summary += "."
-    verdict = "" if p.deadline_met is None else met[p.deadline_met]
     policy = f" (policy {p.policy})" if p.policy else ""
-    return f"Plan of {when(p.made_at)}{policy}: {summary}{verdict}"
+    return f"Plan of {when(p.made_at)}{policy}: {summary}"
 
 
 def issuance_sentence(report: IncidentReport) -> str:
@@ -168,8 +167,10 @@ def batches_to_run(report: IncidentReport) -> list[str]:
         try:
             at = datetime.fromisoformat(str(batch["at"]))
             number, count = int(batch["batch"]), int(batch["certificates"])
+            pre = int(batch.get("precertificates", 0))
         except (KeyError, TypeError, ValueError):
             continue
         if at > report.generated_at:
-            out.append(f"Batch {number}: {num(count)} certificates at {when(at)}.")
+            also = f" and {num(pre)} precertificates" if pre else ""
+            out.append(f"Batch {number}: {num(count)} certificates{also} at {when(at)}.")
     return out

@@ -24,6 +24,7 @@ from certkeeper.ca.home import CaHome
 from certkeeper.errors import ConfigError
 from certkeeper.revocation import incidents, planner
 from certkeeper.revocation.publishing import republish
+from certkeeper.revocation.verdict import Verdict
 from certkeeper.store.queries import CertificateFilter
 from certkeeper.x509.time import truncate
 
@@ -31,10 +32,10 @@ from certkeeper.x509.time import truncate
 @dataclass
 class DrillReport:
     incident: int
-    affected: int
-    plan_summary: str
+    certificates: int  # distinct final certificates planned
+    precertificates: int  # precertificates without a final certificate planned
+    verdict: Verdict  # the plan's, as `incident plan` states it
     deadline: datetime
-    deadline_met_by_plan: bool
     seconds: dict[str, float] = field(default_factory=dict)
     revoked: int = 0
     shards_published: int = 0
@@ -45,15 +46,32 @@ class DrillReport:
     directory: str | None = None
 
     @property
+    def plan_summary(self) -> str:
+        return self.verdict.summary(self.incident)
+
+    @property
     def deadline_met(self) -> bool:
+        """The plan meets the deadline and the measured work finishes before it."""
         return (
-            self.deadline_met_by_plan
-            and self.finished_by is not None
-            and self.finished_by <= self.deadline
+            self.verdict.met and self.finished_by is not None and self.finished_by <= self.deadline
         )
+
+    def summary(self) -> str:
+        """The plan's verdict, then whether the measured work itself finishes in time."""
+        if not self.verdict.met or self.finished_by is None:
+            return self.plan_summary
+        if self.finished_by > self.deadline:
+            return (
+                f"DEADLINE MISSED ({self.deadline:%Y-%m-%d %H:%M}Z): the plan fits, but its "
+                f"last batch finishes at {self.finished_by:%Y-%m-%d %H:%M:%S}Z. "
+                + self.plan_summary
+            )
+        return self.plan_summary
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
+        out["verdict"] = self.verdict.to_dict()
+        out["summary"] = self.summary()
         out["deadline"] = self.deadline.isoformat()
         out["finished_by"] = self.finished_by.isoformat() if self.finished_by else None
         out["deadline_met"] = self.deadline_met
@@ -102,9 +120,11 @@ def drill(
     workers: int = 2,
     keep: Path | None = None,
     advance: Callable[[int], None] | None = None,
+    budget: int | None = None,
 ) -> DrillReport:
     """Run plan and execute for an incident (existing, or opened from `selector`) on a
-    copy of the inventory. With `keep`, the copy stays there for inspection."""
+    copy of the inventory. With `keep`, the copy stays there for inspection. `budget`
+    plans under that per-shard budget (as `incident plan --override-budget`)."""
     now = truncate(now)
     workdir = keep or Path(tempfile.mkdtemp(prefix="certkeeper-drill-"))
     try:
@@ -128,7 +148,7 @@ def drill(
             incident_id = opened.id
             seconds["open"] = time.perf_counter() - t
         t = time.perf_counter()
-        plan = incidents.make_plan(copy, incident_id, now, policy, who="drill")
+        plan = incidents.make_plan(copy, incident_id, now, policy, who="drill", budget=budget)
         seconds["plan"] = time.perf_counter() - t
         # Execute every batch as if its time had come, to measure the whole campaign.
         last = plan.plan.last_planned or now
@@ -137,22 +157,22 @@ def drill(
         )
         seconds["revoke"] = result.seconds.get("revoke", 0.0)
         t = time.perf_counter()
-        published = republish(copy, result.shards, now)
+        published = republish(copy, result.shards, now, override_budget=plan.budget_overridden)
         seconds["publish"] = time.perf_counter() - t
         sizes = [r.size_bytes or 0 for r in published.published + published.refused]
         total = sum(seconds.values())
         report = DrillReport(
             incident=incident_id,
-            affected=len(plan.plan.items),
-            plan_summary=plan.plan.summary(),
+            certificates=plan.verdict.certificates.total,
+            precertificates=plan.verdict.precertificates.total,
+            verdict=plan.verdict,
             deadline=plan.incident.deadline,
-            deadline_met_by_plan=plan.plan.deadline_met,
             seconds=seconds,
             revoked=result.revoked,
             shards_published=len(published.published),
             shards_refused=len(published.refused),
             largest_shard_bytes=max(sizes, default=0),
-            budget_bytes=copy.config.crl_budget_bytes,
+            budget_bytes=plan.verdict.budget_bytes,
             # the campaign's last batch starts at `last`; the work itself takes `total`
             finished_by=last + timedelta(seconds=total),
             directory=str(workdir) if keep else None,

@@ -25,6 +25,7 @@ from certkeeper.errors import InputError
 from certkeeper.revocation import ledger as ledgermod
 from certkeeper.revocation import planner
 from certkeeper.revocation.reasons import CrlReason, br_item, deadline, encoded_reason
+from certkeeper.revocation.verdict import Done, Verdict
 from certkeeper.store.database import write_transaction
 from certkeeper.store.incidents import CampaignItem, IncidentRecord, IncidentStore
 from certkeeper.store.ocsp_repo import OcspRecord, OcspStore
@@ -177,14 +178,18 @@ def _targets(
             (i.issuer_id, i.crl_shard),
             i.not_after,
             crlenc.entry_size(crlenc.serial_octets(i.serial), now, reason),
+            kind=i.kind,
         )
         for i in items
         if i.revoked_at is None
     ]
 
 
-def shard_loads(home: CaHome, keys: set[tuple[int, int]], now: datetime) -> list[planner.ShardLoad]:
-    """Each touched shard as it stands: entries (with when they leave) and overhead."""
+def shard_loads(
+    home: CaHome, keys: set[tuple[int, int]], now: datetime, budget: int | None = None
+) -> list[planner.ShardLoad]:
+    """Each touched shard as it stands: entries (with when they leave) and overhead,
+    under `budget` bytes (default `[crl] budget_bytes`)."""
     from certkeeper.status.crl import crl_status
 
     names = {rec.id: rec.name for rec in home.inventory.issuers()}
@@ -202,7 +207,8 @@ def shard_loads(home: CaHome, keys: set[tuple[int, int]], now: datetime) -> list
         status = sizes.get((names[key[0]], key[1]))
         # the CRL's bytes beyond its entries: header, extensions, signature
         overhead = max(0, status.bytes - sum(b for _, b in entries)) if status is not None else 600
-        loads.append(planner.ShardLoad(key, home.config.crl_budget_bytes, overhead, entries))
+        limit = home.config.crl_budget_bytes if budget is None else budget
+        loads.append(planner.ShardLoad(key, limit, overhead, entries))
     return loads
 
 
@@ -210,30 +216,38 @@ def shard_loads(home: CaHome, keys: set[tuple[int, int]], now: datetime) -> list
 class PlanReport:
     plan: planner.Plan
     incident: IncidentRecord
+    verdict: Verdict
+    budget_overridden: bool = False  # planned under --override-budget, not [crl] budget_bytes
 
     def to_dict(self) -> dict[str, Any]:
         p = self.plan
-        batches = Counter(i.batch for i in p.items if i.batch is not None and i.batch >= 0)
+        assert self.incident.id is not None
+        batches = Counter(i.batch for i in p.items if i.batch >= 0)
         return {
             "incident": self.incident.id,
-            "summary": p.summary(),
+            "summary": self.verdict.summary(self.incident.id),
             "deadline": p.deadline.isoformat(),
-            "deadline_met": p.deadline_met,
+            "deadline_met": self.verdict.met,
             "all_at_once": p.all_at_once,
-            "planned": sum(1 for i in p.items if i.planned_at is not None),
-            "left_to_expire": len(p.expiring_unrevoked()),
+            "verdict": self.verdict.to_dict(),
             "batches": [
                 {
                     "batch": b,
-                    "certificates": n,
+                    "certificates": sum(
+                        1 for i in p.items if i.batch == b and i.kind == "certificate"
+                    ),
+                    "precertificates": sum(
+                        1 for i in p.items if i.batch == b and i.kind == "precertificate"
+                    ),
                     "at": min(
                         i.planned_at for i in p.items if i.batch == b and i.planned_at
                     ).isoformat(),
                 }
-                for b, n in sorted(batches.items())
+                for b in sorted(batches)
             ],
-            "budget_bytes": max(p.budget.values(), default=0),
-            "budget_to_meet_deadline": p.budget_to_meet_deadline(),
+            "budget_bytes": self.verdict.budget_bytes,
+            "budget_overridden": self.budget_overridden,
+            "budget_to_meet_deadline": self.verdict.budget_to_meet_deadline,
         }
 
 
@@ -243,7 +257,12 @@ def make_plan(
     now: datetime,
     policy: planner.Policy = planner.Policy.soonest_expiry,
     who: str | None = None,
+    budget: int | None = None,
 ) -> PlanReport:
+    """Plan every unrevoked item under the shard budgets (`budget` bytes per shard
+    overrides `[crl] budget_bytes`) and record the rows and the verdict together."""
+    if budget is not None and budget < 1:
+        raise InputError(f"--override-budget {budget}: must be a positive number of bytes")
     store = IncidentStore(home.inventory.engine)
     incident = store.get(incident_id)
     now = truncate(now)
@@ -253,13 +272,16 @@ def make_plan(
     keys = {t.shard_key for t in targets}
     result = planner.plan(
         targets,
-        shard_loads(home, keys, now),
+        shard_loads(home, keys, now, budget),
         now,
         incident.deadline,
         home.config.crl_lookback,
         policy,
     )
-    report = PlanReport(result, incident)
+    done = [Done(i.kind, i.not_after, i.revoked_at) for i in items if i.revoked_at is not None]
+    verdict = result.verdict(done, budget or home.config.crl_budget_bytes)
+    overridden = budget is not None and budget != home.config.crl_budget_bytes
+    report = PlanReport(result, incident, verdict, overridden)
     summary = report.to_dict()
     summary["policy"] = str(policy)
     store.set_plan(
@@ -270,6 +292,38 @@ def make_plan(
         summary,
     )
     return report
+
+
+def latest_plan(home: CaHome, incident_id: int) -> dict[str, Any] | None:
+    """The detail of the incident's latest "planned" event (None: never planned)."""
+    plans = [
+        e for e in IncidentStore(home.inventory.engine).events(incident_id) if e.event == "planned"
+    ]
+    return plans[-1].detail if plans else None
+
+
+def plan_verdict(detail: dict[str, Any] | None) -> Verdict | None:
+    """The verdict recorded with a plan; None for no plan, or one recorded before
+    verdicts were (its figures are not trusted: plan again)."""
+    if detail is None or not isinstance(detail.get("verdict"), dict):
+        return None
+    try:
+        return Verdict.from_dict(detail["verdict"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def verdict_sentence(incident_id: int, detail: dict[str, Any] | None) -> str:
+    """The plan's verdict as every surface words it."""
+    if detail is None:
+        return "No revocation plan has been made."
+    verdict = plan_verdict(detail)
+    if verdict is None:
+        return (
+            "The latest plan has no recorded verdict (made by an earlier version): "
+            f"run certkeeper incident plan {incident_id} again."
+        )
+    return verdict.summary(incident_id)
 
 
 # -- execution --------------------------------------------------------------------------
@@ -469,12 +523,23 @@ class Status:
     counts: ledgermod.Counts
     precertificates: ledgermod.Counts
     weeks: list[ledgermod.Week]
-    planned_total: int
+    planned_total: int  # certificates with a planned time
+    planned_total_precertificates: int  # precertificates without final, apart
     undelivered: list[dict[str, Any]]
+    plan: dict[str, Any] | None = None  # the latest plan event's detail
+
+    @property
+    def verdict(self) -> Verdict | None:
+        return plan_verdict(self.plan)
+
+    def plan_sentence(self) -> str:
+        assert self.incident.id is not None
+        return verdict_sentence(self.incident.id, self.plan)
 
     def to_dict(self) -> dict[str, Any]:
         i = self.incident
         remaining_time = i.deadline - self.counts.at
+        verdict = self.verdict
         return {
             "incident": i.id,
             "title": i.title,
@@ -485,6 +550,12 @@ class Status:
             "precertificates_without_final": self.precertificates.to_dict(),
             "reconciles": self.counts.reconciles() and self.precertificates.reconciles(),
             "planned_total": self.planned_total,
+            "planned_total_precertificates": self.planned_total_precertificates,
+            "plan": {
+                "summary": self.plan_sentence(),
+                "deadline_met": None if verdict is None else verdict.met,
+                "verdict": None if verdict is None else verdict.to_dict(),
+            },
             "weeks": [
                 {
                     "week": w.number,
@@ -509,13 +580,13 @@ def status(home: CaHome, incident_id: int, now: datetime) -> Status:
     revoked = store.revocation_times(incident_id)
     certs: list[ledgermod.Entry] = []
     pres: list[ledgermod.Entry] = []
-    planned = 0
+    planned: Counter[str] = Counter()
     for item in store.items(incident_id):
         entry = ledgermod.Entry(
             item.sha256, item.not_after, revoked.get(item.serial), item.planned_at
         )
         (certs if item.kind == "certificate" else pres).append(entry)
-        planned += item.planned_at is not None
+        planned[item.kind] += item.planned_at is not None
     undelivered = [
         {
             "subscriber": n.subscriber_id,
@@ -532,6 +603,8 @@ def status(home: CaHome, incident_id: int, now: datetime) -> Status:
         ledgermod.status(certs, now),
         ledgermod.status(pres, now),
         ledgermod.weekly(certs, incident.aware_at, max(now, incident.aware_at)),
-        planned,
+        planned["certificate"],
+        planned["precertificate"],
         undelivered,
+        latest_plan(home, incident_id),
     )

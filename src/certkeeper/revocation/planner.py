@@ -11,10 +11,11 @@ affected certificate gets a planned revocation time:
   certificate passes its notAfter plus the lookback), the freed bytes are filled with
   the next certificates in policy order. Certificates still valid at the deadline come
   first; those expiring before it only take room nobody deadline-bound is waiting for.
-  A certificate whose notAfter comes before its turn is left to expire: it is counted
-  as expired, never revoked.
-- The plan states whether the deadline is met and, if not, the per-shard budget that
-  would meet it.
+  A certificate whose notAfter comes before its turn gets no planned time; it may be
+  called "left to expire" only if that notAfter is at or before the deadline, and
+  otherwise it misses the deadline (see verdict.py).
+- The plan's verdict (verdict.py, computed from its rows) states whether the deadline
+  is met and, if not, how many items miss it and the per-shard budget that would meet it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+
+from certkeeper.revocation.verdict import CERTIFICATE, Row, Verdict, judge
 
 
 class Policy(StrEnum):
@@ -41,6 +44,7 @@ class Target:
     not_after: datetime
     entry_bytes: int  # its CRL entry's encoded size
     in_use: bool = False
+    kind: str = CERTIFICATE  # or a precertificate without a final certificate
 
 
 @dataclass(frozen=True)
@@ -57,8 +61,18 @@ class ShardLoad:
 class Planned:
     serial: str
     shard_key: tuple[int, int]
-    planned_at: datetime | None  # None: expires before a slot frees up
-    batch: int  # 0 = first batch; -1 = left to expire
+    planned_at: datetime | None  # None: no slot frees up before it expires
+    batch: int  # 0 = first batch; -1 = never planned
+    not_after: datetime
+    kind: str = CERTIFICATE
+
+    @classmethod
+    def unplanned(cls, target: Target) -> Planned:
+        return cls(target.serial, target.shard_key, None, -1, target.not_after, target.kind)
+
+    @classmethod
+    def at(cls, target: Target, when: datetime, batch: int) -> Planned:
+        return cls(target.serial, target.shard_key, when, batch, target.not_after, target.kind)
 
 
 @dataclass
@@ -75,39 +89,29 @@ class Plan:
         return max(times, default=None)
 
     @property
-    def deadline_met(self) -> bool:
-        last = self.last_planned
-        return last is None or last <= self.deadline
-
-    @property
     def all_at_once(self) -> bool:
         return all(p.batch == 0 for p in self.items)
-
-    def late(self) -> list[Planned]:
-        return [p for p in self.items if p.planned_at is not None and p.planned_at > self.deadline]
-
-    def expiring_unrevoked(self) -> list[Planned]:
-        return [p for p in self.items if p.planned_at is None]
 
     def budget_to_meet_deadline(self) -> int:
         """The smallest per-shard budget that meets the deadline on every shard."""
         return max(self.budget_needed.values(), default=0)
 
-    def summary(self) -> str:
-        n = len(self.items)
-        if self.deadline_met:
-            if self.all_at_once:
-                return f"all {n} certificates fit the shard budgets: revoke all at once"
-            return (
-                f"{n} certificates in {1 + max(p.batch for p in self.items)} batches; the last "
-                f"batch at {self.last_planned:%Y-%m-%d %H:%M}Z, before the deadline "
-                f"{self.deadline:%Y-%m-%d %H:%M}Z"
-            )
-        return (
-            f"DEADLINE MISSED: {len(self.late())} of {n} certificates are planned after "
-            f"{self.deadline:%Y-%m-%d %H:%M}Z (last at {self.last_planned:%Y-%m-%d %H:%M}Z); "
-            f"a per-shard budget of {self.budget_to_meet_deadline():,} bytes would meet it"
+    def verdict(self, done: Iterable[Row] = (), budget_bytes: int | None = None) -> Verdict:
+        """The plan against its deadline, computed from its rows (verdict.judge) and
+        `done`: items revoked before planning, each with its revocation time as its
+        planned time. `budget_bytes` names the budget planned under when no shard was."""
+        batches = {p.batch for p in self.items if p.batch >= 0}
+        return judge(
+            [*self.items, *done],
+            self.deadline,
+            batches=len(batches),
+            budget_bytes=max(self.budget.values(), default=budget_bytes or 0),
+            budget_to_meet_deadline=self.budget_to_meet_deadline(),
         )
+
+    @property
+    def deadline_met(self) -> bool:
+        return self.verdict().met
 
 
 def order(targets: Iterable[Target], policy: Policy) -> list[Target]:
@@ -167,11 +171,11 @@ def _plan_shard(
             still: list[Target] = []
             for target in group:
                 if target.not_after <= now:
-                    out.append(Planned(target.serial, target.shard_key, None, -1))
+                    out.append(Planned.unplanned(target))
                 elif used + target.entry_bytes <= load.budget_bytes:
                     used += target.entry_bytes
                     heapq.heappush(present, (target.not_after + lookback, target.entry_bytes))
-                    out.append(Planned(target.serial, target.shard_key, now, batch))
+                    out.append(Planned.at(target, now, batch))
                     planned_any = True
                 else:
                     still.append(target)
@@ -180,7 +184,7 @@ def _plan_shard(
             break
         if not present:
             # Nothing will ever drop off and nothing fits: the budget is below one entry.
-            out.extend(Planned(t.serial, t.shard_key, None, -1) for t in must + optional)
+            out.extend(Planned.unplanned(t) for t in must + optional)
             break
         now = present[0][0]
         if planned_any:

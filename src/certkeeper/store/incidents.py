@@ -137,7 +137,11 @@ class IncidentStore:
                     "br_item": rec.br_item,
                     "deadline": rec.deadline.isoformat(),
                     "selector": rec.selector,
-                    "affected": len(items),
+                    # counted apart, never added together (docs/ledger.md)
+                    "certificates": sum(1 for i in items if i.kind == "certificate"),
+                    "precertificates_without_final": sum(
+                        1 for i in items if i.kind == "precertificate"
+                    ),
                 },
             )
         return incident_id
