@@ -17,6 +17,11 @@ command -v certbot >/dev/null 2>&1 || need_apt+=(certbot)
 command -v lego >/dev/null 2>&1 || need_apt+=(lego)
 command -v pebble-challtestsrv >/dev/null 2>&1 || need_apt+=(pebble)
 [ -x /usr/sbin/knotd ] || need_apt+=(knot)
+# unbound: the DNSSEC-validating resolver (BR 3.2.2.4, 4.2.2.1.1); ldnsutils signs test
+# zones; dns-root-data holds the IANA root trust anchor
+[ -x /usr/sbin/unbound ] || need_apt+=(unbound)
+command -v ldns-signzone >/dev/null 2>&1 || need_apt+=(ldnsutils)
+[ -f /usr/share/dns/root.ds ] || need_apt+=(dns-root-data)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v softhsm2-util >/dev/null 2>&1 || need_apt+=(softhsm2)
 command -v faketime >/dev/null 2>&1 || need_apt+=(faketime)

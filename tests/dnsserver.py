@@ -74,6 +74,17 @@ def _wait_udp_dns(port: int, deadline: float) -> None:
     raise RuntimeError(f"DNS server on port {port} did not start")
 
 
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate a server we started, killing it if it does not stop within 5 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class _Process:
     def __init__(self, proc: subprocess.Popen[bytes], port: int) -> None:
         self.proc = proc
@@ -85,13 +96,7 @@ class _Process:
         return f"127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
     def __enter__(self) -> Self:
         return self

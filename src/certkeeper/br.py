@@ -45,3 +45,24 @@ def validity_period(not_before: datetime, not_after: datetime) -> timedelta:
 def not_after_for(not_before: datetime, days: int) -> datetime:
     """The notAfter that makes a validity period of exactly `days` days."""
     return not_before + timedelta(days=days) - timedelta(seconds=1)
+
+
+# BR 3.2.2.4 (and 4.2.2.2 in later versions) and 4.2.2.1.1, ballot SC-085: from this date
+# DNSSEC validation back to the IANA DNSSEC root trust anchor MUST be performed on every
+# DNS query of domain validation by the Primary Network Perspective (CNAME lookups while
+# choosing the ADN included) and of CAA lookups; local policy MUST NOT disable it and a
+# DNSSEC failure (bogus, SERVFAIL) is never permission to issue. certkeeper validates on
+# every lookup whatever the date; the date says from when the records must show it.
+DNSSEC_VALIDATION_FROM = date(2026, 3, 15)
+
+
+def dnssec_validation_required(at: date | datetime) -> bool:
+    """Whether BR 3.2.2.4 / 4.2.2.1.1 require DNSSEC validation of a lookup made `at`."""
+    day = at.astimezone(UTC).date() if isinstance(at, datetime) else at
+    return day >= DNSSEC_VALIDATION_FROM
+
+# BR 3.2.2.4 (methods 7, 19 and others using a Random Value): the value remains valid for a
+# confirming response for no more than 30 days from its creation; Random Values carry at
+# least 112 bits of entropy (BR 1.6.1).
+RANDOM_VALUE_MAX_DAYS = 30
+RANDOM_VALUE_MIN_BITS = 112

@@ -358,6 +358,8 @@ domain_validations = Table(
     Column("validated_at", UtcDateTime, nullable=False),
     Column("reuse_until", UtcDateTime, nullable=False),
     Column("perspectives", Text, nullable=False),  # JSON: the corroboration
+    # BR 3.2.2.4: "secure" / "insecure" over every DNS answer the primary relied on
+    Column("dnssec", String(16), nullable=True),
     Index("ix_domain_validations_lookup", "fqdn", "account_uri", "reuse_until"),
 )
 
@@ -377,6 +379,8 @@ caa_checks = Table(
     Column("perspectives", Text, nullable=False),  # JSON: the corroboration
     Column("serial", String(40), nullable=True),  # the certificate it was checked for, once known
     Column("context", Text, nullable=False),  # JSON: order, subscriber, ...
+    # BR 4.2.2.1.1: "secure" / "insecure" over every CAA answer; NULL when none came back
+    Column("dnssec", String(16), nullable=True),
     Index("ix_caa_checks_fqdn", "fqdn", "checked_at"),
 )
 

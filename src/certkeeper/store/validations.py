@@ -32,6 +32,7 @@ class DomainValidation:
     validated_at: datetime
     reuse_until: datetime
     perspectives: dict[str, Any]
+    dnssec: str | None = None  # "secure" / "insecure" (BR 3.2.2.4); None before 0010
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class CaaCheck:
     perspectives: dict[str, Any]
     context: dict[str, Any]
     serial: str | None = None
+    dnssec: str | None = None  # "secure" / "insecure" (BR 4.2.2.1.1); None: no answer
 
 
 def _dumps(value: dict[str, Any]) -> str:
@@ -71,6 +73,7 @@ class DomainValidationStore:
                     validated_at=rec.validated_at,
                     reuse_until=rec.reuse_until,
                     perspectives=_dumps(rec.perspectives),
+                    dnssec=rec.dnssec,
                 )
             )
             key = result.inserted_primary_key
@@ -129,6 +132,7 @@ class DomainValidationStore:
                     perspectives=_dumps(rec.perspectives),
                     serial=rec.serial,
                     context=_dumps(rec.context),
+                    dnssec=rec.dnssec,
                 )
             )
             key = result.inserted_primary_key
@@ -172,6 +176,7 @@ def _validation(m: Any) -> DomainValidation:
         validated_at=m["validated_at"],
         reuse_until=m["reuse_until"],
         perspectives=json.loads(m["perspectives"]),
+        dnssec=m["dnssec"],
     )
 
 
@@ -189,4 +194,5 @@ def _caa(m: Any) -> CaaCheck:
         perspectives=json.loads(m["perspectives"]),
         context=json.loads(m["context"]),
         serial=m["serial"],
+        dnssec=m["dnssec"],
     )

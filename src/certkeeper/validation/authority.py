@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from certkeeper import br
 from certkeeper.ca.home import CaHome
 from certkeeper.issuance.service import NameNotAuthorized
 from certkeeper.store.validations import CaaCheck, DomainValidation, DomainValidationStore
@@ -158,10 +159,15 @@ class ValidationAuthority:
                 account_uri=attempt.account_uri,
                 method=method.section,
                 challenge_type=attempt.challenge_type,
-                evidence={"detail": primary.detail, **primary.evidence},
+                evidence={
+                    "detail": primary.detail,
+                    **primary.evidence,
+                    "dnssec_required_by_br": br.dnssec_validation_required(now),
+                },
                 validated_at=validated_at,
                 reuse_until=methods.reuse_until(validated_at, self.settings.reuse_days),
                 perspectives=corroboration.to_json(),
+                dnssec=primary.dnssec,
             )
         )
         return ValidationOutcome(
@@ -244,6 +250,7 @@ class AccountAuthorizer:
                         detail=detail,
                         evidence=caa.evidence,
                         perspectives={} if corroboration is None else corroboration.to_json(),
+                        dnssec=caa.dnssec,
                         context={
                             **self.context,
                             "names": list(names),

@@ -3,9 +3,11 @@
 Algorithm, per RFC 8659 3: starting at the FQDN, ask for CAA (the resolver follows
 CNAMEs for that query); the first non-empty answer is the relevant RRset; otherwise climb
 to the parent and ask again, up to but not including the root. No CAA anywhere means any
-CA may issue. A lookup that fails at any step (SERVFAIL, timeout) is never "allowed":
-BR 3.2.2.8 permits issuance after a failure only for an unreachable, DNSSEC-less
-delegation we cannot tell from an attack, so we refuse.
+CA may issue. A lookup that fails at any step (SERVFAIL, DNSSEC bogus, timeout) is never
+"allowed": BR 3.2.2.8 permits issuance after a failure only for an unreachable,
+DNSSEC-less delegation we cannot tell from an attack, so we refuse. Every lookup is
+DNSSEC-validated (BR 4.2.2.1.1, `dnsclient`); the result records "secure" only when
+every answer on the way validated.
 
 Within the relevant RRset:
 - a critical flag on a tag we do not understand forbids issuance;
@@ -24,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from certkeeper.validation.dnsclient import LookupFailed, lookup
+from certkeeper.validation.dnsclient import LookupFailed, lookup, overall
 from certkeeper.validation.model import CaaResult
 from certkeeper.validation.settings import ValidationSettings
 
@@ -179,14 +181,21 @@ def check_caa(
         try:
             answer = lookup(at, "CAA", settings, deadline)
         except LookupFailed as exc:
-            asked.append({"name": at, "error": str(exc)})
+            asked.append({"name": at, "error": str(exc), "dnssec": exc.dnssec})
             return CaaResult(
                 allowed=False,
                 detail=f"CAA lookup failed, issuance refused: {exc}",
                 problem_type="dns",
                 evidence=evidence,
             )
-        asked.append({"name": at, "cnames": list(answer.cnames), "records": len(answer.records)})
+        asked.append(
+            {
+                "name": at,
+                "cnames": list(answer.cnames),
+                "records": len(answer.records),
+                "dnssec": answer.dnssec,
+            }
+        )
         if not answer.records:
             continue
         rrset = [_property(r) for r in answer.records]
@@ -208,12 +217,20 @@ def check_caa(
             detail=f"{where}: {why}",
             problem_type=None if allowed else "caa",
             evidence=evidence,
+            dnssec=_dnssec(evidence),
         )
     return CaaResult(
         allowed=True,
         detail=f"no CAA records from {name} up to the root: any CA may issue",
         evidence=evidence,
+        dnssec=_dnssec(evidence),
     )
+
+
+def _dnssec(evidence: dict[str, Any]) -> str:
+    status = overall([str(entry["dnssec"]) for entry in evidence["lookups"]])
+    evidence["dnssec"] = status
+    return status
 
 
 def _property(rdata: object) -> Property:

@@ -23,7 +23,7 @@ from urllib.parse import urljoin, urlsplit
 from cryptography import x509
 from cryptography.x509.oid import ObjectIdentifier
 
-from certkeeper.validation.dnsclient import LookupFailed, addresses, lookup
+from certkeeper.validation.dnsclient import LookupFailed, addresses, lookup, overall
 from certkeeper.validation.model import ChallengeAttempt, CheckResult
 from certkeeper.validation.settings import ValidationSettings
 
@@ -73,8 +73,21 @@ def check_challenge(attempt: ChallengeAttempt, settings: ValidationSettings) -> 
     try:
         detail = check(attempt, settings, deadline, evidence)
     except _Failed as exc:
-        return CheckResult(False, exc.detail, exc.problem_type, evidence)
-    return CheckResult(True, detail, None, evidence)
+        return CheckResult(False, exc.detail, exc.problem_type, evidence, _dnssec(evidence))
+    return CheckResult(True, detail, None, evidence, _dnssec(evidence))
+
+
+def _note_dnssec(ev: dict[str, Any], name: str, rdtype: str, status: str) -> None:
+    """Keep each lookup's DNSSEC status in the evidence (BR 3.2.2.4: every query)."""
+    ev.setdefault("dnssec_lookups", []).append({"name": name, "type": rdtype, "dnssec": status})
+
+
+def _dnssec(ev: dict[str, Any]) -> str | None:
+    lookups = ev.get("dnssec_lookups") or []
+    status = overall([str(entry["dnssec"]) for entry in lookups]) if lookups else None
+    if status is not None:
+        ev["dnssec"] = status
+    return status
 
 
 def key_authorization_digest(key_authorization: str) -> str:
@@ -96,6 +109,7 @@ def _dns01(
         answer = lookup(name, "TXT", settings, deadline)
     except LookupFailed as exc:
         raise _Failed("dns", str(exc)) from None
+    _note_dnssec(ev, name, "TXT", answer.dnssec)
     values = [
         b"".join(getattr(r, "strings", ())).decode("utf-8", "replace") for r in answer.records
     ]
@@ -127,7 +141,7 @@ def _http01(
     for hop in range(MAX_REDIRECTS + 1):
         step: dict[str, Any] = {"url": url}
         chain.append(step)
-        status, location, body = _fetch(url, settings, deadline, step)
+        status, location, body = _fetch(url, settings, deadline, step, ev)
         step["status"] = status
         if status in REDIRECT_STATUSES:
             if location is None:
@@ -176,7 +190,11 @@ def _redirect_target(current: str, location: str, ports: set[int]) -> str:
 
 
 def _fetch(
-    url: str, settings: ValidationSettings, deadline: float, step: dict[str, Any]
+    url: str,
+    settings: ValidationSettings,
+    deadline: float,
+    step: dict[str, Any],
+    ev: dict[str, Any],
 ) -> tuple[int, str | None, bytes]:
     parts = urlsplit(url)
     host = parts.hostname or ""
@@ -185,7 +203,7 @@ def _fetch(
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    sock, address = _connect(host, port, settings, deadline, step)
+    sock, address = _connect(host, port, settings, deadline, step, ev)
     try:
         if https:
             ctx = ssl.create_default_context()
@@ -223,13 +241,20 @@ def _fetch(
 
 
 def _connect(
-    host: str, port: int, settings: ValidationSettings, deadline: float, step: dict[str, Any]
+    host: str,
+    port: int,
+    settings: ValidationSettings,
+    deadline: float,
+    step: dict[str, Any],
+    ev: dict[str, Any],
 ) -> tuple[socket.socket, str]:
     try:
-        addrs = addresses(host, settings, deadline)
+        addrs, dnssec = addresses(host, settings, deadline)
     except LookupFailed as exc:
         raise _Failed("dns", str(exc)) from None
     step["addresses"] = addrs
+    step["dnssec"] = dnssec
+    _note_dnssec(ev, host, "AAAA/A", dnssec)
     if not addrs:
         raise _Failed("dns", f"{host} has no A or AAAA records")
     usable = [a for a in addrs if settings.private_addresses or ipaddress.ip_address(a).is_global]
@@ -270,7 +295,7 @@ def _tls_alpn01(
     port = settings.tls_alpn_port
     step: dict[str, Any] = {"host": name, "port": port}
     ev["tls"] = step
-    sock, address = _connect(name, port, settings, deadline, step)
+    sock, address = _connect(name, port, settings, deadline, step, ev)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2  # RFC 8737 3
     ctx.check_hostname = False

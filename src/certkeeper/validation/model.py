@@ -50,6 +50,7 @@ class CheckResult:
     detail: str
     problem_type: str | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
+    dnssec: str | None = None  # "secure" when every DNS answer validated, else "insecure"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,6 +62,7 @@ class CheckResult:
             detail=str(data["detail"]),
             problem_type=data.get("problem_type"),
             evidence=dict(data.get("evidence") or {}),
+            dnssec=data.get("dnssec"),
         )
 
 
@@ -72,6 +74,7 @@ class CaaResult:
     detail: str
     problem_type: str | None = None  # "caa" when forbidden, "dns" when the lookup failed
     evidence: dict[str, Any] = field(default_factory=dict)  # relevant RRset, where found
+    dnssec: str | None = None  # "secure" when every CAA answer validated, else "insecure"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,6 +86,7 @@ class CaaResult:
             detail=str(data["detail"]),
             problem_type=data.get("problem_type"),
             evidence=dict(data.get("evidence") or {}),
+            dnssec=data.get("dnssec"),
         )
 
 

@@ -7,15 +7,24 @@ Create Date: 2026-12-04
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import op
+
 revision = "0010"
 down_revision: str | None = "0009"
 branch_labels: str | None = None
 depends_on: str | None = None
 
+TABLES = ("domain_validations", "caa_checks")
+
 
 def upgrade() -> None:
-    pass
+    for table in TABLES:
+        with op.batch_alter_table(table) as batch:
+            batch.add_column(sa.Column("dnssec", sa.String(length=16), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    for table in reversed(TABLES):
+        with op.batch_alter_table(table) as batch:
+            batch.drop_column("dnssec")
