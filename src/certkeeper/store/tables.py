@@ -169,6 +169,33 @@ certificate_names = Table(
     Index("ix_certificate_names_reversed", "reversed_name"),
 )
 
+# Signed certificate timestamps embedded in a certificate (RFC 6962 3.2), one row per
+# log, written in the transaction that stores the certificate.
+scts = Table(
+    "scts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("serial", String(40), ForeignKey("serials.serial"), nullable=False),
+    Column("log_id", String(64), nullable=False),  # hex SHA-256 of the log's key
+    Column("timestamp_ms", BigInteger, nullable=False),
+    Column("signature", LargeBinary, nullable=False),  # the DigitallySigned struct
+    Column("sct", LargeBinary, nullable=False),  # the whole TLS-encoded SCT
+    UniqueConstraint("serial", "log_id", name="uq_scts_serial_log_id"),
+)
+
+# A precertificate whose final certificate waits for SCTs (CT policy not met by the
+# deadline): what `issue --resume` needs besides the precertificate, and why it waits.
+ct_pending = Table(
+    "ct_pending",
+    metadata,
+    Column("serial", String(40), ForeignKey("serials.serial"), primary_key=True),
+    Column("subscriber_id", String(128), nullable=True),
+    Column("cps_version", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
 # Findings stored with a document: waived findings at issuance, relint results later.
 lint_findings = Table(
     "lint_findings",

@@ -1,0 +1,1 @@
+"""Certificate Transparency (RFC 6962): log list, policy, SCTs, submission, a test log."""
