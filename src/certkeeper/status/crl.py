@@ -232,6 +232,7 @@ class ShardPublisher:
         self.store = CrlStore(home.inventory.engine)
         self.encoder = crlenc.EntryEncoder()
         self._issuers: dict[int, IssuerRecord] = {}
+        self._served_dir = home.config.crl_dir.resolve()
 
     def _issuer(self, issuer_id: int) -> IssuerRecord:
         if issuer_id not in self._issuers:
@@ -388,7 +389,9 @@ class ShardPublisher:
         except OSError as exc:
             left = "; its revocations stay pending" if task.kind == "shard" else ""
             return refused(f"cannot write {path}: {exc.strerror or exc}{left}")
-        if task.kind == "shard":
+        if task.kind == "shard" and path.parent.parent.resolve() == self._served_dir:
+            # Only a file in the directory `serve` serves ([crl] dir) publishes the
+            # revocations; a copy written with --out elsewhere leaves them pending.
             self.store.mark_published(task.issuer_id, task.shard, owner, revision)
         over = budget is not None and len(der) > budget
         return result(
