@@ -163,7 +163,6 @@ class _HeldLease:
 
     def __init__(self, store: CrlStore, task: CrlTask, owner: str, clock: Clock) -> None:
         self.store, self.task, self.owner, self.clock = store, task, owner, clock
-        self.lost = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._renew, name="crl-lease", daemon=True)
 
@@ -185,8 +184,8 @@ class _HeldLease:
             except Exception as exc:  # the database is away: recording will find out
                 log.warning("lease renewal failed", extra={"error": str(exc)})
                 continue
-            if not held:
-                self.lost = True
+            if not held:  # taken over: recording the CRL will refuse (LeaseLost)
+                log.warning("lease lost", extra={"shard": self.task.shard, "owner": self.owner})
                 return
 
 
