@@ -20,7 +20,14 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    InterfaceError,
+    NoSuchModuleError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from certkeeper.errors import ConfigError
 
@@ -94,6 +101,17 @@ def _sqlite_engine(url: URL) -> Engine:
             cursor.close()
 
     return engine
+
+
+# What a database outage raises (server down, connection lost, pool exhausted), as
+# opposed to a bug or a constraint: callers answer "try later", not "internal error".
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError, PoolTimeout)
+
+
+def ping(engine: Engine) -> None:
+    """One round trip; raises one of UNAVAILABLE_ERRORS while the database is away."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")
 
 
 def _first_line(exc: BaseException) -> str:
