@@ -77,6 +77,8 @@ class Config:
     pkcs11: TokenConfig | None = None
     validation: ValidationSettings = field(default_factory=ValidationSettings)
     acme: AcmeSettings = field(default_factory=AcmeSettings)
+    # A new profile version is live only once a second person approves it.
+    profiles_require_approval: bool = False
 
     @property
     def config_path(self) -> Path:
@@ -161,7 +163,7 @@ def _parse(doc: dict[str, Any], home: Path, where: str) -> Config:
     if bool(pkcs11_module) != bool(pkcs11_token):
         raise TomlProblem(f"{kw}: pkcs11_module and pkcs11_token go together")
     profiles = get_table(doc, "profiles", where)
-    check_keys(profiles, ("dir",), f"{where} [profiles]")
+    check_keys(profiles, ("dir", "require_approval"), f"{where} [profiles]")
     iss = get_table(doc, "issuance", where)
     check_keys(iss, ("workers", "pkilint"), f"{where} [issuance]")
     crl = get_table(doc, "crl", where)
@@ -270,6 +272,9 @@ def _parse(doc: dict[str, Any], home: Path, where: str) -> Config:
         waivers=tuple(waivers),
         validation=parse_validation(get_table(doc, "validation", where), where),
         acme=parse_acme(get_table(doc, "acme", where), where),
+        profiles_require_approval=get(
+            profiles, "require_approval", bool, f"{where} [profiles]", default=False
+        ),
     )
 
 
@@ -317,6 +322,9 @@ passphrase_file = {_q(passphrase_file)}
 {_pkcs11_lines(pkcs11_module, pkcs11_token)}
 [profiles]
 dir = "profiles"
+# true: a new profile version is used only after `certkeeper profile approve` by a
+# different person than the one who recorded it.
+require_approval = false
 
 [issuance]
 workers = 2

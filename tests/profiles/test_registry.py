@@ -32,9 +32,11 @@ def test_install_records_version_one_of_each_builtin(registry: ProfileRegistry) 
 
 def test_edit_makes_a_new_version_and_keeps_the_old(registry: ProfileRegistry) -> None:
     path = registry.profile_dir / "tls-dv-ecdsa.toml"
-    assert registry.file_differs("tls-dv-ecdsa") is None
+    stored = registry.get("tls-dv-ecdsa").source_sha256
+    assert registry.file_state("tls-dv-ecdsa", stored).matches
     path.write_text(path.read_text().replace("validity_days = 45", "validity_days = 30"))
-    assert registry.file_differs("tls-dv-ecdsa") == path
+    assert registry.file_state("tls-dv-ecdsa", stored).paths == (path,)
+    assert not registry.file_state("tls-dv-ecdsa", stored).matches
     results = {r.profile_id: r for r in registry.sync(NOW)}
     assert results["tls-dv-ecdsa"].version == 2 and results["tls-dv-ecdsa"].created
     assert results["tls-dv-rsa"].version == 1 and not results["tls-dv-rsa"].created

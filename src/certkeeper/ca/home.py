@@ -230,7 +230,11 @@ class CaHome:
 
     @cached_property
     def profiles(self) -> ProfileRegistry:
-        return ProfileRegistry(self.config.profile_dir, self.inventory)
+        return ProfileRegistry(
+            self.config.profile_dir,
+            self.inventory,
+            require_approval=self.config.profiles_require_approval,
+        )
 
     def close(self) -> None:
         if "inventory" in self.__dict__:

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from certkeeper.errors import CertkeeperError
+from certkeeper.errors import CertkeeperError, InputError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -72,6 +72,34 @@ def home_option() -> Any:
         help="CA home directory (default ./ca-home).",
         show_default=False,
     )
+
+
+ACTOR_ENV = "CERTKEEPER_ACTOR"
+
+
+def actor_option() -> Any:
+    return typer.Option(
+        None,
+        "--actor",
+        help=f"Who does this, as recorded (default ${ACTOR_ENV}, then the OS user).",
+        show_default=False,
+    )
+
+
+def resolve_actor(actor: str | None) -> str:
+    """Who is acting: --actor, then $CERTKEEPER_ACTOR, then the login name."""
+    import getpass
+
+    name = actor or os.environ.get(ACTOR_ENV)
+    if not name:
+        try:
+            name = getpass.getuser()
+        except (KeyError, OSError):
+            raise InputError(f"who is acting? pass --actor or set {ACTOR_ENV}") from None
+    name = name.strip()
+    if not name or len(name) > 128 or not name.isprintable():
+        raise InputError(f"--actor {name!r}: 1-128 printable characters")
+    return name
 
 
 def resolve_home(home: Path | None) -> Path:

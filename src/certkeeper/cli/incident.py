@@ -12,12 +12,14 @@ import typer
 from certkeeper.cli.common import (
     EXIT_DEADLINE_MISSED,
     OutputFormat,
+    actor_option,
     err_console,
     handle_errors,
     home_option,
     print_json,
     print_rows,
     progress,
+    resolve_actor,
     resolve_home,
 )
 from certkeeper.cli.selection import build_filter
@@ -79,6 +81,12 @@ def open_cmd(
     serials_file: Path | None = _SERIALS,
     sha256_file: Path | None = _SHA,
     subscriber: str | None = _SUB,
+    disable_profile: bool = typer.Option(
+        False,
+        "--disable-profile",
+        help="Disable the --profile first, so nothing more is issued under it.",
+    ),
+    actor: str | None = actor_option(),
     home: Path | None = home_option(),
 ) -> None:
     """Open an incident: deadline from the BR item, affected set from the selector."""
@@ -100,10 +108,15 @@ def open_cmd(
         subscriber=subscriber,
     )
     ca = CaHome.open(resolve_home(home))
+    aware = parse_time(aware_at, "--aware-at")
+    if disable_profile:
+        from certkeeper.cli.profile import disable_for_incident
+
+        disable_for_incident(ca, profile, title, resolve_actor(actor))
     record = open_incident(
         ca,
         title=title,
-        aware_at=parse_time(aware_at, "--aware-at"),
+        aware_at=aware,
         br_item_number=reason,
         selector=selector,
         now=datetime.now(UTC),

@@ -20,8 +20,6 @@ _COMMAND_MODULES = (
     "ca",
     "profile",
     "issue",
-    "validate",
-    "keys",
     "certs",
     "lint",
     "data",
@@ -34,7 +32,6 @@ _COMMAND_MODULES = (
     "subscriber",
     "cps",
     "mpic",
-    "db",
 )
 
 for _name in _COMMAND_MODULES:

@@ -48,9 +48,7 @@ def revoke(
     ),
     evidence: str | None = typer.Option(None, "--evidence", help="What the revocation rests on."),
     no_publish: bool = typer.Option(
-        False,
-        "--no-publish",
-        help="Do not republish the CRL shard now (it stays pending for the next publisher).",
+        False, "--no-publish", help="Do not republish the CRL shard now."
     ),
     home: Path | None = home_option(),
 ) -> None:

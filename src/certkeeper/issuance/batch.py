@@ -85,7 +85,8 @@ def issue_batch(
     files = csr_files(directory)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    home.profiles.get(profile)  # an unknown profile fails once, before any worker starts
+    # an unknown, disabled or out-of-step profile fails once, before any worker starts
+    home.profiles.for_issuance(profile)
     home.close()
     report = BatchReport()
     context = multiprocessing.get_context("fork")

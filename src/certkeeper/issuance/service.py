@@ -121,7 +121,7 @@ class IssuanceService:
 
     def issue(self, request: IssueRequest) -> Issued:
         home, inventory, config = self.home, self.home.inventory, self.home.config
-        profile = home.profiles.get(request.profile_id)
+        profile = home.profiles.for_issuance(request.profile_id)
         csr = request.csr
         if csr.key_type not in profile.subscriber_key_types:
             raise IssuanceRefused(

@@ -212,12 +212,19 @@ class Inventory:
     # -- profiles and subscribers --------------------------------------------------
 
     def register_profile_version(
-        self, profile_id: str, source: str, now: datetime
+        self,
+        profile_id: str,
+        source: str,
+        now: datetime,
+        *,
+        created_by: str | None = None,
+        live: bool = True,
     ) -> tuple[int, bool]:
         """Store `source` as the next version unless it equals the latest one.
 
         Returns (version, created). Stored versions never change; a concurrent
-        registration of the same id loses on the primary key and is retried."""
+        registration of the same id loses on the primary key and is retried. A version
+        recorded with `live=False` waits for an approval (store.profile_control)."""
         digest = hashlib.sha256(source.encode("utf-8")).hexdigest()
         pv = profile_versions.c
         attempts = 5
@@ -240,6 +247,8 @@ class Inventory:
                             sha256=digest,
                             source=source,
                             created_at=now,
+                            created_by=created_by,
+                            approved_at=now if live else None,
                         )
                     )
                 return version, True

@@ -94,6 +94,27 @@ profile_versions = Table(
     Column("sha256", String(64), nullable=False),
     Column("source", Text, nullable=False),  # the TOML text
     Column("created_at", UtcDateTime, nullable=False),
+    # Who recorded the version (NULL: recorded before owners were kept), and who approved
+    # it. A version is live once approved_at is set; without [profiles] require_approval
+    # it is set when the version is recorded, and approved_by stays NULL.
+    Column("created_by", String(128), nullable=True),
+    Column("approved_by", String(128), nullable=True),
+    Column("approved_at", UtcDateTime, nullable=True),
+)
+
+# Append-only history of stopping and restarting issuance under a profile; the latest
+# event of a profile is its state (no event: enabled).
+profile_events = Table(
+    "profile_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("profile_id", String(64), nullable=False),
+    Column("action", String(16), nullable=False),  # disable | enable
+    Column("reason", Text, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("incident_id", Integer, nullable=True),  # the incident that disabled it, if any
+    Column("at", UtcDateTime, nullable=False),
+    Index("ix_profile_events_profile", "profile_id", "id"),
 )
 
 subscribers = Table(
