@@ -3,13 +3,18 @@
 One place for the settings measured best for these services (docs/ocsp.md): HTTP/1.1,
 single-threaded runtime per worker process, uvloop, no access log, failed workers
 respawned; and the TLS settings: server TLS for ACME (RFC 8555 6.1 requires HTTPS),
-mutual TLS 1.3 for the remote perspectives.
+mutual TLS 1.3 for the remote perspectives. And the bounds a hostile client meets
+(`certkeeper.http_limits`): connections per worker (granian's backpressure) and the idle
+timeout (its header read timeout, which also ends a kept-alive connection that sends no
+next request).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+from certkeeper.http_limits import ServerLimits, raise_descriptor_limit
 
 
 @dataclass(frozen=True)
@@ -31,10 +36,15 @@ def serve_granian(
     *,
     mutual_tls: MutualTls | None = None,
     server_tls: ServerTls | None = None,
+    limits: ServerLimits | None = None,
 ) -> None:
     """Block serving `factory` ("module:function") until stopped."""
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces, Loops, RuntimeModes, SSLProtocols
+    from granian.http import HTTP1Settings
+
+    limits = limits or ServerLimits()
+    raise_descriptor_limit(workers, limits)
 
     tls: dict[str, object] = {}
     if mutual_tls is not None:
@@ -57,6 +67,8 @@ def serve_granian(
         runtime_mode=RuntimeModes.st,
         loop=Loops.uvloop,
         http=HTTPModes.http1,
+        http1_settings=HTTP1Settings(header_read_timeout=int(limits.idle_seconds * 1000)),
+        backpressure=limits.max_connections,
         websockets=False,
         log_access=False,
         respawn_failed_workers=True,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import urllib.parse
 from typing import Any
 
 import pytest
@@ -211,3 +212,34 @@ def test_not_json(client: AcmeClient) -> None:
 
 def test_get_on_post_only_resource(client: AcmeClient) -> None:
     assert_problem(http("GET", order_url(client)), "malformed", 405)
+
+
+@pytest.mark.parametrize("alias", ["0{id}", "{arabic}", "²", "{id}\n"])
+def test_account_url_aliases_are_malformed(client: AcmeClient, alias: str) -> None:
+    """Only the URL the server wrote names the account: no leading zeros, no other
+    scripts' digits (int() reads "\u0661" as 1), no superscripts (int() fails on "²")."""
+    assert client.kid is not None
+    root, account_id = client.kid.rsplit("/", 1)
+    arabic = "".join(chr(0x0660 + int(d)) for d in account_id)
+    kid = root + "/" + alias.format(id=account_id, arabic=arabic)
+    url = order_url(client)
+    assert_problem(send(client, url, signed(client, url, kid=kid)), "malformed", 400)
+    # the same aliases as the resource's own URL (percent-encoded on the wire): no such
+    # resource
+    wire = root + "/" + urllib.parse.quote(kid.rsplit("/", 1)[1])
+    reply = send(client, wire, signed(client, kid))
+    assert reply.status == 404 and reply.json()["type"].endswith(":malformed"), reply.body
+
+
+@pytest.mark.parametrize("where", ["body", "protected", "payload"])
+def test_deeply_nested_json_is_malformed(client: AcmeClient, where: str) -> None:
+    url = order_url(client)
+    deep = b"[" * 10_000 + b"]" * 10_000  # within the size limit, past any parser stack
+    if where == "body":
+        body: Any = deep
+    elif where == "protected":
+        flat = signed(client, url)
+        body = {**flat, "protected": b64(b'{"alg":"ES256","x":' + deep + b"}")}
+    else:
+        body = signed(client, url, b'{"identifiers":' + deep + b"}")
+    assert_problem(send(client, url, body), "malformed", 400)

@@ -276,3 +276,17 @@ def test_upgrading_to_0008_counts_revocations_newer_than_their_shards_crl(ca: Ca
     with ca.inventory.engine.begin() as conn:
         command.upgrade(database._alembic_config(conn), "0008")
     assert pending(ca) == {shard_key(ca, serials[2]): 1}
+
+
+def test_a_copy_written_elsewhere_does_not_count_as_published(ca: CaHome, tmp_path: Path) -> None:
+    (serial,) = issue(ca, 1)
+    now = datetime.now(UTC).replace(microsecond=0)
+    revoke(ca, serial, CrlReason.superseded, now=now)
+    result = CliRunner().invoke(
+        app, ["crl", "publish", "--home", str(ca.config.home), "--out", str(tmp_path / "copy")]
+    )
+    assert result.exit_code == 0, result.output
+    assert on_published_crl(ca, serial, tmp_path / "copy")
+    assert pending(ca) == {shard_key(ca, serial): 1}  # nothing serves the copy
+    publish(ca, ca.config.crl_dir, now)
+    assert pending(ca) == {}

@@ -1,6 +1,7 @@
 """The ACME server as a raw ASGI application, under /acme/ (directory: /acme/directory).
 
-The shell only reads the request (bounded by `max_request_bytes`: 413 problem beyond),
+The shell only reads the request (bounded by `max_request_bytes`: 413 problem beyond;
+and by `body_seconds` for the whole body: 408 problem beyond, `certkeeper.http_limits`),
 runs `service.handle` in a worker thread (database, signing and validation block), and
 writes the response. State lives in the database, so any number of processes can serve
 the same CA.
@@ -21,6 +22,13 @@ from certkeeper.acme.problems import AcmeProblem
 from certkeeper.acme.ratelimits import registered_domain
 from certkeeper.acme.service import handle, problem_response
 from certkeeper.ca.home import CaHome
+from certkeeper.http_limits import (
+    BodyAborted,
+    BodyTimeout,
+    BodyTooLarge,
+    ServerLimits,
+    read_body,
+)
 from certkeeper.lint.engine import CertType
 from certkeeper.status.responder import Receive, Scope, Send, _lifespan
 
@@ -40,6 +48,7 @@ class AcmeApp:
         clock: Callable[[], datetime] = utc_now,
         workers: int = 16,
         warm: bool = True,
+        body_seconds: float = ServerLimits().body_seconds,
     ) -> None:
         if validator is None:
             from certkeeper.validation.authority import ValidationAuthority
@@ -47,6 +56,7 @@ class AcmeApp:
             validator = ValidationAuthority(home, clock=clock)
         self.acme = Acme(home, validator, clock=clock)
         self.max_body = self.acme.settings.max_request_bytes
+        self.body_seconds = body_seconds
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="acme")
         if warm:
             threading.Thread(target=self._warm, name="acme-warm", daemon=True).start()
@@ -107,25 +117,27 @@ class AcmeApp:
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body:
             return _too_large(self.max_body)
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body:
-                return _too_large(self.max_body)
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        try:
+            body = await read_body(receive, self.max_body, self.body_seconds)
+        except BodyTooLarge:
+            return _too_large(self.max_body)
+        except BodyTimeout:
+            return problem_response(
+                AcmeProblem(
+                    "malformed",
+                    f"the request body did not arrive within {self.body_seconds:g} seconds",
+                    status=408,
+                    headers=(("Connection", "close"),),
+                )
+            )
+        except BodyAborted:
+            body = b""  # nobody is left to answer
         client = scope.get("client")
         return Request(
             method=scope["method"],
             path=path[len(PREFIX) :] or "/",
             headers=headers,
-            body=b"".join(chunks),
+            body=body,
             base_url=_base_url(scope, headers),
             client_ip=str(client[0]) if client else None,
         )

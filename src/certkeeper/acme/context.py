@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -15,11 +16,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from certkeeper.acme.nonces import NonceService
+from certkeeper.acme.outage import DatabaseOutage
+from certkeeper.acme.problems import AcmeProblem
 from certkeeper.acme.ratelimits import RateLimiter
 from certkeeper.acme.settings import AcmeSettings
 from certkeeper.ca.home import CaHome
 from certkeeper.lint.gate import LintGate
 from certkeeper.store.acme import AcmeStore
+from certkeeper.store.database import ping
 from certkeeper.validation.model import ChallengeAttempt, ValidationOutcome
 
 if TYPE_CHECKING:
@@ -28,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("certkeeper.acme")
 
 PREFIX = "/acme"
+_ACCOUNT_ID = re.compile("[1-9][0-9]{0,17}")  # ASCII digits, no leading zero
 JSON_TYPE = "application/json"
 JOSE_TYPE = "application/jose+json"
 PEM_CHAIN_TYPE = "application/pem-certificate-chain"
@@ -126,12 +131,16 @@ class Urls:
         return f"{self.root}/cert/{serial}"
 
     def account_id(self, url: str) -> int | None:
-        """The account id of an account URL of this server, else None."""
+        """The account id of an account URL of this server, else None. Only the URL as
+        the server writes it names an account: "/acct/02" or "/acct/\u0661" (other
+        scripts' digits, which int() accepts) are refused as malformed, not aliases."""
         prefix = self.root + "/acct/"
         if not url.startswith(prefix):
             return None
         rest = url[len(prefix) :]
-        return int(rest) if rest.isdigit() and len(rest) < 19 else None
+        if not _ACCOUNT_ID.fullmatch(rest):
+            raise AcmeProblem("malformed", f"{url[:200]!r} is not an account URL of this server")
+        return int(rest)
 
 
 class Acme:
@@ -150,6 +159,7 @@ class Acme:
         self.validator = validator
         self.clock = clock
         self.store = AcmeStore(home.inventory.engine)
+        self.outage = DatabaseOutage(lambda: ping(home.inventory.engine))
         self.nonces = NonceService(self.store, self.settings.nonce_lifetime_seconds, clock)
         self.limits = RateLimiter(self.store, self.settings, clock)
         # One lint gate per process: both linters are loaded once, not per finalize.

@@ -87,7 +87,7 @@ class Jws:
             return {}
         try:
             value = json.loads(self.payload)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # nesting too deep too
             raise AcmeProblem("malformed", "the JWS payload is not JSON") from None
         if not isinstance(value, dict):
             raise AcmeProblem("malformed", "the JWS payload is not a JSON object")
@@ -103,7 +103,7 @@ def parse(body: bytes, *, inner: bool = False) -> Jws:
     what = "inner JWS" if inner else "JWS"
     try:
         doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nesting too deep too
         raise AcmeProblem("malformed", f"the {what} is not JSON") from None
     if not isinstance(doc, dict):
         raise AcmeProblem("malformed", f"the {what} is not a JSON object")
@@ -127,7 +127,7 @@ def parse(body: bytes, *, inner: bool = False) -> Jws:
     signature = b64url_decode(sig_b64, f"{what} signature")
     try:
         protected = json.loads(protected_raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nesting too deep too
         raise AcmeProblem("malformed", f"the {what} protected header is not JSON") from None
     if not isinstance(protected, dict):
         raise AcmeProblem("malformed", f"the {what} protected header is not a JSON object")

@@ -13,10 +13,12 @@ from certkeeper.acme import accounts, authz, orders, renewal, revoke
 from certkeeper.acme.context import Acme, Request, Response, Urls
 from certkeeper.acme.jws import ALGORITHMS
 from certkeeper.acme.problems import PROBLEM_TYPE, AcmeProblem
+from certkeeper.store.database import UNAVAILABLE_ERRORS
 
 log = logging.getLogger("certkeeper.acme")
 
 Handler = Callable[[Acme, Request], Response]
+NO_DATABASE = frozenset({"/directory", "/new-nonce"})  # answered during an outage too
 IdHandler = Callable[[Acme, Request, int], Response]
 
 _FIXED: dict[str, Handler] = {
@@ -25,13 +27,17 @@ _FIXED: dict[str, Handler] = {
     "/revoke-cert": revoke.revoke_cert,
     "/key-change": accounts.key_change,
 }
+# Ids as the server writes them: ASCII digits, no leading zero. `\d` would also match
+# other scripts' digits ("/acct/١" is account 1 to int()), and "/acct/02" would alias
+# account 2: such a URL is no resource of ours.
+ID = "[1-9][0-9]{0,17}"
 _BY_ID: tuple[tuple[re.Pattern[str], IdHandler], ...] = (
-    (re.compile(r"^/acct/(\d{1,18})$"), accounts.account_resource),
-    (re.compile(r"^/acct/(\d{1,18})/orders$"), accounts.account_orders),
-    (re.compile(r"^/order/(\d{1,18})$"), orders.get_order),
-    (re.compile(r"^/order/(\d{1,18})/finalize$"), orders.finalize),
-    (re.compile(r"^/authz/(\d{1,18})$"), authz.authorization),
-    (re.compile(r"^/chall/(\d{1,18})$"), authz.challenge),
+    (re.compile(rf"^/acct/({ID})$"), accounts.account_resource),
+    (re.compile(rf"^/acct/({ID})/orders$"), accounts.account_orders),
+    (re.compile(rf"^/order/({ID})$"), orders.get_order),
+    (re.compile(rf"^/order/({ID})/finalize$"), orders.finalize),
+    (re.compile(rf"^/authz/({ID})$"), authz.authorization),
+    (re.compile(rf"^/chall/({ID})$"), authz.challenge),
 )
 
 
@@ -74,7 +80,7 @@ def dispatch(acme: Acme, request: Request) -> Response:
         _only(method, ("POST",))
         return handler(acme, request)
     for pattern, id_handler in _BY_ID:
-        match = pattern.match(path)
+        match = pattern.fullmatch(path)
         if match:
             _only(method, ("POST",))
             return id_handler(acme, request, int(match.group(1)))
@@ -96,9 +102,13 @@ def handle(acme: Acme, request: Request) -> Response:
     """Dispatch, turning every refusal and every unexpected failure into a problem
     document, and add the headers every ACME response carries."""
     try:
+        if request.path not in NO_DATABASE:
+            acme.outage.check()
         response = dispatch(acme, request)
     except AcmeProblem as problem:
         response = problem_response(problem)
+    except UNAVAILABLE_ERRORS as exc:
+        response = problem_response(acme.outage.failed(exc))
     except Exception:
         log.exception("ACME %s %s failed", request.method, request.path)
         response = problem_response(

@@ -20,6 +20,8 @@ _COMMAND_MODULES = (
     "ca",
     "profile",
     "issue",
+    "validate",
+    "keys",
     "certs",
     "lint",
     "data",
@@ -32,6 +34,7 @@ _COMMAND_MODULES = (
     "subscriber",
     "cps",
     "mpic",
+    "db",
 )
 
 for _name in _COMMAND_MODULES:

@@ -48,7 +48,9 @@ def revoke(
     ),
     evidence: str | None = typer.Option(None, "--evidence", help="What the revocation rests on."),
     no_publish: bool = typer.Option(
-        False, "--no-publish", help="Do not republish the CRL shard now."
+        False,
+        "--no-publish",
+        help="Do not republish the CRL shard now (it stays pending for the next publisher).",
     ),
     home: Path | None = home_option(),
 ) -> None:

@@ -20,6 +20,7 @@ import typer
 from certkeeper.cli.common import err_console, handle_errors, resolve_home
 from certkeeper.errors import InputError
 from certkeeper.granian_server import ServerTls
+from certkeeper.http_limits import BODY_SECONDS_ENV, ServerLimits, raise_descriptor_limit
 from certkeeper.status.http import HOME_ENV, MODE_ENV
 
 FACTORY = "certkeeper.status.http:app_from_environment"
@@ -50,6 +51,28 @@ TlsCertOption = Annotated[
     typer.Option("--tls-cert", help="Serve HTTPS with this PEM certificate chain (ACME)."),
 ]
 TlsKeyOption = Annotated[Path | None, typer.Option("--tls-key", help="Its PEM private key.")]
+_DEFAULT_LIMITS = ServerLimits()
+MaxConnectionsOption = Annotated[
+    int,
+    typer.Option(
+        "--max-connections", min=1, max=1_000_000, help="Open connections per worker process."
+    ),
+]
+IdleTimeoutOption = Annotated[
+    float,
+    typer.Option(
+        "--idle-timeout",
+        min=0.1,
+        max=3600,
+        help="Seconds a connection may wait for, or send, a request's headers.",
+    ),
+]
+BodyTimeoutOption = Annotated[
+    float,
+    typer.Option(
+        "--body-timeout", min=0.1, max=3600, help="Seconds a client has to send a whole body."
+    ),
+]
 
 serve_app = typer.Typer(
     help="Serve OCSP, CRLs and CA certificates over HTTP.", invoke_without_command=True
@@ -82,6 +105,7 @@ def run(
     workers: int,
     server: Server,
     tls: ServerTls | None = None,
+    limits: ServerLimits = _DEFAULT_LIMITS,
 ) -> None:
     """Check the home opens, then hand over to the server (blocks until stopped)."""
     from certkeeper.ca.home import CaHome
@@ -90,6 +114,7 @@ def run(
     CaHome.open(resolved).close()  # a clear one-line error now, not in every worker
     os.environ[HOME_ENV] = str(resolved)
     os.environ[MODE_ENV] = mode
+    os.environ[BODY_SECONDS_ENV] = repr(limits.body_seconds)
     err_console.print(
         f"serving {mode} for {resolved} on {'https' if tls else 'http'}://{host}:{port} "
         f"({workers} worker{'s' if workers != 1 else ''}, {server.value})",
@@ -98,10 +123,13 @@ def run(
     if server is Server.granian:
         from certkeeper.granian_server import serve_granian
 
-        serve_granian(FACTORY, host, port, workers, server_tls=tls)
+        serve_granian(FACTORY, host, port, workers, server_tls=tls, limits=limits)
     else:
         import uvicorn
 
+        # uvicorn bounds connections by answering 503 beyond limit_concurrency and
+        # closes idle kept-alive connections; it has no timeout for slow headers.
+        raise_descriptor_limit(workers, limits)
         uvicorn.run(
             FACTORY,
             factory=True,
@@ -112,6 +140,8 @@ def run(
             loop="uvloop",
             access_log=False,
             log_level="warning",
+            limit_concurrency=limits.max_connections,
+            timeout_keep_alive=max(1, round(limits.idle_seconds)),
             ssl_certfile=str(tls.cert) if tls else None,
             ssl_keyfile=str(tls.key) if tls else None,
         )
@@ -126,11 +156,15 @@ def serve_all(
     port: PortOption = 8080,
     workers: WorkersOption = 1,
     server: ServerOption = Server.granian,
+    max_connections: MaxConnectionsOption = _DEFAULT_LIMITS.max_connections,
+    idle_timeout: IdleTimeoutOption = _DEFAULT_LIMITS.idle_seconds,
+    body_timeout: BodyTimeoutOption = _DEFAULT_LIMITS.body_seconds,
 ) -> None:
     """OCSP at /ocsp, CRLs at /crl/..., issuer certificates at /issuers/<name>.der, ACME at
     /acme/directory (finalize needs the CA key passphrase)."""
     if ctx.invoked_subcommand is None:
-        run(resolve_home(home), "all", host, port, workers, server)
+        limits = ServerLimits(max_connections, idle_timeout, body_timeout)
+        run(resolve_home(home), "all", host, port, workers, server, limits=limits)
 
 
 @serve_app.command("ocsp")
@@ -141,9 +175,13 @@ def serve_ocsp(
     port: PortOption = 8080,
     workers: WorkersOption = 1,
     server: ServerOption = Server.granian,
+    max_connections: MaxConnectionsOption = _DEFAULT_LIMITS.max_connections,
+    idle_timeout: IdleTimeoutOption = _DEFAULT_LIMITS.idle_seconds,
+    body_timeout: BodyTimeoutOption = _DEFAULT_LIMITS.body_seconds,
 ) -> None:
     """The OCSP responder alone, at /ocsp and at / (behind a proxy that strips /ocsp)."""
-    run(resolve_home(home), "ocsp", host, port, workers, server)
+    limits = ServerLimits(max_connections, idle_timeout, body_timeout)
+    run(resolve_home(home), "ocsp", host, port, workers, server, limits=limits)
 
 
 @serve_app.command("acme")
@@ -156,6 +194,9 @@ def serve_acme(
     server: ServerOption = Server.granian,
     tls_cert: TlsCertOption = None,
     tls_key: TlsKeyOption = None,
+    max_connections: MaxConnectionsOption = _DEFAULT_LIMITS.max_connections,
+    idle_timeout: IdleTimeoutOption = _DEFAULT_LIMITS.idle_seconds,
+    body_timeout: BodyTimeoutOption = _DEFAULT_LIMITS.body_seconds,
 ) -> None:
     """The ACME server alone (RFC 8555 with ARI), directory at /acme/directory. It signs
     certificates, so it needs the CA key passphrase ($CERTKEEPER_PASSPHRASE or the file).
@@ -169,7 +210,8 @@ def serve_acme(
         opened.config.passphrase()  # one clear line now, not a failed finalize later
     finally:
         opened.close()
-    run(resolve_home(home), "acme", host, port, workers, server, tls)
+    limits = ServerLimits(max_connections, idle_timeout, body_timeout)
+    run(resolve_home(home), "acme", host, port, workers, server, tls, limits)
 
 
 @serve_app.command("va-remote")

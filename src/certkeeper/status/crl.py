@@ -163,7 +163,6 @@ class _HeldLease:
 
     def __init__(self, store: CrlStore, task: CrlTask, owner: str, clock: Clock) -> None:
         self.store, self.task, self.owner, self.clock = store, task, owner, clock
-        self.lost = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._renew, name="crl-lease", daemon=True)
 
@@ -185,8 +184,8 @@ class _HeldLease:
             except Exception as exc:  # the database is away: recording will find out
                 log.warning("lease renewal failed", extra={"error": str(exc)})
                 continue
-            if not held:
-                self.lost = True
+            if not held:  # taken over: recording the CRL will refuse (LeaseLost)
+                log.warning("lease lost", extra={"shard": self.task.shard, "owner": self.owner})
                 return
 
 
@@ -232,6 +231,7 @@ class ShardPublisher:
         self.store = CrlStore(home.inventory.engine)
         self.encoder = crlenc.EntryEncoder()
         self._issuers: dict[int, IssuerRecord] = {}
+        self._served_dir = home.config.crl_dir.resolve()
 
     def _issuer(self, issuer_id: int) -> IssuerRecord:
         if issuer_id not in self._issuers:
@@ -388,7 +388,9 @@ class ShardPublisher:
         except OSError as exc:
             left = "; its revocations stay pending" if task.kind == "shard" else ""
             return refused(f"cannot write {path}: {exc.strerror or exc}{left}")
-        if task.kind == "shard":
+        if task.kind == "shard" and path.parent.parent.resolve() == self._served_dir:
+            # Only a file in the directory `serve` serves ([crl] dir) publishes the
+            # revocations; a copy written with --out elsewhere leaves them pending.
             self.store.mark_published(task.issuer_id, task.shard, owner, revision)
         over = budget is not None and len(der) > budget
         return result(

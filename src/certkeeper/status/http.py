@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 from cryptography import x509
 from sqlalchemy import Engine
 
+from certkeeper.http_limits import body_seconds_from_environment
+from certkeeper.status.byte_cache import ByteBoundedCache
 from certkeeper.status.responder import (
     MAX_AGE_CAP,
     METHOD_NOT_ALLOWED,
@@ -48,6 +50,7 @@ CERT_TYPE = b"application/pkix-cert"
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 ISSUER_CACHE_SECONDS = 60.0
 CRL_CACHE_SECONDS = 2.0  # how often a CRL file is stat()ed for changes
+CRL_CACHE_BYTES = 256 * 1024 * 1024  # per worker; a larger shard is read from disk each time
 
 
 UNAVAILABLE = _plain(503, "temporarily unavailable\n", ((b"retry-after", b"5"),))
@@ -77,12 +80,16 @@ class StatusApp:
         *,
         ocsp: OcspResponder | None = None,
         acme: AcmeApp | None = None,
+        crl_cache_bytes: int = CRL_CACHE_BYTES,
     ) -> None:
         self.engine = engine
         self.acme = acme  # mounted under /acme/ by `certkeeper serve`
         self.crl_dir = crl_dir.resolve()
         self.ocsp = ocsp or OcspResponder(OcspStore(engine))
-        self._crls: dict[str, tuple[float, _CrlFile | None]] = {}
+        # by bytes: paths that name no file are cached too, and any client can ask for them
+        self._crls: ByteBoundedCache[str, tuple[float, _CrlFile | None]] = ByteBoundedCache(
+            crl_cache_bytes, lambda rel, item: len(rel) + (len(item[1].body) if item[1] else 0)
+        )
         self._issuer_certs: dict[str, bytes] = {}
         self._issuers_loaded = -1e18
 
@@ -134,7 +141,7 @@ class StatusApp:
             loop = asyncio.get_running_loop()
             previous = cached[1] if cached else None
             crl = await loop.run_in_executor(None, self._load_crl, rel, previous)
-            self._crls[rel] = (now_mono + CRL_CACHE_SECONDS, crl)
+            self._crls.put(rel, (now_mono + CRL_CACHE_SECONDS, crl))
         else:
             crl = cached[1]
         if crl is None:
@@ -225,10 +232,13 @@ def app_from_environment() -> OcspResponder | StatusApp | AcmeApp:
     home = CaHome.open(Path(os.environ.get(HOME_ENV, "ca-home")))
     engine = home.inventory.engine
     mode = os.environ.get(MODE_ENV, "all")
+    body_seconds = body_seconds_from_environment()
+    ocsp = OcspResponder(OcspStore(engine), accept_root=mode == "ocsp", body_seconds=body_seconds)
     if mode == "ocsp":
-        return OcspResponder(OcspStore(engine), accept_root=True)
+        return ocsp
     from certkeeper.acme.app import AcmeApp
 
+    acme = AcmeApp(home, body_seconds=body_seconds)
     if mode == "acme":
-        return AcmeApp(home)
-    return StatusApp(engine, home.config.crl_dir, acme=AcmeApp(home))  # [crl] dir
+        return acme
+    return StatusApp(engine, home.config.crl_dir, ocsp=ocsp, acme=acme)  # [crl] dir

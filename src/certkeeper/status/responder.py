@@ -22,7 +22,8 @@ or with one of the fixed unsigned error responses. What it answers, and why:
 - Not one parseable OCSPRequest with exactly one CertID: `malformedRequest`. Nonces
   are ignored (RFC 5019 4), signatures on requests are not checked.
 - HTTP-level problems get HTTP statuses: 405 (method), 415 (POST content type),
-  413 (body over MAX_REQUEST_BYTES), 414 (URL over MAX_GET_PATH_CHARS), 404 (path).
+  413 (body over MAX_REQUEST_BYTES), 414 (URL over MAX_GET_PATH_CHARS), 404 (path),
+  408 (a body not complete within `body_seconds`: see `certkeeper.http_limits`).
   Nothing a client sends produces a 500.
 
 Lookups go to the database (several responder processes share it) through a small
@@ -46,6 +47,14 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
+from certkeeper.http_limits import (
+    BodyAborted,
+    BodyTimeout,
+    BodyTooLarge,
+    ServerLimits,
+    read_body,
+)
+from certkeeper.status.byte_cache import ByteBoundedCache
 from certkeeper.store.ocsp_repo import OcspStore, ResponderRow
 from certkeeper.x509 import ocsp as enc
 
@@ -65,7 +74,10 @@ OCSP_RESPONSE_TYPE = b"application/ocsp-response"
 MAX_AGE_CAP = timedelta(hours=1)
 CACHE_TTL = 5.0  # seconds a looked-up answer is fresh in this process (then stale as long)
 NEGATIVE_TTL = 1.0  # ...for answers other than a stored response
-CACHE_MAX_ENTRIES = 200_000
+# Both caches are bounded by bytes per worker process (a request key is up to
+# MAX_REQUEST_BYTES, an answer about 0.5-3 KB): `certkeeper.status.byte_cache`.
+REQUEST_CACHE_BYTES = 32 * 1024 * 1024
+ANSWER_CACHE_BYTES = 64 * 1024 * 1024
 ISSUER_RELOAD_SECONDS = 60.0
 
 
@@ -84,6 +96,11 @@ class Answer:
     headers: tuple[tuple[bytes, bytes], ...]
     body: bytes
     etag: bytes = b""
+
+
+def _entry_bytes(key: tuple[int, str], entry: _Entry) -> int:
+    answer = entry.answer
+    return len(key[1]) + len(answer.body) + sum(len(k) + len(v) for k, v in answer.headers)
 
 
 def _http_date(moment: datetime) -> bytes:
@@ -119,6 +136,9 @@ UNSUPPORTED_TYPE = _plain(415, f"POST needs Content-Type: {OCSP_REQUEST_TYPE}\n"
 TOO_LARGE = _plain(413, f"an OCSP request is at most {enc.MAX_REQUEST_BYTES} octets\n")
 URI_TOO_LONG = _plain(414, f"a GET request path is at most {enc.MAX_GET_PATH_CHARS} characters\n")
 NOT_FOUND = _plain(404, "not found\n")
+BODY_TIMEOUT = _plain(
+    408, "the request body did not arrive in time\n", ((b"connection", b"close"),)
+)
 
 
 def signed_answer(
@@ -155,16 +175,24 @@ class OcspResponder:
         cache_ttl: float = CACHE_TTL,
         negative_ttl: float = NEGATIVE_TTL,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        body_seconds: float = ServerLimits().body_seconds,
+        request_cache_bytes: int = REQUEST_CACHE_BYTES,
+        answer_cache_bytes: int = ANSWER_CACHE_BYTES,
     ) -> None:
         self.store = store
+        self.body_seconds = body_seconds
         self.prefix = prefix.rstrip("/")
         self.accept_root = accept_root
         self.cache_ttl = cache_ttl
         self.negative_ttl = negative_ttl
         self.clock = clock
         # request bytes (GET path or POST body) -> (issuer id, serial), or a fixed answer
-        self._keys: dict[bytes, tuple[int, str] | Answer] = {}
-        self._answers: dict[tuple[int, str], _Entry] = {}
+        self._keys: ByteBoundedCache[bytes, tuple[int, str] | Answer] = ByteBoundedCache(
+            request_cache_bytes, lambda raw, _: len(raw)
+        )
+        self._answers: ByteBoundedCache[tuple[int, str], _Entry] = ByteBoundedCache(
+            answer_cache_bytes, _entry_bytes
+        )
         self._refreshing: set[tuple[int, str]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._issuers: dict[tuple[bytes, bytes], int] | None = None
@@ -253,10 +281,8 @@ class OcspResponder:
             log.exception("OCSP lookup failed for issuer %s serial %s", issuer_id, serial)
             return TRY_LATER
         answer, ttl = self._decide(issuer_id, serial, row)
-        if len(self._answers) >= CACHE_MAX_ENTRIES:
-            self._answers.clear()
         fresh = time.monotonic() + ttl * random.uniform(0.8, 1.0)  # spread expiries
-        self._answers[key] = _Entry(fresh, fresh + ttl, answer)
+        self._answers.put(key, _Entry(fresh, fresh + ttl, answer))
         return answer
 
     def _decide(self, issuer_id: int, serial: str, row: ResponderRow) -> tuple[Answer, float]:
@@ -288,9 +314,7 @@ class OcspResponder:
                 key = await self._key_for(request_der())
             except enc.OcspRequestError:
                 key = MALFORMED
-            if len(self._keys) >= CACHE_MAX_ENTRIES:
-                self._keys.clear()
-            self._keys[raw] = key
+            self._keys.put(raw, key)
         return key if isinstance(key, Answer) else await self._answer(key)
 
     # -- HTTP ------------------------------------------------------------------------
@@ -346,16 +370,14 @@ class OcspResponder:
             return UNSUPPORTED_TYPE
         if length > enc.MAX_REQUEST_BYTES:
             return TOO_LARGE
-        body = b""
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return MALFORMED
-            body += message.get("body", b"")
-            if len(body) > enc.MAX_REQUEST_BYTES:
-                return TOO_LARGE
-            if not message.get("more_body", False):
-                break
+        try:
+            body = await read_body(receive, enc.MAX_REQUEST_BYTES, self.body_seconds)
+        except BodyTooLarge:
+            return TOO_LARGE
+        except BodyTimeout:
+            return BODY_TIMEOUT
+        except BodyAborted:
+            return MALFORMED
         return await self._cached(b"P" + body, lambda: body)
 
 

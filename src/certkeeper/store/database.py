@@ -20,7 +20,14 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    InterfaceError,
+    NoSuchModuleError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from certkeeper.errors import ConfigError
 
@@ -96,6 +103,17 @@ def _sqlite_engine(url: URL) -> Engine:
     return engine
 
 
+# What a database outage raises (server down, connection lost, pool exhausted), as
+# opposed to a bug or a constraint: callers answer "try later", not "internal error".
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError, PoolTimeout)
+
+
+def ping(engine: Engine) -> None:
+    """One round trip; raises one of UNAVAILABLE_ERRORS while the database is away."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -147,3 +165,51 @@ def current_revision(engine: Engine) -> str | None:
     """The database's migration revision, None for a database never migrated."""
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def known_revisions() -> set[str]:
+    """Every migration revision this version of certkeeper ships."""
+    return {r.revision for r in ScriptDirectory(str(MIGRATIONS_DIR)).walk_revisions()}
+
+
+def check_upgradable(engine: Engine) -> str | None:
+    """The database's revision, refusing one this code does not know.
+
+    A revision missing from our migrations was written by a newer certkeeper: running
+    older code against it could drop or misread columns, so it is refused by name."""
+    current = current_revision(engine)
+    if current is not None and current not in known_revisions():
+        raise ConfigError(
+            f"the database schema is at revision {current}, newer than this certkeeper "
+            f"knows (its newest is {head_revision()}): upgrade certkeeper, not the database"
+        )
+    return current
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Migrate to the newest revision; returns (revision before, revision after)."""
+    before = check_upgradable(engine)
+    migrate(engine)
+    return before, head_revision()
+
+
+def sqlite_backup(engine: Engine, target: Path) -> None:
+    """A consistent copy of a live SQLite database (its online backup API).
+
+    A plain file copy of a database in WAL mode can miss committed pages that are still
+    in the -wal file, or catch a page mid-write; the backup API copies a snapshot."""
+    if engine.dialect.name != "sqlite":
+        raise ConfigError("an online backup copy is for SQLite; use pg_dump for PostgreSQL")
+    import sqlite3
+
+    raw = engine.raw_connection()
+    try:
+        source = raw.driver_connection
+        assert isinstance(source, sqlite3.Connection)
+        dest = sqlite3.connect(str(target))
+        try:
+            source.backup(dest)
+        finally:
+            dest.close()
+    finally:
+        raw.close()
