@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from certkeeper.acme.settings import AcmeSettings, parse_acme
+from certkeeper.ct.settings import CtSettings, parse_ct
 from certkeeper.errors import ConfigError
 from certkeeper.signing.tokens import TokenConfig
 from certkeeper.tomlcheck import (
@@ -77,6 +78,8 @@ class Config:
     pkcs11: TokenConfig | None = None
     validation: ValidationSettings = field(default_factory=ValidationSettings)
     acme: AcmeSettings = field(default_factory=AcmeSettings)
+    # Certificate Transparency: off unless [ct] names a log list.
+    ct: CtSettings = field(default_factory=CtSettings)
     # A new profile version is live only once a second person approves it.
     profiles_require_approval: bool = False
 
@@ -133,6 +136,7 @@ _TOP = (
     "waivers",
     "validation",
     "acme",
+    "ct",
 )
 
 
@@ -272,6 +276,7 @@ def _parse(doc: dict[str, Any], home: Path, where: str) -> Config:
         waivers=tuple(waivers),
         validation=parse_validation(get_table(doc, "validation", where), where),
         acme=parse_acme(get_table(doc, "acme", where), where),
+        ct=parse_ct(get_table(doc, "ct", where), where, home),
         profiles_require_approval=get(
             profiles, "require_approval", bool, f"{where} [profiles]", default=False
         ),
@@ -350,6 +355,17 @@ smtp_port = 25
 from = "ca@example.com"
 starttls = false
 attempts = 3
+
+# Certificate Transparency (docs/ct.md): without a log list no SCTs are embedded. With
+# one (Chrome's v3 log_list.json schema), every final certificate carries SCTs that
+# meet the stricter of Chrome's and Apple's policies, or is not signed.
+# [ct]
+# log_list = "ct/log_list.json"
+# policies = ["chrome", "apple"]
+# timeout_seconds = 10
+# deadline_seconds = 60
+# attempts_per_log = 3
+# backoff_seconds = 0.5
 
 # Explicit, justified, expiring lint waivers, e.g.:
 # [[waivers]]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -30,19 +30,25 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from certkeeper import br
 from certkeeper.ca.home import CaHome
+from certkeeper.config import Waiver
+from certkeeper.ct.sct import decode_sct_list
+from certkeeper.ct.tls import TlsDecodeError
 from certkeeper.errors import InputError, IssuanceRefused
 from certkeeper.issuance import tbs as tbsmod
 from certkeeper.issuance.csr import ParsedCsr, normalize_name
+from certkeeper.issuance.final import final_from_precertificate
 from certkeeper.issuance.serials import new_serial, serial_hex, shard_for
 from certkeeper.lint.context import LintContext
 from certkeeper.lint.engine import CertType, Finding
 from certkeeper.lint.gate import GateResult, LintGate
 from certkeeper.profiles.schema import Profile
+from certkeeper.signing.base import Signer, key_type_of
 from certkeeper.signing.tbs import linting_copy, sign_tbs
 from certkeeper.status.ocsp import sign_status
 from certkeeper.store.inventory import SerialCollision
 from certkeeper.store.ocsp_repo import OcspStore
 from certkeeper.store.records import CertificateRecord, FindingRecord, PrecertificateRecord
+from certkeeper.store.scts import SctRecord, SctStore
 from certkeeper.x509.tbs import same_certificate_content
 from certkeeper.x509.time import truncate
 
@@ -76,6 +82,39 @@ class SctSource(Protocol):
 
 def no_scts(precertificate_der: bytes) -> bytes | None:
     return None
+
+
+class SctsUnavailable(IssuanceRefused):
+    """Raised by an SctSource that cannot meet the CT policy by its deadline."""
+
+
+class SctsPending(SctsUnavailable):
+    """No final certificate was signed for want of SCTs; the precertificate keeps its
+    serial state and OCSP status, `ct_pending` says why, and `resume` completes it."""
+
+    def __init__(self, serial: str, reason: str) -> None:
+        super().__init__(
+            f"{reason}; the precertificate keeps its status and waits: complete it with "
+            f"`certkeeper issue --resume {serial}`"
+        )
+        self.serial = serial
+
+
+@dataclass(frozen=True)
+class _FinalJob:
+    """Everything the steps after the precertificate need (issue and resume alike)."""
+
+    record: CertificateRecord  # der and hashes still empty
+    pre_der: bytes
+    linted_tbs: bytes  # the precertificate's TBS, which the final one must match
+    build_final: Callable[[bytes | None], x509.CertificateBuilder]
+    issuer_key_type: str
+    issuer_der: bytes
+    signer: Signer
+    ctx: LintContext
+    waivers: dict[str, Waiver]
+    profile_label: str
+    waived_before: tuple[Finding, ...]
 
 
 Step = Callable[[str], None]
@@ -114,6 +153,7 @@ class IssuanceService:
         self.sct_source = sct_source
         self.on_step = on_step  # fault-injection and timing hook: called before each step
         self._ocsp_store = OcspStore(home.inventory.engine)
+        self._sct_store = SctStore(home.inventory.engine)
 
     def _step(self, name: str) -> None:
         if self.on_step is not None:
@@ -207,61 +247,169 @@ class IssuanceService:
                 also=lambda conn: self._ocsp_store.put(ocsp_record, conn),
             )
 
-            self._step("collect_scts")
-            sct_list = self.sct_source(pre_der)
-            self._step("lint_certificate")
-            final_builder = tbsmod.build(profile, inputs, precertificate=False, sct_list=sct_list)
-            final_copy = linting_copy(final_builder, issuer.key_type)
-            final_gate = self.gate.check_certificate(
-                _der(final_copy), CertType.SUBSCRIBER, ctx, waivers
+        except IssuanceRefused as exc:
+            inventory.mark_serial_failed(hexserial, str(exc))
+            raise
+        record = CertificateRecord(
+            serial=hexserial,
+            issuer_id=issuer.id,
+            der=b"",
+            sha256="",
+            sha1="",
+            not_before=not_before,
+            not_after=not_after,
+            key_type=csr.key_type,
+            profile_id=profile.id,
+            profile_version=profile.version,
+            cps_version=config.cps_version,
+            subscriber_id=request.subscriber_id,
+            crl_shard=shard,
+            subject_cn=names[0] if profile.common_name == "first_san" else None,
+            issued_at=now,
+            names=names,
+        )
+        return self._finish(
+            _FinalJob(
+                record=record,
+                pre_der=pre_der,
+                linted_tbs=linted_tbs,
+                build_final=lambda scts: tbsmod.build(
+                    profile, inputs, precertificate=False, sct_list=scts
+                ),
+                issuer_key_type=issuer.key_type,
+                issuer_der=issuer.cert_der,
+                signer=signer,
+                ctx=ctx,
+                waivers=waivers,
+                profile_label=profile.label,
+                waived_before=tuple(f for f, _ in pre_gate.waived),
             )
-            _refuse_unless_passed(final_gate, "certificate", hexserial)
+        )
+
+    def resume(self, serial: str) -> Issued:
+        """Complete a precertificate that waits for SCTs (`issue --resume`).
+
+        The final certificate is built from the stored precertificate itself (its DER
+        fields and extensions, the SCT list in the poison's place) and goes through the
+        same steps as in `issue`: SCTs, both linters, the RFC 6962 3.1 TBS check."""
+        home, inventory = self.home, self.home.inventory
+        serial = serial.strip().lower().replace(":", "").lstrip("0") or "0"
+        pending = self._sct_store.pending(serial)
+        if pending.state != "precertificate":
+            raise IssuanceRefused(
+                f"serial {serial} is {pending.state}; only a precertificate waiting for SCTs "
+                "can be resumed"
+            )
+        pre_rec = inventory.precertificate(serial)
+        pre = x509.load_der_x509_certificate(pre_rec.der)
+        issuer = inventory.issuer(pending.issuer_id)
+        profile = home.profiles.get(pending.profile_id, pending.profile_version)
+        expectations = tbsmod.profile_expectations(
+            profile, home.config.base_url, issuer.name, pending.crl_shard
+        )
+        now = truncate(self.clock())
+        names = tuple(
+            pre.extensions.get_extension_for_class(
+                x509.SubjectAlternativeName
+            ).value.get_values_for_type(x509.DNSName)
+        )
+        cn = [a.value for a in pre.subject if a.oid == x509.NameOID.COMMON_NAME]
+        record = CertificateRecord(
+            serial=serial,
+            issuer_id=pending.issuer_id,
+            der=b"",
+            sha256="",
+            sha1="",
+            not_before=pre_rec.not_before,
+            not_after=pre_rec.not_after,
+            key_type=key_type_of(pre.public_key()),
+            profile_id=profile.id,
+            profile_version=profile.version,
+            cps_version=pending.cps_version,
+            subscriber_id=pending.subscriber_id,
+            crl_shard=pending.crl_shard,
+            subject_cn=str(cn[0]) if cn else None,
+            issued_at=now,
+            names=names,
+        )
+        return self._finish(
+            _FinalJob(
+                record=record,
+                pre_der=pre_rec.der,
+                linted_tbs=pre.tbs_certificate_bytes,
+                build_final=lambda scts: final_from_precertificate(pre, scts),
+                issuer_key_type=issuer.key_type,
+                issuer_der=issuer.cert_der,
+                signer=home.signer(issuer),
+                ctx=LintContext(issuer=home.issuer_certificate(issuer), expectations=expectations),
+                waivers=home.config.waivers_in_force(now),
+                profile_label=profile.label,
+                waived_before=(),
+            )
+        )
+
+    def _finish(self, job: _FinalJob) -> Issued:
+        """Steps 7 and 8: SCTs, the final certificate linted, signed and stored."""
+        inventory, serial = self.home.inventory, job.record.serial
+        try:
+            self._step("collect_scts")
+            sct_list = self._collect_scts(job)
+            scts = _sct_records(sct_list, serial)
+            self._step("lint_certificate")
+            final_copy = linting_copy(job.build_final(sct_list), job.issuer_key_type)
+            final_gate = self.gate.check_certificate(
+                _der(final_copy), CertType.SUBSCRIBER, job.ctx, job.waivers
+            )
+            _refuse_unless_passed(final_gate, "certificate", serial)
 
             final_tbs = final_copy.tbs_certificate_bytes
-            if not same_certificate_content(linted_tbs, final_tbs):
+            if not same_certificate_content(job.linted_tbs, final_tbs):
                 raise IssuanceRefused(
-                    f"serial {hexserial}: the final TBS differs from the precertificate's by more "
+                    f"serial {serial}: the final TBS differs from the precertificate's by more "
                     "than the poison and SCT extensions (RFC 6962 3.1)"
                 )
             self._step("sign_certificate")
-            final_der = sign_tbs(final_tbs, signer)
+            final_der = sign_tbs(final_tbs, job.signer)
+        except SctsPending:
+            raise
         except IssuanceRefused as exc:
-            inventory.mark_serial_failed(hexserial, str(exc))
+            inventory.mark_serial_failed(serial, str(exc))
             raise
 
         self._step("store_certificate")
         sha256 = hashlib.sha256(final_der).hexdigest()
+        record = replace(
+            job.record, der=final_der, sha256=sha256, sha1=hashlib.sha1(final_der).hexdigest()
+        )
         inventory.store_certificate(
-            CertificateRecord(
-                serial=hexserial,
-                issuer_id=issuer.id,
-                der=final_der,
-                sha256=sha256,
-                sha1=hashlib.sha1(final_der).hexdigest(),
-                not_before=not_before,
-                not_after=not_after,
-                key_type=csr.key_type,
-                profile_id=profile.id,
-                profile_version=profile.version,
-                cps_version=config.cps_version,
-                subscriber_id=request.subscriber_id,
-                crl_shard=shard,
-                subject_cn=names[0] if profile.common_name == "first_san" else None,
-                issued_at=now,
-                names=names,
-            ),
+            record,
             _finding_records(final_gate),
+            also=lambda conn: SctStore.put(conn, serial, scts),
         )
-        waived = tuple(f for f, _ in pre_gate.waived + final_gate.waived)
         return Issued(
-            serial=hexserial,
+            serial=serial,
             der=final_der,
-            precertificate_der=pre_der,
-            chain=(issuer.cert_der,),
+            precertificate_der=job.pre_der,
+            chain=(job.issuer_der,),
             sha256=sha256,
-            profile=profile.label,
-            waived=waived,
+            profile=job.profile_label,
+            waived=job.waived_before + tuple(f for f, _ in final_gate.waived),
         )
+
+    def _collect_scts(self, job: _FinalJob) -> bytes | None:
+        """The hook's SCT list; when it cannot meet the policy the precertificate waits."""
+        try:
+            return self.sct_source(job.pre_der)
+        except SctsUnavailable as exc:
+            serial = job.record.serial
+            self._sct_store.mark_pending(
+                serial,
+                subscriber_id=job.record.subscriber_id,
+                cps_version=job.record.cps_version,
+                reason=str(exc),
+                now=job.record.issued_at,
+            )
+            raise SctsPending(serial, str(exc)) from None
 
     def _assign(self, issuer_id: int, profile: Profile, now: datetime) -> tuple[int, int]:
         inventory = self.home.inventory
@@ -346,3 +494,14 @@ def _finding_records(result: GateResult) -> Sequence[FindingRecord]:
 
 def _der(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(Encoding.DER)
+
+
+def _sct_records(sct_list: bytes | None, serial: str) -> list[SctRecord]:
+    """The SCTs to store with the certificate: log id, timestamp and signature each."""
+    if sct_list is None:
+        return []
+    try:
+        scts = decode_sct_list(sct_list)
+    except TlsDecodeError as exc:
+        raise IssuanceRefused(f"serial {serial}: the SCT hook returned a bad list: {exc}") from None
+    return [SctRecord(s.log_id.hex(), s.timestamp, s.digitally_signed(), s.encode()) for s in scts]
