@@ -33,6 +33,7 @@ from audit.status_audit_helpers import serve_subprocess
 from certkeeper.ca.home import CaHome
 from certkeeper.cli.main import app
 from certkeeper.revocation import incidents
+from certkeeper.status import crl as crl_module
 from certkeeper.status import crl_files
 from certkeeper.store.crl_repo import CrlStore
 from certkeeper.store.queries import CertificateFilter
@@ -54,6 +55,7 @@ class Tally:
     killed: int = 0  # SIGKILL arrived while the process ran
     finished: int = 0  # the process ended before its kill time
     left_pending: int = 0  # trials after which a shard held revocations on no CRL
+    left_leases: int = 0  # trials after which a dead process still held a shard lease
     kinds: dict[str, int] = field(default_factory=dict)
 
 
@@ -186,6 +188,8 @@ def test_kill_nine_and_a_full_disk_never_keep_a_revocation_off_the_crls(
             tally.kinds[kind] = tally.kinds.get(kind, 0) + 1
             if store.pending_shards():
                 tally.left_pending += 1
+            if any(st.lease_owner for st in store.states()):
+                tally.left_leases += 1
 
         base = ["--home", str(home)]
         trials: list[Callable[[], None]] = []
@@ -259,8 +263,10 @@ def test_kill_nine_and_a_full_disk_never_keep_a_revocation_off_the_crls(
             assert len([ln for ln in result.stderr.splitlines() if "No space" in ln]) == 1
         assert store.pending_shards(), "a failed write must leave its shard pending"
 
-        # One normal command: a revocation of an unrelated certificate.
+        # One normal command: a revocation of an unrelated certificate. Leases of killed
+        # publishers are reclaimed at once (their processes are gone), not waited out.
         last = singles[REVOKE_TRIALS + 1]
+        t = time.monotonic()
         done = subprocess.run(
             [sys.executable, "-m", "certkeeper", "revoke", last, "--reason", "superseded", *base],
             env=env,
@@ -269,7 +275,9 @@ def test_kill_nine_and_a_full_disk_never_keep_a_revocation_off_the_crls(
             timeout=RUN_TIMEOUT,
             check=False,
         )
+        normal_seconds = time.monotonic() - t
         assert done.returncode == 0, done.stderr
+        assert normal_seconds < crl_module.LEASE_DURATION.total_seconds()
         assert store.pending_shards() == {}
         status = runner.invoke(app, ["crl", "status", *base, "--format", "json"])
         assert status.exit_code == 0 and "on no published CRL" not in status.stderr
@@ -300,8 +308,10 @@ def test_kill_nine_and_a_full_disk_never_keep_a_revocation_off_the_crls(
     print(
         f"\nfault injection (seed {SEED}): {trials_total} trials in {trials_seconds:.1f} s "
         f"({tally.kinds}); killed {tally.killed}, finished first {tally.finished}; "
-        f"after {tally.left_pending} a shard held revocations on no CRL; after one normal command "
-        f"{len(revoked)} revoked serials, all on their shard file and the served CRL"
+        f"after {tally.left_pending} a shard held revocations on no CRL, after "
+        f"{tally.left_leases} a dead process held a lease; one normal command "
+        f"({normal_seconds:.1f} s) left {len(revoked)} revoked serials, all on their shard "
+        "file and the served CRL"
     )
     assert tally.killed + tally.finished == trials_total
     # the kill-at-commit trials must really have caught runs between commit and CRL
