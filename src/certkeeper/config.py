@@ -25,6 +25,7 @@ from certkeeper.tomlcheck import (
     get_table,
     read_toml,
 )
+from certkeeper.urls import base_url_problem
 from certkeeper.validation.settings import ValidationSettings, parse_validation
 
 CONFIG_NAME = "certkeeper.toml"
@@ -210,9 +211,9 @@ def _parse(doc: dict[str, Any], home: Path, where: str) -> Config:
         raise TomlProblem(f"{nw}.attempts: {attempts} is not between 1 and 20")
 
     base_url = get(ca, "base_url", str, f"{where} [ca]")
-    if not base_url.startswith("http://"):
-        # BR 7.1.2.7.7 / 7.1.2.11.2: AIA and CRLDP URLs are plain HTTP.
-        raise TomlProblem(f"{where} [ca].base_url: must be an http:// URL, got {base_url!r}")
+    url_problem = base_url_problem(base_url)  # plain http:// and RFC 3986 characters
+    if url_problem:
+        raise TomlProblem(f"{where} [ca].base_url: {url_problem}, got {base_url!r}")
     country = get(ca, "country", str, f"{where} [ca]", default="")
     if country and (len(country) != 2 or not country.isalpha() or not country.isupper()):
         raise TomlProblem(f"{where} [ca].country: {country!r} is not a two-letter code")

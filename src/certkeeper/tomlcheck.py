@@ -35,6 +35,8 @@ def parse_toml(text: str, where: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TomlProblem(f"{where}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise TomlProblem(f"{where}: not valid TOML: arrays or tables nested too deep") from None
 
 
 def check_keys(table: dict[str, Any], allowed: Iterable[str], where: str) -> None:

@@ -24,3 +24,31 @@ def crl_url(base_url: str, issuer_name: str, shard: int) -> str:
 def ca_crl_url(base_url: str, issuer_name: str) -> str:
     """The full CRL a root publishes for the CA certificates it signed."""
     return f"{base_url}/crl/{issuer_name}.crl"
+
+
+_URL_CHARS = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/@!$&'()*+,;=%"
+)
+
+
+def base_url_problem(base_url: str) -> str | None:
+    """Why `base_url` cannot prefix the URLs written into certificates, or None. Every
+    URL here ends up in AIA and CRLDP extensions (and in IDPs, byte for byte): so an
+    http:// URL of RFC 3986 characters only (no space, newline or other control
+    character, no query or fragment), with a host."""
+    from urllib.parse import urlsplit
+
+    if not base_url.startswith("http://"):
+        # BR 7.1.2.7.7 / 7.1.2.11.2: AIA and CRLDP URLs are plain HTTP.
+        return "must be an http:// URL"
+    bad = sorted({c for c in base_url if c not in _URL_CHARS})
+    if bad:
+        return f"has characters a URL cannot hold: {', '.join(repr(c) for c in bad)}"
+    try:
+        parts = urlsplit(base_url)
+        parts.port  # noqa: B018  (raises on a bad port)
+    except ValueError as exc:
+        return f"is not a URL: {exc}"
+    if not parts.hostname or parts.username is not None:
+        return "must name a host (and no user)"
+    return None

@@ -27,7 +27,7 @@ from certkeeper.profiles.registry import ProfileRegistry
 from certkeeper.signing.base import KEY_SPECS, Signer, key_type_of
 from certkeeper.signing.files import load_signer, write_key
 from certkeeper.signing.tbs import sign_certificate
-from certkeeper.store.database import connect, migrate, schema_is_current
+from certkeeper.store.database import connect, masked_url, migrate, schema_is_current
 from certkeeper.store.inventory import Inventory
 from certkeeper.store.records import IssuerRecord
 from certkeeper.x509.time import truncate
@@ -79,6 +79,14 @@ def create_home(
     return home
 
 
+def _write_private(path: Path, text: str) -> None:
+    """A new file only the CA's user can read (0600): the config names the database
+    (with any password) and the key files."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
 def _populate(staging: Path, options: InitOptions, passphrase: bytes | None, now: datetime) -> None:
     for sub in ("keys", "certs", "profiles", "secrets"):
         (staging / sub).mkdir(mode=0o700)
@@ -91,7 +99,8 @@ def _populate(staging: Path, options: InitOptions, passphrase: bytes | None, now
         fd = os.open(staging / pass_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(passphrase + b"\n")
-    (staging / CONFIG_NAME).write_text(
+    _write_private(
+        staging / CONFIG_NAME,
         render_config(
             ca_name=options.ca_name,
             organization=options.organization,
@@ -103,7 +112,6 @@ def _populate(staging: Path, options: InitOptions, passphrase: bytes | None, now
             pkcs11_module=options.pkcs11_module,
             pkcs11_token=options.pkcs11_token,
         ),
-        encoding="utf-8",
     )
     config = load_config(staging)
     engine = connect(config.database_url)
@@ -111,7 +119,8 @@ def _populate(staging: Path, options: InitOptions, passphrase: bytes | None, now
         migrate(engine)
         inventory = Inventory(engine)
         if inventory.issuers():
-            raise ConfigError(f"database {config.database_url} already holds a CA hierarchy")
+            shown = masked_url(config.database_url)
+            raise ConfigError(f"database {shown} already holds a CA hierarchy")
         naming = cacerts.Naming(options.ca_name, options.organization, options.country)
         _create_hierarchy(staging, config, inventory, naming, passphrase, now)
         ProfileRegistry(config.profile_dir, inventory).install_builtin(now)

@@ -86,6 +86,10 @@ def _decode(data: bytes, source: str) -> x509.CertificateSigningRequest:
     stripped = data if data[:1] == b"\x30" else data.strip()
     try:
         if stripped.startswith(b"-----BEGIN"):
+            if stripped.count(b"-----BEGIN") > 1:
+                raise InputError(
+                    f"{source}: {stripped.count(b'-----BEGIN')} PEM blocks; give one CSR per file"
+                )
             if b"CERTIFICATE REQUEST-----" not in stripped:
                 label = stripped.split(b"\n", 1)[0].decode(errors="replace")
                 raise InputError(f"{source}: PEM block {label!r} is not a CERTIFICATE REQUEST")

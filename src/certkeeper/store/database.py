@@ -9,6 +9,9 @@ locked" instead of waiting for the other writer.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -70,7 +73,8 @@ def _parse_url(url: str) -> URL:
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError) as exc:
-        raise ConfigError(f"invalid database URL {url!r}: {_first_line(exc)}") from None
+        reason = _first_line(exc).replace(url, masked_url(url))
+        raise ConfigError(f"invalid database URL {masked_url(url)!r}: {reason}") from None
     backend = parsed.get_backend_name()
     if backend == "postgres":
         backend = "postgresql"
@@ -79,13 +83,35 @@ def _parse_url(url: str) -> URL:
         return parsed.set(drivername="postgresql+psycopg")
     if backend == "sqlite":
         if parsed.get_driver_name() not in ("pysqlite", ""):
-            raise ConfigError(f"unsupported SQLite driver in database URL {url!r}")
+            raise ConfigError(f"unsupported SQLite driver in database URL {masked_url(url)!r}")
         return parsed
     shown = parsed.render_as_string(hide_password=True)
     raise ConfigError(f"unsupported database {shown}: use sqlite:///PATH or postgresql://...")
 
 
+def _create_private(path: Path) -> None:
+    """Create a new database file 0600 (only the CA's user reads the inventory); SQLite
+    gives its -wal and -shm files the same mode. An existing file is left as it is."""
+    # exists already; or no directory, no permission: connect() names the problem
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+_PASSWORD = re.compile(r"(?P<head>://[^/?#@]*?:)[^/?#]*@")
+
+
+def masked_url(url: str) -> str:
+    """The database URL as it may be printed or logged: any password replaced by ***
+    (also in a URL too malformed to parse)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return _PASSWORD.sub(r"\g<head>***@", url)
+
+
 def _sqlite_engine(url: URL) -> Engine:
+    if url.database not in (None, "", ":memory:") and not url.database.startswith("file:"):
+        _create_private(Path(url.database))
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
