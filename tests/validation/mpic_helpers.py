@@ -172,6 +172,16 @@ class Network:
         self.sites.clear()
 
 
+@contextlib.contextmanager
+def open_network() -> Iterator[Network]:
+    """A Network of namespaces when the host allows them (else loopback), torn down after."""
+    net = Network(use_netns=netns_available())
+    try:
+        yield net
+    finally:
+        net.close()
+
+
 @dataclass
 class Pki:
     """The private mTLS CA with the primary's and every perspective's certificate."""

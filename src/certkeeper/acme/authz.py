@@ -158,6 +158,7 @@ def _validate(
     try:
         outcome = acme.validator.validate(attempt)
         valid, record_id = outcome.valid, outcome.record_id
+        ca_failure = outcome.problem_type == "serverInternal"
         error = None
         if not valid:
             error = StoredError(
@@ -165,7 +166,7 @@ def _validate(
             ).to_json()
     except Exception:
         log.exception("validation of challenge %s failed", challenge_id)
-        valid, record_id = False, None
+        valid, record_id, ca_failure = False, None, True
         error = StoredError(
             "serverInternal", "the validation could not be performed", 500
         ).to_json()
@@ -189,7 +190,8 @@ def _validate(
                 "record": record_id,
             },
         )
-        if not valid:
+        if not valid and not ca_failure:
+            # the CA's own failure (perspectives unreachable) is not the client's attempt
             acme.limits.record([acme.limits.failed_validations(account_id, attempt.identifier)])
     except Exception:
         log.exception("recording the validation of challenge %s failed", challenge_id)

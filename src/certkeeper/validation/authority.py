@@ -46,6 +46,19 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def corroboration_problem(corroboration: Corroboration, finding: str) -> str:
+    """The RFC 8555 problem of a failed corroboration. `finding` ("caa", "unauthorized")
+    only when a perspective checked and disagreed; "dns" when perspectives could not
+    resolve; when none could be reached (connection, TLS, timeout) the failure is the
+    CA's own ("serverInternal"), never a statement about the domain or its CAA records."""
+    disagreed = [r for r in corroboration.results if not r.ok and r.outcome == "disagreed"]
+    if any(r.problem_type != "dns" for r in disagreed):
+        return finding
+    if disagreed:
+        return "dns"
+    return "serverInternal"
+
+
 class _NoPerspectives:
     """Stand-in when the MPIC client is unavailable: passes only where MPIC is not required."""
 
@@ -147,7 +160,7 @@ class ValidationAuthority:
             return ValidationOutcome(
                 False,
                 f"multi-perspective corroboration failed: {corroboration.detail}",
-                "unauthorized",
+                corroboration_problem(corroboration, "unauthorized"),
                 corroboration=corroboration,
             )
         validated_at = self.clock()
@@ -236,7 +249,7 @@ class AccountAuthorizer:
             problem = caa.problem_type
             if caa.allowed and corroboration is not None and not corroboration.passed:
                 detail = f"{caa.detail}; remote corroboration failed: {corroboration.detail}"
-                problem = "caa"
+                problem = corroboration_problem(corroboration, "caa")
             self.check_ids.append(
                 self.va.store.record_caa(
                     CaaCheck(

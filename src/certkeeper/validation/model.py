@@ -99,6 +99,11 @@ class PerspectiveResult:
     ok: bool
     detail: str
     seconds: float
+    # "corroborated"; "disagreed" (it checked and reached another answer); "unreachable"
+    # (no usable answer: connection, TLS, timeout, HTTP error): a transport failure is
+    # never a finding about the domain
+    outcome: str = ""
+    problem_type: str | None = None  # the perspective's own problem type, when it checked
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

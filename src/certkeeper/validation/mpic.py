@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
+import select
 import ssl
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,9 +36,14 @@ from certkeeper.validation.quorum import decide, policy_at
 from certkeeper.validation.remote_requests import CaaQuery
 from certkeeper.validation.settings import PerspectiveConfig, ValidationSettings
 
+log = logging.getLogger(__name__)
+
 MAX_ANSWER_BYTES = 64 * 1024
 MAX_IDLE_PER_PERSPECTIVE = 64
+# A judge reads one perspective's answer: (corroborates, detail, its own problem type).
+Judge = Callable[[dict[str, Any]], tuple[bool, str, str | None]]
 CONCURRENT_CORROBORATIONS = 64
+CORROBORATED, DISAGREED, UNREACHABLE = "corroborated", "disagreed", "unreachable"
 USER_AGENT = "certkeeper-mpic/1"
 
 
@@ -80,7 +88,8 @@ class RemotePerspectives:
         self._context = client_context(settings) if settings.perspectives else None
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
-        self._idle: dict[str, list[http.client.HTTPSConnection]] = {}
+        # per perspective URL: (connection, when it was returned), most recent last
+        self._idle: dict[str, list[tuple[http.client.HTTPSConnection, float]]] = {}
 
     @property
     def configured(self) -> int:
@@ -89,11 +98,12 @@ class RemotePerspectives:
     def corroborate_challenge(self, attempt: ChallengeAttempt) -> Corroboration:
         """A perspective corroborates when its own check of the challenge succeeded."""
 
-        def judge(result: dict[str, Any]) -> tuple[bool, str]:
+        def judge(result: dict[str, Any]) -> tuple[bool, str, str | None]:
             check = CheckResult.from_json(result)
-            return check.ok, check.detail
+            return check.ok, check.detail, check.problem_type
 
-        return self._corroborate("/v1/challenge", attempt.to_json(), judge)
+        subject = f"{attempt.challenge_type} {attempt.identifier}"
+        return self._corroborate("/v1/challenge", attempt.to_json(), judge, subject)
 
     def corroborate_caa(
         self,
@@ -116,19 +126,19 @@ class RemotePerspectives:
             caa_identities=self.settings.caa_identities,
         )
 
-        def judge(result: dict[str, Any]) -> tuple[bool, str]:
+        def judge(result: dict[str, Any]) -> tuple[bool, str, str | None]:
             caa = CaaResult.from_json(result)
             if caa.problem_type == "dns":
-                return False, caa.detail
-            return caa.allowed == expected_allowed, caa.detail
+                return False, caa.detail, "dns"
+            return caa.allowed == expected_allowed, caa.detail, caa.problem_type
 
-        return self._corroborate("/v1/caa", query.to_json(), judge)
+        return self._corroborate("/v1/caa", query.to_json(), judge, f"CAA {fqdn}")
 
     def health(self) -> list[PerspectiveResult]:
         """Ask each perspective for /v1/health (operators: `certkeeper mpic check`)."""
         if not self.settings.perspectives:
             return []
-        return self._ask_all("GET", "/v1/health", None, lambda _r: (True, "healthy"))
+        return self._ask_all("GET", "/v1/health", None, lambda _r: (True, "healthy", None))
 
     def close(self) -> None:
         with self._lock:
@@ -137,14 +147,11 @@ class RemotePerspectives:
             self._idle.clear()
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
-        for conn in idle:
+        for conn, _ in idle:
             conn.close()
 
     def _corroborate(
-        self,
-        path: str,
-        body: dict[str, Any],
-        judge: Callable[[dict[str, Any]], tuple[bool, str]],
+        self, path: str, body: dict[str, Any], judge: Judge, subject: str
     ) -> Corroboration:
         if not self.settings.perspectives:
             if not self.settings.mpic_required:
@@ -161,12 +168,30 @@ class RemotePerspectives:
                 f"{policy.minimum_remote} remote perspectives",
             )
         results = tuple(self._ask_all("POST", path, body, judge))
+        for r in results:
+            log.info(
+                "perspective outcome",
+                extra={
+                    "subject": subject,
+                    "perspective": r.perspective,
+                    "region": r.region,
+                    "outcome": r.outcome,
+                    "problem_type": r.problem_type,
+                    "detail": r.detail,
+                    "seconds": r.seconds,
+                },
+            )
         decision = decide(self.clock().date(), [(r.region, r.ok) for r in results])
+        detail = decision.detail
+        if not decision.passed:
+            failures = [f"{r.perspective} ({r.region}): {r.detail}" for r in results if not r.ok]
+            if failures:
+                detail = f"{detail}: {'; '.join(failures)}"
         return Corroboration(
             results=results,
             required=decision.required,
             passed=decision.passed,
-            detail=decision.detail,
+            detail=detail,
         )
 
     def _ask_all(
@@ -174,7 +199,7 @@ class RemotePerspectives:
         method: str,
         path: str,
         body: dict[str, Any] | None,
-        judge: Callable[[dict[str, Any]], tuple[bool, str]],
+        judge: Judge,
     ) -> list[PerspectiveResult]:
         """One thread per perspective; whatever is not back by the deadline failed."""
         timeout = self.settings.mpic_timeout_seconds
@@ -199,6 +224,7 @@ class RemotePerspectives:
                         ok=False,
                         detail=f"no answer within {timeout:g}s",
                         seconds=round(time.monotonic() - started, 3),
+                        outcome=UNREACHABLE,
                     )
                 )
         return results
@@ -222,40 +248,45 @@ class RemotePerspectives:
         method: str,
         path: str,
         payload: bytes | None,
-        judge: Callable[[dict[str, Any]], tuple[bool, str]],
+        judge: Judge,
         timeout: float,
     ) -> PerspectiveResult:
         started = time.monotonic()
 
-        def result(ok: bool, detail: str) -> PerspectiveResult:
+        def result(ok: bool, detail: str, problem: str | None = None) -> PerspectiveResult:
+            """A usable answer: it corroborates or, having checked, it disagrees."""
             return PerspectiveResult(
                 perspective=perspective.name,
                 region=perspective.region,
                 ok=ok,
                 detail=detail[:500],
                 seconds=round(time.monotonic() - started, 3),
+                outcome=CORROBORATED if ok else DISAGREED,
+                problem_type=None if ok else problem,
             )
+
+        def unreachable(detail: str) -> PerspectiveResult:
+            return replace(result(False, detail), outcome=UNREACHABLE)
 
         try:
             status, answer = self._exchange(perspective, method, path, payload, timeout)
         except ssl.SSLCertVerificationError as exc:
-            return result(False, f"TLS failure: certificate verify failed: {exc.verify_message}")
+            return unreachable(f"TLS failure: certificate verify failed: {exc.verify_message}")
         except ssl.SSLError as exc:
-            return result(False, f"TLS failure: {exc.reason or exc}")
+            return unreachable(f"TLS failure: {exc.reason or exc}")
         except (OSError, http.client.HTTPException) as exc:
-            return result(False, f"unreachable: {type(exc).__name__}: {exc}")
+            return unreachable(f"unreachable: {type(exc).__name__}: {exc}")
         if status != 200:
             detail = answer.get("detail") if isinstance(answer, dict) else None
-            return result(False, f"HTTP {status}: {detail or 'no problem document'}")
+            return unreachable(f"HTTP {status}: {detail or 'no problem document'}")
         if not isinstance(answer, dict):
-            return result(False, "the answer is not a JSON object")
+            return unreachable("the answer is not a JSON object")
         # A perspective must be the one configured at this URL: two entries pointing at
         # one service would otherwise count one network location twice.
         if answer.get("perspective") != perspective.name or answer.get("region") != (
             perspective.region
         ):
-            return result(
-                False,
+            return unreachable(
                 f"answered as {answer.get('perspective')!r} in {answer.get('region')!r}, "
                 f"configured as {perspective.name!r} in {perspective.region!r}",
             )
@@ -263,12 +294,12 @@ class RemotePerspectives:
             return result(*judge(answer))
         inner = answer.get("result")
         if not isinstance(inner, dict):
-            return result(False, "the answer has no result object")
+            return unreachable("the answer has no result object")
         try:
-            ok, detail = judge(inner)
+            ok, detail, problem = judge(inner)
         except (KeyError, TypeError, ValueError) as exc:
-            return result(False, f"the result cannot be read: {exc}")
-        return result(ok, detail)
+            return unreachable(f"the result cannot be read: {exc}")
+        return result(ok, detail, problem)
 
     def _exchange(
         self,
@@ -278,53 +309,84 @@ class RemotePerspectives:
         payload: bytes | None,
         timeout: float,
     ) -> tuple[int, Any]:
-        """One request, on a kept-alive connection when there is one.
+        """One request, on a kept-alive connection when a live one is pooled.
 
-        A perspective may close an idle connection at any time; a failure on a reused
-        connection (other than a timeout) is retried once on a fresh one. Only the TLS
-        session is reused, never an answer: each call is a new check."""
-        for first in (True, False):
-            conn, reused = self._checkout(perspective, timeout)
+        A perspective closes idle connections (its keep-alive timeout), restarts, or a
+        middlebox forgets the flow. Pooled connections are dropped once idle longer than
+        `mpic_pool_idle_seconds` and checked for a pending close before use; if a reused
+        one still fails (other than by timeout), every pooled connection to that
+        perspective is dropped (they share its fate) and the request is sent once more on a
+        fresh connection. Only the TLS session is reused, never an answer."""
+        conn, reused = self._checkout(perspective, timeout)
+        while True:
             try:
                 status, answer, keep = self._send(conn, method, path, payload)
             except TimeoutError:
                 conn.close()
                 raise
-            except (OSError, http.client.HTTPException):
+            except (OSError, http.client.HTTPException) as exc:
                 conn.close()
-                if reused and first:
-                    continue
-                raise
+                if not reused:
+                    raise
+                log.info(
+                    "stale perspective connection",
+                    extra={"perspective": perspective.name, "error": f"{type(exc).__name__}"},
+                )
+                self._drop_idle(perspective)
+                conn, reused = self._fresh(perspective, timeout), False
+                continue
             if keep:
                 self._checkin(perspective, conn)
             else:
                 conn.close()
             return status, answer
-        raise AssertionError("unreachable")
 
     def _checkout(
         self, perspective: PerspectiveConfig, timeout: float
     ) -> tuple[http.client.HTTPSConnection, bool]:
+        """The most recently used live pooled connection, else a fresh one."""
+        limit = self.settings.mpic_pool_idle_seconds
+        stale: list[http.client.HTTPSConnection] = []
+        found: http.client.HTTPSConnection | None = None
+        now = time.monotonic()
         with self._lock:
-            idle = self._idle.get(perspective.url)
-            conn = idle.pop() if idle else None
-        if conn is not None:
-            conn.timeout = timeout
-            if conn.sock is not None:
-                conn.sock.settimeout(timeout)
-            return conn, True
+            idle = self._idle.get(perspective.url, [])
+            while idle:
+                conn, since = idle.pop()
+                if now - since <= limit and _still_open(conn):
+                    found = conn
+                    break
+                stale.append(conn)
+            if found is None:
+                stale.extend(conn for conn, _ in idle)  # older than the first stale one
+                idle.clear()
+        for conn in stale:
+            conn.close()
+        if found is not None:
+            found.timeout = timeout
+            if found.sock is not None:
+                found.sock.settimeout(timeout)
+            return found, True
+        return self._fresh(perspective, timeout), False
+
+    def _fresh(self, perspective: PerspectiveConfig, timeout: float) -> http.client.HTTPSConnection:
         parts = urlsplit(perspective.url)
         assert parts.hostname is not None and self._context is not None
-        fresh = http.client.HTTPSConnection(
+        return http.client.HTTPSConnection(
             parts.hostname, parts.port, timeout=timeout, context=self._context
         )
-        return fresh, False
+
+    def _drop_idle(self, perspective: PerspectiveConfig) -> None:
+        with self._lock:
+            dropped = self._idle.pop(perspective.url, [])
+        for conn, _ in dropped:
+            conn.close()
 
     def _checkin(self, perspective: PerspectiveConfig, conn: http.client.HTTPSConnection) -> None:
         with self._lock:
             idle = self._idle.setdefault(perspective.url, [])
             if len(idle) < MAX_IDLE_PER_PERSPECTIVE and self._pool is not None:
-                idle.append(conn)
+                idle.append((conn, time.monotonic()))
                 return
         conn.close()
 
@@ -345,3 +407,16 @@ class RemotePerspectives:
             return response.status, json.loads(raw), keep
         except (UnicodeDecodeError, json.JSONDecodeError):
             return response.status, {"detail": "the answer is not JSON"}, keep
+
+
+def _still_open(conn: http.client.HTTPSConnection) -> bool:
+    """An idle keep-alive connection has nothing to read: readable means the peer sent a
+    close (FIN, close_notify) or something we never asked for. Either way, not reusable."""
+    sock = conn.sock
+    if sock is None or sock.fileno() < 0:
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not readable

@@ -43,6 +43,10 @@ class ValidationSettings:
     mpic_client_key: Path | None = None
     mpic_ca_file: Path | None = None
     mpic_timeout_seconds: float = 15.0
+    # Longest a kept-alive mTLS connection to a perspective waits in the pool; below the
+    # perspectives' own idle timeout (`serve va-remote`, 5 s by default) so the primary
+    # drops a connection before the perspective does.
+    mpic_pool_idle_seconds: float = 2.0
     # False only for tests and development: no remote perspectives needed.
     mpic_required: bool = True
     # Issuer domain names in CAA "issue"/"issuewild" records that authorize this CA.
@@ -68,6 +72,7 @@ _KEYS = (
     "mpic_client_key",
     "mpic_ca_file",
     "mpic_timeout_seconds",
+    "mpic_pool_idle_seconds",
     "mpic_required",
     "caa_identities",
     "reuse_days",
@@ -106,6 +111,9 @@ def parse_validation(table: dict[str, Any], where: str) -> ValidationSettings:
     mpic_timeout = float(get(table, "mpic_timeout_seconds", (int, float), w, default=15.0))
     if not 0 < mpic_timeout <= 120:
         raise TomlProblem(f"{w}.mpic_timeout_seconds: {mpic_timeout} is outside 0..120")
+    pool_idle = float(get(table, "mpic_pool_idle_seconds", (int, float), w, default=2.0))
+    if not 0 <= pool_idle <= 300:
+        raise TomlProblem(f"{w}.mpic_pool_idle_seconds: {pool_idle} is outside 0..300")
     identities = get(table, "caa_identities", list, w, default=[])
     for ident in identities:
         if not isinstance(ident, str) or not _ISSUER_DOMAIN.match(ident.lower()):
@@ -129,6 +137,7 @@ def parse_validation(table: dict[str, Any], where: str) -> ValidationSettings:
         mpic_client_key=files["mpic_client_key"],
         mpic_ca_file=files["mpic_ca_file"],
         mpic_timeout_seconds=mpic_timeout,
+        mpic_pool_idle_seconds=pool_idle,
         mpic_required=get(table, "mpic_required", bool, w, default=True),
         caa_identities=tuple(dict.fromkeys(i.lower() for i in identities)),
         reuse_days=reuse,
