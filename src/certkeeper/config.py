@@ -81,6 +81,9 @@ class Config:
     acme: AcmeSettings = field(default_factory=AcmeSettings)
     # Certificate Transparency: off unless [ct] names a log list.
     ct: CtSettings = field(default_factory=CtSettings)
+    # False for a home made with `init --non-public` (demos, private PKI): no domain
+    # authorization at issuance, and never mixed with a public hierarchy.
+    public: bool = True
     # A new profile version is live only once a second person approves it.
     profiles_require_approval: bool = False
 
@@ -89,12 +92,19 @@ class Config:
         return self.home / CONFIG_NAME
 
     def passphrase(self) -> bytes:
-        """The key passphrase: $CERTKEEPER_PASSPHRASE, else the configured file.
+        """The key passphrase: $CERTKEEPER_PASSPHRASE, else a systemd credential named
+        `passphrase` (LoadCredential=, deploy/systemd), else the configured file.
 
         Never prompts: CA commands run unattended."""
         env = os.environ.get(PASSPHRASE_ENV)
         if env:
             return env.encode()
+        credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+        if credentials and (Path(credentials) / "passphrase").is_file():
+            value = (Path(credentials) / "passphrase").read_bytes().strip()
+            if not value:
+                raise ConfigError(f"the systemd credential {credentials}/passphrase is empty")
+            return value
         if self.passphrase_file is None:
             raise ConfigError(
                 f"no key passphrase: set {PASSPHRASE_ENV} or keys.passphrase_file in "
@@ -157,7 +167,11 @@ def load_config(home: Path) -> Config:
 def _parse(doc: dict[str, Any], home: Path, where: str) -> Config:
     check_keys(doc, _TOP, where)
     ca = get_table(doc, "ca", where)
-    check_keys(ca, ("name", "organization", "country", "cps_version", "base_url"), f"{where} [ca]")
+    check_keys(
+        ca,
+        ("name", "organization", "country", "cps_version", "base_url", "public"),
+        f"{where} [ca]",
+    )
     db = get_table(doc, "database", where)
     check_keys(db, ("url",), f"{where} [database]")
     keys = get_table(doc, "keys", where)
@@ -278,6 +292,7 @@ def _parse(doc: dict[str, Any], home: Path, where: str) -> Config:
         validation=parse_validation(get_table(doc, "validation", where), where),
         acme=parse_acme(get_table(doc, "acme", where), where),
         ct=parse_ct(get_table(doc, "ct", where), where, home),
+        public=get(ca, "public", bool, f"{where} [ca]", default=True),
         profiles_require_approval=get(
             profiles, "require_approval", bool, f"{where} [profiles]", default=False
         ),
@@ -304,6 +319,7 @@ def render_config(
     crl_shards: int = 16,
     pkcs11_module: str = "",
     pkcs11_token: str = "",
+    public: bool = True,
 ) -> str:
     """The config `certkeeper init` writes, with every setting spelled out."""
     return f"""# certkeeper CA home configuration. Paths are relative to this directory.
@@ -316,6 +332,9 @@ country = {_q(country)}
 cps_version = {_q(cps_version)}
 # AIA caIssuers, CRL distribution point and OCSP URLs are published under this URL.
 base_url = {_q(base_url)}
+# true: publicly-trusted issuance, every name domain-validated with a CAA check.
+# false (init --non-public): demos and private PKI, names not validated. Fixed at init.
+public = {"true" if public else "false"}
 
 [database]
 # SQLite file in this home by default; PostgreSQL: "postgresql+psycopg://user@host/db"
