@@ -64,7 +64,7 @@ def build_home(root: Path, count: int, real: int) -> tuple[CaHome, list[int]]:
     """A CA home whose ECDSA issuing CA has `count` serials with stored "good" responses:
     `real` from full issuance, the rest assigned through the inventory and signed."""
     home_dir = root / "home"
-    create_home(home_dir, InitOptions(), PASSPHRASE.encode())
+    create_home(home_dir, InitOptions(public=False), PASSPHRASE.encode())  # no DNS here
     os.environ["CERTKEEPER_PASSPHRASE"] = PASSPHRASE
     ca = CaHome.open(home_dir)
     issuer = ca.inventory.issuer_by_name(ISSUER)
@@ -72,12 +72,13 @@ def build_home(root: Path, count: int, real: int) -> tuple[CaHome, list[int]]:
     serials: list[int] = []
     if real:
         from certkeeper.issuance.csr import load_csr
-        from certkeeper.issuance.service import IssuanceService, IssueRequest
+        from certkeeper.issuance.service import IssueRequest
+        from certkeeper.wiring import issuance_service
 
         sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
         from factories import csr_pem  # type: ignore[import-not-found]
 
-        service = IssuanceService(ca)
+        service = issuance_service(ca)
         for i in range(real):
             issued = service.issue(
                 IssueRequest(load_csr(csr_pem([f"r{i}.bench.example.com"])), "tls-dv-ecdsa")

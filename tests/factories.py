@@ -68,7 +68,10 @@ def tampered_csr_der() -> bytes:
 
 
 def make_home(path: Path, **options: object) -> Path:
+    """A CA home; non-public unless `public=True`, since most tests issue for names no
+    DNS server here answers for. Tests of domain authorization pass `public=True`."""
     from certkeeper.ca.home import InitOptions, create_home
 
+    options.setdefault("public", False)
     create_home(path, InitOptions(**options), PASSPHRASE.encode())  # type: ignore[arg-type]
     return path

@@ -47,6 +47,23 @@ def not_after_for(not_before: datetime, days: int) -> datetime:
     return not_before + timedelta(days=days) - timedelta(seconds=1)
 
 
+# BR 6.1.1.3: a Certificate Request is rejected when its key fails 6.1.5/6.1.6, was made by
+# a flawed method (ROCA, Fermat-close primes), or is known compromised (4.9.1.1). In force
+# for every certificate this CA can issue, so no date selects it.
+
+# BR 6.1.5: RSA modulus of at least 2048 bits, a multiple of 8; ECDSA on P-256, P-384, P-521.
+RSA_MIN_MODULUS_BITS = 2048
+RSA_MODULUS_MULTIPLE_BITS = 8
+ECDSA_CURVES = ("secp256r1", "secp384r1", "secp521r1")
+
+# BR 6.1.6 (NIST SP 800-89 5.3.3): the exponent MUST be odd and >= 3 and SHOULD lie in
+# [2^16 + 1, 2^256 - 1]; the modulus SHOULD be odd, not a prime power, and have no factor
+# smaller than 752. certkeeper enforces the SHOULDs too.
+RSA_MIN_EXPONENT = 3
+RSA_EXPONENT_RANGE = (2**16 + 1, 2**256 - 1)
+RSA_SMALL_FACTOR_BOUND = 752
+
+
 # BR 3.2.2.4 (and 4.2.2.2 in later versions) and 4.2.2.1.1, ballot SC-085: from this date
 # DNSSEC validation back to the IANA DNSSEC root trust anchor MUST be performed on every
 # DNS query of domain validation by the Primary Network Perspective (CNAME lookups while

@@ -135,7 +135,7 @@ def server_factory(
     running: list[tuple[UvicornThread, AcmeApp, CaHome]] = []
 
     def start(clock: Callable[[], datetime] | None = None, **acme: Any) -> Served:
-        path = make_home(tmp_path_factory.mktemp("acme") / "home")
+        path = make_home(tmp_path_factory.mktemp("acme") / "home", public=True)
         home = CaHome.open(Path(path))
         validation = ValidationSettings(
             http_port=web.port,

@@ -20,7 +20,7 @@ CERTKEEPER = Path(sys.executable).parent / "certkeeper"
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_home(tmp_path_factory.mktemp("cli") / "home")
+    return make_home(tmp_path_factory.mktemp("cli") / "home", public=True)
 
 
 def env(**extra: str) -> dict[str, str]:

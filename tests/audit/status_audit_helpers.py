@@ -26,11 +26,12 @@ from cryptography.hazmat.primitives import serialization
 from certkeeper.ca.home import CaHome
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.serials import new_serial, serial_hex, shard_for
-from certkeeper.issuance.service import IssuanceService, IssueRequest
+from certkeeper.issuance.service import IssueRequest
 from certkeeper.revocation.reasons import CrlReason
 from certkeeper.revocation.service import revoke
 from certkeeper.status.crl import publish
 from certkeeper.status.http import StatusApp
+from certkeeper.wiring import issuance_service
 from certkeeper.x509 import der
 from certkeeper.x509.ocsp import ResponseTemplate, decode_get_path, parse_request
 from factories import PASSPHRASE, csr_pem, make_home
@@ -64,7 +65,7 @@ def build_world(root: Path, count: int = 6) -> World:
     home = make_home(root / "home")
     ca = CaHome.open(home)
     try:
-        service = IssuanceService(ca)
+        service = issuance_service(ca)
         certs_dir = root / "certs"
         certs_dir.mkdir()
         precerts_dir = root / "precerts"

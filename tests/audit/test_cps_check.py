@@ -18,7 +18,8 @@ from certkeeper.ca.home import CaHome
 from certkeeper.cli.main import app
 from certkeeper.config import CONFIG_NAME
 from certkeeper.issuance.csr import load_csr
-from certkeeper.issuance.service import IssuanceService, IssueRequest
+from certkeeper.issuance.service import IssueRequest
+from certkeeper.wiring import issuance_service
 from factories import PASSPHRASE, csr_pem, make_home
 
 runner = CliRunner()
@@ -27,7 +28,7 @@ runner = CliRunner()
 def _issue(home: Path, profile: str, kind: str, names: list[str]) -> None:
     ca = CaHome.open(home)
     try:
-        service = IssuanceService(ca)
+        service = issuance_service(ca)
         for name in names:
             service.issue(IssueRequest(load_csr(csr_pem([name], kind)), profile))
     finally:

@@ -22,11 +22,12 @@ from typer.testing import CliRunner
 from certkeeper.ca.home import CaHome
 from certkeeper.cli.main import app
 from certkeeper.issuance.csr import load_csr
-from certkeeper.issuance.service import IssuanceService, Issued, IssueRequest
+from certkeeper.issuance.service import Issued, IssueRequest
 from certkeeper.status import crl_files
 from certkeeper.status.crl import publish
 from certkeeper.store.revocations import RevocationStore
 from certkeeper.store.tables import revocations
+from certkeeper.wiring import issuance_service
 from certkeeper.x509 import crl as crlenc
 from factories import PASSPHRASE, csr_pem, make_home
 
@@ -66,7 +67,7 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     ca = CaHome.open(home)
-    service = IssuanceService(ca)
+    service = issuance_service(ca)
 
     def issue(name: str) -> Issued:
         return service.issue(IssueRequest(load_csr(csr_pem([name])), "tls-dv-ecdsa"))

@@ -11,16 +11,17 @@ from certkeeper.audit.relint import relint
 from certkeeper.ca.home import CaHome
 from certkeeper.cli.main import app
 from certkeeper.issuance.csr import load_csr
-from certkeeper.issuance.service import IssuanceService, IssueRequest
+from certkeeper.issuance.service import IssueRequest
 from certkeeper.lint import catalogue, engine
 from certkeeper.lint.catalogue import load_all
 from certkeeper.lint.engine import CertType, DocType, Severity
 from certkeeper.store.lint_runs import LintRunStore
+from certkeeper.wiring import issuance_service
 from factories import PASSPHRASE, csr_pem
 
 
 def issue_some(ca: CaHome, names: list[str]) -> list[str]:
-    service = IssuanceService(ca)
+    service = issuance_service(ca)
     return [
         service.issue(IssueRequest(load_csr(csr_pem([n])), "tls-dv-ecdsa")).serial for n in names
     ]

@@ -18,13 +18,14 @@ from certkeeper.ca import rotation
 from certkeeper.ca.home import CaHome
 from certkeeper.errors import InputError
 from certkeeper.issuance.csr import load_csr
-from certkeeper.issuance.service import IssuanceService, IssueRequest
+from certkeeper.issuance.service import IssueRequest
 from certkeeper.lint.engine import CertType, Severity
 from certkeeper.lint.pkilint_adapter import PkilintLinter
 from certkeeper.revocation.reasons import CrlReason
 from certkeeper.revocation.service import revoke
 from certkeeper.status.crl import publish
 from certkeeper.store.ocsp_repo import OcspStore
+from certkeeper.wiring import issuance_service
 from factories import PASSPHRASE, csr_pem, make_home
 
 
@@ -37,7 +38,7 @@ def ca(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CaHome]:
 
 
 def issue(ca: CaHome, name: str) -> x509.Certificate:
-    issued = IssuanceService(ca).issue(IssueRequest(load_csr(csr_pem([name])), "tls-dv-ecdsa"))
+    issued = issuance_service(ca).issue(IssueRequest(load_csr(csr_pem([name])), "tls-dv-ecdsa"))
     return x509.load_der_x509_certificate(issued.der)
 
 

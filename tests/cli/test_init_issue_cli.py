@@ -27,7 +27,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("cli") / "home"
-    code, _, err = run("init", "--home", str(path))
+    code, _, err = run("init", "--home", str(path), "--non-public")
     assert code == 0, err
     return path
 

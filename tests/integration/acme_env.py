@@ -187,7 +187,7 @@ class AcmeCa:
         port, http_port, tls_alpn_port = free_port(), free_port(), free_port()
         # AIA and CRL URLs keep a public-looking host (the linters refuse an IP address
         # there); the tests give openssl the responder's loopback URL directly.
-        home = make_home(workdir / "home")
+        home = make_home(workdir / "home", public=True)
         env = dict(os.environ, CERTKEEPER_PASSPHRASE=PASSPHRASE, CERTKEEPER_HOME=str(home))
         perspectives = make_perspectives(home / "mtls", workdir, dns, http_port, tls_alpn_port)
         config = home / "certkeeper.toml"

@@ -20,6 +20,7 @@ from certkeeper.lint.engine import CertType, Severity
 from certkeeper.lint.pkilint_adapter import PkilintLinter
 from certkeeper.profiles.schema import BasicConstraints, KeyUsage
 from certkeeper.store.queries import CertificateFilter
+from certkeeper.wiring import issuance_service, safety_hooks
 from certkeeper.x509.tbs import CT_POISON, SCT_LIST, remove_extension
 from factories import csr_pem
 
@@ -29,7 +30,7 @@ POISON = x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.4.3")
 def issue(
     ca: CaHome, names: list[str], profile: str = "tls-dv-ecdsa", kind: str = "ecdsa-p256", **kw: Any
 ):
-    service = kw.pop("service", None) or IssuanceService(ca)
+    service = kw.pop("service", None) or issuance_service(ca)
     return service.issue(IssueRequest(load_csr(csr_pem(names, kind)), profile, **kw))
 
 
@@ -137,7 +138,10 @@ def sct_list_of(*scts: bytes) -> bytes:
 
 def test_scts_from_the_hook_are_embedded_and_nothing_else_changes(ca: CaHome) -> None:
     sct_list = sct_list_of(sct(), sct())
-    service = IssuanceService(ca, sct_source=lambda pre: sct_list)
+    hooks = safety_hooks(ca)
+    service = IssuanceService(
+        ca, name_authorizer=hooks.names, key_checker=hooks.keys, sct_source=lambda pre: sct_list
+    )
     issued = issue(ca, ["sct.example.com"], service=service)
     pre = x509.load_der_x509_certificate(issued.precertificate_der)
     final = x509.load_der_x509_certificate(issued.der)
@@ -156,7 +160,7 @@ def test_serial_is_positive_long_and_random(ca: CaHome) -> None:
 
 
 def test_san_restriction(ca: CaHome) -> None:
-    service = IssuanceService(ca)
+    service = issuance_service(ca)
     parsed = load_csr(csr_pem(["a.example.com", "b.example.com"]))
     issued = service.issue(IssueRequest(parsed, "tls-dv-ecdsa", names=("B.example.com",)))
     cert = x509.load_der_x509_certificate(issued.der)
@@ -289,7 +293,7 @@ def test_a_crash_at_any_step_leaves_the_inventory_consistent(ca: CaHome, step: s
     flt = CertificateFilter()
     certs_before = ca.inventory.count_certificates(flt)
     with pytest.raises(Crash):
-        issue(ca, ["crash.example.com"], service=IssuanceService(ca, on_step=on_step))
+        issue(ca, ["crash.example.com"], service=issuance_service(ca, on_step=on_step))
     assert ca.inventory.count_certificates(flt) == certs_before
     # every precertificate has its serial record; no certificate lacks a precertificate
     orphans = [

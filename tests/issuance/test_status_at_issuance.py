@@ -14,8 +14,9 @@ from sqlalchemy import select
 
 from certkeeper.ca.home import CaHome
 from certkeeper.issuance.csr import load_csr
-from certkeeper.issuance.service import IssuanceService, IssueRequest
+from certkeeper.issuance.service import IssueRequest
 from certkeeper.store.tables import ocsp_responses, precertificates, serials
+from certkeeper.wiring import issuance_service
 from factories import PASSPHRASE, csr_pem
 
 STEPS = [
@@ -41,7 +42,7 @@ def status_invariant(ca: CaHome) -> tuple[set[str], set[str], set[str]]:
 
 
 def test_a_good_response_is_stored_with_the_precertificate(ca: CaHome) -> None:
-    issued = IssuanceService(ca).issue(
+    issued = issuance_service(ca).issue(
         IssueRequest(load_csr(csr_pem(["ocsp.example.com"])), "tls-dv-ecdsa")
     )
     with ca.inventory.engine.connect() as conn:
@@ -65,7 +66,7 @@ def test_an_exception_at_any_step_keeps_status_and_precertificates_one_to_one(
             raise RuntimeError(f"injected at {name}")
 
     with pytest.raises(RuntimeError):
-        IssuanceService(ca, on_step=on_step).issue(
+        issuance_service(ca, on_step=on_step).issue(
             IssueRequest(
                 load_csr(csr_pem([f"{step.replace('_', '-')}.example.com"])), "tls-dv-ecdsa"
             )
@@ -82,14 +83,15 @@ KILLER = textwrap.dedent(
     from factories import csr_pem
     from certkeeper.ca.home import CaHome
     from certkeeper.issuance.csr import load_csr
-    from certkeeper.issuance.service import IssuanceService, IssueRequest
+    from certkeeper.issuance.service import IssueRequest
+    from certkeeper.wiring import issuance_service
 
     def on_step(name):
         if name == {step!r}:
             os._exit(9)  # the process dies here: no cleanup, no exception handlers
 
     ca = CaHome.open(Path({home!r}))
-    IssuanceService(ca, on_step=on_step).issue(
+    issuance_service(ca, on_step=on_step).issue(
         IssueRequest(load_csr(csr_pem(["killed.example.com"])), "tls-dv-ecdsa"))
     os._exit(0)
     """

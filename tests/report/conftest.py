@@ -12,12 +12,12 @@ import pytest
 
 from certkeeper.ca.home import CaHome
 from certkeeper.issuance.csr import load_csr
-from certkeeper.issuance.service import IssuanceService, IssueRequest
+from certkeeper.issuance.service import IssueRequest
 from certkeeper.revocation import incidents
 from certkeeper.store.incidents import IncidentStore
 from certkeeper.store.queries import CertificateFilter
+from certkeeper.wiring import issuance_service
 from factories import PASSPHRASE, csr_pem, make_home
-
 
 
 @dataclass
@@ -65,14 +65,14 @@ def build_campaign(
     # The smallest budget the configuration accepts, so the shard chart's bars show.
     config.write_text(config.read_text().replace("budget_bytes = 10000000", "budget_bytes = 10000"))
     ca = CaHome.open(home)
-    service = IssuanceService(ca)
+    service = issuance_service(ca)
 
     def crash(step: str) -> None:
         if step == "sign_certificate":
             raise RuntimeError("crashed after the precertificate")
 
     with pytest.raises(RuntimeError):
-        IssuanceService(ca, on_step=crash).issue(
+        issuance_service(ca, on_step=crash).issue(
             IssueRequest(load_csr(csr_pem(["orphan.example.com"])), "tls-dv-ecdsa")
         )
     serials = [

@@ -10,7 +10,7 @@ import pytest
 
 from certkeeper.ca.home import CaHome
 from certkeeper.issuance.csr import load_csr
-from certkeeper.issuance.service import IssuanceService, IssueRequest
+from certkeeper.issuance.service import IssueRequest
 from certkeeper.revocation import incidents
 from certkeeper.revocation.publishing import publisher_for
 from certkeeper.status import crl_files
@@ -18,11 +18,12 @@ from certkeeper.store.crl_repo import CrlStore
 from certkeeper.store.incidents import IncidentStore
 from certkeeper.store.queries import CertificateFilter
 from certkeeper.store.revocations import RevocationStore
+from certkeeper.wiring import issuance_service
 from factories import csr_pem
 
 
 def open_planned(ca: CaHome, count: int) -> tuple[int, list[str], datetime]:
-    service = IssuanceService(ca)
+    service = issuance_service(ca)
     serials = [
         service.issue(IssueRequest(load_csr(csr_pem([f"c{i}.example.com"])), "tls-dv-ecdsa")).serial
         for i in range(count)
@@ -136,7 +137,7 @@ def test_precertificates_without_a_final_certificate_are_listed_apart_and_revoke
             raise RuntimeError("crashed after the precertificate")
 
     with pytest.raises(RuntimeError):
-        IssuanceService(fresh_ca, on_step=crash).issue(
+        issuance_service(fresh_ca, on_step=crash).issue(
             IssueRequest(load_csr(csr_pem(["orphan.example.com"])), "tls-dv-ecdsa")
         )
     incident_id, serials, now = open_planned(fresh_ca, 2)

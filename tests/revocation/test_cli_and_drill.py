@@ -13,9 +13,10 @@ from certkeeper.ca.home import CaHome
 from certkeeper.cli.main import app
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.pem import der_to_pem
-from certkeeper.issuance.service import IssuanceService, IssueRequest
+from certkeeper.issuance.service import IssueRequest
 from certkeeper.revocation.drill import drill
 from certkeeper.store.queries import CertificateFilter
+from certkeeper.wiring import issuance_service
 from factories import PASSPHRASE, csr_pem
 
 runner = CliRunner()
@@ -31,7 +32,7 @@ def cli(*args: str) -> tuple[int, str, str]:
 def issue(
     ca: CaHome, names: list[str], profile: str = "tls-dv-ecdsa", kind: str = "ecdsa-p256"
 ) -> list[str]:
-    service = IssuanceService(ca)
+    service = issuance_service(ca)
     return [
         service.issue(IssueRequest(load_csr(csr_pem([n], kind)), profile)).serial for n in names
     ]

@@ -10,10 +10,11 @@ import pytest
 
 from certkeeper.ca.home import CaHome
 from certkeeper.issuance.csr import load_csr
-from certkeeper.issuance.service import IssuanceService, IssueRequest
+from certkeeper.issuance.service import IssueRequest
 from certkeeper.revocation import incidents
 from certkeeper.revocation.publishing import republish
 from certkeeper.store.queries import CertificateFilter
+from certkeeper.wiring import issuance_service
 from factories import PASSPHRASE, make_home
 
 
@@ -25,7 +26,7 @@ def test_campaign_on_postgresql(
     ca = CaHome.open(make_home(tmp_path / "home", database_url=new_pg_database(), crl_shards=4))
     from factories import csr_pem
 
-    service = IssuanceService(ca)
+    service = issuance_service(ca)
     serials = [
         service.issue(
             IssueRequest(load_csr(csr_pem([f"pg{i}.example.com"])), "tls-dv-ecdsa")

@@ -14,11 +14,12 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from certkeeper.ca.home import CaHome
 from certkeeper.issuance.csr import load_csr
-from certkeeper.issuance.service import IssuanceService, IssueRequest
+from certkeeper.issuance.service import IssueRequest
 from certkeeper.revocation import incidents
 from certkeeper.revocation.notify import notify
 from certkeeper.store.incidents import IncidentStore
 from certkeeper.store.queries import CertificateFilter
+from certkeeper.wiring import issuance_service
 from factories import csr_pem
 
 
@@ -72,7 +73,7 @@ def test_primary_and_backup_contacts_are_notified_and_failures_retried(
     now = datetime.now(UTC)
     ca.inventory.ensure_subscriber("shop", now)
     store.set_contacts("shop", ["ops@shop.example"], ["cto@shop.example", "oncall@shop.example"])
-    service = IssuanceService(ca)
+    service = issuance_service(ca)
     for name in ("a.shop.example.com", "b.shop.example.com"):
         service.issue(IssueRequest(load_csr(csr_pem([name])), "tls-dv-ecdsa", subscriber_id="shop"))
     service.issue(IssueRequest(load_csr(csr_pem(["nobody.example.com"])), "tls-dv-ecdsa"))
@@ -113,7 +114,7 @@ def test_unreachable_smtp_server_is_recorded_not_raised(fresh_ca: CaHome) -> Non
     now = datetime.now(UTC)
     ca.inventory.ensure_subscriber("s", now)
     store.set_contacts("s", ["a@s.example"], [])
-    IssuanceService(ca).issue(
+    issuance_service(ca).issue(
         IssueRequest(load_csr(csr_pem(["u.example.com"])), "tls-dv-ecdsa", subscriber_id="s")
     )
     incident = incidents.open_incident(

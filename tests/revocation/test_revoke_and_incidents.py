@@ -11,20 +11,21 @@ from sqlalchemy import select
 from certkeeper.ca.home import CaHome
 from certkeeper.errors import InputError, NotFound
 from certkeeper.issuance.csr import load_csr
-from certkeeper.issuance.service import IssuanceService, IssueRequest
+from certkeeper.issuance.service import IssueRequest
 from certkeeper.revocation import incidents
 from certkeeper.revocation.reasons import CrlReason
 from certkeeper.revocation.service import resolve_serial, revoke
 from certkeeper.store.queries import CertificateFilter
 from certkeeper.store.revocations import RevocationRefused
 from certkeeper.store.tables import ocsp_responses
+from certkeeper.wiring import issuance_service
 from factories import csr_pem
 
 
 def issue(
     ca: CaHome, names: list[str], profile: str = "tls-dv-ecdsa", kind: str = "ecdsa-p256"
 ) -> list[str]:
-    service = IssuanceService(ca)
+    service = issuance_service(ca)
     return [
         service.issue(IssueRequest(load_csr(csr_pem([n], kind)), profile)).serial for n in names
     ]

@@ -24,8 +24,9 @@ from certkeeper.errors import ConfigError
 from certkeeper.issuance.batch import issue_batch
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.pem import chain_pem
-from certkeeper.issuance.service import IssuanceService, IssueRequest
+from certkeeper.issuance.service import IssueRequest
 from certkeeper.signing.pkcs11 import KeyUri
+from certkeeper.wiring import issuance_service
 from factories import PASSPHRASE, csr_pem, make_home
 
 MODULE = Path("/usr/lib/softhsm/libsofthsm2.so")
@@ -131,7 +132,7 @@ def test_issuance_with_token_keys_verifies_with_openssl(
 ) -> None:
     ca = CaHome.open(hsm_home)
     try:
-        issued = IssuanceService(ca).issue(
+        issued = issuance_service(ca).issue(
             IssueRequest(load_csr(csr_pem(["hsm.example.com"], kind)), profile)
         )
     finally:

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from certkeeper.ca.home import CaHome
 from certkeeper.issuance.csr import load_csr
-from certkeeper.issuance.service import IssuanceService, Issued, IssueRequest
+from certkeeper.issuance.service import Issued, IssueRequest
 from certkeeper.status.ocsp import sign_status
 from certkeeper.store.ocsp_repo import OcspStore
+from certkeeper.wiring import issuance_service
 from factories import PASSPHRASE, csr_pem, make_home
 
 
@@ -27,7 +28,7 @@ def issue_with_status(
     ca: CaHome, names: list[str], profile: str = "tls-dv-ecdsa", kind: str = "ecdsa-p256"
 ) -> IssuedWithStatus:
     """Issue a certificate, then sign and store its "good" response as issuance will."""
-    issued = IssuanceService(ca).issue(IssueRequest(load_csr(csr_pem(names, kind)), profile))
+    issued = issuance_service(ca).issue(IssueRequest(load_csr(csr_pem(names, kind)), profile))
     record = ca.inventory.certificate(serial=issued.serial)
     issuer = ca.inventory.issuer(record.issuer_id)
     status = sign_status(

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from certkeeper.ca.home import CaHome
 from certkeeper.cli.main import app
 from certkeeper.issuance.csr import load_csr
-from certkeeper.issuance.service import IssuanceService, IssueRequest
+from certkeeper.issuance.service import IssueRequest
 from certkeeper.revocation.publishing import PublicationIncomplete, publisher_for
 from certkeeper.revocation.reasons import CrlReason
 from certkeeper.revocation.service import revoke
@@ -29,6 +29,7 @@ from certkeeper.status import crl as crl_module
 from certkeeper.status import crl_files, lease_owner
 from certkeeper.status.crl import CrlPublishRefused, crl_status, publish
 from certkeeper.store.crl_repo import CrlStore
+from certkeeper.wiring import issuance_service
 from factories import PASSPHRASE, csr_pem, make_home
 
 SHARDS = 4
@@ -49,7 +50,7 @@ def ca(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CaHome]:
 
 
 def issue(ca: CaHome, count: int, prefix: str = "c") -> list[str]:
-    service = IssuanceService(ca)
+    service = issuance_service(ca)
     return [
         service.issue(
             IssueRequest(load_csr(csr_pem([f"{prefix}{i}.example.com"])), "tls-dv-ecdsa")

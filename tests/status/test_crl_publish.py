@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from certkeeper.ca.home import CaHome
 from certkeeper.cli.main import app
 from certkeeper.issuance.csr import load_csr
-from certkeeper.issuance.service import IssuanceService, Issued, IssueRequest
+from certkeeper.issuance.service import Issued, IssueRequest
 from certkeeper.lint.catalogue import run_lints
 from certkeeper.lint.context import LintContext
 from certkeeper.lint.document import CrlDocument
@@ -34,6 +34,7 @@ from certkeeper.store.queries import CertificateFilter
 from certkeeper.store.revocations import RevocationStore
 from certkeeper.store.tables import precertificates, serials
 from certkeeper.urls import crl_url
+from certkeeper.wiring import issuance_service
 from certkeeper.x509 import crl as crlenc
 from factories import PASSPHRASE, csr_pem, make_home
 
@@ -56,7 +57,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, env: None) -> Iterator[dict[
     """A CA home with three issued certificates, two of them revoked, published once."""
     path = make_home(tmp_path_factory.mktemp("crl") / "home", crl_shards=SHARDS)
     ca = CaHome.open(path)
-    service = IssuanceService(ca)
+    service = issuance_service(ca)
 
     def issue(name: str, profile: str, kind: str) -> Issued:
         return service.issue(IssueRequest(load_csr(csr_pem([name], kind)), profile))

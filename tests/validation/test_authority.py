@@ -25,6 +25,7 @@ from certkeeper.validation.challenges import key_authorization_digest
 from certkeeper.validation.errors import RejectedIdentifier
 from certkeeper.validation.model import ChallengeAttempt
 from certkeeper.validation.settings import ValidationSettings
+from certkeeper.wiring import key_checker
 from dnsserver import ChallTestSrv
 from factories import PASSPHRASE, csr_pem, make_home
 from validation.conftest import CA_IDENTITY, Route, WebServer
@@ -43,7 +44,7 @@ class Clock:
 
 @pytest.fixture(scope="module")
 def home_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_home(tmp_path_factory.mktemp("va") / "home")
+    return make_home(tmp_path_factory.mktemp("va") / "home", public=True)
 
 
 @pytest.fixture
@@ -86,6 +87,7 @@ def issue(
     service = IssuanceService(
         ca,
         name_authorizer=va.authorizer(account),
+        key_checker=key_checker(ca),
         on_step=None if steps is None else steps.append,
     )
     return service.issue(IssueRequest(load_csr(csr_pem(names)), "tls-dv-ecdsa"))
@@ -222,7 +224,7 @@ def test_issuance_with_records_and_caa_recorded(
         serve(web, attempt)
         assert va.validate(attempt).valid
     authorizer = va.authorizer(ACCOUNT)
-    service = IssuanceService(ca, name_authorizer=authorizer)
+    service = IssuanceService(ca, name_authorizer=authorizer, key_checker=key_checker(ca))
     issued = service.issue(IssueRequest(load_csr(csr_pem([a, b])), "tls-dv-ecdsa"))
     authorizer.attach_serial(issued.serial)
     checks = va.store.caa_checks(serial=issued.serial)
@@ -241,7 +243,7 @@ def test_caa_forbidding_us_blocks_issuance(ca: CaHome, web: WebServer, dns: Chal
     steps: list[str] = []
     with pytest.raises(NameNotAuthorized) as refused:
         issue(ca, va, [fqdn], steps=steps)
-    assert steps == ["authorize_names"]  # refused before any serial was assigned
+    assert steps == ["check_key", "authorize_names"]  # refused before any serial was assigned
     assert refused.value.problem_type == "caa"
     assert "other-ca.example is another CA" in str(refused.value)
     [check] = va.store.caa_checks(fqdn=fqdn)

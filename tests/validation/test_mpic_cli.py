@@ -57,7 +57,7 @@ def running(mtls: Pki) -> Iterator[list[RemoteProcess]]:
 
 
 def home_with(tmp_path: Path, mtls: Pki, urls: list[tuple[str, str, str]]) -> Path:
-    home = make_home(tmp_path / "home")
+    home = make_home(tmp_path / "home", public=True)
     entries = "".join(
         f'\n[[validation.perspectives]]\nname = "{n}"\nregion = "{r}"\nurl = "{u}"\n'
         for n, r, u in urls

@@ -26,6 +26,7 @@ from certkeeper.validation.challenges import check_challenge, key_authorization_
 from certkeeper.validation.model import ChallengeAttempt, Corroboration
 from certkeeper.validation.mpic import RemotePerspectives
 from certkeeper.validation.settings import PerspectiveConfig, ValidationSettings
+from certkeeper.wiring import key_checker
 from dnsserver import ChallTestSrv
 from factories import PASSPHRASE, csr_pem, make_home
 
@@ -266,7 +267,7 @@ def test_without_perspectives_mpic_refuses_unless_switched_off(world: World) -> 
 
 @pytest.fixture(scope="module")
 def home_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_home(tmp_path_factory.mktemp("mpic-va") / "home")
+    return make_home(tmp_path_factory.mktemp("mpic-va") / "home", public=True)
 
 
 def authority(
@@ -302,7 +303,9 @@ def test_every_perspective_result_is_stored_with_the_record_and_the_caa_check(
             ("p1", True),
             ("d0", False),
         ]
-        issued = IssuanceService(home, name_authorizer=va.authorizer(ACCOUNT)).issue(
+        issued = IssuanceService(
+            home, name_authorizer=va.authorizer(ACCOUNT), key_checker=key_checker(home)
+        ).issue(
             IssueRequest(load_csr(csr_pem([fqdn])), "tls-dv-ecdsa")
         )
         checks = va.store.caa_checks(fqdn=fqdn)

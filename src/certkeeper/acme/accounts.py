@@ -76,6 +76,18 @@ def refuse_certificate_key(acme: Acme, thumbprint: str) -> None:
         )
 
 
+def refuse_blocked_or_weak_key(acme: Acme, key: object) -> None:
+    """BR 6.1.1.3 applies to account keys too: a compromised key must not control an
+    account (it could revoke, or order with authorizations it did not earn)."""
+    from certkeeper.issuance.service import KeyRefused
+    from certkeeper.wiring import key_checker
+
+    try:
+        key_checker(acme.home).check_account_key(key)
+    except KeyRefused as exc:
+        raise AcmeProblem("badPublicKey", str(exc)) from None
+
+
 def new_account(acme: Acme, request: Request) -> Response:
     verified = authenticate(acme, request, use_jwk=True)
     urls = acme.urls(request)
@@ -89,6 +101,7 @@ def new_account(acme: Acme, request: Request) -> Response:
     if payload.get("onlyReturnExisting") is True:
         raise AcmeProblem("accountDoesNotExist", "no account exists for this key")
     refuse_certificate_key(acme, thumb)
+    refuse_blocked_or_weak_key(acme, verified.key)
     if payload.get("externalAccountBinding") is not None:
         raise AcmeProblem("malformed", "external account binding is not used by this server")
     agreed = payload.get("termsOfServiceAgreed", False)

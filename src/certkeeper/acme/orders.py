@@ -306,11 +306,12 @@ def get_order(acme: Acme, request: Request, order_id: int) -> Response:
 def finalize(acme: Acme, request: Request, order_id: int) -> Response:
     from certkeeper.issuance.csr import load_csr
     from certkeeper.issuance.service import (
-        IssuanceService,
         IssueRequest,
+        KeyRefused,
         LintRefused,
         NameNotAuthorized,
     )
+    from certkeeper.wiring import issuance_service
 
     verified = authenticate(acme, request, use_jwk=False)
     account, order = _owned_order(acme, verified, order_id)
@@ -344,9 +345,12 @@ def finalize(acme: Acme, request: Request, order_id: int) -> Response:
         order.id, "processing", expect=("ready",), key_thumbprint=key_thumb
     ):
         raise AcmeProblem("orderNotReady", f"order {order.id} is already being finalized")
-    authorizer = acme.validator.authorizer(urls.account(account.id))
-    service = IssuanceService(
-        acme.home, gate=acme.gate, clock=acme.clock, name_authorizer=authorizer
+    service = issuance_service(
+        acme.home,
+        account_uri=urls.account(account.id),
+        validator=acme.validator,
+        gate=acme.gate,
+        clock=acme.clock,
     )
     problem: AcmeProblem | None = None
     try:
@@ -364,6 +368,8 @@ def finalize(acme: Acme, request: Request, order_id: int) -> Response:
             str(exc),
             subproblems=(Subproblem(exc.problem_type, str(exc), exc.name),),
         )
+    except KeyRefused as exc:
+        problem = AcmeProblem("badPublicKey", str(exc))
     except LintRefused as exc:
         problem = AcmeProblem("badCSR", str(exc))
     except IssuanceRefused as exc:
@@ -392,7 +398,7 @@ def finalize(acme: Acme, request: Request, order_id: int) -> Response:
         extra={"order": order.id, "account": account.id, "serial": issued.serial},
     )
     # The CAA checks made for this finalize name the certificate they allowed (audit).
-    attach_serial = getattr(authorizer, "attach_serial", None)
+    attach_serial = getattr(service.name_authorizer, "attach_serial", None)
     if attach_serial is not None:
         attach_serial(issued.serial)
     acme.limits.record(acme.limits.certificates(order.identifiers) if not order.rate_exempt else [])

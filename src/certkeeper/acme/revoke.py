@@ -56,6 +56,7 @@ def revoke_cert(acme: Acme, request: Request) -> Response:
     if verified.account is None:
         if jws.thumbprint(cert.public_key()) != jws.thumbprint(verified.key):  # type: ignore[arg-type]
             raise AcmeProblem("unauthorized", "the request is not signed by the certificate's key")
+        _block_certificate_key(acme, cert, serial)
     elif record.subscriber_id != verified.account.subscriber_id:
         held = acme.store.valid_authorization_names(verified.account.id, acme.clock())
         missing = [n for n in record.names if n not in held]
@@ -91,6 +92,22 @@ def revoke_cert(acme: Acme, request: Request) -> Response:
         raise AcmeProblem("malformed", str(exc)) from None
     log.info("certificate revoked", extra={"serial": serial, "reason": int(reason), "by": evidence})
     return Response(200, b"", None)
+
+
+def _block_certificate_key(acme: Acme, cert: x509.Certificate, serial: str) -> None:
+    """A revocation signed with the certificate's key treats that key as compromised
+    (BR 6.1.1.3 item 4): it is never certified again, whatever the reason given."""
+    from certkeeper.keys.spki import spki_sha256
+    from certkeeper.store.blocked_keys import BlockedKey, BlockedKeyStore
+
+    entry = BlockedKey(
+        spki_sha256(cert.public_key()),
+        "acme-revocation",
+        f"ACME revokeCert of serial {serial} signed by the certificate key",
+        serial,
+        acme.clock(),
+    )
+    BlockedKeyStore(acme.home.inventory.engine).add([entry])
 
 
 def _reason(value: Any) -> CrlReason:

@@ -27,6 +27,7 @@ from certkeeper.profiles.registry import ProfileRegistry
 from certkeeper.signing.base import KEY_SPECS, Signer, key_type_of
 from certkeeper.signing.files import load_signer, write_key
 from certkeeper.signing.tbs import sign_certificate
+from certkeeper.store.blocked_keys import HierarchyStore
 from certkeeper.store.database import connect, masked_url, migrate, schema_is_current
 from certkeeper.store.inventory import Inventory
 from certkeeper.store.records import IssuerRecord
@@ -44,6 +45,8 @@ class InitOptions:
     # Generate the keys in this PKCS#11 token (module path, token label) instead of files.
     pkcs11_module: str = ""
     pkcs11_token: str = ""
+    # False: a non-public hierarchy (demos, private PKI), fixed for the home's life.
+    public: bool = True
 
 
 # (name, role, key type, parent name, common-name suffix)
@@ -111,6 +114,7 @@ def _populate(staging: Path, options: InitOptions, passphrase: bytes | None, now
             crl_shards=options.crl_shards,
             pkcs11_module=options.pkcs11_module,
             pkcs11_token=options.pkcs11_token,
+            public=options.public,
         ),
     )
     config = load_config(staging)
@@ -122,6 +126,7 @@ def _populate(staging: Path, options: InitOptions, passphrase: bytes | None, now
             shown = masked_url(config.database_url)
             raise ConfigError(f"database {shown} already holds a CA hierarchy")
         naming = cacerts.Naming(options.ca_name, options.organization, options.country)
+        HierarchyStore(engine).record(options.public, now)
         _create_hierarchy(staging, config, inventory, naming, passphrase, now)
         ProfileRegistry(config.profile_dir, inventory).install_builtin(now)
     finally:

@@ -182,3 +182,8 @@ def print_rows(
     for row in rows:
         table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
     Console(width=max(160, Console().width)).print(table)
+
+
+def trust_note(public: bool) -> str:
+    """What every command that issues appends to its report in a non-public home."""
+    return "" if public else " (non-public home: names not domain-validated)"

@@ -35,6 +35,12 @@ def init(
     pkcs11_token: str = typer.Option(
         "", help="Label of the PKCS#11 token; $CERTKEEPER_PASSPHRASE is its user PIN."
     ),
+    non_public: bool = typer.Option(
+        False,
+        "--non-public",
+        help="A non-public hierarchy (demos, private PKI): names are not domain-validated; "
+        "fixed for the life of the home.",
+    ),
 ) -> None:
     """Create a CA home: root (P-384), TLS issuing CAs (P-256, RSA-2048), OCSP responders.
 
@@ -55,9 +61,17 @@ def init(
         crl_shards=crl_shards,
         pkcs11_module=pkcs11_module,
         pkcs11_token=pkcs11_token,
+        public=not non_public,
     )
     create_home(target, options, env.encode() if env else None)
     err_console.print(f"created CA home {target}", highlight=False)
+    if non_public:
+        err_console.print(
+            "NON-PUBLIC home: certificates are issued without domain validation; never "
+            "submit this hierarchy to a root program",
+            style="yellow",
+            highlight=False,
+        )
     if not env:
         err_console.print(
             f"key passphrase written to {target / 'secrets' / 'passphrase'}; for production "

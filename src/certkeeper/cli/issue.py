@@ -6,7 +6,13 @@ from pathlib import Path
 
 import typer
 
-from certkeeper.cli.common import err_console, handle_errors, home_option, resolve_home
+from certkeeper.cli.common import (
+    err_console,
+    handle_errors,
+    home_option,
+    resolve_home,
+    trust_note,
+)
 from certkeeper.errors import InputError
 
 
@@ -39,10 +45,11 @@ def issue(
     if csr is not None:
         from certkeeper.issuance.csr import load_csr
         from certkeeper.issuance.pem import chain_pem
-        from certkeeper.issuance.service import IssuanceService, IssueRequest
+        from certkeeper.issuance.service import IssueRequest
+        from certkeeper.wiring import issuance_service
 
         parsed = load_csr(_read(csr), str(csr))
-        service = IssuanceService(ca)
+        service = issuance_service(ca)
         issued = service.issue(
             IssueRequest(parsed, profile, subscriber, tuple(san) if san else None)
         )
@@ -52,7 +59,8 @@ def issue(
         else:
             out.write_text(pem)
         err_console.print(
-            f"issued serial {issued.serial} sha256 {issued.sha256} under {issued.profile}",
+            f"issued serial {issued.serial} sha256 {issued.sha256} under {issued.profile}"
+            + trust_note(ca.config.public),
             highlight=False,
         )
         for finding in issued.waived:
@@ -71,7 +79,7 @@ def issue(
         report = issue_batch(
             ca, batch, profile, subscriber, out, workers or ca.config.issuance_workers, advance
         )
-    err_console.print(report.summary(), highlight=False)
+    err_console.print(report.summary() + trust_note(ca.config.public), highlight=False)
     if report.failed:
         raise typer.Exit(3)
 

@@ -36,10 +36,10 @@ class BatchReport:
 
 def _init_worker(config: Config) -> None:
     global _worker
-    from certkeeper.issuance.service import IssuanceService
+    from certkeeper.wiring import issuance_service
 
     home = CaHome(config)
-    _worker = (home, IssuanceService(home))
+    _worker = (home, issuance_service(home))
 
 
 def _issue_one(
@@ -52,9 +52,16 @@ def _issue_one(
     assert _worker is not None
     service = _worker[1]
     assert isinstance(service, IssuanceService)
-    issued = service.issue(
-        IssueRequest(load_csr(path.read_bytes(), path.name), profile, subscriber)
-    )
+    try:
+        issued = service.issue(
+            IssueRequest(load_csr(path.read_bytes(), path.name), profile, subscriber)
+        )
+    except CertkeeperError as exc:
+        # Refusals carry fields (rule, problem type) their pickling would lose or break;
+        # the report needs the one line, with the exit code of its kind.
+        plain = CertkeeperError(str(exc))
+        plain.exit_code = exc.exit_code
+        raise plain from None
     if out is not None:
         (out / f"{path.stem}.pem").write_text(chain_pem(issued))
     return path.name, issued.serial

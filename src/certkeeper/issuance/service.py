@@ -1,6 +1,7 @@
 """Issuance: the order of operations that makes a mis-issued certificate impossible.
 
-    0. authorize every name (optional hook)       -> domain validation record and CAA now
+    0. refuse a compromised or weak key (hook)   -> blocked-key table, BR 6.1.1.3 arithmetic
+       authorize every name (hook)                -> domain validation record and CAA now
     1. assign a serial (CSPRNG) and store it      -> the database enforces uniqueness
     2. build the precertificate TBS from the profile
     3. sign a linting copy with a throwaway key   -> nothing trusted has signed yet
@@ -15,6 +16,11 @@
 Each step is persisted before the next, so a crash leaves a serial whose state says
 how far it got (assigned / precertificate / issued / failed), never a signed
 certificate the inventory does not know.
+
+The safety hooks (name authorizer, key checker) are required: `certkeeper.wiring` builds
+them. A non-public home (`init --non-public`) passes `NonPublicHierarchy` as its name
+authorizer; a public home refuses it, and a home whose configuration disagrees with what
+its hierarchy was created as refuses to issue at all.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from certkeeper.ca.home import CaHome
 from certkeeper.config import Waiver
 from certkeeper.ct.sct import decode_sct_list
 from certkeeper.ct.tls import TlsDecodeError
-from certkeeper.errors import InputError, IssuanceRefused
+from certkeeper.errors import ConfigError, InputError, IssuanceRefused
 from certkeeper.issuance import tbs as tbsmod
 from certkeeper.issuance.csr import ParsedCsr, normalize_name
 from certkeeper.issuance.final import final_from_precertificate
@@ -45,6 +51,7 @@ from certkeeper.profiles.schema import Profile
 from certkeeper.signing.base import Signer, key_type_of
 from certkeeper.signing.tbs import linting_copy, sign_tbs
 from certkeeper.status.ocsp import sign_status
+from certkeeper.store.blocked_keys import HierarchyStore
 from certkeeper.store.inventory import SerialCollision
 from certkeeper.store.ocsp_repo import OcspStore
 from certkeeper.store.records import CertificateRecord, FindingRecord, PrecertificateRecord
@@ -136,18 +143,65 @@ class NameNotAuthorized(IssuanceRefused):
         self.name = name
 
 
+class NonPublicHierarchy:
+    """The name authorizer of a non-public home (demos, private PKI): names are not
+    domain-validated. IssuanceService refuses it in a public home."""
+
+    def __call__(self, names: Sequence[str]) -> None:
+        return None
+
+
+class KeyRefused(IssuanceRefused):
+    """The subscriber key is compromised or weak (BR 6.1.1.3); `rule` names the check."""
+
+    def __init__(self, rule: str, detail: str) -> None:
+        super().__init__(f"key refused ({rule}): {detail}")
+        self.rule = rule
+        self.detail = detail
+
+
+class KeyChecker(Protocol):
+    """Raises KeyRefused for a public key that must not be certified."""
+
+    def __call__(self, key: object) -> None: ...
+
+
+def check_hierarchy(home: CaHome, name_authorizer: NameAuthorizer) -> None:
+    """ConfigError unless the configuration, the hierarchy and the authorizer agree on
+    public or non-public: the two never mix."""
+    public = home.config.public
+    recorded = HierarchyStore(home.inventory.engine).public()
+    created = True if recorded is None else recorded
+    if created != public:
+        made = "a public" if created else "a non-public"
+        said = "public" if public else "non-public"
+        raise ConfigError(
+            f"{home.config.config_path} says the home is {said}, but its hierarchy was created "
+            f"as {made} one; a hierarchy cannot change sides (create a new home)"
+        )
+    if public and isinstance(name_authorizer, NonPublicHierarchy):
+        raise ConfigError(
+            "a public home cannot issue without domain authorization (NonPublicHierarchy "
+            "is only for homes created with `init --non-public`)"
+        )
+
+
 class IssuanceService:
     def __init__(
         self,
         home: CaHome,
+        *,
+        name_authorizer: NameAuthorizer,
+        key_checker: KeyChecker,
         gate: LintGate | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sct_source: SctSource = no_scts,
         on_step: Step | None = None,
-        name_authorizer: NameAuthorizer | None = None,
     ) -> None:
+        check_hierarchy(home, name_authorizer)
         self.home = home
         self.name_authorizer = name_authorizer
+        self.key_checker = key_checker
         self.gate = gate if gate is not None else LintGate(home.config.use_pkilint)
         self.clock = clock
         self.sct_source = sct_source
@@ -169,9 +223,10 @@ class IssuanceService:
                 f"the CSR has a {csr.key_type} key"
             )
         names = _select_names(csr, request.names, profile)
-        if self.name_authorizer is not None:
-            self._step("authorize_names")
-            self.name_authorizer(names)
+        self._step("check_key")
+        self.key_checker(csr.public_key)
+        self._step("authorize_names")
+        self.name_authorizer(names)
         issuer = home.active_issuer(profile.issuer_key_type)
         issuer_cert = home.issuer_certificate(issuer)
         signer = home.signer(issuer)

@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 
 from certkeeper.errors import NotFound
+from certkeeper.store.blocked_keys import block_serials
 from certkeeper.store.crl_repo import add_pending
 from certkeeper.store.database import write_transaction
 from certkeeper.store.queries import (
@@ -42,6 +43,7 @@ from certkeeper.store.tables import (
     serials,
     subscriber_contacts,
 )
+from certkeeper.x509.crl import KEY_COMPROMISE
 
 
 @dataclass(frozen=True)
@@ -429,6 +431,8 @@ class IncidentStore:
                 key = (int(issuer_id), int(shard))
                 pending[key] = pending.get(key, 0) + int(n)
         add_pending(conn, pending)  # in this transaction: no revocation without it
+        if reason == KEY_COMPROMISE:  # BR 6.1.1.3: these keys are never certified again
+            block_serials(conn, serials_, source="revocation", detail=evidence, now=at)
 
     @staticmethod
     def mark_revoked(

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Engine, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from certkeeper.errors import CertkeeperError, NotFound
+from certkeeper.store.blocked_keys import block_serials
 from certkeeper.store.crl_repo import add_pending
 from certkeeper.store.database import write_transaction
 from certkeeper.store.tables import certificates, issuers, precertificates, revocations, serials
@@ -114,6 +115,13 @@ def check_subscriber_reason(reason: int | None) -> None:
         )
 
 
+def _block_key(conn: Connection, serial: str, now: datetime) -> None:
+    """BR 6.1.1.3 item 4: the key of a keyCompromise revocation is never certified again;
+    blocked in the revocation's own transaction."""
+    detail = f"serial {serial} revoked for keyCompromise"
+    block_serials(conn, [serial], source="revocation", detail=detail, now=now)
+
+
 class RevocationStore:
     """Repository over the revocations table; holds nothing besides the engine."""
 
@@ -194,6 +202,8 @@ class RevocationStore:
             }
             conn.execute(insert(revocations).values(**values))
             add_pending(conn, {(target["issuer_id"], target["crl_shard"]): 1})
+            if reason == KEY_COMPROMISE:
+                _block_key(conn, serial, now)
             return RecordOutcome(RevocationRecord(**values), "revoked")
         old = _row(existing)
         if reason != KEY_COMPROMISE:
@@ -220,6 +230,7 @@ class RevocationStore:
             changes["incident_id"] = incident_id
         conn.execute(update(revocations).where(revocations.c.serial == serial).values(**changes))
         add_pending(conn, {(old.issuer_id, old.crl_shard): 1})
+        _block_key(conn, serial, now)
         fields = {f: getattr(old, f) for f in RevocationRecord.__slots__}
         return RecordOutcome(RevocationRecord(**{**fields, **changes}), "updated")
 

@@ -536,3 +536,44 @@ acme_secrets = Table(
     Column("value", LargeBinary, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
 )
+
+# --- Issuance safeguards (BR 6.1.1.3, BR 3.2.2.4) -------------------------------------------
+
+# Keys that must never be certified again (BR 6.1.1.3 item 4): the SHA-256 of the DER
+# SubjectPublicKeyInfo, fed by keyCompromise revocations and by operators' block lists.
+blocked_keys = Table(
+    "blocked_keys",
+    metadata,
+    Column("spki_sha256", String(64), primary_key=True),  # lowercase hex
+    Column("source", String(32), nullable=False),  # revocation | acme-revocation | operator
+    Column("detail", Text, nullable=False),  # which serial, file or actor
+    Column("serial", String(40), nullable=True),  # the revoked certificate, when there is one
+    Column("blocked_at", UtcDateTime, nullable=False),
+)
+
+# Random values handed to an operator for a BR 3.2.2.4 validation outside ACME
+# (`certkeeper validate`); usable for 30 days and once (BR 3.2.2.4 Random Value).
+operator_challenges = Table(
+    "operator_challenges",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("fqdn", String(253), nullable=False),
+    Column("wildcard", Boolean, nullable=False),
+    Column("challenge_type", String(16), nullable=False),  # dns-01 | http-01
+    Column("token", String(64), nullable=False, unique=True),
+    Column("key_authorization", String(256), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("used_at", UtcDateTime, nullable=True),
+    Index("ix_operator_challenges_fqdn", "fqdn", "challenge_type"),
+)
+
+# What the hierarchy was created for, written once by `init`: a non-public hierarchy
+# (demos, private PKI) never issues under a public configuration, nor the reverse.
+hierarchy = Table(
+    "hierarchy",
+    metadata,
+    Column("id", Integer, primary_key=True),  # always 1
+    Column("public", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)

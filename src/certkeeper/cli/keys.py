@@ -1,0 +1,51 @@
+"""`certkeeper keys block --file F`: keys that must never be certified (BR 6.1.1.3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from certkeeper.cli.common import err_console, handle_errors, home_option, resolve_home
+
+keys_app = typer.Typer(help="Blocked (compromised) keys.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("block")
+@handle_errors
+def block(
+    file: Path = typer.Option(
+        ...,
+        "--file",
+        help="PEM certificates, CSRs, public or private keys, and/or SPKI SHA-256 lines.",
+    ),
+    reason: str = typer.Option("", "--reason", help="Why (recorded with each key)."),
+    home: Path | None = home_option(),
+) -> None:
+    """Block every key in FILE: no issuance path and no ACME account accepts it again."""
+    from datetime import UTC, datetime
+
+    from certkeeper.ca.home import CaHome
+    from certkeeper.errors import InputError
+    from certkeeper.issuance.keycheck import block_listed
+    from certkeeper.keys.spki import parse_block_list
+    from certkeeper.wiring import blocked_keys
+
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{file}: cannot read: {exc.strerror or exc}") from None
+    entries = parse_block_list(data, str(file))
+    ca = CaHome.open(resolve_home(home))
+    now = datetime.now(UTC)
+    why = f"{file.name}: {reason}" if reason else file.name
+    added = block_listed(blocked_keys(ca), entries, why, now)
+    err_console.print(
+        f"blocked {added} new key(s); {len(entries) - added} of {len(entries)} were already "
+        "blocked or listed twice",
+        highlight=False,
+    )

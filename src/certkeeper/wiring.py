@@ -1,0 +1,113 @@
+"""Where the issuance service is assembled with its safety hooks, for every path.
+
+The CLI (single and batch), the ACME server and library users get their
+IssuanceService here, so no path can leave a hook out: the name authorizer (domain
+validation record and CAA at issuance; none only in a non-public home) and the key
+checker (blocked and weak keys, BR 6.1.1.3). A new hook is one field of `SafetyHooks`,
+one line in `safety_hooks`, and one required argument of IssuanceService.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol
+
+from certkeeper.ca.home import CaHome
+from certkeeper.issuance.keycheck import SubscriberKeyChecker
+from certkeeper.issuance.service import (
+    IssuanceService,
+    NameAuthorizer,
+    NonPublicHierarchy,
+    Step,
+)
+from certkeeper.lint.gate import LintGate
+from certkeeper.store.blocked_keys import BlockedKeyStore
+from certkeeper.validation.operator import (  # records of `certkeeper validate`
+    OPERATOR_ACCOUNT,
+    OperatorValidation,
+)
+
+if TYPE_CHECKING:
+    from certkeeper.validation.authority import ValidationAuthority
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class NameAuthorities(Protocol):
+    """What hands out name authorizers: the validation authority, or a test's stand-in."""
+
+    def authorizer(self, account_uri: str) -> NameAuthorizer: ...
+
+
+@dataclass(frozen=True)
+class SafetyHooks:
+    names: NameAuthorizer
+    keys: SubscriberKeyChecker
+
+
+def blocked_keys(home: CaHome) -> BlockedKeyStore:
+    return BlockedKeyStore(home.inventory.engine)
+
+
+def key_checker(home: CaHome) -> SubscriberKeyChecker:
+    return SubscriberKeyChecker(blocked_keys(home))
+
+
+def validation_authority(
+    home: CaHome, clock: Callable[[], datetime] = utc_now
+) -> ValidationAuthority:
+    from certkeeper.validation.authority import ValidationAuthority
+
+    return ValidationAuthority(home, clock=clock)
+
+
+def operator_validation(
+    home: CaHome, clock: Callable[[], datetime] = utc_now
+) -> OperatorValidation:
+    """`certkeeper validate`: records under OPERATOR_ACCOUNT, which `issue` relies on."""
+    from certkeeper.store.operator_challenges import OperatorChallengeStore
+
+    va = validation_authority(home, clock)
+    return OperatorValidation(va, OperatorChallengeStore(home.inventory.engine))
+
+
+def safety_hooks(
+    home: CaHome,
+    *,
+    account_uri: str = OPERATOR_ACCOUNT,
+    validator: NameAuthorities | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> SafetyHooks:
+    """The hooks for one caller: names authorized for `account_uri` (public homes only)."""
+    names: NameAuthorizer
+    if home.config.public:
+        va = validator if validator is not None else validation_authority(home, clock)
+        names = va.authorizer(account_uri)
+    else:
+        names = NonPublicHierarchy()
+    return SafetyHooks(names=names, keys=key_checker(home))
+
+
+def issuance_service(
+    home: CaHome,
+    *,
+    account_uri: str = OPERATOR_ACCOUNT,
+    validator: NameAuthorities | None = None,
+    gate: LintGate | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    on_step: Step | None = None,
+) -> IssuanceService:
+    """The issuance service every path uses, with every safety hook in place."""
+    hooks = safety_hooks(home, account_uri=account_uri, validator=validator, clock=clock)
+    return IssuanceService(
+        home,
+        name_authorizer=hooks.names,
+        key_checker=hooks.keys,
+        gate=gate,
+        clock=clock,
+        on_step=on_step,
+    )
