@@ -83,3 +83,15 @@ def dnssec_validation_required(at: date | datetime) -> bool:
 # least 112 bits of entropy (BR 1.6.1).
 RANDOM_VALUE_MAX_DAYS = 30
 RANDOM_VALUE_MIN_BITS = 112
+
+
+# BR 3.2.2.6: no Wildcard Certificate whose FQDN portion is "registry-controlled" or a
+# "public suffix", unless the Applicant proves control of the entire namespace (this CA
+# has no procedure for that proof, so it refuses). The BR say a CA using the Public
+# Suffix List SHOULD consult its ICANN section only; certkeeper consults both sections
+# for this rule, which is stricter and so also compliant: a PRIVATE-section entry
+# (github.io, s3.amazonaws.com) has mutually untrusting registrants below it, and a
+# wildcard over it would cover all of them. In force for every certificate, no date.
+# Registered domains (rate limits) use both sections too; TLD existence (internal
+# names) and "is this name itself a suffix" use the ICANN section.
+WILDCARD_PSL_SECTIONS: tuple[str, ...] = ("icann", "private")

@@ -31,6 +31,9 @@ def test_accepts_and_normalises() -> None:
     assert ok("*.example.com", wildcard=True) == "example.com"
     assert ok("example.com", wildcard=True) == "example.com"  # authorization form
     assert ok("xn--bcher-kva.example.com") == "xn--bcher-kva.example.com"
+    # one registrant's name below a private suffix, and the suffix's owner's own name
+    assert ok("*.project.github.io", wildcard=True) == "project.github.io"
+    assert ok("github.io") == "github.io"
 
 
 @pytest.mark.parametrize(
@@ -40,6 +43,9 @@ def test_accepts_and_normalises() -> None:
         ("printer.local", False, "never been delegated"),
         ("co.uk", False, "public suffix"),
         ("*.co.uk", True, "public suffix"),
+        # BR 3.2.2.6 over both PSL sections (br.WILDCARD_PSL_SECTIONS): private entries too
+        ("*.github.io", True, "public suffix github.io"),
+        ("*.s3.amazonaws.com", True, "public suffix s3.amazonaws.com"),
         ("*.example.com", False, "must be flagged"),
         ("a.*.example.com", True, "leftmost"),
         ("foo*.example.com", False, "leftmost"),

@@ -11,6 +11,8 @@ from datetime import date
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from certkeeper.br import WILDCARD_PSL_SECTIONS
+
 if TYPE_CHECKING:
     from certkeeper.lint.tld import TldData
 
@@ -31,11 +33,16 @@ TRAILING_DOT = "trailing_dot"
 IP_LITERAL = "ip_literal"
 
 
-@lru_cache(maxsize=1)
-def _psl() -> Any:
+@lru_cache(maxsize=2)
+def _psl(only_icann: bool = True) -> Any:
     from publicsuffixlist import PublicSuffixList
 
-    return PublicSuffixList(only_icann=True, accept_unknown=False)
+    return PublicSuffixList(only_icann=only_icann, accept_unknown=False)
+
+
+def _wildcard_psl() -> Any:
+    """The list a wildcard's base is checked against (`br.WILDCARD_PSL_SECTIONS`)."""
+    return _psl(only_icann="private" not in WILDCARD_PSL_SECTIONS)
 
 
 def dns_name_syntax_problems(name: str) -> list[tuple[str, str]]:
@@ -116,7 +123,7 @@ def registry_problems(name: str, at: date, tld: TldData) -> list[tuple[str, str]
                 f"dNSName {name!r} is an internal name: .{top} is not an ICANN public suffix",
             )
         )
-    elif base.startswith("*.") and check and psl.is_public(check):
+    elif base.startswith("*.") and check and _wildcard_psl().is_public(check):
         out.append(
             ("wildcard_suffix", f"dNSName {name!r} is a wildcard over public suffix {check}")
         )

@@ -586,7 +586,7 @@ _dns_lint(
     "e_san_dns_wildcard_public_suffix",
     ("wildcard_suffix",),
     "BR 3.2.2.6",
-    "A wildcard must not sit directly over a public suffix.",
+    "A wildcard must not sit directly over a public suffix (ICANN or private PSL section).",
     registry=True,
 )
 _dns_lint(
