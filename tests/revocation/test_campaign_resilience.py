@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from cryptography import x509
 
 from certkeeper.ca.home import CaHome
 from certkeeper.issuance.csr import load_csr
@@ -78,8 +79,6 @@ def test_a_crash_mid_campaign_leaves_a_reconciled_ledger_and_resumes(
 def test_a_campaign_killed_after_its_commit_is_published_by_the_rerun(fresh_ca: CaHome) -> None:
     """The shards a dead run committed stay pending, and the rerun, with nothing left
     to revoke, still publishes them (before: "0 shard(s) republished", off every CRL)."""
-    from cryptography import x509
-
     incident_id, serials, now = open_planned(fresh_ca, 6)
     pending = CrlStore(fresh_ca.inventory.engine).pending_shards
 
@@ -101,6 +100,43 @@ def test_a_campaign_killed_after_its_commit_is_published_by_the_rerun(fresh_ca: 
         path = crl_files.shard_path(fresh_ca.config.crl_dir, name, rec.crl_shard)
         crl = x509.load_der_x509_crl(path.read_bytes())
         assert crl.get_revoked_certificate_by_serial_number(int(serial, 16)) is not None
+
+
+def test_a_campaign_that_cannot_write_its_crls_says_so_in_one_line(
+    fresh_ca: CaHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENOSPC while the CRLs are written: exit 3, one line saying the revocations are
+    recorded, the shards stay pending; the rerun publishes them."""
+    import errno
+    import os
+
+    from typer.testing import CliRunner
+
+    from certkeeper.cli.main import app
+
+    incident_id, serials, _ = open_planned(fresh_ca, 3)
+    pending = CrlStore(fresh_ca.inventory.engine).pending_shards
+    argv = ["incident", "execute", str(incident_id), "--workers", "1"]
+    argv += ["--home", str(fresh_ca.config.home)]
+
+    def no_space(*args: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with monkeypatch.context() as m:
+        m.setattr(crl_files.os, "fsync", no_space)
+        result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 3 and "Traceback" not in result.output
+    (line,) = [ln for ln in result.stderr.splitlines() if "No space left on device" in ln]
+    assert "recorded and their OCSP responses re-signed" in line
+    assert sum(pending().values()) == 3
+    result = CliRunner().invoke(app, argv)  # nothing left to revoke, only to publish
+    assert result.exit_code == 0, result.output
+    assert pending() == {}
+    for serial in serials:
+        rec = _record(fresh_ca)(serial)
+        name = fresh_ca.inventory.issuer(rec.issuer_id).name
+        crl = crl_files.shard_path(fresh_ca.config.crl_dir, name, rec.crl_shard).read_bytes()
+        assert int(serial, 16) in {e.serial_number for e in x509.load_der_x509_crl(crl)}
 
 
 def _record(ca: CaHome) -> Any:

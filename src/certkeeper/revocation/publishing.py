@@ -70,7 +70,7 @@ def publisher_for(
         if report.failed:
             raise PublicationIncomplete(
                 failure_message(report.failed)
-                + "; the revocations are recorded and stay pending until a publication succeeds"
+                + "; the revocations themselves are recorded and their OCSP responses re-signed"
             )
         return len(report.published)
 
