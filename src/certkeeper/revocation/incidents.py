@@ -188,13 +188,13 @@ def _targets(
 def shard_loads(
     home: CaHome, keys: set[tuple[int, int]], now: datetime, budget: int | None = None
 ) -> list[planner.ShardLoad]:
-    """Each touched shard as it stands: entries (with when they leave) and overhead,
-    under `budget` bytes (default `[crl] budget_bytes`)."""
-    from certkeeper.status.crl import crl_status
+    """Each touched shard as it stands: its entries (with when they leave) and the
+    framing of its next CRL, under `budget` bytes (default `[crl] budget_bytes`)."""
+    from certkeeper.status.crl import shard_framings
 
-    names = {rec.id: rec.name for rec in home.inventory.issuers()}
-    sizes = {(s.issuer, s.shard): s for s in crl_status(home, now)}
+    framings = shard_framings(home, keys, now)
     store = IncidentStore(home.inventory.engine)
+    limit = home.config.crl_budget_bytes if budget is None else budget
     loads = []
     for key in sorted(keys):
         entries = []
@@ -204,11 +204,8 @@ def shard_loads(
                 entries.append(
                     (leaves, crlenc.entry_size(crlenc.serial_octets(serial), revoked_at, reason))
                 )
-        status = sizes.get((names[key[0]], key[1]))
-        # the CRL's bytes beyond its entries: header, extensions, signature
-        overhead = max(0, status.bytes - sum(b for _, b in entries)) if status is not None else 600
-        limit = home.config.crl_budget_bytes if budget is None else budget
-        loads.append(planner.ShardLoad(key, limit, overhead, entries))
+        framing = framings[key]
+        loads.append(planner.ShardLoad(key, limit, framing.size(0), entries, framing))
     return loads
 
 

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from certkeeper.revocation.verdict import CERTIFICATE, Row, Verdict, judge
+from certkeeper.x509.crl import CrlFraming
 
 
 class Policy(StrEnum):
@@ -55,6 +56,16 @@ class ShardLoad:
     budget_bytes: int
     overhead_bytes: int  # the CRL without entries (header, extensions, signature)
     entries: Sequence[tuple[datetime, int]]  # (leaves the CRL at, encoded bytes)
+    # The exact framing when known: DER headers grow with the entries (at 64 KiB the
+    # CRL's three variable headers take one more length octet each), so a budget figure
+    # computed as overhead + entries would be a few octets short of the real CRL.
+    framing: CrlFraming | None = None
+
+    def size(self, entries_length: int) -> int:
+        """The CRL's octets with `entries_length` octets of entries."""
+        if self.framing is not None:
+            return self.framing.size(entries_length)
+        return self.overhead_bytes + entries_length
 
 
 @dataclass(frozen=True)
@@ -155,7 +166,7 @@ def _plan_shard(
     but must never push a deadline-bound certificate past the deadline."""
     present: list[tuple[datetime, int]] = [e for e in load.entries if e[0] > start]
     heapq.heapify(present)
-    used = load.overhead_bytes + sum(b for _, b in present)
+    used = sum(b for _, b in present)  # entry octets on the CRL
     now = start
     batch = 0
     out: list[Planned] = []
@@ -172,7 +183,7 @@ def _plan_shard(
             for target in group:
                 if target.not_after <= now:
                     out.append(Planned.unplanned(target))
-                elif used + target.entry_bytes <= load.budget_bytes:
+                elif load.size(used + target.entry_bytes) <= load.budget_bytes:
                     used += target.entry_bytes
                     heapq.heappush(present, (target.not_after + lookback, target.entry_bytes))
                     out.append(Planned.at(target, now, batch))
@@ -199,4 +210,4 @@ def _budget_needed(
     then: existing entries still present at the deadline, plus those targets."""
     existing = sum(b for leaves, b in load.entries if leaves > deadline)
     targets = sum(t.entry_bytes for t in group if t.not_after > deadline)
-    return load.overhead_bytes + existing + targets
+    return load.size(existing + targets)

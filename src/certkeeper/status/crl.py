@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -37,7 +38,7 @@ from certkeeper.lint.engine import Finding, Severity
 from certkeeper.signing.base import KEY_SPECS
 from certkeeper.status import crl_files
 from certkeeper.status.lease_owner import default_owner, owner_is_dead
-from certkeeper.store.crl_repo import FULL_SCOPE, CrlStore, next_crl_number
+from certkeeper.store.crl_repo import FULL_SCOPE, CrlStore, ShardState, next_crl_number
 from certkeeper.store.queries import CertificateFilter
 from certkeeper.store.records import IssuerRecord
 from certkeeper.urls import ca_crl_url, crl_url
@@ -71,6 +72,13 @@ class CrlPublishRefused(CertkeeperError):
     def __init__(self, message: str, report: PublishReport) -> None:
         super().__init__(message)
         self.report = report
+
+
+class PublishWorkerDied(CertkeeperError):
+    """A worker process of `crl publish --workers N` ended without a result (killed,
+    out of memory, or it could not open the CA home)."""
+
+    exit_code = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +195,41 @@ class _HeldLease:
             if not held:  # taken over: recording the CRL will refuse (LeaseLost)
                 log.warning("lease lost", extra={"shard": self.task.shard, "owner": self.owner})
                 return
+
+
+def _shard_framing(
+    home: CaHome,
+    rec: IssuerRecord,
+    issuer: crlenc.CrlIssuer,
+    shard: int,
+    state: ShardState | None,
+    now: datetime,
+) -> crlenc.CrlFraming:
+    """The shard's next CRL around its entries (the longest signature of its key)."""
+    spec = KEY_SPECS[rec.key_type]
+    return crlenc.crl_framing(
+        issuer,
+        now,
+        now + home.config.crl_shard_validity,
+        next_crl_number(0 if state is None else state.crl_number, now),
+        spec.algorithm_identifier(),
+        crlenc.max_signature_size(spec),
+        idp_uri=crl_url(home.config.base_url, rec.name, shard),
+    )
+
+
+def shard_framings(
+    home: CaHome, keys: Iterable[tuple[int, int]], now: datetime
+) -> dict[tuple[int, int], crlenc.CrlFraming]:
+    """(issuer id, shard) -> the framing its next CRL will have, for sizing plans."""
+    states = {(s.issuer_id, s.shard): s for s in CrlStore(home.inventory.engine).states()}
+    out = {}
+    for issuer_id, shard in keys:
+        rec = home.inventory.issuer(issuer_id)
+        issuer = crlenc.CrlIssuer.from_certificate(rec.cert_der)
+        state = states.get((issuer_id, shard))
+        out[(issuer_id, shard)] = _shard_framing(home, rec, issuer, shard, state, truncate(now))
+    return out
 
 
 def _publishing_issuers(home: CaHome, now: datetime) -> list[IssuerRecord]:
@@ -463,20 +506,27 @@ def _run(
     # Spawned workers open the home themselves: no engine or key crosses a fork.
     ctx = multiprocessing.get_context("spawn")
     by_task: dict[CrlTask, CrlResult] = {}
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=ctx,
-        initializer=_init_worker,
-        initargs=(str(home.config.home),),
-    ) as pool:
-        futures = {
-            pool.submit(_run_in_worker, t, now, str(out_dir), override_budget, started): t
-            for t in tasks
-        }
-        for future in as_completed(futures):
-            by_task[futures[future]] = future.result()
-            if progress is not None:
-                progress(1)
+    try:
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(str(home.config.home),),
+        ) as pool:
+            futures = {
+                pool.submit(_run_in_worker, t, now, str(out_dir), override_budget, started): t
+                for t in tasks
+            }
+            for future in as_completed(futures):
+                by_task[futures[future]] = future.result()
+                if progress is not None:
+                    progress(1)
+    except BrokenProcessPool:
+        raise PublishWorkerDied(
+            f"a CRL publishing worker process died ({len(by_task)} of {len(tasks)} CRLs "
+            "done); shards with revocations stay pending and the dead worker's leases are "
+            "reclaimed: run the publication again"
+        ) from None
     return [by_task[t] for t in tasks]
 
 
@@ -692,10 +742,7 @@ def crl_status(
         if rec.role != "issuing":
             continue
         assert rec.id is not None
-        spec = KEY_SPECS[rec.key_type]
         issuer = crlenc.CrlIssuer.from_certificate(rec.cert_der)
-        algorithm = spec.algorithm_identifier()
-        signature = crlenc.max_signature_size(spec)
         for shard in range(home.config.crl_shards):
             rows = store.entries(rec.id, shard, now, home.config.crl_lookback)
             length = sum(len(e) for e in encoder.encode_rows(rows))
@@ -704,23 +751,8 @@ def crl_status(
                 crlenc.entry_size(crlenc.serial_octets(s), now, projected_reason) for s in extra
             )
             state = states.get((rec.id, shard))
-            number = next_crl_number(0 if state is None else state.crl_number, now)
-            url = crl_url(home.config.base_url, rec.name, shard)
-
-            sizes = [
-                crlenc.crl_size(
-                    issuer,
-                    n,
-                    now,
-                    now + home.config.crl_shard_validity,
-                    number,
-                    algorithm,
-                    signature,
-                    idp_uri=url,
-                )
-                for n in (length, length + extra_length)
-            ]
-            now_bytes, proj_bytes = sizes
+            framing = _shard_framing(home, rec, issuer, shard, state, now)
+            now_bytes, proj_bytes = (framing.size(n) for n in (length, length + extra_length))
             published = state is not None and state.this_update is not None
             out.append(
                 ShardStatus(

@@ -338,9 +338,25 @@ def max_signature_size(spec: KeySpec) -> int:
     return len(der.sequence(*[der.tlv(der.INTEGER, b"\x01" * (order_octets + 1))] * 2))
 
 
-def crl_size(
+@dataclass(frozen=True)
+class CrlFraming:
+    """A CRL's octets around its entries: enough to size it for any entries length
+    from lengths alone. Every header whose length octets grow with the entries (the
+    revokedCertificates SEQUENCE, the TBS, the CertificateList) is counted."""
+
+    tbs_content: int  # TBS content octets without the revokedCertificates field
+    tail: int  # signatureAlgorithm and signatureValue octets (the longest signature)
+
+    def size(self, entries_length: int) -> int:
+        content = self.tbs_content
+        if entries_length:
+            content += 1 + len(der.encode_length(entries_length)) + entries_length
+        body = 1 + len(der.encode_length(content)) + content + self.tail
+        return 1 + len(der.encode_length(body)) + body
+
+
+def crl_framing(
     issuer: CrlIssuer,
-    entries_length: int,
     this_update: datetime,
     next_update: datetime,
     number: int,
@@ -349,9 +365,9 @@ def crl_size(
     *,
     idp_uri: str | None = None,
     scope: IdpScope = "user",
-) -> int:
-    """Length of the signed CRL whose joined entries are `entries_length` octets long,
-    computed from lengths alone (no million-entry join to find out what fits)."""
+) -> CrlFraming:
+    """The framing of the CRL these fields make, from lengths alone (no million-entry
+    join to find out what fits)."""
     base = encode_tbs(
         issuer,
         b"",
@@ -362,13 +378,9 @@ def crl_size(
         idp_uri=idp_uri,
         scope=scope,
     )
-    content = len(der.parse_single(base).content)
-    if entries_length:
-        content += 1 + len(der.encode_length(entries_length)) + entries_length
-    tbs_len = 1 + len(der.encode_length(content)) + content
     bits = 1 + signature_size
-    body = tbs_len + len(algorithm_identifier) + 1 + len(der.encode_length(bits)) + bits
-    return 1 + len(der.encode_length(body)) + body
+    tail = len(algorithm_identifier) + 1 + len(der.encode_length(bits)) + bits
+    return CrlFraming(len(der.parse_single(base).content), tail)
 
 
 def build_crl(
