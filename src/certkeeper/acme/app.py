@@ -20,7 +20,7 @@ from typing import Any
 from certkeeper.acme.context import PREFIX, Acme, Request, Response, Validator
 from certkeeper.acme.problems import AcmeProblem
 from certkeeper.acme.ratelimits import registered_domain
-from certkeeper.acme.service import handle, problem_response
+from certkeeper.acme.service import carries_nonce, handle, problem_response
 from certkeeper.ca.home import CaHome
 from certkeeper.http_limits import (
     BodyAborted,
@@ -93,7 +93,9 @@ class AcmeApp:
             request_or_response = await self._read(scope, receive)
             if isinstance(request_or_response, Response):
                 response = request_or_response
-                response.headers.append(("Replay-Nonce", self.acme.nonces.issue()))
+                path = scope["path"][len(PREFIX) :] or "/"
+                if carries_nonce(scope["method"], path):
+                    response.headers.append(("Replay-Nonce", self.acme.nonces.issue()))
                 response.headers.append(("Cache-Control", "no-store"))
             else:
                 loop = asyncio.get_running_loop()

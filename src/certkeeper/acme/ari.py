@@ -29,6 +29,16 @@ from certkeeper.acme.jws import b64url, b64url_decode
 from certkeeper.acme.problems import AcmeProblem
 from certkeeper.x509.time import truncate
 
+# RFC 9773 4.3: Retry-After says when to ask again. While an incident has set a window for
+# a certificate, clients must hear of changes to it (an earlier deadline, a revocation
+# date) within the hour, whatever the configured interval for quiet times.
+INCIDENT_RETRY_AFTER_SECONDS = 3600
+
+
+def retry_after(configured: int, *, in_incident: bool) -> int:
+    """Seconds for the Retry-After of a renewalInfo answer."""
+    return min(configured, INCIDENT_RETRY_AFTER_SECONDS) if in_incident else configured
+
 
 @dataclass(frozen=True)
 class CertId:

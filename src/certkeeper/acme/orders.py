@@ -108,7 +108,7 @@ def new_order(acme: Acme, request: Request) -> Response:
         raise AcmeProblem(
             "malformed", "notBefore and notAfter are set by the certificate profile; leave them out"
         )
-    replaces, replaces_serial, exempt = _replaces(acme, account, payload.get("replaces"))
+    replaces, replaces_serial, exempt = _replaces(acme, account, payload.get("replaces"), names)
     order_limit = acme.limits.new_order(account.id)
     if not exempt:
         acme.limits.check([order_limit, *acme.limits.certificates(names)])
@@ -128,7 +128,7 @@ def new_order(acme: Acme, request: Request) -> Response:
             continue
         record = acme.validator.reusable(bare, account_uri, wildcard=wildcard)
         if record is not None:
-            new.append(NewAuthorization(bare, wildcard, "valid", now + lifetime, record, ()))
+            new.append(_from_validation(acme, bare, wildcard, now + lifetime, record))
             continue
         offered = tuple(acme.validator.offered_challenges(bare, wildcard=wildcard))
         if not offered:
@@ -156,8 +156,26 @@ def new_order(acme: Acme, request: Request) -> Response:
     return _order_response(acme, urls, order, 201)
 
 
-def _replaces(acme: Acme, account: AccountRow, value: Any) -> tuple[str | None, str | None, bool]:
-    """RFC 9773 5: `replaces` names a certificate of this account not already replaced.
+def _from_validation(
+    acme: Acme, name: str, wildcard: bool, expires: datetime, record_id: int
+) -> NewAuthorization:
+    """A valid authorization rebuilt from a stored validation lists the challenge that
+    validated it (RFC 8555 7.1.4), with the time it did."""
+    from certkeeper.store.validations import DomainValidationStore
+
+    stored = DomainValidationStore(acme.home.inventory.engine).get(record_id)
+    if stored is None:
+        return NewAuthorization(name, wildcard, "valid", expires, record_id, ())
+    return NewAuthorization(
+        name, wildcard, "valid", expires, record_id, (stored.challenge_type,), stored.validated_at
+    )
+
+
+def _replaces(
+    acme: Acme, account: AccountRow, value: Any, names: list[str]
+) -> tuple[str | None, str | None, bool]:
+    """RFC 9773 5: `replaces` names a certificate of this account, not already replaced,
+    sharing at least one identifier with the new order (else it replaces nothing of it).
     Returns (certID, serial, exempt from rate limits)."""
     if value is None:
         return None, None, False
@@ -175,6 +193,12 @@ def _replaces(acme: Acme, account: AccountRow, value: Any) -> tuple[str | None, 
     if record.subscriber_id != account.subscriber_id:
         raise AcmeProblem(
             "unauthorized", f"replaces: certificate {serial} was not issued to this account"
+        )
+    if not {n.lower() for n in record.names} & {n.lower() for n in names}:
+        raise AcmeProblem(
+            "malformed",
+            f"replaces: certificate {serial} shares no identifier with this order "
+            f"({', '.join(record.names)} vs {', '.join(names)})",
         )
     if acme.store.replacing_orders(serial):
         raise AcmeProblem(

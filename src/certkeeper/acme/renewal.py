@@ -6,7 +6,7 @@ Unauthenticated (a certID names a public certificate); answers the suggested win
 
 from __future__ import annotations
 
-from certkeeper.acme.ari import Window, normal_window, parse_cert_id
+from certkeeper.acme.ari import Window, normal_window, parse_cert_id, retry_after
 from certkeeper.acme.context import Acme, Request, Response
 from certkeeper.acme.problems import AcmeProblem
 from certkeeper.errors import NotFound
@@ -30,5 +30,5 @@ def renewal_info(acme: Acme, request: Request, text: str) -> Response:
         window = Window(override[0], override[1], override[2])
     else:
         window = normal_window(record.not_before, record.not_after)
-    retry = str(acme.settings.renewal_info_retry_after)
-    return Response.json(200, window.to_json(), [("Retry-After", retry)])
+    retry = retry_after(acme.settings.renewal_info_retry_after, in_incident=override is not None)
+    return Response.json(200, window.to_json(), [("Retry-After", str(retry))])

@@ -1,6 +1,8 @@
 """Routing a request to its endpoint, and the two unauthenticated resources (directory,
-newNonce). Every answer, refusals included, gets a fresh Replay-Nonce, `Cache-Control:
-no-store` and a Link to the directory (RFC 8555 6.5, 7.1)."""
+newNonce). Every answer gets `Cache-Control: no-store` and a Link to the directory; a
+fresh Replay-Nonce goes with every answer to newNonce and to any method but GET (RFC 8555
+6.5, 7.2: POST answers, refusals included), never with a GET of another resource: a
+nonce on the directory confuses clients that expect one only where RFC 8555 puts it."""
 
 from __future__ import annotations
 
@@ -115,10 +117,16 @@ def handle(acme: Acme, request: Request) -> Response:
             AcmeProblem("serverInternal", "the server failed to handle the request")
         )
     urls = acme.urls(request)
-    response.headers.append(("Replay-Nonce", acme.nonces.issue()))
+    if carries_nonce(request.method, request.path):
+        response.headers.append(("Replay-Nonce", acme.nonces.issue()))
     response.headers.append(("Cache-Control", "no-store"))
     response.headers.append(("Link", f'<{urls.directory()}>;rel="index"'))
     return response
+
+
+def carries_nonce(method: str, path: str) -> bool:
+    """newNonce always; otherwise every method but GET (as Pebble does)."""
+    return path == "/new-nonce" or method != "GET"
 
 
 def problem_response(problem: AcmeProblem) -> Response:

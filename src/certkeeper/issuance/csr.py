@@ -11,12 +11,18 @@ import binascii
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
 from certkeeper.errors import InputError
 from certkeeper.signing.base import key_type_of
+from certkeeper.x509.der import INTEGER as DER_INTEGER
+from certkeeper.x509.der import SEQUENCE as DER_SEQUENCE
+from certkeeper.x509.der import encode_integer as der_encode_integer
+from certkeeper.x509.der import parse_single as der_parse_single
+from certkeeper.x509.der import tlv as der_tlv
 
 # BR 6.1.5 / 6.1.6: RSA at least 2048 bits with a modulus a multiple of 8; P-256, P-384
 # (P-521 is allowed by the BRs but not by the root programs we serve).
@@ -37,10 +43,21 @@ class ParsedCsr:
 
 
 def load_csr(data: bytes, source: str = "CSR") -> ParsedCsr:
-    """Parse a PEM, DER or base64 CSR, verify its self-signature and its key."""
-    csr = _decode(data, source)
+    """Parse a PEM, DER or base64 CSR, verify its self-signature and its key.
+
+    Every way a CSR can fail to parse is an InputError naming it (ACME: badCSR)."""
     try:
-        valid = csr.is_signature_valid
+        return _load(data, source)
+    except InputError:
+        raise
+    except Exception as exc:  # a parser corner we have not met: still the input's fault
+        raise InputError(f"{source}: malformed CSR: {_short(exc)}") from None
+
+
+def _load(data: bytes, source: str) -> ParsedCsr:
+    csr, tbs = _decode(data, source)
+    try:
+        valid = _signature_valid(csr, tbs)
     except Exception as exc:  # unsupported signature algorithms raise here
         raise InputError(f"{source}: cannot check the CSR signature: {exc}") from None
     if not valid:
@@ -79,7 +96,72 @@ def check_subscriber_key(key: object, source: str) -> None:
         raise InputError(f"{source}: {type(key).__name__} keys are not allowed; use RSA or ECDSA")
 
 
-def _decode(data: bytes, source: str) -> x509.CertificateSigningRequest:
+def _decode(data: bytes, source: str) -> tuple[x509.CertificateSigningRequest, bytes | None]:
+    """The CSR, and the signed CertificationRequestInfo octets when they are not those of
+    the returned object (a CSR whose version is not 0, see `_with_version_zero`)."""
+    try:
+        return _parse(data, source), None
+    except x509.InvalidVersion:
+        return _with_version_zero(_der_of(data, source), source)
+
+
+def _der_of(data: bytes, source: str) -> bytes:
+    stripped = data if data[:1] == b"\x30" else data.strip()
+    if stripped[:1] == b"\x30":
+        return stripped
+    text = stripped
+    if stripped.startswith(b"-----BEGIN"):
+        lines = stripped.splitlines()
+        text = b"".join(ln for ln in lines if not ln.startswith(b"-----"))
+    try:
+        return base64.b64decode(b"".join(text.split()), validate=True)
+    except binascii.Error:
+        raise InputError(f"{source}: not a CSR (neither PEM, DER nor base64)") from None
+
+
+def _with_version_zero(
+    der: bytes, source: str
+) -> tuple[x509.CertificateSigningRequest, bytes | None]:
+    """RFC 2986 4.1 fixes version at 0; some clients send 1, which other CAs (Pebble,
+    Boulder) accept. Parse a copy with version 0 for its contents and keep the original
+    CertificationRequestInfo, over which the signature must verify."""
+    try:
+        outer = der_parse_single(der)
+        info, *rest = outer.children()
+        version, *fields = info.children()
+        if version.tag != DER_INTEGER:
+            raise InputError(f"{source}: malformed CSR: the version is not an INTEGER")
+        zero = der_tlv(DER_SEQUENCE, der_encode_integer(0) + b"".join(f.raw for f in fields))
+        patched = der_tlv(DER_SEQUENCE, zero + b"".join(r.raw for r in rest))
+        return x509.load_der_x509_csr(patched), info.raw
+    except InputError:
+        raise
+    except (ValueError, x509.InvalidVersion) as exc:
+        raise InputError(f"{source}: malformed CSR: {_short(exc)}") from None
+
+
+def _signature_valid(csr: x509.CertificateSigningRequest, tbs: bytes | None) -> bool:
+    if tbs is None:
+        return csr.is_signature_valid
+    key = csr.public_key()
+    hash_algorithm = csr.signature_hash_algorithm
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            params = csr.signature_algorithm_parameters
+            pad = params if isinstance(params, padding.PSS) else padding.PKCS1v15()
+            assert hash_algorithm is not None
+            key.verify(csr.signature, tbs, pad, hash_algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            assert hash_algorithm is not None
+            key.verify(csr.signature, tbs, ec.ECDSA(hash_algorithm))
+        else:
+            return False
+    except InvalidSignature:
+        return False
+    return True
+
+
+def _parse(data: bytes, source: str) -> x509.CertificateSigningRequest:
     if not data.strip():
         raise InputError(f"{source}: empty input, expected a PKCS#10 CSR")
     # DER is binary: its last octets may be whitespace values, so only text is stripped.

@@ -97,6 +97,7 @@ class NewAuthorization:
     expires: datetime
     validation_record_id: int | None
     challenge_types: tuple[str, ...]
+    validated: datetime | None = None  # valid: when the reused validation succeeded
 
 
 def _new_id(result: CursorResult[Any]) -> int:
@@ -482,7 +483,7 @@ class AcmeStore:
                     )
                 )
                 authz_ids.append(authz_id)
-                if item.status == "pending" and item.challenge_types:
+                if item.challenge_types:  # pending: offered; valid: the one that validated
                     conn.execute(
                         insert(acme_challenges),
                         [
@@ -490,7 +491,8 @@ class AcmeStore:
                                 "authorization_id": authz_id,
                                 "type": t,
                                 "token": secrets.token_urlsafe(32),
-                                "status": "pending",
+                                "status": item.status,
+                                "validated": item.validated,
                             }
                             for t in item.challenge_types
                         ],
