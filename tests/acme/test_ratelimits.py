@@ -3,13 +3,21 @@ and the incident-replacement exemption."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from certkeeper.acme.ari import cert_id_of
 from certkeeper.acme.ratelimits import registered_domain
+from certkeeper.store.acme import AcmeStore, Quota
+from certkeeper.store.database import connect, migrate, sqlite_url
 
+from .client import AcmeClient, Reply, b64
 from .conftest import ChallengeWeb, Served, ServerFactory
-from .helpers import obtain, open_incident
+from .helpers import make_csr, obtain, open_incident, solve_http
 
 
 def test_registered_domain_uses_the_public_suffix_list() -> None:
@@ -91,3 +99,60 @@ def test_certificates_per_domain_and_incident_exemption(limited: Served, web: Ch
     renewed = obtain(client, web, ["a.limited.example.com"], replaces=cert_id)
     assert renewed.serial != first.serial
     assert renewed.order["status"] == "valid"
+
+
+def _ready_order(client: AcmeClient, web: ChallengeWeb, name: str) -> dict[str, Any]:
+    reply = client.new_order([name])
+    assert reply.status == 201, reply.body
+    order = dict(reply.json())
+    for authz_url in order["authorizations"]:
+        assert solve_http(client, web, authz_url)["status"] == "valid"
+    return order
+
+
+def test_certificates_per_domain_are_counted_at_finalize(
+    server_factory: ServerFactory, web: ChallengeWeb
+) -> None:
+    """Orders opened in advance, and accounts finalizing in parallel, cannot issue more
+    certificates per registered domain than the limit: it is taken at finalize, in one
+    transaction with the count."""
+    served = server_factory(certificates_per_domain_per_week=3, accounts_per_ip_per_3_hours=0)
+    clients = [served.client() for _ in range(8)]
+    orders = []
+    for i, client in enumerate(clients):
+        client.register()
+        orders.append(_ready_order(client, web, f"p{i}.advance.example.net"))  # all pass
+
+    def finalize(pair: tuple[AcmeClient, dict[str, Any]]) -> Reply:
+        client, order = pair
+        csr, _ = make_csr([order["identifiers"][0]["value"]])
+        return client.post(order["finalize"], {"csr": b64(csr)})
+
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(finalize, zip(clients, orders, strict=True)))
+    issued = [r for r in replies if r.status == 200]
+    refused = [r for r in replies if r.status == 429]
+    assert len(issued) == 3, [r.body for r in replies]
+    assert len(refused) == 5 and all(r.problem == "rateLimited" for r in refused)
+    assert all("(example.net)" in r.json()["detail"] for r in refused)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path, new_pg_database: Any) -> AcmeStore:
+    url = sqlite_url(tmp_path / "q.db") if request.param == "sqlite" else new_pg_database()
+    engine = connect(url)
+    migrate(engine)
+    return AcmeStore(engine)
+
+
+def test_take_quota_has_exactly_limit_winners(store: AcmeStore) -> None:
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    quotas = [Quota("certs:example.org", 3, now - timedelta(days=7))]
+
+    def take(_: int) -> bool:
+        return isinstance(store.take_quota(quotas, now), list)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(take, range(24)))
+    assert results.count(True) == 3
+    assert store.count_events("certs:example.org", now - timedelta(days=7))[0] == 3

@@ -365,9 +365,13 @@ def finalize(acme: Acme, request: Request, order_id: int) -> Response:
         profile = acme.settings.rsa_profile
     else:
         profile = acme.settings.ecdsa_profile
+    # certificates_per_domain_per_week counts issued certificates, so it is taken here,
+    # atomically, not only checked at newOrder (orders opened in advance, parallel accounts)
+    quota = acme.limits.take([] if order.rate_exempt else acme.limits.certificates(wanted))
     if not acme.store.set_order_status(
         order.id, "processing", expect=("ready",), key_thumbprint=key_thumb
     ):
+        acme.limits.give_back(quota)
         raise AcmeProblem("orderNotReady", f"order {order.id} is already being finalized")
     service = issuance_service(
         acme.home,
@@ -406,6 +410,7 @@ def finalize(acme: Acme, request: Request, order_id: int) -> Response:
         log.exception("issuance for order %s failed", order.id)
         problem = AcmeProblem("serverInternal", "issuance failed; try again with a new order")
     if problem is not None:
+        acme.limits.give_back(quota)
         log.info(
             "order refused at finalize",
             extra={"order": order.id, "account": account.id, "problem": problem.type},
@@ -425,7 +430,6 @@ def finalize(acme: Acme, request: Request, order_id: int) -> Response:
     attach_serial = getattr(service.name_authorizer, "attach_serial", None)
     if attach_serial is not None:
         attach_serial(issued.serial)
-    acme.limits.record(acme.limits.certificates(order.identifiers) if not order.rate_exempt else [])
     refreshed = acme.store.order(order.id)
     assert refreshed is not None
     doc = order_json(acme, urls, refreshed, authzs)

@@ -3,7 +3,8 @@
 Each limit is a number of events under a key within a sliding window:
 
 - `orders:<account>`        new orders per account per hour;
-- `certs:<registered domain>`  certificates issued per registered domain (PSL) per week;
+- `certs:<registered domain>`  certificates issued per registered domain (PSL) per week,
+  checked at newOrder and taken atomically at finalize (`take`);
 - `fail:<account>:<name>`   failed validations per account and name per hour;
 - `accounts:<ip>`           new accounts per client IP address per 3 hours.
 
@@ -24,7 +25,7 @@ from functools import lru_cache
 
 from certkeeper.acme.problems import AcmeProblem
 from certkeeper.acme.settings import AcmeSettings
-from certkeeper.store.acme import AcmeStore
+from certkeeper.store.acme import AcmeStore, Quota
 
 HOUR = timedelta(hours=1)
 WEEK = timedelta(days=7)
@@ -111,14 +112,26 @@ class RateLimiter:
                 continue
             count, oldest = self.store.count_events(limit.key, now - limit.window)
             if count >= limit.limit:
-                wait = 1
-                if oldest is not None:
-                    wait = max(1, math.ceil((oldest + limit.window - now).total_seconds()))
-                raise AcmeProblem(
-                    "rateLimited",
-                    f"too many {limit.what}: {count} of {limit.limit}; retry after {wait} s",
-                    headers=(("Retry-After", str(wait)),),
-                )
+                raise _limited(limit, count, oldest, now)
+
+    def take(self, limits: Iterable[Limit]) -> list[int]:
+        """Check and count in one transaction: one event under every limit, or a
+        `rateLimited` refusal and none. For what must not be exceeded by requests in
+        parallel (certificates per registered domain, taken at finalize); the ids go
+        back with `give_back` when the issuance fails."""
+        now = self.clock()
+        by_key = {limit.key: limit for limit in limits if limit.limit != 0}
+        quotas = [Quota(k, lim.limit, now - lim.window) for k, lim in by_key.items()]
+        if not quotas:
+            return []
+        taken = self.store.take_quota(quotas, now)
+        if isinstance(taken, tuple):
+            quota, count, oldest = taken
+            raise _limited(by_key[quota.key], count, oldest, now)
+        return taken
+
+    def give_back(self, taken: list[int]) -> None:
+        self.store.release_events(taken)
 
     def record(self, limits: Iterable[Limit]) -> None:
         keys = [limit.key for limit in limits if limit.limit != 0]
@@ -130,3 +143,14 @@ class RateLimiter:
                 self._recorded = 0
         if purge:
             self.store.purge_events(self.clock() - WEEK)
+
+
+def _limited(limit: Limit, count: int, oldest: datetime | None, now: datetime) -> AcmeProblem:
+    wait = 1
+    if oldest is not None:
+        wait = max(1, math.ceil((oldest + limit.window - now).total_seconds()))
+    return AcmeProblem(
+        "rateLimited",
+        f"too many {limit.what}: {count} of {limit.limit}; retry after {wait} s",
+        headers=(("Retry-After", str(wait)),),
+    )

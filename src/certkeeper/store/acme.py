@@ -175,6 +175,15 @@ def _mirror_contacts(conn: Connection, subscriber_id: str, contacts: Sequence[st
         )
 
 
+@dataclass(frozen=True)
+class Quota:
+    """At most `limit` events under `key` since `since` (a rate limit's window)."""
+
+    key: str
+    limit: int
+    since: datetime
+
+
 class AcmeStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -234,6 +243,40 @@ class AcmeStore:
             return
         with self.engine.begin() as conn:
             conn.execute(insert(acme_rate_events), [{"key": k, "at": at} for k in keys])
+
+    def take_quota(
+        self, quotas: Sequence[Quota], at: datetime
+    ) -> list[int] | tuple[Quota, int, datetime | None]:
+        """All or nothing, atomically: when every quota has fewer than its limit of events
+        since its window start, add one event under each and return their ids; else add
+        none and return the first quota used up, its count and its oldest event. Parallel
+        callers (any process) are serialised per key: SQLite by its write lock, PostgreSQL
+        by a transaction-scoped advisory lock on each key, taken in key order."""
+        e = acme_rate_events.c
+        with write_transaction(self.engine) as conn:
+            if conn.dialect.name == "postgresql":
+                for key in sorted({q.key for q in quotas}):
+                    conn.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+            for quota in quotas:
+                count, oldest = conn.execute(
+                    select(func.count(), func.min(e.at)).where(
+                        e.key == quota.key, e.at >= quota.since
+                    )
+                ).one()
+                if int(count) >= quota.limit:
+                    return quota, int(count), oldest
+            return [
+                conn.execute(
+                    insert(acme_rate_events).values(key=q.key, at=at).returning(e.id)
+                ).scalar_one()
+                for q in quotas
+            ]
+
+    def release_events(self, ids: Sequence[int]) -> None:
+        """Give back events taken by `take_quota` (the issuance they were for failed)."""
+        if ids:
+            with self.engine.begin() as conn:
+                conn.execute(delete(acme_rate_events).where(acme_rate_events.c.id.in_(ids)))
 
     def purge_events(self, before: datetime) -> int:
         with self.engine.begin() as conn:
