@@ -189,7 +189,12 @@ def test_action_items_are_numbered_changed_and_logged(campaign: Campaign) -> Non
     )
     assert second.number == 2 and second.kind is details.Kind.Detect
     changed = details.set_action(
-        s, campaign.incident_id, 1, {"status": "in-progress", "due": None}, now=campaign.now, who="bob"
+        s,
+        campaign.incident_id,
+        1,
+        {"status": "in-progress", "due": None},
+        now=campaign.now,
+        who="bob",
     )
     assert changed.status is details.ActionStatus.in_progress
     assert changed.due == date(2026, 12, 15)
@@ -220,14 +225,18 @@ def test_bad_action_items_are_refused(
 ) -> None:
     s = store(campaign)
     with pytest.raises(InputError, match=message):
-        details.add_action(s, campaign.incident_id, {**ACTION, **changes}, now=campaign.now, who="x")
+        details.add_action(
+            s, campaign.incident_id, {**ACTION, **changes}, now=campaign.now, who="x"
+        )
     assert details.actions(s.get(campaign.incident_id).details) == []
 
 
 def test_changing_a_missing_action_item_is_refused(campaign: Campaign) -> None:
     s = store(campaign)
     with pytest.raises(InputError, match="has no action item 3"):
-        details.set_action(s, campaign.incident_id, 3, {"status": "Complete"}, now=campaign.now, who="x")
+        details.set_action(
+            s, campaign.incident_id, 3, {"status": "Complete"}, now=campaign.now, who="x"
+        )
     details.add_action(s, campaign.incident_id, ACTION, now=campaign.now, who="x")
     with pytest.raises(InputError, match="nothing to change"):
         details.set_action(s, campaign.incident_id, 1, {"status": None}, now=campaign.now, who="x")
