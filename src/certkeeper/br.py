@@ -95,3 +95,11 @@ RANDOM_VALUE_MIN_BITS = 112
 # Registered domains (rate limits) use both sections too; TLD existence (internal
 # names) and "is this name itself a suffix" use the ICANN section.
 WILDCARD_PSL_SECTIONS: tuple[str, ...] = ("icann", "private")
+
+
+# BR 4.9.7: CRLs for Subscriber Certificates are reissued at least every seven days, and
+# nextUpdate is at most ten days after thisUpdate.
+CRL_MAX_INTERVAL = timedelta(days=7)
+CRL_MAX_NEXT_UPDATE = timedelta(days=10)
+# BR 4.9.10: an OCSP response's validity interval is at most ten days.
+OCSP_MAX_VALIDITY = timedelta(days=10)

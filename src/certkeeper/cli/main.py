@@ -14,6 +14,31 @@ app = typer.Typer(
     add_completion=False,
 )
 
+
+def _print_version(value: bool) -> None:
+    if not value:
+        return
+    from importlib.metadata import version
+
+    from certkeeper.store.database import head_revision
+
+    typer.echo(f"certkeeper {version('certkeeper')} (schema revision {head_revision()})")
+    raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the version and the inventory schema revision it needs, and exit.",
+    ),
+) -> None:
+    """Certificate authority back end for publicly-trusted TLS certificates."""
+
+
 # One module per command group; each has `register(app: typer.Typer) -> None`.
 _COMMAND_MODULES = (
     "init",
@@ -45,3 +70,7 @@ for _name in _COMMAND_MODULES:
             raise
         continue
     _module.register(app)
+
+# Batch commands run by timers can leave their counters for node_exporter.
+if importlib.import_module("certkeeper.metrics_env").textfile_requested():
+    importlib.import_module("certkeeper.metrics").write_textfile_at_exit()

@@ -21,6 +21,7 @@ from certkeeper.cli.common import err_console, handle_errors, resolve_home
 from certkeeper.errors import InputError
 from certkeeper.granian_server import ServerTls
 from certkeeper.http_limits import BODY_SECONDS_ENV, ServerLimits, raise_descriptor_limit
+from certkeeper.ports import ensure_port_free
 from certkeeper.status.http import HOME_ENV, MODE_ENV
 
 FACTORY = "certkeeper.status.http:app_from_environment"
@@ -112,9 +113,13 @@ def run(
 
     resolved = resolve_home(home).resolve()
     CaHome.open(resolved).close()  # a clear one-line error now, not in every worker
+    ensure_port_free(host, port)  # never share a busy port (granian uses SO_REUSEPORT)
     os.environ[HOME_ENV] = str(resolved)
     os.environ[MODE_ENV] = mode
     os.environ[BODY_SECONDS_ENV] = repr(limits.body_seconds)
+    from certkeeper.metrics_env import prepare_multiprocess_dir
+
+    prepare_multiprocess_dir()  # before any worker starts: /metrics merges them all
     err_console.print(
         f"serving {mode} for {resolved} on {'https' if tls else 'http'}://{host}:{port} "
         f"({workers} worker{'s' if workers != 1 else ''}, {server.value})",

@@ -42,6 +42,8 @@ from certkeeper.store.ocsp_repo import OcspStore
 
 if TYPE_CHECKING:
     from certkeeper.acme.app import AcmeApp
+    from certkeeper.ca.home import CaHome
+    from certkeeper.metrics import OperationsApp
 
 log = logging.getLogger("certkeeper.status")
 
@@ -221,7 +223,7 @@ HOME_ENV = "CERTKEEPER_HOME"
 MODE_ENV = "CERTKEEPER_SERVE"
 
 
-def app_from_environment() -> OcspResponder | StatusApp | AcmeApp:
+def app_from_environment() -> OperationsApp:
     """ASGI factory for server worker processes: each opens the CA home named in
     $CERTKEEPER_HOME itself. The OCSP responder only reads; the ACME app loads a CA key
     (with the passphrase) only when a finalize signs."""
@@ -234,11 +236,45 @@ def app_from_environment() -> OcspResponder | StatusApp | AcmeApp:
     mode = os.environ.get(MODE_ENV, "all")
     body_seconds = body_seconds_from_environment()
     ocsp = OcspResponder(OcspStore(engine), accept_root=mode == "ocsp", body_seconds=body_seconds)
-    if mode == "ocsp":
-        return ocsp
-    from certkeeper.acme.app import AcmeApp
+    app: OcspResponder | StatusApp | AcmeApp = ocsp
+    if mode != "ocsp":
+        from certkeeper.acme.app import AcmeApp
 
-    acme = AcmeApp(home, body_seconds=body_seconds)
-    if mode == "acme":
-        return acme
-    return StatusApp(engine, home.config.crl_dir, ocsp=ocsp, acme=acme)  # [crl] dir
+        acme = AcmeApp(home, body_seconds=body_seconds)
+        app = (
+            acme if mode == "acme" else StatusApp(engine, home.config.crl_dir, ocsp=ocsp, acme=acme)
+        )
+    return _with_operations(app, mode, home)
+
+
+def _with_operations(
+    app: OcspResponder | StatusApp | AcmeApp, mode: str, home: CaHome
+) -> OperationsApp:
+    """/metrics, /healthz and /readyz beside the service, and every request counted."""
+    from certkeeper.metrics import (
+        InventoryCollector,
+        OperationsApp,
+        adopt_multiprocess_mode,
+        status_ready_checks,
+        utc_now,
+    )
+
+    adopt_multiprocess_mode()
+    engine = home.inventory.engine
+    checks = status_ready_checks(engine, utc_now)
+    if mode != "ocsp":  # ACME finalize signs: the issuing keys must load
+        checks.append(lambda: _signers_usable(home))
+    inventory = InventoryCollector(engine, home.config.crl_budget_bytes, utc_now)
+    return OperationsApp(app, mode, inventory=inventory, ready_checks=checks)
+
+
+def _signers_usable(home: CaHome) -> str | None:
+    from certkeeper.errors import CertkeeperError
+
+    try:
+        for issuer in Inventory(home.inventory.engine).issuers():
+            if issuer.role == "issuing" and issuer.state == "active":
+                home.signer(issuer)
+    except CertkeeperError as exc:
+        return f"signer unusable: {exc}"
+    return None

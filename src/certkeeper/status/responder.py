@@ -54,6 +54,7 @@ from certkeeper.http_limits import (
     ServerLimits,
     read_body,
 )
+from certkeeper.metrics import OCSP_LOOKUPS
 from certkeeper.status.byte_cache import ByteBoundedCache
 from certkeeper.store.ocsp_repo import OcspStore, ResponderRow
 from certkeeper.x509 import ocsp as enc
@@ -286,6 +287,17 @@ class OcspResponder:
         return answer
 
     def _decide(self, issuer_id: int, serial: str, row: ResponderRow) -> tuple[Answer, float]:
+        answer, ttl = self._decision(issuer_id, serial, row)
+        if answer is TRY_LATER:
+            result = "try_later"
+        elif answer is UNAUTHORIZED or row.response is None:
+            result = "unauthorized"
+        else:
+            result = row.response.status
+        OCSP_LOOKUPS.labels(result).inc()
+        return answer, ttl
+
+    def _decision(self, issuer_id: int, serial: str, row: ResponderRow) -> tuple[Answer, float]:
         now = self.clock()
         rec = row.response
         if rec is None:

@@ -1,0 +1,203 @@
+"""/metrics, /healthz and /readyz on a running server (granian, two workers): counters
+merged across workers, status figures read from the inventory, and readiness that
+follows the database."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp
+from prometheus_client.parser import text_string_to_metric_families
+from typer.testing import CliRunner
+
+from certkeeper.ca.home import CaHome
+from certkeeper.cli.main import app
+from factories import PASSPHRASE, csr_pem, make_home
+from pgserver import PostgresServer
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def get(port: int, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        if body is None:
+            conn.request("GET", path)
+        else:
+            conn.request("POST", path, body, {"content-type": "application/ocsp-request"})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+@contextmanager
+def serving(home: Path, *mode: str) -> Iterator[int]:
+    port = free_port()
+    env = {**os.environ, "CERTKEEPER_PASSPHRASE": PASSPHRASE}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "certkeeper",
+            "serve",
+            *mode,
+            "--home",
+            str(home),
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if get(port, "/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                out = proc.stdout.read().decode() if proc.stdout else ""
+                pytest.fail(f"server did not start: {out}")
+            time.sleep(0.2)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def issue_one(home: Path, tmp_path: Path, name: str) -> tuple[x509.Certificate, x509.Certificate]:
+    csr = tmp_path / "req.csr"
+    csr.write_bytes(csr_pem([name]))
+    out = tmp_path / "cert.pem"
+    env = {"CERTKEEPER_PASSPHRASE": PASSPHRASE}
+    result = CliRunner().invoke(
+        app,
+        [
+            "issue",
+            "--home",
+            str(home),
+            "--csr",
+            str(csr),
+            "--profile",
+            "tls-dv-ecdsa",
+            "--out",
+            str(out),
+        ],
+        env=env,
+    )
+    assert result.exit_code == 0, result.output
+    cert, issuer = x509.load_pem_x509_certificates(out.read_bytes())[:2]
+    return cert, issuer
+
+
+def ocsp_request(cert: x509.Certificate, issuer: x509.Certificate) -> bytes:
+    builder = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1())
+    return builder.build().public_bytes(serialization.Encoding.DER)
+
+
+def samples(body: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    found: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for family in text_string_to_metric_families(body.decode()):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+def total(
+    found: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str
+) -> float:
+    return sum(v for (n, ls), v in found.items() if n == name and set(labels.items()) <= set(ls))
+
+
+def test_a_scrape_merges_workers_and_reads_status_from_the_inventory(tmp_path: Path) -> None:
+    home = make_home(tmp_path / "home", crl_shards=2)
+    cert, issuer = issue_one(home, tmp_path, "metrics.example.com")
+    published = CliRunner().invoke(
+        app, ["crl", "publish", "--home", str(home)], env={"CERTKEEPER_PASSPHRASE": PASSPHRASE}
+    )
+    assert published.exit_code == 0, published.output
+    budget = CaHome.open(home).config.crl_budget_bytes
+    request = ocsp_request(cert, issuer)
+    with serving(home) as port:
+        for _ in range(20):  # spread over both workers by the kernel
+            status, body = get(port, "/ocsp", request)
+            assert status == 200
+            assert ocsp.load_der_ocsp_response(body).certificate_status is ocsp.OCSPCertStatus.GOOD
+        assert get(port, "/healthz") == (200, b"ok\n")
+        status, ready = get(port, "/readyz")
+        assert status == 200 and b'"ready": true' in ready
+        status, body = get(port, "/metrics")
+    assert status == 200
+    found = samples(body)
+    assert total(found, "certkeeper_http_requests_total", route="ocsp", code="200") == 20
+    assert total(found, "certkeeper_http_request_seconds_count", route="ocsp") == 20
+    assert total(found, "certkeeper_ocsp_lookups_total", result="good") >= 1
+    assert total(found, "certkeeper_database_up") == 1
+    assert total(found, "certkeeper_ocsp_stale_responses") == 0
+    assert total(found, "certkeeper_ocsp_responses", status="good") == 1
+    assert total(found, "certkeeper_ocsp_response_age_limit_seconds") == 10 * 86400
+    assert total(found, "certkeeper_crl_budget_bytes") == budget
+    shards = [k for k in found if k[0] == "certkeeper_crl_bytes"]
+    assert len(shards) >= 2 and all(found[k] > 0 for k in shards)
+    assert all(found[k] == 0 for k in found if k[0] == "certkeeper_crl_unpublished_revocations")
+
+
+def test_readyz_follows_the_database(tmp_path: Path) -> None:
+    """A PostgreSQL inventory stopped under a running responder: /readyz says 503 and
+    why, /healthz stays 200 (the process is alive), /metrics still answers."""
+    server = PostgresServer().start()
+    try:
+        home = make_home(tmp_path / "home", database_url=server.create_database())
+        issue_one(home, tmp_path, "ready.example.com")
+        with serving(home, "ocsp") as port:
+            status, body = get(port, "/readyz")
+            assert status == 200, body
+            server.stop()
+            deadline = time.monotonic() + 30
+            while (status := get(port, "/readyz")[0]) != 503 and time.monotonic() < deadline:
+                time.sleep(0.5)
+            time.sleep(2.5)  # past every worker's cached verdict
+            for _ in range(4):
+                status, body = get(port, "/readyz")
+                assert status == 503 and b"database unreachable" in body
+            assert get(port, "/healthz")[0] == 200
+            status, body = get(port, "/metrics")
+            assert status == 200 and total(samples(body), "certkeeper_database_up") == 0
+    finally:
+        server.stop()
+
+
+def test_every_metric_is_documented() -> None:
+    """Every metric name in certkeeper/metrics.py is in docs/metrics.md."""
+    from certkeeper import metrics
+
+    documented = (Path(__file__).resolve().parents[2] / "docs" / "metrics.md").read_text()
+    source = Path(metrics.__file__).read_text()
+    names = {n for n in source.split('"') if n.startswith("certkeeper_") and " " not in n}
+    assert len(names) >= 20
+    assert sorted(names - set(documented.split("`"))) == []
