@@ -26,13 +26,14 @@ from certkeeper.issuance.serials import new_serial, serial_hex, shard_for
 from certkeeper.revocation.verdict import Verdict, judge
 from certkeeper.signing.tbs import linting_copy, sign_tbs
 from certkeeper.store.incidents import IncidentStore
-from certkeeper.store.records import CertificateRecord
+from certkeeper.store.records import CertificateRecord, PrecertificateRecord
 from factories import PASSPHRASE, make_home
 
 COUNT = 2000
 BUDGET = 10_000
 ENV = {"CERTKEEPER_PASSPHRASE": PASSPHRASE, "CERTKEEPER_ACTOR": "seed-scale"}
 runner = CliRunner()
+MIXED = re.compile(r"\b27 (affected|certificates|items|precertificates)")  # 24 + 3 added up
 
 
 @dataclass
@@ -41,9 +42,12 @@ class Shape:
     now: datetime  # the one instant the inventory was built at
 
 
-def issue_bulk(ca: CaHome, count: int, not_before: datetime, not_after: datetime) -> None:
+def issue_bulk(
+    ca: CaHome, count: int, not_before: datetime, not_after: datetime, *, orphans: bool = False
+) -> None:
     """`count` real certificates of the tls-dv-ecdsa profile, signed by the issuing CA's
-    key and stored as issuance stores them (serial assigned, then the certificate)."""
+    key and stored as issuance stores them (serial assigned, then the certificate).
+    With `orphans`, precertificates whose final certificate was never signed."""
     issuer = ca.inventory.issuer_by_name("tls-ecdsa-1")
     assert issuer.id is not None
     profile = ca.profiles.get("tls-dv-ecdsa")
@@ -67,10 +71,26 @@ def issue_bulk(ca: CaHome, count: int, not_before: datetime, not_after: datetime
             shard,
         )
         tbs = linting_copy(
-            tbsmod.build(profile, inputs, precertificate=False), issuer.key_type
+            tbsmod.build(profile, inputs, precertificate=orphans), issuer.key_type
         ).tbs_certificate_bytes
         der = sign_tbs(tbs, signer)
         ca.inventory.assign_serial(serial, issuer.id, "tls-dv-ecdsa", 1, shard, not_before)
+        if orphans:
+            sha = hashlib.sha256
+            ca.inventory.store_precertificate(
+                PrecertificateRecord(
+                    serial,
+                    issuer.id,
+                    der,
+                    sha(der).hexdigest(),
+                    sha(tbs).hexdigest(),
+                    not_before,
+                    not_after,
+                    not_before,
+                ),
+                [],
+            )
+            continue
         ca.inventory.store_certificate(
             CertificateRecord(
                 serial,
@@ -124,7 +144,7 @@ def cli(shape: Shape, *args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def open_incident(shape: Shape) -> None:
+def open_incident(shape: Shape, certificates: int = COUNT, precertificates: int = 0) -> None:
     aware = (shape.now - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     code, out, err = cli(
         shape,
@@ -141,8 +161,8 @@ def open_incident(shape: Shape) -> None:
     )
     assert code == 0, err
     assert out.startswith(
-        f"incident 1: {COUNT} certificates affected (distinct by SHA-256), "
-        "0 precertificates without a final certificate;"
+        f"incident 1: {certificates} certificates affected (distinct by SHA-256), "
+        f"{precertificates} precertificates without a final certificate;"
     )
 
 
@@ -238,3 +258,35 @@ def test_the_budget_the_verdict_names_meets_the_deadline_end_to_end(shape: Shape
     assert f"remaining 0 of {COUNT} certificates" in out and first in out.splitlines()
     crl = shape.home / "crl" / "tls-ecdsa-1" / "0.crl"
     assert BUDGET < crl.stat().st_size <= int(budget)
+
+
+def test_precertificates_and_certificates_are_never_added_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seed 000's figures were wrong because the two were counted as one: `open` said
+    "500 affected" where `status` said 474 certificates and 26 precertificates."""
+    monkeypatch.setenv("CERTKEEPER_PASSPHRASE", PASSPHRASE)
+    now = datetime.now(UTC).replace(microsecond=0)
+    home = make_home(tmp_path / "home", crl_shards=1)
+    ca = CaHome.open(home)
+    issue_bulk(ca, 24, now - timedelta(hours=1), now + timedelta(days=90))
+    issue_bulk(ca, 3, now - timedelta(hours=1), now + timedelta(days=90), orphans=True)
+    ca.close()
+    shape = Shape(home, now)
+    open_incident(shape, certificates=24, precertificates=3)
+    code, out, err = cli(shape, "incident", "plan", "1", "--no-notify")
+    assert code == 0, err
+    sentence = out.splitlines()[0]
+    assert sentence.startswith("The plan meets the deadline")
+    assert "24 of 24 certificates revoked by it (and 3 of 3 precertificates" in sentence
+    assert not MIXED.search(out)
+    code, out, _ = cli(shape, "incident", "status", "1")
+    assert "affected 24 = revoked 0" in out and "without a final certificate: affected 3" in out
+    assert not MIXED.search(out) and sentence in out.splitlines()
+    code, out, _ = cli(shape, "incident", "execute", "1", "--workers", "1")
+    assert code == 0 and "remaining 0 of 24 certificates, 0 of 3 precertificates" in out
+    code, _, err = cli(shape, "incident", "report", "1", "--out", str(tmp_path / "r"))
+    assert code == 0, err
+    md = (tmp_path / "r" / "incident-1-report.md").read_text()
+    assert "24 certificates and 3 precertificates without a final certificate affected" in md
+    assert not MIXED.search(md)
