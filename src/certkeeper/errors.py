@@ -1,12 +1,22 @@
-"""The one error type the shells turn into a single clear line and a non-zero exit."""
+"""The one error type the shells turn into a single clear line and a non-zero exit.
+
+Exit codes, one meaning each so that a script can tell them apart (README "Exit codes"):
+"""
 
 from __future__ import annotations
+
+EXIT_BAD_INPUT = 1  # bad input or configuration: the command could not do its job
+EXIT_USAGE = 2  # the command line itself is wrong (the CLI parser's own code)
+EXIT_REFUSED = 3  # a safeguard refused: issuance, publication, a disabled profile
+EXIT_FINDINGS = 4  # the command ran and found problems: lints, audits, a missed deadline
+EXIT_PARTIAL = 5  # a run over many items finished, and some (or all) items failed
+EXIT_INTERRUPTED = 130  # stopped by Ctrl-C (128 + SIGINT)
 
 
 class CertkeeperError(Exception):
     """A problem the user can act on; its message is one line that names the problem."""
 
-    exit_code = 1
+    exit_code = EXIT_BAD_INPUT
 
 
 class ConfigError(CertkeeperError):
@@ -24,7 +34,7 @@ class InputError(CertkeeperError):
 class IssuanceRefused(CertkeeperError):
     """Issuance stopped before the real key signed anything; the message says why."""
 
-    exit_code = 3
+    exit_code = EXIT_REFUSED
 
 
 class NotFound(CertkeeperError):

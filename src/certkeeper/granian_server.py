@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from certkeeper.http_limits import ServerLimits, raise_descriptor_limit
+from certkeeper.ports import ensure_port_free
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ def serve_granian(
 
     limits = limits or ServerLimits()
     raise_descriptor_limit(workers, limits)
+    ensure_port_free(host, port)  # granian binds with SO_REUSEPORT: it would share the port
 
     tls: dict[str, object] = {}
     if mutual_tls is not None:

@@ -52,3 +52,29 @@ def base_url_problem(base_url: str) -> str | None:
     if not parts.hostname or parts.username is not None:
         return "must name a host (and no user)"
     return None
+
+
+def base_url_host_problem(base_url: str) -> str | None:
+    """Why the host of a well-formed `base_url` cannot be written into the AIA and CRLDP
+    URLs of CA and subscriber certificates, or None: an IP address or an internal name
+    (BR 4.2.2 and 7.1.2.7.12 keep Internal Names out of certificates; pkilint's
+    cabf.internal_domain_name applies the rule to every URI), or a bare public suffix."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    from certkeeper.lint.names import public_suffix
+
+    host = (urlsplit(base_url).hostname or "").rstrip(".")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return f"names the IP address {host}; certificate URLs need a registered domain name"
+    suffix = public_suffix(host)
+    if suffix is None:
+        top = host.rsplit(".", 1)[-1]
+        return f"names {host}, an internal name (.{top} is not a public suffix)"
+    if suffix == host.lower():
+        return f"names {host}, which is itself a public suffix"
+    return None

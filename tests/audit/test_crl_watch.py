@@ -114,7 +114,7 @@ def test_watch_over_http_is_clean_then_catches_an_entry_removed_early(
     _drop_revocation(ca, victim.serial)
     publish(ca, home / "crl", now + timedelta(hours=1))
     code, caught = _watch(array_url, "--state", str(state), "--home", str(home))
-    assert code == 1
+    assert code == 4
     findings = caught["findings"]
     assert isinstance(findings, list)
     (early,) = [f for f in findings if f["code"] == "early-removal"]
@@ -123,7 +123,7 @@ def test_watch_over_http_is_clean_then_catches_an_entry_removed_early(
     assert [f["code"] for f in findings] == ["early-removal"]
     # The state keeps the early removal: the next round reports it again...
     code, again = _watch(array_url, "--state", str(state), "--home", str(home))
-    assert code == 1
+    assert code == 4
     assert [(f["code"], f["serial"]) for f in again["findings"]] == [
         ("early-removal", victim.serial)
     ]
@@ -149,13 +149,13 @@ def test_watch_a_local_publish_dir_and_a_missing_shard(
     assert code == 0 and one["crls"] == SHARDS  # an issuer directory: its sibling array
     crl_files.shard_path(home / "crl", "tls-rsa-1", 1).unlink()
     code, second = _watch(str(home / "crl"), "--state", str(state))
-    assert code == 1
+    assert code == 4
     findings = second["findings"]
     assert isinstance(findings, list)
     assert [f["code"] for f in findings] == ["shard-unavailable"]
     # An array that cannot be fetched is a finding of the round, not a crash.
     code, gone = _watch(f"{BASE_URL}/crl/nope.json", "--state", str(tmp_path / "s2"))
-    assert code == 1
+    assert code == 4
     (finding,) = gone["findings"]
     assert finding["code"] == "shard-list-unavailable" and "HTTP 404" in finding["message"]
 
@@ -181,12 +181,12 @@ def test_crl_diff_files_pem_and_der_with_and_without_expiry_source(
     runner = CliRunner()
     args = ["audit", "crl-diff", str(old), str(path), "--format", "json"]
     blind = runner.invoke(app, args)
-    assert blind.exit_code == 1
+    assert blind.exit_code == 4
     (warning,) = json.loads(blind.stdout)["findings"]
     assert warning["code"] == "removal-not-verifiable" and warning["severity"] == "warning"
 
     informed = runner.invoke(app, [*args, "--home", str(home)])
-    assert informed.exit_code == 1
+    assert informed.exit_code == 4
     (error,) = json.loads(informed.stdout)["findings"]
     assert error["code"] == "early-removal" and error["serial"] == victim.serial
 
@@ -201,7 +201,7 @@ def test_crl_diff_files_pem_and_der_with_and_without_expiry_source(
     assert same.exit_code == 0, same.output
     url = f"{BASE_URL}/crl/tls-ecdsa-1/{shard_of[victim.serial]}.crl"
     fetched = runner.invoke(app, ["audit", "crl-diff", str(old), url, "--home", str(home)])
-    assert fetched.exit_code == 1 and "early-removal" in fetched.stdout
+    assert fetched.exit_code == 4 and "early-removal" in fetched.stdout
 
     bad = runner.invoke(app, ["audit", "crl-diff", str(tmp_path / "nope.crl"), str(path)])
     assert bad.exit_code == 1 and "nope.crl: cannot read" in bad.output

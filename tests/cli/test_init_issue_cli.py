@@ -151,7 +151,7 @@ def test_batch_reports_each_bad_file_and_issues_the_rest(home: Path, tmp_path: P
         "--workers",
         "2",
     )
-    assert code == 3, err
+    assert code == 5, err
     assert "issued 4, failed 1" in err and "failed: bad.csr:" in err
     assert sorted(p.name for p in out.iterdir()) == [f"ok{i}.pem" for i in range(4)]
 

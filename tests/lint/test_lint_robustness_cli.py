@@ -103,12 +103,12 @@ def test_cli_lint_exit_codes_and_both_linters(files: dict[str, Path]) -> None:
     )
     assert ok.exit_code == 0, ok.output
     bad = runner.invoke(app, ["lint", str(files["bad"]), "--format", "json"])
-    assert bad.exit_code == 2
+    assert bad.exit_code == 4
     report = json.loads(bad.output)
     linters = {f["linter"] for f in report[0]["findings"] if f["severity"] == "ERROR"}
     assert linters == {"certkeeper", "pkilint"}
     ours = runner.invoke(app, ["lint", str(files["bad"]), "--only-ours"])
-    assert ours.exit_code == 2 and "pkilint " not in ours.output.replace("pkilint: ", "")
+    assert ours.exit_code == 4 and "pkilint " not in ours.output.replace("pkilint: ", "")
     assert "e_sub_basic_constraints_not_critical" in ours.output
 
 

@@ -88,7 +88,7 @@ def test_check_fails_when_a_perspective_is_unreachable(
     urls.append(("gone", "APNIC", "https://127.0.0.23:1"))
     home = home_with(tmp_path, mtls, urls)
     out = run_here("mpic", "check", "--home", str(home))
-    assert out.returncode == 2
+    assert out.returncode == 4
     assert out.stderr.strip().splitlines()[-1] == "error: unreachable or refusing: gone"
 
 

@@ -48,9 +48,7 @@ MAX_CRL_BYTES = 1 << 30
 
 class AuditInputError(InputError):
     """Bad audit input (a missing file, a certificate that does not parse, a bad URL):
-    exit 2, so that a script tells "could not audit" from "audit found problems"."""
-
-    exit_code = 2
+    exit 1 (bad input), apart from 4 (the audit ran and found problems)."""
 
 
 @dataclass(frozen=True, slots=True)

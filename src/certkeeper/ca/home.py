@@ -20,13 +20,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from certkeeper import urls
 from certkeeper.ca import certs as cacerts
 from certkeeper.config import CONFIG_NAME, PASSPHRASE_ENV, Config, load_config, render_config
-from certkeeper.errors import ConfigError
+from certkeeper.errors import ConfigError, IssuanceRefused
 from certkeeper.profiles.registry import ProfileRegistry
 from certkeeper.signing.base import KEY_SPECS, Signer, key_type_of
 from certkeeper.signing.files import load_signer, write_key
-from certkeeper.signing.tbs import sign_certificate
 from certkeeper.store.blocked_keys import HierarchyStore
 from certkeeper.store.database import connect, masked_url, migrate, schema_is_current
 from certkeeper.store.inventory import Inventory
@@ -47,6 +47,7 @@ class InitOptions:
     pkcs11_token: str = ""
     # False: a non-public hierarchy (demos, private PKI), fixed for the home's life.
     public: bool = True
+    actor: str | None = None  # recorded as the author of the built-in profile versions
 
 
 # (name, role, key type, parent name, common-name suffix)
@@ -91,6 +92,9 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def _populate(staging: Path, options: InitOptions, passphrase: bytes | None, now: datetime) -> None:
+    host_problem = urls.base_url_host_problem(options.base_url)
+    if host_problem is not None:
+        raise ConfigError(f"[ca] base_url {options.base_url!r} (--base-url): {host_problem}")
     for sub in ("keys", "certs", "profiles", "secrets"):
         (staging / sub).mkdir(mode=0o700)
     pass_file = ""
@@ -128,7 +132,7 @@ def _populate(staging: Path, options: InitOptions, passphrase: bytes | None, now
         naming = cacerts.Naming(options.ca_name, options.organization, options.country)
         HierarchyStore(engine).record(options.public, now)
         _create_hierarchy(staging, config, inventory, naming, passphrase, now)
-        ProfileRegistry(config.profile_dir, inventory).install_builtin(now)
+        ProfileRegistry(config.profile_dir, inventory).install_builtin(now, options.actor)
     finally:
         engine.dispose()
 
@@ -141,16 +145,24 @@ def _create_hierarchy(
     passphrase: bytes,
     now: datetime,
 ) -> None:
+    from certkeeper.ca.signing_gate import lint_then_sign
+    from certkeeper.lint.engine import CertType
+    from certkeeper.lint.gate import LintGate
+
+    gate = LintGate(config.use_pkilint)  # the gate `ca add-issuer` uses, both linters
+    waivers = config.waivers_in_force(now)
     made: dict[str, tuple[IssuerRecord, x509.Certificate, Signer]] = {}
     for name, role, key_type, parent, cn_suffix in HIERARCHY:
         signer, key_ref = new_key(staging, config, name, key_type, passphrase)
         subject = naming.subject(f"{naming.ca_name} {cn_suffix}")
         public_key = signer.public_key()
         assert isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey)
+        parent_cert: x509.Certificate | None = None
         if parent is None:
             builder = cacerts.root_builder(subject, public_key, now)
             parent_signer: Signer = signer
             parent_id = None
+            cert_type = CertType.ROOT
         else:
             parent_rec, parent_cert, parent_signer = made[parent]
             parent_id = parent_rec.id
@@ -158,9 +170,14 @@ def _create_hierarchy(
                 builder = cacerts.issuing_ca_builder(
                     subject, public_key, parent_cert, parent, config.base_url, now
                 )
+                cert_type = CertType.SUBORDINATE_CA
             else:
                 builder = cacerts.responder_builder(subject, public_key, parent_cert, now)
-        cert_der, _ = sign_certificate(builder, parent_signer)
+                cert_type = CertType.OCSP_RESPONDER
+        try:
+            cert_der = lint_then_sign(builder, cert_type, parent_cert, parent_signer, gate, waivers)
+        except IssuanceRefused as exc:
+            raise IssuanceRefused(f"init: {name}: {exc}") from None
         cert = x509.load_der_x509_certificate(cert_der)
         record = record_issuer(
             staging, inventory, name, role, key_type, parent_id, cert_der, key_ref, now

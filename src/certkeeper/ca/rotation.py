@@ -18,16 +18,14 @@ from datetime import datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from certkeeper.ca import certs as cacerts
 from certkeeper.ca.home import CaHome, new_key, record_issuer
-from certkeeper.errors import ConfigError, InputError, IssuanceRefused, NotFound
-from certkeeper.lint.context import LintContext
+from certkeeper.ca.signing_gate import lint_then_sign
+from certkeeper.errors import ConfigError, InputError, NotFound
 from certkeeper.lint.engine import CertType
 from certkeeper.lint.gate import LintGate
 from certkeeper.signing.base import KEY_SPECS, Signer
-from certkeeper.signing.tbs import linting_copy, sign_tbs
 from certkeeper.store.records import IssuerRecord
 from certkeeper.x509.time import truncate
 
@@ -71,18 +69,9 @@ def _lint_then_sign(
     gate: LintGate,
     now: datetime,
 ) -> bytes:
-    copy = linting_copy(builder, parent_signer.spec.name)
-    result = gate.check_certificate(
-        copy.public_bytes(Encoding.DER),
-        cert_type,
-        LintContext(issuer=parent),
-        ca.config.waivers_in_force(now),
+    return lint_then_sign(
+        builder, cert_type, parent, parent_signer, gate, ca.config.waivers_in_force(now)
     )
-    if not result.passed:
-        raise IssuanceRefused(
-            f"the {cert_type.value} certificate fails the lint gate: {result.summary()}"
-        )
-    return sign_tbs(copy.tbs_certificate_bytes, parent_signer)
 
 
 def _public_key(signer: Signer) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey:

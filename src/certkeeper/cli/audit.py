@@ -18,7 +18,7 @@ from certkeeper.cli.common import (
     progress,
     resolve_home,
 )
-from certkeeper.errors import InputError
+from certkeeper.errors import EXIT_FINDINGS, InputError
 
 audit_app = typer.Typer(
     help="Audits of the inventory and of status services.", no_args_is_help=True
@@ -119,4 +119,4 @@ def relint(
                 title="Certificates hit by new findings",
             )
     if any(f.severity in ("ERROR", "FATAL") for f in report.new):
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_FINDINGS)

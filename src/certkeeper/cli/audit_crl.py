@@ -19,7 +19,7 @@ from certkeeper.cli.common import (
     progress,
     resolve_home,
 )
-from certkeeper.errors import InputError
+from certkeeper.errors import EXIT_FINDINGS, InputError
 
 if TYPE_CHECKING:
     from certkeeper.audit.crl_sources import ExpirySource
@@ -101,7 +101,7 @@ def crl_diff(
             ca.close()
     _render(report, fmt, f"{old} -> {new}")
     if report.findings:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FINDINGS)
 
 
 @handle_errors
@@ -148,4 +148,4 @@ def crl_watch(
         if ca is not None:
             ca.close()
     if failed:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FINDINGS)

@@ -1,23 +1,20 @@
 """`certkeeper audit coverage` and `certkeeper audit compare-responders`.
 
-Exit codes: 0 clean, 1 when anything was found, 2 when the audit could not run
-(bad input: a missing directory, an unreadable certificate, a bad URL, no CA home).
+Exit codes: 0 clean, 4 (findings) when anything was found, 1 (bad input) when the audit
+could not run: a missing directory, an unreadable certificate, a bad URL, no CA home.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import typer
 
 from certkeeper.cli.common import (
     OutputFormat,
     err_console,
-    fail,
     handle_errors,
     home_option,
     print_json,
@@ -25,26 +22,7 @@ from certkeeper.cli.common import (
     progress,
     resolve_home,
 )
-from certkeeper.errors import CertkeeperError
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-BAD_INPUT = 2
-
-
-def _bad_input_exits_2(fn: Callable[P, R]) -> Callable[P, R]:
-    """Anything that stops the audit from running is exit 2, not 1 (which means
-    "the audit ran and found something")."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except CertkeeperError as exc:
-            raise fail(str(exc), BAD_INPUT) from None
-
-    return wrapper
+from certkeeper.errors import EXIT_FINDINGS
 
 
 def _client_options(
@@ -110,7 +88,6 @@ def register_audit(audit_app: typer.Typer) -> None:
 
 
 @handle_errors
-@_bad_input_exits_2
 def coverage(
     ocsp: str | None = typer.Option(
         None, "--ocsp", help="OCSP responder URL (default: the CA's, or each certificate's AIA)."
@@ -202,11 +179,10 @@ def coverage(
         print_rows(_summary_rows(summary), ["item", "value"], fmt, title="Status coverage")
         _print_findings(report.findings, fmt, limit)
     if report.findings:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FINDINGS)
 
 
 @handle_errors
-@_bad_input_exits_2
 def compare_responders(
     url_a: str = typer.Argument(..., help="The responder in service."),
     url_b: str = typer.Argument(..., help="The responder to compare with it."),
@@ -299,4 +275,4 @@ def compare_responders(
                 title="Per serial (A: " + url_a + ", B: " + url_b + ")",
             )
     if report.problems:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FINDINGS)

@@ -17,12 +17,14 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from certkeeper.errors import CertkeeperError, InputError
+from certkeeper.errors import EXIT_FINDINGS, EXIT_INTERRUPTED, CertkeeperError, InputError
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-err_console = Console(stderr=True)
+# Off a terminal, stderr goes to logs and scripts: a message stays one line, never cut
+# at rich's default 80 columns.
+err_console = Console(stderr=True, soft_wrap=not sys.stderr.isatty())
 log = logging.getLogger("certkeeper")
 
 
@@ -33,7 +35,7 @@ class OutputFormat(StrEnum):
 
 
 # Exit codes beyond 0 (success) and 1 (bad input or configuration); README lists them.
-EXIT_DEADLINE_MISSED = 4  # incident plan/drill: items stay valid past the revocation deadline
+EXIT_DEADLINE_MISSED = EXIT_FINDINGS  # incident plan/drill: items stay valid past the deadline
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -57,7 +59,7 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except CertkeeperError as exc:
             raise fail(str(exc), exc.exit_code) from None
         except KeyboardInterrupt:
-            raise fail("interrupted", 130) from None
+            raise fail("interrupted", EXIT_INTERRUPTED) from None
         except BrokenPipeError:
             raise typer.Exit(1) from None
 

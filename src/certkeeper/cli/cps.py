@@ -15,6 +15,7 @@ from certkeeper.cli.common import (
     progress,
     resolve_home,
 )
+from certkeeper.errors import EXIT_FINDINGS
 
 cps_app = typer.Typer(
     name="cps",
@@ -125,4 +126,4 @@ def check(
             markup=False,
         )
     if report.findings:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FINDINGS)

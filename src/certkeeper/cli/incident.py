@@ -23,7 +23,7 @@ from certkeeper.cli.common import (
     resolve_home,
 )
 from certkeeper.cli.selection import build_filter
-from certkeeper.errors import InputError
+from certkeeper.errors import EXIT_PARTIAL, InputError
 
 if TYPE_CHECKING:
     from certkeeper.revocation.drill import DrillReport
@@ -390,6 +390,8 @@ def notify_cmd(incident_id: int, home: Path | None = home_option()) -> None:
         f"sent {report.sent}, failed {report.failed}, subscribers without contact: "
         f"{', '.join(report.without_contact or []) or 'none'}"
     )
+    if report.failed:
+        raise typer.Exit(EXIT_PARTIAL)  # the failed notices stay queued for a retry
 
 
 @incident_app.command("drill")

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import typer
 
-from certkeeper.cli.common import err_console, handle_errors, home_option, resolve_home
+from certkeeper.cli.common import (
+    actor_option,
+    err_console,
+    handle_errors,
+    home_option,
+    resolve_actor,
+    resolve_home,
+)
 from certkeeper.config import PASSPHRASE_ENV
 from certkeeper.errors import InputError
 
@@ -41,6 +48,7 @@ def init(
         help="A non-public hierarchy (demos, private PKI): names are not domain-validated; "
         "fixed for the life of the home.",
     ),
+    actor: str | None = actor_option(),
 ) -> None:
     """Create a CA home: root (P-384), TLS issuing CAs (P-256, RSA-2048), OCSP responders.
 
@@ -62,6 +70,7 @@ def init(
         pkcs11_module=pkcs11_module,
         pkcs11_token=pkcs11_token,
         public=not non_public,
+        actor=resolve_actor(actor),
     )
     create_home(target, options, env.encode() if env else None)
     err_console.print(f"created CA home {target}", highlight=False)

@@ -13,7 +13,7 @@ from certkeeper.cli.common import (
     resolve_home,
     trust_note,
 )
-from certkeeper.errors import InputError
+from certkeeper.errors import EXIT_PARTIAL, InputError
 
 
 def register(app: typer.Typer) -> None:
@@ -81,7 +81,7 @@ def issue(
         )
     err_console.print(report.summary() + trust_note(ca.config.public), highlight=False)
     if report.failed:
-        raise typer.Exit(3)
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 def _read(path: Path) -> bytes:

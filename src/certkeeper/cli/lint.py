@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from certkeeper.cli.common import handle_errors, print_json
-from certkeeper.errors import InputError
+from certkeeper.errors import EXIT_FINDINGS, InputError
 from certkeeper.lint.context import LintContext
 from certkeeper.lint.engine import DocType, Finding, Severity
 
@@ -146,4 +146,4 @@ def register(app: typer.Typer) -> None:
         if output is LintFormat.json:
             print_json(report)
         if worst >= Severity.ERROR:
-            raise typer.Exit(2)
+            raise typer.Exit(EXIT_FINDINGS)

@@ -16,7 +16,7 @@ from certkeeper.cli.common import (
     print_rows,
     resolve_home,
 )
-from certkeeper.errors import CertkeeperError, InputError
+from certkeeper.errors import EXIT_FINDINGS, CertkeeperError, InputError
 
 mpic_app = typer.Typer(
     help="Multi-Perspective Issuance Corroboration (BR 3.2.2.9): remote perspective setup.",
@@ -25,7 +25,7 @@ mpic_app = typer.Typer(
 
 
 class PerspectivesUnhealthy(CertkeeperError):
-    exit_code = 2
+    exit_code = EXIT_FINDINGS
 
 
 @mpic_app.command("pki")

@@ -19,7 +19,7 @@ from certkeeper.cli.common import (
     progress,
     resolve_home,
 )
-from certkeeper.errors import InputError, NotFound
+from certkeeper.errors import EXIT_PARTIAL, InputError, NotFound
 
 HomeOption = Annotated[
     Path | None,
@@ -82,7 +82,7 @@ def refresh_command(
         if failures:
             print_rows(failures, ["serial", "error"], fmt, title="failures")
     if report.failed or report.late:
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 @ocsp_app.command("show")

@@ -45,6 +45,12 @@ def _wildcard_psl() -> Any:
     return _psl(only_icann="private" not in WILDCARD_PSL_SECTIONS)
 
 
+def public_suffix(name: str) -> str | None:
+    """The ICANN public suffix `name` ends in, or None for an internal name."""
+    suffix = _psl().publicsuffix(name.lower())
+    return None if suffix is None else str(suffix)
+
+
 def dns_name_syntax_problems(name: str) -> list[tuple[str, str]]:
     """Preferred name syntax (RFC 1034 3.5 / RFC 5280 4.2.1.6) plus the BR wildcard rule."""
     out: list[tuple[str, str]] = []

@@ -49,7 +49,8 @@ def sign_tbs(tbs: bytes, signer: Signer) -> bytes:
 def sign_certificate(
     builder: x509.CertificateBuilder, signer: Signer
 ) -> tuple[bytes, x509.Certificate]:
-    """Build a certificate, returning (real DER, linting copy). For CA certificates,
-    whose lints run after this returns; leaf issuance lints between the two steps."""
+    """Build and sign a certificate with no lint in between, returning (real DER, linting
+    copy): for test fixtures. CA certificates go through `ca.signing_gate`, leaves
+    through the issuance service; both lint before the real key signs."""
     copy = linting_copy(builder, signer.spec.name)
     return sign_tbs(copy.tbs_certificate_bytes, signer), copy

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from certkeeper.errors import ConfigError, InputError
+from certkeeper.ports import ensure_port_free
 from certkeeper.validation.quorum import RIR_REGIONS
 from certkeeper.validation.remote import CONFIG_ENV, RemoteConfig
 from certkeeper.validation.settings import ValidationSettings
@@ -96,6 +97,7 @@ def serve_remote(
 ) -> None:
     """Block serving the perspective until stopped."""
     check_tls_files(files)
+    ensure_port_free(host, port)  # before either server: granian would share a busy port
     os.environ[CONFIG_ENV] = config.to_env()
     if server == "granian":
         from certkeeper.granian_server import MutualTls, serve_granian
