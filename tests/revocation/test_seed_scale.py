@@ -202,7 +202,7 @@ def test_every_surface_says_the_deadline_is_missed_with_the_same_figures(
     assert sentence.startswith("DEADLINE MISSED") and data["summary"] == sentence
     assert f"{c.unrevoked:,} of 2,000 certificates" in sentence
     assert sentence.endswith(
-        f"certkeeper incident plan 1 --override-budget {verdict.budget_to_meet_deadline}"
+        f"(certkeeper incident plan 1 --override-budget {verdict.budget_to_meet_deadline})."
     )
     assert table.splitlines()[0] == sentence
 
@@ -244,7 +244,9 @@ def test_the_budget_the_verdict_names_meets_the_deadline_end_to_end(shape: Shape
     open_incident(shape)
     code, out, _ = cli(shape, "incident", "plan", "1", "--no-notify")
     assert code == EXIT_DEADLINE_MISSED
-    command = re.search(r"certkeeper incident plan 1 --override-budget (\d+)$", out.splitlines()[0])
+    command = re.search(
+        r"\(certkeeper incident plan 1 --override-budget (\d+)\)\.$", out.splitlines()[0]
+    )
     assert command is not None
     budget = command.group(1)
     code, out, err = cli(shape, "incident", "plan", "1", "--no-notify", "--override-budget", budget)

@@ -36,7 +36,7 @@ def test_certificates_expiring_months_after_the_deadline_are_never_left_to_expir
     assert "meets" not in text
     needed = OVERHEAD + 2000 * ENTRY
     assert v.budget_to_meet_deadline == needed
-    assert text.endswith(f"certkeeper incident plan 7 --override-budget {needed}")
+    assert text.endswith(f"(certkeeper incident plan 7 --override-budget {needed}).")
     again = plan(
         seed_004_shape(), [ShardLoad((1, 0), needed, OVERHEAD, ())], T0, DEADLINE, LOOKBACK
     )

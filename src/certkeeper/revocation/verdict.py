@@ -140,7 +140,7 @@ class Verdict:
             return head + " No per-shard budget can meet it any more: the deadline has passed."
         return (
             f"{head} A per-shard CRL budget of {self.budget_to_meet_deadline:,} bytes (planned "
-            f"under {self.budget_bytes:,}) would meet it: {self.fix_command(incident_id)}"
+            f"under {self.budget_bytes:,}) would meet it ({self.fix_command(incident_id)})."
         )
 
     @property
