@@ -291,3 +291,19 @@ def test_a_copy_written_elsewhere_does_not_count_as_published(ca: CaHome, tmp_pa
     assert pending(ca) == {shard_key(ca, serial): 1}  # nothing serves the copy
     publish(ca, ca.config.crl_dir, now)
     assert pending(ca) == {}
+
+
+def test_a_publishing_worker_that_dies_is_one_error_line(ca: CaHome, tmp_path: Path) -> None:
+    """A worker of `crl publish --workers N` that ends without a result (here: it
+    cannot open the CA home) is a CertkeeperError, not a BrokenProcessPool traceback."""
+    import dataclasses
+
+    from certkeeper.status.crl import PublishWorkerDied
+
+    elsewhere = CaHome(dataclasses.replace(ca.config, home=tmp_path / "gone"))
+    try:
+        with pytest.raises(PublishWorkerDied, match="worker process died") as info:
+            publish(elsewhere, ca.config.crl_dir, datetime.now(UTC), workers=2)
+    finally:
+        elsewhere.close()
+    assert info.value.exit_code == 3

@@ -52,6 +52,29 @@ def _issuer(name: str) -> IssuerRecord:
     )
 
 
+def _key_holder_der(serial: str) -> bytes:
+    """A parseable certificate standing in for the precertificate: a keyCompromise
+    revocation reads its key to block it (BR 6.1.1.3)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, serial)])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(int(serial, 16))
+        .not_valid_before(T0 - DAY)
+        .not_valid_after(T0 + 90 * DAY)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(Encoding.DER)
+
+
 def add_signed(
     engine: Engine,
     issuer_id: int,
@@ -80,7 +103,7 @@ def add_signed(
                 insert(precertificates).values(
                     serial=serial,
                     issuer_id=issuer_id,
-                    der=b"precert-" + serial.encode(),
+                    der=_key_holder_der(serial),
                     sha256=hashlib.sha256(serial.encode()).hexdigest(),
                     tbs_sha256=hashlib.sha256(b"tbs" + serial.encode()).hexdigest(),
                     not_before=not_before,

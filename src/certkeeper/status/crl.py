@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -71,6 +72,13 @@ class CrlPublishRefused(CertkeeperError):
     def __init__(self, message: str, report: PublishReport) -> None:
         super().__init__(message)
         self.report = report
+
+
+class PublishWorkerDied(CertkeeperError):
+    """A worker process of `crl publish --workers N` ended without a result (killed,
+    out of memory, or it could not open the CA home)."""
+
+    exit_code = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -498,20 +506,27 @@ def _run(
     # Spawned workers open the home themselves: no engine or key crosses a fork.
     ctx = multiprocessing.get_context("spawn")
     by_task: dict[CrlTask, CrlResult] = {}
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=ctx,
-        initializer=_init_worker,
-        initargs=(str(home.config.home),),
-    ) as pool:
-        futures = {
-            pool.submit(_run_in_worker, t, now, str(out_dir), override_budget, started): t
-            for t in tasks
-        }
-        for future in as_completed(futures):
-            by_task[futures[future]] = future.result()
-            if progress is not None:
-                progress(1)
+    try:
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(str(home.config.home),),
+        ) as pool:
+            futures = {
+                pool.submit(_run_in_worker, t, now, str(out_dir), override_budget, started): t
+                for t in tasks
+            }
+            for future in as_completed(futures):
+                by_task[futures[future]] = future.result()
+                if progress is not None:
+                    progress(1)
+    except BrokenProcessPool:
+        raise PublishWorkerDied(
+            f"a CRL publishing worker process died ({len(by_task)} of {len(tasks)} CRLs "
+            "done); shards with revocations stay pending and the dead worker's leases are "
+            "reclaimed: run the publication again"
+        ) from None
     return [by_task[t] for t in tasks]
 
 
