@@ -96,6 +96,7 @@ class ProfileRegistry:
         self.require_approval = require_approval
         self.control = ProfileControlStore(inventory.engine)
         self._cache: dict[tuple[str, int], Profile] = {}
+        self._ids: dict[str, object] = {}  # sha256 of a file's text -> its id (parsed once)
 
     def install_builtin(self, now: datetime, actor: str | None = None) -> list[SyncResult]:
         """Copy the shipped profiles into the home and record them as version 1, live:
@@ -192,7 +193,8 @@ class ProfileRegistry:
                 f"for `certkeeper profile approve {profile_id} --version "
                 f"{view.latest.version}` by someone other than {view.latest.created_by}"
             )
-        return self.get(profile_id, view.live_version)
+        cached = self._cache.get((profile_id, view.live_version))
+        return cached if cached is not None else self.get(profile_id, view.live_version)
 
     def file_state(self, profile_id: str, stored_sha256: str) -> FileState:
         declared, unreadable = self._declared()
@@ -209,14 +211,19 @@ class ProfileRegistry:
         for path in sorted(self.profile_dir.glob("*.toml")):
             try:
                 text = path.read_text(encoding="utf-8")
-                pid = tomllib.loads(text).get("id")
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-                unreadable.append(path)
-                continue
-            if not isinstance(pid, str):
+            except (OSError, UnicodeDecodeError):
                 unreadable.append(path)
                 continue
             digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+            if digest not in self._ids:
+                try:
+                    self._ids[digest] = tomllib.loads(text).get("id")
+                except tomllib.TOMLDecodeError:
+                    self._ids[digest] = None
+            pid = self._ids[digest]
+            if not isinstance(pid, str):
+                unreadable.append(path)
+                continue
             declared.setdefault(pid, []).append((path, digest))
         return declared, unreadable
 

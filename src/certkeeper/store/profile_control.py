@@ -107,21 +107,19 @@ class ProfileControlStore:
             return [_version(r) for r in conn.execute(stmt)]
 
     def issuance_view(self, profile_id: str) -> IssuanceView:
+        """Two queries: a profile has a handful of versions, read them all."""
         with self.engine.connect() as conn:
-            latest = conn.execute(
-                select(*_VERSION_COLUMNS)
-                .where(_pv.profile_id == profile_id)
-                .order_by(_pv.version.desc())
-                .limit(1)
-            ).first()
-            if latest is None:
+            versions = [
+                _version(row)
+                for row in conn.execute(
+                    select(*_VERSION_COLUMNS)
+                    .where(_pv.profile_id == profile_id)
+                    .order_by(_pv.version.desc())
+                )
+            ]
+            if not versions:
                 raise NotFound(f"no stored profile {profile_id!r}")
-            live = conn.execute(
-                select(_pv.version)
-                .where(_pv.profile_id == profile_id, _pv.approved_at.is_not(None))
-                .order_by(_pv.version.desc())
-                .limit(1)
-            ).scalar()
+            live = next((v.version for v in versions if v.approved), None)
             state = conn.execute(
                 select(profile_events)
                 .where(_pe.profile_id == profile_id)
@@ -129,8 +127,8 @@ class ProfileControlStore:
                 .limit(1)
             ).first()
         return IssuanceView(
-            latest=_version(latest),
-            live_version=None if live is None else int(live),
+            latest=versions[0],
+            live_version=live,
             state=None if state is None else _event(state),
         )
 
