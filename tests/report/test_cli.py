@@ -191,7 +191,7 @@ def test_bad_input_is_one_clear_line(campaign: Campaign, tmp_path: Path) -> None
             "is not a date",
         ),
         (["incident", "action", "set", i, "5", "--status", "Complete"], "has no action item 5"),
-        (["incident", "report", i, "--format", "pdf"], "--format 'pdf': use md or html"),
+        (["incident", "report", i, "--format", "pdf"], "--format 'pdf': use md, html or json"),
         (["incident", "report", i, "--csv-rows", "0"], "--csv-rows 0: must be at least 1"),
         (["incident", "update", i, "--format", "html"], "the weekly update is written as md"),
     ]

@@ -238,6 +238,12 @@ def test_every_surface_says_the_deadline_is_missed_with_the_same_figures(
         assert sentence in text and "meets the deadline" not in text
         # the timeline's plan entry is the same sentence too, never an overstatement
         assert text.count("DEADLINE MISSED") >= 2
+    code, _, err = cli(shape, "incident", "report", "1", "--format", "json", "--out", str(tmp_path))
+    assert code == 0, err
+    report = json.loads((tmp_path / "incident-1-report.json").read_text())
+    assert report["plan"]["summary"] == sentence and report["plan"]["deadline_met"] is False
+    assert Verdict.from_dict(report["plan"]["verdict"]) == verdict
+    assert report["certificates"]["remaining"] == c.unrevoked
 
 
 def test_the_budget_the_verdict_names_meets_the_deadline_end_to_end(shape: Shape) -> None:
@@ -260,6 +266,20 @@ def test_the_budget_the_verdict_names_meets_the_deadline_end_to_end(shape: Shape
     assert f"remaining 0 of {COUNT} certificates" in out and first in out.splitlines()
     crl = shape.home / "crl" / "tls-ecdsa-1" / "0.crl"
     assert BUDGET < crl.stat().st_size <= int(budget)
+
+
+def test_a_drill_under_the_named_budget_meets_the_deadline(shape: Shape) -> None:
+    open_incident(shape)
+    code, out, _ = cli(shape, "incident", "drill", "1", "--format", "json")
+    assert code == EXIT_DEADLINE_MISSED
+    needed = json.loads(out)["verdict"]["budget_to_meet_deadline"]
+    code, out, err = cli(
+        shape, "incident", "drill", "1", "--override-budget", str(needed), "--format", "json"
+    )
+    assert code == 0, err
+    drilled = json.loads(out)
+    assert drilled["deadline_met"] is True and drilled["revoked"] == COUNT
+    assert drilled["shards_refused"] == 0 and drilled["largest_shard_bytes"] <= needed
 
 
 def test_precertificates_and_certificates_are_never_added_together(

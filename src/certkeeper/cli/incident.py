@@ -681,7 +681,7 @@ def action_list_cmd(
 @handle_errors
 def report_cmd(
     incident_id: int,
-    fmt: str = typer.Option("md", "--format", help="md or html."),
+    fmt: str = typer.Option("md", "--format", help="md, html or json."),
     out: Path | None = typer.Option(
         None, "--out", help="Directory for the report and CSV files (default incident-ID)."
     ),
@@ -694,13 +694,18 @@ def report_cmd(
     from dataclasses import replace
 
     from certkeeper.ca.home import CaHome
-    from certkeeper.report import html, markdown
+    from certkeeper.report import data, html, markdown
     from certkeeper.report.build import build_report
     from certkeeper.report.csvfiles import AffectedCsvWriter
     from certkeeper.store.incidents import IncidentStore
 
-    if fmt not in ("md", "html"):
-        raise InputError(f"--format {fmt!r}: use md or html")
+    renderers = {
+        "md": markdown.render_report,
+        "html": html.render_report,
+        "json": data.render_report,
+    }
+    if fmt not in renderers:
+        raise InputError(f"--format {fmt!r}: use md, html or json")
     if csv_rows < 1:
         raise InputError(f"--csv-rows {csv_rows}: must be at least 1")
     ca = CaHome.open(resolve_home(home))
@@ -728,8 +733,7 @@ def report_cmd(
     files = writer.close()
     report = replace(report, csv_files=[f.name for f in files])
     target = directory / f"incident-{incident_id}-report.{fmt}"
-    render = html.render_report if fmt == "html" else markdown.render_report
-    target.write_text(render(report), encoding="utf-8")
+    target.write_text(renderers[fmt](report), encoding="utf-8")
     c = report.counts
     typer.echo(
         f"{target}: {c.affected} affected = {c.revoked} revoked + {c.expired} expired + "

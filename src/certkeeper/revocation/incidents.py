@@ -553,19 +553,7 @@ class Status:
                 "deadline_met": None if verdict is None else verdict.met,
                 "verdict": None if verdict is None else verdict.to_dict(),
             },
-            "weeks": [
-                {
-                    "week": w.number,
-                    "start": w.start.isoformat(),
-                    "end": w.end.isoformat(),
-                    "revoked_in_week": w.revoked_in_week,
-                    "expired_in_week": w.expired_in_week,
-                    "revoked_cumulative": w.revoked_cumulative,
-                    "expired_cumulative": w.expired_cumulative,
-                    "remaining_at_end": w.remaining_at_end,
-                }
-                for w in self.weeks
-            ],
+            "weeks": [w.to_dict() for w in self.weeks],
             "undelivered_notifications": self.undelivered,
         }
 

@@ -57,6 +57,18 @@ class Week:
     expired_cumulative: int
     remaining_at_end: int
 
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "week": self.number,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "revoked_in_week": self.revoked_in_week,
+            "expired_in_week": self.expired_in_week,
+            "revoked_cumulative": self.revoked_cumulative,
+            "expired_cumulative": self.expired_cumulative,
+            "remaining_at_end": self.remaining_at_end,
+        }
+
 
 def distinct(entries: Iterable[Entry]) -> list[Entry]:
     """One entry per SHA-256 (the same certificate selected twice counts once)."""
