@@ -24,6 +24,8 @@ command -v ldns-signzone >/dev/null 2>&1 || need_apt+=(ldnsutils)
 [ -f /usr/share/dns/root.ds ] || need_apt+=(dns-root-data)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v softhsm2-util >/dev/null 2>&1 || need_apt+=(softhsm2)
+# certspotter: an independent CT monitor, run against certkeeper's test log
+command -v certspotter >/dev/null 2>&1 || need_apt+=(certspotter)
 command -v faketime >/dev/null 2>&1 || need_apt+=(faketime)
 if ((${#need_apt[@]})); then
   echo "setup: installing Debian packages: ${need_apt[*]}" >&2

@@ -2,8 +2,9 @@
 
 The CLI (single and batch), the ACME server and library users get their
 IssuanceService here, so no path can leave a hook out: the name authorizer (domain
-validation record and CAA at issuance; none only in a non-public home) and the key
-checker (blocked and weak keys, BR 6.1.1.3). A new hook is one field of `SafetyHooks`,
+validation record and CAA at issuance; none only in a non-public home), the key
+checker (blocked and weak keys, BR 6.1.1.3) and the SCT source (CT logs of the home's
+`[ct]` log list; none while it names none, docs/ct.md). A new hook is one field of `SafetyHooks`,
 one line in `safety_hooks`, and one required argument of IssuanceService.
 """
 
@@ -20,7 +21,9 @@ from certkeeper.issuance.service import (
     IssuanceService,
     NameAuthorizer,
     NonPublicHierarchy,
+    SctSource,
     Step,
+    no_scts,
 )
 from certkeeper.lint.gate import LintGate
 from certkeeper.store.blocked_keys import BlockedKeyStore
@@ -47,6 +50,18 @@ class NameAuthorities(Protocol):
 class SafetyHooks:
     names: NameAuthorizer
     keys: SubscriberKeyChecker
+    scts: SctSource
+
+
+def sct_source(home: CaHome) -> SctSource:
+    """SCTs from the CT logs of the home's log list (read and checked now), or none."""
+    settings = home.config.ct
+    if not settings.enabled:
+        return no_scts
+    from certkeeper.ct.source import inventory_chain
+    from certkeeper.ct.source import sct_source as ct_sct_source
+
+    return ct_sct_source(settings, inventory_chain(lambda: home.inventory.issuers()))
 
 
 def blocked_keys(home: CaHome) -> BlockedKeyStore:
@@ -89,7 +104,7 @@ def safety_hooks(
         names = va.authorizer(account_uri)
     else:
         names = NonPublicHierarchy()
-    return SafetyHooks(names=names, keys=key_checker(home))
+    return SafetyHooks(names=names, keys=key_checker(home), scts=sct_source(home))
 
 
 def issuance_service(
@@ -107,6 +122,7 @@ def issuance_service(
         home,
         name_authorizer=hooks.names,
         key_checker=hooks.keys,
+        sct_source=hooks.scts,
         gate=gate,
         clock=clock,
         on_step=on_step,

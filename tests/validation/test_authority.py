@@ -18,6 +18,7 @@ from certkeeper.issuance.service import (
     Issued,
     IssueRequest,
     NameNotAuthorized,
+    no_scts,
 )
 from certkeeper.store.validations import DomainValidationStore
 from certkeeper.validation.authority import ValidationAuthority
@@ -88,6 +89,7 @@ def issue(
         ca,
         name_authorizer=va.authorizer(account),
         key_checker=key_checker(ca),
+        sct_source=no_scts,
         on_step=None if steps is None else steps.append,
     )
     return service.issue(IssueRequest(load_csr(csr_pem(names)), "tls-dv-ecdsa"))
@@ -224,7 +226,9 @@ def test_issuance_with_records_and_caa_recorded(
         serve(web, attempt)
         assert va.validate(attempt).valid
     authorizer = va.authorizer(ACCOUNT)
-    service = IssuanceService(ca, name_authorizer=authorizer, key_checker=key_checker(ca))
+    service = IssuanceService(
+        ca, name_authorizer=authorizer, key_checker=key_checker(ca), sct_source=no_scts
+    )
     issued = service.issue(IssueRequest(load_csr(csr_pem([a, b])), "tls-dv-ecdsa"))
     authorizer.attach_serial(issued.serial)
     checks = va.store.caa_checks(serial=issued.serial)

@@ -19,7 +19,7 @@ import pytest
 
 from certkeeper.ca.home import CaHome
 from certkeeper.issuance.csr import load_csr
-from certkeeper.issuance.service import IssuanceService, IssueRequest
+from certkeeper.issuance.service import IssuanceService, IssueRequest, no_scts
 from certkeeper.validation.authority import ValidationAuthority
 from certkeeper.validation.caa import check_caa
 from certkeeper.validation.challenges import check_challenge, key_authorization_digest
@@ -304,10 +304,11 @@ def test_every_perspective_result_is_stored_with_the_record_and_the_caa_check(
             ("d0", False),
         ]
         issued = IssuanceService(
-            home, name_authorizer=va.authorizer(ACCOUNT), key_checker=key_checker(home)
-        ).issue(
-            IssueRequest(load_csr(csr_pem([fqdn])), "tls-dv-ecdsa")
-        )
+            home,
+            name_authorizer=va.authorizer(ACCOUNT),
+            key_checker=key_checker(home),
+            sct_source=no_scts,
+        ).issue(IssueRequest(load_csr(csr_pem([fqdn])), "tls-dv-ecdsa"))
         checks = va.store.caa_checks(fqdn=fqdn)
         assert [c.allowed for c in checks] == [True]
         assert [r["ok"] for r in checks[0].perspectives["results"]] == [True, True, False]

@@ -23,6 +23,7 @@ from certkeeper.issuance.service import (
     IssueRequest,
     NameNotAuthorized,
     NonPublicHierarchy,
+    no_scts,
 )
 from certkeeper.store.tables import caa_checks, domain_validations, serials
 from certkeeper.wiring import OPERATOR_ACCOUNT, issuance_service, key_checker
@@ -245,7 +246,12 @@ def test_library_path_cannot_skip_domain_authorization_in_a_public_home(
     ca = CaHome.open(public_home)
     try:
         with pytest.raises(ConfigError, match="cannot issue without domain authorization"):
-            IssuanceService(ca, name_authorizer=NonPublicHierarchy(), key_checker=key_checker(ca))
+            IssuanceService(
+                ca,
+                name_authorizer=NonPublicHierarchy(),
+                key_checker=key_checker(ca),
+                sct_source=no_scts,
+            )
         with pytest.raises(NameNotAuthorized, match="no valid domain validation"):
             issuance_service(ca).issue(
                 IssueRequest(load_csr(csr_pem(["www.google.com"])), "tls-dv-ecdsa")

@@ -26,7 +26,12 @@ def issue(
     batch: Path | None = typer.Option(
         None, "--batch", help="Directory of CSRs (*.csr, *.pem, *.der)."
     ),
-    profile: str = typer.Option(..., "--profile", help="Profile id, e.g. tls-dv-ecdsa."),
+    resume: str | None = typer.Option(
+        None, "--resume", help="Complete a precertificate that waits for SCTs (serial, hex)."
+    ),
+    profile: str | None = typer.Option(
+        None, "--profile", help="Profile id, e.g. tls-dv-ecdsa (with --csr or --batch)."
+    ),
     subscriber: str | None = typer.Option(None, "--subscriber", help="Subscriber id."),
     san: list[str] | None = typer.Option(None, "--san", help="Restrict to these CSR names."),
     out: Path | None = typer.Option(None, "--out", help="Write PEM here (batch: a directory)."),
@@ -38,21 +43,32 @@ def issue(
     Writes the certificate followed by its issuing CA certificate as PEM."""
     from certkeeper.ca.home import CaHome
 
-    if (csr is None) == (batch is None):
-        raise InputError("give exactly one of --csr FILE or --batch DIR")
+    if [csr, batch, resume].count(None) != 2:
+        raise InputError("give exactly one of --csr FILE, --batch DIR or --resume SERIAL")
+    if resume is not None and (profile or subscriber or san):
+        raise InputError(
+            "--resume completes the stored precertificate as it is: no --profile, "
+            "--subscriber or --san"
+        )
+    if resume is None and profile is None:
+        raise InputError("--profile is required with --csr and --batch")
     ca_home = resolve_home(home)
     ca = CaHome.open(ca_home)
-    if csr is not None:
+    if batch is None:
         from certkeeper.issuance.csr import load_csr
         from certkeeper.issuance.pem import chain_pem
         from certkeeper.issuance.service import IssueRequest
         from certkeeper.wiring import issuance_service
 
-        parsed = load_csr(_read(csr), str(csr))
         service = issuance_service(ca)
-        issued = service.issue(
-            IssueRequest(parsed, profile, subscriber, tuple(san) if san else None)
-        )
+        if resume is not None:
+            issued = service.resume(resume)
+        else:
+            assert csr is not None and profile is not None
+            parsed = load_csr(_read(csr), str(csr))
+            issued = service.issue(
+                IssueRequest(parsed, profile, subscriber, tuple(san) if san else None)
+            )
         pem = chain_pem(issued)
         if out is None:
             typer.echo(pem, nl=False)
@@ -72,7 +88,7 @@ def issue(
     from certkeeper.cli.common import progress
     from certkeeper.issuance.batch import csr_files, issue_batch
 
-    assert batch is not None
+    assert profile is not None
     if san:
         raise InputError("--san applies to a single --csr, not to --batch")
     with progress(len(csr_files(batch)), "issuing") as advance:

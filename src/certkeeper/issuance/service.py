@@ -193,9 +193,9 @@ class IssuanceService:
         *,
         name_authorizer: NameAuthorizer,
         key_checker: KeyChecker,
+        sct_source: SctSource,
         gate: LintGate | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        sct_source: SctSource = no_scts,
         on_step: Step | None = None,
     ) -> None:
         check_hierarchy(home, name_authorizer)

@@ -1,0 +1,329 @@
+"""CT end to end: a CA home with a [ct] log list issues through loopback RFC 6962 logs.
+
+Checked by software no one here wrote: OpenSSL validates the embedded SCTs against the
+logs' keys (and rejects a tampered one), and certspotter monitors the logs and finds
+every precertificate with a tree that verifies. Failure is safe: without enough SCTs
+no final certificate is signed, the precertificate keeps its status, and `--resume`
+completes it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from typer.testing import CliRunner
+
+from certkeeper.ca.home import CaHome
+from certkeeper.cli.main import app
+from certkeeper.ct.sct import Sct, decode_sct_list, encode_sct_list, precert_entry, verify_sct
+from certkeeper.issuance.csr import load_csr
+from certkeeper.issuance.final import final_from_precertificate
+from certkeeper.issuance.service import IssuanceService, Issued, IssueRequest, SctsPending
+from certkeeper.signing.tbs import linting_copy, sign_tbs
+from certkeeper.store.ocsp_repo import OcspStore
+from certkeeper.store.scts import SctStore
+from certkeeper.store.tables import certificates
+from certkeeper.wiring import issuance_service
+from certkeeper.x509 import der
+from dnsserver import free_port
+from factories import PASSPHRASE, csr_pem, make_home
+
+from .served import ServedLog, log_list_text, served_logs
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class CtHome:
+    path: Path
+    ca: CaHome
+    logs: list[ServedLog]
+
+    def service(self) -> IssuanceService:
+        return issuance_service(self.ca)
+
+    def issue(self, *names: str) -> Issued:
+        request = IssueRequest(load_csr(csr_pem(list(names))), "tls-dv-ecdsa")
+        return self.service().issue(request)
+
+
+@pytest.fixture(scope="module")
+def ct_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CtHome]:
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CERTKEEPER_PASSPHRASE", PASSPHRASE)
+    path = make_home(tmp_path_factory.mktemp("ct") / "home")
+    root = x509.load_pem_x509_certificate((path / "certs/root.pem").read_bytes())
+    with served_logs([root.public_bytes(Encoding.DER)], ["Op A", "Op B", "Op C"]) as logs:
+        for s in logs:
+            s.log.timeout_seconds = 2.0
+        (path / "ct").mkdir()
+        (path / "ct/log_list.json").write_text(log_list_text(logs, datetime.now(UTC)))
+        with (path / "certkeeper.toml").open("a") as fh:
+            fh.write(
+                '\n[ct]\nlog_list = "ct/log_list.json"\ntimeout_seconds = 0.5\n'
+                "deadline_seconds = 3\nattempts_per_log = 2\nbackoff_seconds = 0.05\n"
+            )
+        ca = CaHome.open(path)
+        yield CtHome(path, ca, logs)
+        ca.close()
+    mp.undo()
+
+
+@pytest.fixture(autouse=True)
+def no_faults(ct_home: CtHome) -> Iterator[None]:
+    yield
+    for s in ct_home.logs:
+        s.log.faults.clear()
+
+
+def embedded(cert_der: bytes) -> bytes:
+    cert = x509.load_der_x509_certificate(cert_der)
+    ext = cert.extensions.get_extension_for_class(x509.PrecertificateSignedCertificateTimestamps)
+    assert not ext.critical
+    raw = der.parse_single(ext.value.public_bytes()).content
+    # cryptography's own parser reads the same SCTs (its times are naive UTC datetimes)
+    theirs = [
+        (s.log_id, round(s.timestamp.replace(tzinfo=UTC).timestamp() * 1000)) for s in ext.value
+    ]
+    assert theirs == [(s.log_id, s.timestamp) for s in decode_sct_list(raw)]
+    return raw
+
+
+def test_issued_certificate_embeds_verified_scts_from_two_operators(ct_home: CtHome) -> None:
+    issued = ct_home.issue("ct1.example.com")
+    issuer = x509.load_der_x509_certificate(issued.chain[0])
+    entry = precert_entry(issued.precertificate_der, issuer)
+    scts = decode_sct_list(embedded(issued.der))
+    by_id = {s.log.log_id: s for s in ct_home.logs}
+    assert len(scts) == 2
+    assert len({by_id[s.log_id].operator for s in scts}) == 2
+    for sct in scts:
+        verify_sct(sct, by_id[sct.log_id].log.spki, entry)
+    stored = SctStore(ct_home.ca.inventory.engine).for_serial(issued.serial)
+    assert sorted(r.log_id for r in stored) == sorted(s.log_id.hex() for s in scts)
+    assert {r.sct for r in stored} == {s.encode() for s in scts}
+    assert ct_home.ca.inventory.serial_state(issued.serial) == "issued"
+
+
+def test_openssl_accepts_the_embedded_scts_and_rejects_a_tampered_one(
+    ct_home: CtHome, tmp_path: Path
+) -> None:
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([]))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("tls.example.com")]), critical=False
+        )
+        .sign(leaf_key, hashes.SHA256())
+    )
+    request = IssueRequest(load_csr(csr.public_bytes(Encoding.PEM)), "tls-dv-ecdsa")
+    issued = ct_home.service().issue(request)
+    (tmp_path / "leaf.key").write_bytes(
+        leaf_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    )
+    (tmp_path / "chain.pem").write_bytes(_pem(issued.chain[0]))
+    logfile = tmp_path / "ct_logs.cnf"
+    names = [f"log{i}" for i in range(len(ct_home.logs))]
+    logfile.write_text(
+        f"enabled_logs = {','.join(names)}\n\n"
+        + "".join(
+            f"[{n}]\ndescription = test log {i}\nkey = {base64.b64encode(s.log.spki).decode()}\n\n"
+            for i, (n, s) in enumerate(zip(names, ct_home.logs, strict=True))
+        )
+    )
+    good = _handshake(ct_home, tmp_path, issued.der, logfile)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert good.stdout.count("SCT validation status: valid") == 2
+    assert "Verify return code: 0 (ok)" in good.stdout
+
+    # The same certificate re-signed by the CA with one SCT's signature altered.
+    scts = decode_sct_list(embedded(issued.der))
+    flipped = bytearray(scts[0].signature)
+    flipped[-1] ^= 1
+    forged = replace(scts[0], signature=bytes(flipped))
+    bad = _handshake(ct_home, tmp_path, _resign(ct_home, issued, [forged, *scts[1:]]), logfile)
+    assert "SCT validation status: invalid" in bad.stdout
+    assert "SCT validation status: valid" in bad.stdout  # the untouched one
+    # With only the altered SCT, OpenSSL's strict CT check fails the handshake.
+    worse = _handshake(ct_home, tmp_path, _resign(ct_home, issued, [forged]), logfile)
+    assert worse.returncode != 0
+    assert "SCT validation status: invalid" in worse.stdout
+    assert "SCT validation status: valid" not in worse.stdout
+
+
+def _resign(ct_home: CtHome, issued: Issued, scts: list[Sct]) -> bytes:
+    """What only a CA key could make: the certificate with other SCTs embedded."""
+    pre = x509.load_der_x509_certificate(issued.precertificate_der)
+    issuer = next(r for r in ct_home.ca.inventory.issuers() if r.cert_der == issued.chain[0])
+    builder = final_from_precertificate(pre, encode_sct_list(scts))
+    tbs = linting_copy(builder, issuer.key_type).tbs_certificate_bytes
+    return sign_tbs(tbs, ct_home.ca.signer(issuer))
+
+
+def _pem(der_bytes: bytes) -> bytes:
+    return x509.load_der_x509_certificate(der_bytes).public_bytes(Encoding.PEM)
+
+
+def _handshake(
+    ct_home: CtHome, tmp_path: Path, cert_der: bytes, logfile: Path
+) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "leaf.pem").write_bytes(_pem(cert_der))
+    # OpenSSL compares SCT times with the session time in whole seconds: an SCT from
+    # this very second counts as from the future, as it would for any client.
+    newest = max(s.timestamp for s in decode_sct_list(embedded(cert_der))) / 1000
+    time.sleep(max(0.0, newest + 1.1 - time.time()))
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            "openssl",
+            "s_server",
+            "-accept",
+            f"127.0.0.1:{port}",
+            "-naccept",
+            "1",
+            "-cert",
+            str(tmp_path / "leaf.pem"),
+            "-key",
+            str(tmp_path / "leaf.key"),
+            "-cert_chain",
+            str(tmp_path / "chain.pem"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        while server.stdout.readline().strip() != "ACCEPT":  # until it listens
+            assert server.poll() is None, "openssl s_server exited"
+        return subprocess.run(
+            [
+                "openssl",
+                "s_client",
+                "-connect",
+                f"127.0.0.1:{port}",
+                "-servername",
+                "tls.example.com",
+                "-ct",
+                "-ctlogfile",
+                str(logfile),
+                "-CAfile",
+                str(ct_home.path / "certs/root.pem"),
+                "-verify_return_error",
+            ],
+            input="",
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        server.kill()
+        server.wait(10)
+
+
+def test_without_enough_scts_the_precertificate_waits_and_resume_completes_it(
+    ct_home: CtHome,
+) -> None:
+    for s in ct_home.logs[1:]:
+        s.log.faults.add("5xx")
+    with pytest.raises(SctsPending, match="CT policy not met") as info:
+        ct_home.issue("wait.example.com")
+    serial = info.value.serial
+    inventory = ct_home.ca.inventory
+    assert inventory.serial_state(serial) == "precertificate"
+    status = OcspStore(inventory.engine).get(serial)
+    assert status is not None and status.status == "good"
+    pending = SctStore(inventory.engine).pending(serial)
+    assert "HTTP 503" in pending.reason and pending.attempts == 1
+    assert f"issue --resume {serial}" in str(info.value)
+
+    # still failing: nothing signed, the attempt counted
+    with pytest.raises(SctsPending):
+        ct_home.service().resume(serial)
+    assert SctStore(inventory.engine).pending(serial).attempts == 2
+    assert inventory.serial_state(serial) == "precertificate"
+
+    for s in ct_home.logs:
+        s.log.faults.clear()
+    result = CliRunner().invoke(
+        app,
+        ["issue", "--resume", serial, "--home", str(ct_home.path)],
+        env={"CERTKEEPER_PASSPHRASE": PASSPHRASE},
+    )
+    assert result.exit_code == 0, result.output
+    cert = inventory.certificate(serial=serial)
+    final = x509.load_der_x509_certificate(cert.der)
+    assert final.extensions.get_extension_for_class(
+        x509.SubjectAlternativeName
+    ).value.get_values_for_type(x509.DNSName) == ["wait.example.com"]
+    assert len(decode_sct_list(embedded(cert.der))) == 2
+    assert inventory.serial_state(serial) == "issued"
+    with pytest.raises(Exception, match="not waiting for SCTs"):
+        ct_home.service().resume(serial)
+
+
+@pytest.mark.parametrize("fault", ["bad_signature", "wrong_log_id", "timeout"])
+def test_no_bad_sct_is_ever_embedded(ct_home: CtHome, fault: str) -> None:
+    for s in ct_home.logs:
+        s.log.faults.add(fault)
+    started = time.monotonic()
+    with pytest.raises(SctsPending) as info:
+        ct_home.issue(f"{fault.replace('_', '-')}.example.com")
+    assert time.monotonic() - started < 3.0 + 2.0  # the deadline holds
+    with ct_home.ca.inventory.engine.connect() as conn:
+        count = conn.execute(
+            sa.select(sa.func.count()).where(certificates.c.serial == info.value.serial)
+        ).scalar()
+    assert count == 0
+
+
+def test_certspotter_monitors_the_logs_without_errors(ct_home: CtHome, tmp_path: Path) -> None:
+    issued = ct_home.issue("spotted.example.com")
+    scts = decode_sct_list(embedded(issued.der))
+    used = {s.log_id for s in scts}
+    watch = tmp_path / "watch"
+    watch.write_text("spotted.example.com\n")
+    state = tmp_path / "state"
+    proc = subprocess.Popen(
+        [
+            "certspotter",
+            "-logs",
+            str(ct_home.path / "ct/log_list.json"),
+            "-state_dir",
+            str(state),
+            "-watchlist",
+            str(watch),
+            "-stdout",
+            "-verbose",
+            "-no_save",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        time.sleep(6)
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+    pre_sha = hashlib.sha256(issued.precertificate_der).hexdigest()
+    assert out.count(f"{pre_sha}:") == len(used), out
+    for s in ct_home.logs:
+        if s.log.log_id in used:
+            assert f"finished downloading entries from {s.url}" in out, out
+    assert "error" not in out.replace("stopped with error context canceled", "").lower(), out
