@@ -16,8 +16,8 @@ from certkeeper.ca.home import CaHome
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import IssueRequest
 from certkeeper.revocation import incidents
-from certkeeper.revocation.notify import notify
-from certkeeper.store.incidents import IncidentStore
+from certkeeper.revocation.notify import compose, notify
+from certkeeper.store.incidents import CampaignItem, IncidentRecord, IncidentStore
 from certkeeper.store.queries import CertificateFilter
 from certkeeper.wiring import issuance_service
 from factories import csr_pem
@@ -93,8 +93,9 @@ def test_primary_and_backup_contacts_are_notified_and_failures_retried(
     assert recipients == ["cto@shop.example", "ops@shop.example"]
     body = message_from_bytes(box.messages[0][1])
     text = body.get_payload(decode=True).decode()  # type: ignore[union-attr]
-    assert "Action required: 2 certificate(s)" in body["Subject"]
+    assert "Action required: 2 certificate(s) to be revoked" in body["Subject"]
     assert f"{incident.deadline:%Y-%m-%d %H:%M} UTC" in text
+    assert text.count("revocation not planned yet") == 2  # notified before any plan
     assert "https://ca.example.com/i/7" in text and text.count("https://crt.sh/?sha256=") == 2
     status = incidents.status(ca, incident.id, now)
     assert [(u["address"], u["state"]) for u in status.undelivered] == [
@@ -129,3 +130,31 @@ def test_unreachable_smtp_server_is_recorded_not_raised(fresh_ca: CaHome) -> Non
     assert report.failed == 1
     (undelivered,) = incidents.status(ca, incident.id, now).undelivered
     assert "cannot connect" in str(undelivered["error"])
+
+
+def test_a_notice_promises_only_what_the_plan_holds() -> None:
+    """A plan that misses the deadline must not be announced as "revoked by" it: each
+    item says when it is planned, and precertificates are counted apart."""
+    at = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    incident = IncidentRecord(7, "t", 12, 4, at, at + timedelta(days=5), {}, "open", None, {}, at)
+    expires = at + timedelta(days=90)
+
+    def item(serial: str, kind: str, planned: datetime | None, batch: int | None) -> CampaignItem:
+        return CampaignItem(serial, serial * 32, kind, 1, 0, expires, "s", planned, batch)
+
+    items = [
+        item("01", "certificate", at, 0),
+        item("02", "certificate", None, -1),
+        item("03", "precertificate", at + timedelta(days=1), 1),
+    ]
+    msg = compose(incident, "s", items, "ca@ca.example", "ops@s.example")
+    text = msg.get_content()
+    assert msg["Subject"] == (
+        "Action required: 2 certificate(s) and 1 precertificate(s) to be revoked; "
+        "deadline 2026-11-28 09:00 UTC"
+    )
+    assert "revocation planned at 2026-11-23 09:00 UTC" in text
+    assert "no revocation planned before it expires" in text
+    assert "will revoke" not in text and "no later than" not in text
+    pre = text.index("Precertificates without a final certificate")
+    assert text.index("- 03") > pre > text.index("- 02")

@@ -29,12 +29,18 @@ class NotifyReport:
 def compose(
     incident: IncidentRecord, subscriber_id: str, items: list[CampaignItem], sender: str, to: str
 ) -> EmailMessage:
-    """The notice: what happens, by when, to which certificates, and what to do."""
+    """The notice: what happens, by when, to which certificates, and what to do.
+
+    It promises nothing the plan does not hold: each item carries its own planned
+    revocation time, and certificates and precertificates are counted apart."""
+    certs = sorted((i for i in items if i.kind == "certificate"), key=lambda i: i.serial)
+    pres = sorted((i for i in items if i.kind != "certificate"), key=lambda i: i.serial)
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = to
+    also = f" and {len(pres)} precertificate(s)" if pres else ""
     msg["Subject"] = (
-        f"Action required: {len(items)} certificate(s) will be revoked by "
+        f"Action required: {len(certs)} certificate(s){also} to be revoked; deadline "
         f"{incident.deadline:%Y-%m-%d %H:%M} UTC"
     )
     msg["Date"] = format_datetime(datetime.now(UTC))
@@ -43,9 +49,10 @@ def compose(
     lines = [
         f"Subscriber: {subscriber_id}",
         "",
-        f"We will revoke the certificates listed below no later than "
-        f"{incident.deadline:%Y-%m-%d %H:%M} UTC, as the CA/Browser Forum Baseline",
-        f"Requirements (section 4.9.1.1, item {incident.br_item}) require.",
+        "The CA/Browser Forum Baseline Requirements (section 4.9.1.1, item "
+        f"{incident.br_item}) require us",
+        f"to revoke the certificates listed below by {incident.deadline:%Y-%m-%d %H:%M} UTC.",
+        "Each one's planned revocation time is given with it.",
         "",
         f"Reason: {incident.title}",
     ]
@@ -60,12 +67,30 @@ def compose(
         "- Otherwise request a new certificate for the same names with a new key.",
         "",
         "Certificates (serial, SHA-256, expires):",
+        *_listing(certs),
     ]
-    for item in sorted(items, key=lambda i: i.serial):
-        lines.append(f"- {item.serial}  {item.sha256}  {item.not_after:%Y-%m-%d}")
-        lines.append(f"  https://crt.sh/?sha256={item.sha256.upper()}")
+    if pres:
+        lines += ["", "Precertificates without a final certificate (serial, SHA-256, expires):"]
+        lines += _listing(pres)
     msg.set_content("\n".join(lines) + "\n")
     return msg
+
+
+def _listing(items: list[CampaignItem]) -> list[str]:
+    lines = []
+    for item in items:
+        lines.append(f"- {item.serial}  {item.sha256}  {item.not_after:%Y-%m-%d}")
+        lines.append(f"  {_planned(item)}")
+        lines.append(f"  https://crt.sh/?sha256={item.sha256.upper()}")
+    return lines
+
+
+def _planned(item: CampaignItem) -> str:
+    if item.planned_at is not None:
+        return f"revocation planned at {item.planned_at:%Y-%m-%d %H:%M} UTC"
+    if item.batch is None:
+        return "revocation not planned yet"
+    return "no revocation planned before it expires"
 
 
 def notify(home: CaHome, incident_id: int, now: datetime | None = None) -> NotifyReport:
