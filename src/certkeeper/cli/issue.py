@@ -56,10 +56,13 @@ def issue(
     ca = CaHome.open(ca_home)
     if batch is None:
         from certkeeper.issuance.csr import load_csr
+        from certkeeper.issuance.output_files import check_file, write_pem
         from certkeeper.issuance.pem import chain_pem
         from certkeeper.issuance.service import IssueRequest
         from certkeeper.wiring import issuance_service
 
+        if out is not None:
+            check_file(out)  # before anything is signed
         service = issuance_service(ca)
         if resume is not None:
             issued = service.resume(resume)
@@ -73,7 +76,7 @@ def issue(
         if out is None:
             typer.echo(pem, nl=False)
         else:
-            out.write_text(pem)
+            write_pem(out, pem, issued.serial)
         err_console.print(
             f"issued serial {issued.serial} sha256 {issued.sha256} under {issued.profile}"
             + trust_note(ca.config.public),

@@ -577,3 +577,29 @@ hierarchy = Table(
     Column("public", Boolean, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
 )
+
+# Batch runs of `issue --batch` (migration 0009). A run that did not finish (a crash) is
+# resumed by the same command: the CSRs it already issued are skipped, not issued again.
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("directory", Text, nullable=False),
+    Column("profile_id", String(64), nullable=False),
+    Column("subscriber_id", String(128), nullable=True),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Index("ix_batches_directory", "directory", "profile_id"),
+)
+
+# One row per CSR of a batch, written before it is issued (`started_at`) and given its
+# serial after; a row without a serial is resolved against the inventory on resume.
+batch_items = Table(
+    "batch_items",
+    metadata,
+    Column("batch_id", Integer, ForeignKey("batches.id"), primary_key=True),
+    Column("csr_sha256", String(64), primary_key=True),
+    Column("file_name", Text, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("serial", String(40), ForeignKey("serials.serial"), nullable=True),
+)
