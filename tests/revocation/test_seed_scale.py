@@ -179,6 +179,7 @@ def stored_verdict(shape: Shape, stated: Verdict) -> Verdict:
         batches=stated.batches,
         budget_bytes=stated.budget_bytes,
         budget_to_meet_deadline=stated.budget_to_meet_deadline,
+        planned_from=stated.planned_from,
     )
 
 

@@ -71,7 +71,13 @@ def test_a_plan_made_after_the_deadline_says_no_budget_can_meet_it() -> None:
     v = p.verdict([Done("certificate", T0 + timedelta(days=90), T0)])
     assert (v.certificates.late, v.certificates.in_time, v.certificates.total) == (5, 1, 6)
     assert not v.met
-    assert "No per-shard budget can meet it any more" in v.summary(1)
+    assert "No budget can meet it: the deadline had passed when it was planned." in v.summary(1)
+    # nor does it name a budget when the one it had was too small as well
+    small = plan(
+        seed_004_shape(5), [ShardLoad((1, 0), OVERHEAD, OVERHEAD, ())], start, DEADLINE, LOOKBACK
+    )
+    assert "--override-budget" not in small.verdict().summary(1)
+    assert "the deadline had passed" in small.verdict().summary(1)
 
 
 def recompute(rows: list[Planned], deadline: datetime, kind: str) -> tuple[int, int, int, int]:

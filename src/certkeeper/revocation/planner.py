@@ -118,6 +118,7 @@ class Plan:
             batches=len(batches),
             budget_bytes=max(self.budget.values(), default=budget_bytes or 0),
             budget_to_meet_deadline=self.budget_to_meet_deadline(),
+            planned_from=self.start,
         )
 
     @property

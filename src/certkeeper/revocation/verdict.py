@@ -111,6 +111,7 @@ class Verdict:
     last_planned: datetime | None
     budget_bytes: int  # the per-shard budget the plan was made under
     budget_to_meet_deadline: int  # the smallest per-shard budget that meets it
+    planned_from: datetime | None = None  # when the plan starts (when it was made)
 
     @property
     def met(self) -> bool:
@@ -136,8 +137,10 @@ class Verdict:
             f"DEADLINE MISSED ({when}): {self._missing()} would still be valid and unrevoked "
             f"at the deadline; {self._revoked_by_deadline()}."
         )
+        if self.planned_from is not None and self.planned_from > self.deadline:
+            return head + " No budget can meet it: the deadline had passed when it was planned."
         if not self.budget_would_help:
-            return head + " No per-shard budget can meet it any more: the deadline has passed."
+            return head + " No larger per-shard budget would meet it."
         return (
             f"{head} A per-shard CRL budget of {self.budget_to_meet_deadline:,} bytes (planned "
             f"under {self.budget_bytes:,}) would meet it ({self.fix_command(incident_id)})."
@@ -145,9 +148,10 @@ class Verdict:
 
     @property
     def budget_would_help(self) -> bool:
-        """A larger budget meets the deadline unless the plan fits its budget and still
-        misses (it was made, or items were revoked, after the deadline)."""
-        return self.budget_to_meet_deadline > self.budget_bytes
+        """A larger budget meets a deadline still ahead when planning began (the
+        planner's property: planning again with this budget meets it)."""
+        ahead = self.planned_from is None or self.planned_from <= self.deadline
+        return ahead and self.budget_to_meet_deadline > self.budget_bytes
 
     def _revoked_by_deadline(self) -> str:
         c, p = self.certificates, self.precertificates
@@ -193,11 +197,13 @@ class Verdict:
             "last_planned": self.last_planned.isoformat() if self.last_planned else None,
             "budget_bytes": self.budget_bytes,
             "budget_to_meet_deadline": self.budget_to_meet_deadline,
+            "planned_from": self.planned_from.isoformat() if self.planned_from else None,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
         last = data.get("last_planned")
+        start = data.get("planned_from")
         return cls(
             deadline=datetime.fromisoformat(str(data["deadline"])),
             certificates=Tally.from_dict(data["certificates"]),
@@ -206,6 +212,7 @@ class Verdict:
             last_planned=datetime.fromisoformat(str(last)) if last else None,
             budget_bytes=int(data["budget_bytes"]),
             budget_to_meet_deadline=int(data["budget_to_meet_deadline"]),
+            planned_from=datetime.fromisoformat(str(start)) if start else None,
         )
 
 
@@ -216,6 +223,7 @@ def judge(
     batches: int,
     budget_bytes: int,
     budget_to_meet_deadline: int,
+    planned_from: datetime | None = None,
 ) -> Verdict:
     """The verdict of a plan, from its rows alone."""
     items = list(rows)
@@ -228,4 +236,5 @@ def judge(
         last_planned=last,
         budget_bytes=budget_bytes,
         budget_to_meet_deadline=budget_to_meet_deadline,
+        planned_from=planned_from,
     )
