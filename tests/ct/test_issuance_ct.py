@@ -35,7 +35,7 @@ from certkeeper.issuance.service import IssuanceService, Issued, IssueRequest, S
 from certkeeper.signing.tbs import linting_copy, sign_tbs
 from certkeeper.store.ocsp_repo import OcspStore
 from certkeeper.store.scts import SctStore
-from certkeeper.store.tables import certificates
+from certkeeper.store.tables import certificates, ocsp_responses
 from certkeeper.wiring import issuance_service
 from certkeeper.x509 import der
 from dnsserver import free_port
@@ -327,3 +327,113 @@ def test_certspotter_monitors_the_logs_without_errors(ct_home: CtHome, tmp_path:
         if s.log.log_id in used:
             assert f"finished downloading entries from {s.url}" in out, out
     assert "error" not in out.replace("stopped with error context canceled", "").lower(), out
+
+
+def _rogue_precertificate(ct_home: CtHome, name: str) -> bytes:
+    """A precertificate signed with our issuer's key that the inventory never saw:
+    what a bypassed workflow or a stolen key would leave in the logs."""
+    issued = ct_home.issue(f"template-{name}")
+    pre = x509.load_der_x509_certificate(issued.precertificate_der)
+    issuer = next(r for r in ct_home.ca.inventory.issuers() if r.cert_der == issued.chain[0])
+    builder = (
+        x509.CertificateBuilder()
+        .serial_number(x509.random_serial_number())
+        .issuer_name(pre.issuer)
+        .subject_name(pre.subject)
+        .public_key(ec.generate_private_key(ec.SECP256R1()).public_key())
+        .not_valid_before(pre.not_valid_before_utc)
+        .not_valid_after(pre.not_valid_after_utc)
+    )
+    for ext in pre.extensions:
+        if not isinstance(ext.value, x509.SubjectAlternativeName):
+            builder = builder.add_extension(ext.value, ext.critical)
+    builder = builder.add_extension(
+        x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False
+    )
+    tbs = linting_copy(builder, issuer.key_type).tbs_certificate_bytes
+    return sign_tbs(tbs, ct_home.ca.signer(issuer))
+
+
+def test_audit_ct_finds_logged_precertificates_without_inventory_or_status(
+    ct_home: CtHome, tmp_path: Path
+) -> None:
+    fine = ct_home.issue("fine.example.com")
+    lost = ct_home.issue("lost-status.example.com")
+    with ct_home.ca.inventory.engine.begin() as conn:  # seed 003: the status never written
+        conn.execute(sa.delete(ocsp_responses).where(ocsp_responses.c.serial == lost.serial))
+    rogue = _rogue_precertificate(ct_home, "rogue.example.com")
+    rogue_serial = format(x509.load_der_x509_certificate(rogue).serial_number, "x")
+    ct_home.logs[2].log.add_chain([rogue, *_chain(ct_home, fine)], precert=True)
+
+    urls = [s.url for s in ct_home.logs]
+    args = ["audit", "ct", "--home", str(ct_home.path), "--state", str(tmp_path / "state")]
+    for url in urls:
+        args += ["--log", url]
+    env = {"CERTKEEPER_PASSPHRASE": PASSPHRASE}
+    first = CliRunner().invoke(app, args, env=env)
+    assert first.exit_code == 4, first.output
+    lines = [line.split("\t") for line in first.stdout.splitlines()]
+    assert ["unknown-serial", rogue_serial] in [row[:2] for row in lines]
+    lost_rows = [row for row in lines if row[1] == lost.serial]
+    assert lost_rows and {row[0] for row in lost_rows} == {"no-status"}
+    assert not [row for row in lines if row[1] == fine.serial]
+
+    again = CliRunner().invoke(app, args, env=env)  # resumes where it stopped
+    assert again.exit_code == 0, again.output
+    assert "read 0 entries" in again.output
+
+    # An outsider with only the issuer certificate collects the same entries for
+    # `audit coverage --certs`.
+    issuer_pem = tmp_path / "issuer.pem"
+    issuer_pem.write_bytes(_pem(fine.chain[0]))
+    out = tmp_path / "entries"
+    outsider = ["audit", "ct", "--issuer", str(issuer_pem), "--out", str(out)]
+    outsider += ["--state", str(tmp_path / "outsider")]
+    for url in urls:
+        outsider += ["--log", url]
+    result = CliRunner().invoke(app, outsider)
+    assert result.exit_code == 0, result.output
+    assert list(out.glob(f"precert-{rogue_serial}-*.der"))
+    assert len(list(out.glob(f"precert-{lost.serial}-*.der"))) == 2
+
+
+def test_audit_ct_embedded_checks_signatures_and_inclusion(ct_home: CtHome) -> None:
+    from certkeeper.audit.ct_audit import check_embedded
+    from certkeeper.ct.loglist import parse_log_list
+    from certkeeper.ct.sct import SignedEntry
+
+    issued = ct_home.issue("embedded.example.com")
+    loglist = parse_log_list((ct_home.path / "ct/log_list.json").read_text(), "list")
+    rows = [(issued.serial, issued.der, issued.precertificate_der, issued.chain[0])]
+    assert check_embedded(rows, loglist) == []
+
+    # An SCT the log really signed, two days ago, for an entry it never incorporated.
+    issuer = x509.load_der_x509_certificate(issued.chain[0])
+    entry: SignedEntry = precert_entry(issued.precertificate_der, issuer)
+    log = ct_home.logs[2].log
+    old = int(time.time() * 1000) - 2 * 86_400_000
+    promise = log._sign_sct(old, entry)
+    unlogged = _resign(ct_home, issued, [promise])
+    findings = check_embedded(
+        [(issued.serial, unlogged, issued.precertificate_der, issued.chain[0])], loglist
+    )
+    assert [f.kind for f in findings] == ["not-in-log"]
+
+    forged = replace(promise, timestamp=promise.timestamp + 1)
+    findings = check_embedded(
+        [
+            (
+                issued.serial,
+                _resign(ct_home, issued, [forged]),
+                issued.precertificate_der,
+                issued.chain[0],
+            )
+        ],
+        loglist,
+    )
+    assert [f.kind for f in findings] == ["sct-invalid"]
+
+
+def _chain(ct_home: CtHome, issued: Issued) -> list[bytes]:
+    root = x509.load_pem_x509_certificate((ct_home.path / "certs/root.pem").read_bytes())
+    return [issued.chain[0], root.public_bytes(Encoding.DER)]

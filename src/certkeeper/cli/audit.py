@@ -26,7 +26,7 @@ audit_app = typer.Typer(
 
 
 # Further `audit` commands live in their own modules; each has `register_audit(audit_app)`.
-_AUDIT_MODULES = ("audit_status", "audit_crl")
+_AUDIT_MODULES = ("audit_status", "audit_crl", "audit_ct")
 
 
 def register(app: typer.Typer) -> None:

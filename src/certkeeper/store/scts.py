@@ -136,3 +136,59 @@ class SctStore:
     def pending_serials(self) -> list[str]:
         with self.engine.connect() as conn:
             return [str(s) for s in conn.execute(select(ct_pending.c.serial)).scalars()]
+
+
+@dataclass(frozen=True)
+class SerialFacts:
+    """What the inventory says about a serial a CT log shows."""
+
+    state: str
+    precertificate_sha256: str | None
+    certificate_sha256: str | None
+    ocsp_status: str | None
+
+
+def serial_facts(engine: Engine, serial_list: Sequence[str]) -> dict[str, SerialFacts]:
+    """Facts for each known serial among `serial_list` (unknown ones are left out)."""
+    from certkeeper.store.tables import certificates, ocsp_responses, precertificates
+
+    query = (
+        select(
+            serials.c.serial,
+            serials.c.state,
+            precertificates.c.sha256,
+            certificates.c.sha256,
+            ocsp_responses.c.status,
+        )
+        .select_from(serials)
+        .outerjoin(precertificates, precertificates.c.serial == serials.c.serial)
+        .outerjoin(certificates, certificates.c.serial == serials.c.serial)
+        .outerjoin(ocsp_responses, ocsp_responses.c.serial == serials.c.serial)
+    )
+    out: dict[str, SerialFacts] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(serial_list), 500):
+            chunk = list(serial_list[start : start + 500])
+            for row in conn.execute(query.where(serials.c.serial.in_(chunk))):
+                out[row[0]] = SerialFacts(row[1], row[2], row[3], row[4])
+    return out
+
+
+def certificates_with_scts(engine: Engine) -> list[tuple[str, bytes, bytes, int]]:
+    """(serial, certificate DER, precertificate DER, issuer id) of every certificate
+    stored with SCTs."""
+    from certkeeper.store.tables import certificates, precertificates
+
+    query = (
+        select(
+            certificates.c.serial,
+            certificates.c.der,
+            precertificates.c.der,
+            certificates.c.issuer_id,
+        )
+        .join(precertificates, precertificates.c.serial == certificates.c.serial)
+        .where(certificates.c.serial.in_(select(scts.c.serial).distinct()))
+        .order_by(certificates.c.id)
+    )
+    with engine.connect() as conn:
+        return [(r[0], r[1], r[2], r[3]) for r in conn.execute(query)]
