@@ -1,15 +1,14 @@
 """No sequence of issue / revoke / publish / advance-time ever drops an unexpired revoked
-serial from its shard, puts one in the wrong shard, or lets a CRL number go backwards."""
+serial from its shard, puts one in the wrong shard, or lets a CRL number go backwards;
+and a shard is pending exactly while it holds revocations no publication has covered."""
 
 from __future__ import annotations
 
 import hashlib
 import random
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -27,6 +26,7 @@ from sqlalchemy import delete, insert
 from certkeeper.ca.home import CaHome
 from certkeeper.status import crl_files
 from certkeeper.status.crl import LOOKBACK, publish
+from certkeeper.store.crl_repo import CrlStore
 from certkeeper.store.revocations import RevocationStore
 from certkeeper.store.tables import crl_shards, precertificates, revocations, serials
 from certkeeper.x509 import crl as crlenc
@@ -34,6 +34,32 @@ from factories import make_home
 
 SHARDS = 4
 PROFILE = "synthetic-invariants"
+
+
+def _stand_in_der() -> bytes:
+    """One parseable certificate standing in for every synthetic precertificate: a
+    keyCompromise revocation reads its key to block it (BR 6.1.1.3)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, PROFILE)])
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=90))
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(Encoding.DER)
+
+
+STAND_IN = _stand_in_der()
 
 
 @dataclass
@@ -72,11 +98,11 @@ class CrlMachine(RuleBasedStateMachine):
         with engine.begin() as conn:  # each example starts from an empty status history
             conn.execute(delete(revocations))
             conn.execute(delete(crl_shards))
-            conn.execute(delete(precertificates).where(precertificates.c.der == b"synthetic"))
+            conn.execute(delete(precertificates).where(precertificates.c.der == STAND_IN))
             conn.execute(delete(serials).where(serials.c.profile_id == PROFILE))
         self.revs = RevocationStore(engine)
         self.now = datetime.now(UTC).replace(microsecond=0)
-        self.out = Path(tempfile.mkdtemp(prefix="crl-inv-"))
+        self.out = ca.config.crl_dir  # the served directory: publishing clears pending
         self.issuers = [(i.name, i.id) for i in ca.inventory.issuers(role="issuing")]
         self.certs: list[Cert] = []
         self.revoked: dict[str, tuple[datetime, int | None]] = {}
@@ -109,7 +135,7 @@ class CrlMachine(RuleBasedStateMachine):
             )  # fmt: skip
             conn.execute(
                 insert(precertificates).values(
-                    serial=serial, issuer_id=issuer_id, der=b"synthetic",
+                    serial=serial, issuer_id=issuer_id, der=STAND_IN,
                     sha256=hashlib.sha256(serial.encode()).hexdigest(),
                     tbs_sha256=hashlib.sha256(serial.encode()).hexdigest(),
                     not_before=self.now, not_after=cert.not_after, created_at=self.now,
@@ -146,6 +172,15 @@ class CrlMachine(RuleBasedStateMachine):
             self.numbers[key] = r.crl_number
         self.published_at = self.now
         self.covered = set(self.revoked)
+
+    @invariant()
+    def pending_is_what_no_publication_covered(self) -> None:
+        expected: dict[tuple[int, int], int] = {}
+        for cert in self.certs:
+            if cert.serial in self.revoked and cert.serial not in self.covered:
+                key = (cert.issuer_id, cert.shard)
+                expected[key] = expected.get(key, 0) + 1
+        assert CrlStore(self.ca.inventory.engine).pending_shards() == expected
 
     @invariant()
     def shards_hold_every_unexpired_revocation(self) -> None:
