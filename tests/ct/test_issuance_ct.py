@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import subprocess
 import time
 from collections.abc import Iterator
@@ -257,6 +258,15 @@ def test_without_enough_scts_the_precertificate_waits_and_resume_completes_it(
         ct_home.service().resume(serial)
     assert SctStore(inventory.engine).pending(serial).attempts == 2
     assert inventory.serial_state(serial) == "precertificate"
+
+    listed = CliRunner().invoke(
+        app,
+        ["ct", "pending", "--format", "json", "--home", str(ct_home.path)],
+        env={"CERTKEEPER_PASSPHRASE": PASSPHRASE},
+    )
+    assert listed.exit_code == 0, listed.output
+    (row,) = [r for r in json.loads(listed.stdout) if r["serial"] == serial]
+    assert row["attempts"] == 2 and "HTTP 503" in row["reason"]
 
     for s in ct_home.logs:
         s.log.faults.clear()

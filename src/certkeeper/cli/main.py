@@ -60,6 +60,7 @@ _COMMAND_MODULES = (
     "cps",
     "mpic",
     "db",
+    "ct",
 )
 
 for _name in _COMMAND_MODULES:

@@ -1,0 +1,13 @@
+"""Precertificates waiting for SCTs: what `certkeeper ct pending` lists."""
+
+from __future__ import annotations
+
+from certkeeper.ca.home import CaHome
+from certkeeper.store.scts import PendingRecord, SctStore
+
+
+def waiting_for_scts(ca: CaHome) -> list[PendingRecord]:
+    """Every precertificate whose final certificate waits for SCTs, oldest first."""
+    store = SctStore(ca.inventory.engine)
+    records = [store.pending(serial) for serial in store.pending_serials()]
+    return sorted(records, key=lambda r: r.updated_at)
