@@ -11,6 +11,7 @@ of `zones.example.com`, one per case:
     expired   algorithm 13, every RRSIG expired in 2020
     wrongds   signed, but the parent's DS names another key
     nosig     signed, but the RRSIGs over the data at STRIPPED owners are removed
+    island    signed, but no DS in the parent: insecure, like an unsigned zone
     unsigned  no DS in the parent, not signed: an insecure delegation
 
 Every child holds `@`, `www` and `caa` A records (127.0.0.1), a CAA RRset at `caa`
@@ -50,6 +51,7 @@ CHILDREN: dict[str, tuple[str, bool]] = {
     "expired": ("ECDSAP256SHA256", False),
     "wrongds": ("ECDSAP256SHA256", True),
     "nosig": ("ECDSAP256SHA256", False),
+    "island": ("ECDSAP256SHA256", True),
 }
 UNSIGNED = "unsigned"
 STRIPPED = ("www", "caa", "_acme-challenge.www")  # owners whose RRSIGs `nosig` loses
@@ -198,7 +200,8 @@ class SignedZones(_Process):
                 signed.write_text("\n".join(kept) + "\n")
             ds_key = _keygen(workdir, zone, algorithm) if child == "wrongds" else key
             zones[zone] = signed
-            delegations.append(_delegation(child, _ds(workdir, ds_key)))
+            ds = "" if child == "island" else _ds(workdir, ds_key)
+            delegations.append(_delegation(child, ds))
         unsigned = f"{UNSIGNED}.{PARENT}"
         path = workdir / f"{unsigned}.zone"
         path.write_text(_soa(unsigned) + _child_records())

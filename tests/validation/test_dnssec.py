@@ -109,16 +109,14 @@ def test_a_cname_to_a_bogus_target_fails(secure: ValidationSettings) -> None:
     assert "signature expired" in str(failed.value)
 
 
-def test_a_resolver_that_does_not_validate_is_refused(
-    zones: SignedZones, secure: ValidationSettings
-) -> None:
-    """Signed answers without AD (here straight from the authoritative server) are not
-    taken for an unsigned zone: that would let a non-validating resolver disable DNSSEC."""
-    direct = replace(secure, resolver=zones.authoritative)
-    with pytest.raises(LookupFailed) as failed:
-        lookup(SignedZones.name("ok13"), "A", direct, deadline())
-    assert failed.value.dnssec == "unvalidated"
-    assert "without validating them" in str(failed.value)
+def test_a_signed_zone_without_ds_is_insecure_not_refused(secure: ValidationSettings) -> None:
+    """An island of security (signed, parent without DS) has no chain of trust: insecure
+    (RFC 4035 4.3), allowed like an unsigned zone, although its answers carry RRSIGs."""
+    answer = lookup(SignedZones.name("island"), "A", secure, deadline())
+    assert answer.dnssec == "insecure"
+    assert [str(r) for r in answer.records] == ["127.0.0.1"]
+    result = check_challenge(dns01(SignedZones.name("island")), secure)
+    assert result.ok and result.dnssec == "insecure", result.detail
 
 
 # --- dns-01, http-01 and CAA go through it ---------------------------------------------

@@ -9,10 +9,12 @@ in an RFC 8914 Extended DNS Error. Every query here asks for DNSSEC (DO) and for
 AD bit (RFC 6840 5.7), so each answer is classified:
 
 - AD set: "secure", the whole chain validated;
-- AD clear and no signatures: "insecure", an unsigned zone (allowed, RFC 4035 4.3);
-- AD clear but RRSIGs present: the resolver did not validate signed data (validation off
-  or disabled for the zone by local policy): refused, never treated as insecure;
+- AD clear: "insecure", no chain of trust (an unsigned zone, or a signed one whose parent
+  has no DS: allowed, RFC 4035 4.3);
 - SERVFAIL: a failure, with the DNSSEC reason when the resolver gives one.
+
+A resolver that does not validate would make every answer "insecure": certkeeper relies on
+the configured resolver being a validating one (docs/validation.md).
 
 No cache is kept here: every query goes to the resolver, nothing is shared between
 checks. Failures are one readable line for the RFC 8555 problem type "dns".
@@ -57,8 +59,7 @@ EDNS_PAYLOAD = 1232  # DNS flag day 2020: avoids fragmentation, TCP beyond it
 class LookupFailed(Exception):
     """The lookup did not produce a usable answer (SERVFAIL, bogus, REFUSED, timeout).
 
-    `dnssec` is "bogus" when the resolver reported a DNSSEC validation failure and
-    "unvalidated" when it returned signed data without validating it."""
+    `dnssec` is "bogus" when the resolver reported a DNSSEC validation failure."""
 
     def __init__(self, detail: str, *, dnssec: str | None = None) -> None:
         super().__init__(detail)
@@ -93,13 +94,6 @@ def lookup(name: str, rdtype: str, settings: ValidationSettings, deadline: float
     if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
         raise LookupFailed(f"{rdtype} lookup for {name} failed: {dns.rcode.to_text(rcode)}")
     secure = bool(response.flags & dns.flags.AD)
-    if not secure and any(r.rdtype == dns.rdatatype.RRSIG for r in response.answer):
-        raise LookupFailed(
-            f"{rdtype} lookup for {name}: the resolver returned signed records without "
-            "validating them (DNSSEC validation is off at the resolver or disabled for "
-            "this zone); a DNSSEC-validating resolver is required (BR 3.2.2.4, 4.2.2.1.1)",
-            dnssec="unvalidated",
-        )
     canonical = qname
     cnames: list[str] = []
     for _ in range(16):  # a resolver sends the chain in order; bound a malicious loop
