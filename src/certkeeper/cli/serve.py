@@ -132,8 +132,9 @@ def run(
     else:
         import uvicorn
 
-        # uvicorn bounds connections by answering 503 beyond limit_concurrency and
-        # closes idle kept-alive connections; it has no timeout for slow headers.
+        # uvicorn closes idle kept-alive connections; its connection bound is the
+        # descriptor limit (limit_concurrency would answer 503 to everybody while hostile
+        # connections hold the slots); it has no timeout for headers sent slowly.
         raise_descriptor_limit(workers, limits)
         uvicorn.run(
             FACTORY,
@@ -145,7 +146,6 @@ def run(
             loop="uvloop",
             access_log=False,
             log_level="warning",
-            limit_concurrency=limits.max_connections,
             timeout_keep_alive=max(1, round(limits.idle_seconds)),
             ssl_certfile=str(tls.cert) if tls else None,
             ssl_keyfile=str(tls.key) if tls else None,
