@@ -28,14 +28,18 @@ def _split(n: int) -> int:
 
 
 def root(leaves: Sequence[bytes]) -> bytes:
-    """MTH(D[n]) over leaf hashes."""
-    n = len(leaves)
-    if n == 0:
+    """MTH(D[n]) over leaf hashes. Computed level by level (an odd last node moves up
+    unchanged), which yields the same tree as RFC 6962's split at the largest power of
+    two, without copying slices."""
+    if not leaves:
         return hashlib.sha256(b"").digest()
-    if n == 1:
-        return leaves[0]
-    k = _split(n)
-    return node_hash(root(leaves[:k]), root(leaves[k:]))
+    level = list(leaves)
+    while len(level) > 1:
+        nxt = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0]
 
 
 def audit_path(m: int, leaves: Sequence[bytes]) -> list[bytes]:

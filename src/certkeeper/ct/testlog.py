@@ -36,7 +36,6 @@ from certkeeper.ct.sct import (
     HASH_SHA256,
     SIG_ECDSA,
     V1,
-    EntryType,
     Sct,
     SignatureType,
     SignedEntry,
@@ -98,7 +97,8 @@ class TestLog:
         self.clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
         self.entries: list[Entry] = []
         self.hashes: list[bytes] = []
-        self._by_entry: dict[bytes, Sct] = {}  # a resubmission gets the same SCT
+        # entry hash -> its timestamp: a resubmission gets an SCT with the same timestamp
+        self._by_entry: dict[bytes, int] = {}
         self._sth: dict[int, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self.faults: set[str] = set()
@@ -141,13 +141,11 @@ class TestLog:
             self.submissions += 1
             known = self._by_entry.get(key)
             if known is not None:
-                return known
+                return self._sign_sct(known, entry)
             timestamp = self.clock_ms()
-            sct = self._sign_sct(timestamp, entry)
-            item = Entry(leaf_input(timestamp, entry), extra)
-            self._append(item)
-            self._by_entry[key] = sct
-            return sct
+            self._append(Entry(leaf_input(timestamp, entry), extra))
+            self._by_entry[key] = timestamp
+        return self._sign_sct(timestamp, entry)
 
     def _sign_sct(self, timestamp: int, entry: SignedEntry) -> Sct:
         signature = self.key.sign(signed_data(timestamp, entry, b""), ec.ECDSA(hashes.SHA256()))
@@ -166,20 +164,16 @@ class TestLog:
                 )
 
     def _load(self, store: Path) -> None:
-        for line in store.read_text().splitlines():
-            leaf_b64, extra_b64 = line.split(" ")
-            item = Entry(base64.b64decode(leaf_b64), base64.b64decode(extra_b64))
-            self.entries.append(item)
-            self.hashes.append(merkle.leaf_hash(item.leaf_input))
-            r = tls.Reader(item.leaf_input, "leaf")
-            r.take(2)
-            timestamp = r.uint(8)
-            entry_type = EntryType(r.uint(2))
-            body = item.leaf_input[12 : len(item.leaf_input) - 2]
-            entry = SignedEntry(entry_type, body)
-            self._by_entry[hashlib.sha256(entry.encode()).digest()] = self._sign_sct(
-                timestamp, entry
-            )
+        with store.open() as fh:
+            for line in fh:
+                leaf_b64, extra_b64 = line.split(" ")
+                leaf = base64.b64decode(leaf_b64)
+                self.entries.append(Entry(leaf, base64.b64decode(extra_b64)))
+                self.hashes.append(merkle.leaf_hash(leaf))
+                # leaf: version, leaf type, timestamp[8], then the signed entry, then
+                # the (empty) extensions vector
+                timestamp = int.from_bytes(leaf[2:10], "big")
+                self._by_entry[hashlib.sha256(leaf[10:-2]).digest()] = timestamp
 
     def _parse(self, der: bytes, index: int) -> x509.Certificate:
         try:
