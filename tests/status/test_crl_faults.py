@@ -42,12 +42,30 @@ from certkeeper.store.tables import campaign_items, crl_shards, revocations
 from factories import PASSPHRASE, csr_pem, make_home
 
 SHARDS = 4
-REVOKE_TRIALS = 10
-INCIDENT_TRIALS = 8
-PUBLISH_TRIALS = 8
 PER_INCIDENT = 2
 SEED = 17  # fixed: a failure can be replayed
 RUN_TIMEOUT = 60.0  # seconds a trial's process may take before the test fails
+
+
+@dataclass(frozen=True)
+class Trials:
+    """How many kill trials of each command, and the database they run on."""
+
+    revoke: int
+    incident: int
+    publish: int
+    database_url: str | None = None  # None: SQLite in the CA home
+
+    @property
+    def total(self) -> int:
+        return self.revoke + self.incident + self.publish
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def trials(request: pytest.FixtureRequest, new_pg_database: Callable[[], str]) -> Trials:
+    if request.param == "sqlite":
+        return Trials(revoke=10, incident=8, publish=8)
+    return Trials(revoke=4, incident=4, publish=4, database_url=new_pg_database())
 
 
 @dataclass
@@ -149,10 +167,13 @@ def _crl_serials(der: bytes) -> set[int]:
 
 
 def test_kill_nine_and_a_full_disk_never_keep_a_revocation_off_the_crls(
-    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, env: dict[str, str], trials: Trials, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rng = random.Random(SEED)
-    home = make_home(tmp_path / "home", crl_shards=SHARDS)
+    options: dict[str, object] = {"crl_shards": SHARDS}
+    if trials.database_url is not None:
+        options["database_url"] = trials.database_url
+    home = make_home(tmp_path / "home", **options)
     toml = home / "certkeeper.toml"
     toml.write_text(toml.read_text().replace('dir = "crl"', 'dir = "served/crl"', 1))
     ca = CaHome.open(home)
@@ -161,17 +182,17 @@ def test_kill_nine_and_a_full_disk_never_keep_a_revocation_off_the_crls(
     store = CrlStore(engine)
     try:
         assert ca.config.crl_dir == home / "served" / "crl"
-        single_names = [f"single{i}.faults.example.com" for i in range(REVOKE_TRIALS + 3)]
+        single_names = [f"single{i}.faults.example.com" for i in range(trials.revoke + 3)]
         group_names = [
             [f"c{j}.t{k}.faults.example.com" for j in range(PER_INCIDENT)]
-            for k in range(INCIDENT_TRIALS)
+            for k in range(trials.incident)
         ]
         serial_of = _issue(home, env, single_names + [n for g in group_names for n in g])
         singles = [serial_of[n] for n in single_names]
         groups = [[serial_of[n] for n in g] for g in group_names]
         now = datetime.now(UTC).replace(microsecond=0)
         incident_ids = []
-        for k in range(INCIDENT_TRIALS):
+        for k in range(trials.incident):
             opened = incidents.open_incident(
                 ca,
                 title=f"fault trial {k}",
@@ -192,8 +213,8 @@ def test_kill_nine_and_a_full_disk_never_keep_a_revocation_off_the_crls(
                 tally.left_leases += 1
 
         base = ["--home", str(home)]
-        trials: list[Callable[[], None]] = []
-        for i in range(REVOKE_TRIALS):
+        runs: list[Callable[[], None]] = []
+        for i in range(trials.revoke):
             serial = singles[i]
             delay = None if i % 2 == 0 else rng.uniform(0.2, 2.0)
 
@@ -208,7 +229,7 @@ def test_kill_nine_and_a_full_disk_never_keep_a_revocation_off_the_crls(
                 )
                 after("revoke")
 
-            trials.append(revoke_trial)
+            runs.append(revoke_trial)
         for k, incident_id in enumerate(incident_ids):
             delay = None if k % 2 == 0 else rng.uniform(0.2, 3.0)
 
@@ -226,8 +247,8 @@ def test_kill_nine_and_a_full_disk_never_keep_a_revocation_off_the_crls(
                 )
                 after("incident execute")
 
-            trials.append(incident_trial)
-        for p in range(PUBLISH_TRIALS):
+            runs.append(incident_trial)
+        for p in range(trials.publish):
             delay = None if p % 2 == 0 else rng.uniform(0.2, 2.5)
 
             def publish_trial(delay: float | None = delay) -> None:
@@ -241,16 +262,16 @@ def test_kill_nine_and_a_full_disk_never_keep_a_revocation_off_the_crls(
                 )
                 after("crl publish")
 
-            trials.append(publish_trial)
-        rng.shuffle(trials)
+            runs.append(publish_trial)
+        rng.shuffle(runs)
         started = time.monotonic()
-        for trial in trials:
-            trial()
+        for run in runs:
+            run()
         trials_seconds = time.monotonic() - started
 
         # The disk fills up under [crl] dir: one line, exit 3, the shards stay pending.
         runner = CliRunner()
-        enospc_serial = singles[REVOKE_TRIALS]
+        enospc_serial = singles[trials.revoke]
         with monkeypatch.context() as m:
             m.setattr(crl_files.os, "fsync", _no_space)
             result = runner.invoke(
@@ -265,7 +286,7 @@ def test_kill_nine_and_a_full_disk_never_keep_a_revocation_off_the_crls(
 
         # One normal command: a revocation of an unrelated certificate. Leases of killed
         # publishers are reclaimed at once (their processes are gone), not waited out.
-        last = singles[REVOKE_TRIALS + 1]
+        last = singles[trials.revoke + 1]
         t = time.monotonic()
         done = subprocess.run(
             [sys.executable, "-m", "certkeeper", "revoke", last, "--reason", "superseded", *base],
@@ -285,7 +306,7 @@ def test_kill_nine_and_a_full_disk_never_keep_a_revocation_off_the_crls(
         at = datetime.now(UTC)
         revoked = [r for r in RevocationStore(engine).iter_all() if r.not_after > at]
         names = {rec.id: rec.name for rec in ca.inventory.issuers()}
-        expected = {s for g in groups for s in g} | set(singles[: REVOKE_TRIALS + 2])
+        expected = {s for g in groups for s in g} | set(singles[: trials.revoke + 2])
         got = {r.serial for r in revoked}
         # every trial's target that was committed is checked; the normal command's
         # target and the full-disk one always are
@@ -304,9 +325,10 @@ def test_kill_nine_and_a_full_disk_never_keep_a_revocation_off_the_crls(
                 assert not wanted - _crl_serials(served)
     finally:
         ca.close()
-    trials_total = REVOKE_TRIALS + INCIDENT_TRIALS + PUBLISH_TRIALS
+    trials_total = trials.total
     print(
-        f"\nfault injection (seed {SEED}): {trials_total} trials in {trials_seconds:.1f} s "
+        f"\nfault injection ({'postgresql' if trials.database_url else 'sqlite'}, "
+        f"seed {SEED}): {trials_total} trials in {trials_seconds:.1f} s "
         f"({tally.kinds}); killed {tally.killed}, finished first {tally.finished}; "
         f"after {tally.left_pending} a shard held revocations on no CRL, after "
         f"{tally.left_leases} a dead process held a lease; one normal command "
