@@ -152,6 +152,8 @@ class ProfileRegistry:
 
     def get(self, profile_id: str, version: int | None = None) -> Profile:
         """A stored profile version (the latest when `version` is None)."""
+        if version is not None and (profile_id, version) in self._cache:
+            return self._cache[(profile_id, version)]  # a stored version never changes
         try:
             stored_version, source = self.inventory.profile_source(profile_id, version)
         except NotFound:
@@ -193,8 +195,7 @@ class ProfileRegistry:
                 f"for `certkeeper profile approve {profile_id} --version "
                 f"{view.latest.version}` by someone other than {view.latest.created_by}"
             )
-        cached = self._cache.get((profile_id, view.live_version))
-        return cached if cached is not None else self.get(profile_id, view.live_version)
+        return self.get(profile_id, view.live_version)
 
     def file_state(self, profile_id: str, stored_sha256: str) -> FileState:
         declared, unreadable = self._declared()
