@@ -63,12 +63,16 @@ def test_short_certificate_gets_two_operators_long_one_three_logs(
         ("5xx", "HTTP 503"),
         ("bad_signature", "SCT refused: signature does not verify"),
         ("wrong_log_id", "SCT refused: log id"),
+        ("clock", "SCT refused: timestamp 3600s in the future"),
     ],
 )
 def test_a_faulty_log_is_replaced_and_its_sct_never_used(
     ca: MiniCa, logs: list[ServedLog], fault: str, problem: str
 ) -> None:
-    logs[0].log.faults.add(fault)
+    if fault == "clock":  # a log whose clock runs an hour ahead
+        logs[0].log.clock_ms = lambda: time.time_ns() // 1_000_000 + 3_600_000
+    else:
+        logs[0].log.faults.add(fault)
     _, operators, problems, unmet = collect(ca, logs)
     assert unmet is None
     assert len(set(operators)) == 2

@@ -35,6 +35,9 @@ from certkeeper.ct.sct import (
 )
 from certkeeper.ct.tls import TlsDecodeError
 
+# How far ahead of our clock a log's SCT timestamp may be before the SCT is refused.
+MAX_SCT_CLOCK_SKEW_MS = 60_000
+
 
 @dataclass(frozen=True)
 class SubmissionSettings:
@@ -92,11 +95,13 @@ class Submitter:
         *,
         post: Post = http_post,
         monotonic: Callable[[], float] = time.monotonic,
+        wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
     ) -> None:
         self.loglist = loglist
         self.settings = settings
         self.post = post
         self.monotonic = monotonic
+        self.wall_ms = wall_ms
 
     def collect(self, precertificate_der: bytes, chain: Sequence[bytes]) -> Collection:
         """SCTs for the precertificate; `chain` is its issuer first, up to a root.
@@ -218,6 +223,10 @@ class Submitter:
         try:
             sct = sct_from_json(answer)
             verify_sct(sct, log.key, entry)
+            ahead = sct.timestamp - self.wall_ms()
+            if ahead > MAX_SCT_CLOCK_SKEW_MS:
+                # clients refuse an SCT from the future (OpenSSL does, to the second)
+                raise SctError(f"timestamp {ahead / 1000:.0f}s in the future")
         except (SctError, TlsDecodeError, ValueError) as exc:
             raise LogFailure(f"SCT refused: {exc}", retry=False) from None
         return sct
