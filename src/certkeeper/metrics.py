@@ -35,9 +35,11 @@ from prometheus_client.registry import REGISTRY, Collector
 from sqlalchemy import Engine
 
 from certkeeper import br
+from certkeeper.logs import REQUEST_ID, new_request_id
 from certkeeper.metrics_env import MULTIPROC_ENV, TEXTFILE_ENV
 
 log = logging.getLogger("certkeeper.metrics")
+access = logging.getLogger("certkeeper.http")
 
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 
@@ -328,17 +330,36 @@ class OperationsApp:
         route = _route(path, self.service)
         started = time.perf_counter()
         code = {"value": 500}
+        offered = dict(scope.get("headers") or ()).get(b"x-request-id")
+        request_id = new_request_id(offered)
+        token = REQUEST_ID.set(request_id)
 
         async def counting_send(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 code["value"] = int(message["status"])
+                headers = list(message.get("headers") or ())
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
             await send(message)
 
         try:
             await self.inner(scope, receive, counting_send)
         finally:
+            elapsed = time.perf_counter() - started
             HTTP_REQUESTS.labels(self.service, route, str(code["value"])).inc()
-            HTTP_SECONDS.labels(self.service, route).observe(time.perf_counter() - started)
+            HTTP_SECONDS.labels(self.service, route).observe(elapsed)
+            if route == "acme":  # one line per ACME request; OCSP is counted, not logged
+                access.info(
+                    "acme request",
+                    extra={
+                        "method": scope["method"],
+                        "path": path,
+                        "status": code["value"],
+                        "ms": round(elapsed * 1000, 1),
+                        "client": (scope.get("client") or ("", 0))[0],
+                    },
+                )
+            REQUEST_ID.reset(token)
 
     async def _operations(self, path: str, send: Send) -> None:
         loop = asyncio.get_running_loop()

@@ -5,6 +5,7 @@ follows the database."""
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import socket
 import subprocess
@@ -47,7 +48,7 @@ def get(port: int, path: str, body: bytes | None = None) -> tuple[int, bytes]:
 
 
 @contextmanager
-def serving(home: Path, *mode: str) -> Iterator[int]:
+def serving(home: Path, *mode: str, log: list[str] | None = None) -> Iterator[int]:
     port = free_port()
     env = {**os.environ, "CERTKEEPER_PASSPHRASE": PASSPHRASE}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
@@ -85,9 +86,12 @@ def serving(home: Path, *mode: str) -> Iterator[int]:
     finally:
         proc.terminate()
         try:
-            proc.wait(10)
+            out, _ = proc.communicate(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+            out, _ = proc.communicate()
+        if log is not None:
+            log.extend(out.decode(errors="replace").splitlines())
 
 
 def issue_one(home: Path, tmp_path: Path, name: str) -> tuple[x509.Certificate, x509.Certificate]:
@@ -201,3 +205,44 @@ def test_every_metric_is_documented() -> None:
     names = {n for n in source.split('"') if n.startswith("certkeeper_") and " " not in n}
     assert len(names) >= 20
     assert sorted(names - set(documented.split("`"))) == []
+
+
+def test_acme_requests_are_logged_as_json_with_their_request_id(tmp_path: Path) -> None:
+    home = make_home(tmp_path / "home")
+    lines: list[str] = []
+    with serving(home, log=lines) as port:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/acme/directory", headers={"X-Request-Id": "req-42.a"})
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 200
+        assert response.getheader("x-request-id") == "req-42.a"
+        conn.request("GET", "/acme/directory", headers={"X-Request-Id": "y" * 200})
+        response = conn.getresponse()
+        response.read()
+        made = response.getheader("x-request-id")
+        assert made and len(made) == 16  # an overlong id is replaced
+        conn.close()
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    (logged,) = [r for r in records if r.get("request_id") == "req-42.a"]
+    assert logged["event"] == "acme request" and logged["status"] == 200
+    assert logged["path"] == "/acme/directory" and logged["method"] == "GET"
+    assert PASSPHRASE not in "\n".join(lines)  # the server had it in its environment
+
+
+def test_the_formatter_masks_secret_fields_and_keeps_the_rest() -> None:
+    import logging
+
+    from certkeeper.logs import REQUEST_ID, JsonFormatter
+
+    record = logging.LogRecord("certkeeper.x", logging.INFO, "", 0, "issued", None, None)
+    record.serial = "0a1b"
+    record.passphrase = "hunter2"
+    record.db_password = "s3cret"
+    token = REQUEST_ID.set("r1")
+    try:
+        doc = json.loads(JsonFormatter().format(record))
+    finally:
+        REQUEST_ID.reset(token)
+    assert doc["event"] == "issued" and doc["serial"] == "0a1b" and doc["request_id"] == "r1"
+    assert doc["passphrase"] == doc["db_password"] == "[redacted]"

@@ -251,6 +251,7 @@ def _with_operations(
     app: OcspResponder | StatusApp | AcmeApp, mode: str, home: CaHome
 ) -> OperationsApp:
     """/metrics, /healthz and /readyz beside the service, and every request counted."""
+    from certkeeper.logs import configure as configure_logging
     from certkeeper.metrics import (
         InventoryCollector,
         OperationsApp,
@@ -260,6 +261,7 @@ def _with_operations(
     )
 
     adopt_multiprocess_mode()
+    configure_logging()
     engine = home.inventory.engine
     checks = status_ready_checks(engine, utc_now)
     if mode != "ocsp":  # ACME finalize signs: the issuing keys must load
