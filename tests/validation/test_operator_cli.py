@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from certkeeper.ca.home import CaHome
 from certkeeper.cli.main import app
-from certkeeper.errors import ConfigError
+from certkeeper.errors import EXIT_PARTIAL, ConfigError
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import (
     IssuanceService,
@@ -198,7 +198,7 @@ def test_batch_refuses_unvalidated_names_one_by_one(
         "--workers",
         "1",
     )
-    assert code == 3
+    assert code == EXIT_PARTIAL
     assert "issued 1, failed 1" in err
     assert "failed: b.csr: www.google.com: no valid domain validation" in err
 
