@@ -19,7 +19,7 @@ from certkeeper.cli.common import (
     progress,
     resolve_home,
 )
-from certkeeper.errors import EXIT_PARTIAL, InputError, NotFound
+from certkeeper.errors import EXIT_FINDINGS, EXIT_PARTIAL, InputError, NotFound
 
 HomeOption = Annotated[
     Path | None,
@@ -81,8 +81,10 @@ def refresh_command(
         )
         if failures:
             print_rows(failures, ["serial", "error"], fmt, title="failures")
-    if report.failed or report.late:
-        raise typer.Exit(EXIT_PARTIAL)
+    if report.failed:
+        raise typer.Exit(EXIT_PARTIAL)  # the failed serials are due again next run
+    if report.late:
+        raise typer.Exit(EXIT_FINDINGS)  # replaced after the BR 4.9.10 deadline
 
 
 @ocsp_app.command("show")
