@@ -212,8 +212,9 @@ def test_every_surface_says_the_deadline_is_missed_with_the_same_figures(
     assert code == EXIT_DEADLINE_MISSED, err
     drilled = json.loads(out)
     assert drilled["deadline_met"] is False and drilled["summary"] == sentence
-    # the same figures; only the instant planned at is the drill's own
-    assert {**drilled["verdict"], "last_planned": None} == {**data["verdict"], "last_planned": None}
+    # the same figures; only the instants it planned from and at are the drill's own
+    own = {"last_planned": None, "planned_from": None}
+    assert {**drilled["verdict"], **own} == {**data["verdict"], **own}
 
     code, out, err = cli(shape, "incident", "execute", "1", "--workers", "1")
     assert code == 0, err
