@@ -149,3 +149,17 @@ def test_the_stated_verdict_equals_a_recomputation_from_the_plan_rows(
     assert all(r.not_after <= deadline for r in p.items if r.planned_at is None and v.met), (
         "a met plan leaves only certificates that expire by the deadline"
     )
+
+
+def test_a_plan_recorded_without_a_verdict_is_not_trusted() -> None:
+    """Plans recorded before verdicts were stored said "meets the deadline" wrongly;
+    every surface asks for a new plan instead of repeating them."""
+    from certkeeper.revocation.incidents import plan_verdict, verdict_sentence
+
+    old = {"summary": "all 2000 certificates fit", "deadline_met": True, "left_to_expire": 1804}
+    assert plan_verdict(old) is None
+    assert verdict_sentence(3, old) == (
+        "The latest plan has no recorded verdict (made by an earlier version): "
+        "run certkeeper incident plan 3 again."
+    )
+    assert verdict_sentence(3, None) == "No revocation plan has been made."
