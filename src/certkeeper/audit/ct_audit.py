@@ -187,6 +187,7 @@ def walk(
             progress = state.logs[url]
             client = LogClient(url)
             pending: list[tuple[LoggedEntry, str]] = []
+            reported = progress.next_index
             for entry in client.entries(progress.next_index, progress.tree_size, batch):
                 result.entries += 1
                 if entry_issuer_hash(entry) in issuer_hashes:
@@ -201,13 +202,11 @@ def walk(
                 if progress.next_index % batch == 0 or progress.next_index == progress.tree_size:
                     _flush(pending, facts, url, progress, result, findings_file)
                     pending = []
+                    findings_file.flush()  # findings on disk before the position moves on
                     state.save(state_dir)
                     if advance is not None:
-                        advance(
-                            batch
-                            if progress.next_index % batch == 0
-                            else progress.next_index % batch
-                        )
+                        advance(progress.next_index - reported)
+                    reported = progress.next_index
             _flush(pending, facts, url, progress, result, findings_file)
             state.save(state_dir)
     return result
