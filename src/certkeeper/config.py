@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from certkeeper.acme.settings import AcmeSettings, parse_acme
+from certkeeper.auditlog.settings import AuditLogSettings, parse_audit_log
 from certkeeper.ct.settings import CtSettings, parse_ct
 from certkeeper.errors import ConfigError
 from certkeeper.signing.tokens import TokenConfig
@@ -86,6 +87,8 @@ class Config:
     public: bool = True
     # A new profile version is live only once a second person approves it.
     profiles_require_approval: bool = False
+    # Where the audit log is mirrored besides the inventory (docs/audit-log.md).
+    audit_log: AuditLogSettings = field(default_factory=AuditLogSettings)
 
     @property
     def config_path(self) -> Path:
@@ -148,6 +151,7 @@ _TOP = (
     "validation",
     "acme",
     "ct",
+    "audit_log",
 )
 
 
@@ -292,6 +296,7 @@ def _parse(doc: dict[str, Any], home: Path, where: str) -> Config:
         validation=parse_validation(get_table(doc, "validation", where), where),
         acme=parse_acme(get_table(doc, "acme", where), where),
         ct=parse_ct(get_table(doc, "ct", where), where, home),
+        audit_log=parse_audit_log(get_table(doc, "audit_log", where), where, home),
         public=get(ca, "public", bool, f"{where} [ca]", default=True),
         profiles_require_approval=get(
             profiles, "require_approval", bool, f"{where} [profiles]", default=False
@@ -375,6 +380,12 @@ smtp_port = 25
 from = "ca@example.com"
 starttls = false
 attempts = 3
+
+[audit_log]
+# Every security event is chained in the inventory and mirrored here as JSON lines
+# (docs/audit-log.md); "" for none. syslog = true also sends each entry to syslog.
+mirror = "audit-log.jsonl"
+syslog = false
 
 # Certificate Transparency (docs/ct.md): without a log list no SCTs are embedded. With
 # one (Chrome's v3 log_list.json schema), every final certificate carries SCTs that

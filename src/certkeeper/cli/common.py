@@ -101,6 +101,9 @@ def resolve_actor(actor: str | None) -> str:
     name = name.strip()
     if not name or len(name) > 128 or not name.isprintable():
         raise InputError(f"--actor {name!r}: 1-128 printable characters")
+    from certkeeper.auditlog.record import set_actor  # the audit log records this name
+
+    set_actor(name)
     return name
 
 

@@ -61,6 +61,7 @@ _COMMAND_MODULES = (
     "mpic",
     "db",
     "ct",
+    "audit_log",
 )
 
 for _name in _COMMAND_MODULES:

@@ -35,6 +35,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from certkeeper import br
+from certkeeper.auditlog.record import audited_issuance
 from certkeeper.ca.home import CaHome
 from certkeeper.config import Waiver
 from certkeeper.ct.sct import decode_sct_list
@@ -213,6 +214,7 @@ class IssuanceService:
         if self.on_step is not None:
             self.on_step(name)
 
+    @audited_issuance  # certificate.issued / issuance.refused in the audit log
     def issue(self, request: IssueRequest) -> Issued:
         home, inventory, config = self.home, self.home.inventory, self.home.config
         profile = home.profiles.for_issuance(request.profile_id)
@@ -341,6 +343,7 @@ class IssuanceService:
             )
         )
 
+    @audited_issuance
     def resume(self, serial: str) -> Issued:
         """Complete a precertificate that waits for SCTs (`issue --resume`).
 

@@ -603,3 +603,23 @@ batch_items = Table(
     Column("started_at", UtcDateTime, nullable=False),
     Column("serial", String(40), ForeignKey("serials.serial"), nullable=True),
 )
+
+# The audit log (BR 5.4.1, migration 0011): append-only, each entry hash-chained to the
+# one before (certkeeper.auditlog.chain). `detail` is canonical JSON; `serial` is set for
+# events about one certificate so `audit-log show --serial` finds them.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("serial", String(40), nullable=True),
+    Column("detail", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_log_at", "at"),
+    Index("ix_audit_log_serial", "serial"),
+    Index("ix_audit_log_event", "event", "seq"),
+)

@@ -1,0 +1,136 @@
+"""The one-call API every event site uses: `record(home, event, subject, ...)`.
+
+Who acted: the name a command took from `--actor` (`set_actor`), else one bound for the
+current request (`acting_as`, e.g. an ACME account), else $CERTKEEPER_ACTOR, else the
+OS user. Event names are dotted, the first word naming the area (`certificate.issued`,
+`issuance.refused`, `profile.disabled`, `ca.activated`, `server.started`, ...), so
+`audit-log show --event ca.` selects one area.
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+from weakref import WeakKeyDictionary
+
+from certkeeper.auditlog.chain import Entry
+from certkeeper.auditlog.log import AuditLog
+from certkeeper.errors import IssuanceRefused
+from certkeeper.store.audit_log import AuditLogStore
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from certkeeper.ca.home import CaHome
+
+ACTOR_ENV = "CERTKEEPER_ACTOR"
+
+_request_actor: ContextVar[str | None] = ContextVar("certkeeper_audit_actor", default=None)
+_command_actor: str | None = None
+_logs: WeakKeyDictionary[CaHome, AuditLog] = WeakKeyDictionary()
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def set_actor(name: str) -> None:
+    """The actor of this command (`--actor`)."""
+    global _command_actor
+    _command_actor = name
+
+
+@contextmanager
+def acting_as(name: str) -> Iterator[None]:
+    """Record events of the enclosed block (one request) under `name`."""
+    token = _request_actor.set(name)
+    try:
+        yield
+    finally:
+        _request_actor.reset(token)
+
+
+def current_actor() -> str:
+    name = _request_actor.get() or _command_actor or os.environ.get(ACTOR_ENV)
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid:{os.getuid()}"
+
+
+def audit_log(home: CaHome) -> AuditLog:
+    """The home's audit log (one per opened home)."""
+    log = _logs.get(home)
+    if log is None:
+        log = AuditLog(AuditLogStore(home.inventory.engine), home.config.audit_log)
+        _logs[home] = log
+    return log
+
+
+def record(
+    home: CaHome,
+    event: str,
+    subject: str = "",
+    *,
+    serial: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+    actor: str | None = None,
+    at: datetime | None = None,
+) -> Entry:
+    """Append one event to the home's audit log (and its mirror)."""
+    return audit_log(home).append(
+        event, subject, actor or current_actor(), serial=serial, detail=detail, at=at
+    )
+
+
+def audited_issuance(method: F) -> F:
+    """Record what an IssuanceService method did: `certificate.issued`, or
+    `issuance.refused` with the reason and the blocking lint ids. Refusals propagate."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, what: Any, *args: Any, **kwargs: Any) -> Any:
+        subject = _request_subject(what)
+        try:
+            issued = method(self, what, *args, **kwargs)
+        except IssuanceRefused as exc:
+            findings = getattr(exc, "findings", None) or ()
+            record(
+                self.home,
+                "issuance.refused",
+                subject,
+                serial=getattr(exc, "serial", None) or (what if isinstance(what, str) else None),
+                detail={
+                    "refusal": type(exc).__name__,
+                    "reason": str(exc),
+                    "lint_ids": sorted({f.lint_id for f in findings}),
+                    "profile": getattr(what, "profile_id", None),
+                },
+            )
+            raise
+        record(
+            self.home,
+            "certificate.issued",
+            subject,
+            serial=issued.serial,
+            detail={
+                "sha256": issued.sha256,
+                "profile": issued.profile,
+                "waived": sorted({f.lint_id for f in issued.waived}),
+            },
+        )
+        return issued
+
+    return cast(F, wrapper)
+
+
+def _request_subject(what: Any) -> str:
+    """The names asked for (an IssueRequest), or the serial being resumed."""
+    if isinstance(what, str):
+        return what
+    names = getattr(what, "names", None) or getattr(getattr(what, "csr", None), "names", ())
+    return ",".join(names or ())
