@@ -30,6 +30,7 @@ from certkeeper.urls import base_url_problem
 from certkeeper.validation.settings import ValidationSettings, parse_validation
 
 CONFIG_NAME = "certkeeper.toml"
+SMTP_TLS_MODES = ("none", "starttls", "implicit")
 PASSPHRASE_ENV = "CERTKEEPER_PASSPHRASE"
 
 
@@ -73,8 +74,13 @@ class Config:
     smtp_host: str = "localhost"
     smtp_port: int = 25
     mail_from: str = "ca@example.com"
-    smtp_starttls: bool = False
+    # none | starttls | implicit (SMTPS); authentication needs one of the last two
+    smtp_tls: str = "none"
+    smtp_username: str | None = None
+    smtp_password_file: Path | None = None
     notify_attempts: int = 3
+    # a failed notice is retried after retry_minutes, doubling with each attempt
+    notify_retry_minutes: int = 15
     waivers: tuple[Waiver, ...] = field(default_factory=tuple)
     # Keys in a PKCS#11 token instead of key files; the passphrase is the user PIN.
     pkcs11: TokenConfig | None = None
@@ -217,7 +223,33 @@ def _parse(doc: dict[str, Any], home: Path, where: str) -> Config:
         )
     notify = get_table(doc, "notify", where)
     nw = f"{where} [notify]"
-    check_keys(notify, ("smtp_host", "smtp_port", "from", "starttls", "attempts"), nw)
+    check_keys(
+        notify,
+        (
+            "smtp_host",
+            "smtp_port",
+            "from",
+            "starttls",
+            "tls",
+            "username",
+            "password_file",
+            "attempts",
+            "retry_minutes",
+        ),
+        nw,
+    )
+    smtp_tls = get(notify, "tls", str, nw, default="none")
+    if smtp_tls not in SMTP_TLS_MODES:
+        raise TomlProblem(f"{nw}.tls: {smtp_tls!r} is not one of {', '.join(SMTP_TLS_MODES)}")
+    if get(notify, "starttls", bool, nw, default=False):  # the older spelling
+        smtp_tls = "starttls"
+    smtp_username = get(notify, "username", str, nw, default="") or None
+    smtp_password = get(notify, "password_file", str, nw, default="")
+    if smtp_username and smtp_tls == "none":
+        raise TomlProblem(f"{nw}.username: SMTP authentication needs tls = starttls or implicit")
+    retry_minutes = get(notify, "retry_minutes", int, nw, default=15)
+    if not 1 <= retry_minutes <= 1440:
+        raise TomlProblem(f"{nw}.retry_minutes: {retry_minutes} is not between 1 and 1440")
     smtp_port = get(notify, "smtp_port", int, nw, default=25)
     if not 1 <= smtp_port <= 65535:
         raise TomlProblem(f"{nw}.smtp_port: {smtp_port} is not a TCP port")
@@ -290,8 +322,11 @@ def _parse(doc: dict[str, Any], home: Path, where: str) -> Config:
         smtp_host=get(notify, "smtp_host", str, nw, default="localhost"),
         smtp_port=smtp_port,
         mail_from=mail_from,
-        smtp_starttls=get(notify, "starttls", bool, nw, default=False),
+        smtp_tls=smtp_tls,
+        smtp_username=smtp_username,
+        smtp_password_file=(home / smtp_password) if smtp_password else None,
         notify_attempts=attempts,
+        notify_retry_minutes=retry_minutes,
         waivers=tuple(waivers),
         validation=parse_validation(get_table(doc, "validation", where), where),
         acme=parse_acme(get_table(doc, "acme", where), where),
@@ -378,8 +413,13 @@ lookback_days = 10
 smtp_host = "localhost"
 smtp_port = 25
 from = "ca@example.com"
-starttls = false
+# "none", "starttls" or "implicit" (SMTPS, usually port 465); authentication needs TLS
+tls = "none"
+# username = "ca-notices"
+# password_file = "secrets/smtp-password"   # or $CERTKEEPER_SMTP_PASSWORD
 attempts = 3
+# a failed notice is retried after this many minutes, doubling with each attempt
+retry_minutes = 15
 
 [audit_log]
 # Every security event is chained in the inventory and mirrored here as JSON lines

@@ -103,10 +103,13 @@ def test_primary_and_backup_contacts_are_notified_and_failures_retried(
     ]
 
     box.refuse.clear()
-    second = notify(ca, incident.id)  # only the failed one is sent again
+    soon = notify(ca, incident.id, now=now + timedelta(minutes=5))  # inside the backoff
+    assert (soon.sent, soon.failed, soon.waiting) == (0, 0, 1)
+    later = now + timedelta(minutes=20)
+    second = notify(ca, incident.id, now=later)  # only the failed one is sent again
     assert (second.sent, second.failed) == (1, 0)
     assert incidents.status(ca, incident.id, now).undelivered == []
-    assert notify(ca, incident.id).sent == 0  # nothing sent twice
+    assert notify(ca, incident.id, now=later).sent == 0  # nothing sent twice
 
 
 def test_unreachable_smtp_server_is_recorded_not_raised(fresh_ca: CaHome) -> None:

@@ -379,19 +379,43 @@ def status_cmd(
 
 @incident_app.command("notify")
 @handle_errors
-def notify_cmd(incident_id: int, home: Path | None = home_option()) -> None:
-    """Send or retry the subscriber notices of an incident."""
+def notify_cmd(
+    incident_id: int,
+    home: Path | None = home_option(),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print the notices that are due; send and record nothing."
+    ),
+) -> None:
+    """Send or retry (with backoff) the subscriber notices of an incident.
+
+    Exits non-zero while any notice failed this run or used up its attempts, so a timer
+    running it never fails silently."""
     from certkeeper.ca.home import CaHome
     from certkeeper.revocation.notify import notify
 
     ca = CaHome.open(resolve_home(home))
-    report = notify(ca, incident_id)
+    report = notify(ca, incident_id, dry_run=dry_run)
+    if dry_run:
+        for message in report.messages:
+            typer.echo(message.as_string())
+        typer.echo(f"{len(report.messages)} notice(s) due; nothing sent (--dry-run)")
+        return
     typer.echo(
-        f"sent {report.sent}, failed {report.failed}, subscribers without contact: "
+        f"sent {report.sent}, failed {report.failed}, waiting to retry {report.waiting}, "
+        f"abandoned {len(report.abandoned)}, subscribers without contact: "
         f"{', '.join(report.without_contact or []) or 'none'}"
     )
-    if report.failed:
-        raise typer.Exit(EXIT_PARTIAL)  # the failed notices stay queued for a retry
+    for error in report.errors:
+        err_console.print(f"failed: {error}", markup=False, highlight=False, soft_wrap=True)
+    for item in report.abandoned:
+        err_console.print(
+            f"abandoned after {ca.config.notify_attempts} attempts: {item}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    if report.failed or report.abandoned:
+        raise typer.Exit(EXIT_PARTIAL)  # failed notices stay queued; abandoned need a person
 
 
 @incident_app.command("drill")

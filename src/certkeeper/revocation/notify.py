@@ -5,16 +5,20 @@ and how to replace them; deliveries and failures are recorded, failures retried.
 
 from __future__ import annotations
 
+import os
 import smtplib
 import ssl
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from pathlib import Path
 
 from certkeeper.ca.home import CaHome
-from certkeeper.store.incidents import CampaignItem, IncidentRecord, IncidentStore
+from certkeeper.config import Config
+from certkeeper.errors import ConfigError, NotFound
+from certkeeper.store.incidents import CampaignItem, IncidentRecord, IncidentStore, Notification
 from certkeeper.x509.time import truncate
 
 
@@ -24,10 +28,21 @@ class NotifyReport:
     sent: int = 0
     failed: int = 0
     without_contact: list[str] | None = None
+    abandoned: list[str] = field(default_factory=list)  # attempts used up: act on these
+    waiting: int = 0  # failed notices inside their retry backoff
+    errors: list[str] = field(default_factory=list)  # why sends failed this run
+    messages: list[EmailMessage] = field(default_factory=list)  # dry run only
 
 
 def compose(
-    incident: IncidentRecord, subscriber_id: str, items: list[CampaignItem], sender: str, to: str
+    incident: IncidentRecord,
+    subscriber_id: str,
+    items: list[CampaignItem],
+    sender: str,
+    to: str,
+    *,
+    names: dict[str, list[str]] | None = None,
+    now: datetime | None = None,
 ) -> EmailMessage:
     """The notice: what happens, by when, to which certificates, and what to do.
 
@@ -43,7 +58,7 @@ def compose(
         f"Action required: {len(certs)} certificate(s){also} to be revoked; deadline "
         f"{incident.deadline:%Y-%m-%d %H:%M} UTC"
     )
-    msg["Date"] = format_datetime(datetime.now(UTC))
+    msg["Date"] = format_datetime(now or datetime.now(UTC))
     msg["Message-ID"] = make_msgid(domain=sender.split("@", 1)[1])
     msg["X-Certkeeper-Incident"] = str(incident.id)
     lines = [
@@ -67,19 +82,21 @@ def compose(
         "- Otherwise request a new certificate for the same names with a new key.",
         "",
         "Certificates (serial, SHA-256, expires):",
-        *_listing(certs),
+        *_listing(certs, names or {}),
     ]
     if pres:
         lines += ["", "Precertificates without a final certificate (serial, SHA-256, expires):"]
-        lines += _listing(pres)
+        lines += _listing(pres, names or {})
     msg.set_content("\n".join(lines) + "\n")
     return msg
 
 
-def _listing(items: list[CampaignItem]) -> list[str]:
+def _listing(items: list[CampaignItem], names: dict[str, list[str]]) -> list[str]:
     lines = []
     for item in items:
         lines.append(f"- {item.serial}  {item.sha256}  {item.not_after:%Y-%m-%d}")
+        if names.get(item.serial):
+            lines.append(f"  names: {', '.join(names[item.serial])}")
         lines.append(f"  {_planned(item)}")
         lines.append(f"  https://crt.sh/?sha256={item.sha256.upper()}")
     return lines
@@ -93,11 +110,113 @@ def _planned(item: CampaignItem) -> str:
     return "no revocation planned before it expires"
 
 
-def notify(home: CaHome, incident_id: int, now: datetime | None = None) -> NotifyReport:
-    """Send (or retry) every pending or failed notice of an incident."""
+SMTP_PASSWORD_ENV = "CERTKEEPER_SMTP_PASSWORD"
+
+
+class SmtpUnavailable(Exception):
+    """Connecting, TLS or authentication failed: nothing could be sent this round."""
+
+
+def _smtp_password(config: Config) -> str | None:
+    if config.smtp_username is None:
+        return None
+    value = os.environ.get(SMTP_PASSWORD_ENV)
+    if value:
+        return value
+    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+    sources = [Path(credentials) / "smtp-password"] if credentials else []
+    if config.smtp_password_file is not None:
+        sources.append(config.smtp_password_file)
+    for path in sources:
+        if path.is_file():
+            return path.read_text(encoding="utf-8").strip()
+    raise ConfigError(
+        f"SMTP user {config.smtp_username} has no password: set {SMTP_PASSWORD_ENV} or "
+        "[notify] password_file"
+    )
+
+
+def _connect(config: Config) -> smtplib.SMTP:
+    """A connected, encrypted (as configured) and authenticated SMTP session."""
+    where = f"{config.smtp_host}:{config.smtp_port}"
+    password = _smtp_password(config)
+    context = ssl.create_default_context()
+    try:
+        smtp: smtplib.SMTP
+        if config.smtp_tls == "implicit":
+            smtp = smtplib.SMTP_SSL(config.smtp_host, config.smtp_port, timeout=15, context=context)
+        else:
+            smtp = smtplib.SMTP(config.smtp_host, config.smtp_port, timeout=15)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise SmtpUnavailable(f"cannot connect to {where}: {exc}") from None
+    step = "STARTTLS"
+    try:
+        if config.smtp_tls == "starttls":
+            smtp.starttls(context=context)
+        step = "authentication"
+        if config.smtp_username is not None and password is not None:
+            smtp.login(config.smtp_username, password)
+    except (OSError, smtplib.SMTPException) as exc:
+        smtp.close()
+        raise SmtpUnavailable(f"SMTP {step} with {where} failed: {exc}") from None
+    return smtp
+
+
+def _due(n: Notification, config: Config, now: datetime) -> bool:
+    """Pending, or failed and past its backoff (retry_minutes, doubling per attempt)."""
+    if n.attempts >= config.notify_attempts:
+        return False
+    if n.state == "pending" or n.last_attempt_at is None:
+        return True
+    wait = timedelta(minutes=config.notify_retry_minutes * 2 ** max(0, n.attempts - 1))
+    return n.last_attempt_at + wait <= now
+
+
+def _with_names(home: CaHome, items: list[CampaignItem]) -> dict[str, list[str]]:
+    """serial -> the names it certifies (the final certificate's, or the precert's)."""
+    names: dict[str, list[str]] = {}
+    for item in items:
+        try:
+            if item.kind == "certificate":
+                names[item.serial] = list(home.inventory.certificate(serial=item.serial).names)
+            else:
+                der = home.inventory.precertificate(item.serial).der
+                names[item.serial] = _san_names(der)
+        except NotFound:
+            names[item.serial] = []
+    return names
+
+
+def _san_names(der: bytes) -> list[str]:
+    from cryptography import x509
+
+    try:
+        san = x509.load_der_x509_certificate(der).extensions.get_extension_for_class(
+            x509.SubjectAlternativeName
+        )
+    except (ValueError, x509.ExtensionNotFound):
+        return []
+    return sorted(str(v) for v in san.value.get_values_for_type(x509.DNSName)) + sorted(
+        str(v) for v in san.value.get_values_for_type(x509.IPAddress)
+    )
+
+
+def notify(
+    home: CaHome,
+    incident_id: int,
+    now: datetime | None = None,
+    *,
+    dry_run: bool = False,
+) -> NotifyReport:
+    """Send (or retry, with backoff) every pending or failed notice of an incident.
+
+    Notices that used up their attempts are reported as abandoned on every run until
+    someone acts, so a timer running this command keeps failing visibly. With
+    `dry_run`, the messages are composed and returned, and nothing is sent or recorded."""
     store = IncidentStore(home.inventory.engine)
     incident = store.get(incident_id)
     config = home.config
+    at = truncate(now or datetime.now(UTC))
     by_subscriber: dict[str, list[CampaignItem]] = defaultdict(list)
     for item in store.items(incident_id):
         if item.subscriber_id is not None:
@@ -110,60 +229,77 @@ def notify(home: CaHome, incident_id: int, now: datetime | None = None) -> Notif
             assert report.without_contact is not None
             report.without_contact.append(subscriber_id)
         targets += [(subscriber_id, address, kind) for address, kind in contacts]
-    store.ensure_notifications(incident_id, targets)
-    due = [
-        n
-        for n in store.notifications(incident_id, ("pending", "failed"))
-        if n.attempts < config.notify_attempts
+    if not dry_run:
+        store.ensure_notifications(incident_id, targets)
+        notices = store.notifications(incident_id, ("pending", "failed"))
+    else:  # every contact, as if none had been sent
+        notices = [Notification(s, a, k, "pending", 0, None, None) for s, a, k in targets]
+    report.abandoned = [
+        f"{n.address} ({n.subscriber_id}): {n.last_error}"
+        for n in notices
+        if n.state == "failed" and n.attempts >= config.notify_attempts
     ]
+    due = [n for n in notices if _due(n, config, at)]
+    report.waiting = sum(
+        1 for n in notices if n.attempts < config.notify_attempts and not _due(n, config, at)
+    )
     if not due:
         return report
-    try:
-        smtp = smtplib.SMTP(config.smtp_host, config.smtp_port, timeout=15)
-    except OSError as exc:
-        at = truncate(now or datetime.now(UTC))
-        for n in due:
-            store.record_delivery(
-                incident_id,
-                n.subscriber_id,
-                n.address,
-                False,
-                f"cannot connect to {config.smtp_host}:{config.smtp_port}: {exc}",
-                at,
-            )
-            report.failed += 1
-        return report
-    with smtp:
-        if config.smtp_starttls:
-            smtp.starttls(context=ssl.create_default_context())
-        for n in due:
-            message = compose(
+    names = _with_names(home, [i for items in by_subscriber.values() for i in items])
+    messages = [
+        (
+            n,
+            compose(
                 incident,
                 n.subscriber_id,
                 by_subscriber[n.subscriber_id],
                 config.mail_from,
                 n.address,
-            )
-            at = truncate(now or datetime.now(UTC))
+                names=names,
+                now=at,
+            ),
+        )
+        for n in due
+    ]
+    if dry_run:
+        report.messages = [m for _, m in messages]
+        return report
+    try:
+        smtp = _connect(config)
+    except SmtpUnavailable as exc:
+        for n in due:
+            store.record_delivery(incident_id, n.subscriber_id, n.address, False, str(exc), at)
+            report.failed += 1
+        report.errors.append(str(exc))
+        _log(store, incident_id, at, report)
+        return report
+    with smtp:
+        for n, message in messages:
             try:
                 refused = smtp.send_message(message)
                 error = "; ".join(f"{a}: {c} {m!r}" for a, (c, m) in refused.items()) or None
-            except smtplib.SMTPException as exc:
+            except (OSError, smtplib.SMTPException) as exc:
                 error = f"{type(exc).__name__}: {exc}"
             store.record_delivery(incident_id, n.subscriber_id, n.address, error is None, error, at)
             if error is None:
                 report.sent += 1
             else:
                 report.failed += 1
+                report.errors.append(f"{n.address}: {error}")
+    _log(store, incident_id, at, report)
+    return report
+
+
+def _log(store: IncidentStore, incident_id: int, at: datetime, report: NotifyReport) -> None:
     store.log(
         incident_id,
-        truncate(now or datetime.now(UTC)),
+        at,
         "certkeeper",
         "notifications",
         {
             "sent": report.sent,
             "failed": report.failed,
+            "abandoned": len(report.abandoned),
             "without_contact": report.without_contact,
         },
     )
-    return report

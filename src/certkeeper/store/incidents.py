@@ -92,6 +92,7 @@ class Notification:
     attempts: int
     last_error: str | None
     sent_at: datetime | None
+    last_attempt_at: datetime | None = None
 
 
 def _incident(row: Any) -> IncidentRecord:
@@ -537,7 +538,14 @@ class IncidentStore:
     ) -> list[Notification]:
         n = notifications.c
         stmt = select(
-            n.subscriber_id, n.address, n.kind, n.state, n.attempts, n.last_error, n.sent_at
+            n.subscriber_id,
+            n.address,
+            n.kind,
+            n.state,
+            n.attempts,
+            n.last_error,
+            n.sent_at,
+            n.last_attempt_at,
         ).where(n.incident_id == incident_id)
         if states is not None:
             stmt = stmt.where(n.state.in_(states))
@@ -569,6 +577,7 @@ class IncidentStore:
                     attempts=n.attempts + 1,
                     last_error=error,
                     sent_at=at if ok else None,
+                    last_attempt_at=at,
                 )
             )
 

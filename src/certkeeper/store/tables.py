@@ -377,6 +377,7 @@ notifications = Table(
     Column("attempts", Integer, nullable=False),
     Column("last_error", Text, nullable=True),
     Column("sent_at", UtcDateTime, nullable=True),
+    Column("last_attempt_at", UtcDateTime, nullable=True),  # retries back off from it
     UniqueConstraint("incident_id", "subscriber_id", "address", name="uq_notifications_target"),
 )
 
@@ -468,6 +469,8 @@ acme_orders = Table(
     Column("key_thumbprint", String(64), nullable=True),
     Column("error", Text, nullable=True),  # JSON problem document
     Column("created_at", UtcDateTime, nullable=False),
+    # the ACME profile the client asked for (draft-ietf-acme-profiles); NULL: the default
+    Column("profile", String(32), nullable=True),
     Index("ix_acme_orders_account", "account_id", "created_at"),
     Index("ix_acme_orders_replaces", "replaces_serial"),
     Index("ix_acme_orders_key", "key_thumbprint"),
