@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from certkeeper.cli.common import err_console, handle_errors, resolve_home
+from certkeeper.cli.common import err_console, handle_errors, resolve_home, trust_note
 from certkeeper.errors import InputError
 from certkeeper.granian_server import ServerTls
 from certkeeper.http_limits import BODY_SECONDS_ENV, ServerLimits, raise_descriptor_limit
@@ -112,7 +112,9 @@ def run(
     from certkeeper.ca.home import CaHome
 
     resolved = resolve_home(home).resolve()
-    CaHome.open(resolved).close()  # a clear one-line error now, not in every worker
+    opened = CaHome.open(resolved)  # a clear one-line error now, not in every worker
+    public = opened.config.public
+    opened.close()
     ensure_port_free(host, port)  # never share a busy port (granian uses SO_REUSEPORT)
     os.environ[HOME_ENV] = str(resolved)
     os.environ[MODE_ENV] = mode
@@ -122,7 +124,8 @@ def run(
     prepare_multiprocess_dir()  # before any worker starts: /metrics merges them all
     err_console.print(
         f"serving {mode} for {resolved} on {'https' if tls else 'http'}://{host}:{port} "
-        f"({workers} worker{'s' if workers != 1 else ''}, {server.value})",
+        f"({workers} worker{'s' if workers != 1 else ''}, {server.value})"
+        + (trust_note(public) if mode != "ocsp" else ""),
         highlight=False,
     )
     if server is Server.granian:
