@@ -107,23 +107,20 @@ def test_a_campaign_that_cannot_write_its_crls_says_so_in_one_line(
 ) -> None:
     """ENOSPC while the CRLs are written: exit 3, one line saying the revocations are
     recorded, the shards stay pending; the rerun publishes them."""
-    import errno
     import os
 
     from typer.testing import CliRunner
 
     from certkeeper.cli.main import app
+    from fault_injection import full_disk_under
 
     incident_id, serials, _ = open_planned(fresh_ca, 3)
     pending = CrlStore(fresh_ca.inventory.engine).pending_shards
     argv = ["incident", "execute", str(incident_id), "--workers", "1"]
     argv += ["--home", str(fresh_ca.config.home)]
 
-    def no_space(*args: object) -> None:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
     with monkeypatch.context() as m:
-        m.setattr(crl_files.os, "fsync", no_space)
+        m.setattr(os, "fsync", full_disk_under(fresh_ca.config.crl_dir))
         result = CliRunner().invoke(app, argv)
     assert result.exit_code == 3 and "Traceback" not in result.output
     (line,) = [ln for ln in result.stderr.splitlines() if "No space left on device" in ln]

@@ -10,7 +10,6 @@ revocations on no CRL for good (the next run found nothing to do), and a killed
 
 from __future__ import annotations
 
-import errno
 import os
 import random
 import signal
@@ -40,6 +39,7 @@ from certkeeper.store.queries import CertificateFilter
 from certkeeper.store.revocations import RevocationStore
 from certkeeper.store.tables import campaign_items, crl_shards, revocations
 from factories import PASSPHRASE, csr_pem, make_home
+from fault_injection import full_disk_under
 
 SHARDS = 4
 PER_INCIDENT = 2
@@ -158,10 +158,6 @@ def _exists(engine: Engine, stmt: object) -> bool:
         return conn.execute(stmt).first() is not None  # type: ignore[call-overload]
 
 
-def _no_space(*args: object) -> None:
-    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-
 def _crl_serials(der: bytes) -> set[int]:
     return {entry.serial_number for entry in x509.load_der_x509_crl(der)}
 
@@ -273,7 +269,7 @@ def test_kill_nine_and_a_full_disk_never_keep_a_revocation_off_the_crls(
         runner = CliRunner()
         enospc_serial = singles[trials.revoke]
         with monkeypatch.context() as m:
-            m.setattr(crl_files.os, "fsync", _no_space)
+            m.setattr(os, "fsync", full_disk_under(ca.config.crl_dir))
             result = runner.invoke(
                 app, ["revoke", enospc_serial, "--reason", "keyCompromise", *base]
             )

@@ -5,7 +5,6 @@ shard pending with one error line."""
 
 from __future__ import annotations
 
-import errno
 import os
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from certkeeper.status.crl import CrlPublishRefused, crl_status, publish
 from certkeeper.store.crl_repo import CrlStore
 from certkeeper.wiring import issuance_service
 from factories import PASSPHRASE, csr_pem, make_home
+from fault_injection import full_disk_under
 
 SHARDS = 4
 
@@ -134,10 +134,6 @@ def test_crl_publish_and_serve_use_the_configured_directory(ca: CaHome) -> None:
     assert served.crl_dir == ca.config.crl_dir.resolve()  # type: ignore[attr-defined]
 
 
-def _no_space(*args: object) -> None:
-    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-
 def test_no_space_for_a_crl_is_one_line_and_leaves_the_shard_pending(
     ca: CaHome, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -152,7 +148,7 @@ def test_no_space_for_a_crl_is_one_line_and_leaves_the_shard_pending(
     with monkeypatch.context() as m:
         # the disk fills up while the new CRL is written (fsync is where a full
         # filesystem reports it for buffered writes)
-        m.setattr(crl_files.os, "fsync", _no_space)
+        m.setattr(os, "fsync", full_disk_under(ca.config.crl_dir))
         result = runner.invoke(app, ["crl", "publish", "--home", home])
         assert result.exit_code == 3
         errors = [line for line in result.stderr.splitlines() if "No space left" in line]

@@ -46,7 +46,7 @@ def republish(
     under its lease, into `[crl] dir` unless `out_dir` says otherwise."""
     out = out_dir or home.config.crl_dir
     results = publish_tasks(
-        home, pending_tasks(home, keys), now, out, override_budget=override_budget
+        home, pending_tasks(home, now, keys), now, out, override_budget=override_budget
     )
     report = RepublishReport()
     for result in results:

@@ -594,11 +594,16 @@ def publish_tasks(
     return _finish_pending(home, tasks, results, now, out_dir, override_budget, owner, started)
 
 
-def pending_tasks(home: CaHome, keys: Iterable[tuple[int, int]] = ()) -> list[CrlTask]:
-    """Shard tasks for `keys` (issuer id, shard) and for every shard that holds
-    revocations on no published CRL, whoever recorded them: what a publisher that
-    runs after a revocation must publish, including what a dead run left."""
-    wanted = set(keys) | set(CrlStore(home.inventory.engine).pending_shards())
+def pending_tasks(
+    home: CaHome, now: datetime, keys: Iterable[tuple[int, int]] = ()
+) -> list[CrlTask]:
+    """Shard tasks for `keys` (issuer id, shard) and for every shard of a publishing
+    CA that holds revocations on no published CRL, whoever recorded them: what a
+    publisher that runs after a revocation must publish, including what a dead run
+    left. (An expired CA publishes no more CRLs, as in `plan`.)"""
+    publishing = {rec.id for rec in _publishing_issuers(home, now)}
+    pending = CrlStore(home.inventory.engine).pending_shards()
+    wanted = set(keys) | {key for key in pending if key[0] in publishing}
     names = {rec.id: rec.name for rec in home.inventory.issuers()}
     return [CrlTask(i, names[i], "shard", s) for i, s in sorted(wanted)]
 
