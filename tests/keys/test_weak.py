@@ -197,3 +197,15 @@ def test_any_numbers_get_an_answer_never_an_exception(n: int, e: int) -> None:
 def test_any_point_bytes_get_an_answer_never_an_exception(data: bytes, curve: str) -> None:
     problem = weak.ec_problem(curve, data)
     assert problem is not None  # random bytes are never a point on the curve
+
+
+@given(root=st.integers(min_value=753, max_value=2**300), k=st.sampled_from([2, 3, 5, 7, 11, 13]))
+def test_every_perfect_power_is_found(root: int, k: int) -> None:
+    found = weak.perfect_power(root**k)
+    assert found is not None and found[0] ** found[1] == root**k
+
+
+@given(n=st.integers(min_value=2**64, max_value=2**2048))
+def test_a_reported_power_is_a_power(n: int) -> None:
+    found = weak.perfect_power(n)
+    assert found is None or found[0] ** found[1] == n

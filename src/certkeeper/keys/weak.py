@@ -158,11 +158,33 @@ def _iroot(n: int, k: int) -> int:
         x = y
 
 
+def _not_a_power(n: int, k: int) -> bool:
+    """True when a k-th power residue test proves n is no k-th power: for primes q = jk + 1
+    not dividing n, a k-th power satisfies n^((q-1)/k) = 1 mod q. Cheap, and it rules
+    out almost every k before the exact root is taken."""
+    tested, j = 0, 2
+    while tested < 4:
+        q = j * k + 1
+        j += 2
+        if not _small_prime(q) or n % q == 0:
+            continue
+        if pow(n % q, (q - 1) // k, q) != 1:
+            return True
+        tested += 1
+    return False
+
+
+def _small_prime(q: int) -> bool:
+    return q > 1 and all(q % p for p in range(2, math.isqrt(q) + 1))
+
+
 def perfect_power(n: int) -> tuple[int, int] | None:
     """(root, k) with root**k == n and k >= 2 when n is a perfect power, else None.
     Only prime k need trying; roots below 752 are excluded by the small-factor rule."""
     max_k = max(2, n.bit_length() // 9 + 1)
     for k in primes_below(max_k + 1):
+        if k > 2 and _not_a_power(n, k):
+            continue
         root = _iroot(n, k)
         if root**k == n:
             return root, k
