@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -29,7 +30,15 @@ from typer.testing import CliRunner
 
 from certkeeper.ca.home import CaHome
 from certkeeper.cli.main import app
-from certkeeper.ct.sct import Sct, decode_sct_list, encode_sct_list, precert_entry, verify_sct
+from certkeeper.ct import tls
+from certkeeper.ct.sct import (
+    Sct,
+    SignatureType,
+    decode_sct_list,
+    encode_sct_list,
+    precert_entry,
+    verify_sct,
+)
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.final import final_from_precertificate
 from certkeeper.issuance.service import IssuanceService, Issued, IssueRequest, SctsPending
@@ -42,7 +51,7 @@ from certkeeper.x509 import der
 from dnsserver import free_port
 from factories import PASSPHRASE, csr_pem, make_home
 
-from .served import ServedLog, log_list_text, served_logs
+from .served import MiniCa, ServedLog, log_list_text, served_logs
 
 pytestmark = pytest.mark.slow
 
@@ -326,16 +335,27 @@ def test_certspotter_monitors_the_logs_without_errors(ct_home: CtHome, tmp_path:
         stderr=subprocess.STDOUT,
         text=True,
     )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout or []), daemon=True)
+    reader.start()
+    wanted = [
+        f"finished downloading entries from {s.url}" for s in ct_home.logs if s.log.log_id in used
+    ]
+    deadline = time.monotonic() + 60
     try:
-        time.sleep(6)
+        while time.monotonic() < deadline and proc.poll() is None:
+            seen = "".join(lines)
+            if all(w in seen for w in wanted) or "error verifying" in seen:
+                break
+            time.sleep(0.2)
     finally:
         proc.terminate()
-        out, _ = proc.communicate(timeout=10)
+        proc.wait(10)
+        reader.join(10)
+    out = "".join(lines)
     pre_sha = hashlib.sha256(issued.precertificate_der).hexdigest()
     assert out.count(f"{pre_sha}:") == len(used), out
-    for s in ct_home.logs:
-        if s.log.log_id in used:
-            assert f"finished downloading entries from {s.url}" in out, out
+    assert all(w in out for w in wanted), out
     assert "error" not in out.replace("stopped with error context canceled", "").lower(), out
 
 
@@ -447,3 +467,62 @@ def test_audit_ct_embedded_checks_signatures_and_inclusion(ct_home: CtHome) -> N
 def _chain(ct_home: CtHome, issued: Issued) -> list[bytes]:
     root = x509.load_pem_x509_certificate((ct_home.path / "certs/root.pem").read_bytes())
     return [issued.chain[0], root.public_bytes(Encoding.DER)]
+
+
+def test_certspotter_reports_a_log_whose_tree_head_lies(tmp_path: Path) -> None:
+    """The check above means something: the same monitor flags a signed tree head whose
+    root does not match the log's entries."""
+    ca = MiniCa.create(datetime(2026, 11, 2, tzinfo=UTC))
+    with served_logs([ca.chain()[-1]], ["Liar"]) as (served,):
+        log = served.log
+        for _ in range(3):
+            log.add_chain(
+                [ca.precertificate(datetime(2026, 11, 2, tzinfo=UTC)), *ca.chain()], precert=True
+            )
+        forged_root = hashlib.sha256(b"not the tree").digest()
+        stamp = int(time.time() * 1000)
+        data = tls.uint(0, 1) + tls.uint(SignatureType.TREE_HASH, 1) + tls.uint(stamp, 8)
+        data += tls.uint(3, 8) + forged_root
+        sig = log.key.sign(data, ec.ECDSA(hashes.SHA256()))
+        log._sth[3] = {
+            "tree_size": 3,
+            "timestamp": stamp,
+            "sha256_root_hash": base64.b64encode(forged_root).decode(),
+            "tree_head_signature": base64.b64encode(
+                tls.uint(4, 1) + tls.uint(3, 1) + tls.vector(sig, 2)
+            ).decode(),
+        }
+        listing = tmp_path / "list.json"
+        listing.write_text(log_list_text([served], datetime.now(UTC)))
+        watch = tmp_path / "watch"
+        watch.write_text("ct.example.com\n")
+        proc = subprocess.Popen(
+            [
+                "certspotter",
+                "-logs",
+                str(listing),
+                "-state_dir",
+                str(tmp_path / "state"),
+                "-watchlist",
+                str(watch),
+                "-stdout",
+                "-verbose",
+                "-no_save",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(proc.stdout or []), daemon=True)
+        reader.start()
+        deadline = time.monotonic() + 60
+        try:
+            while time.monotonic() < deadline and "error verifying" not in "".join(lines):
+                time.sleep(0.2)
+        finally:
+            proc.terminate()
+            proc.wait(10)
+            reader.join(10)
+    out = "".join(lines)
+    assert "error verifying" in out and "does not match the entries" in out, out
