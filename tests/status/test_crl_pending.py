@@ -30,7 +30,7 @@ from certkeeper.status.crl import CrlPublishRefused, crl_status, publish
 from certkeeper.store.crl_repo import CrlStore
 from certkeeper.wiring import issuance_service
 from factories import PASSPHRASE, csr_pem, make_home
-from fault_injection import full_disk_under
+from fault_injection import fill, full_disk_under, tiny_tmpfs
 
 SHARDS = 4
 
@@ -303,3 +303,33 @@ def test_a_publishing_worker_that_dies_is_one_error_line(ca: CaHome, tmp_path: P
     finally:
         elsewhere.close()
     assert info.value.exit_code == 3
+
+
+def test_a_really_full_filesystem_under_the_crl_directory(ca: CaHome) -> None:
+    """A real tmpfs, filled: `crl publish` and `revoke` each end with one line and
+    exit 3, the old files stay, the shards stay pending; with space again, one
+    publication finishes them."""
+    serials = issue(ca, 2)
+    home = str(ca.config.home)
+    runner = CliRunner()
+    with tiny_tmpfs(ca.config.crl_dir):
+        assert runner.invoke(app, ["crl", "publish", "--home", home]).exit_code == 0
+        before = {p: p.read_bytes() for p in ca.config.crl_dir.rglob("*.crl")}
+        filler = fill(ca.config.crl_dir)
+        result = runner.invoke(
+            app, ["revoke", serials[0], "--reason", "superseded", "--home", home]
+        )
+        assert result.exit_code == 3 and "Traceback" not in result.output
+        assert f"serial {serials[0]}: revoked, OCSP re-signed; but" in result.stderr
+        result = runner.invoke(app, ["crl", "publish", "--home", home])
+        assert result.exit_code == 3 and "Traceback" not in result.output
+        errors = [ln for ln in result.stderr.splitlines() if "No space left on device" in ln]
+        assert len(errors) == 1
+        assert {p: p.read_bytes() for p in ca.config.crl_dir.rglob("*.crl")} == before
+        assert not list(ca.config.crl_dir.rglob("*.tmp"))
+        assert pending(ca) == {shard_key(ca, serials[0]): 1}
+        filler.unlink()
+        done = runner.invoke(app, ["revoke", serials[1], "--reason", "superseded", "--home", home])
+        assert done.exit_code == 0, done.output
+        assert pending(ca) == {}
+        assert on_published_crl(ca, serials[0]) and on_published_crl(ca, serials[1])
