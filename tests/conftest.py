@@ -43,6 +43,13 @@ def pg_server() -> Iterator[PostgresServer]:
         server.stop()
 
 
+@pytest.fixture
+def own_pg() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of the test's own, for tests that stop it (outages)."""
+    with PostgresServer() as server:
+        yield server
+
+
 @pytest.fixture(scope="session")
 def pg_url(pg_server: PostgresServer) -> str:
     """A `postgresql+psycopg://` URL to a fresh database, shared by the session."""

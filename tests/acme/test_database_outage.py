@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,22 +19,6 @@ from pgserver import PostgresServer
 
 from .client import AcmeClient
 from .conftest import UvicornThread
-
-
-@pytest.fixture
-def own_pg() -> Iterator[PostgresServer]:
-    """A server of this test's own, since the test stops it."""
-    with PostgresServer() as server:
-        yield server
-
-
-def _pg_ctl(server: PostgresServer, action: str) -> None:
-    args = [str(server.bindir / "pg_ctl"), "-D", str(server.datadir), "-w"]
-    args += ["-l", str(server.logfile)]  # not our pipe: the server outlives pg_ctl
-    if action == "stop":
-        args += ["-m", "fast"]  # data kept: the test server runs with fsync off
-    # restart starts a stopped server with the options it last ran with (postmaster.opts)
-    server._run([*args, action], f"pg_ctl {action}")
 
 
 def test_outage_is_503_with_retry_after_and_logged_once(
@@ -53,14 +36,14 @@ def test_outage_is_503_with_retry_after_and_logged_once(
         assert client.kid is not None
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="certkeeper"):
-            _pg_ctl(own_pg, "stop")
+            own_pg.pause()
             replies = [client.post(client.kid, None) for _ in range(20)]
             assert {r.status for r in replies} == {503}, [r.body for r in replies]
             assert all(r.headers.get("retry-after") == "5" for r in replies)
             assert all(r.problem == "serverInternal" for r in replies)
             # the directory and nonces need no database: still served
             assert AcmeClient(base, client.key).directory["newOrder"]
-            _pg_ctl(own_pg, "restart")
+            own_pg.resume()
             after = [client.post(client.kid, None)]
             for _ in range(40):  # the database is checked again once a second at most
                 if after[-1].status == 200:

@@ -56,6 +56,7 @@ from certkeeper.http_limits import (
 )
 from certkeeper.metrics import OCSP_LOOKUPS
 from certkeeper.status.byte_cache import ByteBoundedCache
+from certkeeper.store.database import UNAVAILABLE_ERRORS
 from certkeeper.store.ocsp_repo import OcspStore, ResponderRow
 from certkeeper.x509 import ocsp as enc
 
@@ -198,6 +199,7 @@ class OcspResponder:
         self._tasks: set[asyncio.Task[None]] = set()
         self._issuers: dict[tuple[bytes, bytes], int] | None = None
         self._issuers_loaded = 0.0
+        self._database_down = False  # one log line per outage, not one per request
 
     # -- the answer, independent of HTTP ---------------------------------------------
 
@@ -215,8 +217,26 @@ class OcspResponder:
         loop = asyncio.get_running_loop()
         try:
             self._issuers = await loop.run_in_executor(None, self.store.issuer_hashes)
-        except Exception:
-            log.exception("reloading the issuing CAs failed; keeping the previous list")
+        except Exception as exc:
+            self._database_failed(exc, "reloading the issuing CAs (the previous list is kept)")
+
+    def _database_failed(self, exc: Exception, what: str) -> None:
+        """A database outage is logged once, when it starts (every lookup meanwhile is
+        tryLater); any other failure is a defect, logged with its traceback."""
+        if not isinstance(exc, UNAVAILABLE_ERRORS):
+            log.error("%s failed", what, exc_info=exc)
+        elif not self._database_down:
+            self._database_down = True
+            first = str(exc).strip().splitlines()
+            log.error(
+                "database unavailable (%s): answering tryLater until it is back",
+                first[0] if first else type(exc).__name__,
+            )
+
+    def _database_ok(self) -> None:
+        if self._database_down:
+            self._database_down = False
+            log.warning("database reachable again: OCSP lookups are answered")
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -234,7 +254,11 @@ class OcspResponder:
         cert_id = request.cert_ids[0]
         if cert_id.hash_algorithm != "sha1" or cert_id.serial_number <= 0:
             return UNAUTHORIZED
-        issuers = await self._issuer_map()
+        try:
+            issuers = await self._issuer_map()
+        except UNAVAILABLE_ERRORS as exc:
+            self._database_failed(exc, "loading the issuing CAs")
+            return TRY_LATER
         issuer_id = issuers.get((cert_id.issuer_name_hash, cert_id.issuer_key_hash))
         if issuer_id is None:
             return UNAUTHORIZED
@@ -278,9 +302,10 @@ class OcspResponder:
             else:
                 loop = asyncio.get_running_loop()
                 row = await loop.run_in_executor(None, self.store.lookup, issuer_id, serial)
-        except Exception:
-            log.exception("OCSP lookup failed for issuer %s serial %s", issuer_id, serial)
+        except Exception as exc:
+            self._database_failed(exc, f"OCSP lookup for issuer {issuer_id} serial {serial}")
             return TRY_LATER
+        self._database_ok()
         answer, ttl = self._decide(issuer_id, serial, row)
         fresh = time.monotonic() + ttl * random.uniform(0.8, 1.0)  # spread expiries
         self._answers.put(key, _Entry(fresh, fresh + ttl, answer))
@@ -326,7 +351,8 @@ class OcspResponder:
                 key = await self._key_for(request_der())
             except enc.OcspRequestError:
                 key = MALFORMED
-            self._keys.put(raw, key)
+            if key is not TRY_LATER:  # a passing outage must not stick to the request
+                self._keys.put(raw, key)
         return key if isinstance(key, Answer) else await self._answer(key)
 
     # -- HTTP ------------------------------------------------------------------------
