@@ -526,3 +526,24 @@ def test_certspotter_reports_a_log_whose_tree_head_lies(tmp_path: Path) -> None:
             reader.join(10)
     out = "".join(lines)
     assert "error verifying" in out and "does not match the entries" in out, out
+
+
+def test_cps_render_states_the_ct_policy_and_cps_check_agrees(
+    ct_home: CtHome, tmp_path: Path
+) -> None:
+    env = {"CERTKEEPER_PASSPHRASE": PASSPHRASE}
+    cps = tmp_path / "cps.md"
+    rendered = CliRunner().invoke(
+        app, ["cps", "render", "--out", str(cps), "--home", str(ct_home.path)], env=env
+    )
+    assert rendered.exit_code == 0, rendered.output
+    text = cps.read_text()
+    assert (
+        "Certificate Transparency: every certificate embeds signed certificate timestamps" in text
+    )
+    assert "2 for a lifetime of at most 180 days, 3 above" in text
+    assert "at least 2 different log operators" in text
+    checked = CliRunner().invoke(
+        app, ["cps", "check", str(cps), "--home", str(ct_home.path)], env=env
+    )
+    assert checked.exit_code == 0, checked.output

@@ -169,3 +169,13 @@ def test_ct_settings_default_off_and_reject_bad_values(tmp_path: Path) -> None:
     ]:
         with pytest.raises(TomlProblem, match=message):
             parse_ct(table, "c.toml", tmp_path)
+
+
+def test_the_cps_statement_comes_from_the_policy_rows() -> None:
+    from certkeeper.ct.policy import statement
+
+    both = statement()
+    assert "2 for a lifetime of at most 180 days, 3 above" in both
+    assert "at least 2 different log operators" in both
+    assert "the stricter of the Chrome and Apple CT policies" in both
+    assert "the Apple CT policy in force" in statement(["apple"])

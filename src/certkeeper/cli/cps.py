@@ -42,6 +42,7 @@ def render(
 ) -> None:
     """Markdown in the style of BR 7.1.2.7 from the profiles issuance enforces."""
     from certkeeper.ca.home import CaHome
+    from certkeeper.ct.policy import statement
     from certkeeper.errors import NotFound
     from certkeeper.profiles.cps import render_cps
 
@@ -57,7 +58,13 @@ def render(
             profiles = [ca.profiles.get(pid, v) for pid, v, _ in stored if pid in chosen]
         else:
             profiles = [ca.profiles.get(pid) for pid in chosen]
-        text = render_cps(profiles, cps_version=ca.config.cps_version, ca_name=ca.config.ca_name)
+        ct = ca.config.ct
+        text = render_cps(
+            profiles,
+            cps_version=ca.config.cps_version,
+            ca_name=ca.config.ca_name,
+            ct_statement=statement(ct.submission.policies) if ct.enabled else None,
+        )
     finally:
         ca.close()
     if out is None:

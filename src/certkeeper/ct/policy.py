@@ -89,3 +89,28 @@ def required_for(
     operators = max(p.min_operators for p in in_force)
     because = tuple(p.name for p in in_force)
     return Requirement(logs=logs, operators=operators, because=because)
+
+
+def statement(policies: Sequence[str] = DEFAULT_POLICIES) -> str:
+    """The CT policy in words, for the CPS (`cps render`), from the same rows."""
+    rows = [POLICIES[name] for name in policies]
+    limits = sorted({days for p in rows for days, _ in p.tiers if days is not None})
+    parts = [
+        f"{max(p.scts_for(timedelta(days=days)) for p in rows)} for a lifetime of at most "
+        f"{days} days"
+        for days in limits
+    ]
+    above = timedelta(days=limits[-1], seconds=1) if limits else timedelta(0)
+    parts.append(f"{max(p.scts_for(above) for p in rows)} above")
+    operators = max(p.min_operators for p in rows)
+    names = " and ".join(p.name.capitalize() for p in rows)
+    which = (
+        f"the stricter of the {names} CT policies" if len(rows) > 1 else f"the {names} CT policy"
+    )
+    return (
+        "Certificate Transparency: every certificate embeds signed certificate timestamps "
+        f"(RFC 6962 3.3) from distinct logs, {', '.join(parts)}, operated by at least "
+        f"{operators} different log operators: {which} in force at the certificate's "
+        "notBefore. Each timestamp is verified against its "
+        "log's key before it is embedded; without enough of them no certificate is signed."
+    )

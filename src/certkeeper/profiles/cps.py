@@ -37,9 +37,14 @@ _VALIDATION = {
 
 
 def render_cps(
-    profiles: Sequence[Profile], *, cps_version: str | None = None, ca_name: str | None = None
+    profiles: Sequence[Profile],
+    *,
+    cps_version: str | None = None,
+    ca_name: str | None = None,
+    ct_statement: str | None = None,
 ) -> str:
-    """Markdown for the given profiles, in the order given."""
+    """Markdown for the given profiles, in the order given (`ct_statement`: the CT
+    policy in words, when the CA embeds SCTs)."""
     lines = [f"# {SECTION} Subscriber certificate profiles", ""]
     intro = "This section is generated from the certificate profiles that issuance enforces"
     if ca_name:
@@ -53,6 +58,8 @@ def render_cps(
         "certificates), MUST NOT (never present). Critical: Y (critical), N (non-critical).",
         "",
     ]
+    if ct_statement:
+        lines += [ct_statement, ""]
     for profile in profiles:
         lines += _profile_part(profile)
     return "\n".join(lines).rstrip() + "\n"
