@@ -547,3 +547,53 @@ def test_cps_render_states_the_ct_policy_and_cps_check_agrees(
         app, ["cps", "check", str(cps), "--home", str(ct_home.path)], env=env
     )
     assert checked.exit_code == 0, checked.output
+
+
+def test_an_outsider_finds_a_logged_precertificate_the_responder_does_not_know(
+    ct_home: CtHome, tmp_path: Path
+) -> None:
+    """Seed 003 as someone outside the CA would find it: the issuer's entries from the
+    logs (`audit ct --issuer --out`), then every serial asked of its OCSP responder
+    (`audit coverage --certs`)."""
+    from audit.status_audit_helpers import serve_in_thread, status_app
+
+    fine = ct_home.issue("outsider-fine.example.com")
+    rogue = _rogue_precertificate(ct_home, "outsider-rogue.example.com")
+    rogue_serial = format(x509.load_der_x509_certificate(rogue).serial_number, "x")
+    ct_home.logs[0].log.add_chain([rogue, *_chain(ct_home, fine)], precert=True)
+    issuer_pem = tmp_path / "issuer.pem"
+    issuer_pem.write_bytes(_pem(fine.chain[0]))
+    out = tmp_path / "entries"
+    walk = ["audit", "ct", "--issuer", str(issuer_pem), "--out", str(out)]
+    walk += ["--state", str(tmp_path / "state")]
+    for s in ct_home.logs:
+        walk += ["--log", s.url]
+    assert CliRunner().invoke(app, walk).exit_code == 0
+    with serve_in_thread(status_app(ct_home.path)) as url:
+        result = CliRunner().invoke(
+            app,
+            [
+                "audit",
+                "coverage",
+                "--certs",
+                str(out),
+                "--issuer",
+                str(issuer_pem),
+                "--ocsp",
+                url + "/ocsp",
+                "--no-crl",
+                "--probes",
+                "0",
+                "--workers",
+                "1",
+                "--format",
+                "json",
+            ],
+            env={"CERTKEEPER_PASSPHRASE": PASSPHRASE},
+        )
+    assert result.exit_code == 4, result.output
+    report = json.loads(result.stdout)
+    # our responder answers "unauthorized" for a serial it never assigned: no status
+    without_status = {f["serial"] for f in report["findings"] if f["kind"] == "no-status"}
+    assert rogue_serial in without_status, report["findings"]
+    assert fine.serial not in {f["serial"] for f in report["findings"]}
