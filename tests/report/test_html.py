@@ -3,11 +3,13 @@ accessible charts that are well-formed SVG."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from html.parser import HTMLParser
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -84,7 +86,7 @@ def test_the_page_is_self_contained(campaign: Campaign) -> None:
     assert "script" not in parser.tags
     for name, value in parser.attrs:
         assert name not in ("src", "href"), (name, value)
-    assert not re.search(r"url\(|@import", page)
+    assert not re.search(r"url\((?!#)|@import", page)  # only references inside the page
     assert parser.tags.count("style") == 1 and parser.tags.count("svg") == 2
 
 
@@ -121,23 +123,71 @@ def test_charts_are_accessible_well_formed_svg(campaign: Campaign) -> None:
 def test_every_shard_is_drawn_visibly_and_whole_pixels(
     sizes: list[tuple[int, int]], budget: int
 ) -> None:
+    """Every shard has its bar (and its projected part when it grows), each non-empty
+    part tall enough to see against the budget."""
     from certkeeper.report import svg
     from certkeeper.report.model import ShardBar
 
     bars = [ShardBar("ca <&>", i, now, now + extra) for i, (now, extra) in enumerate(sizes)]
     root = ET.fromstring(svg.shard_chart(bars, budget))
     ns = "{http://www.w3.org/2000/svg}"
-    rects = [r for r in root.iter(f"{ns}rect") if r.get("shape-rendering") == "crispEdges"]
-    drawn = {c: [r for r in rects if r.get("fill") == c] for c in (svg.BAR_NOW, svg.BAR_PROJECTED)}
-    assert len(drawn[svg.BAR_NOW]) == len(bars)
-    assert len(drawn[svg.BAR_PROJECTED]) == sum(1 for b in bars if b.projected_bytes > b.bytes)
-    for rect in rects:
-        for attr in ("x", "y", "width", "height"):
-            assert re.fullmatch(r"-?\d+", rect.get(attr, "")), rect.attrib
-    for bar, rect in zip(bars, drawn[svg.BAR_NOW], strict=True):
-        assert int(rect.get("height", "0")) >= (2 if bar.bytes > 0 else 0)
-    for rect in drawn[svg.BAR_PROJECTED]:
-        assert int(rect.get("height", "0")) >= 2
+    ids = {g.get("id") for g in root.iter(f"{ns}g")}
+    assert {f"bar-now-{i}" for i in range(len(bars))} <= ids
+    projected = {i for i, b in enumerate(bars) if b.projected_bytes > b.bytes}
+    assert {i for i in range(len(bars)) if f"bar-projected-{i}" in ids} == projected
+    top = max([budget, *[b.projected_bytes for b in bars]]) * 1.08
+    for bar, (now, extra) in zip(bars, svg.visible_heights(bars, top), strict=True):
+        assert now >= (top * svg.MIN_VISIBLE if bar.bytes > 0 else 0) and now >= bar.bytes
+        assert extra >= (top * svg.MIN_VISIBLE if bar.projected_bytes > bar.bytes else 0)
+
+
+def tick_labels(chart: str, axis: str) -> list[str]:
+    ns = "{http://www.w3.org/2000/svg}"
+    root = ET.fromstring(chart)
+    return [
+        t.text or ""
+        for g in root.iter(f"{ns}g")
+        if (g.get("id") or "").startswith(f"{axis}tick_")
+        for t in g.iter(f"{ns}text")
+    ]
+
+
+def as_number(label: str) -> float:
+    scale = {"k": 1e3, "M": 1e6}.get(label[-1:], 1.0)
+    return float(label.rstrip("kM")) * scale
+
+
+@pytest.mark.parametrize("hours", [3, 50, 24 * 40])
+def test_axis_ticks_are_round_values_and_whole_times(hours: int) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from certkeeper.report import svg
+
+    start = datetime(2026, 3, 2, 7, 13, 41, tzinfo=UTC)
+    step = max(1, hours // 7)
+    actual = [(start + timedelta(hours=h), 98_363 - 900 * h) for h in range(0, hours, step)]
+    chart = svg.remaining_chart(actual, [], start + timedelta(hours=hours), 98_363)
+    values = [as_number(t) for t in tick_labels(chart, "y")]
+    assert len(values) >= 3 and values[0] == 0
+    gaps = {round(b - a, 6) for a, b in itertools.pairwise(values)}
+    (gap,) = gaps  # evenly spaced
+    mantissa = gap / 10 ** int(f"{gap:e}".split("e")[1])
+    assert mantissa in (1, 2, 2.5, 5), gaps
+    times = [t for t in tick_labels(chart, "x") if ":" in t]
+    assert all(re.search(r":(00|15|30|45)$", t) for t in times), times  # never 07:13
+    assert not any(t.count(":") > 1 for t in times)
+
+
+def test_crowded_shard_labels_are_turned_and_thinned() -> None:
+    from certkeeper.report import svg
+    from certkeeper.report.model import ShardBar
+
+    few = svg.shard_chart([ShardBar("tls-ecdsa-1", i, 500, 900) for i in range(4)], 10_000)
+    many = svg.shard_chart([ShardBar("tls-ecdsa-1", i, 500, 900) for i in range(120)], 10_000)
+    assert "rotate(" not in "".join(re.findall(r'<g id="xtick_\d+">.*?</g>', few, re.S))
+    shown = tick_labels(many, "x")
+    assert "rotate(" in many and len([t for t in shown if t]) <= 120
+    assert len(re.findall(r'id="bar-now-\d+"', many)) == 120  # every bar, even if not named
 
 
 def test_a_report_before_any_plan_draws_no_plan_line(campaign: Campaign) -> None:
@@ -145,5 +195,5 @@ def test_a_report_before_any_plan_draws_no_plan_line(campaign: Campaign) -> None
     assert report.remaining_planned  # the fixture's incident is planned
     page = html.render_report(replace(report, remaining_planned=[], plan=None))
     remaining = re.findall(r"<svg.*?</svg>", page, re.S)[0]
-    assert "<polyline" not in remaining and "<path" in remaining
+    assert 'id="plan-line"' not in remaining and 'id="remaining-actual"' in remaining
     assert "No revocation plan has been made." in page
