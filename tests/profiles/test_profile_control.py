@@ -290,3 +290,31 @@ def test_the_registry_built_by_the_home_reads_require_approval(home: Path) -> No
         assert dataclasses.replace(ca.config).profiles_require_approval
     finally:
         ca.close()
+
+
+def test_the_actor_is_the_option_then_the_environment_then_the_login(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import getpass
+
+    from certkeeper.cli.common import resolve_actor
+
+    monkeypatch.setattr(getpass, "getuser", lambda: "login-name")
+    monkeypatch.delenv("CERTKEEPER_ACTOR", raising=False)
+    assert resolve_actor(None) == "login-name"
+    monkeypatch.setenv("CERTKEEPER_ACTOR", "from-env")
+    assert resolve_actor(None) == "from-env"
+    assert resolve_actor("from-option") == "from-option"
+    with pytest.raises(InputError, match="--actor"):
+        resolve_actor("x" * 129)
+    with pytest.raises(InputError, match="--actor"):
+        resolve_actor("a\nb")
+
+
+def test_sync_says_which_stored_profiles_lost_their_file(home: Path) -> None:
+    (home / "profiles" / f"{ECDSA}.toml").unlink()
+    code, out, err = run("profile", "sync", "--home", str(home))
+    assert code == 0, err
+    assert f"{ECDSA}: no profile file declares it; issuance under it is stopped" in err
+    code, out, _ = run("profile", "list", "--home", str(home), "--format", "json")
+    assert "missing: issuance stopped" in out
