@@ -335,6 +335,7 @@ def finalize(acme: Acme, request: Request, order_id: int) -> Response:
         LintRefused,
         NameNotAuthorized,
     )
+    from certkeeper.profiles.registry import ProfileUnavailable
     from certkeeper.wiring import issuance_service
 
     verified = authenticate(acme, request, use_jwk=False)
@@ -398,6 +399,13 @@ def finalize(acme: Acme, request: Request, order_id: int) -> Response:
         )
     except KeyRefused as exc:
         problem = AcmeProblem("badPublicKey", str(exc))
+    except ProfileUnavailable as exc:
+        # Stopped by the operator (disabled, or its file out of step): the client did
+        # nothing wrong, and the reason (an incident, a name) is the operator's.
+        log.warning("order %s refused: %s", order.id, exc)
+        problem = AcmeProblem(
+            "serverInternal", "certificates of this kind are not issued at the moment; try later"
+        )
     except LintRefused as exc:
         problem = AcmeProblem("badCSR", str(exc))
     except IssuanceRefused as exc:
