@@ -363,10 +363,14 @@ def render_config(
 ) -> str:
     """The config `certkeeper init` writes, with every setting spelled out."""
     return f"""# certkeeper CA home configuration. Paths are relative to this directory.
+# Every setting is listed with its default; docs/configuration.md is the reference.
 
 [ca]
+# The CA's name, used in the subject of the CA certificates init makes.
 name = {_q(ca_name)}
+# organizationName of the CA certificates (BR 7.1.2.10.2).
 organization = {_q(organization)}
+# countryName of the CA certificates: an ISO 3166-1 alpha-2 code (BR 7.1.2.10.2).
 country = {_q(country)}
 # The CPS version certificates are issued under; recorded with every certificate.
 cps_version = {_q(cps_version)}
@@ -381,67 +385,166 @@ public = {"true" if public else "false"}
 url = {_q(database_url)}
 
 [keys]
+# Directory of the encrypted key files.
 dir = "keys"
 # The key passphrase comes from $CERTKEEPER_PASSPHRASE, or else from this file.
 passphrase_file = {_q(passphrase_file)}
 {_pkcs11_lines(pkcs11_module, pkcs11_token)}
 [profiles]
+# Directory of the profile files (`certkeeper profile sync` records their versions).
 dir = "profiles"
 # true: a new profile version is used only after `certkeeper profile approve` by a
 # different person than the one who recorded it.
 require_approval = false
 
 [issuance]
+# Worker processes for batch issuance (one per core).
 workers = 2
 # pkilint is the second, independent linter; both must pass before the real key signs.
 pkilint = true
 
 [crl]
+# CRL shards per issuing CA; each certificate's shard is fixed at issuance.
 shards = {crl_shards}
 # Per-shard byte budget; publication beyond it is refused unless overridden.
 budget_bytes = 10000000
 # Where `certkeeper crl publish` writes shards (served under /crl by `certkeeper serve`).
 dir = "crl"
-# nextUpdate of shard CRLs (BR 4.9.7: at most 10 days) and of the root's CA CRL
-# (at most 12 months); revoked entries stay this long after their certificate expires.
+# nextUpdate of shard CRLs in days (BR 4.9.7: at most 10).
 next_update_days = 7
+# nextUpdate of the root's CA CRL in days (BR 4.9.7: at most 12 months).
 ca_next_update_days = 365
+# Days a revoked entry stays after its certificate expires (RFC 5280 3.3).
 lookback_days = 10
 
 [notify]
-# Subscriber notification of revocation campaigns (primary and backup contacts).
+# Subscriber notices of revocation campaigns (primary and backup contacts): SMTP host.
 smtp_host = "localhost"
+# SMTP port (25 or 587; 465 with tls = "implicit").
 smtp_port = 25
+# Sender address of the notices.
 from = "ca@example.com"
 # "none", "starttls" or "implicit" (SMTPS, usually port 465); authentication needs TLS
 tls = "none"
+# Older spelling of tls = "starttls".
+# starttls = false
+# SMTP user name; its password comes from $CERTKEEPER_SMTP_PASSWORD, a systemd
+# credential named smtp-password, or password_file.
 # username = "ca-notices"
-# password_file = "secrets/smtp-password"   # or $CERTKEEPER_SMTP_PASSWORD
+# File holding the SMTP password.
+# password_file = "secrets/smtp-password"
+# Attempts per notice before it is reported as abandoned.
 attempts = 3
-# a failed notice is retried after this many minutes, doubling with each attempt
+# A failed notice is retried after this many minutes, doubling with each attempt.
 retry_minutes = 15
 
 [audit_log]
 # Every security event is chained in the inventory and mirrored here as JSON lines
-# (docs/audit-log.md); "" for none. syslog = true also sends each entry to syslog.
+# (docs/audit-log.md); "" for none.
 mirror = "audit-log.jsonl"
+# true: also send each entry to syslog.
 syslog = false
+
+# Domain validation (BR 3.2.2.4) and CAA (BR 3.2.2.8); docs/validation.md.
+# [validation]
+# Port of http-01 checks (BR 3.2.2.4.19: 80).
+# http_port = 80
+# Port of tls-alpn-01 checks (BR 3.2.2.4.20: 443).
+# tls_alpn_port = 443
+# DNS resolver host:port of the primary perspective ("" for the system's).
+# resolver = ""
+# Seconds for one DNS query or one HTTP/TLS check.
+# timeout_seconds = 10.0
+# MPIC (BR 3.2.2.9): the primary's client certificate, key and the perspectives' CA.
+# mpic_client_cert = "mpic/primary.pem"
+# Private key of mpic_client_cert.
+# mpic_client_key = "mpic/primary.key"
+# CA certificate of the remote perspectives' server certificates.
+# mpic_ca_file = "mpic/ca.pem"
+# Seconds to wait for a remote perspective's answer.
+# mpic_timeout_seconds = 15.0
+# Seconds an idle connection to a perspective is kept for reuse.
+# mpic_pool_idle_seconds = 2.0
+# false only for tests and development: issue without remote corroboration.
+# mpic_required = true
+# CAA issuer domain names that mean this CA (RFC 8659).
+# caa_identities = ["ca.example.com"]
+# Days a validation may be reused (BR 4.2.1: at most 398; default from br.py).
+# reuse_days = 398
+# true only for tests: let checks reach loopback and private addresses.
+# private_addresses = false
+# Extra ports an http-01 redirect may go to (tests).
+# redirect_ports = []
+# Remote perspectives, one table each (`certkeeper serve va-remote` on their hosts).
+# [[validation.perspectives]]
+# The perspective's name, as in its certificate.
+# name = "ripe-1"
+# Its RIR region (BR 3.2.2.9: perspectives in distinct regions).
+# region = "RIPE"
+# Its URL (mutual TLS).
+# url = "https://va-ripe-1.example.net:8443"
+
+# The ACME server (RFC 8555, ARI RFC 9773); docs/acme.md.
+# [acme]
+# Public URL of the ACME server ("" to derive it from the request).
+# base_url = ""
+# Default profile for ECDSA keys.
+# ecdsa_profile = "tls-dv-ecdsa"
+# Default profile for RSA keys.
+# rsa_profile = "tls-dv-rsa"
+# URL of the subscriber agreement shown in the directory.
+# terms_of_service = ""
+# URL of the CA's website shown in the directory.
+# website = ""
+# Hours an order stays pending.
+# order_lifetime_hours = 168
+# Hours a valid authorization is kept for an account.
+# authorization_lifetime_hours = 168
+# Seconds a nonce is accepted.
+# nonce_lifetime_seconds = 3600
+# Largest JWS request body, in bytes.
+# max_request_bytes = 65536
+# Most identifiers in one order.
+# max_identifiers = 100
+# Rate limit: new orders per account per hour (0: none).
+# orders_per_account_per_hour = 300
+# Rate limit: certificates per registered domain per week, taken at finalize.
+# certificates_per_domain_per_week = 50
+# Rate limit: failed validations per account and name per hour.
+# failed_validations_per_account_name_per_hour = 5
+# Rate limit: new accounts per client address per 3 hours.
+# accounts_per_ip_per_3_hours = 10
+# Retry-After (seconds) while an order or challenge is processing.
+# processing_retry_after = 1
+# Retry-After (seconds) of a renewal-info answer outside an incident.
+# renewal_info_retry_after = 21600
+# ACME profiles offered in the directory: name = {{ ecdsa = "...", rsa = "..." }}.
+# profiles = {{ classic = {{ ecdsa = "tls-dv-ecdsa", rsa = "tls-dv-rsa" }} }}
 
 # Certificate Transparency (docs/ct.md): without a log list no SCTs are embedded. With
 # one (Chrome's v3 log_list.json schema), every final certificate carries SCTs that
 # meet the stricter of Chrome's and Apple's policies, or is not signed.
 # [ct]
+# The log list file.
 # log_list = "ct/log_list.json"
+# The CT policies to meet together.
 # policies = ["chrome", "apple"]
+# Seconds for one log's answer.
 # timeout_seconds = 10
+# Seconds for all submissions of one certificate.
 # deadline_seconds = 60
+# Attempts per log before another log is tried.
 # attempts_per_log = 3
+# Seconds before a retry, doubling per attempt.
 # backoff_seconds = 0.5
 
 # Explicit, justified, expiring lint waivers, e.g.:
 # [[waivers]]
+# The lint whose finding is accepted.
 # lint_id = "w_example"
+# Why the finding is acceptable, with a reference.
 # justification = "why this finding is acceptable, with a reference"
+# The day the waiver stops applying.
 # expires = 2027-01-31
 """
 
@@ -452,11 +555,12 @@ def _pkcs11_lines(module: str, token: str) -> str:
             "# Keys in a PKCS#11 token (an HSM) instead of files; the passphrase is then the\n"
             "# token's user PIN:\n"
             '# pkcs11_module = "/usr/lib/softhsm/libsofthsm2.so"\n'
+            "# The token's label.\n"
             '# pkcs11_token = "certkeeper"\n'
         )
     return (
         "# Keys live in this PKCS#11 token; the passphrase is the token's user PIN.\n"
-        f"pkcs11_module = {_q(module)}\npkcs11_token = {_q(token)}\n"
+        f"pkcs11_module = {_q(module)}\n# The token's label.\npkcs11_token = {_q(token)}\n"
     )
 
 

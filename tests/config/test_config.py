@@ -45,7 +45,7 @@ def test_rendered_config_round_trips(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        ("[crl]\nshards = 16", "[crl]\nshard = 16", "unknown key 'shard' (did you mean 'shards'?)"),
+        ("shards = 16\n", "shard = 16\n", "unknown key 'shard' (did you mean 'shards'?)"),
         ("workers = 2", "workers = 0", "workers: 0 is not between 1 and 64"),
         ("workers = 2", "workers = true", "expected int, got a boolean"),
         (
