@@ -20,8 +20,15 @@ GENESIS = "0" * 64
 
 
 def canonical_json(value: Any) -> str:
-    """The one JSON spelling of `value`: sorted keys, no spaces, ASCII only."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+    """The one JSON spelling of `value`: sorted keys, no spaces, ASCII only; times as
+    `time_text`, anything else JSON lacks as its str()."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=_plain
+    )
+
+
+def _plain(value: object) -> str:
+    return time_text(value) if isinstance(value, datetime) else str(value)
 
 
 def time_text(at: datetime) -> str:

@@ -18,43 +18,42 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from weakref import WeakKeyDictionary
 
-from certkeeper.auditlog.chain import Entry
-from certkeeper.auditlog.log import AuditLog
 from certkeeper.errors import IssuanceRefused
-from certkeeper.store.audit_log import AuditLogStore
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported when first used: every CLI command imports this module
     from datetime import datetime
 
+    from certkeeper.auditlog.chain import Entry
+    from certkeeper.auditlog.log import AuditLog
     from certkeeper.ca.home import CaHome
 
 ACTOR_ENV = "CERTKEEPER_ACTOR"
 
-_request_actor: ContextVar[str | None] = ContextVar("certkeeper_audit_actor", default=None)
-_command_actor: str | None = None
+# Set by a command's --actor (each CLI command runs in a context of its own, so the name
+# never outlives it) or bound for one request.
+_actor: ContextVar[str | None] = ContextVar("certkeeper_audit_actor", default=None)
 _logs: WeakKeyDictionary[CaHome, AuditLog] = WeakKeyDictionary()
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def set_actor(name: str) -> None:
-    """The actor of this command (`--actor`)."""
-    global _command_actor
-    _command_actor = name
+    """The actor of this command (`--actor`), for the rest of the current context."""
+    _actor.set(name)
 
 
 @contextmanager
 def acting_as(name: str) -> Iterator[None]:
     """Record events of the enclosed block (one request) under `name`."""
-    token = _request_actor.set(name)
+    token = _actor.set(name)
     try:
         yield
     finally:
-        _request_actor.reset(token)
+        _actor.reset(token)
 
 
 def current_actor() -> str:
-    name = _request_actor.get() or _command_actor or os.environ.get(ACTOR_ENV)
+    name = _actor.get() or os.environ.get(ACTOR_ENV)
     if name:
         return name
     try:
@@ -67,6 +66,9 @@ def audit_log(home: CaHome) -> AuditLog:
     """The home's audit log (one per opened home)."""
     log = _logs.get(home)
     if log is None:
+        from certkeeper.auditlog.log import AuditLog
+        from certkeeper.store.audit_log import AuditLogStore
+
         log = AuditLog(AuditLogStore(home.inventory.engine), home.config.audit_log)
         _logs[home] = log
     return log
@@ -134,3 +136,20 @@ def _request_subject(what: Any) -> str:
         return what
     names = getattr(what, "names", None) or getattr(getattr(what, "csr", None), "names", ())
     return ",".join(names or ())
+
+
+def record_server_run(home: CaHome, service: str, address: str) -> None:
+    """`server.started` now and `server.stopped` when this process exits normally (a
+    SIGTERM or Ctrl-C ends the server loop first); a killed server leaves a start
+    without a stop, which is itself what an auditor looks for."""
+    import atexit
+
+    pid = os.getpid()
+    detail = {"service": service, "address": address, "pid": pid}
+    record(home, "server.started", service, detail=detail)
+
+    def stopped() -> None:
+        if os.getpid() == pid:  # not in a forked worker that inherited the hook
+            record(home, "server.stopped", service, detail=detail)
+
+    atexit.register(stopped)

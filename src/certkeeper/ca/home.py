@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from certkeeper import urls
+from certkeeper.ca import audit_events
 from certkeeper.ca import certs as cacerts
 from certkeeper.config import CONFIG_NAME, PASSPHRASE_ENV, Config, load_config, render_config
 from certkeeper.errors import ConfigError, IssuanceRefused
@@ -133,6 +134,7 @@ def _populate(staging: Path, options: InitOptions, passphrase: bytes | None, now
         HierarchyStore(engine).record(options.public, now)
         _create_hierarchy(staging, config, inventory, naming, passphrase, now)
         ProfileRegistry(config.profile_dir, inventory).install_builtin(now, options.actor)
+        audit_events.new_home(engine, config, inventory.issuers(), options.actor, now)
     finally:
         engine.dispose()
 

@@ -19,6 +19,7 @@ from datetime import datetime
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from certkeeper.ca import audit_events
 from certkeeper.ca import certs as cacerts
 from certkeeper.ca.home import CaHome, new_key, record_issuer
 from certkeeper.ca.signing_gate import lint_then_sign
@@ -113,7 +114,7 @@ def add_responder(
         gate or LintGate(ca.config.use_pkilint),
         now,
     )
-    return record_issuer(
+    responder = record_issuer(
         ca.config.home,
         ca.inventory,
         name,
@@ -124,6 +125,8 @@ def add_responder(
         key_ref,
         now,
     )
+    audit_events.issuer_created(ca, responder, now)
+    return responder
 
 
 def add_issuing_ca(
@@ -166,6 +169,7 @@ def add_issuing_ca(
         now,
         state="standby",
     )
+    audit_events.issuer_created(ca, issuing, now)
     responder = add_responder(ca, name, now, gate=gate)
     return NewIssuer(issuing, responder)
 
@@ -193,7 +197,9 @@ def activate(ca: CaHome, name: str, now: datetime) -> tuple[IssuerRecord, list[I
         if r.state == "active" and r.key_type == target.key_type
     ]
     assert target.id is not None
+    requested_by = audit_events.second_person(ca, name, now)
     ca.inventory.rotate_issuers(target.id, [r.id for r in previous if r.id is not None])
+    audit_events.activated(ca, name, [r.name for r in previous], requested_by, now)
     return ca.inventory.issuer_by_name(name), previous
 
 

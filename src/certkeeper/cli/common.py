@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 import logging
@@ -54,8 +55,8 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
+        try:  # a context of its own: what the command sets (its --actor) ends with it
+            return contextvars.copy_context().run(fn, *args, **kwargs)
         except CertkeeperError as exc:
             raise fail(str(exc), exc.exit_code) from None
         except KeyboardInterrupt:

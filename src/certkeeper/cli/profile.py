@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from certkeeper.auditlog.record import record
 from certkeeper.cli.common import (
     OutputFormat,
     actor_option,
@@ -83,6 +84,13 @@ def sync(home: Path | None = home_option(), actor: str | None = actor_option()) 
     ca = CaHome.open(resolve_home(home))
     for result in ca.profiles.sync(datetime.now(UTC), resolve_actor(actor)):
         state = "recorded as new version" if result.created else "unchanged"
+        if result.created:
+            record(
+                ca,
+                "profile.recorded",
+                result.profile_id,
+                detail={"version": result.version, "live": result.live},
+            )
         if not result.live:
             state += ", waiting for `certkeeper profile approve` by another person"
         typer.echo(f"{result.profile_id}: v{result.version} {state} ({result.path.name})")
@@ -109,6 +117,7 @@ def approve(
     ca = CaHome.open(resolve_home(home))
     who = resolve_actor(actor)
     ca.profiles.approve(profile_id, version, who, datetime.now(UTC))
+    record(ca, "profile.approved", profile_id, detail={"version": version}, actor=who)
     typer.echo(f"{profile_id}: v{version} approved by {who}")
 
 
@@ -144,6 +153,7 @@ def _set_state(
     ca = CaHome.open(resolve_home(home))
     change = ca.profiles.disable if action == "disable" else ca.profiles.enable
     event = change(profile_id, reason, resolve_actor(actor), datetime.now(UTC))
+    record(ca, f"profile.{action}d", profile_id, detail={"reason": event.reason}, actor=event.actor)
     typer.echo(f"{profile_id}: {action}d by {event.actor} at {event.at.isoformat()}")
 
 
@@ -171,4 +181,5 @@ def disable_for_incident(ca: CaHome, profile: str | None, title: str, actor: str
         err_console.print(f"profile {profile_id} was already disabled", highlight=False)
         return
     ca.profiles.disable(profile_id, f"incident: {title}", actor, datetime.now(UTC))
+    record(ca, "profile.disabled", profile_id, detail={"reason": f"incident: {title}"}, actor=actor)
     err_console.print(f"profile {profile_id} disabled by {actor}", highlight=False)

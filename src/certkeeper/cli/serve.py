@@ -109,13 +109,15 @@ def run(
     limits: ServerLimits = _DEFAULT_LIMITS,
 ) -> None:
     """Check the home opens, then hand over to the server (blocks until stopped)."""
+    from certkeeper.auditlog.record import record_server_run
     from certkeeper.ca.home import CaHome
 
     resolved = resolve_home(home).resolve()
     opened = CaHome.open(resolved)  # a clear one-line error now, not in every worker
     public = opened.config.public
-    opened.close()
     ensure_port_free(host, port)  # never share a busy port (granian uses SO_REUSEPORT)
+    record_server_run(opened, mode, f"{host}:{port}")  # audit log: started, and stopped
+    opened.close()
     os.environ[HOME_ENV] = str(resolved)
     os.environ[MODE_ENV] = mode
     os.environ[BODY_SECONDS_ENV] = repr(limits.body_seconds)

@@ -103,7 +103,11 @@ def copy_home(home: CaHome, target: Path) -> CaHome:
     crl_dir = target / "crl"
     if config.crl_dir.is_dir():
         shutil.copytree(config.crl_dir, crl_dir)
-    copied = dataclasses.replace(config, database_url=prefix + str(copy_path), crl_dir=crl_dir)
+    # the copy's audit log is mirrored beside it: a drill never writes to the live mirror
+    mirror = dataclasses.replace(config.audit_log, mirror=target / "audit-log.jsonl", syslog=False)
+    copied = dataclasses.replace(
+        config, database_url=prefix + str(copy_path), crl_dir=crl_dir, audit_log=mirror
+    )
     return CaHome(copied)
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from certkeeper.auditlog.record import record as audit
 from certkeeper.ca.home import CaHome
 from certkeeper.config import Config
 from certkeeper.errors import InputError
@@ -143,6 +144,19 @@ def open_incident(
         created_at=now,
     )
     incident_id = store.create(record, who or actor(), affected)
+    audit(
+        home,
+        "incident.opened",
+        f"incident {incident_id}",
+        detail={
+            "title": record.title,
+            "br_item": item.number,
+            "deadline": record.deadline,
+            "selector": record.selector,
+            "affected": len(affected),
+        },
+        actor=who,
+    )
     # ARI (RFC 9773): every affected certificate should be renewed now.
     store.set_renewal_windows(
         incident_id,
@@ -288,6 +302,7 @@ def make_plan(
         who or actor(),
         summary,
     )
+    audit(home, "incident.planned", f"incident {incident_id}", detail=summary, actor=who)
     return report
 
 
@@ -445,6 +460,17 @@ def execute(
             "expired": report.expired,
             "shards_republished": report.published,
         },
+    )
+    audit(
+        home,
+        "incident.executed",
+        f"incident {incident_id}",
+        detail={
+            "batches": report.batches_run,
+            "revoked": report.revoked,
+            "expired": report.expired,
+        },
+        actor=who,
     )
     return report
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from certkeeper.auditlog.record import record
 from certkeeper.ca.home import CaHome
 from certkeeper.errors import CertkeeperError, InputError, NotFound
 from certkeeper.revocation.publishing import PublicationIncomplete
@@ -19,7 +20,7 @@ from certkeeper.revocation.reasons import CrlReason, encoded_reason
 from certkeeper.status.ocsp import resign_on_revocation
 from certkeeper.store.database import write_transaction
 from certkeeper.store.queries import normalize_serial, normalize_sha256
-from certkeeper.store.revocations import RevocationStore
+from certkeeper.store.revocations import RevocationRecord, RevocationStore
 from certkeeper.x509.time import truncate
 
 
@@ -104,6 +105,7 @@ def revoke(
         if outcome.action != "unchanged":
             resign_on_revocation(home, serial, conn, now)
     rec = outcome.record
+    record(home, f"revocation.{outcome.action}", serial, serial=serial, detail=_audited(rec))
     published = 0
     if publish is not None:
         # Even an unchanged (repeated) revocation publishes: its shard may still be
@@ -123,3 +125,13 @@ def revoke(
         rec.crl_shard,
         published,
     )
+
+
+def _audited(rec: RevocationRecord) -> dict[str, object]:
+    """What the audit log keeps of a revocation."""
+    return {
+        "reason": rec.reason_name,
+        "revoked_at": rec.revoked_at,
+        "incident": rec.incident_id,
+        "evidence": rec.evidence,
+    }
