@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import functools
 import json
 import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from prometheus_client import (
     CollectorRegistry,
@@ -80,6 +81,53 @@ EXTERNAL_ERRORS = Counter(
     "Errors talking to DNS resolvers, CT logs and remote perspectives, by kind.",
     ["kind"],
 )
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+issuance_log = logging.getLogger("certkeeper.issuance")
+
+
+def counted_issuance(method: F) -> F:
+    """Count what an IssuanceService method did (certkeeper_issuance_total, and each
+    blocking lint in certkeeper_lint_refusals_total) and log it as one structured line."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, what: Any, *args: Any, **kwargs: Any) -> Any:
+        from certkeeper.errors import IssuanceRefused
+
+        profile = str(getattr(what, "profile_id", None) or "resume")
+        try:
+            issued = method(self, what, *args, **kwargs)
+        except IssuanceRefused as exc:
+            lints = sorted({f.lint_id for f in getattr(exc, "findings", None) or ()})
+            for lint in lints:
+                LINT_REFUSALS.labels(lint).inc()
+            ISSUANCE.labels(profile, "refused").inc()
+            issuance_log.info(
+                "issuance refused",
+                extra={
+                    "profile": profile,
+                    "refusal": type(exc).__name__,
+                    "reason": str(exc),
+                    "lints": lints,
+                    "serial": getattr(exc, "serial", None),
+                },
+            )
+            raise
+        except Exception as exc:
+            ISSUANCE.labels(profile, "failed").inc()
+            issuance_log.error(
+                "issuance failed", extra={"profile": profile, "error": type(exc).__name__}
+            )
+            raise
+        ISSUANCE.labels(profile, "issued").inc()
+        issuance_log.info(
+            "certificate issued",
+            extra={"profile": profile, "serial": getattr(issued, "serial", None)},
+        )
+        return issued
+
+    return cast(F, wrapper)
 
 
 def _route(path: str, service: str) -> str:

@@ -246,3 +246,46 @@ def test_the_formatter_masks_secret_fields_and_keeps_the_rest() -> None:
         REQUEST_ID.reset(token)
     assert doc["event"] == "issued" and doc["serial"] == "0a1b" and doc["request_id"] == "r1"
     assert doc["passphrase"] == doc["db_password"] == "[redacted]"
+
+
+def test_issuance_outcomes_and_blocking_lints_are_counted(tmp_path: Path) -> None:
+    from dataclasses import dataclass as plain
+
+    from prometheus_client import REGISTRY
+
+    from certkeeper.errors import IssuanceRefused
+    from certkeeper.metrics import counted_issuance
+
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    @plain
+    class Finding:
+        lint_id: str
+
+    class Refused(IssuanceRefused):
+        findings = (Finding("e_sub_cert_eku_missing"), Finding("e_sub_cert_eku_missing"))
+
+    @plain
+    class Request:
+        profile_id: str
+
+    class Service:
+        @counted_issuance
+        def issue(self, request: Request) -> object:
+            if request.profile_id == "bad":
+                raise Refused("lint gate refused")
+            return type("Issued", (), {"serial": "0a"})()
+
+    before = value("certkeeper_lint_refusals_total", lint="e_sub_cert_eku_missing")
+    Service().issue(Request("good"))
+    with pytest.raises(Refused):
+        Service().issue(Request("bad"))
+    assert value("certkeeper_issuance_total", profile="good", result="issued") == 1
+    assert value("certkeeper_issuance_total", profile="bad", result="refused") == 1
+    after = value("certkeeper_lint_refusals_total", lint="e_sub_cert_eku_missing")
+    assert after - before == 1  # once per refusal, however often the lint fired
+
+    home = make_home(tmp_path / "home")  # and the real service counts too
+    issue_one(home, tmp_path, "counted.example.com")
+    assert value("certkeeper_issuance_total", profile="tls-dv-ecdsa", result="issued") >= 1

@@ -48,6 +48,7 @@ from certkeeper.issuance.serials import new_serial, serial_hex, shard_for
 from certkeeper.lint.context import LintContext
 from certkeeper.lint.engine import CertType, Finding
 from certkeeper.lint.gate import GateResult, LintGate
+from certkeeper.metrics import counted_issuance
 from certkeeper.profiles.schema import Profile
 from certkeeper.signing.base import Signer, key_type_of
 from certkeeper.signing.tbs import linting_copy, sign_tbs
@@ -215,6 +216,7 @@ class IssuanceService:
             self.on_step(name)
 
     @audited_issuance  # certificate.issued / issuance.refused in the audit log
+    @counted_issuance  # metrics and a structured log line
     def issue(self, request: IssueRequest) -> Issued:
         home, inventory, config = self.home, self.home.inventory, self.home.config
         profile = home.profiles.for_issuance(request.profile_id)
@@ -344,6 +346,7 @@ class IssuanceService:
         )
 
     @audited_issuance
+    @counted_issuance
     def resume(self, serial: str) -> Issued:
         """Complete a precertificate that waits for SCTs (`issue --resume`).
 
