@@ -10,4 +10,5 @@ def waiting_for_scts(ca: CaHome) -> list[PendingRecord]:
     """Every precertificate whose final certificate waits for SCTs, oldest first."""
     store = SctStore(ca.inventory.engine)
     records = [store.pending(serial) for serial in store.pending_serials()]
-    return sorted(records, key=lambda r: r.updated_at)
+    # a resumed precertificate that a linter then refused is failed, not waiting
+    return sorted((r for r in records if r.state == "precertificate"), key=lambda r: r.updated_at)
