@@ -21,7 +21,15 @@ def load_all() -> None:
     global _loaded
     if _loaded:
         return
-    from certkeeper.lint.cert import extensions, issuer, key, structure, subject  # noqa: F401
+    from certkeeper.lint.cert import (  # noqa: F401
+        ca_profile,
+        country,
+        extensions,
+        issuer,
+        key,
+        structure,
+        subject,
+    )
     from certkeeper.lint.crl import crl_lints  # noqa: F401
     from certkeeper.lint.ocsp import ocsp_lints  # noqa: F401
 

@@ -593,7 +593,8 @@ class CertificateDocument(Document):
 
     @cached_property
     def detected_type(self) -> CertType:
-        """root: self-issued CA; subordinate CA; precertificate (CT poison); OCSP
+        """root: self-issued CA; precertificate signing CA (a CA whose EKU holds the RFC
+        6962 purpose); subordinate CA; precertificate (CT poison); OCSP
         responder (EKU id-kp-OCSPSigning); anything else is a subscriber certificate.
 
         An extension too malformed to decode counts as absent here: the type must be
@@ -605,6 +606,12 @@ class CertificateDocument(Document):
         if bc is not None and bc.ca:
             if self.subject_raw is not None and self.subject_raw == self.issuer_raw:
                 return CertType.ROOT
+            try:
+                ca_eku = self.eku
+            except (DerError, Malformed):
+                ca_eku = None
+            if ca_eku is not None and EKU_PRECERT_SIGNING in ca_eku:
+                return CertType.PRECERT_SIGNING_CA
             return CertType.SUBORDINATE_CA
         if OID_CT_POISON in self.ext:
             return CertType.PRECERTIFICATE

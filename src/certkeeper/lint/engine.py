@@ -44,6 +44,7 @@ class CertType(StrEnum):
 
     ROOT = "root"
     SUBORDINATE_CA = "subordinate_ca"
+    PRECERT_SIGNING_CA = "precert_signing_ca"  # RFC 6962 3.1; BR 7.1.2.4
     SUBSCRIBER = "subscriber"
     PRECERTIFICATE = "precertificate"
     OCSP_RESPONDER = "ocsp_responder"
@@ -51,7 +52,7 @@ class CertType(StrEnum):
 
 ALL_CERT_TYPES = frozenset(CertType)
 LEAF_TYPES = frozenset({CertType.SUBSCRIBER, CertType.PRECERTIFICATE})
-CA_TYPES = frozenset({CertType.ROOT, CertType.SUBORDINATE_CA})
+CA_TYPES = frozenset({CertType.ROOT, CertType.SUBORDINATE_CA, CertType.PRECERT_SIGNING_CA})
 
 # Lint sets: which lints run where.
 PRE_ISSUANCE = "pre-issuance"

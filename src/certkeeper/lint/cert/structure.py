@@ -51,6 +51,7 @@ from certkeeper.lint.engine import (
 CERT = (DocType.CERTIFICATE,)
 Out = Iterable[tuple[str, str]]
 TBS = "tbsCertificate"
+NON_ROOT = frozenset(CertType) - {CertType.ROOT}
 
 # Extensions whose semantics we know: a critical extension outside this set is one a
 # relying party must reject (RFC 5280 4.2).
@@ -181,7 +182,7 @@ def _serial_magnitude_octets(s: bytes) -> int:
     "BR 7.1",
     "The serial number cannot hold 64 bits of CSPRNG output (fewer than 8 octets).",
     CERT,
-    cert_types=LEAF_TYPES | {CertType.SUBORDINATE_CA, CertType.OCSP_RESPONDER},
+    cert_types=NON_ROOT,
     effective=date(2016, 9, 30),
 )
 def serial_low_entropy(doc: CertificateDocument, ctx: LintContext) -> Out:
@@ -198,7 +199,7 @@ def serial_low_entropy(doc: CertificateDocument, ctx: LintContext) -> Out:
     "BR 7.1",
     "An 8-octet positive serial holds at most 63 random bits unless 9 octets are allowed.",
     CERT,
-    cert_types=LEAF_TYPES | {CertType.SUBORDINATE_CA, CertType.OCSP_RESPONDER},
+    cert_types=NON_ROOT,
     effective=date(2016, 9, 30),
 )
 def serial_marginal(doc: CertificateDocument, ctx: LintContext) -> Out:

@@ -1,0 +1,388 @@
+"""CA certificate profiles (BR 7.1.2.1-7.1.2.6, 7.1.2.10): policies, naming, EKU,
+name constraints, and the RFC 6962 Precertificate Signing CA (BR 7.1.2.4).
+
+A CA certificate is the root of everything it signs, so these rules are checked for
+roots, TLS subordinate CAs and precertificate signing CAs alike where the BR apply them
+to all, and per profile where they differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from certkeeper.lint.cert.extensions import reserved_policy
+from certkeeper.lint.context import LintContext
+from certkeeper.lint.document import (
+    ATTR_C,
+    ATTR_CN,
+    ATTR_O,
+    ATTR_OU,
+    EKU_ANY,
+    EKU_CLIENT_AUTH,
+    EKU_CODE_SIGNING,
+    EKU_EMAIL,
+    EKU_OCSP_SIGNING,
+    EKU_PRECERT_SIGNING,
+    EKU_SERVER_AUTH,
+    EKU_TIME_STAMPING,
+    GN_DIRECTORY,
+    GN_DNS,
+    GN_IP,
+    GN_OTHER,
+    GN_RFC822,
+    OID_CERT_POLICIES,
+    OID_CRLDP,
+    OID_SAN,
+    POLICY_ANY,
+    CertificateDocument,
+    Malformed,
+    children,
+    header,
+)
+from certkeeper.lint.engine import CA_TYPES, CertType, DocType, Severity, lint
+from certkeeper.x509.der import DerError
+
+CERT = (DocType.CERTIFICATE,)
+Out = Iterable[tuple[str, str]]
+EXT = "tbsCertificate.extensions"
+SUBJ = "tbsCertificate.subject"
+BR2 = date(2023, 9, 15)  # BR 2.0.0 (ballot SC-62) certificate profiles take effect
+# Ballot 199 (BR 1.4.8): commonName, organizationName and countryName required in the
+# subject of Root and Subordinate CA certificates (then BR 7.1.4.3.1, now 7.1.2.10.2).
+CA_SUBJECT_REQUIRED_FROM = date(2017, 6, 8)
+# BR 7.1.2.4: from this date the Precertificate Signing CA profile MUST NOT be used.
+PRECERT_SIGNING_CA_RETIRED = date(2026, 3, 15)
+NON_ROOT_CA = frozenset({CertType.SUBORDINATE_CA, CertType.PRECERT_SIGNING_CA})
+
+_GN_TYPE_NAMES = {
+    0: "otherName",
+    1: "rfc822Name",
+    2: "dNSName",
+    3: "x400Address",
+    4: "directoryName",
+    5: "ediPartyName",
+    6: "uniformResourceIdentifier",
+    7: "iPAddress",
+    8: "registeredID",
+}
+
+
+# --- certificate policies (BR 7.1.2.10.5) --------------------------------------------
+
+
+@lint(
+    "e_ca_any_policy_not_alone",
+    Severity.ERROR,
+    "BR 7.1.2.10.5",
+    "When a CA certificate asserts anyPolicy it must be the only PolicyInformation.",
+    CERT,
+    cert_types=CA_TYPES,
+    effective=BR2,
+)
+def any_policy_alone(doc: CertificateDocument, ctx: LintContext) -> Out:
+    oids = doc.policy_oids
+    if POLICY_ANY in oids and len(oids) > 1:
+        others = ", ".join(o for o in oids if o != POLICY_ANY)
+        return [(f"{EXT}.certificatePolicies", f"anyPolicy appears together with {others}")]
+    return ()
+
+
+@lint(
+    "e_ca_reserved_policy_count",
+    Severity.ERROR,
+    "BR 7.1.2.10.5; BR 7.1.6.1",
+    "A policy-restricted CA certificate (no anyPolicy) must contain exactly one CA/B Forum "
+    "reserved policy OID.",
+    CERT,
+    cert_types=CA_TYPES,
+    effective=BR2,
+)
+def ca_reserved_policy(doc: CertificateDocument, ctx: LintContext) -> Out:
+    if POLICY_ANY in doc.policy_oids:
+        return ()
+    return reserved_policy(doc, ctx)  # the same count the subscriber rule makes
+
+
+@lint(
+    "n_ca_any_policy_requires_affiliate",
+    Severity.NOTICE,
+    "BR 7.1.2.10.5",
+    "anyPolicy in a subordinate CA certificate is allowed only when the subordinate CA is "
+    "an Affiliate of the issuing CA; a linter cannot verify that.",
+    CERT,
+    cert_types=NON_ROOT_CA,
+    effective=BR2,
+)
+def any_policy_affiliate(doc: CertificateDocument, ctx: LintContext) -> Out:
+    if POLICY_ANY in doc.policy_oids:
+        return [(f"{EXT}.certificatePolicies", "anyPolicy asserted: the CA must be an Affiliate")]
+    return ()
+
+
+# --- subject (BR 7.1.2.10.2) ---------------------------------------------------------
+
+
+@lint(
+    "e_ca_subject_required_missing",
+    Severity.ERROR,
+    "BR 7.1.2.10.2; ballot 199",
+    "A CA certificate's subject must hold countryName, organizationName and commonName.",
+    CERT,
+    cert_types=CA_TYPES,
+    effective=CA_SUBJECT_REQUIRED_FROM,
+)
+def ca_subject_required(doc: CertificateDocument, ctx: LintContext) -> Out:
+    if doc.subject_raw is None or doc.structure_errors:
+        return ()
+    missing = [
+        label
+        for oid, label in (
+            (ATTR_C, "countryName"),
+            (ATTR_O, "organizationName"),
+            (ATTR_CN, "commonName"),
+        )
+        if not doc.subject_values(oid)
+    ]
+    if missing:
+        return [(SUBJ, f"subject lacks {', '.join(missing)}")]
+    return ()
+
+
+@lint(
+    "e_ca_subject_ou_present",
+    Severity.ERROR,
+    "BR 7.1.2.10.2",
+    "organizationalUnitName must not appear in Root or TLS Subordinate CA certificates.",
+    CERT,
+    cert_types=(CertType.ROOT, CertType.SUBORDINATE_CA),
+    effective=BR2,
+)
+def ca_subject_ou(doc: CertificateDocument, ctx: LintContext) -> Out:
+    return _ou_findings(doc)
+
+
+@lint(
+    "w_ca_subject_ou_present",
+    Severity.WARNING,
+    "BR 7.1.2.10.2",
+    "organizationalUnitName SHOULD NOT appear in other CA certificates (precertificate "
+    "signing CAs).",
+    CERT,
+    cert_types=(CertType.PRECERT_SIGNING_CA,),
+    effective=BR2,
+)
+def precert_ca_subject_ou(doc: CertificateDocument, ctx: LintContext) -> Out:
+    return _ou_findings(doc)
+
+
+def _ou_findings(doc: CertificateDocument) -> list[tuple[str, str]]:
+    return [
+        (SUBJ, f"organizationalUnitName {a.value.decode('latin-1')!r} present")
+        for a in doc.subject_values(ATTR_OU)
+    ]
+
+
+# --- extended key usage (BR 7.1.2.10.6, 7.1.2.4.2) -----------------------------------
+
+_CA_EKU_NAMED = frozenset(
+    {
+        EKU_SERVER_AUTH,
+        EKU_CLIENT_AUTH,
+        EKU_CODE_SIGNING,
+        EKU_EMAIL,
+        EKU_TIME_STAMPING,
+        EKU_OCSP_SIGNING,
+        EKU_ANY,
+        EKU_PRECERT_SIGNING,
+    }
+)
+
+
+@lint(
+    "w_sub_ca_eku_not_recommended",
+    Severity.WARNING,
+    "BR 7.1.2.10.6",
+    "Purposes other than those BR 7.1.2.10.6 names are NOT RECOMMENDED in a TLS subordinate "
+    "CA's extKeyUsage.",
+    CERT,
+    cert_types=(CertType.SUBORDINATE_CA,),
+    effective=BR2,
+)
+def sub_ca_eku_other(doc: CertificateDocument, ctx: LintContext) -> Out:
+    return [
+        (f"{EXT}.extKeyUsage", f"extKeyUsage includes {oid}")
+        for oid in doc.safe("eku") or []
+        if oid not in _CA_EKU_NAMED
+    ]
+
+
+@lint(
+    "e_precert_ca_eku_invalid",
+    Severity.ERROR,
+    "BR 7.1.2.4.2; RFC 6962 3.1",
+    "A Precertificate Signing CA's extKeyUsage must be present and hold exactly the "
+    "Precertificate Signing Certificate purpose (1.3.6.1.4.1.11129.2.4.4).",
+    CERT,
+    cert_types=(CertType.PRECERT_SIGNING_CA,),
+)
+def precert_ca_eku(doc: CertificateDocument, ctx: LintContext) -> Out:
+    where = f"{EXT}.extKeyUsage"
+    eku = doc.safe("eku")
+    if eku is None:
+        if "2.5.29.37" in doc.ext:
+            return ()  # undecodable: e_cert_extension_value_malformed reports it
+        return [(where, "extKeyUsage is absent")]
+    out = []
+    if EKU_PRECERT_SIGNING not in eku:
+        out.append((where, "the Precertificate Signing Certificate purpose is absent"))
+    out.extend((where, f"extKeyUsage includes {oid}") for oid in eku if oid != EKU_PRECERT_SIGNING)
+    return out
+
+
+# --- precertificate signing CA (BR 7.1.2.4) ------------------------------------------
+
+
+@lint(
+    "e_precert_ca_extension_missing",
+    Severity.ERROR,
+    "BR 7.1.2.4.1",
+    "A Precertificate Signing CA certificate must include certificatePolicies and "
+    "cRLDistributionPoints.",
+    CERT,
+    cert_types=(CertType.PRECERT_SIGNING_CA,),
+    effective=BR2,
+)
+def precert_ca_extensions(doc: CertificateDocument, ctx: LintContext) -> Out:
+    if not doc.extensions_present and doc.structure_errors:
+        return ()
+    return [
+        (f"{EXT}.{label}", f"{label} is absent")
+        for oid, label in (
+            (OID_CERT_POLICIES, "certificatePolicies"),
+            (OID_CRLDP, "cRLDistributionPoints"),
+        )
+        if oid not in doc.ext
+    ]
+
+
+@lint(
+    "e_precert_signing_ca_retired",
+    Severity.ERROR,
+    "BR 7.1.2.4",
+    "From 2026-03-15 the Precertificate Signing CA profile must not be used.",
+    CERT,
+    cert_types=(CertType.PRECERT_SIGNING_CA,),
+    effective=PRECERT_SIGNING_CA_RETIRED,
+)
+def precert_ca_retired(doc: CertificateDocument, ctx: LintContext) -> Out:
+    return [("tbsCertificate", "a Precertificate Signing CA issued on or after 2026-03-15")]
+
+
+# --- subjectAltName (BR 7.1.2.11.5) --------------------------------------------------
+
+
+@lint(
+    "w_ca_san_present",
+    Severity.WARNING,
+    "BR 7.1.2.1.2; BR 7.1.2.6.1; BR 7.1.2.11.5",
+    "subjectAltName is not part of any CA certificate profile: NOT RECOMMENDED.",
+    CERT,
+    cert_types=CA_TYPES,
+    effective=BR2,
+)
+def ca_san(doc: CertificateDocument, ctx: LintContext) -> Out:
+    if OID_SAN in doc.ext:
+        return [(f"{EXT}.subjectAltName", "a CA certificate carries subjectAltName")]
+    return ()
+
+
+# --- name constraints (RFC 5280 4.2.1.10, BR 7.1.2.10.8) -----------------------------
+
+
+def _subtrees(doc: CertificateDocument) -> list[tuple[str, int, bytes, list[str]]]:
+    """(permitted|excluded, base GeneralName tag, base content, problems) per subtree."""
+    ext = doc.ext.get("2.5.29.30")
+    if ext is None:
+        return []
+    v = ext.value
+    tag, cs, ce = header(v, 0, len(v))
+    if tag != 0x30 or ce != len(v):
+        raise Malformed("nameConstraints is not one SEQUENCE")
+    out: list[tuple[str, int, bytes, list[str]]] = []
+    parts = children(v, cs, ce)
+    if not parts:
+        return [("", -1, b"", ["nameConstraints is an empty SEQUENCE"])]
+    for ptag, pcs, pce in parts:
+        if ptag not in (0xA0, 0xA1):
+            raise Malformed(f"nameConstraints has an unexpected element 0x{ptag:02x}")
+        kind = "permitted" if ptag == 0xA0 else "excluded"
+        subtrees = children(v, pcs, pce)
+        if not subtrees:
+            out.append((kind, -1, b"", [f"{kind}Subtrees is empty"]))
+        for stag, scs, sce in subtrees:
+            fields = children(v, scs, sce)
+            if stag != 0x30 or not fields:
+                raise Malformed(f"a {kind} GeneralSubtree is not a SEQUENCE")
+            btag, bcs, bce = fields[0]
+            problems = []
+            for ftag, fcs, fce in fields[1:]:
+                if ftag == 0x80:
+                    if v[fcs:fce] in (b"", b"\x00"):
+                        problems.append("minimum 0 is the DEFAULT and must not be encoded")
+                    else:
+                        problems.append("minimum must be zero")
+                elif ftag == 0x81:
+                    problems.append("maximum must be absent")
+            out.append((kind, btag & 0x1F, v[bcs:bce], problems))
+    return out
+
+
+@lint(
+    "e_name_constraints_invalid",
+    Severity.ERROR,
+    "RFC 5280 4.2.1.10; BR 7.1.2.10.8",
+    "nameConstraints must hold permitted or excluded subtrees, none empty, without minimum "
+    "or maximum, and iPAddress bases of 8 or 32 octets (address and mask).",
+    CERT,
+    cert_types=CA_TYPES,
+)
+def name_constraints_invalid(doc: CertificateDocument, ctx: LintContext) -> Out:
+    where = f"{EXT}.nameConstraints"
+    try:
+        subtrees = _subtrees(doc)
+    except (DerError, Malformed, IndexError) as exc:
+        return [(where, f"cannot decode nameConstraints: {exc}")]
+    out: list[tuple[str, str]] = []
+    for kind, gn, value, problems in subtrees:
+        out.extend((where, f"{kind}: {p}" if kind else p) for p in problems)
+        if gn == GN_IP and len(value) not in (8, 32):
+            out.append((where, f"{kind} iPAddress base is {len(value)} octets, not 8 or 32"))
+    return out
+
+
+@lint(
+    "w_ca_name_constraints_base_not_recommended",
+    Severity.WARNING,
+    "BR 7.1.2.10.8",
+    "Name constraint bases other than dNSName, iPAddress and directoryName are NOT "
+    "RECOMMENDED, and so is a directoryName in excludedSubtrees.",
+    CERT,
+    cert_types=CA_TYPES,
+    effective=BR2,
+)
+def name_constraints_bases(doc: CertificateDocument, ctx: LintContext) -> Out:
+    where = f"{EXT}.nameConstraints"
+    try:
+        subtrees = _subtrees(doc)
+    except (DerError, Malformed, IndexError):
+        return ()  # e_name_constraints_invalid reports it
+    out: list[tuple[str, str]] = []
+    for kind, gn, _value, _problems in subtrees:
+        if gn < 0:
+            continue
+        if gn in (GN_OTHER, GN_RFC822) or gn not in (GN_DNS, GN_IP, GN_DIRECTORY):
+            out.append((where, f"{kind} subtree of type {_GN_TYPE_NAMES.get(gn, gn)}"))
+        elif gn == GN_DIRECTORY and kind == "excluded":
+            out.append((where, "excluded subtree of type directoryName"))
+    return out
