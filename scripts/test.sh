@@ -2,6 +2,12 @@
 # Set up from nothing and run the whole test suite (lint, type check, tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [[ "${1:-}" == "--quick" ]]; then
+  # The inner loop: ruff and the pure core (x509, profiles, lint), no setup, no servers.
+  shift
+  .venv/bin/ruff check src tests benchmarks
+  exec .venv/bin/pytest -n 2 -q -p no:cacheprovider tests/x509 tests/profiles tests/lint "$@"
+fi
 scripts/setup.sh
 echo "== ruff" >&2
 .venv/bin/ruff check src tests benchmarks
