@@ -15,7 +15,7 @@ import json
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -315,44 +315,15 @@ def test_certspotter_monitors_the_logs_without_errors(ct_home: CtHome, tmp_path:
     issued = ct_home.issue("spotted.example.com")
     scts = decode_sct_list(embedded(issued.der))
     used = {s.log_id for s in scts}
-    watch = tmp_path / "watch"
-    watch.write_text("spotted.example.com\n")
-    state = tmp_path / "state"
-    proc = subprocess.Popen(
-        [
-            "certspotter",
-            "-logs",
-            str(ct_home.path / "ct/log_list.json"),
-            "-state_dir",
-            str(state),
-            "-watchlist",
-            str(watch),
-            "-stdout",
-            "-verbose",
-            "-no_save",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(proc.stdout or []), daemon=True)
-    reader.start()
     wanted = [
         f"finished downloading entries from {s.url}" for s in ct_home.logs if s.log.log_id in used
     ]
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            seen = "".join(lines)
-            if all(w in seen for w in wanted) or "error verifying" in seen:
-                break
-            time.sleep(0.2)
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        reader.join(10)
-    out = "".join(lines)
+    out = certspotter(
+        ct_home.path / "ct/log_list.json",
+        "spotted.example.com",
+        tmp_path,
+        lambda seen: all(w in seen for w in wanted) or "error verifying" in seen,
+    )
     pre_sha = hashlib.sha256(issued.precertificate_der).hexdigest()
     assert out.count(f"{pre_sha}:") == len(used), out
     assert all(w in out for w in wanted), out
@@ -494,37 +465,9 @@ def test_certspotter_reports_a_log_whose_tree_head_lies(tmp_path: Path) -> None:
         }
         listing = tmp_path / "list.json"
         listing.write_text(log_list_text([served], datetime.now(UTC)))
-        watch = tmp_path / "watch"
-        watch.write_text("ct.example.com\n")
-        proc = subprocess.Popen(
-            [
-                "certspotter",
-                "-logs",
-                str(listing),
-                "-state_dir",
-                str(tmp_path / "state"),
-                "-watchlist",
-                str(watch),
-                "-stdout",
-                "-verbose",
-                "-no_save",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        out = certspotter(
+            listing, "ct.example.com", tmp_path, lambda seen: "error verifying" in seen
         )
-        lines: list[str] = []
-        reader = threading.Thread(target=lambda: lines.extend(proc.stdout or []), daemon=True)
-        reader.start()
-        deadline = time.monotonic() + 60
-        try:
-            while time.monotonic() < deadline and "error verifying" not in "".join(lines):
-                time.sleep(0.2)
-        finally:
-            proc.terminate()
-            proc.wait(10)
-            reader.join(10)
-    out = "".join(lines)
     assert "error verifying" in out and "does not match the entries" in out, out
 
 
@@ -597,3 +540,41 @@ def test_an_outsider_finds_a_logged_precertificate_the_responder_does_not_know(
     without_status = {f["serial"] for f in report["findings"] if f["kind"] == "no-status"}
     assert rogue_serial in without_status, report["findings"]
     assert fine.serial not in {f["serial"] for f in report["findings"]}
+
+
+def certspotter(
+    listing: Path, name: str, work: Path, done: Callable[[str], bool], timeout: float = 60
+) -> str:
+    """Run Debian's certspotter over the logs of `listing`, watching `name`, until its
+    output satisfies `done` (or `timeout`); returns everything it printed."""
+    watch = work / "watch"
+    watch.write_text(name + "\n")
+    proc = subprocess.Popen(
+        [
+            "certspotter",
+            "-logs",
+            str(listing),
+            "-state_dir",
+            str(work / "certspotter"),
+            "-watchlist",
+            str(watch),
+            "-stdout",
+            "-verbose",
+            "-no_save",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout or []), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and proc.poll() is None and not done("".join(lines)):
+            time.sleep(0.2)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        reader.join(10)
+    return "".join(lines)
