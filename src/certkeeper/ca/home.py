@@ -256,8 +256,8 @@ class CaHome:
         engine = connect(self.config.database_url)
         if not schema_is_current(engine):
             raise ConfigError(
-                f"the inventory at {self.config.database_url} is not initialised or needs a "
-                "migration"
+                f"the inventory of CA home {self.config.home} is not initialised or needs a "
+                "migration: run `certkeeper db status` and `certkeeper db upgrade`"
             )
         return Inventory(engine)
 

@@ -93,7 +93,7 @@ def _open_inventory(home: Path) -> Inventory:
         engine.dispose()
         raise ConfigError(
             f"the inventory of CA home {home} is not at the current schema version; "
-            "initialise or migrate it first"
+            "run `certkeeper db upgrade` (or `certkeeper init`) first"
         )
     return Inventory(engine)
 
