@@ -26,7 +26,7 @@ T = datetime(2026, 11, 2, tzinfo=UTC)
 
 
 @contextmanager
-def serve(tmp_path: Path, ca: MiniCa, port: int) -> Iterator[str]:
+def serve(tmp_path: Path, ca: MiniCa, port: int, name: str = "log") -> Iterator[str]:
     root = tmp_path / "root.pem"
     root.write_bytes(ca.root.public_bytes(Encoding.PEM))
     proc = subprocess.Popen(
@@ -37,13 +37,15 @@ def serve(tmp_path: Path, ca: MiniCa, port: int) -> Iterator[str]:
             "ct",
             "serve-log",
             "--key",
-            str(tmp_path / "log.key"),
+            str(tmp_path / f"{name}.key"),
             "--root",
             str(root),
             "--port",
             str(port),
             "--entries",
-            str(tmp_path / "entries"),
+            str(tmp_path / f"{name}.entries"),
+            "--operator",
+            f"operator of {name}",
             "--log-list",
             str(tmp_path / "log_list.json"),
         ],
@@ -94,3 +96,16 @@ def test_serve_log_writes_its_log_list_and_keeps_entries_across_restarts(tmp_pat
         again = _get(url + "ct/v1/get-sth")
         assert again["tree_size"] == 1
         assert again["sha256_root_hash"] == first["sha256_root_hash"]
+
+
+def test_two_staging_logs_share_one_log_list(tmp_path: Path) -> None:
+    ca = MiniCa.create(T)
+    with serve(tmp_path, ca, free_port(), "a") as a, serve(tmp_path, ca, free_port(), "b") as b:
+        logs = load_log_list(str(tmp_path / "log_list.json")).logs
+        assert sorted((log.operator, log.url) for log in logs) == [
+            ("operator of a", a),
+            ("operator of b", b),
+        ]
+    with serve(tmp_path, ca, free_port(), "a") as moved:  # same key, new port: replaced
+        logs = load_log_list(str(tmp_path / "log_list.json")).logs
+        assert sorted(log.url for log in logs) == sorted([moved, b])

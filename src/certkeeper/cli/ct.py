@@ -38,7 +38,9 @@ def serve_log(
         None, "--entries", help="Append entries here and reload them at start."
     ),
     log_list: Path | None = typer.Option(
-        None, "--log-list", help="Write a v3 log list naming this log here (for [ct] log_list)."
+        None,
+        "--log-list",
+        help="Add this log to a v3 log list here (created if absent; for [ct] log_list).",
     ),
     operator: str = typer.Option("certkeeper staging", "--operator", help="Operator name."),
 ) -> None:
@@ -54,7 +56,7 @@ def serve_log(
         load_pem_private_key,
     )
 
-    from certkeeper.ct.loglist import render_log_list
+    from certkeeper.ct.loglist import add_to_log_list
     from certkeeper.ct.testlog import TestLog
 
     if key.exists():
@@ -87,8 +89,8 @@ def serve_log(
     log = TestLog(log_key, roots, store=entries)
     url = f"http://{host}:{port}/"
     if log_list is not None:
-        log_list.write_text(
-            render_log_list([(operator, f"{operator} log", log.spki, url)], datetime.now(UTC))
+        add_to_log_list(
+            str(log_list), operator, f"{operator} log {port}", log.spki, url, datetime.now(UTC)
         )
     err_console.print(
         f"RFC 6962 test log {url} log id {log.log_id.hex()} with {len(log.entries)} entries",

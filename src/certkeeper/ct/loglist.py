@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -236,3 +237,28 @@ def render_log_list(logs: list[tuple[str, str, bytes, str]], timestamp: datetime
         ],
     }
     return json.dumps(doc, indent=2) + "\n"
+
+
+def add_to_log_list(
+    path: str, operator: str, description: str, key: bytes, url: str, timestamp: datetime
+) -> None:
+    """Write `path` as a v3 log list holding this log and the logs already in it (the
+    same key or URL replaced): how several staging logs share one list. Every log is
+    written "usable"; a list with other states is not one to manage this way."""
+    logs: list[tuple[str, str, bytes, str]] = []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        text = ""
+    except OSError as exc:
+        raise LogListError(f"CT log list {path}: cannot read: {exc.strerror or exc}") from None
+    if text:
+        for log in parse_log_list(text, path).logs:
+            if log.key != key and log.url != (url if url.endswith("/") else url + "/"):
+                logs.append((log.operator, log.description, log.key, log.url))
+    logs.append((operator, description, key, url))
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(render_log_list(logs, timestamp))
+    os.replace(tmp, path)
