@@ -1,7 +1,9 @@
 """`certkeeper lint`: our lints and pkilint's, side by side, on any file a user hands us.
 
 Exit status: 0 when no ERROR or FATAL finding, 2 when there is one (from either linter),
-1 for unusable input (one error line, never a traceback).
+1 for unusable input (one error line, never a traceback). `--type` names what a document
+is instead of detecting it; a certificate made for something other than TLS servers
+(S/MIME, code signing) is reported as out of scope, not linted, unless `--type` is given.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from certkeeper.cli.common import handle_errors, print_json
 from certkeeper.errors import EXIT_FINDINGS, InputError
 from certkeeper.lint.context import LintContext
 from certkeeper.lint.engine import DocType, Finding, Severity
+from certkeeper.lint.scope import DocumentKind
 
 
 class LintFormat(StrEnum):
@@ -46,14 +49,24 @@ def _read(path: Path) -> bytes:
 
 
 def lint_file(
-    path: Path, ctx: LintContext, use_pkilint: bool, pkilint: object | None
-) -> tuple[str, str | None, list[Finding]]:
-    """(document type, certificate type, findings from both linters) for one file."""
+    path: Path,
+    ctx: LintContext,
+    use_pkilint: bool,
+    pkilint: object | None,
+    kind: DocumentKind | None = None,
+) -> tuple[str, str | None, list[Finding], str | None]:
+    """(document type, certificate type, findings from both linters, why the document is
+    out of scope or None) for one file. Out-of-scope documents are not linted."""
     from certkeeper.lint.catalogue import run_lints
-    from certkeeper.lint.document import CertificateDocument, CrlDocument, load_document
+    from certkeeper.lint.document import CertificateDocument, CrlDocument
     from certkeeper.lint.pkilint_adapter import PkilintLinter
+    from certkeeper.lint.scope import load_as, out_of_scope
 
-    doc = load_document(_read(path), str(path))
+    doc = load_as(_read(path), str(path), kind)
+    ctype = str(doc.cert_type) if doc.doc_type is DocType.CERTIFICATE and doc.cert_type else None
+    scope = None if kind is not None else out_of_scope(doc)
+    if scope is not None:
+        return str(doc.doc_type), ctype, [], scope
     findings = run_lints(doc, ctx)
     if use_pkilint and isinstance(pkilint, PkilintLinter):
         if isinstance(doc, CertificateDocument):
@@ -62,13 +75,17 @@ def lint_file(
             findings += pkilint.lint_crl(doc.der)
         else:
             findings += pkilint.lint_ocsp_response(doc.der)
-    ctype = str(doc.cert_type) if doc.doc_type is DocType.CERTIFICATE and doc.cert_type else None
-    return str(doc.doc_type), ctype, findings
+    return str(doc.doc_type), ctype, findings, None
 
 
-def _print_text(path: Path, doc_type: str, cert_type: str | None, findings: list[Finding]) -> None:
+def _print_text(
+    path: Path, doc_type: str, cert_type: str | None, findings: list[Finding], scope: str | None
+) -> None:
     kind = f"{doc_type} ({cert_type})" if cert_type else doc_type
     typer.echo(f"{path}: {kind}")
+    if scope is not None:
+        typer.echo(f"  out of scope: {scope}; not linted (give --type to lint it anyway)")
+        return
     if not findings:
         typer.echo("  no findings from either linter")
         return
@@ -116,6 +133,10 @@ def register(app: typer.Typer) -> None:
         list_lints: Annotated[
             bool, typer.Option("--list", help="List every certkeeper lint and exit.")
         ] = False,
+        kind: Annotated[
+            DocumentKind | None,
+            typer.Option("--type", help="What the documents are, instead of detecting it."),
+        ] = None,
     ) -> None:
         """Lint documents with certkeeper's lints and pkilint; non-zero exit on any error."""
         if list_lints:
@@ -130,7 +151,9 @@ def register(app: typer.Typer) -> None:
         worst = Severity.INFO
         report = []
         for path in files:
-            doc_type, cert_type, findings = lint_file(path, ctx, not only_ours, pkilint)
+            doc_type, cert_type, findings, scope = lint_file(
+                path, ctx, not only_ours, pkilint, kind
+            )
             worst = max([worst, *(f.severity for f in findings)])
             if output is LintFormat.json:
                 report.append(
@@ -138,11 +161,12 @@ def register(app: typer.Typer) -> None:
                         "file": str(path),
                         "document_type": doc_type,
                         "certificate_type": cert_type,
+                        "out_of_scope": scope,
                         "findings": [f.to_dict() for f in findings],
                     }
                 )
             else:
-                _print_text(path, doc_type, cert_type, findings)
+                _print_text(path, doc_type, cert_type, findings, scope)
         if output is LintFormat.json:
             print_json(report)
         if worst >= Severity.ERROR:
