@@ -333,3 +333,33 @@ def test_a_really_full_filesystem_under_the_crl_directory(ca: CaHome) -> None:
         assert done.exit_code == 0, done.output
         assert pending(ca) == {}
         assert on_published_crl(ca, serials[0]) and on_published_crl(ca, serials[1])
+
+
+def test_every_write_to_the_revocations_table_counts_as_pending() -> None:
+    """A safeguard no path can skip: every function in the package that inserts or
+    updates revocation rows also calls `add_pending` (in the same transaction)."""
+    import ast
+
+    import certkeeper
+
+    writers: dict[str, bool] = {}
+    for path in Path(certkeeper.__file__).parent.rglob("*.py"):
+        if "migrations" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            calls = [n for n in ast.walk(node) if isinstance(n, ast.Call)]
+            writes = any(
+                isinstance(c.func, ast.Name)
+                and c.func.id in ("insert", "update")
+                and any(isinstance(a, ast.Name) and a.id == "revocations" for a in c.args)
+                for c in calls
+            )
+            if writes:
+                marks = any(
+                    isinstance(c.func, ast.Name) and c.func.id == "add_pending" for c in calls
+                )
+                writers[f"{path.name}:{node.name}"] = marks
+    assert set(writers) >= {"revocations.py:_record", "incidents.py:revoke_items"}
+    assert all(writers.values()), writers
