@@ -326,3 +326,17 @@ def test_every_perspective_result_is_stored_with_the_record_and_the_caa_check(
         assert va.store.history(fqdn) == []
     finally:
         home.close()
+
+
+def test_every_perspective_outcome_is_counted(world: World) -> None:
+    from prometheus_client import REGISTRY
+
+    def count(perspective: str, outcome: str) -> float:
+        labels = {"method": "challenge", "outcome": outcome, "perspective": perspective}
+        return REGISTRY.get_sample_value("certkeeper_validations_total", labels) or 0.0
+
+    agreed, disagreed = count("p0", "corroborated"), count("d0", "disagreed")
+    one = corroborate(world, "http-01", [world.honest[0], world.dissenters[0]], DAY_FOR[2])
+    assert [r.outcome for r in one.results] == ["corroborated", "disagreed"]
+    assert count("p0", "corroborated") - agreed == 1
+    assert count("d0", "disagreed") - disagreed == 1

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from certkeeper import br
 from certkeeper.ca.home import CaHome
 from certkeeper.issuance.service import NameNotAuthorized
+from certkeeper.metrics import VALIDATIONS
 from certkeeper.store.validations import CaaCheck, DomainValidation, DomainValidationStore
 from certkeeper.validation import methods
 from certkeeper.validation.caa import check_caa
@@ -149,6 +150,9 @@ class ValidationAuthority:
                 "unauthorized",
             )
         primary = check_challenge(attempt, self.settings)
+        VALIDATIONS.labels(
+            attempt.challenge_type, "valid" if primary.ok else "invalid", "primary"
+        ).inc()
         if not primary.ok:
             log.info(
                 "validation failed",

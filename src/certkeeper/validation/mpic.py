@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from certkeeper.errors import ConfigError
+from certkeeper.metrics import EXTERNAL_ERRORS, VALIDATIONS
 from certkeeper.validation.model import (
     CaaResult,
     ChallengeAttempt,
@@ -169,6 +170,9 @@ class RemotePerspectives:
             )
         results = tuple(self._ask_all("POST", path, body, judge))
         for r in results:
+            VALIDATIONS.labels(path.rsplit("/", 1)[-1], r.outcome, r.perspective).inc()
+            if r.outcome == UNREACHABLE:
+                EXTERNAL_ERRORS.labels("perspective").inc()
             log.info(
                 "perspective outcome",
                 extra={
