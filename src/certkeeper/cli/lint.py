@@ -54,6 +54,7 @@ def lint_file(
     use_pkilint: bool,
     pkilint: object | None,
     kind: DocumentKind | None = None,
+    sources: frozenset[str] | None = None,
 ) -> tuple[str, str | None, list[Finding], str | None]:
     """(document type, certificate type, findings from both linters, why the document is
     out of scope or None) for one file. Out-of-scope documents are not linted."""
@@ -67,7 +68,7 @@ def lint_file(
     scope = None if kind is not None else out_of_scope(doc)
     if scope is not None:
         return str(doc.doc_type), ctype, [], scope
-    findings = run_lints(doc, ctx)
+    findings = run_lints(doc, ctx, sources=sources)
     if use_pkilint and isinstance(pkilint, PkilintLinter):
         if isinstance(doc, CertificateDocument):
             findings += pkilint.lint_certificate(doc.der, doc.cert_type)
@@ -106,8 +107,22 @@ def _print_list() -> None:
         kinds = ",".join(sorted(str(d) for d in lint.doc_types))
         since = f" (from {lint.effective})" if lint.effective else ""
         typer.echo(
-            f"{lint.id}\t{lint.severity}\t{kinds}\t{lint.citation}{since}\t{lint.description}"
+            f"{lint.id}\t{lint.severity}\t{kinds}\t{lint.source}\t{lint.citation}{since}"
+            f"\t{lint.description}"
         )
+
+
+def _sources(include: list[str] | None, exclude: list[str] | None) -> frozenset[str] | None:
+    """The lint sources to run: all, or those included, less those excluded."""
+    from certkeeper.lint.engine import ALL_SOURCES
+
+    for name in [*(include or []), *(exclude or [])]:
+        if name not in ALL_SOURCES:
+            known = ", ".join(sorted(ALL_SOURCES))
+            raise InputError(f"unknown lint source {name!r} (known: {known})")
+    if not include and not exclude:
+        return None
+    return frozenset(include or ALL_SOURCES) - frozenset(exclude or ())
 
 
 def register(app: typer.Typer) -> None:
@@ -137,6 +152,14 @@ def register(app: typer.Typer) -> None:
             DocumentKind | None,
             typer.Option("--type", help="What the documents are, instead of detecting it."),
         ] = None,
+        source: Annotated[
+            list[str] | None,
+            typer.Option("--source", help="Run only lints of this source (br, mozilla)."),
+        ] = None,
+        exclude_source: Annotated[
+            list[str] | None,
+            typer.Option("--exclude-source", help="Leave out lints of this source."),
+        ] = None,
     ) -> None:
         """Lint documents with certkeeper's lints and pkilint; non-zero exit on any error."""
         if list_lints:
@@ -146,13 +169,14 @@ def register(app: typer.Typer) -> None:
             raise InputError("give at least one file to lint (or --list)")
         from certkeeper.lint.pkilint_adapter import PkilintLinter
 
+        sources = _sources(source, exclude_source)
         ctx = LintContext(issuer=_load_issuer(issuer) if issuer else None)  # type: ignore[arg-type]
         pkilint = None if only_ours else PkilintLinter()
         worst = Severity.INFO
         report = []
         for path in files:
             doc_type, cert_type, findings, scope = lint_file(
-                path, ctx, not only_ours, pkilint, kind
+                path, ctx, not only_ours, pkilint, kind, sources
             )
             worst = max([worst, *(f.severity for f in findings)])
             if output is LintFormat.json:

@@ -31,7 +31,8 @@ def load_all() -> None:
         subject,
     )
     from certkeeper.lint.crl import crl_lints  # noqa: F401
-    from certkeeper.lint.ocsp import ocsp_lints  # noqa: F401
+    from certkeeper.lint.ocsp import ocsp_lints, single_extensions  # noqa: F401
+    from certkeeper.lint.root_programs import mozilla  # noqa: F401
 
     _loaded = True
 
@@ -42,12 +43,15 @@ def all_lints() -> list[Lint]:
 
 
 def _select(
-    doc: Document, lint_set: str, only: frozenset[str] | None = None
+    doc: Document,
+    lint_set: str,
+    only: frozenset[str] | None = None,
+    sources: frozenset[str] | None = None,
 ) -> tuple[list[Lint], list[Lint]]:
     """(lints with no dates, lints with effective dates) that apply to this kind of doc."""
     # The registry object and its size are part of the key: tests and plugins may swap
     # or extend the catalogue, and a stale selection would silently skip lints.
-    key = (doc.doc_type, doc.cert_type, lint_set, id(REGISTRY), len(REGISTRY.lints), only)
+    key = (doc.doc_type, doc.cert_type, lint_set, id(REGISTRY), len(REGISTRY.lints), only, sources)
     got = _selection.get(key)
     if got is None:
         undated: list[Lint] = []
@@ -56,6 +60,8 @@ def _select(
             if lint_set not in lint.sets or doc.doc_type not in lint.doc_types:
                 continue
             if only is not None and lint.id not in only:
+                continue
+            if sources is not None and lint.source not in sources:
                 continue
             if doc.doc_type is DocType.CERTIFICATE and doc.cert_type not in lint.cert_types:
                 continue
@@ -73,10 +79,17 @@ def run_lints(
     ctx: LintContext,
     lint_set: str = AUDIT,
     only: Iterable[str] | None = None,
+    sources: Iterable[str] | None = None,
 ) -> list[Finding]:
-    """Run every applicable lint (or those in `only`) and return the findings."""
+    """Run every applicable lint (or those in `only`, from `sources`: all when None) and
+    return the findings."""
     load_all()
-    undated, dated = _select(doc, lint_set, None if only is None else frozenset(only))
+    undated, dated = _select(
+        doc,
+        lint_set,
+        None if only is None else frozenset(only),
+        None if sources is None else frozenset(sources),
+    )
     findings: list[Finding] = []
     for lint in undated:
         try:

@@ -59,6 +59,13 @@ PRE_ISSUANCE = "pre-issuance"
 AUDIT = "audit"
 ALL_SETS = frozenset({PRE_ISSUANCE, AUDIT})
 
+# Lint sources: whose rules a lint encodes, selectable like zlint's sources. "br" is the
+# CA/Browser Forum TLS Baseline Requirements with the RFCs they build on; "mozilla" is
+# the Mozilla Root Store Policy, stricter in places (no P-521 keys).
+SOURCE_BR = "br"
+SOURCE_MOZILLA = "mozilla"
+ALL_SOURCES = frozenset({SOURCE_BR, SOURCE_MOZILLA})
+
 
 @dataclass(frozen=True, slots=True)
 class Finding:
@@ -114,6 +121,7 @@ class Lint:
     effective: date | None = None  # in force for documents whose reference time >= this
     ineffective: date | None = None  # no longer in force from this date
     sets: frozenset[str] = ALL_SETS
+    source: str = SOURCE_BR
 
     def applies_to(self, doc: Document) -> bool:
         if doc.doc_type not in self.doc_types:
@@ -155,6 +163,8 @@ class Registry:
             raise ValueError(f"lint id {lint.id} registered twice")
         if lint.id[:2] not in ("e_", "w_", "n_", "i_", "f_"):
             raise ValueError(f"lint id {lint.id} must start with e_, w_, n_, i_ or f_")
+        if lint.source not in ALL_SOURCES:
+            raise ValueError(f"lint {lint.id} has unknown source {lint.source!r}")
         self.lints[lint.id] = lint
         return lint
 
@@ -199,6 +209,7 @@ def lint(
     effective: date | None = None,
     ineffective: date | None = None,
     sets: Iterable[str] = ALL_SETS,
+    source: str = SOURCE_BR,
 ) -> Callable[[CheckFn], CheckFn]:
     """Decorator that registers a check function as a lint in the global catalogue."""
 
@@ -215,6 +226,7 @@ def lint(
                 effective=effective,
                 ineffective=ineffective,
                 sets=frozenset(sets),
+                source=source,
             )
         )
         return fn
