@@ -103,3 +103,29 @@ CRL_MAX_INTERVAL = timedelta(days=7)
 CRL_MAX_NEXT_UPDATE = timedelta(days=10)
 # BR 4.9.10: an OCSP response's validity interval is at most ten days.
 OCSP_MAX_VALIDITY = timedelta(days=10)
+
+
+# BR 1.6.1 "Short-lived Subscriber Certificate": a Validity Period of at most 10 days
+# (864,000 s) for certificates issued from 2024-03-15, at most 7 days (604,800 s) from
+# 2026-03-15. Such a certificate may carry neither an OCSP URL nor a CRL distribution
+# point (BR 7.1.2.7.6, 7.1.2.11.2). (effective from, maximum days); none before the first.
+SHORT_LIVED_MAX_DAYS: tuple[tuple[date, int], ...] = (
+    (date(2024, 3, 15), 10),
+    (date(2026, 3, 15), 7),
+)
+
+
+def short_lived_max_days(not_before: date | datetime) -> int | None:
+    """The longest validity that is short-lived for a certificate issued then, or None."""
+    day = not_before.astimezone(UTC).date() if isinstance(not_before, datetime) else not_before
+    days = None
+    for since, limit in SHORT_LIVED_MAX_DAYS:
+        if day >= since:
+            days = limit
+    return days
+
+
+def is_short_lived(not_before: datetime, not_after: datetime) -> bool:
+    """BR 1.6.1: validity (notAfter - notBefore + 1 s) within the limit of its notBefore."""
+    limit = short_lived_max_days(not_before)
+    return limit is not None and validity_period(not_before, not_after) <= timedelta(days=limit)

@@ -144,7 +144,11 @@ def test_a_hand_written_cps_gets_the_seed_000_line_with_counts(home: Path, tmp_p
     code, lines = _check(home, cps, "--cps-version", "1.1")
     assert code == 4 and all("keyEncipherment" not in line for line in lines)
     assert lines == [
-        'CPS: profile "tls-dv-ecdsa" (ECDSA) is not described; profile tls-dv-ecdsa v1 is in force'
+        'CPS: profile "tls-dv-ecdsa" (ECDSA) is not described; profile tls-dv-ecdsa v1 is in force',
+        'CPS: profile "tls-dv-ecdsa-short" (ECDSA) is not described; profile '
+        "tls-dv-ecdsa-short v1 is in force",
+        'CPS: profile "tls-dv-rsa-short" (RSA) is not described; profile '
+        "tls-dv-rsa-short v1 is in force",
     ]
     # Across every CPS version, each profile version gets its own line and counts.
     result = runner.invoke(
@@ -157,6 +161,8 @@ def test_a_hand_written_cps_gets_the_seed_000_line_with_counts(home: Path, tmp_p
     assert found == {
         ("keyEncipherment stated absent", "tls-dv-rsa v1"): {"1.0": 3},
         ("profile not described", "tls-dv-ecdsa v1"): {"1.0": 1},
+        ("profile not described", "tls-dv-ecdsa-short v1"): {},
+        ("profile not described", "tls-dv-rsa-short v1"): {},
     }
 
 

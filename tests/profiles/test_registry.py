@@ -59,7 +59,9 @@ def test_duplicate_ids_and_unknown_profiles_are_named(registry: ProfileRegistry)
     (registry.profile_dir / "copy.toml").write_text(src)
     with pytest.raises(ProfileError, match="also used by"):
         registry.sync(NOW)
-    with pytest.raises(NotFound, match=r"unknown profile 'tls-ev'.*tls-dv-ecdsa, tls-dv-rsa"):
+    with pytest.raises(
+        NotFound, match=r"unknown profile 'tls-ev'.*tls-dv-ecdsa, tls-dv-ecdsa-short, tls-dv-rsa"
+    ):
         registry.get("tls-ev")
     with pytest.raises(NotFound, match="tls-dv-rsa version 9"):
         registry.get("tls-dv-rsa", 9)

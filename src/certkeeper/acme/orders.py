@@ -109,6 +109,7 @@ def new_order(acme: Acme, request: Request) -> Response:
             "malformed", "notBefore and notAfter are set by the certificate profile; leave them out"
         )
     replaces, replaces_serial, exempt = _replaces(acme, account, payload.get("replaces"), names)
+    profile = _profile(acme, payload.get("profile"))
     order_limit = acme.limits.new_order(account.id)
     if not exempt:
         acme.limits.check([order_limit, *acme.limits.certificates(names)])
@@ -148,12 +149,29 @@ def new_order(acme: Acme, request: Request) -> Response:
         reuse=reuse,
         new=new,
         now=now,
+        profile=profile,
     )
     if not exempt:
         acme.limits.record([order_limit])
     order = acme.store.order(order_id)
     assert order is not None
     return _order_response(acme, urls, order, 201)
+
+
+def _profile(acme: Acme, value: Any) -> str | None:
+    """draft-ietf-acme-profiles 4: a profile the directory offers, else invalidProfile."""
+    if value is None:
+        return None
+    from certkeeper.acme.service import offered_profiles
+
+    offered = offered_profiles(acme)
+    if not isinstance(value, str) or value not in offered:
+        raise AcmeProblem(
+            "invalidProfile",
+            f"profile {str(value)[:40]!r} is not offered; the directory lists "
+            f"{', '.join(offered) or 'none'}",
+        )
+    return value
 
 
 def _from_validation(
@@ -295,6 +313,8 @@ def order_json(acme: Acme, urls: Urls, order: OrderRow, authzs: list[Authorizati
     }
     if order.replaces:
         doc["replaces"] = order.replaces
+    if order.profile:
+        doc["profile"] = order.profile
     if order.error:
         doc["error"] = order.error
     if order.status == "valid" and order.certificate_serial:
@@ -362,7 +382,12 @@ def finalize(acme: Acme, request: Request, order_id: int) -> Response:
     key_thumb = jws.thumbprint(csr.public_key)
     if key_thumb == account.thumbprint or acme.store.account_by_thumbprint(key_thumb):
         raise AcmeProblem("badCSR", "the CSR key is an ACME account key; use a separate key")
-    if csr.key_type.startswith("rsa"):
+    chosen = acme.settings.profile(order.profile) if order.profile else None
+    if order.profile and chosen is None:
+        raise AcmeProblem("invalidProfile", f"profile {order.profile!r} is no longer offered")
+    if chosen is not None:
+        profile = chosen.for_key(csr.key_type)
+    elif csr.key_type.startswith("rsa"):
         profile = acme.settings.rsa_profile
     else:
         profile = acme.settings.ecdsa_profile

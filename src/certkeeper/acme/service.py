@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import re
+import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +17,7 @@ from certkeeper.acme import accounts, authz, orders, renewal, revoke
 from certkeeper.acme.context import Acme, Request, Response, Urls
 from certkeeper.acme.jws import ALGORITHMS
 from certkeeper.acme.problems import PROBLEM_TYPE, AcmeProblem
+from certkeeper.errors import NotFound
 from certkeeper.store.database import UNAVAILABLE_ERRORS
 
 log = logging.getLogger("certkeeper.acme")
@@ -52,6 +55,9 @@ def directory_json(acme: Acme, urls: Urls) -> dict[str, Any]:
         meta["termsOfService"] = acme.settings.terms_of_service
     if acme.settings.website:
         meta["website"] = acme.settings.website
+    profiles = offered_profiles(acme)
+    if profiles:
+        meta["profiles"] = profiles
     return {
         "newNonce": urls.new_nonce(),
         "newAccount": urls.new_account(),
@@ -61,6 +67,37 @@ def directory_json(acme: Acme, urls: Urls) -> dict[str, Any]:
         "renewalInfo": urls.renewal_info(),
         "meta": meta,
     }
+
+
+# The directory is answered during a database outage too: the profiles it lists are read
+# at most once a minute per process and the last list is kept when the database is down.
+PROFILES_TTL_SECONDS = 60.0
+_profiles_seen: weakref.WeakKeyDictionary[Acme, tuple[float, dict[str, str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def offered_profiles(acme: Acme) -> dict[str, str]:
+    """draft-ietf-acme-profiles 3: name -> description of every ACME profile whose
+    certkeeper profiles are installed (the ECDSA one's description, with both ids)."""
+    now = time.monotonic()
+    seen = _profiles_seen.get(acme)
+    if seen is not None and now - seen[0] < PROFILES_TTL_SECONDS:
+        return seen[1]
+    registry = acme.home.profiles
+    out: dict[str, str] = {}
+    try:
+        for profile in acme.settings.profiles:
+            try:
+                ecdsa = registry.get(profile.ecdsa)
+                registry.get(profile.rsa)
+            except NotFound:
+                continue
+            out[profile.name] = f"{ecdsa.description} (profiles {profile.ecdsa}, {profile.rsa})"
+    except UNAVAILABLE_ERRORS:
+        return {} if seen is None else seen[1]
+    _profiles_seen[acme] = (now, out)
+    return out
 
 
 def dispatch(acme: Acme, request: Request) -> Response:

@@ -8,10 +8,32 @@ front-end process enforces the same budget.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from certkeeper.tomlcheck import TomlProblem, check_keys, get
+
+_PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+
+
+@dataclass(frozen=True)
+class AcmeProfile:
+    """An ACME profile (draft-ietf-acme-profiles): a name clients ask for in newOrder, and
+    the certkeeper profile used for each kind of CSR key."""
+
+    name: str
+    ecdsa: str
+    rsa: str
+
+    def for_key(self, key_type: str) -> str:
+        return self.rsa if key_type.startswith("rsa") else self.ecdsa
+
+
+# Offered unless [acme.profiles] says otherwise: the everyday profiles, and short-lived
+# ones (BR 1.6.1: at most 7 days; no OCSP URL or CRL distribution point needed).
+DEFAULT_SHORT_LIVED = AcmeProfile("shortlived", "tls-dv-ecdsa-short", "tls-dv-rsa-short")
+DEFAULT_PROFILE_NAME = "classic"
 
 
 @dataclass(frozen=True)
@@ -42,6 +64,15 @@ class AcmeSettings:
     processing_retry_after: int = 1
     # Seconds a client is told to wait before asking for renewal information again.
     renewal_info_retry_after: int = 21600
+    # ACME profiles clients may name in newOrder; an order without one uses ecdsa_profile
+    # or rsa_profile (the "classic" profile, listed first by default).
+    profiles: tuple[AcmeProfile, ...] = (
+        AcmeProfile(DEFAULT_PROFILE_NAME, "tls-dv-ecdsa", "tls-dv-rsa"),
+        DEFAULT_SHORT_LIVED,
+    )
+
+    def profile(self, name: str) -> AcmeProfile | None:
+        return next((p for p in self.profiles if p.name == name), None)
 
 
 _INT_KEYS: dict[str, tuple[int, int]] = {
@@ -64,6 +95,7 @@ _KEYS = (
     "rsa_profile",
     "terms_of_service",
     "website",
+    "profiles",
     *_INT_KEYS,
 )
 
@@ -84,11 +116,34 @@ def parse_acme(table: dict[str, Any], where: str) -> AcmeSettings:
         if isinstance(value, bool) or not low <= value <= high:
             raise TomlProblem(f"{w}.{key}: {value!r} is outside {low}..{high}")
         ints[key] = value
+    ecdsa_profile = get(table, "ecdsa_profile", str, w, default="tls-dv-ecdsa")
+    rsa_profile = get(table, "rsa_profile", str, w, default="tls-dv-rsa")
     return AcmeSettings(
         base_url=base_url.rstrip("/"),
-        ecdsa_profile=get(table, "ecdsa_profile", str, w, default="tls-dv-ecdsa"),
-        rsa_profile=get(table, "rsa_profile", str, w, default="tls-dv-rsa"),
+        ecdsa_profile=ecdsa_profile,
+        rsa_profile=rsa_profile,
+        profiles=_profiles(table, w, AcmeProfile(DEFAULT_PROFILE_NAME, ecdsa_profile, rsa_profile)),
         terms_of_service=get(table, "terms_of_service", str, w, default=""),
         website=get(table, "website", str, w, default=""),
         **ints,
     )
+
+
+def _profiles(table: dict[str, Any], w: str, classic: AcmeProfile) -> tuple[AcmeProfile, ...]:
+    """`[acme.profiles.<name>]` tables with `ecdsa` and `rsa` certkeeper profile ids;
+    absent, the classic profile (ecdsa_profile/rsa_profile) and the short-lived one."""
+    if "profiles" not in table:
+        return (classic, DEFAULT_SHORT_LIVED)
+    entries = get(table, "profiles", dict, w)
+    out: list[AcmeProfile] = []
+    for name, entry in entries.items():
+        pw = f"{w}.profiles.{name}"
+        if not _PROFILE_NAME.match(name):
+            raise TomlProblem(f"{pw}: {name!r} is not a profile name (a-z, 0-9, -; 1-32)")
+        if not isinstance(entry, dict):
+            raise TomlProblem(f"{pw}: expected a table with ecdsa and rsa")
+        check_keys(entry, ("ecdsa", "rsa"), pw)
+        out.append(AcmeProfile(name, get(entry, "ecdsa", str, pw), get(entry, "rsa", str, pw)))
+    if not out:
+        raise TomlProblem(f"{w}.profiles: at least one profile, or leave the table out")
+    return tuple(out)

@@ -271,10 +271,11 @@ def _parse(
     crldp = get(t, "include", bool, w, True)
     if get(t, "critical", bool, w, False):
         raise TomlProblem(f"{w}.critical: cRLDistributionPoints MUST NOT be critical")
-    if not crldp and not aia_ocsp:
+    if not crldp and not aia_ocsp and days > _short_lived_days():
         raise TomlProblem(
             f"{w}.include: a certificate without an OCSP URL MUST carry a CRL distribution "
-            "point (BR 7.1.2.7.6)"
+            "point (BR 7.1.2.7.6) unless it is short-lived (BR 1.6.1: validity_days at most "
+            f"{_short_lived_days()})"
         )
 
     w = f"{where}.extensions.subject_key_identifier"
@@ -333,3 +334,9 @@ def _is_dotted_oid(text: str) -> bool:
         and all(p.isdigit() and (p == "0" or not p.startswith("0")) for p in parts)
         and int(parts[0]) <= 2
     )
+
+
+def _short_lived_days() -> int:
+    """Validity (days) short-lived under the strictest BR 1.6.1 limit (from 2026-03-15):
+    such a profile issues short-lived certificates whatever the date."""
+    return min(days for _, days in br.SHORT_LIVED_MAX_DAYS)

@@ -63,6 +63,7 @@ class OrderRow:
     certificate_serial: str | None
     error: dict[str, Any] | None
     created_at: datetime
+    profile: str | None = None  # the ACME profile asked for (draft-ietf-acme-profiles)
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,7 @@ def _order(row: Row[Any]) -> OrderRow:
         certificate_serial=row.certificate_serial,
         error=_json(row.error),
         created_at=row.created_at,
+        profile=row.profile,
     )
 
 
@@ -491,6 +493,7 @@ class AcmeStore:
         reuse: Sequence[int],
         new: Sequence[NewAuthorization],
         now: datetime,
+        profile: str | None = None,
     ) -> int:
         """The order, its new authorizations and their challenges, in one transaction."""
         with write_transaction(self.engine) as conn:
@@ -507,6 +510,7 @@ class AcmeStore:
                         replaces_serial=replaces_serial,
                         rate_exempt=rate_exempt,
                         created_at=now,
+                        profile=profile,
                     )
                 )
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
+from certkeeper import br
 from certkeeper.lint.context import LintContext
 from certkeeper.lint.document import (
     AD_CA_ISSUERS,
@@ -910,9 +911,7 @@ def _short_lived(doc: CertificateDocument) -> bool:
     nb, na = doc.not_before, doc.not_after
     if not (nb and na and nb.value and na.value):
         return False
-    span = (na.value - nb.value).total_seconds() + 1
-    limit = 7 if nb.value.date() >= date(2026, 3, 15) else 10
-    return nb.value.date() >= date(2024, 3, 15) and span <= limit * 86400
+    return br.is_short_lived(nb.value, na.value)
 
 
 @lint(

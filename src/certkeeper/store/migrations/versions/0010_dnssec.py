@@ -1,4 +1,4 @@
-"""DNSSEC status and perspective outcomes on validation and CAA records.
+"""DNSSEC status on validation and CAA records; the ACME profile of an order.
 
 Revision ID: 0010
 Revises: 0009
@@ -15,16 +15,20 @@ down_revision: str | None = "0009"
 branch_labels: str | None = None
 depends_on: str | None = None
 
-TABLES = ("domain_validations", "caa_checks")
+DNSSEC_TABLES = ("domain_validations", "caa_checks")
 
 
 def upgrade() -> None:
-    for table in TABLES:
+    for table in DNSSEC_TABLES:
         with op.batch_alter_table(table) as batch:
             batch.add_column(sa.Column("dnssec", sa.String(length=16), nullable=True))
+    with op.batch_alter_table("acme_orders") as batch:
+        batch.add_column(sa.Column("profile", sa.String(length=32), nullable=True))
 
 
 def downgrade() -> None:
-    for table in reversed(TABLES):
+    with op.batch_alter_table("acme_orders") as batch:
+        batch.drop_column("profile")
+    for table in reversed(DNSSEC_TABLES):
         with op.batch_alter_table(table) as batch:
             batch.drop_column("dnssec")
