@@ -4,11 +4,14 @@ Each check builds its own resolver and connections (no cache, as BR 3.2.2.9 requ
 so this measures the real per-check cost: DNS round trips to a real DNS server
 (pebble-challtestsrv) and an HTTP exchange with a loopback server.
 
-    .venv/bin/python benchmarks/validation.py [--checks N] [--threads T]
+    .venv/bin/python benchmarks/validation.py [--checks N] [--threads T] [--dnssec]
 
 Prints one table: checks per second and p50/p99 latency for dns-01, http-01 and a CAA
 check whose relevant RRset is three labels up (four lookups), sequentially and with T
-threads.
+threads. With --dnssec every lookup goes through Debian's unbound validating a signed
+test hierarchy (tests/signed_zones.py: ldns-signzone, knotd), as in production: dns-01
+and http-01 at www.ok13.zones.example.com (algorithm 13), and CAA from there up to com
+(five secure lookups).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from certkeeper.validation.challenges import check_challenge, key_authorization_
 from certkeeper.validation.model import ChallengeAttempt
 from certkeeper.validation.settings import ValidationSettings
 from dnsserver import ChallTestSrv
+from signed_zones import DNS01_KEY_AUTHORIZATION, DNS01_TOKEN, SignedZones
 
 ACCOUNT = "https://ca.example/acme/acct/1"
 
@@ -85,9 +89,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checks", type=int, default=300)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--dnssec", action="store_true")
     args = parser.parse_args()
 
     server, port = serve_key_authorizations()
+    if args.dnssec:
+        rows = run_dnssec(args.checks, args.threads, port)
+        server.shutdown()
+        report(rows)
+        return
     with ChallTestSrv.start() as dns:
         dns.set_default_ipv6("")
         settings = ValidationSettings(
@@ -121,17 +131,67 @@ def main() -> None:
             )
             return result.allowed
 
-        rows = []
-        for label, check in (("dns-01", dns01), ("http-01", http01), ("CAA (4 lookups)", caa)):
-            for threads in (1, args.threads):
-                rate, p50, p99 = measure(check, args.checks, threads)
-                rows.append((label, threads, rate, p50, p99))
-                print(f"  measured {label} x{threads}", file=sys.stderr)
+        checks = (("dns-01", dns01), ("http-01", http01), ("CAA (4 lookups)", caa))
+        rows = measure_all(checks, args.checks, args.threads)
     server.shutdown()
+    report(rows)
 
+
+Row = tuple[str, int, float, float, float]
+
+
+def report(rows: list[Row]) -> None:
     print(f"{'check':<18}{'threads':>8}{'checks/s':>11}{'p50 ms':>9}{'p99 ms':>9}")
     for label, threads, rate, p50, p99 in rows:
         print(f"{label:<18}{threads:>8}{rate:>11.1f}{p50:>9.1f}{p99:>9.1f}")
+
+
+def run_dnssec(checks: int, threads: int, port: int) -> list[Row]:
+    with SignedZones.start() as zones:
+        settings = ValidationSettings(
+            http_port=port,
+            resolver=zones.resolver,
+            timeout_seconds=5,
+            caa_identities=("ca.certkeeper.example",),
+            mpic_required=False,
+            private_addresses=True,
+        )
+        name = SignedZones.name("ok13")
+        token = DNS01_TOKEN
+
+        def dns01(i: int) -> bool:
+            a = ChallengeAttempt(name, "dns-01", token, DNS01_KEY_AUTHORIZATION, ACCOUNT)
+            result = check_challenge(a, settings)
+            return result.ok and result.dnssec == "secure"
+
+        def http01(i: int) -> bool:
+            t = f"t{i}"
+            a = ChallengeAttempt(name, "http-01", t, f"{t}.thumb", ACCOUNT)
+            result = check_challenge(a, settings)
+            return result.ok and result.dnssec == "secure"
+
+        def caa(i: int) -> bool:
+            result = check_caa(
+                name, wildcard=False, account_uri=ACCOUNT, method="http-01", settings=settings
+            )
+            return result.allowed and result.dnssec == "secure"
+
+        named = (("dns-01 DNSSEC", dns01), ("http-01 DNSSEC", http01), ("CAA DNSSEC (5)", caa))
+        rows = measure_all(named, checks, threads)
+    return rows
+
+
+def measure_all(
+    checks: tuple[tuple[str, Callable[[int], bool]], ...], n: int, threads: int
+) -> list[Row]:
+    """Each check n times, sequentially and with `threads` threads."""
+    rows: list[Row] = []
+    for label, check in checks:
+        for n_threads in (1, threads):
+            rate, p50, p99 = measure(check, n, n_threads)
+            rows.append((label, n_threads, rate, p50, p99))
+            print(f"  measured {label} x{n_threads}", file=sys.stderr)
+    return rows
 
 
 if __name__ == "__main__":
