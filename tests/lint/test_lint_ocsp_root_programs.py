@@ -95,3 +95,11 @@ def test_cli_source_selection(tmp_path: Path) -> None:
         line.startswith("e_mozilla_ec_curve_p521\t") and "\tmozilla\t" in line
         for line in listed.splitlines()
     )
+
+
+def test_undecodable_curve_oid_does_not_crash_the_mozilla_lint() -> None:
+    p521_oid = bytes.fromhex("06052b81040023")
+    assert p521_oid in P521_LEAF
+    broken = P521_LEAF.replace(p521_oid, bytes.fromhex("06058081040023"))  # non-minimal arc
+    findings = run_lints(CertificateDocument(broken), LintContext())
+    assert not [f for f in findings if f.lint_id == "f_lint_crashed"]

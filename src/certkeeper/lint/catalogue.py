@@ -29,6 +29,7 @@ def load_all() -> None:
         key,
         structure,
         subject,
+        subscriber_rules,
     )
     from certkeeper.lint.crl import crl_lints  # noqa: F401
     from certkeeper.lint.ocsp import ocsp_lints, single_extensions  # noqa: F401

@@ -8,9 +8,9 @@ to all, and per profile where they differ.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date
 
+from certkeeper.lint.cert.common import BR2, CERT, EXT, SUBJ, Out
 from certkeeper.lint.cert.extensions import reserved_policy
 from certkeeper.lint.context import LintContext
 from certkeeper.lint.document import (
@@ -40,14 +40,9 @@ from certkeeper.lint.document import (
     children,
     header,
 )
-from certkeeper.lint.engine import CA_TYPES, CertType, DocType, Severity, lint
+from certkeeper.lint.engine import CA_TYPES, CertType, Severity, lint
 from certkeeper.x509.der import DerError
 
-CERT = (DocType.CERTIFICATE,)
-Out = Iterable[tuple[str, str]]
-EXT = "tbsCertificate.extensions"
-SUBJ = "tbsCertificate.subject"
-BR2 = date(2023, 9, 15)  # BR 2.0.0 (ballot SC-62) certificate profiles take effect
 # Ballot 199 (BR 1.4.8): commonName, organizationName and countryName required in the
 # subject of Root and Subordinate CA certificates (then BR 7.1.4.3.1, now 7.1.2.10.2).
 CA_SUBJECT_REQUIRED_FROM = date(2017, 6, 8)

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
 
 from certkeeper.lint.document import AlgId, TimeField
+from certkeeper.lint.engine import DocType
 from certkeeper.x509.der import GENERALIZED_TIME, UTC_TIME
+
+# What certificate lint modules declare and return.
+CERT = (DocType.CERTIFICATE,)
+Out = Iterable[tuple[str, str]]
+EXT = "tbsCertificate.extensions"
+SUBJ = "tbsCertificate.subject"
+BR2 = date(2023, 9, 15)  # BR 2.0.0 (ballot SC-62) certificate profiles take effect
 
 # BR 7.1.3.1: the only SubjectPublicKeyInfo algorithm encodings allowed.
 SPKI_ALLOWED = {

@@ -25,6 +25,6 @@ from certkeeper.lint.engine import SOURCE_MOZILLA, DocType, Severity, lint
 )
 def p521_key(doc: CertificateDocument, ctx: LintContext) -> Iterable[tuple[str, str]]:
     alg = doc.spki_alg
-    if alg is not None and alg.oid == ALG_EC and doc.ec_curve == CURVE_P521:
+    if alg is not None and alg.oid == ALG_EC and doc.safe("ec_curve") == CURVE_P521:
         return [("tbsCertificate.subjectPublicKeyInfo", "ECDSA key on P-521 (secp521r1)")]
     return ()
