@@ -15,7 +15,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from lintkit import DER, ec_key, errors, issuing_ca, lint_cert, root
+from lintkit import DER, Node, ec_key, errors, extension, issuing_ca, lint_cert, resign, root
 
 from certkeeper.lint.cert.ca_profile import CA_SUBJECT_REQUIRED_FROM, PRECERT_SIGNING_CA_RETIRED
 from certkeeper.lint.document import CertificateDocument
@@ -271,3 +271,15 @@ def test_name_constraint_bases_not_recommended() -> None:
     excluded_dn = sequence(tlv(0xA1, subtree(tlv(0xA4, dn))))
     found = lint_cert(sub_ca(extra=[raw_nc(excluded_dn)]))
     assert "w_ca_name_constraints_base_not_recommended" in found
+
+
+def test_policy_criticality_applies_to_precert_signing_ca() -> None:
+    def critical_policies(tbs: Node) -> None:
+        ext = extension(tbs, "2.5.29.32")
+        assert ext.kids is not None
+        ext.kids.insert(1, Node(0x01, b"\xff"))
+
+    bad = resign(precert_ca(), critical_policies, key=root().key)
+    assert CertificateDocument(bad).cert_type is CertType.PRECERT_SIGNING_CA
+    assert "e_policies_critical" in lint_cert(bad)
+    assert "e_policies_critical" not in lint_cert(precert_ca())

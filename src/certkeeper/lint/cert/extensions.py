@@ -826,7 +826,7 @@ def aia_missing(doc: CertificateDocument, ctx: LintContext) -> Out:
     "BR 7.1.2.10.3",
     "Subordinate CA certificates should include authorityInformationAccess.",
     CERT,
-    cert_types=(CertType.SUBORDINATE_CA,),
+    cert_types=(CertType.SUBORDINATE_CA, CertType.PRECERT_SIGNING_CA),
 )
 def ca_aia_missing(doc: CertificateDocument, ctx: LintContext) -> Out:
     return _missing(doc, OID_AIA, "authorityInformationAccess")
@@ -1024,7 +1024,7 @@ def policies_missing(doc: CertificateDocument, ctx: LintContext) -> Out:
     "BR 7.1.2.7.6; BR 7.1.2.10.5",
     "certificatePolicies must not be marked critical.",
     CERT,
-    cert_types=LEAF_TYPES | {CertType.SUBORDINATE_CA},
+    cert_types=LEAF_TYPES | {CertType.SUBORDINATE_CA, CertType.PRECERT_SIGNING_CA},
 )
 def policies_critical(doc: CertificateDocument, ctx: LintContext) -> Out:
     return _must_not_be_critical(doc, OID_CERT_POLICIES, "certificatePolicies")
@@ -1082,7 +1082,7 @@ def sub_any_policy(doc: CertificateDocument, ctx: LintContext) -> Out:
     "BR 7.1.2.7.9; BR 7.1.2.10.5",
     "Policy qualifiers may only be id-qt-cps with an http(s) URL.",
     CERT,
-    cert_types=LEAF_TYPES | {CertType.SUBORDINATE_CA},
+    cert_types=LEAF_TYPES | {CertType.SUBORDINATE_CA, CertType.PRECERT_SIGNING_CA},
     effective=BR2,
 )
 def policy_qualifiers(doc: CertificateDocument, ctx: LintContext) -> Out:
