@@ -7,6 +7,8 @@ linting a certificate costs the checks themselves and nothing else.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Iterable
 
 from certkeeper.lint.context import LintContext
@@ -16,25 +18,33 @@ _loaded = False
 _selection: dict[tuple[object, ...], tuple[list[Lint], list[Lint]]] = {}
 
 
+def lint_modules() -> list[str]:
+    """Every module of every sub-package of `certkeeper.lint`, in name order.
+
+    A lint lives in such a module and registers itself when it is imported, so adding
+    a lint (or a lint module, or a package of them) needs no list to be kept up to date.
+    The package's own top-level modules are the machinery, not lints.
+    """
+    import certkeeper.lint as package
+
+    found: list[str] = []
+    for sub in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if not sub.ispkg:
+            continue
+        pkg = importlib.import_module(f"{package.__name__}.{sub.name}")
+        found += sorted(
+            f"{pkg.__name__}.{m.name}" for m in pkgutil.iter_modules(pkg.__path__) if not m.ispkg
+        )
+    return found
+
+
 def load_all() -> None:
     """Import every lint module (registration happens at import)."""
     global _loaded
     if _loaded:
         return
-    from certkeeper.lint.cert import (  # noqa: F401
-        ca_profile,
-        country,
-        extensions,
-        issuer,
-        key,
-        structure,
-        subject,
-        subscriber_rules,
-    )
-    from certkeeper.lint.crl import crl_lints  # noqa: F401
-    from certkeeper.lint.ocsp import ocsp_lints, single_extensions  # noqa: F401
-    from certkeeper.lint.root_programs import mozilla  # noqa: F401
-
+    for module in lint_modules():
+        importlib.import_module(module)
     _loaded = True
 
 
