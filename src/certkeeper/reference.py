@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from certkeeper import tomlcheck
+from certkeeper.lint.reference import render_lint_catalogue
 
 
 @dataclass(frozen=True)
@@ -315,6 +316,7 @@ def render_profile_reference() -> str:
 PAGES: dict[str, tuple[str, Callable[[], str]]] = {
     "config": ("docs/configuration.md", render_config_reference),
     "profiles": ("docs/profile-reference.md", render_profile_reference),
+    "lints": ("docs/lint-catalogue.md", render_lint_catalogue),
 }
 
 if __name__ == "__main__":  # pragma: no cover - a documentation build step
