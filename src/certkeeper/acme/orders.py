@@ -340,8 +340,50 @@ def _owned_order(acme: Acme, verified: Verified, order_id: int) -> tuple[Account
 
 def get_order(acme: Acme, request: Request, order_id: int) -> Response:
     verified = authenticate(acme, request, use_jwk=False)
-    _, order = _owned_order(acme, verified, order_id)
+    account, order = _owned_order(acme, verified, order_id)
+    if order.status == "processing" and order.certificate_serial:
+        order = _complete_waiting(acme, acme.urls(request), account, order)
     return _order_response(acme, acme.urls(request), order, 200)
+
+
+def _complete_waiting(acme: Acme, urls: Urls, account: AccountRow, order: OrderRow) -> OrderRow:
+    """An order whose precertificate waits for SCTs (docs/ct.md): try to finish it now,
+    through the same `resume` as `certkeeper issue --resume`."""
+    from certkeeper.issuance.service import SctsPending
+    from certkeeper.wiring import issuance_service
+
+    serial = order.certificate_serial
+    assert serial is not None
+    service = issuance_service(
+        acme.home,
+        account_uri=urls.account(account.id),
+        validator=acme.validator,
+        gate=acme.gate,
+        clock=acme.clock,
+    )
+    try:
+        service.resume(serial)
+    except SctsPending:
+        return order
+    except CertkeeperError as exc:
+        if acme.home.inventory.serial_state(serial) != "issued":  # not a parallel poll's win
+            log.error("completing order %s (serial %s) failed: %s", order.id, serial, exc)
+            problem = AcmeProblem(
+                "serverInternal", "the certificate could not be completed; try a new order"
+            )
+            acme.store.set_order_status(
+                order.id, "invalid", expect=("processing",), error=problem.to_json()
+            )
+    else:
+        log.info(
+            "certificate issued",
+            extra={"order": order.id, "account": account.id, "serial": serial},
+        )
+    if acme.home.inventory.serial_state(serial) == "issued":
+        acme.store.set_order_status(order.id, "valid", expect=("processing",))
+    refreshed = acme.store.order(order.id)
+    assert refreshed is not None
+    return refreshed
 
 
 # -- finalize --------------------------------------------------------------------------
@@ -354,6 +396,7 @@ def finalize(acme: Acme, request: Request, order_id: int) -> Response:
         KeyRefused,
         LintRefused,
         NameNotAuthorized,
+        SctsPending,
     )
     from certkeeper.profiles.registry import ProfileUnavailable
     from certkeeper.wiring import issuance_service
@@ -407,6 +450,7 @@ def finalize(acme: Acme, request: Request, order_id: int) -> Response:
         clock=acme.clock,
     )
     problem: AcmeProblem | None = None
+    waiting: SctsPending | None = None
     try:
         issued = service.issue(
             IssueRequest(
@@ -433,6 +477,8 @@ def finalize(acme: Acme, request: Request, order_id: int) -> Response:
         )
     except LintRefused as exc:
         problem = AcmeProblem("badCSR", str(exc))
+    except SctsPending as exc:
+        waiting = exc
     except IssuanceRefused as exc:
         problem = AcmeProblem("badCSR", str(exc))
     except CertkeeperError as exc:
@@ -442,6 +488,19 @@ def finalize(acme: Acme, request: Request, order_id: int) -> Response:
     except Exception:
         log.exception("issuance for order %s failed", order.id)
         problem = AcmeProblem("serverInternal", "issuance failed; try again with a new order")
+    if waiting is not None:
+        # CT (docs/ct.md): the precertificate waits for SCTs. The order stays "processing"
+        # (RFC 8555 7.1.6) and names its serial; each poll of the order tries to finish it.
+        log.info(
+            "order waits for SCTs",
+            extra={"order": order.id, "account": account.id, "serial": waiting.serial},
+        )
+        acme.store.set_order_status(
+            order.id, "processing", expect=("processing",), certificate_serial=waiting.serial
+        )
+        waited = acme.store.order(order.id)
+        assert waited is not None
+        return _order_response(acme, urls, waited, 200)
     if problem is not None:
         acme.limits.give_back(quota)
         log.info(
