@@ -1,4 +1,4 @@
-"""The lint engine: what a lint is, what it finds, and how a set of lints is run.
+"""The lint engine: what a lint is, what it finds, and the catalogue it registers in.
 
 Each lint is a small declaration (stable id, severity, citation, the documents and
 certificate types it applies to, the dates it is in force) around a pure check
@@ -10,7 +10,7 @@ from it. Lints are filtered by date against the document's own reference time
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import IntEnum, StrEnum
@@ -139,18 +139,6 @@ class Lint:
                 return False
         return True
 
-    def run(self, doc: Document, ctx: LintContext) -> Iterator[Finding]:
-        try:
-            for location, message in self.check(doc, ctx):
-                yield Finding(self.id, self.severity, location, message, citation=self.citation)
-        except Exception as exc:  # a lint must never crash the run: report it instead
-            yield Finding(
-                "f_lint_crashed",
-                Severity.FATAL,
-                self.id,
-                f"lint {self.id} could not evaluate the document: {type(exc).__name__}: {exc}",
-            )
-
 
 @dataclass
 class Registry:
@@ -167,33 +155,6 @@ class Registry:
             raise ValueError(f"lint {lint.id} has unknown source {lint.source!r}")
         self.lints[lint.id] = lint
         return lint
-
-    def select(
-        self,
-        doc: Document,
-        lint_set: str = AUDIT,
-        only: Iterable[str] | None = None,
-    ) -> list[Lint]:
-        wanted = set(only) if only is not None else None
-        return [
-            lint
-            for lint in self.lints.values()
-            if lint_set in lint.sets
-            and (wanted is None or lint.id in wanted)
-            and lint.applies_to(doc)
-        ]
-
-    def run(
-        self,
-        doc: Document,
-        ctx: LintContext,
-        lint_set: str = AUDIT,
-        only: Iterable[str] | None = None,
-    ) -> list[Finding]:
-        findings: list[Finding] = []
-        for lint in self.select(doc, lint_set, only):
-            findings.extend(lint.run(doc, ctx))
-        return findings
 
 
 REGISTRY = Registry()
