@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from certkeeper.cli import selection as sel
 from certkeeper.cli.common import (
     OutputFormat,
     err_console,
@@ -133,20 +134,16 @@ def publish_cmd(
 @crl_app.command("status")
 @handle_errors
 def status_cmd(
-    issuer: str | None = typer.Option(None, "--issuer", help="Issuing CA name."),
-    profile: str | None = typer.Option(None, "--profile", help="Profile ID or ID:VERSION."),
-    cps_version: str | None = typer.Option(None, "--cps-version", help="CPS version issued under."),
-    issued_after: str | None = typer.Option(
-        None, "--issued-after", help="notBefore at or after this date/time (UTC)."
-    ),
-    issued_before: str | None = typer.Option(
-        None, "--issued-before", help="notBefore before this date/time (UTC)."
-    ),
-    key_type: str | None = typer.Option(None, "--key-type", help="e.g. rsa-2048, ecdsa-p256."),
-    domain: str | None = typer.Option(None, "--domain", help="A name and every name below it."),
-    serial: str | None = typer.Option(None, "--serial", help="Serial number in hexadecimal."),
-    sha256: str | None = typer.Option(None, "--sha256", help="SHA-256 fingerprint (hex)."),
-    subscriber: str | None = typer.Option(None, "--subscriber", help="Subscriber id."),
+    issuer: str | None = sel.ISSUER,
+    profile: str | None = sel.PROFILE,
+    cps_version: str | None = sel.CPS_VERSION,
+    issued_after: str | None = sel.ISSUED_AFTER,
+    issued_before: str | None = sel.ISSUED_BEFORE,
+    key_type: str | None = sel.KEY_TYPE,
+    domain: str | None = sel.DOMAIN,
+    serial: str | None = sel.SERIAL,
+    sha256: str | None = sel.SHA256,
+    subscriber: str | None = sel.SUBSCRIBER,
     fmt: OutputFormat = FORMAT_OPTION,
     home: Path | None = HOME_OPTION,
 ) -> None:

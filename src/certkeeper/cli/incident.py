@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from certkeeper.cli import selection as sel
 from certkeeper.cli.common import (
     EXIT_DEADLINE_MISSED,
     OutputFormat,
@@ -37,19 +38,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(incident_app, name="incident")
 
 
-_ISSUER = typer.Option(None, "--issuer", help="Issuing CA name.")
-_PROFILE = typer.Option(None, "--profile", help="Profile ID or ID:VERSION.")
-_CPS = typer.Option(None, "--cps-version", help="CPS version issued under.")
-_AFTER = typer.Option(None, "--issued-after", help="notBefore on or after (ISO date/time).")
-_BEFORE = typer.Option(None, "--issued-before", help="notBefore before (ISO date/time).")
-_KEY = typer.Option(None, "--key-type", help="e.g. rsa-2048, ecdsa-p256.")
-_DOMAIN = typer.Option(None, "--domain", help="A domain and every name under it.")
-_LINT = typer.Option(
-    None, "--lint-finding", help="Certificates with a stored finding of this lint id."
-)
-_SERIALS = typer.Option(None, "--serials-file", help="File of serials, one a line.")
-_SHA = typer.Option(None, "--sha256-file", help="File of SHA-256 fingerprints, one a line.")
-_SUB = typer.Option(None, "--subscriber", help="Subscriber id.")
 _OVERRIDE_BUDGET = typer.Option(
     None,
     "--override-budget",
@@ -70,17 +58,17 @@ def open_cmd(
     explanation_url: str | None = typer.Option(
         None, "--explanation-url", help="Served to ACME clients by ARI."
     ),
-    issuer: str | None = _ISSUER,
-    profile: str | None = _PROFILE,
-    cps_version: str | None = _CPS,
-    issued_after: str | None = _AFTER,
-    issued_before: str | None = _BEFORE,
-    key_type: str | None = _KEY,
-    domain: str | None = _DOMAIN,
-    lint_finding: str | None = _LINT,
-    serials_file: Path | None = _SERIALS,
-    sha256_file: Path | None = _SHA,
-    subscriber: str | None = _SUB,
+    issuer: str | None = sel.ISSUER,
+    profile: str | None = sel.PROFILE,
+    cps_version: str | None = sel.CPS_VERSION,
+    issued_after: str | None = sel.ISSUED_AFTER,
+    issued_before: str | None = sel.ISSUED_BEFORE,
+    key_type: str | None = sel.KEY_TYPE,
+    domain: str | None = sel.DOMAIN,
+    lint_finding: str | None = sel.LINT_FINDING,
+    serials_file: Path | None = sel.SERIALS_FILE,
+    sha256_file: Path | None = sel.SHA256_FILE,
+    subscriber: str | None = sel.SUBSCRIBER,
     disable_profile: bool = typer.Option(
         False,
         "--disable-profile",
@@ -431,17 +419,17 @@ def drill_cmd(
         None, "--keep", help="Keep the drill's copy in this directory."
     ),
     override_budget: int | None = _OVERRIDE_BUDGET,
-    issuer: str | None = _ISSUER,
-    profile: str | None = _PROFILE,
-    cps_version: str | None = _CPS,
-    issued_after: str | None = _AFTER,
-    issued_before: str | None = _BEFORE,
-    key_type: str | None = _KEY,
-    domain: str | None = _DOMAIN,
-    lint_finding: str | None = _LINT,
-    serials_file: Path | None = _SERIALS,
-    sha256_file: Path | None = _SHA,
-    subscriber: str | None = _SUB,
+    issuer: str | None = sel.ISSUER,
+    profile: str | None = sel.PROFILE,
+    cps_version: str | None = sel.CPS_VERSION,
+    issued_after: str | None = sel.ISSUED_AFTER,
+    issued_before: str | None = sel.ISSUED_BEFORE,
+    key_type: str | None = sel.KEY_TYPE,
+    domain: str | None = sel.DOMAIN,
+    lint_finding: str | None = sel.LINT_FINDING,
+    serials_file: Path | None = sel.SERIALS_FILE,
+    sha256_file: Path | None = sel.SHA256_FILE,
+    subscriber: str | None = sel.SUBSCRIBER,
     home: Path | None = home_option(),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:

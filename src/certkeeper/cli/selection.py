@@ -6,8 +6,35 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import typer
+
 from certkeeper.errors import InputError
 from certkeeper.store.queries import CertificateFilter, normalize_serial, normalize_sha256
+
+# The selection options, declared once; commands take the ones that make sense for them
+# and pass them to build_filter under the same names.
+ISSUER = typer.Option(None, "--issuer", help="Issuing CA name.")
+PROFILE = typer.Option(None, "--profile", help="Profile ID or ID:VERSION.")
+CPS_VERSION = typer.Option(None, "--cps-version", help="CPS version issued under.")
+ISSUED_AFTER = typer.Option(
+    None, "--issued-after", help="notBefore at or after this date/time (UTC)."
+)
+ISSUED_BEFORE = typer.Option(None, "--issued-before", help="notBefore before this date/time (UTC).")
+EXPIRING_AFTER = typer.Option(
+    None, "--expiring-after", help="notAfter after this date/time (UTC): still valid then."
+)
+KEY_TYPE = typer.Option(None, "--key-type", help="e.g. rsa-2048, ecdsa-p256.")
+DOMAIN = typer.Option(
+    None, "--domain", help="A name and every name below it (example.com: not badexample.com)."
+)
+SERIAL = typer.Option(None, "--serial", help="Serial number in hexadecimal.")
+SHA256 = typer.Option(None, "--sha256", help="SHA-256 fingerprint (hex).")
+SUBSCRIBER = typer.Option(None, "--subscriber", help="Subscriber id.")
+LINT_FINDING = typer.Option(
+    None, "--lint-finding", help="Certificates with a stored finding of this lint id."
+)
+SERIALS_FILE = typer.Option(None, "--serials-file", help="File of serials, one a line.")
+SHA256_FILE = typer.Option(None, "--sha256-file", help="File of SHA-256 fingerprints, one a line.")
 
 
 def parse_when(option: str, text: str) -> datetime:
