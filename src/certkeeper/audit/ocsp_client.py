@@ -321,13 +321,3 @@ def run_loop(coro: object) -> None:
         return
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(coro)  # type: ignore[arg-type]
-
-
-def fetch_one(
-    url: str, request_der: bytes, **options: float | int | str
-) -> bytes | TransportFailure:
-    """One request, for tools and tests that ask about a single serial."""
-    client = OcspHttpClient(url, **options)  # type: ignore[arg-type]
-    out: list[bytes | TransportFailure] = []
-    client.fetch_all([(0, request_der)], lambda _k, r: out.append(r))
-    return out[0]

@@ -115,10 +115,6 @@ def resolve_home(home: Path | None) -> Path:
     return Path(env) if env else Path("ca-home")
 
 
-def interactive() -> bool:
-    return sys.stdin.isatty() and sys.stderr.isatty()
-
-
 @contextmanager
 def progress(total: int, description: str) -> Iterator[Callable[[int], None]]:
     """A progress bar on a terminal; structured log lines (about every 10%) otherwise."""

@@ -631,10 +631,6 @@ class CertificateDocument(Document):
     def reference_time(self) -> datetime | None:
         return self.not_before.value if self.not_before is not None else None
 
-    @property
-    def is_leaf(self) -> bool:
-        return self.cert_type in (CertType.SUBSCRIBER, CertType.PRECERTIFICATE)
-
     @cached_property
     def crypto(self) -> x509.Certificate | None:
         """The `cryptography` view, when it accepts the encoding."""
@@ -823,11 +819,6 @@ class CertificateDocument(Document):
             raise Malformed("subjectKeyIdentifier is not an OCTET STRING")
         return v[cs:]
 
-    @cached_property
-    def name_constraints(self) -> bytes | None:
-        ext = self.ext.get(OID_NAME_CONSTRAINTS)
-        return None if ext is None else ext.value
-
     # -- key views ----------------------------------------------------------------------
 
     @cached_property
@@ -858,22 +849,6 @@ class CertificateDocument(Document):
             return None
         _tag, cs, ce = header(p, 0, len(p))
         return decode_oid(p[cs:ce])
-
-    @cached_property
-    def key_description(self) -> str:
-        alg = self.spki_alg
-        if alg is None:
-            return "unknown key"
-        if alg.oid == ALG_RSA:
-            rsa = self.safe("rsa_key")
-            return f"RSA-{rsa[0].bit_length()}" if rsa else "RSA"
-        if alg.oid == ALG_EC:
-            return {
-                CURVE_P256: "ECDSA P-256",
-                CURVE_P384: "ECDSA P-384",
-                CURVE_P521: "ECDSA P-521",
-            }.get(self.ec_curve or "", f"EC ({self.ec_curve})")
-        return alg.oid
 
     # -- names --------------------------------------------------------------------------
 

@@ -22,7 +22,6 @@ from certkeeper.profiles.cps_claims import (
     OTHER,
     SCT_LIST,
     ExtensionClaim,
-    ProfileClaims,
     algorithm_of,
     claims_from_profile,
 )
@@ -168,8 +167,3 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
     return [*out, ""]
-
-
-def claims_rendered_for(profile: Profile) -> ProfileClaims:
-    """The claims `render_cps` states for `profile` (what `cps check` should read back)."""
-    return claims_from_profile(profile)

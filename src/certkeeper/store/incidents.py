@@ -194,10 +194,6 @@ class IncidentStore:
                 .values(details=json.dumps(details, sort_keys=True))
             )
 
-    def set_state(self, incident_id: int, state: str) -> None:
-        with write_transaction(self.engine) as conn:
-            conn.execute(update(incidents).where(incidents.c.id == incident_id).values(state=state))
-
     def log(
         self,
         incident_id: int,

@@ -41,11 +41,6 @@ class SerialStatusRow:
     reason: int | None
 
 
-def count_assigned(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(serials)).scalar_one())
-
-
 def iter_assigned(engine: Engine, now: datetime, page: int = PAGE) -> Iterator[SerialStatusRow]:
     """Every assigned serial with its expected status at `now`, in serial order, page
     by page. Expiry is decided in SQL: a million notAfter values are never parsed."""

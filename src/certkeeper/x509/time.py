@@ -31,10 +31,6 @@ class DecodedTime:
     raw: bytes
     problems: tuple[str, ...]
 
-    @property
-    def has_fraction(self) -> bool:
-        return any("fractional" in p for p in self.problems)
-
 
 def truncate(moment: datetime) -> datetime:
     """UTC, whole seconds: the only form certkeeper ever encodes."""
