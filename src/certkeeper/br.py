@@ -101,6 +101,13 @@ WILDCARD_PSL_SECTIONS: tuple[str, ...] = ("icann", "private")
 # nextUpdate is at most ten days after thisUpdate.
 CRL_MAX_INTERVAL = timedelta(days=7)
 CRL_MAX_NEXT_UPDATE = timedelta(days=10)
+# BR 4.9.7 (in force since BR 1.0, 2012; text read 2026-12): "For the status of
+# Subordinate CA Certificates" the CA reissues its CRL at least once every twelve months
+# and within 24 hours after revoking a Subordinate CA Certificate; nextUpdate MUST NOT be
+# more than twelve months beyond thisUpdate. Used for the root's CA CRL (ARL), which is
+# signed in a key ceremony.
+CA_CRL_MAX_NEXT_UPDATE_MONTHS = 12
+CA_CRL_AFTER_CA_REVOCATION = timedelta(hours=24)
 # BR 4.9.10: an OCSP response's validity interval is at most ten days.
 OCSP_MAX_VALIDITY = timedelta(days=10)
 

@@ -17,6 +17,7 @@ from functools import cached_property
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -34,6 +35,9 @@ from certkeeper.store.inventory import Inventory
 from certkeeper.store.records import IssuerRecord
 from certkeeper.x509.time import truncate
 
+# issuers.key_ref of a root whose key is in its own offline home, not in this one
+OFFLINE_KEY = "offline"
+
 
 @dataclass(frozen=True)
 class InitOptions:
@@ -49,6 +53,9 @@ class InitOptions:
     # False: a non-public hierarchy (demos, private PKI), fixed for the home's life.
     public: bool = True
     actor: str | None = None  # recorded as the author of the built-in profile versions
+    # The root certificate from a key ceremony (docs/key-ceremony.md): the home holds no
+    # root key and starts without issuing CAs (`ca csr`, `ceremony sign-ca`, `ca import`).
+    root_cert: bytes | None = None
 
 
 # (name, role, key type, parent name, common-name suffix)
@@ -132,7 +139,10 @@ def _populate(staging: Path, options: InitOptions, passphrase: bytes | None, now
             raise ConfigError(f"database {shown} already holds a CA hierarchy")
         naming = cacerts.Naming(options.ca_name, options.organization, options.country)
         HierarchyStore(engine).record(options.public, now)
-        _create_hierarchy(staging, config, inventory, naming, passphrase, now)
+        if options.root_cert is not None:
+            _record_offline_root(staging, inventory, options.root_cert, now)
+        else:
+            _create_hierarchy(staging, config, inventory, naming, passphrase, now)
         ProfileRegistry(config.profile_dir, inventory).install_builtin(now, options.actor)
         audit_events.new_home(engine, config, inventory.issuers(), options.actor, now)
     finally:
@@ -185,6 +195,26 @@ def _create_hierarchy(
             staging, inventory, name, role, key_type, parent_id, cert_der, key_ref, now
         )
         made[name] = (record, cert, signer)
+
+
+def _record_offline_root(staging: Path, inventory: Inventory, data: bytes, now: datetime) -> None:
+    """The root from a ceremony, recorded with no key: nothing online can sign with it."""
+    try:
+        cert = (
+            x509.load_pem_x509_certificate(data)
+            if data.lstrip().startswith(b"-----")
+            else x509.load_der_x509_certificate(data)
+        )
+        cert.verify_directly_issued_by(cert)
+        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except (ValueError, TypeError, x509.ExtensionNotFound, InvalidSignature):
+        raise ConfigError("--root-cert: not a self-signed CA certificate (PEM or DER)") from None
+    if not is_ca or cert.not_valid_after_utc <= now:
+        raise ConfigError("--root-cert: not a CA certificate, or expired")
+    key = cert.public_key()
+    assert isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey)
+    der = cert.public_bytes(serialization.Encoding.DER)
+    record_issuer(staging, inventory, "root", "root", key_type_of(key), None, der, OFFLINE_KEY, now)
 
 
 def record_issuer(
@@ -295,6 +325,10 @@ class CaHome:
     def _load_signer(self, key_ref: str) -> Signer:
         from certkeeper.signing.pkcs11 import URI_SCHEME
 
+        if key_ref == OFFLINE_KEY:
+            raise ConfigError(
+                "the root key is offline: it signs only in a key ceremony (docs/key-ceremony.md)"
+            )
         if not key_ref.startswith(URI_SCHEME):
             return load_signer(self.config.home / key_ref, self.config.passphrase())
         from certkeeper.signing.pkcs11 import KeyUri, Pkcs11Signer

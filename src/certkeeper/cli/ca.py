@@ -46,7 +46,7 @@ def list_cas(
             "key_type": r.key_type,
             "parent": names.get(r.parent_id, "") if r.parent_id else "",
             "not_after": r.not_after.isoformat(),
-            "key": "pkcs11" if r.key_ref.startswith("pkcs11:") else "file",
+            "key": _key_place(r.key_ref),
             "subject": r.subject,
             "sha256": r.sha256,
         }
@@ -117,3 +117,84 @@ def add_responder(
         f"added OCSP responder {made.name} for {issuer}, valid until {made.not_after.date()}",
         highlight=False,
     )
+
+
+@ca_app.command("csr")
+@handle_errors
+def csr(
+    name: str = typer.Argument(..., help="The new issuing CA's name."),
+    key_type: str = typer.Option(..., "--key-type", help="ecdsa-p256, ecdsa-p384, rsa-2048, ..."),
+    out: Path = typer.Option(..., "--out", help="Write the CSR (PEM) here."),
+    common_name: str | None = typer.Option(None, help="Subject CN (default from the CA name)."),
+    home: Path | None = home_option(),
+) -> None:
+    """A new issuing-CA key in this home (file or token) and its CSR, for the root to
+    sign in a key ceremony (`ceremony sign-ca`); `ca import` installs the certificate."""
+    from certkeeper.ca.home import CaHome
+    from certkeeper.ca.offline import make_csr
+
+    pem = make_csr(CaHome.open(resolve_home(home)), name, key_type, common_name)
+    _write_new(out, pem)
+    err_console.print(f"key for {name} made; CSR written to {out}", highlight=False)
+
+
+@ca_app.command("import")
+@handle_errors
+def import_ca(
+    cert: Path = typer.Argument(..., help="The CA certificate signed in the ceremony."),
+    activate: bool = typer.Option(False, "--activate", help="Make it active at once."),
+    home: Path | None = home_option(),
+) -> None:
+    """Install an issuing-CA certificate signed by the offline root (standby, with a new
+    OCSP responder); its key must be one `ca csr` made here."""
+    from certkeeper.ca.home import CaHome
+    from certkeeper.ca.offline import import_ca as do_import
+
+    ca = CaHome.open(resolve_home(home))
+    now = datetime.now(UTC)
+    made = do_import(ca, _read(cert), now)
+    err_console.print(
+        f"imported issuing CA {made.issuing.name} ({made.issuing.key_type}, standby) with "
+        f"OCSP responder {made.responder.name}",
+        highlight=False,
+    )
+    if activate:
+        _activate(ca, made.issuing.name, now)
+
+
+@ca_app.command("import-crl")
+@handle_errors
+def import_crl(
+    crl: Path = typer.Argument(..., help="The root's CA CRL signed in the ceremony."),
+    home: Path | None = home_option(),
+) -> None:
+    """Serve the root's CA CRL exactly as the ceremony signed it (into `[crl] dir`)."""
+    from certkeeper.ca.home import CaHome
+    from certkeeper.ca.offline import import_ca_crl
+
+    done = import_ca_crl(CaHome.open(resolve_home(home)), _read(crl), datetime.now(UTC))
+    err_console.print(
+        f"CA CRL #{done.number} ({done.entries} revoked) installed at {done.path}; next "
+        f"ceremony due before {done.next_update.isoformat()}",
+        highlight=False,
+    )
+
+
+def _read(path: Path) -> bytes:
+    from certkeeper.cli.ceremony import read_input
+
+    return read_input(path)
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    from certkeeper.cli.ceremony import write_new
+
+    write_new(path, data)
+
+
+def _key_place(key_ref: str) -> str:
+    from certkeeper.ca.home import OFFLINE_KEY
+
+    if key_ref == OFFLINE_KEY:
+        return "offline"
+    return "pkcs11" if key_ref.startswith("pkcs11:") else "file"

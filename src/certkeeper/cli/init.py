@@ -49,8 +49,15 @@ def init(
         "fixed for the life of the home.",
     ),
     actor: str | None = actor_option(),
+    root_cert: Path | None = typer.Option(
+        None,
+        "--root-cert",
+        help="The root certificate from a key ceremony: the home holds no root key and "
+        "gets its issuing CAs through `ca csr`, `ceremony sign-ca` and `ca import`.",
+    ),
 ) -> None:
     """Create a CA home: root (P-384), TLS issuing CAs (P-256, RSA-2048), OCSP responders.
+    With --root-cert, only the root certificate of an offline root (docs/key-ceremony.md).
 
     The key passphrase comes from $CERTKEEPER_PASSPHRASE; without it a random one is
     written to secrets/passphrase (mode 0600) and named in the config."""
@@ -71,9 +78,17 @@ def init(
         pkcs11_token=pkcs11_token,
         public=not non_public,
         actor=resolve_actor(actor),
+        root_cert=_read(root_cert) if root_cert is not None else None,
     )
     create_home(target, options, env.encode() if env else None)
     err_console.print(f"created CA home {target}", highlight=False)
+    if root_cert is None and not non_public:
+        err_console.print(
+            "the root key is in this online home: fine for tests and non-public homes; a "
+            "publicly-trusted root lives offline (init --root-cert, docs/key-ceremony.md)",
+            style="yellow",
+            highlight=False,
+        )
     if non_public:
         err_console.print(
             "NON-PUBLIC home: certificates are issued without domain validation; never "
@@ -88,3 +103,10 @@ def init(
             style="yellow",
             highlight=False,
         )
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read --root-cert {path}: {exc.strerror}") from None

@@ -62,6 +62,7 @@ _COMMAND_MODULES = (
     "db",
     "ct",
     "audit_log",
+    "ceremony",
 )
 
 for _name in _COMMAND_MODULES:

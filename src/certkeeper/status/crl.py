@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from certkeeper.ca.home import CaHome
+from certkeeper.ca.home import OFFLINE_KEY, CaHome
 from certkeeper.errors import CertkeeperError
 from certkeeper.lint.catalogue import run_lints
 from certkeeper.lint.context import LintContext
@@ -249,7 +249,8 @@ def plan(home: CaHome, now: datetime, *, full: bool = False) -> list[CrlTask]:
     for rec in _publishing_issuers(home, now):
         assert rec.id is not None
         if rec.role == "root":
-            roots.append(CrlTask(rec.id, rec.name, "ca", FULL_SCOPE))
+            if rec.key_ref != OFFLINE_KEY:  # an offline root's CRL comes from its ceremony
+                roots.append(CrlTask(rec.id, rec.name, "ca", FULL_SCOPE))
             continue
         tasks.extend(CrlTask(rec.id, rec.name, "shard", s) for s in range(home.config.crl_shards))
         if full:
