@@ -6,7 +6,7 @@ when the page differs from what this renders.
 
 from __future__ import annotations
 
-from certkeeper.lint.catalogue import all_lints
+from certkeeper.lint.catalogue import all_lints, lint_modules
 from certkeeper.lint.engine import ALL_CERT_TYPES, AUDIT, PRE_ISSUANCE, DocType, Lint
 
 _SECTIONS = (
@@ -42,8 +42,21 @@ def _dates(lint: Lint) -> str:
     return f"{since} to {lint.ineffective}" if lint.ineffective else since
 
 
+def _in_source_order(lints: list[Lint]) -> list[Lint]:
+    """By module, then by line: registration order depends on which module a process
+    imported first, the page must not."""
+    modules = {name: i for i, name in enumerate(lint_modules())}
+
+    def key(lint: Lint) -> tuple[int, int]:
+        code = getattr(lint.check, "__code__", None)
+        line = code.co_firstlineno if code is not None else 0
+        return modules.get(lint.check.__module__, len(modules)), line
+
+    return sorted(lints, key=key)
+
+
 def render_lint_catalogue() -> str:
-    lints = all_lints()
+    lints = _in_source_order(all_lints())
     lines = [
         "# certkeeper lint catalogue",
         "",
