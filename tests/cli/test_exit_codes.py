@@ -88,7 +88,7 @@ def test_incident_notify_exits_partial_when_sends_fail(tmp_path: Path) -> None:
     home = make_home(tmp_path / "home")
     config = home / "certkeeper.toml"
     text = config.read_text()
-    assert 'smtp_host = "localhost"\nsmtp_port = 25\n' in text and "attempts = 3" in text
+    assert 'smtp_host = "localhost"' in text and "smtp_port = 25" in text and "attempts = 3" in text
     config.write_text(
         text.replace("smtp_port = 25", f"smtp_port = {closed_port()}")
         .replace('smtp_host = "localhost"', 'smtp_host = "127.0.0.1"')

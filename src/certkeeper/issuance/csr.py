@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
+from certkeeper import br
 from certkeeper.errors import InputError
 from certkeeper.signing.base import key_type_of
 from certkeeper.x509.der import INTEGER as DER_INTEGER
@@ -75,15 +76,16 @@ def _load(data: bytes, source: str) -> ParsedCsr:
 def check_subscriber_key(key: object, source: str) -> None:
     if isinstance(key, rsa.RSAPublicKey):
         numbers = key.public_numbers()
-        if key.key_size < 2048:
+        if key.key_size < br.RSA_MIN_MODULUS_BITS:
             raise InputError(
-                f"{source}: RSA key of {key.key_size} bits; at least 2048 required (BR 6.1.5)"
+                f"{source}: RSA key of {key.key_size} bits; at least "
+                f"{br.RSA_MIN_MODULUS_BITS} required (BR 6.1.5)"
             )
-        if key.key_size % 8:
+        if key.key_size % br.RSA_MODULUS_MULTIPLE_BITS:
             raise InputError(
                 f"{source}: RSA modulus of {key.key_size} bits is not a multiple of 8 (BR 6.1.5)"
             )
-        if numbers.e % 2 == 0 or numbers.e < 3:
+        if numbers.e % 2 == 0 or numbers.e < br.RSA_MIN_EXPONENT:
             raise InputError(
                 f"{source}: RSA public exponent {numbers.e} is not an odd number >= 3 (BR 6.1.6)"
             )
