@@ -7,7 +7,9 @@ loop, each running its orders one after another) against:
                   (no validation at all: the protocol and issuance cost only);
   certkeeper      `certkeeper serve acme` with real http-01 validation on loopback (our
                   challenge server answers the VA), CAA looked up in a real DNS server
-                  (pebble-challtestsrv), and the full two-linter gate at finalize.
+                  (pebble-challtestsrv), and the full two-linter gate at finalize,
+                  with SCTs from two loopback RFC 6962 logs (`certkeeper ct serve-log`)
+                  embedded in every certificate, as a public home requires.
 
     .venv/bin/python benchmarks/acme.py [--clients N] [--orders M] [--names K]
                                         [--only pebble|certkeeper] [--workers W]
@@ -53,6 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from acme_client import AcmeClient, AcmeError, ChallengeServer, Issued
+from loopback_ct import name_logs, serve_logs
 
 PEBBLE = "/usr/bin/pebble"
 ROOT = Path(__file__).resolve().parents[1]
@@ -320,6 +323,9 @@ def certkeeper(
         dns.set_default_ipv6("")  # every name: 127.0.0.1 only, where our responder listens
         home = workdir / "home"
         create_home(home, InitOptions(database_url=url), PASSPHRASE.encode())
+        # a public home issues only with SCTs: two loopback logs of distinct operators
+        (workdir / "ct").mkdir(exist_ok=True)
+        name_logs(home, stack.enter_context(serve_logs(home / "certs/root.pem", workdir / "ct", 2)))
         port, http_port = free_port(), free_port()
         env = dict(os.environ, CERTKEEPER_PASSPHRASE=PASSPHRASE)
         mpic_config = "mpic_required = false\n"

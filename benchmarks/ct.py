@@ -19,28 +19,21 @@ import argparse
 import base64
 import os
 import secrets
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from loopback_ct import name_logs, serve_logs
 
 from certkeeper.audit import ct_audit
 from certkeeper.ca.home import CaHome, InitOptions, create_home
 from certkeeper.ct import tls
-from certkeeper.ct.loglist import load_log_list, render_log_list
+from certkeeper.ct.entries import leaf_input
 from certkeeper.ct.sct import SignedEntry, issuer_key_hash
-from certkeeper.ct.testlog import leaf_input
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import IssueRequest
 from certkeeper.wiring import issuance_service
@@ -48,66 +41,6 @@ from certkeeper.x509 import der
 from certkeeper.x509.tbs import CT_POISON, remove_extension
 
 PASSPHRASE = "benchmark"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def serve_logs(
-    root: Path, work: Path, count: int, entries: Path | None = None
-) -> Iterator[list[tuple[str, Path]]]:
-    """`count` serve-log processes; yields (url, log list file) per log."""
-    procs = []
-    out = []
-    try:
-        for i in range(count):
-            port = free_port()
-            listing = work / f"log{i}.json"
-            args = [
-                sys.executable,
-                "-m",
-                "certkeeper",
-                "ct",
-                "serve-log",
-                "--key",
-                str(work / f"log{i}.key"),
-                "--root",
-                str(root),
-                "--port",
-                str(port),
-                "--log-list",
-                str(listing),
-                "--operator",
-                f"Operator {i}",
-            ]
-            if entries is not None:
-                args += ["--entries", str(entries)]
-            procs.append(subprocess.Popen(args, stderr=subprocess.DEVNULL))
-            out.append((f"http://127.0.0.1:{port}/", listing))
-        for url, _ in out:
-            wait_for(url)
-        yield out
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(30)
-
-
-def wait_for(url: str, timeout: float = 600) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            urllib.request.urlopen(url + "ct/v1/get-sth", timeout=600).read()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def csr(i: int) -> bytes:
@@ -156,14 +89,7 @@ def issuance(home: Path, work: Path, count: int, logs: int) -> bytes:
     """Returns one issued precertificate (a template for the audit's entries)."""
     without, no_scts = issue_many(home, [csr(i) for i in range(count)])
     with serve_logs(home / "certs/root.pem", work, logs) as served:
-        listed = []
-        for i, (url, listing) in enumerate(served):
-            (log,) = load_log_list(str(listing)).logs
-            listed.append((f"Operator {i}", f"log {i}", log.key, url))
-        (home / "ct").mkdir(exist_ok=True)
-        (home / "ct/log_list.json").write_text(render_log_list(listed, datetime.now(UTC)))
-        config = home / "certkeeper.toml"
-        config.write_text(config.read_text() + '\n[ct]\nlog_list = "ct/log_list.json"\n')
+        name_logs(home, served)
         with_ct, scts = issue_many(home, [csr(count + i) for i in range(count)])
     print(
         f"{'issuance (one process)':<28} {'certs':>6} {'s':>8} {'certs/s':>9} {'p50 ms':>8} "

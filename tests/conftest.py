@@ -17,6 +17,7 @@ if importlib.util.find_spec("certkeeper") is None:
 from hypothesis import HealthCheck, settings
 
 from pgserver import PostgresServer, PostgresUnavailable
+from public_ct import PublicCt
 
 # CI must pass or fail for the code, not for the examples a random seed happened to
 # draw: under CI the examples are derived from the test alone (the same on every run).
@@ -60,3 +61,13 @@ def pg_url(pg_server: PostgresServer) -> str:
 def new_pg_database(pg_server: PostgresServer) -> Callable[[], str]:
     """Make further fresh databases (one per test, when tests must not share state)."""
     return pg_server.create_database
+
+
+@pytest.fixture(scope="session")
+def public_ct() -> Iterator[PublicCt]:
+    """Two CT test logs of distinct operators for the session's public homes (a public
+    home issues only with SCTs): `public_ct.configure(home)` names them in its `[ct]`."""
+    from ct.served import served_logs
+
+    with served_logs([], ["Test Operator A", "Test Operator B"]) as logs:
+        yield PublicCt(logs)

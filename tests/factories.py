@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
+
+if TYPE_CHECKING:
+    from public_ct import PublicCt
 
 PASSPHRASE = "test passphrase, not secret"
 
@@ -67,11 +71,14 @@ def tampered_csr_der() -> bytes:
     return bytes(der)
 
 
-def make_home(path: Path, **options: object) -> Path:
+def make_home(path: Path, ct: PublicCt | None = None, **options: object) -> Path:
     """A CA home; non-public unless `public=True`, since most tests issue for names no
-    DNS server here answers for. Tests of domain authorization pass `public=True`."""
+    DNS server here answers for. Tests of domain authorization pass `public=True`, and
+    `ct=public_ct` (the fixture) when they issue, as a public home needs SCTs."""
     from certkeeper.ca.home import InitOptions, create_home
 
     options.setdefault("public", False)
     create_home(path, InitOptions(**options), PASSPHRASE.encode())  # type: ignore[arg-type]
+    if ct is not None:
+        ct.configure(path)
     return path

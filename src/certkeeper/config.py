@@ -86,7 +86,7 @@ class Config:
     pkcs11: TokenConfig | None = None
     validation: ValidationSettings = field(default_factory=ValidationSettings)
     acme: AcmeSettings = field(default_factory=AcmeSettings)
-    # Certificate Transparency: off unless [ct] names a log list.
+    # Certificate Transparency: required in a public home, off in a non-public one without a list.
     ct: CtSettings = field(default_factory=CtSettings)
     # False for a home made with `init --non-public` (demos, private PKI): no domain
     # authorization at issuance, and never mixed with a public hierarchy.
@@ -521,9 +521,10 @@ syslog = false
 # ACME profiles offered in the directory: name = {{ ecdsa = "...", rsa = "..." }}.
 # profiles = {{ classic = {{ ecdsa = "tls-dv-ecdsa", rsa = "tls-dv-rsa" }} }}
 
-# Certificate Transparency (docs/ct.md): without a log list no SCTs are embedded. With
-# one (Chrome's v3 log_list.json schema), every final certificate carries SCTs that
-# meet the stricter of Chrome's and Apple's policies, or is not signed.
+# Certificate Transparency (docs/ct.md). A public home issues nothing until this names
+# a log list (Chrome's v3 log_list.json schema); then every final certificate carries
+# SCTs that meet the stricter of Chrome's and Apple's policies, or is not signed. A
+# non-public home without a list embeds no SCTs.
 # [ct]
 # The log list file.
 # log_list = "ct/log_list.json"

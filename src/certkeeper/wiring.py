@@ -4,7 +4,8 @@ The CLI (single and batch), the ACME server and library users get their
 IssuanceService here, so no path can leave a hook out: the name authorizer (domain
 validation record and CAA at issuance; none only in a non-public home), the key
 checker (blocked and weak keys, BR 6.1.1.3) and the SCT source (CT logs of the home's
-`[ct]` log list; none while it names none, docs/ct.md). A new hook is one field of `SafetyHooks`,
+`[ct]` log list, docs/ct.md: a public home without one cannot issue at all; only a
+non-public home may go without SCTs). A new hook is one field of `SafetyHooks`,
 one line in `safety_hooks`, and one required argument of IssuanceService.
 """
 
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
 from certkeeper.ca.home import CaHome
+from certkeeper.ct.compliance import require_log_list
 from certkeeper.issuance.keycheck import SubscriberKeyChecker
 from certkeeper.issuance.service import (
     IssuanceService,
@@ -23,6 +25,7 @@ from certkeeper.issuance.service import (
     NonPublicHierarchy,
     SctSource,
     Step,
+    check_hierarchy,
     no_scts,
 )
 from certkeeper.lint.gate import LintGate
@@ -54,9 +57,12 @@ class SafetyHooks:
 
 
 def sct_source(home: CaHome) -> SctSource:
-    """SCTs from the CT logs of the home's log list (read and checked now), or none."""
+    """SCTs from the CT logs of the home's log list (read and checked now); none only in
+    a non-public home without a list."""
     settings = home.config.ct
     if not settings.enabled:
+        if home.config.public:
+            require_log_list(settings, home.config.home)
         return no_scts
     from certkeeper.ct.source import inventory_chain
     from certkeeper.ct.source import sct_source as ct_sct_source
@@ -104,6 +110,7 @@ def safety_hooks(
         names = va.authorizer(account_uri)
     else:
         names = NonPublicHierarchy()
+    check_hierarchy(home, names)  # a home that changed sides is told so before anything else
     return SafetyHooks(names=names, keys=key_checker(home), scts=sct_source(home))
 
 

@@ -24,6 +24,7 @@ from certkeeper.ca.home import CaHome
 from certkeeper.validation.settings import ValidationSettings
 from dnsserver import ChallTestSrv, free_port
 from factories import PASSPHRASE, make_home
+from public_ct import PublicCt
 from validation.test_tls_alpn01 import TlsServer
 
 from .client import AcmeClient
@@ -128,14 +129,18 @@ ServerFactory = Callable[..., Served]
 
 @pytest.fixture(scope="session")
 def server_factory(
-    tmp_path_factory: pytest.TempPathFactory, dns: ChallTestSrv, web: ChallengeWeb, tls: TlsServer
+    tmp_path_factory: pytest.TempPathFactory,
+    dns: ChallTestSrv,
+    web: ChallengeWeb,
+    tls: TlsServer,
+    public_ct: PublicCt,
 ) -> Iterator[ServerFactory]:
     """Start an ACME server on a CA home of its own, with [acme] settings overridden."""
     os.environ["CERTKEEPER_PASSPHRASE"] = PASSPHRASE
     running: list[tuple[UvicornThread, AcmeApp, CaHome]] = []
 
     def start(clock: Callable[[], datetime] | None = None, **acme: Any) -> Served:
-        path = make_home(tmp_path_factory.mktemp("acme") / "home", public=True)
+        path = make_home(tmp_path_factory.mktemp("acme") / "home", public_ct, public=True)
         home = CaHome.open(Path(path))
         validation = ValidationSettings(
             http_port=web.port,

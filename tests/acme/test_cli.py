@@ -14,13 +14,14 @@ import pytest
 
 from dnsserver import free_port
 from factories import PASSPHRASE, make_home
+from public_ct import PublicCt
 
 CERTKEEPER = Path(sys.executable).parent / "certkeeper"
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_home(tmp_path_factory.mktemp("cli") / "home", public=True)
+def home(tmp_path_factory: pytest.TempPathFactory, public_ct: PublicCt) -> Path:
+    return make_home(tmp_path_factory.mktemp("cli") / "home", public_ct, public=True)
 
 
 def env(**extra: str) -> dict[str, str]:

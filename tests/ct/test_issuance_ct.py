@@ -578,3 +578,33 @@ def certspotter(
         proc.wait(10)
         reader.join(10)
     return "".join(lines)
+
+
+def test_incident_lists_name_each_certificates_precertificate_and_log_entries(
+    ct_home: CtHome,
+) -> None:
+    from certkeeper.report.build import iter_affected
+    from certkeeper.store.incidents import CampaignItem
+
+    issued = ct_home.issue("listed.example.com")
+    cert = ct_home.ca.inventory.certificate(serial=issued.serial)
+    item = CampaignItem(
+        cert.serial,
+        cert.sha256,
+        "certificate",
+        cert.issuer_id,
+        cert.crl_shard,
+        cert.not_after,
+        None,
+    )
+    ((row, _),) = list(iter_affected(ct_home.ca, [item], {}, datetime.now(UTC)))
+    assert row.precertificate_sha256 == hashlib.sha256(issued.precertificate_der).hexdigest()
+    assert len(row.ct_entries) == 2
+    by_url = {s.url: s.log for s in ct_home.logs}
+    for line in row.ct_entries:
+        # "test log N <url> at <timestamp> leaf <base64 leaf hash>", the leaf in that log
+        url = line[line.index("<") + 1 : line.index(">")]
+        leaf = base64.b64decode(line.rsplit(" leaf ", 1)[1])
+        log = by_url[url]
+        index, _ = log.proof_by_hash(leaf, len(log.hashes))
+        assert index >= 0

@@ -16,10 +16,9 @@ from typer.testing import CliRunner
 
 from certkeeper.cli.main import app
 from certkeeper.ct import tls
-from certkeeper.ct.entries import parse_entry
+from certkeeper.ct.entries import leaf_input, parse_entry
 from certkeeper.ct.loglist import LogListError, parse_log_list
 from certkeeper.ct.sct import SignedEntry
-from certkeeper.ct.testlog import leaf_input
 from certkeeper.ct.tls import TlsDecodeError
 from dnsserver import free_port
 

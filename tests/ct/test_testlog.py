@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from certkeeper.ct import merkle, tls
+from certkeeper.ct.entries import leaf_input
 from certkeeper.ct.sct import SignatureType, precert_entry, verify_sct
 from certkeeper.ct.submit import sct_from_json
-from certkeeper.ct.testlog import leaf_input
 
 from .served import MiniCa, ServedLog, served_logs
 

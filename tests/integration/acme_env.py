@@ -24,7 +24,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -35,6 +35,9 @@ from certkeeper.validation.pki import Endpoint, issue_pki
 from certkeeper.validation.quorum import policy_at
 from dnsserver import ChallTestSrv, free_port
 from factories import PASSPHRASE, make_home
+
+if TYPE_CHECKING:
+    from public_ct import PublicCt
 
 ROOT = Path(__file__).resolve().parents[2]
 # The ARI-capable client of the benchmarks (also used here for `replaces`).
@@ -183,11 +186,11 @@ class AcmeCa:
         return f"{self.base}/ocsp"
 
     @classmethod
-    def start(cls, workdir: Path, dns: ChallTestSrv) -> AcmeCa:
+    def start(cls, workdir: Path, dns: ChallTestSrv, ct: PublicCt) -> AcmeCa:
         port, http_port, tls_alpn_port = free_port(), free_port(), free_port()
         # AIA and CRL URLs keep a public-looking host (the linters refuse an IP address
         # there); the tests give openssl the responder's loopback URL directly.
-        home = make_home(workdir / "home", public=True)
+        home = make_home(workdir / "home", ct, public=True)
         env = dict(os.environ, CERTKEEPER_PASSPHRASE=PASSPHRASE, CERTKEEPER_HOME=str(home))
         perspectives = make_perspectives(home / "mtls", workdir, dns, http_port, tls_alpn_port)
         config = home / "certkeeper.toml"

@@ -13,6 +13,7 @@ import pytest
 
 from dnsserver import ChallTestSrv
 from integration.acme_env import AcmeCa, tools_missing
+from public_ct import PublicCt
 
 
 @pytest.fixture(scope="module")
@@ -26,11 +27,13 @@ def dns() -> Iterator[ChallTestSrv]:
 
 
 @pytest.fixture(scope="module")
-def ca(dns: ChallTestSrv, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AcmeCa]:
+def ca(
+    dns: ChallTestSrv, tmp_path_factory: pytest.TempPathFactory, public_ct: PublicCt
+) -> Iterator[AcmeCa]:
     missing = tools_missing()
     if missing:
         pytest.skip(f"missing {', '.join(missing)} (Debian packages certbot, lego, openssl)")
-    server = AcmeCa.start(tmp_path_factory.mktemp("acme-ca"), dns)
+    server = AcmeCa.start(tmp_path_factory.mktemp("acme-ca"), dns, public_ct)
     try:
         yield server
     finally:

@@ -18,7 +18,6 @@ from certkeeper.issuance.service import (
     Issued,
     IssueRequest,
     NameNotAuthorized,
-    no_scts,
 )
 from certkeeper.store.validations import DomainValidationStore
 from certkeeper.validation.authority import ValidationAuthority
@@ -26,9 +25,10 @@ from certkeeper.validation.challenges import key_authorization_digest
 from certkeeper.validation.errors import RejectedIdentifier
 from certkeeper.validation.model import ChallengeAttempt
 from certkeeper.validation.settings import ValidationSettings
-from certkeeper.wiring import key_checker
+from certkeeper.wiring import key_checker, sct_source
 from dnsserver import ChallTestSrv
 from factories import PASSPHRASE, csr_pem, make_home
+from public_ct import PublicCt
 from validation.conftest import CA_IDENTITY, Route, WebServer
 
 ACCOUNT = "https://ca.example/acme/acct/1"
@@ -44,8 +44,8 @@ class Clock:
 
 
 @pytest.fixture(scope="module")
-def home_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_home(tmp_path_factory.mktemp("va") / "home", public=True)
+def home_dir(tmp_path_factory: pytest.TempPathFactory, public_ct: PublicCt) -> Path:
+    return make_home(tmp_path_factory.mktemp("va") / "home", public_ct, public=True)
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def issue(
         ca,
         name_authorizer=va.authorizer(account),
         key_checker=key_checker(ca),
-        sct_source=no_scts,
+        sct_source=sct_source(ca),
         on_step=None if steps is None else steps.append,
     )
     return service.issue(IssueRequest(load_csr(csr_pem(names)), "tls-dv-ecdsa"))
@@ -227,7 +227,7 @@ def test_issuance_with_records_and_caa_recorded(
         assert va.validate(attempt).valid
     authorizer = va.authorizer(ACCOUNT)
     service = IssuanceService(
-        ca, name_authorizer=authorizer, key_checker=key_checker(ca), sct_source=no_scts
+        ca, name_authorizer=authorizer, key_checker=key_checker(ca), sct_source=sct_source(ca)
     )
     issued = service.issue(IssueRequest(load_csr(csr_pem([a, b])), "tls-dv-ecdsa"))
     authorizer.attach_serial(issued.serial)

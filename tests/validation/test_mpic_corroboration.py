@@ -19,16 +19,17 @@ import pytest
 
 from certkeeper.ca.home import CaHome
 from certkeeper.issuance.csr import load_csr
-from certkeeper.issuance.service import IssuanceService, IssueRequest, no_scts
+from certkeeper.issuance.service import IssuanceService, IssueRequest
 from certkeeper.validation.authority import ValidationAuthority
 from certkeeper.validation.caa import check_caa
 from certkeeper.validation.challenges import check_challenge, key_authorization_digest
 from certkeeper.validation.model import ChallengeAttempt, Corroboration
 from certkeeper.validation.mpic import RemotePerspectives
 from certkeeper.validation.settings import PerspectiveConfig, ValidationSettings
-from certkeeper.wiring import key_checker
+from certkeeper.wiring import key_checker, sct_source
 from dnsserver import ChallTestSrv
 from factories import PASSPHRASE, csr_pem, make_home
+from public_ct import PublicCt
 
 from .mpic_helpers import (
     ChallengeHttpServer,
@@ -266,8 +267,8 @@ def test_without_perspectives_mpic_refuses_unless_switched_off(world: World) -> 
 
 
 @pytest.fixture(scope="module")
-def home_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_home(tmp_path_factory.mktemp("mpic-va") / "home", public=True)
+def home_dir(tmp_path_factory: pytest.TempPathFactory, public_ct: PublicCt) -> Path:
+    return make_home(tmp_path_factory.mktemp("mpic-va") / "home", public_ct, public=True)
 
 
 def authority(
@@ -307,7 +308,7 @@ def test_every_perspective_result_is_stored_with_the_record_and_the_caa_check(
             home,
             name_authorizer=va.authorizer(ACCOUNT),
             key_checker=key_checker(home),
-            sct_source=no_scts,
+            sct_source=sct_source(home),
         ).issue(IssueRequest(load_csr(csr_pem([fqdn])), "tls-dv-ecdsa"))
         checks = va.store.caa_checks(fqdn=fqdn)
         assert [c.allowed for c in checks] == [True]

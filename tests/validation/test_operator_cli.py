@@ -29,6 +29,7 @@ from certkeeper.store.tables import caa_checks, domain_validations, serials
 from certkeeper.wiring import OPERATOR_ACCOUNT, issuance_service, key_checker
 from dnsserver import ChallTestSrv
 from factories import PASSPHRASE, csr_pem, make_home
+from public_ct import PublicCt
 from validation.conftest import CA_IDENTITY, Route, WebServer
 
 runner = CliRunner()
@@ -45,8 +46,10 @@ def name() -> str:
 
 
 @pytest.fixture
-def public_home(tmp_path: Path, dns: ChallTestSrv, web: WebServer) -> Iterator[Path]:
-    home = make_home(tmp_path / "home", public=True)
+def public_home(
+    tmp_path: Path, dns: ChallTestSrv, web: WebServer, public_ct: PublicCt
+) -> Iterator[Path]:
+    home = make_home(tmp_path / "home", public_ct, public=True)
     with (home / "certkeeper.toml").open("a") as fh:
         fh.write(
             "\n[validation]\n"

@@ -29,7 +29,7 @@ from sqlalchemy import Engine
 from certkeeper.ca.home import CaHome
 from certkeeper.ct import merkle, tls
 from certkeeper.ct.client import LogClient, LogError, TreeHead
-from certkeeper.ct.entries import LoggedEntry
+from certkeeper.ct.entries import LoggedEntry, sct_leaf_hash
 from certkeeper.ct.loglist import LogList
 from certkeeper.ct.sct import (
     SctError,
@@ -41,7 +41,6 @@ from certkeeper.ct.sct import (
     verify_sct,
     verify_signature,
 )
-from certkeeper.ct.testlog import leaf_input
 from certkeeper.ct.tls import TlsDecodeError
 from certkeeper.store.scts import SerialFacts
 from certkeeper.x509 import der
@@ -287,7 +286,7 @@ def check_embedded(
                     fetched = LogClient(log.url).tree_head()
                     verify_tree_head(fetched, log.key)
                     head = heads[log.url] = fetched
-                leaf = merkle.leaf_hash(leaf_input(sct.timestamp, entry))
+                leaf = sct_leaf_hash(sct, entry)
                 index, path = LogClient(log.url).proof(leaf, head.tree_size)
                 if merkle.root_from_path(index, head.tree_size, leaf, path) != head.root_hash:
                     raise ValueError("the inclusion proof does not lead to the tree head")

@@ -115,6 +115,10 @@ def run(
     resolved = resolve_home(home).resolve()
     opened = CaHome.open(resolved)  # a clear one-line error now, not in every worker
     public = opened.config.public
+    if mode in ("acme", "all"):
+        from certkeeper.wiring import sct_source
+
+        sct_source(opened)  # the log list now (or why a public home has none), not at finalize
     ensure_port_free(host, port)  # never share a busy port (granian uses SO_REUSEPORT)
     record_server_run(opened, mode, f"{host}:{port}")  # audit log: started, and stopped
     opened.close()

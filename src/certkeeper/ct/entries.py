@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from certkeeper.ct.sct import EntryType, SignedEntry
+from certkeeper.ct import merkle, tls
+from certkeeper.ct.sct import V1, EntryType, Sct, SignedEntry
 from certkeeper.ct.tls import Reader, TlsDecodeError
 
 
@@ -28,6 +29,23 @@ class LoggedEntry:
     @property
     def issuer_key_hash(self) -> bytes | None:
         return self.entry.body[:32] if self.precertificate else None
+
+
+def leaf_input(timestamp: int, entry: SignedEntry, extensions: bytes = b"") -> bytes:
+    """MerkleTreeLeaf (RFC 6962 3.4): v1, timestamped_entry."""
+    return (
+        tls.uint(V1, 1)
+        + tls.uint(0, 1)
+        + tls.uint(timestamp, 8)
+        + entry.encode()
+        + tls.vector(extensions, 2)
+    )
+
+
+def sct_leaf_hash(sct: Sct, entry: SignedEntry) -> bytes:
+    """The Merkle leaf hash of the log entry an SCT promises: what `get-proof-by-hash`
+    looks up, and how an auditor finds the entry in the log."""
+    return merkle.leaf_hash(leaf_input(sct.timestamp, entry, sct.extensions))
 
 
 def parse_entry(index: int, leaf_input: bytes, extra_data: bytes) -> LoggedEntry:

@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from certkeeper.ct import merkle, tls
+from certkeeper.ct.entries import leaf_input
 from certkeeper.ct.sct import (
     HASH_SHA256,
     SIG_ECDSA,
@@ -60,17 +61,6 @@ class Rejected(ValueError):
 class Entry:
     leaf_input: bytes  # MerkleTreeLeaf
     extra_data: bytes
-
-
-def leaf_input(timestamp: int, entry: SignedEntry, extensions: bytes = b"") -> bytes:
-    """MerkleTreeLeaf (RFC 6962 3.4): v1, timestamped_entry."""
-    return (
-        tls.uint(V1, 1)
-        + tls.uint(0, 1)
-        + tls.uint(timestamp, 8)
-        + entry.encode()
-        + tls.vector(extensions, 2)
-    )
 
 
 def _certs_vector(ders: list[bytes]) -> bytes:

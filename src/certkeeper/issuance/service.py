@@ -38,6 +38,7 @@ from certkeeper import br
 from certkeeper.auditlog.record import audited_issuance
 from certkeeper.ca.home import CaHome
 from certkeeper.config import Waiver
+from certkeeper.ct.compliance import CtCompliance
 from certkeeper.ct.sct import decode_sct_list
 from certkeeper.ct.tls import TlsDecodeError
 from certkeeper.errors import ConfigError, InputError, IssuanceRefused
@@ -210,6 +211,11 @@ class IssuanceService:
         self.on_step = on_step  # fault-injection and timing hook: called before each step
         self._ocsp_store = OcspStore(home.inventory.engine)
         self._sct_store = SctStore(home.inventory.engine)
+        # the second CT lock: in a public home the final certificate's SCTs are checked
+        # here too, whatever `sct_source` is (docs/ct.md)
+        self._ct = (
+            CtCompliance.for_home(home.config.ct, home.config.home) if home.config.public else None
+        )
 
     def _step(self, name: str) -> None:
         if self.on_step is not None:
@@ -460,7 +466,12 @@ class IssuanceService:
     def _collect_scts(self, job: _FinalJob) -> bytes | None:
         """The hook's SCT list; when it cannot meet the policy the precertificate waits."""
         try:
-            return self.sct_source(job.pre_der)
+            sct_list = self.sct_source(job.pre_der)
+            if self._ct is not None:
+                issuer = x509.load_der_x509_certificate(job.issuer_der)
+                problem = self._ct.problem(sct_list, job.pre_der, issuer)
+                if problem is not None:
+                    raise SctsUnavailable(f"serial {job.record.serial}: {problem}")
         except SctsUnavailable as exc:
             serial = job.record.serial
             self._sct_store.mark_pending(
@@ -471,6 +482,7 @@ class IssuanceService:
                 now=job.record.issued_at,
             )
             raise SctsPending(serial, str(exc)) from None
+        return sct_list
 
     def _assign(self, issuer_id: int, profile: Profile, now: datetime) -> tuple[int, int]:
         inventory = self.home.inventory

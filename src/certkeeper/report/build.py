@@ -12,8 +12,11 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
+from cryptography import x509
+
 from certkeeper.ca.home import CaHome
 from certkeeper.errors import CertkeeperError
+from certkeeper.report import ct_entries
 from certkeeper.report.model import AffectedRow, IncidentReport, Plan, ShardBar, TimelineEntry
 from certkeeper.report.series import leave_time, remaining_series
 from certkeeper.report.words import selector_in_words
@@ -23,6 +26,7 @@ from certkeeper.revocation.ledger import Counts
 from certkeeper.revocation.reasons import CrlReason, br_item, encoded_reason
 from certkeeper.store.incidents import CampaignItem, Event, IncidentStore
 from certkeeper.store.queries import CertificateFilter
+from certkeeper.store.scts import SctStore
 from certkeeper.x509 import crl as crlenc
 from certkeeper.x509.time import truncate
 
@@ -46,8 +50,18 @@ def iter_affected(
 ) -> Iterator[tuple[AffectedRow, str | None]]:
     """Each affected item as a CSV row (final certificates first, then precertificates
     without a final certificate), with its "profile (key type)" label when known."""
-    names = {rec.id: rec.name for rec in home.inventory.issuers()}
+    issuers = {rec.id: rec for rec in home.inventory.issuers()}
+    names = {rec.id: rec.name for rec in issuers.values()}
     inventory = home.inventory
+    sct_store = SctStore(inventory.engine)
+    log_names = ct_entries.log_names(home.config.ct)
+    issuer_certs: dict[int, x509.Certificate] = {}
+
+    def issuer_cert(issuer_id: int) -> x509.Certificate:
+        if issuer_id not in issuer_certs:
+            issuer_certs[issuer_id] = x509.load_der_x509_certificate(issuers[issuer_id].cert_der)
+        return issuer_certs[issuer_id]
+
     for kind in ("certificate", "precertificate"):
         serials = [i.serial for i in items if i.kind == kind]
         for start in range(0, len(serials), _CHUNK):
@@ -55,7 +69,17 @@ def iter_affected(
             flt = CertificateFilter(serials=tuple(chunk))
             out: list[tuple[AffectedRow, str | None]] = []
             if kind == "certificate":
+                pres = {p.serial: p for p in inventory.list_precertificates(flt)}
+                scts = sct_store.for_serials(chunk)
                 for cert in inventory.list_certificates(flt):
+                    pre = pres.get(cert.serial)
+                    logged = (
+                        ct_entries.entries(
+                            pre.der, issuer_cert(cert.issuer_id), scts[cert.serial], log_names
+                        )
+                        if pre is not None and cert.serial in scts
+                        else ()
+                    )
                     row = AffectedRow(
                         cert.sha256,
                         cert.serial,
@@ -64,6 +88,8 @@ def iter_affected(
                         cert.not_after,
                         row_status(cert.not_after, revoked.get(cert.serial), now),
                         kind,
+                        pre.sha256 if pre is not None else "",
+                        logged,
                     )
                     out.append((row, f"{cert.profile_id} ({cert.key_type})"))
             else:

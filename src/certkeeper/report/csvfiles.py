@@ -2,7 +2,8 @@
 
 CCADB asks for every affected certificate with a `https://crt.sh/?sha256=` link; a
 large incident's list does not fit one attachment, so the rows are split into
-`affected-0001.csv`, `affected-0002.csv`, ... of at most N rows each. Precertificates
+`affected-0001.csv`, `affected-0002.csv`, ... of at most N rows each. A certificate's
+row also names its precertificate and the CT log entries of its SCTs. Precertificates
 without a final certificate go to their own `precertificates-0001.csv`, ... files:
 they are not certificates and are never counted as such. Each SHA-256 appears once.
 """
@@ -18,7 +19,17 @@ from typing import Any, TextIO
 from certkeeper.errors import InputError
 from certkeeper.report.model import AffectedRow
 
-COLUMNS = ("sha256", "serial", "issuer", "not_before", "not_after", "status", "crtsh")
+COLUMNS = (
+    "sha256",
+    "serial",
+    "issuer",
+    "not_before",
+    "not_after",
+    "status",
+    "crtsh",
+    "precertificate_sha256",
+    "ct_entries",  # "; "-separated: log, timestamp, Merkle leaf hash (report/ct_entries.py)
+)
 PREFIX = {"certificate": "affected", "precertificate": "precertificates"}
 
 
@@ -45,7 +56,17 @@ class _Series:
         assert self.writer is not None
         not_before, not_after = _iso(row)
         self.writer.writerow(
-            (row.sha256, row.serial, row.issuer, not_before, not_after, row.status, row.crtsh)
+            (
+                row.sha256,
+                row.serial,
+                row.issuer,
+                not_before,
+                not_after,
+                row.status,
+                row.crtsh,
+                row.precertificate_sha256,
+                "; ".join(row.ct_entries),
+            )
         )
         self.in_file += 1
 

@@ -41,6 +41,8 @@ class AffectedRow:
     not_after: datetime
     status: str  # revoked | expired | valid, as of the report time
     kind: str  # certificate | precertificate (without a final certificate)
+    precertificate_sha256: str = ""  # a final certificate's precertificate, when known
+    ct_entries: tuple[str, ...] = ()  # report/ct_entries.py: log, timestamp, leaf hash
 
     @property
     def crtsh(self) -> str:

@@ -71,6 +71,19 @@ class SctStore:
             ).all()
         return [SctRecord(r.log_id, r.timestamp_ms, r.signature, r.sct) for r in rows]
 
+    def for_serials(self, serial_list: Sequence[str]) -> dict[str, list[SctRecord]]:
+        """The SCTs of each of these serials that has any (a bounded batch)."""
+        out: dict[str, list[SctRecord]] = {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(scts).where(scts.c.serial.in_(serial_list)).order_by(scts.c.id)
+            ).all()
+        for r in rows:
+            out.setdefault(r.serial, []).append(
+                SctRecord(r.log_id, r.timestamp_ms, r.signature, r.sct)
+            )
+        return out
+
     def mark_pending(
         self,
         serial: str,
