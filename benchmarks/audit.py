@@ -40,11 +40,11 @@ from sqlalchemy import insert
 
 from certkeeper.ca.home import CaHome, InitOptions, create_home
 from certkeeper.issuance.serials import new_serial, serial_hex, shard_for
-from certkeeper.signing.base import Signer
 from certkeeper.status.crl import publish
 from certkeeper.store.database import write_transaction
 from certkeeper.store.tables import ocsp_responses, revocations, serials
 from certkeeper.x509.ocsp import UNAUTHORIZED, ResponseTemplate, Revocation
+from certkeeper.x509.signer import Signer
 
 PASSPHRASE = "benchmark"
 ISSUER = "tls-ecdsa-1"

@@ -23,10 +23,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from certkeeper.audit.cps_check import compare, facts_from_certificate
+from certkeeper.ca.profile_registry import builtin_profile_sources
 from certkeeper.profiles.cps import render_cps
 from certkeeper.profiles.cps_claims import Facts
 from certkeeper.profiles.cps_parse import parse_cps
-from certkeeper.profiles.registry import builtin_profile_sources
 from certkeeper.profiles.schema import parse_profile
 from certkeeper.store.records import CertificateRecord
 

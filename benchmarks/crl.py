@@ -30,9 +30,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from certkeeper.signing.base import KEY_SPECS, KeySigner
 from certkeeper.status.crl_files import shard_path, write_atomic
 from certkeeper.x509 import crl
+from certkeeper.x509.signer import KEY_SPECS, KeySigner
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 BASE = "http://pki.example.com/crl"

@@ -24,8 +24,8 @@ from cryptography.x509.oid import NameOID
 
 from certkeeper.audit.crl_monitor import SetRound, compare_sets
 from certkeeper.audit.crl_snapshots import snapshot
-from certkeeper.signing.base import KEY_SPECS, KeySigner
 from certkeeper.x509 import crl
+from certkeeper.x509.signer import KEY_SPECS, KeySigner
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 T = TypeVar("T")

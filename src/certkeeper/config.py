@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from certkeeper.acme.settings import AcmeSettings, parse_acme
 from certkeeper.auditlog.settings import AuditLogSettings, parse_audit_log
 from certkeeper.ct.settings import CtSettings, parse_ct
 from certkeeper.errors import ConfigError
+from certkeeper.lint.waivers import Waiver
 from certkeeper.signing.tokens import TokenConfig
 from certkeeper.tomlcheck import (
     TomlProblem,
@@ -32,18 +33,6 @@ from certkeeper.validation.settings import ValidationSettings, parse_validation
 CONFIG_NAME = "certkeeper.toml"
 SMTP_TLS_MODES = ("none", "starttls", "implicit")
 PASSPHRASE_ENV = "CERTKEEPER_PASSPHRASE"
-
-
-@dataclass(frozen=True)
-class Waiver:
-    """An explicit, justified, expiring exception to one lint."""
-
-    lint_id: str
-    justification: str
-    expires: date
-
-    def active(self, at: datetime) -> bool:
-        return at.astimezone(UTC).date() < self.expires
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
 
 from certkeeper import br
 from certkeeper.acme.settings import parse_acme
+from certkeeper.ca.profile_registry import builtin_profile_sources
 from certkeeper.errors import ProfileError
-from certkeeper.profiles.registry import builtin_profile_sources
 from certkeeper.profiles.schema import parse_profile
 from certkeeper.tomlcheck import TomlProblem
 

@@ -22,8 +22,8 @@ from certkeeper.audit.crl_monitor import (
 )
 from certkeeper.audit.crl_snapshots import CrlSnapshot, Entry, snapshot
 from certkeeper.errors import InputError
-from certkeeper.signing.base import KEY_SPECS, KeySigner
 from certkeeper.x509.crl import KEY_COMPROMISE, SUPERSEDED, CrlIssuer, build_crl
+from certkeeper.x509.signer import KEY_SPECS, KeySigner
 from factories import key
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -112,7 +112,7 @@ def test_hand_written_layouts_of_the_same_tables_read_the_same(
 
 
 def _builtin(name: str, version: int = 3) -> Profile:
-    from certkeeper.profiles.registry import builtin_profile_sources
+    from certkeeper.ca.profile_registry import builtin_profile_sources
 
     return parse_profile(builtin_profile_sources()[f"{name}.toml"], name, version=version)
 

@@ -12,11 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 from certkeeper.ca.home import CaHome
+from certkeeper.ca.profile_registry import ProfileRegistry, ProfileUnavailable
 from certkeeper.cli.main import app
 from certkeeper.errors import InputError
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import IssueRequest
-from certkeeper.profiles.registry import ProfileRegistry, ProfileUnavailable
 from certkeeper.store.database import connect, migrate, sqlite_url
 from certkeeper.store.inventory import Inventory
 from factories import PASSPHRASE, csr_pem, make_home

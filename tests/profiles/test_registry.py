@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from certkeeper.ca.profile_registry import ProfileRegistry
 from certkeeper.errors import NotFound, ProfileError
-from certkeeper.profiles.registry import ProfileRegistry
 from certkeeper.store.database import connect, migrate, sqlite_url
 from certkeeper.store.inventory import Inventory
 

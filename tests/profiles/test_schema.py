@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
+from certkeeper.ca.profile_registry import builtin_profile_sources
 from certkeeper.errors import ProfileError
-from certkeeper.profiles.registry import builtin_profile_sources
 from certkeeper.profiles.schema import parse_profile
 
 ECDSA = builtin_profile_sources()["tls-dv-ecdsa.toml"]

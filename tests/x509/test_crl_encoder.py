@@ -14,8 +14,8 @@ from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from certkeeper.signing.base import KEY_SPECS, KeySigner
 from certkeeper.x509 import crl
+from certkeeper.x509.signer import KEY_SPECS, KeySigner
 
 URL = "http://pki.example.com/crl/tls-ecdsa-1/3.crl"
 

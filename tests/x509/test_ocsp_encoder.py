@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from certkeeper.ca import certs as cacerts
-from certkeeper.signing.base import KEY_SPECS, KeySigner
 from certkeeper.signing.tbs import sign_certificate
 from certkeeper.x509 import ocsp as enc
 from certkeeper.x509.der import parse_single
+from certkeeper.x509.signer import KEY_SPECS, KeySigner
 
 
 @cache

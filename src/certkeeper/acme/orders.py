@@ -390,6 +390,7 @@ def _complete_waiting(acme: Acme, urls: Urls, account: AccountRow, order: OrderR
 
 
 def finalize(acme: Acme, request: Request, order_id: int) -> Response:
+    from certkeeper.ca.profile_registry import ProfileUnavailable
     from certkeeper.issuance.csr import load_csr
     from certkeeper.issuance.service import (
         IssueRequest,
@@ -398,7 +399,6 @@ def finalize(acme: Acme, request: Request, order_id: int) -> Response:
         NameNotAuthorized,
         SctsPending,
     )
-    from certkeeper.profiles.registry import ProfileUnavailable
     from certkeeper.wiring import issuance_service
 
     verified = authenticate(acme, request, use_jwk=False)

@@ -24,15 +24,15 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from certkeeper import urls
 from certkeeper.ca import audit_events
 from certkeeper.ca import certs as cacerts
+from certkeeper.ca.profile_registry import ProfileRegistry
 from certkeeper.config import CONFIG_NAME, PASSPHRASE_ENV, Config, load_config, render_config
 from certkeeper.errors import ConfigError, IssuanceRefused
-from certkeeper.profiles.registry import ProfileRegistry
-from certkeeper.signing.base import KEY_SPECS, Signer, key_type_of
 from certkeeper.signing.files import load_signer, write_key
 from certkeeper.store.blocked_keys import HierarchyStore
 from certkeeper.store.database import connect, masked_url, migrate, schema_is_current
 from certkeeper.store.inventory import Inventory
 from certkeeper.store.records import IssuerRecord
+from certkeeper.x509.signer import KEY_SPECS, Signer, key_type_of
 from certkeeper.x509.time import truncate
 
 # issuers.key_ref of a root whose key is in its own offline home, not in this one

@@ -23,10 +23,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from certkeeper.ca import audit_events
 from certkeeper.ca.home import OFFLINE_KEY, CaHome, new_key, record_issuer
 from certkeeper.errors import ConfigError, InputError, NotFound
-from certkeeper.signing.base import key_type_of
 from certkeeper.status import crl_files
 from certkeeper.store.records import IssuerRecord
 from certkeeper.x509 import der
+from certkeeper.x509.signer import key_type_of
 from certkeeper.x509.time import truncate
 
 PENDING_DIR = "pending"

@@ -26,8 +26,8 @@ from certkeeper.ca.signing_gate import lint_then_sign
 from certkeeper.errors import ConfigError, InputError, NotFound
 from certkeeper.lint.engine import CertType
 from certkeeper.lint.gate import LintGate
-from certkeeper.signing.base import KEY_SPECS, Signer
 from certkeeper.store.records import IssuerRecord
+from certkeeper.x509.signer import KEY_SPECS, Signer
 from certkeeper.x509.time import truncate
 
 # Issuer names appear in URLs (/crl/<name>/<shard>.crl, /issuers/<name>.der).

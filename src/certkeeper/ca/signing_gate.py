@@ -12,13 +12,13 @@ from collections.abc import Mapping
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from certkeeper.config import Waiver
 from certkeeper.errors import IssuanceRefused
 from certkeeper.lint.context import LintContext
 from certkeeper.lint.engine import CertType
 from certkeeper.lint.gate import LintGate
-from certkeeper.signing.base import Signer
+from certkeeper.lint.waivers import Waiver
 from certkeeper.signing.tbs import linting_copy, sign_tbs
+from certkeeper.x509.signer import Signer
 
 
 def lint_then_sign(

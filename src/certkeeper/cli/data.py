@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -46,7 +47,7 @@ def register(app: typer.Typer) -> None:
     def show() -> None:
         """Print where the TLD data comes from and what it holds."""
         data = TldData.load()
-        counts = data.counts()
+        counts = data.counts(date.today())
         typer.echo(f"source: {data.source}")
         typer.echo(f"override location: {override_path()}")
         typer.echo(

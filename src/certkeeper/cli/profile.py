@@ -43,7 +43,7 @@ def list_profiles(
     """Every stored profile version: who recorded and approved it, which one issuance
     uses, whether the profile is disabled and whether its file is in step."""
     from certkeeper.ca.home import CaHome
-    from certkeeper.profiles.listing import version_rows
+    from certkeeper.ca.profile_listing import version_rows
 
     ca = CaHome.open(resolve_home(home))
     rows = version_rows(ca.profiles)
@@ -161,7 +161,7 @@ def _set_state(
 @handle_errors
 def check(files: list[Path]) -> None:
     """Validate profile files without recording anything."""
-    from certkeeper.profiles.registry import ProfileRegistry
+    from certkeeper.ca.profile_registry import ProfileRegistry
 
     for path in files:
         profile = ProfileRegistry.parse_file(path)

@@ -18,12 +18,12 @@ from cryptography.x509.oid import NameOID
 
 from certkeeper import br
 from certkeeper.errors import InputError
-from certkeeper.signing.base import key_type_of
 from certkeeper.x509.der import INTEGER as DER_INTEGER
 from certkeeper.x509.der import SEQUENCE as DER_SEQUENCE
 from certkeeper.x509.der import encode_integer as der_encode_integer
 from certkeeper.x509.der import parse_single as der_parse_single
 from certkeeper.x509.der import tlv as der_tlv
+from certkeeper.x509.signer import key_type_of
 
 # BR 6.1.5 / 6.1.6: RSA at least 2048 bits with a modulus a multiple of 8; P-256, P-384
 # (P-521 is allowed by the BRs but not by the root programs we serve).

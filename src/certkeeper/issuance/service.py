@@ -37,7 +37,6 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from certkeeper import br
 from certkeeper.auditlog.record import audited_issuance
 from certkeeper.ca.home import CaHome
-from certkeeper.config import Waiver
 from certkeeper.ct.compliance import CtCompliance
 from certkeeper.ct.sct import decode_sct_list
 from certkeeper.ct.tls import TlsDecodeError
@@ -49,9 +48,9 @@ from certkeeper.issuance.serials import new_serial, serial_hex, shard_for
 from certkeeper.lint.context import LintContext
 from certkeeper.lint.engine import CertType, Finding
 from certkeeper.lint.gate import GateResult, LintGate
+from certkeeper.lint.waivers import Waiver
 from certkeeper.metrics import counted_issuance
 from certkeeper.profiles.schema import Profile
-from certkeeper.signing.base import Signer, key_type_of
 from certkeeper.signing.tbs import linting_copy, sign_tbs
 from certkeeper.status.ocsp import sign_status
 from certkeeper.store.blocked_keys import HierarchyStore
@@ -59,6 +58,7 @@ from certkeeper.store.inventory import SerialCollision
 from certkeeper.store.ocsp_repo import OcspStore
 from certkeeper.store.records import CertificateRecord, FindingRecord, PrecertificateRecord
 from certkeeper.store.scts import SctRecord, SctStore
+from certkeeper.x509.signer import Signer, key_type_of
 from certkeeper.x509.tbs import same_certificate_content
 from certkeeper.x509.time import truncate
 

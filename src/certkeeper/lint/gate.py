@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from certkeeper.config import Waiver
 from certkeeper.lint.catalogue import run_lints
 from certkeeper.lint.context import LintContext
 from certkeeper.lint.document import CertificateDocument
 from certkeeper.lint.engine import PRE_ISSUANCE, CertType, Finding, Severity
 from certkeeper.lint.pkilint_adapter import PkilintLinter
+from certkeeper.lint.waivers import Waiver
 
 
 @dataclass

@@ -122,8 +122,7 @@ class TldData:
             )
         return f"TLD .{key} delegated since {period.delegated}"
 
-    def counts(self) -> dict[str, int]:
-        today = date.today()
+    def counts(self, today: date) -> dict[str, int]:
         removed = sum(1 for p in self.periods.values() if p.removed is not None)
         return {
             "total": len(self.periods),

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 
 from certkeeper.errors import ConfigError
-from certkeeper.signing.base import KEY_SPECS, KeySigner, key_type_of
+from certkeeper.x509.signer import KEY_SPECS, KeySigner, key_type_of
 
 
 def write_key(path: Path, key: CertificateIssuerPrivateKeyTypes, passphrase: bytes) -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from certkeeper.signing.base import KEY_SPECS, Signer, throwaway_key
 from certkeeper.x509 import der
+from certkeeper.x509.signer import KEY_SPECS, Signer, throwaway_key
 
 
 class TbsMismatch(RuntimeError):

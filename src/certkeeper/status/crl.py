@@ -35,7 +35,6 @@ from certkeeper.lint.catalogue import run_lints
 from certkeeper.lint.context import LintContext
 from certkeeper.lint.document import CrlDocument
 from certkeeper.lint.engine import Finding, Severity
-from certkeeper.signing.base import KEY_SPECS
 from certkeeper.status import crl_files
 from certkeeper.status.lease_owner import default_owner, owner_is_dead
 from certkeeper.store.crl_repo import FULL_SCOPE, CrlStore, ShardState, next_crl_number
@@ -43,6 +42,7 @@ from certkeeper.store.queries import CertificateFilter
 from certkeeper.store.records import IssuerRecord
 from certkeeper.urls import ca_crl_url, crl_url
 from certkeeper.x509 import crl as crlenc
+from certkeeper.x509.signer import KEY_SPECS
 from certkeeper.x509.time import truncate
 
 log = logging.getLogger(__name__)

@@ -50,7 +50,7 @@ from certkeeper.x509.time import truncate
 
 if TYPE_CHECKING:
     from certkeeper.ca.home import CaHome
-    from certkeeper.signing.base import Signer
+    from certkeeper.x509.signer import Signer
 
 VALIDITY = timedelta(days=4)
 REFRESH_MARGIN = timedelta(days=2)  # refresh once nextUpdate is this close

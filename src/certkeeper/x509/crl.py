@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from certkeeper.signing.base import KeySpec, Signer
 from certkeeper.x509 import der
+from certkeeper.x509.signer import KeySpec, Signer
 from certkeeper.x509.time import encode_time
 
 # RFC 5280 5.3.1 CRLReason values.

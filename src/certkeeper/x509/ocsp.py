@@ -77,7 +77,7 @@ UNAUTHORIZED = unsuccessful_response(ResponseStatus.UNAUTHORIZED)
 
 
 class SignerLike(Protocol):
-    """The part of `certkeeper.signing.base.Signer` a response needs."""
+    """The part of `certkeeper.x509.signer.Signer` a response needs."""
 
     def sign(self, data: bytes) -> bytes: ...
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from certkeeper.profiles.registry import FileState, ProfileRegistry
+from certkeeper.ca.profile_registry import FileState, ProfileRegistry
 from certkeeper.store.profile_control import VersionRecord
 
 

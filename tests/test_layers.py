@@ -1,0 +1,233 @@
+"""The layering of docs/architecture.md, checked: a forbidden import or a new package
+cycle fails here, with the file and line named.
+
+Rules (imports anywhere in a module count, including those inside functions):
+
+1. The pure core (`x509`, `lint`, `profiles`, `keys`, and the modules `br`, `errors`,
+   `tomlcheck`) imports nothing of certkeeper outside the core.
+2. The core reads neither the environment nor the wall clock (today's date is a
+   parameter); the few reads left are listed in `CORE_READS` and may only go.
+3. `cli/` does not import `store`: commands ask services. The imports left are listed
+   in `CLI_STORE_IMPORTS` and may only go.
+4. No package is in an import cycle except those of `KNOWN_CYCLE`, which may only
+   shrink; the core is in none.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "certkeeper"
+
+CORE_PACKAGES = {"x509", "lint", "profiles", "keys"}
+CORE_MODULES = {"br", "errors", "tomlcheck"}
+
+# Reads of the environment or the clock still in the core: (file, what).
+CORE_READS = {
+    ("lint/tld.py", "os.environ"),  # the `data update` override location; belongs in a shell
+    ("profiles/schema.py", "date.today"),  # the BR 6.3.2 limit when no `today` is given
+}
+
+# cli -> store imports still to be replaced by service calls: file -> count.
+CLI_STORE_IMPORTS = {
+    "cli/audit_log.py": 1,
+    "cli/certs.py": 5,
+    "cli/incident.py": 7,
+    "cli/main.py": 1,
+    "cli/ocsp.py": 1,
+    "cli/selection.py": 3,
+    "cli/subscriber.py": 2,
+}
+
+# The outer layers still import one another in a circle; a package that leaves it is
+# taken out of this set, and none may join.
+KNOWN_CYCLE = {
+    "<config>",
+    "<metrics>",
+    "<wiring>",
+    "acme",
+    "auditlog",
+    "ca",
+    "ct",
+    "issuance",
+    "revocation",
+    "status",
+    "store",
+    "validation",
+}
+
+CLOCK_AND_ENV = {
+    ("os", "environ"),
+    ("os", "getenv"),
+    ("datetime", "now"),
+    ("datetime", "utcnow"),
+    ("date", "today"),
+    ("time", "time"),
+}
+
+
+def module_name(path: Path, src: Path) -> str:
+    rel = path.relative_to(src.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imports(path: Path, src: Path) -> Iterable[tuple[str, int]]:
+    """(imported certkeeper module, line) for every import in the file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    here = module_name(path, src).split(".")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == src.name:
+                    yield alias.name, node.lineno
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = here[: len(here) - node.level + (1 if path.name == "__init__.py" else 0)]
+                target = ".".join([*base, node.module] if node.module else base)
+            else:
+                target = node.module or ""
+            if target.split(".")[0] != src.name:
+                continue
+            for alias in node.names:  # `from certkeeper import x509` imports the package
+                candidate = f"{target}.{alias.name}"
+                sub = src.parent.joinpath(*candidate.split("."))
+                yield (
+                    (candidate if sub.is_dir() or sub.with_suffix(".py").is_file() else target),
+                    (node.lineno),
+                )
+
+
+def reads(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    found = set()
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and (node.value.id, node.attr) in CLOCK_AND_ENV
+        ):
+            found.add(f"{node.value.id}.{node.attr}")
+    return found
+
+
+class Tree:
+    """Every import edge between units of one source tree."""
+
+    def __init__(self, src: Path) -> None:
+        self.src = src
+        self.edges: dict[str, set[str]] = defaultdict(set)
+        self.sites: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for path in sorted(src.rglob("*.py")):
+            rel = str(path.relative_to(src))
+            source = self.unit(module_name(path, src))
+            for target, line in imports(path, src):
+                unit = self.unit(target)
+                if unit != source:
+                    self.edges[source].add(unit)
+                    self.sites[(source, unit)].append(f"{rel}:{line}")
+
+    def unit(self, module: str) -> str:
+        parts = module.split(".")
+        if len(parts) < 2:
+            return f"<{parts[0]}>"
+        return parts[1] if (self.src / parts[1]).is_dir() else f"<{parts[1]}>"
+
+    def cycles(self) -> list[set[str]]:
+        """Strongly connected components of more than one unit (Tarjan)."""
+        index: dict[str, int] = {}
+        low: dict[str, int] = {}
+        stack: list[str] = []
+        on_stack: set[str] = set()
+        out: list[set[str]] = []
+
+        def visit(v: str) -> None:
+            index[v] = low[v] = len(index)
+            stack.append(v)
+            on_stack.add(v)
+            for w in sorted(self.edges.get(v, ())):
+                if w not in index:
+                    visit(w)
+                    low[v] = min(low[v], low[w])
+                elif w in on_stack:
+                    low[v] = min(low[v], index[w])
+            if low[v] == index[v]:
+                component = set()
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    component.add(w)
+                    if w == v:
+                        break
+                if len(component) > 1:
+                    out.append(component)
+
+        for v in sorted(set(self.edges) | {w for ws in self.edges.values() for w in ws}):
+            if v not in index:
+                visit(v)
+        return out
+
+
+CORE = CORE_PACKAGES | {f"<{m}>" for m in CORE_MODULES}
+
+
+def core_violations(tree: Tree) -> list[str]:
+    return [
+        f"{site}: the core ({source}) imports {target}"
+        for (source, target), sites in sorted(tree.sites.items())
+        if source in CORE and target not in CORE
+        for site in sites
+    ]
+
+
+@pytest.fixture(scope="module")
+def tree() -> Tree:
+    return Tree(SRC)
+
+
+def test_the_core_imports_only_the_core(tree: Tree) -> None:
+    assert core_violations(tree) == []
+
+
+def test_the_core_reads_no_environment_and_no_clock() -> None:
+    found = set()
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC)
+        if rel.parts[0] in CORE_PACKAGES or (rel.stem in CORE_MODULES and len(rel.parts) == 1):
+            found |= {(str(rel), what) for what in reads(path)}
+    assert found == CORE_READS, "update CORE_READS only by removing reads"
+
+
+def test_cli_asks_services_not_stores(tree: Tree) -> None:
+    sites: dict[str, int] = defaultdict(int)
+    for site in tree.sites.get(("cli", "store"), []):
+        sites[site.rsplit(":", 1)[0]] += 1
+    assert dict(sites) == CLI_STORE_IMPORTS, "update CLI_STORE_IMPORTS only by removing imports"
+
+
+def test_no_package_joins_an_import_cycle(tree: Tree) -> None:
+    cycles = tree.cycles()
+    assert all(not (c & CORE) for c in cycles), cycles
+    assert [c for c in cycles if not c <= KNOWN_CYCLE] == []
+    assert set().union(*cycles) == KNOWN_CYCLE, "a package left the cycle: update KNOWN_CYCLE"
+
+
+def test_a_planted_violation_and_a_planted_cycle_are_found(tmp_path: Path) -> None:
+    src = tmp_path / "certkeeper"
+    for package in ("x509", "store", "acme", "ca"):
+        (src / package).mkdir(parents=True)
+        (src / package / "__init__.py").write_text("")
+    (src / "x509" / "der.py").write_text("def f():\n    from certkeeper.store import tables\n")
+    (src / "acme" / "app.py").write_text("from certkeeper.ca.home import CaHome\n")
+    (src / "ca" / "home.py").write_text("from ..acme import app\n")
+    (src / "store" / "tables.py").write_text("")
+    planted = Tree(src)
+    assert core_violations(planted) == ["x509/der.py:2: the core (x509) imports store"]
+    assert planted.cycles() == [{"acme", "ca"}]
