@@ -608,3 +608,40 @@ def test_incident_lists_name_each_certificates_precertificate_and_log_entries(
         log = by_url[url]
         index, _ = log.proof_by_hash(leaf, len(log.hashes))
         assert index >= 0
+
+
+def test_audit_coverage_takes_an_outsiders_serials_straight_from_the_logs(
+    ct_home: CtHome, tmp_path: Path
+) -> None:
+    """The same finding in one step: `audit coverage --ct-log URL --issuer F`."""
+    from audit.status_audit_helpers import serve_in_thread, status_app
+
+    fine = ct_home.issue("outsider-one-step.example.com")
+    rogue = _rogue_precertificate(ct_home, "outsider-one-step-rogue.example.com")
+    rogue_serial = format(x509.load_der_x509_certificate(rogue).serial_number, "x")
+    ct_home.logs[1].log.add_chain([rogue, *_chain(ct_home, fine)], precert=True)
+    issuer_pem = tmp_path / "issuer.pem"
+    issuer_pem.write_bytes(_pem(fine.chain[0]))
+    args = ["audit", "coverage", "--issuer", str(issuer_pem), "--no-crl", "--probes", "0"]
+    args += ["--workers", "1", "--format", "json"]
+    for s in ct_home.logs:
+        args += ["--ct-log", s.url]
+    with serve_in_thread(status_app(ct_home.path)) as url:
+        result = CliRunner().invoke(app, [*args, "--ocsp", url + "/ocsp"])
+    assert result.exit_code == 4, result.output
+    findings = json.loads(result.stdout)["findings"]
+    assert rogue_serial in {f["serial"] for f in findings if f["kind"] == "no-status"}
+    assert fine.serial not in {f["serial"] for f in findings}
+
+    other = MiniCa.create(datetime.now(UTC))
+    stranger = tmp_path / "stranger.pem"
+    stranger.write_bytes(_pem(other.issuer.public_bytes(Encoding.DER)))
+    nothing = CliRunner().invoke(
+        app, ["audit", "coverage", "--issuer", str(stranger), "--ct-log", ct_home.logs[0].url]
+    )
+    assert nothing.exit_code == 1
+    assert "hold nothing issued by" in " ".join(nothing.stderr.split())
+    both = CliRunner().invoke(
+        app, ["audit", "coverage", "--certs", str(tmp_path), "--ct-log", ct_home.logs[0].url]
+    )
+    assert both.exit_code == 1 and "--ct-log takes the place of --certs" in both.stderr

@@ -6,6 +6,7 @@ could not run: a missing directory, an unreadable certificate, a bad URL, no CA 
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,12 @@ def coverage(
     issuer: Path | None = typer.Option(
         None, "--issuer", help="That CA's issuing certificate (PEM or DER)."
     ),
+    ct_log: list[str] | None = typer.Option(
+        None,
+        "--ct-log",
+        help="Take that CA's serials from this RFC 6962 log instead of --certs (repeatable; "
+        "with --issuer).",
+    ),
     probes: int = typer.Option(
         100, "--probes", min=0, help="Never-assigned serials probed per issuer."
     ),
@@ -120,13 +127,68 @@ def coverage(
     home: Path | None = home_option(),
 ) -> None:
     """Ask the live OCSP responder about every assigned serial, look each up in the
-    published CRL shards, probe never-assigned serials; report every gap."""
+    published CRL shards, probe never-assigned serials; report every gap. With --issuer,
+    audit another CA: its certificates from --certs, or from its CT logs (--ct-log)."""
     from certkeeper.audit import coverage as cov
-    from certkeeper.audit import status_sources as src
 
     client = _client_options(connections, pipeline, timeout, retries, method)
     now = datetime.now(UTC).replace(microsecond=0)
     workers = workers or cov.default_workers()
+    with tempfile.TemporaryDirectory(prefix="certkeeper-ct-") as scratch:
+        if ct_log:
+            certs = _from_ct_logs(ct_log, certs, issuer, Path(scratch))
+        _coverage(
+            certs, issuer, ocsp, crl, no_crl, probes, client, workers, lint, now, home, fmt, limit
+        )
+
+
+def _from_ct_logs(logs: list[str], certs: Path | None, issuer: Path | None, scratch: Path) -> Path:
+    """Another CA's (pre)certificates as its CT logs hold them, in `scratch`: how an
+    outsider finds what a CA logged but never gave a status (seed 003)."""
+    from certkeeper.audit import ct_audit
+    from certkeeper.audit.status_sources import AuditInputError, load_issuer
+
+    if issuer is None or certs is not None:
+        raise AuditInputError("--ct-log takes the place of --certs, and needs --issuer")
+    info = load_issuer(issuer)
+    urls = list(dict.fromkeys(u if u.endswith("/") else u + "/" for u in logs))
+    out = scratch / "entries"
+    out.mkdir()
+    state = scratch / "state"
+    state.mkdir()
+    with progress(ct_audit.remaining(urls, state), "reading CT entries") as advance:
+        walked = ct_audit.walk(
+            urls, ct_audit.issuer_hashes_of([info.cert_der]), state, out_dir=out, advance=advance
+        )
+    if walked.matched == 0:
+        raise AuditInputError(
+            f"the {walked.entries} entries of {len(urls)} log(s) hold nothing issued by {info.name}"
+        )
+    err_console.print(
+        f"{walked.matched} of {walked.entries} log entries were issued by {info.name}",
+        highlight=False,
+    )
+    return out
+
+
+def _coverage(
+    certs: Path | None,
+    issuer: Path | None,
+    ocsp: str | None,
+    crl: list[str] | None,
+    no_crl: bool,
+    probes: int,
+    client: Any,
+    workers: int,
+    lint: bool,
+    now: datetime,
+    home: Path | None,
+    fmt: OutputFormat,
+    limit: int,
+) -> None:
+    from certkeeper.audit import coverage as cov
+    from certkeeper.audit import status_sources as src
+
     if _check_foreign(certs, issuer):
         assert certs is not None and issuer is not None
         info = src.load_issuer(issuer)
