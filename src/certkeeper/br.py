@@ -97,9 +97,12 @@ RANDOM_VALUE_MIN_BITS = 112
 WILDCARD_PSL_SECTIONS: tuple[str, ...] = ("icann", "private")
 
 
-# BR 4.9.7: CRLs for Subscriber Certificates are reissued at least every seven days, and
-# nextUpdate is at most ten days after thisUpdate.
-CRL_MAX_INTERVAL = timedelta(days=7)
+# BR 4.9.7 (ballot SC-063, from 2024-03-15): a CA issuing Subscriber Certificates
+# publishes a new CRL at least every seven days if all its certificates carry an OCSP URL
+# (AIA id-ad-ocsp), every four days in all other cases. The short-lived profiles carry
+# no OCSP URL, so certkeeper holds every shard to four days. nextUpdate is at most ten
+# days after thisUpdate (BR 7.2).
+CRL_MAX_INTERVAL = timedelta(days=4)
 CRL_MAX_NEXT_UPDATE = timedelta(days=10)
 # BR 4.9.7 (in force since BR 1.0, 2012; text read 2026-12): "For the status of
 # Subordinate CA Certificates" the CA reissues its CRL at least once every twelve months

@@ -13,12 +13,13 @@ import multiprocessing
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from certkeeper import br
 from certkeeper.auditlog.record import record as audit
 from certkeeper.ca.home import CaHome
 from certkeeper.config import Config
@@ -184,7 +185,10 @@ def scope(home: CaHome, incident_id: int, now: datetime) -> Scope:
 
 
 def _targets(
-    items: Sequence[CampaignItem], reason: int | None, now: datetime
+    items: Sequence[CampaignItem],
+    reason: int | None,
+    now: datetime,
+    not_befores: Mapping[str, datetime],
 ) -> list[planner.Target]:
     return [
         planner.Target(
@@ -193,10 +197,16 @@ def _targets(
             i.not_after,
             crlenc.entry_size(crlenc.serial_octets(i.serial), now, reason),
             kind=i.kind,
+            short_lived=_short_lived(i, not_befores),
         )
         for i in items
         if i.revoked_at is None
     ]
+
+
+def _short_lived(item: CampaignItem, not_befores: Mapping[str, datetime]) -> bool:
+    not_before = not_befores.get(item.serial)
+    return not_before is not None and br.is_short_lived(not_before, item.not_after)
 
 
 def shard_loads(
@@ -279,7 +289,8 @@ def make_plan(
     now = truncate(now)
     items = list(store.items(incident_id))
     reason = encoded_reason(CrlReason(incident.reason))
-    targets = _targets(items, reason, now)
+    not_befores = store.not_befores(incident_id)
+    targets = _targets(items, reason, now, not_befores)
     keys = {t.shard_key for t in targets}
     result = planner.plan(
         targets,
@@ -289,7 +300,11 @@ def make_plan(
         home.config.crl_lookback,
         policy,
     )
-    done = [Done(i.kind, i.not_after, i.revoked_at) for i in items if i.revoked_at is not None]
+    done = [
+        Done(i.kind, i.not_after, i.revoked_at, _short_lived(i, not_befores))
+        for i in items
+        if i.revoked_at is not None
+    ]
     verdict = result.verdict(done, budget or home.config.crl_budget_bytes)
     overridden = budget is not None and budget != home.config.crl_budget_bytes
     report = PlanReport(result, incident, verdict, overridden)

@@ -14,6 +14,8 @@ affected certificate gets a planned revocation time:
   A certificate whose notAfter comes before its turn gets no planned time; it may be
   called "left to expire" only if that notAfter is at or before the deadline, and
   otherwise it misses the deadline (see verdict.py).
+- A short-lived certificate (BR 1.6.1) whose notAfter is at or before the deadline is
+  left to expire without taking any room: BR 4.9.1.1 does not require revoking it.
 - The plan's verdict (verdict.py, computed from its rows) states whether the deadline
   is met and, if not, how many items miss it and the per-shard budget that would meet it.
 """
@@ -46,6 +48,7 @@ class Target:
     entry_bytes: int  # its CRL entry's encoded size
     in_use: bool = False
     kind: str = CERTIFICATE  # or a precertificate without a final certificate
+    short_lived: bool = False  # BR 1.6.1, judged at its notBefore
 
 
 @dataclass(frozen=True)
@@ -76,14 +79,31 @@ class Planned:
     batch: int  # 0 = first batch; -1 = never planned
     not_after: datetime
     kind: str = CERTIFICATE
+    short_lived: bool = False
 
     @classmethod
     def unplanned(cls, target: Target) -> Planned:
-        return cls(target.serial, target.shard_key, None, -1, target.not_after, target.kind)
+        return cls(
+            target.serial,
+            target.shard_key,
+            None,
+            -1,
+            target.not_after,
+            target.kind,
+            target.short_lived,
+        )
 
     @classmethod
     def at(cls, target: Target, when: datetime, batch: int) -> Planned:
-        return cls(target.serial, target.shard_key, when, batch, target.not_after, target.kind)
+        return cls(
+            target.serial,
+            target.shard_key,
+            when,
+            batch,
+            target.not_after,
+            target.kind,
+            target.short_lived,
+        )
 
 
 @dataclass
@@ -151,7 +171,13 @@ def plan(
     for key, group in sorted(by_shard.items()):
         load = loads.get(key) or ShardLoad(key, 10**12, 0, ())
         result.budget[key] = load.budget_bytes
-        result.items.extend(_plan_shard(order(group, policy), load, start, deadline, lookback))
+        queue: list[Target] = []
+        for target in group:
+            if target.short_lived and target.not_after <= deadline:
+                result.items.append(Planned.unplanned(target))  # BR 4.9.1.1: may expire
+            else:
+                queue.append(target)
+        result.items.extend(_plan_shard(order(queue, policy), load, start, deadline, lookback))
         result.budget_needed[key] = _budget_needed(group, load, deadline, lookback)
     return result
 

@@ -10,6 +10,12 @@ plan's rows (kind, notAfter, planned time) and the deadline:
 - a row with no planned time may be left to expire only if its notAfter is at or
   before the deadline; otherwise it stays valid and unrevoked past the deadline.
 
+A short-lived certificate (BR 1.6.1) whose notAfter is at or before the deadline is
+never planned: BR 4.9.1.1 exempts short-lived certificates from its revocation
+deadlines, so it is left to expire, and the sentence says how many were. One that is
+still valid at the deadline is planned like any other certificate (certkeeper does
+support revoking short-lived certificates, as 4.9.1.1 allows).
+
 The deadline is met when no row is late or unrevoked past it. Certificates (distinct
 by SHA-256) and precertificates without a final certificate are counted apart, never
 added together. `plan`, `drill`, `execute`, `status`, the weekly update and the report
@@ -39,6 +45,9 @@ class Row(Protocol):
     @property
     def planned_at(self) -> datetime | None: ...
 
+    @property
+    def short_lived(self) -> bool: ...
+
 
 @dataclass(frozen=True)
 class Done:
@@ -47,6 +56,7 @@ class Done:
     kind: str
     not_after: datetime
     planned_at: datetime
+    short_lived: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,7 @@ class Tally:
     late: int = 0  # planned after the deadline
     unrevoked: int = 0  # never planned, still valid at the deadline
     left_to_expire: int = 0  # never planned, notAfter at or before the deadline
+    short_lived_left_to_expire: int = 0  # of left_to_expire: short-lived (BR 1.6.1)
 
     @property
     def missing(self) -> int:
@@ -71,6 +82,7 @@ class Tally:
             "planned_after_deadline": self.late,
             "unrevoked_past_deadline": self.unrevoked,
             "left_to_expire": self.left_to_expire,
+            "short_lived_left_to_expire": self.short_lived_left_to_expire,
             "missing_deadline": self.missing,
         }
 
@@ -82,6 +94,7 @@ class Tally:
             int(data["planned_after_deadline"]),
             int(data["unrevoked_past_deadline"]),
             int(data["left_to_expire"]),
+            int(data.get("short_lived_left_to_expire", 0)),  # plans stored before it: none
         )
 
 
@@ -94,10 +107,13 @@ def classify(not_after: datetime, planned_at: datetime | None, deadline: datetim
 
 def tally(rows: Iterable[Row], deadline: datetime, kind: str) -> Tally:
     counts = {"in_time": 0, "late": 0, "unrevoked": 0, "left_to_expire": 0}
+    short = 0
     for row in rows:
         if row.kind == kind:
-            counts[classify(row.not_after, row.planned_at, deadline)] += 1
-    return Tally(total=sum(counts.values()), **counts)
+            verdict = classify(row.not_after, row.planned_at, deadline)
+            counts[verdict] += 1
+            short += verdict == "left_to_expire" and row.short_lived
+    return Tally(total=sum(counts.values()), **counts, short_lived_left_to_expire=short)
 
 
 @dataclass(frozen=True)
@@ -185,7 +201,12 @@ class Verdict:
         text = f"{n:,} certificates"
         if m:
             text += f" and {m:,} precertificates"
-        return text + " left to expire (notAfter at or before the deadline)"
+        text += " left to expire (notAfter at or before the deadline"
+        short = self.certificates.short_lived_left_to_expire
+        short += self.precertificates.short_lived_left_to_expire
+        if short:
+            text += f"; {short:,} of them short-lived, which BR 4.9.1.1 does not require revoking"
+        return text + ")"
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -443,6 +443,21 @@ class IncidentStore:
                 .values(revoked_at=at)
             )
 
+    def not_befores(self, incident_id: int) -> dict[str, datetime]:
+        """Each affected item's notBefore (from its certificate or precertificate), which
+        with its notAfter says whether it is short-lived (BR 1.6.1)."""
+        c = campaign_items.c
+        out: dict[str, datetime] = {}
+        with self.engine.connect() as conn:
+            for table, kind in ((certificates, "certificate"), (precertificates, "precertificate")):
+                stmt = (
+                    select(c.serial, table.c.not_before)
+                    .join(table, table.c.sha256 == c.sha256)
+                    .where(c.incident_id == incident_id, c.kind == kind)
+                )
+                out.update({s: t for s, t in conn.execute(stmt)})
+        return out
+
     def revocation_times(self, incident_id: int) -> dict[str, datetime]:
         """When each affected serial was revoked, by this campaign or otherwise."""
         c = campaign_items.c
