@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 # BR 6.3.2: maximum validity of a Subscriber Certificate by date of issuance (notBefore).
-# (effective from, maximum days); the last entry whose date <= notBefore applies.
+# (effective from, maximum days); the last entry whose date <= notBefore applies. The
+# 398-day limit is ballot SC31's (2020-09-01); issuance uses it for any earlier date too.
 SUBSCRIBER_MAX_VALIDITY: tuple[tuple[date, int], ...] = (
-    (date(1970, 1, 1), 398),
+    (date(2020, 9, 1), 398),
     (date(2026, 3, 15), 200),
     (date(2027, 3, 15), 100),
     (date(2029, 3, 15), 47),
@@ -34,6 +35,43 @@ def max_subscriber_validity_days(not_before: date | datetime) -> int:
         if day >= start:
             limit = days
     return limit
+
+
+# Earlier limits, for judging old certificates, in calendar months from notBefore: 60
+# months from BR 1.0 (2012-07-01), 39 months from 2015-04-01 (BR 1.0's schedule); then
+# 825 days from 2018-03-01 (ballot 193).
+SUBSCRIBER_MAX_VALIDITY_MONTHS: tuple[tuple[date, int], ...] = (
+    (date(2012, 7, 1), 60),
+    (date(2015, 4, 1), 39),
+)
+SUBSCRIBER_MAX_VALIDITY_825_FROM = date(2018, 3, 1)
+
+
+def _months_later(day: date, months: int) -> date:
+    """The same day `months` calendar months on (the month's last day when it is shorter)."""
+    year, month = divmod(day.month - 1 + months, 12)
+    year += day.year
+    month += 1
+    for last in (31, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def historic_max_validity_days(not_before: date) -> int | None:
+    """The BR 6.3.2 limit in days in force for a certificate issued then (None before
+    BR 1.0), for judging old certificates; issuance uses max_subscriber_validity_days."""
+    if not_before >= SUBSCRIBER_MAX_VALIDITY[0][0]:
+        return max_subscriber_validity_days(not_before)
+    if not_before >= SUBSCRIBER_MAX_VALIDITY_825_FROM:
+        return 825
+    months = None
+    for start, limit in SUBSCRIBER_MAX_VALIDITY_MONTHS:
+        if not_before >= start:
+            months = limit
+    return None if months is None else (_months_later(not_before, months) - not_before).days
 
 
 def validity_period(not_before: datetime, not_after: datetime) -> timedelta:
@@ -77,6 +115,7 @@ def dnssec_validation_required(at: date | datetime) -> bool:
     """Whether BR 3.2.2.4 / 4.2.2.1.1 require DNSSEC validation of a lookup made `at`."""
     day = at.astimezone(UTC).date() if isinstance(at, datetime) else at
     return day >= DNSSEC_VALIDATION_FROM
+
 
 # BR 3.2.2.4 (methods 7, 19 and others using a Random Value): the value remains valid for a
 # confirming response for no more than 30 days from its creation; Random Values carry at
@@ -139,3 +178,49 @@ def is_short_lived(not_before: datetime, not_after: datetime) -> bool:
     """BR 1.6.1: validity (notAfter - notBefore + 1 s) within the limit of its notBefore."""
     limit = short_lived_max_days(not_before)
     return limit is not None and validity_period(not_before, not_after) <= timedelta(days=limit)
+
+
+# --- Effective dates of certificate, CRL and OCSP lint rules ------------------------------
+# A rule judges a document by the document's own time (certificate notBefore, CRL
+# thisUpdate, OCSP producedAt). Rules the BR 2.0 profiles only restated keep their
+# original date, so an older certificate is judged by the rules of its time; what it
+# breaks of later rules is a legacy finding (LintContext.legacy), not a defect.
+
+# BR 1.0, in force from 2012-07-01: the first certificate profile (then Appendix B and
+# section 9; later 7.1.2 and 7.1.4): a Root CA certificate carries no extKeyUsage; a
+# Subordinate CA certificate has a cRLDistributionPoints with an HTTP URL; a Subscriber
+# Certificate carries an OCSP URL (so revocation information); a CRL distribution point,
+# where present, holds an HTTP URL; a CA's name holds organizationName and countryName
+# (it is the issuer name of what the CA signs); a certificate asserting the DV policy
+# (2.23.140.1.2.1) carries no organization, street, locality, state or postal code.
+BR_1_0 = date(2012, 7, 1)
+# Ballot 199 (BR 1.4.8): commonName required in Root and Subordinate CA certificates.
+CA_COMMON_NAME_REQUIRED_FROM = date(2017, 6, 8)
+# BR 2.0.0 (ballot SC-62): the certificate profiles of BR 7.1.2 as they stand now.
+BR_2_0_PROFILES = date(2023, 9, 15)
+# BR 7.1: at least 64 bits of CSPRNG output in serial numbers (ballot 164).
+SERIAL_ENTROPY_FROM = date(2016, 9, 30)
+# BR 7.1.3 (ballot 118): no SHA-1 signatures on subscriber or subordinate certificates
+# issued from 2016-01-01.
+SHA1_BANNED_FROM = date(2016, 1, 1)
+# BR 1.8.0 (ballot SC48, published 2021-08-25): a commonName holding a domain name is a
+# character-for-character copy of a dNSName entry (then 7.1.4.2.2 a, now 7.1.4.3).
+CN_EXACT_COPY_FROM = date(2021, 8, 25)
+# Ballot SC47: organizationalUnitName no longer allowed in subscriber certificates.
+SUBSCRIBER_OU_BANNED_FROM = date(2022, 9, 1)
+# Ballot SC31 (BR 1.7.1, "Browser Alignment"), in force 2020-09-30: certificateHold is
+# gone from CRLs and OCSP, and the 4.9.10 OCSP validity interval limits apply.
+BROWSER_ALIGNMENT_FROM = date(2020, 9, 30)
+# BR 7.3.2 (added by ballot SC31, BR 1.7.1 published 2020-08-20): no reasonCode in an
+# OCSP response's singleExtensions.
+OCSP_REASON_CODE_BANNED_FROM = date(2020, 8, 20)
+# Ballot SC-061 (BR 7.2.2): the CRL and OCSP revocation reasons allowed, from 2023-07-15.
+REVOCATION_REASONS_FROM = date(2023, 7, 15)
+# Ballot SC27 (BR 1.6.9): Onion Domain Names in DV/OV certificates, each a valid
+# Version 3 Onion Address (then Appendix C, now Appendix B).
+ONION_V3_FROM = date(2020, 3, 27)
+# BR 1.0 / 7.1.4.2.1: no certificate with a Reserved IP Address expiring after
+# 2015-11-01; from then on no such certificate could be issued at all.
+RESERVED_IP_BANNED_FROM = date(2015, 11, 1)
+# BR 7.1.2.4: from this date the Precertificate Signing CA profile MUST NOT be used.
+PRECERT_SIGNING_CA_RETIRED = date(2026, 3, 15)

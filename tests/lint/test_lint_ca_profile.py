@@ -17,7 +17,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from lintkit import DER, Node, ec_key, errors, extension, issuing_ca, lint_cert, resign, root
 
-from certkeeper.lint.cert.ca_profile import CA_SUBJECT_REQUIRED_FROM, PRECERT_SIGNING_CA_RETIRED
+from certkeeper.br import CA_COMMON_NAME_REQUIRED_FROM, PRECERT_SIGNING_CA_RETIRED
+from certkeeper.lint.catalogue import run_lints
+from certkeeper.lint.context import LintContext
 from certkeeper.lint.document import CertificateDocument
 from certkeeper.lint.engine import CertType
 from certkeeper.x509.der import sequence, tlv
@@ -167,10 +169,27 @@ def test_ca_subject_requires_c_o_cn(subject: x509.Name) -> None:
     assert "e_ca_subject_required_missing" in lint_cert(sub_ca(subject=subject))
 
 
-def test_ca_subject_requirement_dates_from_ballot_199() -> None:
-    before = dt.datetime.combine(CA_SUBJECT_REQUIRED_FROM, dt.time(), dt.UTC) - dt.timedelta(1)
+def test_ca_common_name_requirement_dates_from_ballot_199() -> None:
+    before = dt.datetime.combine(CA_COMMON_NAME_REQUIRED_FROM, dt.time(), dt.UTC) - dt.timedelta(1)
     old = sub_ca(subject=ca_name(cn=None), not_before=before)
     assert "e_ca_subject_required_missing" not in lint_cert(old, CertType.SUBORDINATE_CA)
+    # organizationName and countryName were required from BR 1.0 on.
+    no_org = sub_ca(subject=ca_name(org=None), not_before=before)
+    assert "e_ca_subject_required_missing" in lint_cert(no_org, CertType.SUBORDINATE_CA)
+
+
+def test_later_rules_are_legacy_findings_only_when_asked() -> None:
+    before = dt.datetime.combine(CA_COMMON_NAME_REQUIRED_FROM, dt.time(), dt.UTC) - dt.timedelta(1)
+    doc = CertificateDocument(sub_ca(subject=ca_name(cn=None), not_before=before))
+    assert not any(
+        f.lint_id == "e_ca_subject_required_missing" for f in run_lints(doc, LintContext())
+    )
+    found = [
+        f
+        for f in run_lints(doc, LintContext(legacy=True))
+        if f.lint_id == "e_ca_subject_required_missing"
+    ]
+    assert [(f.legacy, f.message) for f in found] == [(True, "subject lacks commonName")]
 
 
 def test_ou_forbidden_in_tls_ca_and_discouraged_in_precert_ca() -> None:

@@ -13,11 +13,8 @@ from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 from lintkit import Node, errors, extension, issuing_ca, leaf, lint_cert, resign
 
-from certkeeper.lint.cert.subscriber_rules import (
-    ONION_V3_FROM,
-    RESERVED_IP_BANNED_FROM,
-    onion_v3_problem,
-)
+from certkeeper.br import CN_EXACT_COPY_FROM, ONION_V3_FROM, RESERVED_IP_BANNED_FROM
+from certkeeper.lint.cert.subscriber_rules import onion_v3_problem
 from certkeeper.x509.der import encode_oid, sequence, tlv
 
 
@@ -41,9 +38,13 @@ def test_cn_must_be_an_exact_copy_of_a_san_entry() -> None:
     assert "e_sub_cn_not_in_san" not in found  # it is in the SAN, ignoring case
 
 
-def test_cn_copy_rule_starts_with_br_2() -> None:
-    old = leaf(subject=cn("WWW.Example.com"), not_before=dt.datetime(2023, 9, 1, tzinfo=dt.UTC))
+def test_cn_copy_rule_starts_with_ballot_sc48() -> None:
+    start = dt.datetime.combine(CN_EXACT_COPY_FROM, dt.time(), dt.UTC)
+    old = leaf(subject=cn("WWW.Example.com"), not_before=start - dt.timedelta(days=1))
     assert "e_sub_cn_not_san_copy" not in lint_cert(old)
+    assert "e_sub_cn_not_san_copy" in lint_cert(
+        leaf(subject=cn("WWW.Example.com"), not_before=start)
+    )
 
 
 @pytest.mark.parametrize(

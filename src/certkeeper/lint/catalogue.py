@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Iterable
+from dataclasses import replace
 
 from certkeeper.lint.context import LintContext
 from certkeeper.lint.engine import AUDIT, REGISTRY, DocType, Document, Finding, Lint, Severity
@@ -76,7 +77,7 @@ def _select(
                 continue
             if doc.doc_type is DocType.CERTIFICATE and doc.cert_type not in lint.cert_types:
                 continue
-            if lint.effective is None and lint.ineffective is None:
+            if lint.effective is None and lint.ineffective is None and lint.revised is None:
                 undated.append(lint)
             else:
                 dated.append(lint)
@@ -116,13 +117,29 @@ def run_lints(
         ref = doc.reference_time
         day = ref.date() if ref is not None else None
         for lint in dated:
-            if day is not None and (
-                (lint.effective is not None and day < lint.effective)
-                or (lint.ineffective is not None and day >= lint.ineffective)
-            ):
+            if day is not None and lint.ineffective is not None and day >= lint.ineffective:
+                continue
+            if day is not None and lint.effective is not None and day < lint.effective:
+                if ctx.legacy:
+                    _run_one(lint, doc, _todays(ctx), findings, legacy=True)
                 continue
             _run_one(lint, doc, ctx, findings)
+            if ctx.legacy and day is not None and lint.revised is not None and day < lint.revised:
+                _run_revised(lint, doc, ctx, findings)
     return findings
+
+
+def _todays(ctx: LintContext) -> LintContext:
+    return ctx if ctx.todays_rules else replace(ctx, todays_rules=True)
+
+
+def _run_revised(lint: Lint, doc: Document, ctx: LintContext, findings: list[Finding]) -> None:
+    """What today's version of a revised rule finds beyond the version in force for an
+    older document, as legacy findings."""
+    already = {(f.lint_id, f.location, f.message) for f in findings}
+    today: list[Finding] = []
+    _run_one(lint, doc, _todays(ctx), today, legacy=True)
+    findings.extend(f for f in today if (f.lint_id, f.location, f.message) not in already)
 
 
 def _crashed(lint: Lint, exc: Exception) -> Finding:
@@ -134,14 +151,23 @@ def _crashed(lint: Lint, exc: Exception) -> Finding:
     )
 
 
-def _run_one(lint: Lint, doc: Document, ctx: LintContext, findings: list[Finding]) -> None:
+def _run_one(
+    lint: Lint, doc: Document, ctx: LintContext, findings: list[Finding], legacy: bool = False
+) -> None:
     """Lint.run without the generator: same findings, same crash reporting."""
     try:
         results = lint.check(doc, ctx)
         if results:
             for location, message in results:
                 findings.append(
-                    Finding(lint.id, lint.severity, location, message, citation=lint.citation)
+                    Finding(
+                        lint.id,
+                        lint.severity,
+                        location,
+                        message,
+                        citation=lint.citation,
+                        legacy=legacy,
+                    )
                 )
     except Exception as exc:  # a lint must never crash the run: report it instead
         findings.append(_crashed(lint, exc))

@@ -34,4 +34,10 @@ class LintContext:
     issuer: x509.Certificate | None = None
     expectations: ProfileExpectations | None = None
     tld: TldData | None = None
+    # Also run the rules that took effect after the document's time, reporting what they
+    # find as legacy findings (Finding.legacy), apart from the defects of its issuance.
+    legacy: bool = False
+    # Judge by today's version of every revised rule, whatever the document's time (set
+    # by the engine for the legacy pass; `since` reads it).
+    todays_rules: bool = False
     extra: dict[str, object] = field(default_factory=dict)

@@ -77,9 +77,12 @@ class Finding:
     message: str  # names the offending value
     linter: str = "certkeeper"
     citation: str = ""
+    # The rule broken took effect after the document's own time: a way an old document
+    # falls short of today's rules, not a defect of its issuance (LintContext.legacy).
+    legacy: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "linter": self.linter,
             "lint_id": self.lint_id,
             "severity": str(self.severity),
@@ -87,6 +90,9 @@ class Finding:
             "message": self.message,
             "citation": self.citation,
         }
+        if self.legacy:
+            out["legacy"] = True
+        return out
 
 
 class Document:
@@ -120,6 +126,9 @@ class Lint:
     cert_types: frozenset[CertType] = ALL_CERT_TYPES
     effective: date | None = None  # in force for documents whose reference time >= this
     ineffective: date | None = None  # no longer in force from this date
+    # The rule was tightened on this date and the check tells the two apart (`since`);
+    # with LintContext.legacy, an older document is also judged by today's version.
+    revised: date | None = None
     sets: frozenset[str] = ALL_SETS
     source: str = SOURCE_BR
 
@@ -171,6 +180,7 @@ def lint(
     ineffective: date | None = None,
     sets: Iterable[str] = ALL_SETS,
     source: str = SOURCE_BR,
+    revised: date | None = None,
 ) -> Callable[[CheckFn], CheckFn]:
     """Decorator that registers a check function as a lint in the global catalogue."""
 
@@ -186,6 +196,7 @@ def lint(
                 cert_types=frozenset(cert_types),
                 effective=effective,
                 ineffective=ineffective,
+                revised=revised,
                 sets=frozenset(sets),
                 source=source,
             )

@@ -39,7 +39,10 @@ def _rule(lint: Lint) -> str:
 
 def _dates(lint: Lint) -> str:
     since = str(lint.effective) if lint.effective else ""
-    return f"{since} to {lint.ineffective}" if lint.ineffective else since
+    text = f"{since} to {lint.ineffective}" if lint.ineffective else since
+    if lint.revised:
+        text = f"{text}; revised {lint.revised}" if text else f"revised {lint.revised}"
+    return text
 
 
 def _in_source_order(lints: list[Lint]) -> list[Lint]:
@@ -64,7 +67,8 @@ def render_lint_catalogue() -> str:
         "not edit by hand. How the lints work is explained in [lints.md](lints.md).",
         f"{len(lints)} lints: id (`e_` error, `w_` warning, `n_` notice, `f_` fatal), severity,",
         "the certificate types a lint applies to, its source, citation and the dates it is",
-        "in force for (by the document's own notBefore, thisUpdate or producedAt).",
+        "in force for (by the document's own notBefore, thisUpdate or producedAt); a rule",
+        "tightened later shows the date of its current version as `revised`.",
     ]
     for doc_type, title in _SECTIONS:
         lines += [

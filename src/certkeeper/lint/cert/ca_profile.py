@@ -8,9 +8,8 @@ to all, and per profile where they differ.
 
 from __future__ import annotations
 
-from datetime import date
-
-from certkeeper.lint.cert.common import BR2, CERT, EXT, SUBJ, Out
+from certkeeper import br
+from certkeeper.lint.cert.common import BR2, CERT, EXT, SUBJ, Out, since
 from certkeeper.lint.cert.extensions import reserved_policy
 from certkeeper.lint.context import LintContext
 from certkeeper.lint.document import (
@@ -43,11 +42,6 @@ from certkeeper.lint.document import (
 from certkeeper.lint.engine import CA_TYPES, CertType, Severity, lint
 from certkeeper.x509.der import DerError
 
-# Ballot 199 (BR 1.4.8): commonName, organizationName and countryName required in the
-# subject of Root and Subordinate CA certificates (then BR 7.1.4.3.1, now 7.1.2.10.2).
-CA_SUBJECT_REQUIRED_FROM = date(2017, 6, 8)
-# BR 7.1.2.4: from this date the Precertificate Signing CA profile MUST NOT be used.
-PRECERT_SIGNING_CA_RETIRED = date(2026, 3, 15)
 NON_ROOT_CA = frozenset({CertType.SUBORDINATE_CA, CertType.PRECERT_SIGNING_CA})
 
 _GN_TYPE_NAMES = {
@@ -121,24 +115,21 @@ def any_policy_affiliate(doc: CertificateDocument, ctx: LintContext) -> Out:
 @lint(
     "e_ca_subject_required_missing",
     Severity.ERROR,
-    "BR 7.1.2.10.2; ballot 199",
-    "A CA certificate's subject must hold countryName, organizationName and commonName.",
+    "BR 7.1.2.10.2; BR 1.x 7.1.4.3.1; ballot 199",
+    "A CA certificate's subject must hold countryName and organizationName (BR 1.0) and "
+    "commonName (ballot 199, from 2017-06-08).",
     CERT,
     cert_types=CA_TYPES,
-    effective=CA_SUBJECT_REQUIRED_FROM,
+    effective=br.BR_1_0,
+    revised=br.CA_COMMON_NAME_REQUIRED_FROM,
 )
 def ca_subject_required(doc: CertificateDocument, ctx: LintContext) -> Out:
     if doc.subject_raw is None or doc.structure_errors:
         return ()
-    missing = [
-        label
-        for oid, label in (
-            (ATTR_C, "countryName"),
-            (ATTR_O, "organizationName"),
-            (ATTR_CN, "commonName"),
-        )
-        if not doc.subject_values(oid)
-    ]
+    required = [(ATTR_C, "countryName"), (ATTR_O, "organizationName")]
+    if since(doc, ctx, br.CA_COMMON_NAME_REQUIRED_FROM):
+        required.append((ATTR_CN, "commonName"))
+    missing = [label for oid, label in required if not doc.subject_values(oid)]
     if missing:
         return [(SUBJ, f"subject lacks {', '.join(missing)}")]
     return ()
@@ -268,7 +259,7 @@ def precert_ca_extensions(doc: CertificateDocument, ctx: LintContext) -> Out:
     "From 2026-03-15 the Precertificate Signing CA profile must not be used.",
     CERT,
     cert_types=(CertType.PRECERT_SIGNING_CA,),
-    effective=PRECERT_SIGNING_CA_RETIRED,
+    effective=br.PRECERT_SIGNING_CA_RETIRED,
 )
 def precert_ca_retired(doc: CertificateDocument, ctx: LintContext) -> Out:
     return [("tbsCertificate", "a Precertificate Signing CA issued on or after 2026-03-15")]

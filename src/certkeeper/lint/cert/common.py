@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
+from certkeeper import br
+from certkeeper.lint.context import LintContext
 from certkeeper.lint.document import AlgId, TimeField
-from certkeeper.lint.engine import DocType
+from certkeeper.lint.engine import DocType, Document
 from certkeeper.x509.der import GENERALIZED_TIME, UTC_TIME
 
 # What certificate lint modules declare and return.
@@ -14,7 +16,7 @@ CERT = (DocType.CERTIFICATE,)
 Out = Iterable[tuple[str, str]]
 EXT = "tbsCertificate.extensions"
 SUBJ = "tbsCertificate.subject"
-BR2 = date(2023, 9, 15)  # BR 2.0.0 (ballot SC-62) certificate profiles take effect
+BR2 = br.BR_2_0_PROFILES  # BR 2.0.0 (ballot SC-62) certificate profiles take effect
 
 # BR 7.1.3.1: the only SubjectPublicKeyInfo algorithm encodings allowed.
 SPKI_ALLOWED = {
@@ -185,3 +187,11 @@ EC_CURVE_HASH = {
     "secp384r1": "1.2.840.10045.4.3.3",
     "secp521r1": "1.2.840.10045.4.3.4",
 }
+
+
+def since(doc: Document, ctx: LintContext, day: date) -> bool:
+    """Whether the version of a rule in force from `day` applies to this document (its
+    own time), in a lint declared `revised=day`; a document without a time, or a legacy
+    pass (LintContext.todays_rules), gets today's version."""
+    ref = doc.reference_time
+    return ctx.todays_rules or ref is None or ref.date() >= day

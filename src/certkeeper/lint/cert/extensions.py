@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
 
 from certkeeper import br
+from certkeeper.lint.cert.common import since
 from certkeeper.lint.context import LintContext
 from certkeeper.lint.document import (
     AD_CA_ISSUERS,
@@ -51,7 +51,7 @@ CERT = (DocType.CERTIFICATE,)
 Out = Iterable[tuple[str, str]]
 EXT = "tbsCertificate.extensions"
 NON_ROOT = frozenset(CertType) - {CertType.ROOT}
-BR2 = date(2023, 9, 15)  # BR 2.0.0 (ballot SC-62) profiles take effect
+BR2 = br.BR_2_0_PROFILES  # BR 2.0.0 (ballot SC-62) profiles take effect
 
 EKU_NAMES = {
     EKU_SERVER_AUTH: "serverAuth",
@@ -558,7 +558,7 @@ def eku_critical(doc: CertificateDocument, ctx: LintContext) -> Out:
     "Root CA certificates must not include extKeyUsage.",
     CERT,
     cert_types=(CertType.ROOT,),
-    effective=BR2,
+    effective=br.BR_1_0,
 )
 def root_eku(doc: CertificateDocument, ctx: LintContext) -> Out:
     return _must_be_absent(doc, OID_EKU, "extKeyUsage")
@@ -917,12 +917,12 @@ def _short_lived(doc: CertificateDocument) -> bool:
 @lint(
     "e_crldp_missing",
     Severity.ERROR,
-    "BR 7.1.2.11.2",
+    "BR 7.1.2.11.2; BR 1.x 7.1.2.2-3",
     "cRLDistributionPoints must be present in subordinate CA certificates, and in "
     "subscriber certificates that are not short-lived and have no OCSP URL.",
     CERT,
     cert_types=LEAF_TYPES | {CertType.SUBORDINATE_CA},
-    effective=BR2,
+    effective=br.BR_1_0,
 )
 def crldp_missing(doc: CertificateDocument, ctx: LintContext) -> Out:
     if OID_CRLDP in doc.ext or doc.tbs_raw is None or doc.structure_errors:
@@ -948,16 +948,23 @@ def crldp_critical(doc: CertificateDocument, ctx: LintContext) -> Out:
 @lint(
     "e_crldp_invalid",
     Severity.ERROR,
-    "BR 7.1.2.11.2",
-    "Each DistributionPoint must have a fullName of http:// URIs and no reasons or cRLIssuer.",
+    "BR 7.1.2.11.2; BR 1.x 7.1.2.2-3",
+    "Each DistributionPoint must have a fullName of http:// URIs and no reasons or cRLIssuer "
+    "(before BR 2.0: the extension must hold an http:// URL).",
     CERT,
-    effective=BR2,
+    effective=br.BR_1_0,
+    revised=BR2,
 )
 def crldp_invalid(doc: CertificateDocument, ctx: LintContext) -> Out:
     dps = doc.safe("crldp")
     if dps is None:
         return ()
     where = f"{EXT}.cRLDistributionPoints"
+    if not since(doc, ctx, BR2):
+        uris = [gn.text for dp in dps for gn in dp.full_name or () if gn.tag == GN_URI]
+        if any(u.lower().startswith("http://") for u in uris):
+            return ()
+        return [(where, "cRLDistributionPoints holds no http:// URL of a CRL")]
     if not dps:
         return [(where, "cRLDistributionPoints has no DistributionPoint")]
     out = []
@@ -1076,23 +1083,32 @@ def sub_any_policy(doc: CertificateDocument, ctx: LintContext) -> Out:
     return ()
 
 
+_QT_CPS, _QT_UNOTICE = "1.3.6.1.5.5.7.2.1", "1.3.6.1.5.5.7.2.2"
+
+
 @lint(
     "e_policy_qualifier_invalid",
     Severity.ERROR,
-    "BR 7.1.2.7.9; BR 7.1.2.10.5",
-    "Policy qualifiers may only be id-qt-cps with an http(s) URL.",
+    "BR 7.1.2.7.9; BR 7.1.2.10.5; RFC 5280 4.2.1.4",
+    "Policy qualifiers may only be id-qt-cps with an http(s) URL (before BR 2.0: anyPolicy "
+    "may only carry id-qt-cps and id-qt-unotice qualifiers).",
     CERT,
     cert_types=LEAF_TYPES | {CertType.SUBORDINATE_CA, CertType.PRECERT_SIGNING_CA},
-    effective=BR2,
+    revised=BR2,
 )
 def policy_qualifiers(doc: CertificateDocument, ctx: LintContext) -> Out:
     out = []
+    br2 = since(doc, ctx, BR2)
     for p in doc.safe("policies") or []:
         for qoid, tag, value in p.qualifiers:
             where = f"{EXT}.certificatePolicies"
-            if qoid == "1.3.6.1.5.5.7.2.2":
+            if not br2:
+                if p.oid == POLICY_ANY and qoid not in (_QT_CPS, _QT_UNOTICE):
+                    out.append((where, f"anyPolicy has qualifier {qoid}"))
+                continue
+            if qoid == _QT_UNOTICE:
                 out.append((where, f"policy {p.oid} has a userNotice qualifier"))
-            elif qoid != "1.3.6.1.5.5.7.2.1":
+            elif qoid != _QT_CPS:
                 out.append((where, f"policy {p.oid} has qualifier {qoid}"))
             elif tag != 0x16 or not value.lower().startswith((b"http://", b"https://")):
                 out.append((where, f"policy {p.oid} CPS URI {value!r} is not an http(s) IA5String"))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import datetime
 
+from certkeeper import br
 from certkeeper.lint.cert.common import (
     FRACTION,
     INVALID,
@@ -183,7 +184,7 @@ def _serial_magnitude_octets(s: bytes) -> int:
     "The serial number cannot hold 64 bits of CSPRNG output (fewer than 8 octets).",
     CERT,
     cert_types=NON_ROOT,
-    effective=date(2016, 9, 30),
+    effective=br.SERIAL_ENTROPY_FROM,
 )
 def serial_low_entropy(doc: CertificateDocument, ctx: LintContext) -> Out:
     s = doc.serial
@@ -200,7 +201,7 @@ def serial_low_entropy(doc: CertificateDocument, ctx: LintContext) -> Out:
     "An 8-octet positive serial holds at most 63 random bits unless 9 octets are allowed.",
     CERT,
     cert_types=NON_ROOT,
-    effective=date(2016, 9, 30),
+    effective=br.SERIAL_ENTROPY_FROM,
 )
 def serial_marginal(doc: CertificateDocument, ctx: LintContext) -> Out:
     s = doc.serial
@@ -250,7 +251,7 @@ def sig_alg_not_allowed(doc: CertificateDocument, ctx: LintContext) -> Out:
     "BR 7.1.3.2; RFC 6194",
     "MD5 and SHA-1 signatures are not allowed.",
     CERT,
-    effective=date(2016, 1, 1),
+    effective=br.SHA1_BANNED_FROM,
 )
 def sig_weak_hash(doc: CertificateDocument, ctx: LintContext) -> Out:
     alg = doc.sig_alg
@@ -360,30 +361,13 @@ def validity_negative(doc: CertificateDocument, ctx: LintContext) -> Out:
     return ()
 
 
-# BR 6.3.2: (issued on or after, maximum validity in days).
-VALIDITY_SCHEDULE = (
-    (date(2029, 3, 15), 47),
-    (date(2027, 3, 15), 100),
-    (date(2026, 3, 15), 200),
-    (date(2020, 9, 1), 398),
-    (date(2018, 3, 1), 825),
-    (date(2015, 4, 1), 39 * 31),
-)
-
-
-def max_validity_days(issued: date) -> int | None:
-    for since, days in VALIDITY_SCHEDULE:
-        if issued >= since:
-            return days
-    return None
-
-
 @lint(
     "e_cert_validity_too_long",
     Severity.ERROR,
     "BR 6.3.2",
     "Subscriber validity (notAfter - notBefore + 1 s) must not exceed the BR 6.3.2 maximum "
-    "for its notBefore: 398 days; 200 from 2026-03-15; 100 from 2027-03-15; 47 from 2029-03-15.",
+    "for its notBefore: 398 days; 200 from 2026-03-15; 100 from 2027-03-15; 47 from 2029-03-15 "
+    "(earlier: 60 months from 2012-07-01, 39 months from 2015-04-01, 825 days from 2018-03-01).",
     CERT,
     cert_types=LEAF_TYPES,
 )
@@ -391,7 +375,7 @@ def validity_too_long(doc: CertificateDocument, ctx: LintContext) -> Out:
     nb, na = doc.not_before, doc.not_after
     if not (nb and na and nb.value and na.value):
         return ()
-    limit = max_validity_days(nb.value.date())
+    limit = br.historic_max_validity_days(nb.value.date())
     if limit is None:
         return ()
     span = span_seconds(nb.value, na.value)
@@ -413,7 +397,7 @@ def validity_too_long(doc: CertificateDocument, ctx: LintContext) -> Out:
     "A root certificate's validity must be between 2922 and 9132 days.",
     CERT,
     cert_types=(CertType.ROOT,),
-    effective=date(2023, 9, 15),
+    effective=br.BR_2_0_PROFILES,
 )
 def root_validity(doc: CertificateDocument, ctx: LintContext) -> Out:
     nb, na = doc.not_before, doc.not_after

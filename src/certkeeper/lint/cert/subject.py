@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
 
+from certkeeper import br
 from certkeeper.lint import names
+from certkeeper.lint.cert.common import since
 from certkeeper.lint.context import LintContext
 from certkeeper.lint.document import (
     ATTR_BUSINESS_CATEGORY,
@@ -39,14 +40,18 @@ CERT = (DocType.CERTIFICATE,)
 Out = Iterable[tuple[str, str]]
 SUBJ = "tbsCertificate.subject"
 SAN = "tbsCertificate.extensions.subjectAltName"
-BR2 = date(2023, 9, 15)
+BR2 = br.BR_2_0_PROFILES
 
 _PRINTABLE = frozenset(
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?"
 )
 _UTF8, _PRINTABLE_TAG, _IA5 = 0x0C, 0x13, 0x16
-# RFC 5280 Appendix A upper bounds, in characters.
+# RFC 5280 Appendix A upper bounds, in characters (streetAddress, givenName and surname:
+# X.520's ub-street-address and ub-name).
 _UPPER_BOUNDS = {
+    ATTR_STREET: 128,
+    ATTR_GIVEN_NAME: 32768,
+    ATTR_SURNAME: 32768,
     ATTR_CN: 64,
     ATTR_O: 64,
     ATTR_OU: 64,
@@ -256,7 +261,7 @@ def metadata(doc: CertificateDocument, ctx: LintContext) -> Out:
     "organizationalUnitName must not appear in subscriber certificates.",
     CERT,
     cert_types=LEAF_TYPES,
-    effective=date(2022, 9, 1),
+    effective=br.SUBSCRIBER_OU_BANNED_FROM,
 )
 def ou(doc: CertificateDocument, ctx: LintContext) -> Out:
     if doc.subject_values(ATTR_OU):
@@ -288,24 +293,30 @@ def _level(doc: CertificateDocument) -> str | None:
 
 
 _DV_ALLOWED = frozenset({ATTR_C, ATTR_CN})
+# Before the BR 2.0 profile (BR 1.x 7.1.6.1 / 7.1.4.2.2): a DV certificate named no
+# organization or address; other attributes were not yet forbidden.
+_DV_FORBIDDEN_BR1 = frozenset({ATTR_O, ATTR_STREET, ATTR_L, ATTR_ST, ATTR_POSTAL_CODE})
 
 
 @lint(
     "e_dv_subject_identity_present",
     Severity.ERROR,
-    "BR 7.1.2.7.2",
-    "A domain-validated certificate's subject may only hold countryName and commonName.",
+    "BR 7.1.2.7.2; BR 1.x 7.1.4.2.2",
+    "A domain-validated certificate's subject may only hold countryName and commonName "
+    "(before BR 2.0: no organization or address attributes).",
     CERT,
     cert_types=LEAF_TYPES,
-    effective=BR2,
+    effective=br.BR_1_0,
+    revised=BR2,
 )
 def dv_subject(doc: CertificateDocument, ctx: LintContext) -> Out:
     if _level(doc) != "DV":
         return ()
+    br2 = since(doc, ctx, BR2)
     return [
         (SUBJ, f"{_name(a.oid)} in a DV certificate")
         for a in _all_attrs(doc.subject)
-        if a.oid not in _DV_ALLOWED
+        if (a.oid not in _DV_ALLOWED if br2 else a.oid in _DV_FORBIDDEN_BR1)
     ]
 
 

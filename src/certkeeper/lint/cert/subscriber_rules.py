@@ -9,8 +9,8 @@ import base64
 import binascii
 import hashlib
 import ipaddress
-from datetime import date
 
+from certkeeper import br
 from certkeeper.lint import names
 from certkeeper.lint.cert.common import BR2, CERT, EXT, SUBJ, Out
 from certkeeper.lint.context import LintContext
@@ -23,12 +23,6 @@ from certkeeper.lint.document import (
 )
 from certkeeper.lint.engine import LEAF_TYPES, Severity, lint
 
-# Ballot SC27 (BR 1.6.9): Onion Domain Names in DV/OV certificates, each a valid
-# Version 3 Onion Address (then Appendix C, now Appendix B).
-ONION_V3_FROM = date(2020, 3, 27)
-# BR 1.0 / 7.1.4.2.1: no certificate with a Reserved IP Address expiring after
-# 2015-11-01; from then on no such certificate could be issued at all.
-RESERVED_IP_BANNED_FROM = date(2015, 11, 1)
 OID_SIA = "1.3.6.1.5.5.7.1.11"
 
 _CA_ONLY = {
@@ -56,7 +50,7 @@ def _cn_texts(doc: CertificateDocument) -> list[str]:
     "dNSName entry: same case, A-labels never converted to Unicode.",
     CERT,
     cert_types=LEAF_TYPES,
-    effective=BR2,
+    effective=br.CN_EXACT_COPY_FROM,
 )
 def cn_exact_copy(doc: CertificateDocument, ctx: LintContext) -> Out:
     dns = doc.dns_names
@@ -176,7 +170,7 @@ def onion_v3_problem(label: str) -> str | None:
     "An Onion Domain Name must have a valid Version 3 Onion Address as the label left of 'onion'.",
     CERT,
     cert_types=LEAF_TYPES,
-    effective=ONION_V3_FROM,
+    effective=br.ONION_V3_FROM,
 )
 def onion_names(doc: CertificateDocument, ctx: LintContext) -> Out:
     out = []
@@ -200,7 +194,7 @@ def onion_names(doc: CertificateDocument, ctx: LintContext) -> Out:
     "A commonName holding an IP address must not hold a Reserved IP Address.",
     CERT,
     cert_types=LEAF_TYPES,
-    effective=RESERVED_IP_BANNED_FROM,
+    effective=br.RESERVED_IP_BANNED_FROM,
 )
 def cn_reserved_ip(doc: CertificateDocument, ctx: LintContext) -> Out:
     out = []

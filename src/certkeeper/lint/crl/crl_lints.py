@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
 
+from certkeeper import br
 from certkeeper.lint.cert.common import (
     FRACTION,
     INVALID,
@@ -562,7 +562,7 @@ def reason_unspecified(doc: CrlDocument, ctx: LintContext) -> Out:
     "BR 7.2.2; BR 4.9.13",
     "certificateHold (6) must not be used.",
     CRL,
-    effective=date(2020, 9, 30),
+    effective=br.BROWSER_ALIGNMENT_FROM,
 )
 def reason_hold(doc: CrlDocument, ctx: LintContext) -> Out:
     return _scan(doc, "reason_hold")
@@ -575,7 +575,7 @@ def reason_hold(doc: CrlDocument, ctx: LintContext) -> Out:
     "reasonCode must be keyCompromise, affiliationChanged, superseded, "
     "cessationOfOperation or privilegeWithdrawn (plus cACompromise for CA certificates).",
     CRL,
-    effective=date(2023, 7, 15),
+    effective=br.REVOCATION_REASONS_FROM,
 )
 def reason_allowed(doc: CrlDocument, ctx: LintContext) -> Out:
     return _scan(doc, "reason_not_allowed")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from datetime import date
 from typing import Any
 
+from certkeeper import br
 from certkeeper.lint.cert.common import (
     FRACTION,
     INVALID,
@@ -288,7 +288,7 @@ def _for_subscriber(ctx: LintContext) -> bool:
     "For subscriber certificates the validity interval (thisUpdate to nextUpdate, "
     "inclusive) must be at most ten days.",
     OCSP,
-    effective=date(2020, 9, 30),
+    effective=br.BROWSER_ALIGNMENT_FROM,
 )
 def too_long(doc: OcspResponseDocument, ctx: LintContext) -> Out:
     if not _for_subscriber(ctx):
@@ -312,7 +312,7 @@ def too_long(doc: OcspResponseDocument, ctx: LintContext) -> Out:
     "For subscriber certificates the validity interval (thisUpdate to nextUpdate, "
     "inclusive) must be at least eight hours.",
     OCSP,
-    effective=date(2020, 9, 30),
+    effective=br.BROWSER_ALIGNMENT_FROM,
 )
 def too_short(doc: OcspResponseDocument, ctx: LintContext) -> Out:
     if not _for_subscriber(ctx):
@@ -352,7 +352,7 @@ def revoked_after(doc: OcspResponseDocument, ctx: LintContext) -> Out:
     "BR 7.2.2; BR 4.9.10",
     "revocationReason must be one BR 7.2.2 allows (never certificateHold).",
     OCSP,
-    effective=date(2023, 7, 15),
+    effective=br.REVOCATION_REASONS_FROM,
 )
 def reason(doc: OcspResponseDocument, ctx: LintContext) -> Out:
     allowed = ALLOWED_REASONS | {2} if ctx.extra.get("ocsp_for_ca_certificate") else ALLOWED_REASONS

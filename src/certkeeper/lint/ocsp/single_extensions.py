@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
 
+from certkeeper import br
 from certkeeper.lint.context import LintContext
 from certkeeper.lint.document import OID_REASON_CODE, OcspResponseDocument
 from certkeeper.lint.engine import DocType, Severity, lint
 
-# BR 1.7.1 (ballot SC31, "Browser Alignment") added BR 7.3.2; in force from its
-# effective date. The revocation reason belongs in RevokedInfo.revocationReason.
-OCSP_REASON_CODE_BANNED_FROM = date(2020, 8, 20)
+# The revocation reason belongs in RevokedInfo.revocationReason (BR 7.3.2).
 
 
 @lint(
@@ -21,7 +19,7 @@ OCSP_REASON_CODE_BANNED_FROM = date(2020, 8, 20)
     "singleExtensions must not contain the reasonCode CRL entry extension (the reason goes "
     "in revokedInfo.revocationReason).",
     (DocType.OCSP_RESPONSE,),
-    effective=OCSP_REASON_CODE_BANNED_FROM,
+    effective=br.OCSP_REASON_CODE_BANNED_FROM,
 )
 def reason_code_in_single_extensions(
     doc: OcspResponseDocument, ctx: LintContext
