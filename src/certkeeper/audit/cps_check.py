@@ -32,9 +32,7 @@ from certkeeper.lint.document import (
     OID_EKU,
     OID_KEY_USAGE,
     Malformed,
-    children,
     decode_oid,
-    header,
     parse_extensions,
 )
 from certkeeper.profiles.cps_claims import (
@@ -49,7 +47,7 @@ from certkeeper.profiles.cps_claims import (
 from certkeeper.profiles.cps_parse import CpsDocument, parse_cps
 from certkeeper.profiles.schema import Profile
 from certkeeper.store.queries import CertificateFilter
-from certkeeper.x509.der import DerError
+from certkeeper.x509.der import DerError, children, header
 
 if TYPE_CHECKING:
     from certkeeper.ca.home import CaHome

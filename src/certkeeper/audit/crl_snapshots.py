@@ -25,11 +25,9 @@ from certkeeper.lint.document import (
     OID_IDP,
     CrlDocument,
     Malformed,
-    children,
-    header,
     parse_time,
 )
-from certkeeper.x509.der import DerError
+from certkeeper.x509.der import DerError, children, header
 
 _REASON_OID = bytes([0x55, 0x1D, 0x15])  # reasonCode, 2.5.29.21, as OID content octets
 # crlEntryExtensions holding only a non-critical reasonCode, up to the ENUMERATED's value

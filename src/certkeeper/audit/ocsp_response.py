@@ -21,8 +21,8 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from certkeeper.lint.document import children, header, start_of
-from certkeeper.x509.der import DerError
+from certkeeper.lint.document import start_of
+from certkeeper.x509.der import DerError, children, header
 from certkeeper.x509.time import TimeEncodingError, decode_time
 
 OID_OCSP_BASIC_CONTENT = bytes.fromhex("2b0601050507300101")  # 1.3.6.1.5.5.7.48.1.1

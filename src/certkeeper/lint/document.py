@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from certkeeper.errors import InputError
 from certkeeper.lint.engine import CertType, DocType, Document
-from certkeeper.x509.der import DerError
+from certkeeper.x509.der import DerError, children, header, integer_is_minimal
 from certkeeper.x509.der import decode_oid as _decode_oid_uncached
 from certkeeper.x509.time import TimeEncodingError, decode_time
 
@@ -132,76 +132,6 @@ class Malformed(Exception):
     """Parsing a field failed; the message names the field and the problem."""
 
 
-# --- a fast DER header reader -----------------------------------------------------------
-
-
-def header(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
-    """(tag, content_start, content_end) of the element at `pos`; strict DER lengths.
-
-    A tuple instead of an object: this runs tens of times per certificate and once per
-    CRL entry, and object creation is what would make it slow."""
-    if pos + 2 > end:
-        raise DerError(f"truncated element at offset {pos}")
-    tag = data[pos]
-    if tag & 0x1F == 0x1F:
-        raise DerError(f"high-tag-number form at offset {pos}")
-    first = data[pos + 1]
-    if first < 0x80:
-        cs = pos + 2
-        ce = cs + first
-    elif first == 0x81:
-        if pos + 3 > end:
-            raise DerError(f"truncated length at offset {pos}")
-        length = data[pos + 2]
-        if length < 0x80:
-            raise DerError(f"non-minimal length encoding at offset {pos}")
-        cs = pos + 3
-        ce = cs + length
-    elif first == 0x80:
-        raise DerError(f"indefinite length at offset {pos} is not DER")
-    else:
-        count = first & 0x7F
-        if count > 4 or pos + 2 + count > end:
-            raise DerError(f"bad length of {count} octets at offset {pos}")
-        if data[pos + 2] == 0:
-            raise DerError(f"non-minimal length encoding at offset {pos}")
-        length = int.from_bytes(data[pos + 2 : pos + 2 + count], "big")
-        if length < 0x100:
-            raise DerError(f"non-minimal length encoding at offset {pos}")
-        cs = pos + 2 + count
-        ce = cs + length
-    if ce > end:
-        raise DerError(f"element at offset {pos} runs {ce - end} octets past its container")
-    return tag, cs, ce
-
-
-def children(data: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
-    """Headers of the consecutive elements between start and end."""
-    out: list[tuple[int, int, int]] = []
-    append = out.append
-    pos = start
-    while pos < end:
-        if pos + 1 < end and data[pos + 1] < 0x80 and data[pos] & 0x1F != 0x1F:
-            cs = pos + 2
-            ce = cs + data[pos + 1]
-            if ce > end:
-                raise DerError(f"element at offset {pos} runs {ce - end} octets past its container")
-            append((data[pos], cs, ce))
-        else:
-            h = header(data, pos, end)
-            append(h)
-            ce = h[2]
-        pos = ce
-    return out
-
-
-def expect(data: bytes, pos: int, end: int, tag: int, what: str) -> tuple[int, int, int]:
-    h = header(data, pos, end)
-    if h[0] != tag:
-        raise DerError(f"{what}: expected tag 0x{tag:02x}, found 0x{h[0]:02x} at offset {pos}")
-    return h
-
-
 def decode_bool(content: bytes, what: str) -> bool:
     """DER BOOLEAN: one octet, 0x00 or 0xFF."""
     if content == b"\xff":
@@ -209,15 +139,6 @@ def decode_bool(content: bytes, what: str) -> bool:
     if content == b"\x00":
         return False
     raise Malformed(f"{what} BOOLEAN {content.hex()} is not DER (must be 00 or ff)")
-
-
-def int_minimal(content: bytes) -> bool:
-    if not content:
-        return False
-    if len(content) == 1:
-        return True
-    b0, b1 = content[0], content[1]
-    return not ((b0 == 0 and b1 < 0x80) or (b0 == 0xFF and b1 >= 0x80))
 
 
 # --- small value types ------------------------------------------------------------------
@@ -688,7 +609,7 @@ class CertificateDocument(Document):
                 ca = decode_bool(v[c:e], "basicConstraints cA")
                 ca_encoded_false = not ca
             elif t == 0x02:
-                if not int_minimal(v[c:e]):
+                if not integer_is_minimal(v[c:e]):
                     raise Malformed("basicConstraints pathLenConstraint is not minimal DER")
                 pathlen = int.from_bytes(v[c:e], "big", signed=True)
             else:
@@ -835,7 +756,7 @@ class CertificateDocument(Document):
             raise Malformed("RSAPublicKey is not {modulus, publicExponent}")
         n = k[parts[0][1] : parts[0][2]]
         e = k[parts[1][1] : parts[1][2]]
-        if not int_minimal(n) or not int_minimal(e):
+        if not integer_is_minimal(n) or not integer_is_minimal(e):
             raise Malformed("RSAPublicKey integers are not minimal DER")
         return int.from_bytes(n, "big", signed=True), int.from_bytes(e, "big", signed=True)
 

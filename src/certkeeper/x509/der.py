@@ -67,39 +67,77 @@ class Tlv:
         return kids[index]
 
 
-def read_tlv(data: bytes, offset: int = 0, limit: int | None = None) -> Tlv:
-    """Decode the element that starts at `offset`, checking DER length rules."""
-    end_limit = len(data) if limit is None else limit
-    if offset >= end_limit:
-        raise DerError(f"truncated: no element at offset {offset}")
-    tag = data[offset]
+def header(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
+    """(tag, content_start, content_end) of the element at `pos`; strict DER lengths.
+
+    A tuple instead of an object: this runs tens of times per certificate and once per
+    CRL entry, and object creation is what would make it slow."""
+    if pos + 2 > end:
+        raise DerError(f"truncated element at offset {pos}")
+    tag = data[pos]
     if tag & 0x1F == 0x1F:
-        raise DerError(f"high-tag-number form at offset {offset} is not supported")
-    pos = offset + 1
-    if pos >= end_limit:
-        raise DerError(f"truncated: no length after tag at offset {offset}")
-    first = data[pos]
-    pos += 1
+        raise DerError(f"high-tag-number form at offset {pos}")
+    first = data[pos + 1]
     if first < 0x80:
-        length = first
+        cs = pos + 2
+        ce = cs + first
+    elif first == 0x81:
+        if pos + 3 > end:
+            raise DerError(f"truncated length at offset {pos}")
+        length = data[pos + 2]
+        if length < 0x80:
+            raise DerError(f"non-minimal length encoding at offset {pos}")
+        cs = pos + 3
+        ce = cs + length
     elif first == 0x80:
-        raise DerError(f"indefinite length at offset {offset} is not DER")
+        raise DerError(f"indefinite length at offset {pos} is not DER")
     else:
         count = first & 0x7F
-        if count > 4:
-            raise DerError(f"length of {count} octets at offset {offset} is too large")
-        if pos + count > end_limit:
-            raise DerError(f"truncated length at offset {offset}")
-        length = int.from_bytes(data[pos : pos + count], "big")
-        if data[pos] == 0 or length < 0x80:
-            raise DerError(f"non-minimal length encoding at offset {offset}")
-        pos += count
-    if pos + length > end_limit:
-        raise DerError(
-            f"truncated: element at offset {offset} claims {length} octets, "
-            f"{end_limit - pos} remain"
-        )
-    return Tlv(tag, data, offset, pos, pos + length)
+        if count > 4 or pos + 2 + count > end:
+            raise DerError(f"bad length of {count} octets at offset {pos}")
+        if data[pos + 2] == 0:
+            raise DerError(f"non-minimal length encoding at offset {pos}")
+        length = int.from_bytes(data[pos + 2 : pos + 2 + count], "big")
+        if length < 0x100:
+            raise DerError(f"non-minimal length encoding at offset {pos}")
+        cs = pos + 2 + count
+        ce = cs + length
+    if ce > end:
+        raise DerError(f"element at offset {pos} runs {ce - end} octets past its container")
+    return tag, cs, ce
+
+
+def children(data: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
+    """Headers of the consecutive elements between start and end."""
+    out: list[tuple[int, int, int]] = []
+    append = out.append
+    pos = start
+    while pos < end:
+        if pos + 1 < end and data[pos + 1] < 0x80 and data[pos] & 0x1F != 0x1F:
+            cs = pos + 2
+            ce = cs + data[pos + 1]
+            if ce > end:
+                raise DerError(f"element at offset {pos} runs {ce - end} octets past its container")
+            append((data[pos], cs, ce))
+        else:
+            h = header(data, pos, end)
+            append(h)
+            ce = h[2]
+        pos = ce
+    return out
+
+
+def expect(data: bytes, pos: int, end: int, tag: int, what: str) -> tuple[int, int, int]:
+    h = header(data, pos, end)
+    if h[0] != tag:
+        raise DerError(f"{what}: expected tag 0x{tag:02x}, found 0x{h[0]:02x} at offset {pos}")
+    return h
+
+
+def read_tlv(data: bytes, offset: int = 0, limit: int | None = None) -> Tlv:
+    """Decode the element that starts at `offset`, checking DER length rules."""
+    tag, content_start, end = header(data, offset, len(data) if limit is None else limit)
+    return Tlv(tag, data, offset, content_start, end)
 
 
 def iter_tlvs(data: bytes, start: int = 0, end: int | None = None) -> Iterator[Tlv]:

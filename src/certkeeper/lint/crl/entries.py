@@ -17,11 +17,10 @@ from certkeeper.lint.document import (
     OID_REASON_CODE,
     CrlDocument,
     CrlEntryScan,
-    header,
     parse_extensions,
     parse_time,
 )
-from certkeeper.x509.der import DerError
+from certkeeper.x509.der import DerError, header
 
 # BR 7.2.2: reasons allowed in a CRL entry (cACompromise only for CA certificates).
 ALLOWED_REASONS = frozenset({1, 3, 4, 5, 9})
