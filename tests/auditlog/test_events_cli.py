@@ -226,3 +226,62 @@ def test_a_server_records_its_start_and_its_stop(tmp_path: Path) -> None:
         ("server.stopped", "ops", "ocsp"),
     ]
     assert rows[0]["detail"] == rows[1]["detail"]
+
+
+def test_keys_block_is_recorded_with_every_hash_and_the_actor(home: Path, tmp_path: Path) -> None:
+    hashes = ["ab" * 32, "cd" * 32]
+    listing = tmp_path / "leaked.txt"
+    listing.write_text("\n".join(hashes) + "\n")
+    code, _, err = run(
+        "keys", "block", "--file", str(listing), "--reason", "leaked on a paste site",
+        "--home", str(home), "--actor", "kim",
+    )  # fmt: skip
+    assert code == 0, err
+    (row,) = entries(home, "--event", "keys.blocked")
+    assert (row["actor"], row["subject"]) == ("kim", "leaked.txt")
+    detail = row["detail"]
+    assert isinstance(detail, dict)
+    assert detail["spki_sha256"] == hashes and detail["added"] == 2
+    assert detail["reason"] == "leaked on a paste site"
+    assert run("audit-log", "verify", "--home", str(home))[0] == 0
+
+
+def test_incident_commands_record_who_changed_what(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert run("init", "--home", str(home), "--non-public")[0] == 0
+    csr = tmp_path / "r.csr"
+    csr.write_bytes(csr_pem(["incident.example.com"]))
+    h = ("--home", str(home))
+    assert run("issue", *h, "--csr", str(csr), "--profile", "tls-dv-ecdsa")[0] == 0
+    code, _, err = run(
+        "incident", "open", *h, "--title", "EKU wrong", "--reason", "5",
+        "--aware-at", "2020-01-01T00:00:00Z", "--profile", "tls-dv-ecdsa", "--actor", "ian",
+    )  # fmt: skip
+    assert code == 0, err
+    code, _, err = run(
+        "incident", "details", "1", *h, "--set", "description=EKU set wrongly", "--actor", "dora"
+    )
+    assert code == 0, err
+    code, _, err = run(
+        "incident", "action", "add", "1", *h, "--kind", "Prevent", "--description", "lint",
+        "--root-cause", "Root Cause #1", "--criteria", "no EKU finding", "--due", "2027-01-01",
+        "--actor", "dora",
+    )  # fmt: skip
+    assert code == 0, err
+    code, _, err = run(
+        "incident", "action", "set", "1", "1", *h, "--status", "In Progress", "--actor", "erin"
+    )
+    assert code == 0, err
+    rows = entries(home, "--event", "incident.")
+    assert [(r["event"], r["actor"], r["subject"]) for r in rows] == [
+        ("incident.opened", "ian", "incident 1"),
+        ("incident.details-updated", "dora", "incident 1"),
+        ("incident.action-added", "dora", "incident 1"),
+        ("incident.action-changed", "erin", "incident 1"),
+    ]
+    assert rows[1]["detail"] == {
+        "fields": ["description"],
+        "values": {"description": "EKU set wrongly"},
+    }
+    assert rows[3]["detail"] == {"number": 1, "status": "In Progress"}
+    assert run("audit-log", "verify", *h)[0] == 0

@@ -270,3 +270,18 @@ def test_softhsm2_as_the_root_token(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     first = json.loads(_lines(root / "transcript.jsonl")[0])
     assert first["detail"]["token"] == label and first["detail"]["key"].startswith("pkcs11:")
     assert "3 entries verified" in ok("ceremony", "verify", "--root", str(root))
+
+
+def test_ca_csr_and_import_are_in_the_online_audit_log(tmp_path: Path) -> None:
+    home = online_home(tmp_path, ceremony_root(tmp_path))
+    out = ok("audit-log", "show", "--home", str(home), "--event", "ca.", "--format", "json")
+    rows = [(r["event"], r["subject"], r["actor"]) for r in json.loads(out)]
+    assert rows[-4:] == [
+        ("ca.key-created", "tls-ecdsa-1", "olivia"),
+        ("ca.certificate-imported", "tls-ecdsa-1", "olivia"),
+        ("ca.certificate-created", "ocsp-tls-ecdsa-1-1", "olivia"),
+        ("ca.activated", "tls-ecdsa-1", "olivia"),
+    ]
+    created, imported = json.loads(out)[-4:-2]
+    assert created["detail"]["csr_sha256"] == imported["detail"]["csr_sha256"]
+    ok("audit-log", "verify", "--home", str(home))

@@ -12,11 +12,13 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from certkeeper.auditlog.record import audit_log
 from certkeeper.ca.home import CaHome
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import IssueRequest
 from certkeeper.revocation import incidents
 from certkeeper.revocation.notify import compose, notify
+from certkeeper.store.audit_log import AuditFilter
 from certkeeper.store.incidents import CampaignItem, IncidentRecord, IncidentStore
 from certkeeper.store.queries import CertificateFilter
 from certkeeper.wiring import issuance_service
@@ -133,6 +135,9 @@ def test_unreachable_smtp_server_is_recorded_not_raised(fresh_ca: CaHome) -> Non
     assert report.failed == 1
     (undelivered,) = incidents.status(ca, incident.id, now).undelivered
     assert "cannot connect" in str(undelivered["error"])
+    (run,) = audit_log(ca).entries(AuditFilter(event="incident.notified"))
+    assert run.subject == f"incident {incident.id}"
+    assert run.detail_dict()["failed"] == 1 and run.detail_dict()["sent"] == 0
 
 
 def test_a_notice_promises_only_what_the_plan_holds() -> None:

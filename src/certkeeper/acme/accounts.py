@@ -9,13 +9,18 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from certkeeper.acme import jws
 from certkeeper.acme.auth import authenticate, require_account
 from certkeeper.acme.context import Acme, Request, Response, Urls
 from certkeeper.acme.problems import AcmeProblem
+from certkeeper.auditlog.record import ACME_SERVER, record
 from certkeeper.store.acme import AccountRow
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 log = logging.getLogger("certkeeper.acme")
 
@@ -117,6 +122,12 @@ def new_account(acme: Acme, request: Request) -> Response:
     contacts = check_contacts(payload.get("contact"))
     ip_limit = [acme.limits.new_account(request.client_ip)] if request.client_ip else []
     acme.limits.check(ip_limit)
+    now = acme.clock()
+
+    def audited(conn: Connection, account_id: int) -> None:
+        detail = {"thumbprint": thumb, "contacts": contacts, "ip": request.client_ip}
+        _audit(acme, "acme.account-created", urls.account(account_id), detail, now, conn)
+
     account = acme.store.create_account(
         thumbprint=thumb,
         jwk=jws.canonical_jwk(verified.key),
@@ -124,7 +135,8 @@ def new_account(acme: Acme, request: Request) -> Response:
         tos_agreed=agreed,
         subscriber_id=SUBSCRIBER_PREFIX + thumb,
         created_ip=request.client_ip,
-        now=acme.clock(),
+        now=now,
+        also=audited,
     )
     if account is None:  # created by a concurrent request with the same key
         account = acme.store.account_by_thumbprint(thumb)
@@ -154,7 +166,17 @@ def account_resource(acme: Acme, request: Request, account_id: int) -> Response:
     if status is not None and status != "deactivated":
         raise AcmeProblem("malformed", f"account status can only become deactivated, not {status}")
     if contacts is not None or status is not None:
-        acme.store.update_account(account.id, contacts=contacts, status=status)
+        event = "acme.account-deactivated" if status else "acme.contacts-updated"
+        detail: dict[str, Any] = {}
+        if contacts is not None:
+            detail = {"contacts": contacts, "previous_contacts": list(account.contacts)}
+        uri, now = urls.account(account.id), acme.clock()
+        acme.store.update_account(
+            account.id,
+            contacts=contacts,
+            status=status,
+            also=lambda conn: _audit(acme, event, uri, detail, now, conn),
+        )
         log.info("account updated", extra={"account": account.id, "status": status})
         refreshed = acme.store.account(account.id)
         assert refreshed is not None
@@ -201,8 +223,13 @@ def key_change(acme: Acme, request: Request) -> Response:
         raise AcmeProblem("malformed", "the new key is the current key")
     refuse_certificate_key(acme, new_thumb)
     holder = acme.store.account_by_thumbprint(new_thumb)
+    uri, now = urls.account(account.id), acme.clock()
+    detail = {"old_thumbprint": account.thumbprint, "new_thumbprint": new_thumb}
     if holder is not None or not acme.store.change_key(
-        account.id, new_thumb, jws.canonical_jwk(new_key)
+        account.id,
+        new_thumb,
+        jws.canonical_jwk(new_key),
+        also=lambda conn: _audit(acme, "acme.account-key-changed", uri, detail, now, conn),
     ):
         holder = holder or acme.store.account_by_thumbprint(new_thumb)
         raise AcmeProblem(
@@ -220,3 +247,11 @@ def key_change(acme: Acme, request: Request) -> Response:
     return Response.json(
         200, account_json(refreshed, urls), [("Location", urls.account(account.id))]
     )
+
+
+def _audit(
+    acme: Acme, event: str, uri: str, detail: dict[str, Any], at: datetime, conn: Connection
+) -> None:
+    """An account change in the audit log, in the transaction that makes it: the
+    account's URI is the subject, the ACME server the actor."""
+    record(acme.home, event, uri, actor=ACME_SERVER, detail=detail, at=at, conn=conn)

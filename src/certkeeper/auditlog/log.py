@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from certkeeper.auditlog.chain import (
     Checkpoint,
@@ -28,6 +28,9 @@ from certkeeper.auditlog.chain import (
 from certkeeper.auditlog.settings import AuditLogSettings
 from certkeeper.errors import ConfigError, InputError
 from certkeeper.store.audit_log import AuditFilter, AuditLogStore
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 MAX_FIELD = 4096  # subject and actor are names, not documents
 
@@ -60,17 +63,14 @@ class AuditLog:
         serial: str | None = None,
         detail: Mapping[str, Any] | None = None,
         at: datetime | None = None,
+        conn: Connection | None = None,
     ) -> Entry:
+        """Append one entry; with `conn`, inside that (write) transaction."""
         when = (at or self.clock()).astimezone(UTC).replace(microsecond=0)
-        return self.store.append(
-            when,
-            actor[:128],
-            event[:64],
-            subject[:MAX_FIELD],
-            serial,
-            detail or {},
-            also=self._mirror,
-        )
+        fields = (when, actor[:128], event[:64], subject[:MAX_FIELD], serial, detail or {})
+        if conn is not None:
+            return self.store.append_in(conn, *fields, also=self._mirror)
+        return self.store.append(*fields, also=self._mirror)
 
     def _mirror(self, entry: Entry) -> None:
         line = canonical_json(entry.to_dict())

@@ -23,11 +23,16 @@ from certkeeper.errors import IssuanceRefused
 if TYPE_CHECKING:  # imported when first used: every CLI command imports this module
     from datetime import datetime
 
+    from sqlalchemy import Connection
+
     from certkeeper.auditlog.chain import Entry
     from certkeeper.auditlog.log import AuditLog
     from certkeeper.ca.home import CaHome
 
 ACTOR_ENV = "CERTKEEPER_ACTOR"
+# The actor of what the ACME server does on an account's request (the account's URI is
+# the subject): no person acts, the server does.
+ACME_SERVER = "acme-server"
 
 # Set by a command's --actor (each CLI command runs in a context of its own, so the name
 # never outlives it) or bound for one request.
@@ -83,10 +88,12 @@ def record(
     detail: Mapping[str, Any] | None = None,
     actor: str | None = None,
     at: datetime | None = None,
+    conn: Connection | None = None,
 ) -> Entry:
-    """Append one event to the home's audit log (and its mirror)."""
+    """Append one event to the home's audit log (and its mirror); with `conn`, inside
+    the write transaction that makes the change it records."""
     return audit_log(home).append(
-        event, subject, actor or current_actor(), serial=serial, detail=detail, at=at
+        event, subject, actor or current_actor(), serial=serial, detail=detail, at=at, conn=conn
     )
 
 

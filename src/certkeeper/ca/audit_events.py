@@ -1,8 +1,10 @@
 """What the audit log records about the hierarchy: CA certificates and keys created,
-activated, retired (BR 5.4.1: key and configuration changes)."""
+activated, retired, and every login to the token that holds them (BR 5.4.1: key and
+configuration changes, token access)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -10,7 +12,7 @@ from certkeeper.auditlog.record import current_actor, record
 from certkeeper.errors import EXIT_REFUSED, CertkeeperError
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
+    from sqlalchemy import Connection, Engine
 
     from certkeeper.ca.home import CaHome
     from certkeeper.config import Config
@@ -100,3 +102,56 @@ def activated(
         detail={"retired": retired, "requested_by": requested_by},
         at=at,
     )
+
+
+def token_login(ca: CaHome) -> Callable[[str, bool, str], None]:
+    """The hook a PKCS#11 signer of this home calls on each login to its token:
+    `token.login`, or `token.login-failed` with the reason (a wrong PIN, a missing token)."""
+
+    def logged(token: str, ok: bool, detail: str) -> None:
+        module = ca.config.pkcs11.module if ca.config.pkcs11 is not None else None
+        record(
+            ca,
+            "token.login" if ok else "token.login-failed",
+            token,
+            detail={"module": None if module is None else str(module), "result": detail},
+        )
+
+    return logged
+
+
+def key_created(ca: CaHome, name: str, key_type: str, key_ref: str, csr_sha256: str) -> None:
+    """`ca csr`: a new CA key, waiting for the certificate a ceremony signs for it."""
+    detail = {"key_type": key_type, "key": key_ref, "csr_sha256": csr_sha256}
+    record(ca, "ca.key-created", name, detail=detail)
+
+
+def certificate_imported(ca: CaHome, rec: IssuerRecord, csr_sha256: str, at: datetime) -> None:
+    """`ca import`: a CA certificate signed in a ceremony, installed online."""
+    detail = {**issuer_detail(rec), "csr_sha256": csr_sha256}
+    record(ca, "ca.certificate-imported", rec.name, detail=detail, at=at)
+
+
+# More hashes than this are recorded as their count and one digest of the sorted list.
+BLOCKED_LISTED = 100
+
+
+def keys_blocked(
+    ca: CaHome, source: str, reason: str, hashes: list[str]
+) -> Callable[[Connection, int], None]:
+    """`keys block`: the hook that records the list in the transaction that blocks it."""
+    import hashlib
+
+    unique = sorted(set(hashes))
+    detail: dict[str, Any] = {
+        "reason": reason,
+        "keys": len(unique),
+        "list_sha256": hashlib.sha256("\n".join(unique).encode()).hexdigest(),
+    }
+    if len(unique) <= BLOCKED_LISTED:
+        detail["spki_sha256"] = unique
+
+    def blocked(conn: Connection, added: int) -> None:
+        record(ca, "keys.blocked", source, detail={**detail, "added": added}, conn=conn)
+
+    return blocked

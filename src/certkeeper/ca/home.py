@@ -11,6 +11,7 @@ import os
 import secrets
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -255,14 +256,20 @@ def record_issuer(
 
 
 def new_key(
-    home_dir: Path, config: Config, name: str, key_type: str, passphrase: bytes
+    home_dir: Path,
+    config: Config,
+    name: str,
+    key_type: str,
+    passphrase: bytes,
+    on_login: Callable[[str, bool, str], None] | None = None,
 ) -> tuple[Signer, str]:
     """A new CA key and how the inventory names it: a key file path relative to the
-    home, or the RFC 7512 URI of a key generated inside the PKCS#11 token."""
+    home, or the RFC 7512 URI of a key generated inside the PKCS#11 token (`on_login`
+    is told of the login to it)."""
     if config.pkcs11 is not None:
         from certkeeper.signing.pkcs11 import generate_key
 
-        signer = generate_key(config.pkcs11, passphrase, f"certkeeper-{name}", key_type)
+        signer = generate_key(config.pkcs11, passphrase, f"certkeeper-{name}", key_type, on_login)
         return signer, str(signer.uri)
     key = KEY_SPECS[key_type].generate()
     key_ref = f"keys/{name}.key.pem"
@@ -322,6 +329,17 @@ class CaHome:
             self._signers[issuer.id] = signer
         return self._signers[issuer.id]
 
+    def new_key(self, name: str, key_type: str) -> tuple[Signer, str]:
+        """A new CA key of this home (see `new_key`), a token login audited."""
+        return new_key(
+            self.config.home,
+            self.config,
+            name,
+            key_type,
+            self.config.passphrase(),
+            audit_events.token_login(self),
+        )
+
     def _load_signer(self, key_ref: str) -> Signer:
         from certkeeper.signing.pkcs11 import URI_SCHEME
 
@@ -343,7 +361,7 @@ class CaHome:
             raise ConfigError(
                 f"key {key_ref} is in token {uri.token!r}; [keys] pkcs11_token is {token.token!r}"
             )
-        return Pkcs11Signer(token, self.config.passphrase(), uri)
+        return Pkcs11Signer(token, self.config.passphrase(), uri, audit_events.token_login(self))
 
     def active_issuer(self, key_type: str) -> IssuerRecord:
         """The active issuing CA whose key is of `key_type`."""

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from certkeeper.ca import audit_events
-from certkeeper.ca.home import OFFLINE_KEY, CaHome, new_key, record_issuer
+from certkeeper.ca.home import OFFLINE_KEY, CaHome, record_issuer
 from certkeeper.errors import ConfigError, InputError, NotFound
 from certkeeper.status import crl_files
 from certkeeper.store.records import IssuerRecord
@@ -57,7 +57,7 @@ def make_csr(ca: CaHome, name: str, key_type: str, common_name: str | None) -> b
     if _pending_path(ca, name).exists():
         raise InputError(f"a key for {name} is already waiting for its certificate")
     (ca.config.home / PENDING_DIR).mkdir(mode=0o700, exist_ok=True)
-    signer, key_ref = new_key(ca.config.home, ca.config, name, key_type, ca.config.passphrase())
+    signer, key_ref = ca.new_key(name, key_type)
     cn = common_name or f"{ca.config.ca_name} TLS {name}"
     subject = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, cn)]).public_bytes()
     own_key = signer.public_key()
@@ -78,6 +78,7 @@ def make_csr(ca: CaHome, name: str, key_type: str, common_name: str | None) -> b
         "csr_sha256": hashlib.sha256(csr_der).hexdigest(),
     }
     _pending_path(ca, name).write_text(json.dumps(pending, indent=2) + "\n", encoding="utf-8")
+    audit_events.key_created(ca, name, key_type, key_ref, pending["csr_sha256"])
     return pem
 
 
@@ -122,7 +123,7 @@ def import_ca(ca: CaHome, cert_data: bytes, now: datetime) -> Imported:
         state="standby",
     )
     ca.signer(issuing)  # the key opens and matches before anything else depends on it
-    audit_events.issuer_created(ca, issuing, now)
+    audit_events.certificate_imported(ca, issuing, pending.get("csr_sha256", ""), now)
     responder = rotation.add_responder(ca, issuing.name, now)
     _pending_path(ca, pending["name"]).unlink()
     return Imported(issuing, responder)

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from certkeeper.ca import audit_events
 from certkeeper.ca import certs as cacerts
-from certkeeper.ca.home import CaHome, new_key, record_issuer
+from certkeeper.ca.home import CaHome, record_issuer
 from certkeeper.ca.signing_gate import lint_then_sign
 from certkeeper.errors import ConfigError, InputError, NotFound
 from certkeeper.lint.engine import CertType
@@ -98,9 +98,7 @@ def add_responder(
     if len(name) > 63:
         name = f"ocsp-{issuer.id}-{n}"
     issuer_cert = ca.issuer_certificate(issuer)
-    signer, key_ref = new_key(
-        ca.config.home, ca.config, name, issuer.key_type, ca.config.passphrase()
-    )
+    signer, key_ref = ca.new_key(name, issuer.key_type)
     naming = _naming(ca)
     builder = cacerts.responder_builder(
         naming.subject(f"{_cn(issuer_cert)} OCSP {n}"), _public_key(signer), issuer_cert, now
@@ -150,7 +148,7 @@ def add_issuing_ca(
     gate = gate or LintGate(ca.config.use_pkilint)
     naming = _naming(ca)
     cn = common_name or f"{ca.config.ca_name} TLS {name}"
-    signer, key_ref = new_key(ca.config.home, ca.config, name, key_type, ca.config.passphrase())
+    signer, key_ref = ca.new_key(name, key_type)
     builder = cacerts.issuing_ca_builder(
         naming.subject(cn), _public_key(signer), root_cert, root.name, ca.config.base_url, now
     )

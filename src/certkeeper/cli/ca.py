@@ -10,10 +10,12 @@ import typer
 
 from certkeeper.cli.common import (
     OutputFormat,
+    actor_option,
     err_console,
     handle_errors,
     home_option,
     print_rows,
+    resolve_actor,
     resolve_home,
 )
 
@@ -64,8 +66,10 @@ def add_issuer(
     common_name: str | None = typer.Option(None, help="Subject CN (default from the CA name)."),
     activate: bool = typer.Option(False, "--activate", help="Make it active at once."),
     home: Path | None = home_option(),
+    actor: str | None = actor_option(),
 ) -> None:
     """A new issuing CA signed by the root, with its OCSP responder; standby by default."""
+    resolve_actor(actor)  # the audit log records who
     from certkeeper.ca import rotation
     from certkeeper.ca.home import CaHome
 
@@ -86,9 +90,11 @@ def add_issuer(
 def activate(
     name: str = typer.Argument(..., help="The standby issuing CA to activate."),
     home: Path | None = home_option(),
+    actor: str | None = actor_option(),
 ) -> None:
     """Rotate: issuance moves to this CA; the previous one of its key type is retired
     (it keeps publishing CRLs and OCSP until its certificate expires)."""
+    resolve_actor(actor)  # the audit log records who
     from certkeeper.ca.home import CaHome
 
     _activate(CaHome.open(resolve_home(home)), name, datetime.now(UTC))
@@ -107,8 +113,10 @@ def _activate(ca: CaHome, name: str, now: datetime) -> None:
 def add_responder(
     issuer: str = typer.Argument(..., help="The issuing CA the responder signs for."),
     home: Path | None = home_option(),
+    actor: str | None = actor_option(),
 ) -> None:
     """A new delegated OCSP responder certificate and key (responder key rotation)."""
+    resolve_actor(actor)  # the audit log records who
     from certkeeper.ca import rotation
     from certkeeper.ca.home import CaHome
 
@@ -127,9 +135,11 @@ def csr(
     out: Path = typer.Option(..., "--out", help="Write the CSR (PEM) here."),
     common_name: str | None = typer.Option(None, help="Subject CN (default from the CA name)."),
     home: Path | None = home_option(),
+    actor: str | None = actor_option(),
 ) -> None:
     """A new issuing-CA key in this home (file or token) and its CSR, for the root to
     sign in a key ceremony (`ceremony sign-ca`); `ca import` installs the certificate."""
+    resolve_actor(actor)  # the audit log records who
     from certkeeper.ca.home import CaHome
     from certkeeper.ca.offline import make_csr
 
@@ -144,9 +154,11 @@ def import_ca(
     cert: Path = typer.Argument(..., help="The CA certificate signed in the ceremony."),
     activate: bool = typer.Option(False, "--activate", help="Make it active at once."),
     home: Path | None = home_option(),
+    actor: str | None = actor_option(),
 ) -> None:
     """Install an issuing-CA certificate signed by the offline root (standby, with a new
     OCSP responder); its key must be one `ca csr` made here."""
+    resolve_actor(actor)  # the audit log records who
     from certkeeper.ca.home import CaHome
     from certkeeper.ca.offline import import_ca as do_import
 
@@ -167,8 +179,10 @@ def import_ca(
 def import_crl(
     crl: Path = typer.Argument(..., help="The root's CA CRL signed in the ceremony."),
     home: Path | None = home_option(),
+    actor: str | None = actor_option(),
 ) -> None:
     """Serve the root's CA CRL exactly as the ceremony signed it (into `[crl] dir`)."""
+    resolve_actor(actor)  # the audit log records who
     from certkeeper.ca.home import CaHome
     from certkeeper.ca.offline import import_ca_crl
 

@@ -95,12 +95,13 @@ def open_cmd(
         sha256_file=sha256_file,
         subscriber=subscriber,
     )
+    who = resolve_actor(actor)
     ca = CaHome.open(resolve_home(home))
     aware = parse_time(aware_at, "--aware-at")
     if disable_profile:
         from certkeeper.cli.profile import disable_for_incident
 
-        disable_for_incident(ca, profile, title, resolve_actor(actor))
+        disable_for_incident(ca, profile, title, who)
     record = open_incident(
         ca,
         title=title,
@@ -109,6 +110,7 @@ def open_cmd(
         selector=selector,
         now=datetime.now(UTC),
         explanation_url=explanation_url,
+        who=who,
     )
     assert record.id is not None
     ledger = status(ca, record.id, record.created_at)
@@ -193,6 +195,7 @@ def plan_cmd(
     notify: bool = typer.Option(True, "--notify/--no-notify", help="Email affected subscribers."),
     override_budget: int | None = _OVERRIDE_BUDGET,
     home: Path | None = home_option(),
+    actor: str | None = actor_option(),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Plan every affected certificate's revocation under the shard budgets.
@@ -211,7 +214,9 @@ def plan_cmd(
             f"--policy {policy!r}: use one of {', '.join(p.value for p in Policy)}"
         ) from None
     ca = CaHome.open(resolve_home(home))
-    report = make_plan(ca, incident_id, datetime.now(UTC), chosen, budget=override_budget)
+    report = make_plan(
+        ca, incident_id, datetime.now(UTC), chosen, budget=override_budget, who=resolve_actor(actor)
+    )
     data = report.to_dict()
     if notify:
         sent = send(ca, incident_id)
@@ -253,6 +258,7 @@ def execute_cmd(
         "(default: every one; see docs/ocsp.md).",
     ),
     home: Path | None = home_option(),
+    actor: str | None = actor_option(),
 ) -> None:
     """Revoke the batches whose planned time has come; resumable, never revokes twice.
 
@@ -283,6 +289,7 @@ def execute_cmd(
             workers=workers,
             publish=publisher_for(ca, override_budget=overridden),
             advance=advance,
+            who=resolve_actor(actor),
             lint_every=lint_every,
         )
     ledger = status(ca, incident_id, datetime.now(UTC))
@@ -370,6 +377,7 @@ def status_cmd(
 def notify_cmd(
     incident_id: int,
     home: Path | None = home_option(),
+    actor: str | None = actor_option(),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Print the notices that are due; send and record nothing."
     ),
@@ -381,6 +389,8 @@ def notify_cmd(
     from certkeeper.ca.home import CaHome
     from certkeeper.revocation.notify import notify
 
+    if not dry_run:
+        resolve_actor(actor)  # the audit log records who sent
     ca = CaHome.open(resolve_home(home))
     report = notify(ca, incident_id, dry_run=dry_run)
     if dry_run:
@@ -520,6 +530,7 @@ def details_cmd(
         None, "--from-file", help="A TOML file of report fields (replaces those it names)."
     ),
     home: Path | None = home_option(),
+    actor: str | None = actor_option(),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Enter the report fields (description, dates, root cause, lessons, ...) or show them.
@@ -532,7 +543,7 @@ def details_cmd(
     went_poorly, got_lucky, lessons_additional, next_update. Every change is logged."""
     from certkeeper.ca.home import CaHome
     from certkeeper.revocation import details as detailsmod
-    from certkeeper.revocation.incidents import actor
+    from certkeeper.revocation.incident_audit import recorder
     from certkeeper.store.incidents import IncidentStore
 
     sets = [detailsmod.split_assignment(s, "--set") for s in set_]
@@ -545,7 +556,8 @@ def details_cmd(
             store,
             incident_id,
             now=datetime.now(UTC),
-            who=actor(),
+            who=resolve_actor(actor),
+            audit=recorder(ca, incident_id),
             sets=sets,
             adds=adds,
             unsets=unset,
@@ -598,11 +610,12 @@ def action_add_cmd(
         "Not Started", "--status", help="Not Started, In Progress, Complete or Cancelled."
     ),
     home: Path | None = home_option(),
+    actor: str | None = actor_option(),
 ) -> None:
     """Add an action item to the incident report."""
     from certkeeper.ca.home import CaHome
     from certkeeper.revocation import details as detailsmod
-    from certkeeper.revocation.incidents import actor
+    from certkeeper.revocation.incident_audit import recorder
     from certkeeper.store.incidents import IncidentStore
 
     ca = CaHome.open(resolve_home(home))
@@ -618,7 +631,8 @@ def action_add_cmd(
             "status": status,
         },
         now=datetime.now(UTC),
-        who=actor(),
+        who=resolve_actor(actor),
+        audit=recorder(ca, incident_id),
     )
     typer.echo(
         f"incident {incident_id}: action item #{item.number} ({item.kind.value}, due "
@@ -638,11 +652,12 @@ def action_set_cmd(
     due: str | None = typer.Option(None, "--due"),
     status: str | None = typer.Option(None, "--status"),
     home: Path | None = home_option(),
+    actor: str | None = actor_option(),
 ) -> None:
     """Change an action item (its status, due date, ...); the change is logged."""
     from certkeeper.ca.home import CaHome
     from certkeeper.revocation import details as detailsmod
-    from certkeeper.revocation.incidents import actor
+    from certkeeper.revocation.incident_audit import recorder
     from certkeeper.store.incidents import IncidentStore
 
     ca = CaHome.open(resolve_home(home))
@@ -659,7 +674,8 @@ def action_set_cmd(
             "status": status,
         },
         now=datetime.now(UTC),
-        who=actor(),
+        who=resolve_actor(actor),
+        audit=recorder(ca, incident_id),
     )
     typer.echo(
         f"incident {incident_id}: action item #{item.number} ({item.kind.value}, due "

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import typer
 
-from certkeeper.cli.common import err_console, handle_errors, home_option, resolve_home
+from certkeeper.cli.common import (
+    actor_option,
+    err_console,
+    handle_errors,
+    home_option,
+    resolve_actor,
+    resolve_home,
+)
 
 keys_app = typer.Typer(help="Blocked (compromised) keys.", no_args_is_help=True)
 
@@ -25,10 +32,12 @@ def block(
     ),
     reason: str = typer.Option("", "--reason", help="Why (recorded with each key)."),
     home: Path | None = home_option(),
+    actor: str | None = actor_option(),
 ) -> None:
     """Block every key in FILE: no issuance path and no ACME account accepts it again."""
     from datetime import UTC, datetime
 
+    from certkeeper.ca.audit_events import keys_blocked
     from certkeeper.ca.home import CaHome
     from certkeeper.errors import InputError
     from certkeeper.issuance.keycheck import block_listed
@@ -40,10 +49,12 @@ def block(
     except OSError as exc:
         raise InputError(f"{file}: cannot read: {exc.strerror or exc}") from None
     entries = parse_block_list(data, str(file))
+    resolve_actor(actor)
     ca = CaHome.open(resolve_home(home))
     now = datetime.now(UTC)
     why = f"{file.name}: {reason}" if reason else file.name
-    added = block_listed(blocked_keys(ca), entries, why, now)
+    audit = keys_blocked(ca, file.name, reason, [e.spki_sha256 for e in entries])
+    added = block_listed(blocked_keys(ca), entries, why, now, audit)
     err_console.print(
         f"blocked {added} new key(s); {len(entries) - added} of {len(entries)} were already "
         "blocked or listed twice",

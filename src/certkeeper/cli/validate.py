@@ -8,7 +8,14 @@ from pathlib import Path
 
 import typer
 
-from certkeeper.cli.common import err_console, handle_errors, home_option, resolve_home
+from certkeeper.cli.common import (
+    actor_option,
+    err_console,
+    handle_errors,
+    home_option,
+    resolve_actor,
+    resolve_home,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -26,6 +33,7 @@ def validate(
     ),
     output: str = typer.Option("text", "--format", help="text or json (the value to publish)."),
     home: Path | None = home_option(),
+    actor: str | None = actor_option(),
 ) -> None:
     """Without --check: print the random value to publish (the same one until it is used
     or 30 days old). With --check: look for it from the primary and the remote
@@ -36,6 +44,7 @@ def validate(
 
     if output not in ("text", "json"):
         raise InputError(f"--format {output!r}: use text or json")
+    resolve_actor(actor)  # the audit log records who checked
     ca = CaHome.open(resolve_home(home))
     operator = operator_validation(ca)
     if not check:
@@ -61,6 +70,9 @@ def validate(
             highlight=False,
         )
         return
+    from certkeeper.validation.dnssec_check import startup_line
+
+    err_console.print(startup_line(ca.config.validation), highlight=False)
     outcome = operator.check(name, method)
     assert outcome.record_id is not None
     record = operator.va.store.get(outcome.record_id)

@@ -6,8 +6,9 @@ Known-compromised keys first (a database read), then the weak-key arithmetic of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -16,13 +17,22 @@ from certkeeper.keys.spki import KeyEntry, spki_sha256
 from certkeeper.keys.weak import public_key_problem
 from certkeeper.store.blocked_keys import BlockedKey, BlockedKeyStore
 
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
 
 def block_listed(
-    store: BlockedKeyStore, entries: Sequence[KeyEntry], why: str, now: datetime
+    store: BlockedKeyStore,
+    entries: Sequence[KeyEntry],
+    why: str,
+    now: datetime,
+    also: Callable[[Connection, int], None] | None = None,
 ) -> int:
-    """Block an operator's list (`certkeeper keys block`); returns how many were new."""
+    """Block an operator's list (`certkeeper keys block`); returns how many were new.
+    `also(conn, added)` runs in the same transaction (the audit log)."""
     return store.add(
-        [BlockedKey(e.spki_sha256, "operator", f"{why} ({e.what})", None, now) for e in entries]
+        [BlockedKey(e.spki_sha256, "operator", f"{why} ({e.what})", None, now) for e in entries],
+        also,
     )
 
 

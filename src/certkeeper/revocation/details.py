@@ -17,12 +17,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from certkeeper.errors import InputError
 from certkeeper.store.incidents import IncidentStore
 from certkeeper.tomlcheck import TomlProblem, read_toml
 from certkeeper.x509.time import truncate
+
+if TYPE_CHECKING:
+    from certkeeper.revocation.incident_audit import IncidentAudit
 
 
 class FieldKind(StrEnum):
@@ -415,8 +418,10 @@ def update_details(
     adds: Sequence[tuple[str, Any]] = (),
     unsets: Sequence[str] = (),
     document: Mapping[str, Any] | None = None,
+    audit: IncidentAudit | None = None,
 ) -> dict[str, Any]:
-    """Validate and store report fields; log which fields changed, by whom, when."""
+    """Validate and store report fields; log which fields changed, by whom, when (and
+    tell `audit`, the audit log)."""
     incident = store.get(incident_id)
     if not (sets or adds or unsets or document):
         raise InputError("nothing to change: give --set, --add, --unset or --from-file")
@@ -426,24 +431,29 @@ def update_details(
     )
     if changed:
         store.update_details(incident_id, new)
-        store.log(
-            incident_id,
-            truncate(now),
-            who,
-            "report details updated",
-            {"fields": changed, "values": {k: new.get(k) for k in changed}},
-        )
+        detail = {"fields": changed, "values": {k: new.get(k) for k in changed}}
+        store.log(incident_id, truncate(now), who, "report details updated", detail)
+        if audit is not None:
+            audit("details-updated", detail)
     return new
 
 
 def add_action(
-    store: IncidentStore, incident_id: int, values: Mapping[str, Any], *, now: datetime, who: str
+    store: IncidentStore,
+    incident_id: int,
+    values: Mapping[str, Any],
+    *,
+    now: datetime,
+    who: str,
+    audit: IncidentAudit | None = None,
 ) -> ActionItem:
     incident = store.get(incident_id)
     current = actions(incident.details)
     item = action_item(len(current) + 1, values)
     _store_actions(store, incident_id, incident.details, [*current, item])
     store.log(incident_id, truncate(now), who, "action item added", item.to_dict())
+    if audit is not None:
+        audit("action-added", item.to_dict())
     return item
 
 
@@ -455,6 +465,7 @@ def set_action(
     *,
     now: datetime,
     who: str,
+    audit: IncidentAudit | None = None,
 ) -> ActionItem:
     incident = store.get(incident_id)
     current = actions(incident.details)
@@ -471,6 +482,8 @@ def set_action(
     _store_actions(store, incident_id, incident.details, current)
     changed = {k: item.to_dict()[k] for k in given if item.to_dict()[k] != old.to_dict()[k]}
     store.log(incident_id, truncate(now), who, "action item changed", {"number": number, **changed})
+    if audit is not None:
+        audit("action-changed", {"number": number, **changed})
     return item
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from certkeeper.ca.home import CaHome
 from certkeeper.config import Config
 from certkeeper.errors import ConfigError, NotFound
+from certkeeper.revocation.incident_audit import recorder
 from certkeeper.store.incidents import CampaignItem, IncidentRecord, IncidentStore, Notification
 from certkeeper.x509.time import truncate
 
@@ -271,7 +272,7 @@ def notify(
             store.record_delivery(incident_id, n.subscriber_id, n.address, False, str(exc), at)
             report.failed += 1
         report.errors.append(str(exc))
-        _log(store, incident_id, at, report)
+        _log(home, store, incident_id, at, report)
         return report
     with smtp:
         for n, message in messages:
@@ -286,20 +287,19 @@ def notify(
             else:
                 report.failed += 1
                 report.errors.append(f"{n.address}: {error}")
-    _log(store, incident_id, at, report)
+    _log(home, store, incident_id, at, report)
     return report
 
 
-def _log(store: IncidentStore, incident_id: int, at: datetime, report: NotifyReport) -> None:
-    store.log(
-        incident_id,
-        at,
-        "certkeeper",
-        "notifications",
-        {
-            "sent": report.sent,
-            "failed": report.failed,
-            "abandoned": len(report.abandoned),
-            "without_contact": report.without_contact,
-        },
-    )
+def _log(
+    home: CaHome, store: IncidentStore, incident_id: int, at: datetime, report: NotifyReport
+) -> None:
+    """The run in the incident's event log and in the audit log (by whoever ran it)."""
+    detail = {
+        "sent": report.sent,
+        "failed": report.failed,
+        "abandoned": len(report.abandoned),
+        "without_contact": report.without_contact,
+    }
+    store.log(incident_id, at, "certkeeper", "notifications", detail)
+    recorder(home, incident_id)("notified", detail)

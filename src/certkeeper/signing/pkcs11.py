@@ -14,6 +14,7 @@ import hmac
 import os
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,7 +111,27 @@ def _library(module: Path, *, rescan: bool = False) -> tuple[int, Any]:
         return generation, lib
 
 
-def _open_session(config: TokenConfig, pin: bytes, *, rw: bool = False) -> tuple[int, Any]:
+# Told of every login to a token (token label, success, what happened), for the audit
+# log (BR 5.4.1). A session that shares this process's earlier login is not a login.
+LoginHook = Callable[[str, bool, str], None]
+
+
+def _open_session(
+    config: TokenConfig, pin: bytes, *, rw: bool = False, on_login: LoginHook | None = None
+) -> tuple[int, Any]:
+    try:
+        generation, session, fresh = _open_locked(config, pin, rw)
+    except ConfigError as exc:
+        if on_login is not None:
+            on_login(config.token, False, str(exc))
+        raise
+    if fresh and on_login is not None:
+        on_login(config.token, True, f"logged in ({'read-write' if rw else 'read-only'})")
+    return generation, session
+
+
+def _open_locked(config: TokenConfig, pin: bytes, rw: bool) -> tuple[int, Any, bool]:
+    """(generation, session, whether this was a new login)."""
     with _libraries_lock:
         generation, lib = _library(config.module)
         try:
@@ -132,14 +153,14 @@ def _open_session(config: TokenConfig, pin: bytes, *, rw: bool = False) -> tuple
             # second session of this process shares the first one's login.
             if not hmac.compare_digest(_logins.get(login, b""), pin):
                 raise ConfigError(f"wrong PIN for PKCS#11 token {config.token!r}") from None
-            return generation, token.open(rw=rw)
+            return generation, token.open(rw=rw), False
         except pkcs11.PinIncorrect:
             raise ConfigError(f"wrong PIN for PKCS#11 token {config.token!r}") from None
         except pkcs11.PKCS11Error as exc:
             what = f"cannot log in to PKCS#11 token {config.token!r}"
             raise ConfigError(f"{what}: {exc!r}") from None
         _logins[login] = pin
-        return generation, session
+        return generation, session, True
 
 
 def _public_key(pub: Any, key_type: KeyType) -> object:
@@ -169,8 +190,11 @@ class Pkcs11Signer:
     One session per signer and process; a lock serialises operations on it, because a
     PKCS#11 session runs one operation at a time (the ACME server issues from threads)."""
 
-    def __init__(self, config: TokenConfig, pin: bytes, uri: KeyUri) -> None:
+    def __init__(
+        self, config: TokenConfig, pin: bytes, uri: KeyUri, on_login: LoginHook | None = None
+    ) -> None:
         self._config = config
+        self._on_login = on_login
         self._pin = pin
         self._uri = uri
         self._lock = threading.Lock()
@@ -187,7 +211,7 @@ class Pkcs11Signer:
         self._rsa = key_type == KeyType.RSA
 
     def _load(self) -> tuple[KeyType, object]:
-        generation, session = _open_session(self._config, self._pin)
+        generation, session = _open_session(self._config, self._pin, on_login=self._on_login)
         uri = self._uri
         try:
             key = session.get_key(
@@ -232,7 +256,13 @@ class Pkcs11Signer:
         )
 
 
-def generate_key(config: TokenConfig, pin: bytes, label: str, key_type: str) -> Pkcs11Signer:
+def generate_key(
+    config: TokenConfig,
+    pin: bytes,
+    label: str,
+    key_type: str,
+    on_login: LoginHook | None = None,
+) -> Pkcs11Signer:
     """Generate a sensitive, non-extractable signing key pair in the token."""
     spec = KEY_SPECS[key_type]
     key_id = secrets.token_bytes(16)
@@ -246,7 +276,7 @@ def generate_key(config: TokenConfig, pin: bytes, label: str, key_type: str) -> 
         Attribute.UNWRAP: False,
         Attribute.DERIVE: False,
     }
-    _, session = _open_session(config, pin, rw=True)
+    _, session = _open_session(config, pin, rw=True, on_login=on_login)
     try:
         if spec.is_rsa:
             session.generate_keypair(
@@ -271,4 +301,4 @@ def generate_key(config: TokenConfig, pin: bytes, label: str, key_type: str) -> 
         raise ConfigError(f"{what}: {exc!r}") from None
     finally:
         session.close()
-    return Pkcs11Signer(config, pin, KeyUri(config.token, label, key_id))
+    return Pkcs11Signer(config, pin, KeyUri(config.token, label, key_id), on_login)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -318,9 +318,11 @@ class AcmeStore:
         subscriber_id: str,
         created_ip: str | None,
         now: datetime,
+        also: Callable[[Connection, int], None] | None = None,
     ) -> AccountRow | None:
         """Insert the account, its subscriber row and the subscriber's contacts in one
-        transaction; None when the key already has an account (a concurrent create)."""
+        transaction; None when the key already has an account (a concurrent create).
+        `also(conn, account_id)` runs in that transaction (the audit log)."""
         try:
             with write_transaction(self.engine) as conn:
                 conn.execute(insert(subscribers).values(id=subscriber_id, created_at=now))
@@ -342,6 +344,8 @@ class AcmeStore:
                 ).one()
                 account = _account(row)
                 _mirror_contacts(conn, subscriber_id, contacts)
+                if also is not None:
+                    also(conn, account_id)
         except IntegrityError:
             return None
         return account
@@ -352,7 +356,9 @@ class AcmeStore:
         *,
         contacts: Sequence[str] | None = None,
         status: str | None = None,
+        also: Callable[[Connection], None] | None = None,
     ) -> None:
+        """New contacts and/or status; `also(conn)` runs in the same transaction."""
         values: dict[str, Any] = {}
         if contacts is not None:
             values["contacts"] = json.dumps(list(contacts))
@@ -378,9 +384,18 @@ class AcmeStore:
                     select(acme_accounts.c.subscriber_id).where(acme_accounts.c.id == account_id)
                 ).scalar_one()
                 _mirror_contacts(conn, subscriber_id, contacts)
+            if also is not None:
+                also(conn)
 
-    def change_key(self, account_id: int, thumbprint: str, jwk: str) -> bool:
-        """Swap the account key; False when another account already holds the new key."""
+    def change_key(
+        self,
+        account_id: int,
+        thumbprint: str,
+        jwk: str,
+        also: Callable[[Connection], None] | None = None,
+    ) -> bool:
+        """Swap the account key; False when another account already holds the new key.
+        `also(conn)` runs in the same transaction."""
         try:
             with write_transaction(self.engine) as conn:
                 conn.execute(
@@ -388,6 +403,8 @@ class AcmeStore:
                     .where(acme_accounts.c.id == account_id)
                     .values(thumbprint=thumbprint, jwk=jwk)
                 )
+                if also is not None:
+                    also(conn)
         except IntegrityError:
             return False
         return True

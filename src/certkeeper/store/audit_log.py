@@ -49,16 +49,36 @@ class AuditLogStore:
         for attempt in range(APPEND_ATTEMPTS):
             try:
                 with write_transaction(self.engine) as conn:
-                    seq, prev = self._head(conn)
-                    entry = chained(seq + 1, at, actor, event, subject, serial, detail, prev)
-                    conn.execute(insert(audit_log).values(**_row(entry)))
-                    if also is not None:
-                        also(entry)
-                    return entry
+                    return self.append_in(conn, at, actor, event, subject, serial, detail, also)
             except IntegrityError:
                 if attempt == APPEND_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
+
+    def append_in(
+        self,
+        conn: Connection,
+        at: datetime,
+        actor: str,
+        event: str,
+        subject: str,
+        serial: str | None,
+        detail: Mapping[str, Any],
+        also: Callable[[Entry], None] | None = None,
+    ) -> Entry:
+        """Chain a new entry inside the caller's write transaction, so the entry and the
+        change it records commit together or not at all. On SQLite the caller's
+        `write_transaction` already holds the write lock; elsewhere the table is locked
+        so that two appenders never read the same head (a retry would need the caller's
+        whole transaction again)."""
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE")
+        seq, prev = self._head(conn)
+        entry = chained(seq + 1, at, actor, event, subject, serial, detail, prev)
+        conn.execute(insert(audit_log).values(**_row(entry)))
+        if also is not None:
+            also(entry)
+        return entry
 
     @staticmethod
     def _head(conn: Connection) -> tuple[int, str]:

@@ -7,7 +7,7 @@ caller's transaction, so a keyCompromise revocation and the block commit togethe
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -89,9 +89,17 @@ class BlockedKeyStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def add(self, entries: Sequence[BlockedKey]) -> int:
+    def add(
+        self,
+        entries: Sequence[BlockedKey],
+        also: Callable[[Connection, int], None] | None = None,
+    ) -> int:
+        """Block the keys; `also(conn, added)` runs in the same transaction (audit log)."""
         with write_transaction(self.engine) as conn:
-            return add_blocks(conn, entries)
+            added = add_blocks(conn, entries)
+            if also is not None:
+                also(conn, added)
+            return added
 
     def get(self, spki_sha256: str) -> BlockedKey | None:
         query = select(blocked_keys).where(blocked_keys.c.spki_sha256 == spki_sha256)

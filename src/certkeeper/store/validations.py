@@ -9,12 +9,12 @@ so an auditor can replay why each name in each certificate was authorized.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
 
 from certkeeper.store.database import write_transaction
 from certkeeper.store.tables import caa_checks, domain_validations
@@ -60,7 +60,10 @@ class DomainValidationStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def record_validation(self, rec: DomainValidation) -> int:
+    def record_validation(
+        self, rec: DomainValidation, also: Callable[[Connection, int], None] | None = None
+    ) -> int:
+        """Store the record; `also(conn, id)` runs in the same transaction (the audit log)."""
         with write_transaction(self.engine) as conn:
             result = conn.execute(
                 insert(domain_validations).values(
@@ -78,6 +81,8 @@ class DomainValidationStore:
             )
             key = result.inserted_primary_key
             assert key is not None
+            if also is not None:
+                also(conn, int(key[0]))
             return int(key[0])
 
     def candidates(

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from certkeeper import br
+from certkeeper.auditlog.record import ACME_SERVER, current_actor
+from certkeeper.auditlog.record import record as audit
 from certkeeper.ca.home import CaHome
 from certkeeper.issuance.service import NameNotAuthorized
 from certkeeper.metrics import VALIDATIONS
@@ -35,6 +37,8 @@ from certkeeper.validation.preflight import check_identifier
 from certkeeper.validation.settings import ValidationSettings
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from certkeeper.validation.mpic import RemotePerspectives
 
 log = logging.getLogger(__name__)
@@ -129,13 +133,50 @@ class ValidationAuthority:
     # -- validation ----------------------------------------------------------------------
 
     def validate(self, attempt: ChallengeAttempt) -> ValidationOutcome:
-        """Primary check, then remote corroboration; store the record when both pass."""
+        """Primary check, then remote corroboration; store the record when both pass.
+        Every outcome is in the audit log (BR 5.4.1): a success in the transaction that
+        stores its record, a failure on its own."""
         now = self.clock()
+        method = methods.method_for_challenge(attempt.challenge_type, now)
+        outcome = self._validate(attempt, now, method)
+        if outcome.record_id is None:
+            self._audit(attempt, outcome, method)
+        return outcome
+
+    def _audit(
+        self,
+        attempt: ChallengeAttempt,
+        outcome: ValidationOutcome,
+        method: methods.Method | None,
+        conn: Connection | None = None,
+    ) -> None:
+        """`validation.succeeded` or `validation.failed`, the name as subject. An ACME
+        account (a URL) validates through the server; an operator's check is theirs."""
+        acme = attempt.account_uri.startswith(("https://", "http://"))
+        audit(
+            self.home,
+            "validation.succeeded" if outcome.valid else "validation.failed",
+            ("*." if attempt.wildcard else "") + attempt.identifier.lower(),
+            actor=ACME_SERVER if acme else current_actor(),
+            detail={
+                "account": attempt.account_uri,
+                "challenge": attempt.challenge_type,
+                "method": None if method is None else f"BR {method.section}",
+                "result": "valid" if outcome.valid else outcome.problem_type or "unauthorized",
+                "detail": outcome.detail,
+                "record": outcome.record_id,
+            },
+            at=self.clock(),
+            conn=conn,
+        )
+
+    def _validate(
+        self, attempt: ChallengeAttempt, now: datetime, method: methods.Method | None
+    ) -> ValidationOutcome:
         try:
             fqdn = check_identifier(attempt.identifier, wildcard=attempt.wildcard, at=now)
         except RejectedIdentifier as exc:
             return ValidationOutcome(False, exc.detail, "rejectedIdentifier")
-        method = methods.method_for_challenge(attempt.challenge_type, now)
         if method is None:
             return ValidationOutcome(
                 False,
@@ -168,6 +209,12 @@ class ValidationAuthority:
                 corroboration=corroboration,
             )
         validated_at = self.clock()
+        detail = f"{primary.detail} (BR {method.section})"
+
+        def audited(conn: Connection, record_id: int) -> None:
+            done = ValidationOutcome(True, detail, record_id=record_id)
+            self._audit(attempt, done, method, conn)
+
         record_id = self.store.record_validation(
             DomainValidation(
                 id=None,
@@ -185,11 +232,12 @@ class ValidationAuthority:
                 reuse_until=methods.reuse_until(validated_at, self.settings.reuse_days),
                 perspectives=corroboration.to_json(),
                 dnssec=primary.dnssec,
-            )
+            ),
+            also=audited,
         )
         return ValidationOutcome(
             True,
-            f"{primary.detail} (BR {method.section})",
+            detail,
             record_id=record_id,
             corroboration=corroboration,
         )
