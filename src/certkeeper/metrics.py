@@ -21,7 +21,8 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from prometheus_client import (
     CollectorRegistry,
@@ -38,6 +39,9 @@ from sqlalchemy import Engine
 from certkeeper import br
 from certkeeper.logs import REQUEST_ID, new_request_id
 from certkeeper.metrics_env import MULTIPROC_ENV, TEXTFILE_ENV
+
+if TYPE_CHECKING:
+    from certkeeper.status.ceremony_due import CeremonyDue
 
 log = logging.getLogger("certkeeper.metrics")
 access = logging.getLogger("certkeeper.http")
@@ -145,14 +149,23 @@ def _route(path: str, service: str) -> str:
 
 
 class InventoryCollector(Collector):
-    """Gauges computed from the inventory at each scrape."""
+    """Gauges computed from the inventory (and, with `crl_dir`, the offline root's CA
+    CRL installed there) at each scrape."""
 
-    def __init__(self, engine: Engine, crl_budget_bytes: int, clock: Callable[[], datetime]):
+    def __init__(
+        self,
+        engine: Engine,
+        crl_budget_bytes: int,
+        clock: Callable[[], datetime],
+        crl_dir: Path | None = None,
+    ):
         self.engine = engine
         self.budget = crl_budget_bytes
         self.clock = clock
+        self.crl_dir = crl_dir
 
     def collect(self) -> Iterator[Metric]:
+        from certkeeper.status.ceremony_due import ceremonies_due
         from certkeeper.store.database import UNAVAILABLE_ERRORS
         from certkeeper.store.health import health_figures
 
@@ -160,6 +173,9 @@ class InventoryCollector(Collector):
         up = GaugeMetricFamily("certkeeper_database_up", "1 when the inventory answered.")
         try:
             figures = health_figures(self.engine, now)
+            dues: list[CeremonyDue] = (
+                [] if self.crl_dir is None else ceremonies_due(self.engine, self.crl_dir, now)
+            )
         except UNAVAILABLE_ERRORS:
             up.add_metric([], 0)
             yield up
@@ -167,6 +183,7 @@ class InventoryCollector(Collector):
         up.add_metric([], 1)
         yield up
         yield from _status_gauges(figures, now, self.budget)
+        yield from _ceremony_gauges(dues, now)
         pool = getattr(self.engine.pool, "checkedout", None)
         if callable(pool):
             used = GaugeMetricFamily(
@@ -174,6 +191,39 @@ class InventoryCollector(Collector):
             )
             used.add_metric([], float(pool()))
             yield used
+
+
+def _ceremony_gauges(dues: Iterable[CeremonyDue], now: datetime) -> Iterable[Metric]:
+    """When each offline root's CA CRL needs its next ceremony (docs/key-ceremony.md)."""
+    from certkeeper.status.ceremony_due import CEREMONY_MARGIN
+
+    to_ceremony = GaugeMetricFamily(
+        "certkeeper_ca_crl_seconds_to_ceremony",
+        "Seconds until the next CA-CRL key ceremony is due: the root CRL's nextUpdate "
+        "minus the margin (alert at 0).",
+        labels=["root"],
+    )
+    to_next = GaugeMetricFamily(
+        "certkeeper_ca_crl_seconds_to_next_update",
+        "Seconds until the installed root CA CRL's nextUpdate.",
+        labels=["root"],
+    )
+    warning = GaugeMetricFamily(
+        "certkeeper_ca_crl_ceremony_warning",
+        "1 when the CA-CRL ceremony is within the margin, overdue, or no CA CRL is installed.",
+        labels=["root"],
+    )
+    for due in dues:
+        if due.due is not None and due.next_update is not None:
+            to_ceremony.add_metric([due.root], (due.due - now).total_seconds())
+            to_next.add_metric([due.root], (due.next_update - now).total_seconds())
+        warning.add_metric([due.root], 0 if due.state == "ok" else 1)
+    margin = GaugeMetricFamily(
+        "certkeeper_ca_crl_ceremony_margin_seconds",
+        "How long before the root CRL's nextUpdate the ceremony is due.",
+    )
+    margin.add_metric([], CEREMONY_MARGIN.total_seconds())
+    yield from (to_ceremony, to_next, warning, margin)
 
 
 def _status_gauges(figures: Any, now: datetime, budget: int) -> Iterable[Metric]:

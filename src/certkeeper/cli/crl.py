@@ -150,6 +150,7 @@ def status_cmd(
     """Entries and bytes per shard against the budget; with selection options, also the
     projection if every unexpired matching certificate were revoked now."""
     from certkeeper.ca.home import CaHome
+    from certkeeper.status.ceremony_due import ceremonies_due
     from certkeeper.status.crl import crl_status
 
     flt = build_filter(
@@ -168,8 +169,10 @@ def status_cmd(
     try:
         if flt.issuer is not None:
             ca.inventory.issuer_by_name(flt.issuer)  # an unknown name is an error, not 0 rows
-        rows = crl_status(ca, datetime.now(UTC), None if flt.is_empty() else flt)
+        now = datetime.now(UTC)
+        rows = crl_status(ca, now, None if flt.is_empty() else flt)
         budget = ca.config.crl_budget_bytes
+        ceremonies = ceremonies_due(ca.inventory.engine, ca.config.crl_dir, now)
     finally:
         ca.close()
     print_rows([r.to_dict() for r in rows], STATUS_COLUMNS, fmt)
@@ -183,7 +186,9 @@ def status_cmd(
         )
     if not flt.is_empty():
         note += " if the selection were revoked now"
-    if fmt is OutputFormat.table:
-        typer.echo(note)
-    else:
-        err_console.print(note, highlight=False, markup=False)
+    # The offline root's CA CRL: when its next ceremony is due (a warning within the margin).
+    for line in [note, *(c.sentence() for c in ceremonies)]:
+        if fmt is OutputFormat.table:
+            typer.echo(line)
+        else:
+            err_console.print(line, highlight=False, markup=False)

@@ -266,7 +266,9 @@ def _with_operations(
     checks = status_ready_checks(engine, utc_now)
     if mode != "ocsp":  # ACME finalize signs: the issuing keys must load
         checks.append(lambda: _signers_usable(home))
-    inventory = InventoryCollector(engine, home.config.crl_budget_bytes, utc_now)
+    inventory = InventoryCollector(
+        engine, home.config.crl_budget_bytes, utc_now, crl_dir=home.config.crl_dir
+    )
     return OperationsApp(app, mode, inventory=inventory, ready_checks=checks)
 
 
