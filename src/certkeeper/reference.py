@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import sys
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,28 +177,20 @@ def config_settings() -> list[Setting]:
         for key in keys:
             kind, default = known.get((section, key), ("string", "(none)"))
             out.append(Setting(section, key, kind, default, notes.get((section, key), "")))
-    unique: dict[tuple[str, str], Setting] = {}
-    for setting in out:
-        unique.setdefault((setting.section, setting.key), setting)
-    return list(unique.values())
+    return _first_of_each(out)
 
 
-def render_config_reference() -> str:
-    lines = [
-        "# Configuration reference (`certkeeper.toml`)",
-        "",
-        "Generated from the code by `python -m certkeeper.reference config`: every key the",
-        "parser reads, its type and default, and the comment `certkeeper init` writes above",
-        "it. Paths are relative to the CA home. Unknown keys and bad values are refused with",
-        "the key named.",
-    ]
+def _render(intro: list[str], settings: list[Setting]) -> str:
+    """A title and intro, then one table of key, type, default and meaning per section."""
+    lines = list(intro)
     section = None
-    for s in config_settings():
+    for s in settings:
         if s.section != section:
             section = s.section
+            title = f"`[{section}]`" if section else "top level"
             lines += [
                 "",
-                f"## `[{section}]`" if section else "## top level",
+                f"## {title}",
                 "",
                 "| key | type | default | meaning |",
                 "|---|---|---|---|",
@@ -206,6 +198,26 @@ def render_config_reference() -> str:
         note = s.note.replace("|", "\\|")
         lines.append(f"| `{s.key}` | {s.kind} | `{s.default}` | {note} |")
     return "\n".join(lines) + "\n"
+
+
+def _first_of_each(settings: Iterable[Setting]) -> list[Setting]:
+    """One setting per (section, key), the first recorded, in recording order."""
+    unique: dict[tuple[str, str], Setting] = {}
+    for setting in settings:
+        unique.setdefault((setting.section, setting.key), setting)
+    return list(unique.values())
+
+
+def render_config_reference() -> str:
+    intro = [
+        "# Configuration reference (`certkeeper.toml`)",
+        "",
+        "Generated from the code by `python -m certkeeper.reference config`: every key the",
+        "parser reads, its type and default, and the comment `certkeeper init` writes above",
+        "it. Paths are relative to the CA home. Unknown keys and bad values are refused with",
+        "the key named.",
+    ]
+    return _render(intro, config_settings())
 
 
 EXT = "extensions"
@@ -268,7 +280,6 @@ def profile_settings() -> list[Setting]:
 
     builtin = Path(schema.__file__).parent / "builtin"
     out: list[Setting] = []
-    seen: set[tuple[str, str]] = set()
     for path in sorted(builtin.glob("*.toml")):
         text = path.read_text(encoding="utf-8")
         with _recording() as (allowed, reads):
@@ -277,18 +288,15 @@ def profile_settings() -> list[Setting]:
         for where, keys in allowed:
             section = where.split(".", 1)[1] if "." in where else ""
             for key in keys:
-                if (section, key) in seen:
-                    continue
-                seen.add((section, key))
                 kind, default = known.get((section, key), ("table", "{}"))
                 out.append(
                     Setting(section, key, kind, default, PROFILE_NOTES.get((section, key), ""))
                 )
-    return out
+    return _first_of_each(out)
 
 
 def render_profile_reference() -> str:
-    lines = [
+    intro = [
         "# Profile reference",
         "",
         "Generated from the code by `python -m certkeeper.reference profiles`: every key the",
@@ -296,21 +304,7 @@ def render_profile_reference() -> str:
         "in `src/certkeeper/profiles/schema.py`; the built-in profiles are in",
         "`src/certkeeper/profiles/builtin/`.",
     ]
-    section = None
-    for s in profile_settings():
-        if s.section != section:
-            section = s.section
-            title = f"`[{section}]`" if section else "top level"
-            lines += [
-                "",
-                f"## {title}",
-                "",
-                "| key | type | default | meaning |",
-                "|---|---|---|---|",
-            ]
-        note = s.note.replace("|", "\\|")
-        lines.append(f"| `{s.key}` | {s.kind} | `{s.default}` | {note} |")
-    return "\n".join(lines) + "\n"
+    return _render(intro, profile_settings())
 
 
 PAGES: dict[str, tuple[str, Callable[[], str]]] = {
