@@ -222,5 +222,8 @@ ONION_V3_FROM = date(2020, 3, 27)
 # BR 1.0 / 7.1.4.2.1: no certificate with a Reserved IP Address expiring after
 # 2015-11-01; from then on no such certificate could be issued at all.
 RESERVED_IP_BANNED_FROM = date(2015, 11, 1)
+# EV Guidelines 1.7.0 (ballot SC17), in force 2020-01-31: the syntax of an EV subject's
+# organizationIdentifier (EVG 9.2.8) and the CA/B Forum extension repeating it (9.8.2).
+EV_ORGANIZATION_IDENTIFIER_FROM = date(2020, 1, 31)
 # BR 7.1.2.4: from this date the Precertificate Signing CA profile MUST NOT be used.
 PRECERT_SIGNING_CA_RETIRED = date(2026, 3, 15)

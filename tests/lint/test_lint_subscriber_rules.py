@@ -135,3 +135,32 @@ def test_public_ip_in_cn_passes() -> None:
     before = dt.datetime.combine(RESERVED_IP_BANNED_FROM, dt.time(), dt.UTC) - dt.timedelta(1)
     old = leaf(subject=cn("10.0.0.1"), names=(), ips=("10.0.0.1",), not_before=before, days=30)
     assert "e_sub_cn_reserved_ip" not in lint_cert(old)
+
+
+def _subject(*attrs: tuple[x509.ObjectIdentifier, str]) -> x509.Name:
+    return x509.Name([x509.NameAttribute(oid, value) for oid, value in attrs])
+
+
+def test_subject_attributes_follow_the_br_order() -> None:
+    ordered = _subject(
+        (NameOID.COUNTRY_NAME, "GB"),
+        (NameOID.ORGANIZATION_NAME, "Example Ltd"),
+        (NameOID.SERIAL_NUMBER, "123"),  # not in the BR 7.1.4.2 table: anywhere
+        (NameOID.COMMON_NAME, "www.example.com"),
+    )
+    assert "e_subject_attribute_order" not in lint_cert(leaf(subject=ordered))
+    reversed_ = _subject(
+        (NameOID.COMMON_NAME, "www.example.com"),
+        (NameOID.ORGANIZATION_NAME, "Example Ltd"),
+        (NameOID.COUNTRY_NAME, "GB"),
+    )
+    assert "e_subject_attribute_order" in lint_cert(leaf(subject=reversed_))
+
+
+def test_br_bounds_for_given_name_and_domain_component() -> None:
+    long_given = _subject((NameOID.GIVEN_NAME, "x" * 65), (NameOID.COMMON_NAME, "www.example.com"))
+    assert "e_subject_attribute_too_long" in lint_cert(leaf(subject=long_given))
+    long_dc = _subject(
+        (NameOID.DOMAIN_COMPONENT, "x" * 64), (NameOID.COMMON_NAME, "www.example.com")
+    )
+    assert "e_subject_attribute_too_long" in lint_cert(leaf(subject=long_dc))

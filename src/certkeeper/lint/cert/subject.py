@@ -46,12 +46,14 @@ _PRINTABLE = frozenset(
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?"
 )
 _UTF8, _PRINTABLE_TAG, _IA5 = 0x0C, 0x13, 0x16
-# RFC 5280 Appendix A upper bounds, in characters (streetAddress, givenName and surname:
-# X.520's ub-street-address and ub-name).
+# Upper bounds in characters: RFC 5280 Appendix A, and BR 7.1.4.2 for domainComponent,
+# streetAddress, givenName and surname (RFC 5280's 32,768 for the last two is, in the
+# BR's words, a transcription error; 64 is the interoperable bound).
 _UPPER_BOUNDS = {
+    ATTR_DC: 63,
     ATTR_STREET: 128,
-    ATTR_GIVEN_NAME: 32768,
-    ATTR_SURNAME: 32768,
+    ATTR_GIVEN_NAME: 64,
+    ATTR_SURNAME: 64,
     ATTR_CN: 64,
     ATTR_O: 64,
     ATTR_OU: 64,
@@ -175,7 +177,7 @@ def subject_empty_value(doc: CertificateDocument, ctx: LintContext) -> Out:
 @lint(
     "e_subject_attribute_too_long",
     Severity.ERROR,
-    "RFC 5280 Appendix A",
+    "RFC 5280 Appendix A; BR 7.1.4.2",
     "Subject attribute values must respect the X.520 upper bounds.",
     CERT,
 )
@@ -214,6 +216,45 @@ def country(doc: CertificateDocument, ctx: LintContext) -> Out:
 )
 def multi_rdn(doc: CertificateDocument, ctx: LintContext) -> Out:
     return [(SUBJ, f"an RDN holds {len(rdn)} attributes") for rdn in doc.subject if len(rdn) != 1]
+
+
+# BR 7.1.4.2: the relative order of these attributes in a subject, first to last.
+_ORDER = (
+    ATTR_DC,
+    ATTR_C,
+    ATTR_ST,
+    ATTR_L,
+    ATTR_POSTAL_CODE,
+    ATTR_STREET,
+    ATTR_O,
+    ATTR_SURNAME,
+    ATTR_GIVEN_NAME,
+    ATTR_OU,
+    ATTR_CN,
+)
+_RANK = {oid: i for i, oid in enumerate(_ORDER)}
+
+
+@lint(
+    "e_subject_attribute_order",
+    Severity.ERROR,
+    "BR 7.1.4.2; BR 7.1.4.1",
+    "Subject attributes listed in BR 7.1.4.2 must appear in its order: domainComponent, "
+    "country, state, locality, postal code, street, organization, surname, given name, "
+    "organizational unit, common name.",
+    CERT,
+    effective=BR2,
+)
+def attribute_order(doc: CertificateDocument, ctx: LintContext) -> Out:
+    last: Attribute | None = None
+    for a in _all_attrs(doc.subject):
+        rank = _RANK.get(a.oid)
+        if rank is None:
+            continue
+        if last is not None and rank < _RANK[last.oid]:
+            return [(SUBJ, f"{_name(a.oid)} follows {_name(last.oid)}")]
+        last = a
+    return ()
 
 
 @lint(
