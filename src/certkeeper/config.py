@@ -464,6 +464,12 @@ syslog = false
 # private_addresses = false
 # Extra ports an http-01 redirect may go to (tests).
 # redirect_ports = []
+# Name whose SOA must validate (AD) through the resolver when a validating process starts.
+# dnssec_probe = "."
+# Name known to be bogus whose SOA must then fail validation ("" for no such check).
+# dnssec_bogus_probe = ""
+# false only for tests whose DNS server cannot sign: start without proving DNSSEC works.
+# dnssec_check = true
 # Remote perspectives, one table each (`certkeeper serve va-remote` on their hosts).
 # [[validation.perspectives]]
 # The perspective's name, as in its certificate.

@@ -21,7 +21,11 @@ CERTKEEPER = Path(sys.executable).parent / "certkeeper"
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory, public_ct: PublicCt) -> Path:
-    return make_home(tmp_path_factory.mktemp("cli") / "home", public_ct, public=True)
+    home = make_home(tmp_path_factory.mktemp("cli") / "home", public_ct, public=True)
+    with (home / "certkeeper.toml").open("a") as config:
+        # the system resolver here validates nothing (tests/validation/test_dnssec_startup.py)
+        config.write("\n[validation]\ndnssec_check = false\n")
+    return home
 
 
 def env(**extra: str) -> dict[str, str]:

@@ -202,6 +202,7 @@ class AcmeCa:
             + f'resolver = "{dns.address}"\n'
             + "timeout_seconds = 10\n"
             + "private_addresses = true\n"
+            + "dnssec_check = false\n"  # pebble-challtestsrv signs nothing
             + f'caa_identities = ["{CAA_IDENTITY}"]\n'
             + "mpic_required = true\n"
             + 'mpic_client_cert = "mtls/primary.pem"\n'
@@ -408,6 +409,7 @@ def make_perspectives(
             "--client-ca", str(mtls / "ca.pem"),
             "--resolver", dns.address, "--http-port", str(http_port),
             "--tls-alpn-port", str(tls_alpn_port), "--allow-private-addresses",
+            "--no-dnssec-check",  # pebble-challtestsrv signs nothing
         ]  # fmt: skip
         log_path = workdir / f"va-remote-{name}.log"
         perspectives.append(Perspective(name, region, address, port, args, log_path))

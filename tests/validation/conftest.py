@@ -12,6 +12,7 @@ import pytest
 
 from certkeeper.validation.settings import ValidationSettings
 from dnsserver import ChallTestSrv
+from signed_zones import SignedZones, available
 
 CA_IDENTITY = "ca.certkeeper.example"
 
@@ -87,3 +88,12 @@ def settings(dns: ChallTestSrv) -> ValidationSettings:
         mpic_required=False,
         private_addresses=True,
     )
+
+
+@pytest.fixture(scope="module")
+def zones() -> Iterator[SignedZones]:
+    """The signed test hierarchy behind a validating unbound (tests/signed_zones.py)."""
+    if not available():
+        pytest.skip("unbound, ldnsutils or knot is not installed (scripts/setup.sh)")
+    with SignedZones.start() as server:
+        yield server

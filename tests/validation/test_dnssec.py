@@ -28,7 +28,6 @@ from signed_zones import (
     DNS01_KEY_AUTHORIZATION,
     DNS01_TOKEN,
     SignedZones,
-    available,
 )
 from validation.conftest import Route, WebServer
 
@@ -40,14 +39,6 @@ BROKEN = {
     "wrongds": "no keys have a DS",
     "nosig": "no signatures",
 }
-
-
-@pytest.fixture(scope="module")
-def zones() -> Iterator[SignedZones]:
-    if not available():
-        pytest.skip("unbound, ldnsutils or knot is not installed (scripts/setup.sh)")
-    with SignedZones.start() as server:
-        yield server
 
 
 @pytest.fixture

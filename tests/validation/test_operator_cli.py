@@ -58,6 +58,7 @@ def public_home(
             "timeout_seconds = 3\n"
             f'caa_identities = ["{CA_IDENTITY}"]\n'
             "mpic_required = false\n"
+            "dnssec_check = false\n"  # pebble-challtestsrv signs nothing
             "private_addresses = true\n"
         )
     yield home

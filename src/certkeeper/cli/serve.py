@@ -120,6 +120,11 @@ def run(
 
         sct_source(opened)  # the log list now (or why a public home has none), not at finalize
     ensure_port_free(host, port)  # never share a busy port (granian uses SO_REUSEPORT)
+    dnssec = ""
+    if mode in ("acme", "all"):
+        from certkeeper.validation.dnssec_check import startup_line
+
+        dnssec = startup_line(opened.config.validation, public)  # public: refused if not
     record_server_run(opened, mode, f"{host}:{port}")  # audit log: started, and stopped
     opened.close()
     os.environ[HOME_ENV] = str(resolved)
@@ -134,6 +139,8 @@ def run(
         + (trust_note(public) if mode != "ocsp" else ""),
         highlight=False,
     )
+    if dnssec:
+        err_console.print(dnssec, highlight=False)
     if server is Server.granian:
         from certkeeper.granian_server import serve_granian
 
@@ -252,6 +259,13 @@ def serve_va_remote(
             "--allow-private-addresses", help="Connect to loopback/private addresses (tests)."
         ),
     ] = False,
+    dnssec_check: Annotated[
+        bool,
+        typer.Option(
+            "--dnssec-check/--no-dnssec-check",
+            help="Refuse to start unless the resolver validates DNSSEC (off: tests only).",
+        ),
+    ] = True,
     redirect_port: Annotated[
         list[int] | None,
         typer.Option("--redirect-port", min=1, max=65535, help="Extra http-01 redirect port."),
@@ -271,14 +285,23 @@ def serve_va_remote(
         timeout_seconds=timeout,
         private_addresses=private_addresses,
         redirect_ports=tuple(redirect_port or ()),
+        dnssec_check=dnssec_check,
     )
+    from certkeeper.validation.dnssec_check import startup_line
+    from certkeeper.validation.remote_server import check_tls_files
+
+    files = TlsFiles(cert, key, client_ca)
+    check_tls_files(files)  # bad material and a busy port are said first, as before
+    ensure_port_free(host, port)
+    dnssec = startup_line(config.validation)  # a non-validating resolver: one line, no start
     err_console.print(
         f"serving remote perspective {name} ({region}) on https://{host}:{port} (mTLS)",
         highlight=False,
     )
+    err_console.print(dnssec, highlight=False)
     serve_remote(
         config,
-        TlsFiles(cert, key, client_ca),
+        files,
         host=host,
         port=port,
         workers=workers,

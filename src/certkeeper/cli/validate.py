@@ -73,6 +73,10 @@ def validate(
     from certkeeper.validation.dnssec_check import startup_line
 
     err_console.print(startup_line(ca.config.validation), highlight=False)
+    if ca.config.public:  # BR 3.2.2.4: never validate for a public CA without DNSSEC
+        from certkeeper.validation.dnssec_check import require_validating
+
+        require_validating(ca.config.validation)
     outcome = operator.check(name, method)
     assert outcome.record_id is not None
     record = operator.va.store.get(outcome.record_id)

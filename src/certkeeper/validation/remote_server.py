@@ -60,6 +60,7 @@ def remote_config(
     timeout_seconds: float,
     private_addresses: bool = False,
     redirect_ports: tuple[int, ...] = (),
+    dnssec_check: bool = True,
 ) -> RemoteConfig:
     if region not in RIR_REGIONS:
         raise InputError(f"--region: {region!r} is not one of {', '.join(RIR_REGIONS)}")
@@ -82,6 +83,7 @@ def remote_config(
             private_addresses=private_addresses,
             redirect_ports=redirect_ports,
             mpic_required=False,
+            dnssec_check=dnssec_check,
         ),
     )
 

@@ -60,6 +60,13 @@ class ValidationSettings:
     # Ports besides 80 and 443 that http-01 redirects may lead to (BR "Authorized Ports"
     # are 80 and 443; tests serve their redirect targets elsewhere).
     redirect_ports: tuple[int, ...] = ()
+    # The startup check that the resolver validates DNSSEC (dnssec_check.py): the SOA of
+    # `dnssec_probe` must validate, and that of `dnssec_bogus_probe` (if set) must fail.
+    dnssec_probe: str = "."
+    dnssec_bogus_probe: str = ""
+    # False only for tests whose DNS server cannot sign (pebble-challtestsrv): the
+    # process then starts with a warning instead of proving the resolver validates.
+    dnssec_check: bool = True
 
 
 _KEYS = (
@@ -78,6 +85,9 @@ _KEYS = (
     "reuse_days",
     "private_addresses",
     "redirect_ports",
+    "dnssec_probe",
+    "dnssec_bogus_probe",
+    "dnssec_check",
 )
 
 
@@ -127,6 +137,13 @@ def parse_validation(table: dict[str, Any], where: str) -> ValidationSettings:
     for port in redirect_ports:
         if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
             raise TomlProblem(f"{w}.redirect_ports: {port!r} is not a TCP port")
+    probes = {
+        key: get(table, key, str, w, default=default)
+        for key, default in (("dnssec_probe", "."), ("dnssec_bogus_probe", ""))
+    }
+    for key, value in probes.items():
+        if (value or key == "dnssec_probe") and not _dns_name(value):
+            raise TomlProblem(f"{w}.{key}: {value!r} is not a domain name")
     return ValidationSettings(
         http_port=http_port,
         tls_alpn_port=alpn_port,
@@ -143,6 +160,9 @@ def parse_validation(table: dict[str, Any], where: str) -> ValidationSettings:
         reuse_days=reuse,
         private_addresses=get(table, "private_addresses", bool, w, default=False),
         redirect_ports=tuple(redirect_ports),
+        dnssec_probe=probes["dnssec_probe"],
+        dnssec_bogus_probe=probes["dnssec_bogus_probe"],
+        dnssec_check=get(table, "dnssec_check", bool, w, default=True),
     )
 
 
@@ -191,6 +211,11 @@ def _perspectives(table: dict[str, Any], w: str) -> tuple[PerspectiveConfig, ...
         if dupes:
             raise TomlProblem(f"{w}.perspectives: {attr} {dupes[0]!r} is used twice")
     return tuple(out)
+
+
+def _dns_name(value: str) -> bool:
+    """The root (".") or LDH labels separated by dots."""
+    return value == "." or bool(_ISSUER_DOMAIN.match(value.lower().rstrip(".")))
 
 
 def _host_port(value: str) -> bool:
