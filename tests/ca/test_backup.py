@@ -15,23 +15,18 @@ from pathlib import Path
 import pytest
 from alembic import command
 from sqlalchemy.engine import make_url
-from typer.testing import CliRunner
 
 from certkeeper.ca.home import CaHome
-from certkeeper.cli.main import app
 from certkeeper.errors import ConfigError
 from certkeeper.store.database import _alembic_config, connect, head_revision
 from certkeeper.store.ocsp_repo import OcspStore
+from cli_helpers import cli as run
+from cli_helpers import issue_cli
 from factories import PASSPHRASE, csr_pem, make_home
 from pgserver import PostgresServer
 
 CLI = [sys.executable, "-m", "certkeeper"]
 OLD_REVISION = "0005"  # the schema of the release before this one's migrations
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture
@@ -41,19 +36,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def issue(home: Path, tmp_path: Path, names: list[str]) -> None:
     for name in names:
-        csr = tmp_path / f"{name}.csr"
-        csr.write_bytes(csr_pem([name]))
-        code, _, err = run(
-            "issue",
-            "--home",
-            str(home),
-            "--csr",
-            str(csr),
-            "--profile",
-            "tls-dv-ecdsa",
-            "--out",
-            str(tmp_path / f"{name}.pem"),
-        )
+        code, _, err = issue_cli(home, tmp_path, name)
         assert code == 0, err
 
 

@@ -14,20 +14,11 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from typer.testing import CliRunner
 
 from certkeeper import errors
-from certkeeper.cli.main import app
 from certkeeper.store.database import head_revision
-from factories import PASSPHRASE, csr_pem, make_home
-
-runner = CliRunner()
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args), env={"CERTKEEPER_PASSPHRASE": PASSPHRASE})
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result.exit_code, result.stdout, result.stderr
+from cli_helpers import cli as run
+from factories import csr_pem, make_home
 
 
 def test_the_codes_are_distinct() -> None:

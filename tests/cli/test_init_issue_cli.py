@@ -8,20 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from certkeeper.cli.main import app
+from cli_helpers import cli as run
+from cli_helpers import runner
 from factories import PASSPHRASE, csr_pem, tampered_csr_der
-
-runner = CliRunner()
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    result = runner.invoke(
-        app, list(args), env={"CERTKEEPER_PASSPHRASE": PASSPHRASE, **(env or {})}
-    )
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,12 +23,7 @@ from certkeeper.ca.home import CaHome
 from certkeeper.cli.main import app
 from factories import PASSPHRASE, csr_pem, make_home
 from pgserver import PostgresServer
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from served_process import serve
 
 
 def get(port: int, path: str, body: bytes | None = None) -> tuple[int, bytes]:
@@ -49,49 +41,10 @@ def get(port: int, path: str, body: bytes | None = None) -> tuple[int, bytes]:
 
 @contextmanager
 def serving(home: Path, *mode: str, log: list[str] | None = None) -> Iterator[int]:
-    port = free_port()
     env = {**os.environ, "CERTKEEPER_PASSPHRASE": PASSPHRASE}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "certkeeper",
-            "serve",
-            *mode,
-            "--home",
-            str(home),
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if get(port, "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read().decode() if proc.stdout else ""
-                pytest.fail(f"server did not start: {out}")
-            time.sleep(0.2)
+    with serve(home, *mode, env=env, log=log) as port:
         yield port
-    finally:
-        proc.terminate()
-        try:
-            out, _ = proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
-        if log is not None:
-            log.extend(out.decode(errors="replace").splitlines())
 
 
 def issue_one(home: Path, tmp_path: Path, name: str) -> tuple[x509.Certificate, x509.Certificate]:

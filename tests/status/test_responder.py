@@ -8,10 +8,7 @@ import base64
 import hashlib
 import http.client
 import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,6 +37,7 @@ from certkeeper.store.ocsp_repo import OcspStore
 from certkeeper.store.tables import ocsp_responses, revocations
 from certkeeper.x509 import ocsp as enc
 from factories import PASSPHRASE
+from served_process import serve
 
 NEVER_ASSIGNED = 0x1234567890ABCDEF1234567890ABCDEF
 
@@ -55,12 +53,6 @@ class World:
     issuer_der: dict[str, bytes]
     serial_issuer: dict[str, str]
     url: str = ""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -120,47 +112,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 @pytest.fixture(scope="module")
 def server(world: World) -> Iterator[World]:
     """`certkeeper serve` (granian, 2 workers) in a subprocess on a free loopback port."""
-    port = _free_port()
     env = {**os.environ, "CERTKEEPER_PASSPHRASE": ""}  # the responder needs no key
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "certkeeper",
-            "serve",
-            "--home",
-            str(world.home),
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/health")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read().decode() if proc.stdout else ""
-                pytest.fail(f"server did not start: {out}")
-            time.sleep(0.2)
+    with serve(world.home, env=env, health="/health", timeout=30) as port:
         world.url = f"http://127.0.0.1:{port}"
         yield world
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def openssl_ocsp(world: World, serial: int, issuer: str, *extra: str) -> str:

@@ -12,10 +12,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Row, Table, select
-from typer.testing import CliRunner
 
 from certkeeper.ca.home import CaHome
-from certkeeper.cli.main import app
 from certkeeper.errors import EXIT_PARTIAL, ConfigError
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import (
@@ -27,18 +25,11 @@ from certkeeper.issuance.service import (
 )
 from certkeeper.store.tables import caa_checks, domain_validations, serials
 from certkeeper.wiring import OPERATOR_ACCOUNT, issuance_service, key_checker
+from cli_helpers import cli as run
 from dnsserver import ChallTestSrv
 from factories import PASSPHRASE, csr_pem, make_home
 from public_ct import PublicCt
 from validation.conftest import CA_IDENTITY, Route, WebServer
-
-runner = CliRunner()
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args), env={"CERTKEEPER_PASSPHRASE": PASSPHRASE})
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def name() -> str:
