@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from prometheus_client.core import Metric
 from typer.testing import CliRunner
 
+from ca.test_ceremony import ceremony_root
 from certkeeper.ca.home import CaHome
 from certkeeper.cli.main import app
 from certkeeper.metrics import InventoryCollector
@@ -75,12 +76,7 @@ def test_no_installed_crl_is_a_warning(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def offline_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("due")
-    root = base / "root"
-    code, _, err = run(
-        "ceremony", "root", "--root", str(root), "--base-url", "http://pki.example.com",
-        "--witness", "walter",
-    )  # fmt: skip
-    assert code == 0, err
+    root = ceremony_root(base)
     home = base / "online"
     code, _, err = run(
         "init", "--home", str(home), "--non-public", "--root-cert", str(root / "root.pem")

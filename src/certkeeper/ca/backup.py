@@ -6,7 +6,9 @@ backup API (a file copy of a database in WAL mode is not safe while it is writte
 a manifest of SHA-256 hashes written last: a directory without a complete, matching
 manifest is not a backup. The passphrase file is left out on purpose (a backup should
 not hold the keys and their passphrase together); PostgreSQL is backed up with
-`pg_dump` (docs/operations.md), and the manifest says so.
+`pg_dump` (docs/operations.md), and the manifest says so. The audit log's mirror is
+copied before the database, and a restore verifies the log against it; a root home's
+backup carries its ceremony transcript, verified when restored (backup_audit).
 """
 
 from __future__ import annotations
@@ -24,6 +26,14 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from certkeeper.ca.backup_audit import (
+    MIRROR_DIR,
+    copy_mirror,
+    restored_log_problems,
+    settle_mirror,
+    transcript_problems,
+)
+from certkeeper.ca.root_home import ROOT_CONFIG
 from certkeeper.config import CONFIG_NAME, Config, load_config
 from certkeeper.errors import InputError
 from certkeeper.store.database import (
@@ -91,30 +101,50 @@ def _prepare_target(target: Path) -> None:
         raise InputError(f"cannot create backup directory {target}: {exc.strerror}") from None
 
 
+def _copy_tree(home: Path, target: Path, skip: set[Path]) -> dict[str, dict[str, Any]]:
+    files: dict[str, dict[str, Any]] = {}
+    for source in sorted(home.rglob("*")):
+        if source.is_dir() or source.resolve() in skip or source.is_symlink():
+            continue
+        rel = source.relative_to(home).as_posix()
+        dest = target / "home" / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, dest)
+        files[f"home/{rel}"] = _listed(dest)
+    return files
+
+
+def _listed(path: Path) -> dict[str, Any]:
+    return {"sha256": _sha256(path), "bytes": path.stat().st_size}
+
+
 def backup(home: Path, target: Path, now: datetime) -> BackupResult:
-    """Copy the home at `home` into the empty directory `target`, with a manifest."""
+    """Copy the home at `home` into the empty directory `target`, with a manifest: the
+    audit log's mirror first, then the files, then the database (see backup_audit)."""
+    if not (home / CONFIG_NAME).is_file() and (home / ROOT_CONFIG).is_file():
+        return _backup_root_home(home.resolve(), target, now)
     config = load_config(home)
     home = config.home
     db_file = _sqlite_file(config)
     _prepare_target(target)
     engine = connect(config.database_url)
+    mirror = None
     try:
         revision = check_upgradable(engine)
         skip = _skipped(config, db_file)
-        files: dict[str, dict[str, Any]] = {}
         try:
-            for source in sorted(home.rglob("*")):
-                if source.is_dir() or source.resolve() in skip or source.is_symlink():
-                    continue
-                rel = source.relative_to(home).as_posix()
-                dest = target / "home" / rel
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, dest)
-                files[f"home/{rel}"] = {"sha256": _sha256(dest), "bytes": dest.stat().st_size}
+            mirror = copy_mirror(config, target)
+            if mirror is not None:
+                skip.add(mirror.source)
+            files = _copy_tree(home, target, skip)
             if db_file is not None:
                 dest = target / DB_FILE
                 sqlite_backup(engine, dest)
-                files[DB_FILE] = {"sha256": _sha256(dest), "bytes": dest.stat().st_size}
+                files[DB_FILE] = _listed(dest)
+                if mirror is not None:
+                    settle_mirror(mirror, target, dest)
+            if mirror is not None:
+                files[mirror.rel] = _listed(target / mirror.rel)
         except OSError as exc:
             raise InputError(f"backup to {target} failed: {exc.strerror or exc}") from None
     finally:
@@ -139,6 +169,9 @@ def backup(home: Path, target: Path, now: datetime) -> BackupResult:
             db_file is not None and db_file.is_relative_to(home) and db_file.parent == home
         ),
         "database_name": db_file.name if db_file is not None else None,
+        "audit_log_mirror": None
+        if mirror is None
+        else {"file": mirror.rel, "original": str(mirror.source)},
         "excluded": excluded,
         "files": files,
     }
@@ -151,6 +184,29 @@ def backup(home: Path, target: Path, now: datetime) -> BackupResult:
         database,
         tuple(excluded),
     )
+
+
+def _backup_root_home(root: Path, target: Path, now: datetime) -> BackupResult:
+    """A root home (the offline root, its ceremony transcript and transcript key): its
+    files as they are; it has no inventory and no passphrase file."""
+    _prepare_target(target)
+    try:
+        files = _copy_tree(root, target, set())
+    except OSError as exc:
+        raise InputError(f"backup to {target} failed: {exc.strerror or exc}") from None
+    manifest = {
+        "format": FORMAT,
+        "kind": "root",
+        "created_at": now.isoformat(),
+        "certkeeper_version": _version(),
+        "schema_revision": None,
+        "database": "none",
+        "excluded": [],
+        "files": files,
+    }
+    _write_private(target / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    size = sum(int(f["bytes"]) for f in files.values())
+    return BackupResult(target, len(files), size, None, "none", ())
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -168,6 +224,7 @@ class RestoreResult:
     schema_revision: str | None
     serials: int | None  # assigned serials in the restored SQLite inventory
     excluded: tuple[str, ...]
+    notes: tuple[str, ...] = ()  # what the restore checked, and where things went
 
 
 def _read_manifest(source: Path) -> dict[str, Any]:
@@ -245,9 +302,12 @@ def restore(source: Path, home: Path | None) -> RestoreResult:
     try:
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
         for rel in sorted(files):
-            if not rel.startswith("home/"):
+            if rel.startswith("home/"):
+                dest = home / rel[len("home/") :]
+            elif rel.startswith(f"{MIRROR_DIR}/"):
+                dest = home / rel  # a mirror kept outside the home: beside it now
+            else:
                 continue
-            dest = home / rel[len("home/") :]
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source / rel, dest)
         serials = None
@@ -258,6 +318,8 @@ def restore(source: Path, home: Path | None) -> RestoreResult:
             serials = _sqlite_checks(db_dest)
     except OSError as exc:
         raise InputError(f"restore into {home} failed: {exc.strerror or exc}") from None
+    if doc.get("kind") == "root":
+        return _restored_root(source, home, len(files))
     if not (home / CONFIG_NAME).is_file():
         raise InputError(f"backup {source} holds no {CONFIG_NAME}")
     engine = connect(load_config(home).database_url)
@@ -266,4 +328,35 @@ def restore(source: Path, home: Path | None) -> RestoreResult:
         revision = current_revision(engine)
     finally:
         engine.dispose()
-    return RestoreResult(home, len(files), revision, serials, excluded)
+    notes = _restored_log(doc, home) if doc.get("database") == "sqlite" else ()
+    return RestoreResult(home, len(files), revision, serials, excluded, notes)
+
+
+def _restored_log(doc: dict[str, Any], home: Path) -> tuple[str, ...]:
+    """The restored audit log must verify and agree with the restored mirror."""
+    mirrored = doc.get("audit_log_mirror")
+    mirror = None
+    notes = []
+    if isinstance(mirrored, dict):
+        rel = str(mirrored.get("file", ""))
+        mirror = home / rel[len("home/") :] if rel.startswith("home/") else home / rel
+        if not rel.startswith("home/"):
+            notes.append(
+                f"the audit-log mirror kept at {mirrored.get('original')} is restored "
+                f"as {mirror}: move it back or point [audit_log] mirror at it"
+            )
+    problems = restored_log_problems(home, mirror)
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise InputError(f"the restored audit log does not verify: {'; '.join(problems[:3])}{more}")
+    agreed = "with its mirror" if mirror is not None else "(no mirror file in the backup)"
+    return (f"audit log verified {agreed}", *notes)
+
+
+def _restored_root(source: Path, home: Path, files: int) -> RestoreResult:
+    if not (home / ROOT_CONFIG).is_file():
+        raise InputError(f"backup {source} holds no {ROOT_CONFIG}")
+    problems = transcript_problems(home)
+    if problems:
+        raise InputError(f"the restored ceremony transcript does not verify: {problems[0]}")
+    return RestoreResult(home, files, None, None, (), ("ceremony transcript verified",))

@@ -114,3 +114,5 @@ def register(app: typer.Typer) -> None:
             )
         for item in result.excluded:
             typer.echo(f"not in the backup: {item}")
+        for note in result.notes:
+            typer.echo(note)
