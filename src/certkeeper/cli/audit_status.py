@@ -187,51 +187,22 @@ def _coverage(
     limit: int,
 ) -> None:
     from certkeeper.audit import coverage as cov
-    from certkeeper.audit import status_sources as src
+    from certkeeper.audit.coverage_plan import foreign_plan, home_plan
 
     if _check_foreign(certs, issuer):
         assert certs is not None and issuer is not None
-        info = src.load_issuer(issuer)
-        found = src.load_certificates(certs, info)
-        shard_urls = src.distinct_crl_urls(found)
-        sources = [] if no_crl else (crl or shard_urls)
-        index = src.load_crls(sources, [info], shard_urls=shard_urls) if sources else None
-        targets = cov.foreign_targets(found, info, ocsp, index, now)
-        probe_targets = cov.foreign_probes(targets, probes)
+        plan = foreign_plan(certs, issuer, ocsp, crl, no_crl, probes, now)
     else:
-        from certkeeper.ca.home import CaHome
-        from certkeeper.urls import ocsp_url
-
-        ca = CaHome.open(resolve_home(home))
-        try:
-            url = ocsp or ocsp_url(ca.config.base_url)
-            cas = [
-                src.issuer_info(r.name, r.cert_der)
-                for r in ca.inventory.issuers()
-                if r.role in ("root", "issuing")
-            ]
-            sources = [] if no_crl else (crl or [str(ca.config.crl_dir)])
-            if sources == [str(ca.config.crl_dir)] and not ca.config.crl_dir.is_dir():
-                raise src.AuditInputError(
-                    f"no CRLs published in {ca.config.crl_dir}: give --crl, or --no-crl"
-                )
-            index = (
-                src.load_crls(sources, cas, shard_urls=cov.home_shard_urls(ca)) if sources else None
-            )
-            targets = cov.home_targets(ca, index, now, url)
-            probe_targets = cov.home_probes(ca, targets.issuers, probes, url)
-        finally:
-            ca.close()
-    total = targets.count + sum(len(v) for v in probe_targets.values())
-    with progress(total, "OCSP coverage") as advance:
+        plan = home_plan(resolve_home(home), ocsp, crl, no_crl, probes, now)
+    with progress(plan.total, "OCSP coverage") as advance:
         report = cov.audit_coverage(
-            targets,
+            plan.targets,
             now,
-            probes=probe_targets,
+            probes=plan.probes,
             client=client,
             workers=workers,
             lint=lint,
-            index=index,
+            index=plan.index,
             advance=advance,
         )
     summary = report.summary()
