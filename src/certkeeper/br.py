@@ -203,6 +203,10 @@ SERIAL_ENTROPY_FROM = date(2016, 9, 30)
 # BR 7.1.3 (ballot 118): no SHA-1 signatures on subscriber or subordinate certificates
 # issued from 2016-01-01.
 SHA1_BANNED_FROM = date(2016, 1, 1)
+# BR 7.1.4.2.2 d-h as amended on 2016-09-07, when givenName and surname came into
+# subscriber certificates: no locality, state, street or postal code in a subject that
+# names neither an organization nor an individual (BR 2.0 keeps this through its profiles).
+SUBJECT_ADDRESS_NEEDS_NAME_FROM = date(2016, 9, 7)
 # BR 1.8.0 (ballot SC48, published 2021-08-25): a commonName holding a domain name is a
 # character-for-character copy of a dNSName entry (then 7.1.4.2.2 a, now 7.1.4.3).
 CN_EXACT_COPY_FROM = date(2021, 8, 25)
@@ -216,6 +220,10 @@ BROWSER_ALIGNMENT_FROM = date(2020, 9, 30)
 OCSP_REASON_CODE_BANNED_FROM = date(2020, 8, 20)
 # Ballot SC-061 (BR 7.2.2): the CRL and OCSP revocation reasons allowed, from 2023-07-15.
 REVOCATION_REASONS_FROM = date(2023, 7, 15)
+# Ballot 144 (.onion names), as zlint dates it: Onion Domain Names allowed (in EV
+# certificates, EV Guidelines Appendix F) with a version 2 or 3 onion address, until
+# SC27 required version 3 and opened them to DV and OV.
+ONION_EV_ONLY_FROM = date(2015, 5, 1)
 # Ballot SC27 (BR 1.6.9): Onion Domain Names in DV/OV certificates, each a valid
 # Version 3 Onion Address (then Appendix C, now Appendix B).
 ONION_V3_FROM = date(2020, 3, 27)
@@ -225,5 +233,8 @@ RESERVED_IP_BANNED_FROM = date(2015, 11, 1)
 # EV Guidelines 1.7.0 (ballot SC17), in force 2020-01-31: the syntax of an EV subject's
 # organizationIdentifier (EVG 9.2.8) and the CA/B Forum extension repeating it (9.8.2).
 EV_ORGANIZATION_IDENTIFIER_FROM = date(2020, 1, 31)
+# BR 4.2.2 (ballot SC-086): no Domain Name ending in an IP Reverse Zone Suffix
+# (in-addr.arpa, ip6.arpa) in certificates issued from this date.
+IP_REVERSE_ZONE_BANNED_FROM = date(2026, 3, 15)
 # BR 7.1.2.4: from this date the Precertificate Signing CA profile MUST NOT be used.
 PRECERT_SIGNING_CA_RETIRED = date(2026, 3, 15)

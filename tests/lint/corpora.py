@@ -138,19 +138,21 @@ def certkeeper_findings(case: Case) -> tuple[Finding, ...]:
 def verdict(case: Case, findings: Iterable[Finding]) -> str | None:
     """How certkeeper disagrees with the corpus on this case, or None when it agrees.
 
-    pkilint judges every certificate by today's rules, so a legacy finding counts as
-    flagging it; zlint judges by the rules in force at notBefore, so a zlint error that
-    certkeeper names only as legacy means the two date the rule differently."""
+    pkilint judges most rules as they stand today whatever the certificate's date, so a
+    legacy finding counts as flagging a failing case; on a case pkilint expects to pass,
+    only a real defect is a false positive (a legacy finding says the certificate was
+    compliant when issued). zlint judges by the rules in force at notBefore, so a zlint
+    error that certkeeper names only as legacy means the two date the rule differently."""
     findings = list(findings)
     if case.corpus == "zlint":
         named = [f for f in findings if f.lint_id in case.wanted]
         if not named:
             return "missed"
         return None if any(not f.legacy for f in named) else "legacy_only"
-    flagged = bool(errors(findings))
-    if case.expect_fail and not flagged:
+    found = errors(findings)
+    if case.expect_fail and not found:
         return "missed"
-    if not case.expect_fail and flagged:
+    if not case.expect_fail and any(not f.legacy for f in found):
         return "false_positive"
     return None
 

@@ -31,7 +31,9 @@ def ev_subject(org_id: str | None) -> x509.Name:
     return x509.Name(attrs)
 
 
-def cabf_ext(scheme: str, country: str, ref: str, state: str | None = None) -> x509.Extension:
+def cabf_ext(
+    scheme: str, country: str, ref: str, state: str | None = None
+) -> x509.Extension[x509.ExtensionType]:
     body = tlv(0x13, scheme.encode()) + tlv(0x13, country.encode())
     if state is not None:
         body += tlv(0x80, state.encode())
@@ -40,7 +42,7 @@ def cabf_ext(scheme: str, country: str, ref: str, state: str | None = None) -> x
     return x509.Extension(ext.oid, False, ext)
 
 
-def ev_leaf(org_id: str | None, ext: x509.Extension | None) -> bytes:
+def ev_leaf(org_id: str | None, ext: x509.Extension[x509.ExtensionType] | None) -> bytes:
     extra = [(ext.value, False)] if ext is not None else []
     return leaf(subject=ev_subject(org_id), policies=EV, extra=extra)
 
@@ -82,7 +84,9 @@ def test_extension_contents_are_checked_too() -> None:
     [None, cabf_ext("NTR", "GB", "87654321"), cabf_ext("NTR", "GB", "12345678", state="LN")],
     ids=["absent", "other-reference", "extra-state"],
 )
-def test_extension_must_repeat_the_attribute(ext: x509.Extension | None) -> None:
+def test_extension_must_repeat_the_attribute(
+    ext: x509.Extension[x509.ExtensionType] | None,
+) -> None:
     assert "e_ev_organization_identifier_extension_mismatch" in lint_cert(
         ev_leaf("NTRGB-12345678", ext)
     )

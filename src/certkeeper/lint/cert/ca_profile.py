@@ -8,6 +8,8 @@ to all, and per profile where they differ.
 
 from __future__ import annotations
 
+import re
+
 from certkeeper import br
 from certkeeper.lint.cert.common import BR2, CERT, EXT, SUBJ, Out, since
 from certkeeper.lint.cert.extensions import reserved_policy
@@ -30,6 +32,7 @@ from certkeeper.lint.document import (
     GN_IP,
     GN_OTHER,
     GN_RFC822,
+    GN_URI,
     OID_CERT_POLICIES,
     OID_CRLDP,
     OID_SAN,
@@ -324,14 +327,19 @@ def _subtrees(doc: CertificateDocument) -> list[tuple[str, int, bytes, list[str]
     return out
 
 
+# RFC 5280 4.2.1.10: a URI constraint names the host part, as a fully qualified domain
+# name, which may start with a period to mean any host below the domain.
+_URI_HOST_CONSTRAINT = re.compile(r"\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+
+
 @lint(
     "e_name_constraints_invalid",
     Severity.ERROR,
     "RFC 5280 4.2.1.10; BR 7.1.2.10.8",
     "nameConstraints must hold permitted or excluded subtrees, none empty, without minimum "
-    "or maximum, and iPAddress bases of 8 or 32 octets (address and mask).",
+    "or maximum, iPAddress bases of 8 or 32 octets (address and mask) and URI bases that are "
+    "fully qualified domain names; judged in any certificate that carries it.",
     CERT,
-    cert_types=CA_TYPES,
 )
 def name_constraints_invalid(doc: CertificateDocument, ctx: LintContext) -> Out:
     where = f"{EXT}.nameConstraints"
@@ -344,6 +352,8 @@ def name_constraints_invalid(doc: CertificateDocument, ctx: LintContext) -> Out:
         out.extend((where, f"{kind}: {p}" if kind else p) for p in problems)
         if gn == GN_IP and len(value) not in (8, 32):
             out.append((where, f"{kind} iPAddress base is {len(value)} octets, not 8 or 32"))
+        if gn == GN_URI and not _URI_HOST_CONSTRAINT.fullmatch(value.decode("latin-1")):
+            out.append((where, f"{kind} URI base {value!r} is not a fully qualified domain name"))
     return out
 
 

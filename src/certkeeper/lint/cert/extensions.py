@@ -46,6 +46,7 @@ from certkeeper.lint.engine import (
     Severity,
     lint,
 )
+from certkeeper.x509.der import DerError, header
 
 CERT = (DocType.CERTIFICATE,)
 Out = Iterable[tuple[str, str]]
@@ -1222,3 +1223,45 @@ def nocheck(doc: CertificateDocument, ctx: LintContext) -> Out:
 )
 def sct_critical(doc: CertificateDocument, ctx: LintContext) -> Out:
     return _must_not_be_critical(doc, OID_SCT_LIST, "signedCertificateTimestampList")
+
+
+def sct_list_problem(value: bytes) -> str | None:
+    """What RFC 6962 3.3 rejects in an SCT list extension value (an OCTET STRING holding
+    the TLS-encoded SignedCertificateTimestampList), or None."""
+    try:
+        tag, cs, ce = header(value, 0, len(value))
+    except DerError as exc:
+        return f"the value is not DER: {exc}"
+    if tag != 0x04 or ce != len(value):
+        return "the value is not one OCTET STRING"
+    data = value[cs:ce]
+    if len(data) < 2 or int.from_bytes(data[:2]) != len(data) - 2:
+        return "the list length does not match its contents"
+    if len(data) == 2:
+        return "the list is empty"
+    pos, count = 2, 0
+    while pos < len(data):
+        if pos + 2 > len(data):
+            return f"SCT {count} has a truncated length"
+        size = int.from_bytes(data[pos : pos + 2])
+        # version (1) + log id (32) + timestamp (8) + extensions (2+) + algorithms (2) +
+        # signature (2+): 47 octets at least.
+        if size < 47 or pos + 2 + size > len(data):
+            return f"SCT {count} has length {size}, which does not fit"
+        if data[pos + 2] != 0:
+            return f"SCT {count} has version {data[pos + 2]}, not v1 (0)"
+        pos, count = pos + 2 + size, count + 1
+    return None
+
+
+@lint(
+    "e_sct_list_invalid",
+    Severity.ERROR,
+    "RFC 6962 3.3; BR 7.1.2.11.3",
+    "The embedded SCT list must be a non-empty, correctly length-prefixed list of v1 SCTs.",
+    CERT,
+)
+def sct_list_invalid(doc: CertificateDocument, ctx: LintContext) -> Out:
+    ext = doc.ext.get(OID_SCT_LIST)
+    problem = None if ext is None else sct_list_problem(ext.value)
+    return [] if problem is None else [(f"{EXT}.signedCertificateTimestampList", problem)]

@@ -9,13 +9,21 @@ import base64
 import binascii
 import hashlib
 import ipaddress
+import re
 
 from certkeeper import br
 from certkeeper.lint import names
-from certkeeper.lint.cert.common import BR2, CERT, EXT, SUBJ, Out
+from certkeeper.lint.cert.common import BR2, CERT, EXT, SUBJ, Out, since
 from certkeeper.lint.context import LintContext
 from certkeeper.lint.document import (
     ATTR_CN,
+    ATTR_GIVEN_NAME,
+    ATTR_L,
+    ATTR_O,
+    ATTR_POSTAL_CODE,
+    ATTR_ST,
+    ATTR_STREET,
+    ATTR_SURNAME,
     OID_INHIBIT_ANY_POLICY,
     OID_POLICY_CONSTRAINTS,
     OID_POLICY_MAPPINGS,
@@ -163,27 +171,38 @@ def onion_v3_problem(label: str) -> str | None:
     return None
 
 
+_ONION_V2 = re.compile(r"[a-z2-7]{16}")
+
+
 @lint(
     "e_san_dns_onion_invalid",
     Severity.ERROR,
-    "BR Appendix B; RFC 7686",
-    "An Onion Domain Name must have a valid Version 3 Onion Address as the label left of 'onion'.",
+    "BR Appendix B; RFC 7686; ballot 144",
+    "An Onion Domain Name must have a valid Version 3 Onion Address as the label left of "
+    "'onion' (before ballot SC27: a version 2 or 3 address).",
     CERT,
     cert_types=LEAF_TYPES,
-    effective=br.ONION_V3_FROM,
+    effective=br.ONION_EV_ONLY_FROM,
+    revised=br.ONION_V3_FROM,
 )
 def onion_names(doc: CertificateDocument, ctx: LintContext) -> Out:
+    v3_only = since(doc, ctx, br.ONION_V3_FROM)
+    where = f"{EXT}.subjectAltName"
     out = []
     for name in doc.dns_names:
         labels = name.lower().split(".")
         if labels[-1] != "onion":
             continue
         if len(labels) < 2:
-            out.append((f"{EXT}.subjectAltName", f"dNSName {name!r} has no onion address"))
+            out.append((where, f"dNSName {name!r} has no onion address"))
             continue
         problem = onion_v3_problem(labels[-2])
+        if not v3_only:
+            if problem is not None and not _ONION_V2.fullmatch(labels[-2]):
+                out.append((where, f"dNSName {name!r}: not a version 2 or 3 onion address"))
+            continue
         if problem is not None:
-            out.append((f"{EXT}.subjectAltName", f"dNSName {name!r}: {problem}"))
+            out.append((where, f"dNSName {name!r}: {problem}"))
     return out
 
 
@@ -206,4 +225,81 @@ def cn_reserved_ip(doc: CertificateDocument, ctx: LintContext) -> Out:
         problem = names.ip_problem(ip.packed)
         if problem is not None:
             out.append((SUBJ, f"commonName: {problem}"))
+    return out
+
+
+_ADDRESS = {
+    ATTR_L: "localityName",
+    ATTR_ST: "stateOrProvinceName",
+    ATTR_STREET: "streetAddress",
+    ATTR_POSTAL_CODE: "postalCode",
+}
+
+
+@lint(
+    "e_sub_subject_address_without_name",
+    Severity.ERROR,
+    "BR 7.1.4.2.2 (BR 1.x); BR 7.1.2.7.2-4",
+    "A subscriber subject with locality, state, street or postal code must also name the "
+    "organization or the individual (organizationName, or givenName and surname).",
+    CERT,
+    cert_types=LEAF_TYPES,
+    effective=br.SUBJECT_ADDRESS_NEEDS_NAME_FROM,
+)
+def address_without_name(doc: CertificateDocument, ctx: LintContext) -> Out:
+    if any(doc.subject_values(oid) for oid in (ATTR_O, ATTR_GIVEN_NAME, ATTR_SURNAME)):
+        return ()
+    return [
+        (SUBJ, f"{label} without organizationName, givenName or surname")
+        for oid, label in _ADDRESS.items()
+        if doc.subject_values(oid)
+    ]
+
+
+_REVERSE_ZONES = (".in-addr.arpa", ".ip6.arpa")
+
+
+def reverse_zone_address(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a full reverse-zone name (RFC 1035 3.5, RFC 3596 2.5) stands for."""
+    lower = name.lower()
+    try:
+        if lower.endswith(".in-addr.arpa"):
+            labels = lower[: -len(".in-addr.arpa")].split(".")
+            return ipaddress.IPv4Address(".".join(reversed(labels))) if len(labels) == 4 else None
+        if lower.endswith(".ip6.arpa"):
+            nibbles = lower[: -len(".ip6.arpa")].split(".")
+            if len(nibbles) != 32 or any(len(n) != 1 for n in nibbles):
+                return None
+            return ipaddress.IPv6Address(int("".join(reversed(nibbles)), 16))
+    except ValueError:
+        return None
+    return None
+
+
+@lint(
+    "e_sub_reverse_zone_name",
+    Severity.ERROR,
+    "BR 4.2.2; BR 7.1.2.7.12",
+    "No domain name may end in an IP Reverse Zone Suffix (in-addr.arpa, ip6.arpa) from "
+    "2026-03-15; before that, none may be the reverse-zone name of a Reserved IP Address.",
+    CERT,
+    cert_types=LEAF_TYPES,
+    effective=br.RESERVED_IP_BANNED_FROM,
+    revised=br.IP_REVERSE_ZONE_BANNED_FROM,
+)
+def reverse_zone(doc: CertificateDocument, ctx: LintContext) -> Out:
+    banned = since(doc, ctx, br.IP_REVERSE_ZONE_BANNED_FROM)
+    out = []
+    for where, name in [(f"{EXT}.subjectAltName", n) for n in doc.dns_names] + [
+        (SUBJ, cn) for cn in _cn_texts(doc)
+    ]:
+        if not name.lower().rstrip(".").endswith(_REVERSE_ZONES):
+            continue
+        if banned:
+            out.append((where, f"{name!r} ends in an IP Reverse Zone Suffix"))
+            continue
+        ip = reverse_zone_address(name.rstrip("."))
+        problem = None if ip is None else names.ip_problem(ip.packed)
+        if problem is not None:
+            out.append((where, f"{name!r} is the reverse-zone name of {ip}: {problem}"))
     return out
