@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from lintkit import issuing_ca, leaf, make_crl, make_ocsp, root
 from typer.testing import CliRunner
 
+from certkeeper.br import IP_REVERSE_ZONE_BANNED_FROM
 from certkeeper.cli.main import app
 from certkeeper.errors import InputError
 from certkeeper.lint.document import CertificateDocument, load_document
@@ -104,3 +106,22 @@ def test_tls_documents_stay_in_scope(data: bytes) -> None:
 def test_precert_signing_ca_type_name() -> None:
     doc = load_as(issuing_ca("ec").der, "ca.der", DocumentKind.precert_signing_ca)
     assert doc.cert_type is CertType.PRECERT_SIGNING_CA
+
+
+def test_legacy_findings_are_reported_apart_and_never_fail(tmp_path: Path) -> None:
+    # A public reverse-zone name was allowed until BR 4.2.2 banned them on 2026-03-15.
+    day = dt.datetime.combine(IP_REVERSE_ZONE_BANNED_FROM, dt.time(), dt.UTC)
+    path = _write(
+        tmp_path,
+        "old.pem",
+        leaf(names=("www.example.com", "4.4.8.8.in-addr.arpa"), not_before=day - dt.timedelta(1)),
+    )
+    code, report = _json([str(path)])
+    assert code == 0 and "e_sub_reverse_zone_name" not in json.dumps(report)
+    code, report = _json(["--legacy", str(path)])
+    findings = report[0]["findings"]
+    assert isinstance(findings, list)
+    legacy = [f for f in findings if f["lint_id"] == "e_sub_reverse_zone_name"]
+    assert code == 0 and [f["legacy"] for f in legacy] == [True]
+    text = CliRunner().invoke(app, ["lint", "--only-ours", "--legacy", str(path)]).stdout
+    assert "legacy  e_sub_reverse_zone_name" in text and "legacy: 1 finding(s)" in text

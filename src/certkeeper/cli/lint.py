@@ -4,6 +4,8 @@ Exit status: 0 when no ERROR or FATAL finding, 2 when there is one (from either 
 1 for unusable input (one error line, never a traceback). `--type` names what a document
 is instead of detecting it; a certificate made for something other than TLS servers
 (S/MIME, code signing) is reported as out of scope, not linted, unless `--type` is given.
+`--legacy` also reports what rules newer than a document find, marked legacy: how an old
+certificate falls short of today's rules, never a defect of its issuance nor an error exit.
 """
 
 from __future__ import annotations
@@ -91,13 +93,21 @@ def _print_text(
         typer.echo("  no findings from either linter")
         return
     width = max(len(f.lint_id) for f in findings)
-    for f in sorted(findings, key=lambda f: (-f.severity, f.linter, f.lint_id)):
+    for f in sorted(findings, key=lambda f: (f.legacy, -f.severity, f.linter, f.lint_id)):
+        severity = "legacy" if f.legacy else str(f.severity)
         typer.echo(
-            f"  {f.linter:<10} {f.severity!s:<7} {f.lint_id:<{width}}  {f.location}: {f.message}"
+            f"  {f.linter:<10} {severity:<7} {f.lint_id:<{width}}  {f.location}: {f.message}"
         )
     for linter in ("certkeeper", "pkilint"):
-        bad = sum(1 for f in findings if f.linter == linter and f.severity >= Severity.ERROR)
+        bad = sum(
+            1
+            for f in findings
+            if f.linter == linter and f.severity >= Severity.ERROR and not f.legacy
+        )
         typer.echo(f"  {linter}: {bad} error(s)")
+    legacy = sum(1 for f in findings if f.legacy)
+    if legacy:
+        typer.echo(f"  legacy: {legacy} finding(s) under rules newer than the document")
 
 
 def _print_list() -> None:
@@ -160,6 +170,13 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Option("--exclude-source", help="Leave out lints of this source."),
         ] = None,
+        legacy: Annotated[
+            bool,
+            typer.Option(
+                "--legacy",
+                help="Also report what rules newer than each document find (not its defects).",
+            ),
+        ] = False,
     ) -> None:
         """Lint documents with certkeeper's lints and pkilint; non-zero exit on any error."""
         if list_lints:
@@ -170,7 +187,7 @@ def register(app: typer.Typer) -> None:
         from certkeeper.lint.pkilint_adapter import PkilintLinter
 
         sources = _sources(source, exclude_source)
-        ctx = LintContext(issuer=_load_issuer(issuer) if issuer else None)  # type: ignore[arg-type]
+        ctx = LintContext(issuer=_load_issuer(issuer) if issuer else None, legacy=legacy)  # type: ignore[arg-type]
         pkilint = None if only_ours else PkilintLinter()
         worst = Severity.INFO
         report = []
@@ -178,7 +195,7 @@ def register(app: typer.Typer) -> None:
             doc_type, cert_type, findings, scope = lint_file(
                 path, ctx, not only_ours, pkilint, kind, sources
             )
-            worst = max([worst, *(f.severity for f in findings)])
+            worst = max([worst, *(f.severity for f in findings if not f.legacy)])
             if output is LintFormat.json:
                 report.append(
                     {
