@@ -2,7 +2,8 @@
 # Set up everything certkeeper needs, from nothing: Debian packages (openssl; PostgreSQL
 # for the database tests; certbot, lego and pebble (with pebble-challtestsrv, a DNS server)
 # for the ACME tests and benchmark; knot, a DNS server for the CAA tests; SoftHSM2 for the PKCS#11 signer tests; chromium for rendering the HTML incident report), a
-# virtual environment in .venv, and the package with its development tools. Safe to run
+# virtual environment in .venv, and the package with its development tools; the newest
+# certbot from PyPI in .venv-certbot for the integration tests. Safe to run
 # again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,4 +54,14 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
   .venv/bin/python -c 'import certkeeper, pkilint, sqlalchemy, typer' 
   touch "$stamp"
+fi
+
+# The newest certbot from PyPI (ARI, ACME profiles) for the integration tests, beside
+# Debian's older one; a virtual environment of its own, so its pins never meet ours.
+CERTBOT_PYPI=5.8.0
+if ! .venv-certbot/bin/certbot --version 2>&1 | grep -qx "certbot $CERTBOT_PYPI"; then
+  echo "setup: installing certbot $CERTBOT_PYPI from PyPI into .venv-certbot" >&2
+  "$PY" -m venv .venv-certbot
+  .venv-certbot/bin/python -m pip install -q "certbot==$CERTBOT_PYPI" 2>&1 | grep -v "^WARNING: Location" || true
+  .venv-certbot/bin/certbot --version >/dev/null
 fi

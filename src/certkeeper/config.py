@@ -511,8 +511,9 @@ syslog = false
 # accounts_per_ip_per_3_hours = 10
 # Retry-After (seconds) while an order or challenge is processing.
 # processing_retry_after = 1
-# Retry-After (seconds) of a renewal-info answer outside an incident.
-# renewal_info_retry_after = 21600
+# Retry-After (seconds) of a renewal-info answer outside an incident (60 to 3600: the
+# longest one bounds how late a client hears of an incident).
+# renewal_info_retry_after = 3600
 # ACME profiles offered in the directory: name = {{ ecdsa = "...", rsa = "..." }}.
 # profiles = {{ classic = {{ ecdsa = "tls-dv-ecdsa", rsa = "tls-dv-rsa" }} }}
 

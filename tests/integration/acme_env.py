@@ -49,6 +49,8 @@ from acme_client import ari_cert_id  # noqa: E402
 CERTKEEPER = ROOT / ".venv" / "bin" / "certkeeper"
 HOOK = Path(__file__).resolve().with_name("dns_hook.py")
 CERTBOT = "/usr/bin/certbot"
+# the newest certbot from PyPI (ARI, ACME profiles), installed by scripts/setup.sh
+CERTBOT_PYPI = str(ROOT / ".venv-certbot" / "bin" / "certbot")
 LEGO = "/usr/bin/lego"
 OPENSSL = "/usr/bin/openssl"
 # The CA's issuer domain name in CAA records (RFC 8659 4.2).
@@ -354,11 +356,11 @@ class AcmeCa:
 
     # --- the clients ------------------------------------------------------------------
 
-    def certbot(self, state: Path, *args: str) -> Run:
+    def certbot(self, state: Path, *args: str, binary: str = CERTBOT) -> Run:
         env = dict(self.env, CHALLTESTSRV_MANAGEMENT=f"127.0.0.1:{self.dns.management}")
         return run(
             [
-                CERTBOT, *args, "--non-interactive",
+                binary, *args, "--non-interactive",
                 "--server", self.directory,
                 "--config-dir", str(state / "config"),
                 "--work-dir", str(state / "work"),

@@ -10,21 +10,23 @@ names another CA makes the client fail with our `caa` problem.
 Neither certbot 2.1 nor lego 4.9.1 implements ARI (RFC 9773; certbot does from 4.1,
 later lego releases have an experimental `renew --ari-enable`): for them the test makes
 the renewal decision from our renewal-info answer exactly as an ARI client would (window
-start in the past: renew now) and then runs the client's own renewal. The `replaces`
-field is shown with benchmarks/acme_client.py, which implements ARI.
+start in the past: renew now) and then runs the client's own renewal. The newest
+certbot from PyPI (scripts/setup.sh puts it in .venv-certbot) makes that decision
+itself, and asks for ACME profiles by name. The `replaces` field is shown with
+benchmarks/acme_client.py, which implements ARI.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from acme_client import AcmeClient, ChallengeServer, ari_cert_id
 from cryptography import x509
 
 from factories import csr_der
-from integration.acme_env import AcmeCa, issuer_pem_for, load_pem, san_names
+from integration.acme_env import CERTBOT_PYPI, AcmeCa, issuer_pem_for, load_pem, san_names
 
 EXPLANATION = "https://status.certkeeper.test/incidents/7"
 
@@ -164,6 +166,57 @@ def test_certbot_register_http01_dns01_ari_renewal_and_revoke(ca: AcmeCa, tmp_pa
 
     unregister = ca.certbot(state, "unregister").check()
     assert "deactivated" in unregister.output.lower()
+
+
+def test_newest_certbot_asks_for_profiles_and_renews_when_ari_says_so(
+    ca: AcmeCa, tmp_path: Path
+) -> None:
+    state = tmp_path / "certbot-pypi"
+    ca.certbot(
+        state, "register", "--agree-tos", "-m", "admin@pypi-it.example.com", binary=CERTBOT_PYPI
+    ).check()
+    standalone = [
+        "certonly", "--standalone", "--preferred-challenges", "http",
+        "--http-01-port", str(ca.http_port), "--http-01-address", "127.0.0.1",
+    ]  # fmt: skip
+    live = state / "config" / "live"
+
+    # a profile by name: the short-lived one (BR: at most 7 days)
+    ca.certbot(
+        state, *standalone, "--required-profile", "shortlived",
+        "--cert-name", "short", "-d", "short.pypi-it.example.com", binary=CERTBOT_PYPI,
+    ).check()  # fmt: skip
+    short = load_pem(live / "short" / "cert.pem")
+    assert short.not_valid_after_utc - short.not_valid_before_utc <= timedelta(days=7)
+    assert_chain_ok(ca, live / "short" / "fullchain.pem")
+
+    # a profile the server does not offer: no certificate, and the client says why
+    refused = ca.certbot(
+        state, *standalone, "--required-profile", "nosuch",
+        "--cert-name", "none", "-d", "none.pypi-it.example.com", binary=CERTBOT_PYPI,
+    )  # fmt: skip
+    assert refused.returncode != 0 and "nosuch" in refused.output
+    assert not (live / "none").exists()
+
+    # the default profile, then ARI: a quiet certificate is not due; one that an incident
+    # put in the past is renewed by `certbot renew` itself, without --force-renewal
+    renew = ["renew", "--no-random-sleep-on-renew"]
+    for name in ("calm", "web"):
+        ca.certbot(
+            state, *standalone, "--cert-name", name, "-d", f"{name}.pypi-it.example.com",
+            binary=CERTBOT_PYPI,
+        ).check()  # fmt: skip
+    calm, first = (load_pem(live / n / "cert.pem") for n in ("calm", "web"))
+    assert first.not_valid_after_utc - first.not_valid_before_utc > timedelta(days=7)
+    assert_normal_window(ca, calm)
+    ca.open_incident(first, EXPLANATION)
+    assert_renew_now(ca, first)
+    ca.certbot(state, *renew, "--cert-name", "calm", binary=CERTBOT_PYPI).check()
+    assert load_pem(live / "calm" / "cert.pem").serial_number == calm.serial_number
+    ca.certbot(state, *renew, "--cert-name", "web", binary=CERTBOT_PYPI).check()
+    renewed = load_pem(live / "web" / "cert.pem")
+    assert renewed.serial_number != first.serial_number
+    assert_chain_ok(ca, live / "web" / "cert.pem")
 
 
 # --- lego -----------------------------------------------------------------------------

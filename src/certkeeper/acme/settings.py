@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from certkeeper.acme.ari import MAX_RETRY_AFTER_SECONDS
 from certkeeper.tomlcheck import TomlProblem, check_keys, get
 
 _PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
@@ -63,7 +64,8 @@ class AcmeSettings:
     # Seconds a client is told to wait before polling a resource still processing.
     processing_retry_after: int = 1
     # Seconds a client is told to wait before asking for renewal information again.
-    renewal_info_retry_after: int = 21600
+    # (at most MAX_RETRY_AFTER_SECONDS: it bounds how late a client hears of an incident)
+    renewal_info_retry_after: int = 3600
     # ACME profiles clients may name in newOrder; an order without one uses ecdsa_profile
     # or rsa_profile (the "classic" profile, listed first by default).
     profiles: tuple[AcmeProfile, ...] = (
@@ -86,7 +88,7 @@ _INT_KEYS: dict[str, tuple[int, int]] = {
     "failed_validations_per_account_name_per_hour": (0, 1_000_000),
     "accounts_per_ip_per_3_hours": (0, 1_000_000),
     "processing_retry_after": (1, 3600),
-    "renewal_info_retry_after": (60, 7 * 86400),
+    "renewal_info_retry_after": (60, MAX_RETRY_AFTER_SECONDS),
 }
 
 _KEYS = (
