@@ -302,3 +302,29 @@ def test_policy_criticality_applies_to_precert_signing_ca() -> None:
     assert CertificateDocument(bad).cert_type is CertType.PRECERT_SIGNING_CA
     assert "e_policies_critical" in lint_cert(bad)
     assert "e_policies_critical" not in lint_cert(precert_ca())
+
+
+def _constraints(permitted: list[x509.GeneralName], excluded: list[x509.GeneralName]) -> bytes:
+    nc = x509.NameConstraints(
+        permitted_subtrees=permitted or None, excluded_subtrees=excluded or None
+    )
+    return sub_ca(extra=[nc])
+
+
+def test_technically_constrained_ca_constrains_every_name_type() -> None:
+    dir_name = x509.DirectoryName(ca_name(cn=None))
+    v4_all = x509.IPAddress(ipaddress.ip_network("0.0.0.0/0"))
+    v6_all = x509.IPAddress(ipaddress.ip_network("::/0"))
+    complete = _constraints([x509.DNSName("example.com"), dir_name], [v4_all, v6_all])
+    assert "e_constrained_ca_name_constraints_incomplete" not in lint_cert(complete)
+    no_v4 = _constraints([x509.DNSName("example.com"), dir_name], [v6_all])
+    assert "e_constrained_ca_name_constraints_incomplete" in lint_cert(no_v4)
+    no_dns = _constraints([dir_name], [x509.DNSName("example.org"), v4_all, v6_all])
+    assert "e_constrained_ca_name_constraints_incomplete" in lint_cert(no_dns)
+    assert "e_constrained_ca_name_constraints_incomplete" not in lint_cert(sub_ca())
+
+
+@pytest.mark.parametrize("base", [b".mil", b"*.example.com", b"foo.onion"])
+def test_dns_name_constraint_bases_are_domain_names(base: bytes) -> None:
+    value = sequence(tlv(0xA1, subtree(tlv(0x82, base))))
+    assert "e_name_constraints_invalid" in lint_cert(sub_ca(extra=[raw_nc(value)]))

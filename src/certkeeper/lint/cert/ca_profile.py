@@ -13,6 +13,7 @@ import re
 from certkeeper import br
 from certkeeper.lint.cert.common import BR2, CERT, EXT, SUBJ, Out, since
 from certkeeper.lint.cert.extensions import reserved_policy
+from certkeeper.lint.cert.subscriber_rules import onion_v3_problem
 from certkeeper.lint.context import LintContext
 from certkeeper.lint.document import (
     ATTR_C,
@@ -337,8 +338,9 @@ _URI_HOST_CONSTRAINT = re.compile(r"\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
     Severity.ERROR,
     "RFC 5280 4.2.1.10; BR 7.1.2.10.8",
     "nameConstraints must hold permitted or excluded subtrees, none empty, without minimum "
-    "or maximum, iPAddress bases of 8 or 32 octets (address and mask) and URI bases that are "
-    "fully qualified domain names; judged in any certificate that carries it.",
+    "or maximum, iPAddress bases of 8 or 32 octets (address and mask), dNSName bases in "
+    "preferred name syntax and URI bases that are fully qualified domain names; judged in "
+    "any certificate that carries it.",
     CERT,
 )
 def name_constraints_invalid(doc: CertificateDocument, ctx: LintContext) -> Out:
@@ -354,7 +356,68 @@ def name_constraints_invalid(doc: CertificateDocument, ctx: LintContext) -> Out:
             out.append((where, f"{kind} iPAddress base is {len(value)} octets, not 8 or 32"))
         if gn == GN_URI and not _URI_HOST_CONSTRAINT.fullmatch(value.decode("latin-1")):
             out.append((where, f"{kind} URI base {value!r} is not a fully qualified domain name"))
+        if gn == GN_DNS and value:
+            out += [(where, f"{kind} {p}") for p in _dns_base_problems(value.decode("latin-1"))]
     return out
+
+
+def _dns_base_problems(name: str) -> list[str]:
+    """RFC 5280 4.2.1.10: a dNSName constraint is a domain name in preferred name syntax
+    (no leading period, no wildcard); an onion name, a valid version 3 address."""
+    if not _DNS_CONSTRAINT.fullmatch(name):
+        return [f"dNSName base {name!r} is not in preferred name syntax"]
+    labels = name.lower().split(".")
+    if labels[-1] == "onion" and len(labels) > 1 and onion_v3_problem(labels[-2]) is not None:
+        return [f"dNSName base {name!r} is not a valid version 3 onion name"]
+    return []
+
+
+_DNS_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DNS_CONSTRAINT = re.compile(rf"{_DNS_LABEL}(?:\.{_DNS_LABEL})*")
+
+
+def _constrains_all(subtrees: list[tuple[str, int, bytes, list[str]]]) -> list[str]:
+    """BR 7.1.2.5.2: the name types a technically constrained TLS CA leaves open."""
+    permitted = [(gn, v) for kind, gn, v, _ in subtrees if kind == "permitted"]
+    excluded = [(gn, v) for kind, gn, v, _ in subtrees if kind == "excluded"]
+    missing = []
+    if not any(gn == GN_DNS for gn, _ in permitted) and (GN_DNS, b"") not in excluded:
+        missing.append("dNSName (no permitted subtree, no zero-length exclusion)")
+    for size, label in ((8, "IPv4"), (32, "IPv6")):
+        if (
+            not any(gn == GN_IP and len(v) == size for gn, v in permitted)
+            and (
+                GN_IP,
+                bytes(size),
+            )
+            not in excluded
+        ):
+            missing.append(f"{label} iPAddress (no permitted range, {label} not all excluded)")
+    if not any(gn == GN_DIRECTORY for gn, _ in permitted):
+        missing.append("directoryName (no permitted subtree)")
+    return missing
+
+
+@lint(
+    "e_constrained_ca_name_constraints_incomplete",
+    Severity.ERROR,
+    "BR 7.1.2.5.2",
+    "A TLS subordinate CA's nameConstraints must permit or wholly exclude dNSName, IPv4 and "
+    "IPv6 iPAddress, and permit at least one directoryName, to make it technically "
+    "constrained.",
+    CERT,
+    cert_types=(CertType.SUBORDINATE_CA,),
+    effective=BR2,
+)
+def constrained_ca_incomplete(doc: CertificateDocument, ctx: LintContext) -> Out:
+    if "2.5.29.30" not in doc.ext:
+        return ()
+    try:
+        subtrees = _subtrees(doc)
+    except (DerError, Malformed, IndexError):
+        return ()  # e_name_constraints_invalid reports it
+    where = f"{EXT}.nameConstraints"
+    return [(where, f"leaves {m} unconstrained") for m in _constrains_all(subtrees)]
 
 
 @lint(
