@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[1] / "data" / "corpora"
 DISAGREEMENTS = ROOT / "disagreements.csv"
 ZLINT_MAP = ROOT / "zlint_map.csv"
 
-# pkilint's certificate type (its test directory) -> what certkeeper lints it as.
-# A non-TLS CA has no certkeeper profile: it is linted as what detection makes of it.
+# pkilint's certificate type (its test directory) -> what certkeeper lints it as (the
+# corpus names the type, as `certkeeper lint --type` would).
 PKILINT_TYPES: dict[str, CertType | None] = {
     "dv_final_certificate": CertType.SUBSCRIBER,
     "ov_final_certificate": CertType.SUBSCRIBER,
@@ -47,7 +47,7 @@ PKILINT_TYPES: dict[str, CertType | None] = {
     "internal_cross_ca": CertType.SUBORDINATE_CA,
     "internal_subscriber_issuing_cross_ca": CertType.SUBORDINATE_CA,
     "internal_unconstrained_tls_ca": CertType.SUBORDINATE_CA,
-    "non_tls_ca": None,
+    "non_tls_ca": CertType.NON_TLS_CA,
     "precert_signing_ca": CertType.PRECERT_SIGNING_CA,
     "ocsp_responder": CertType.OCSP_RESPONDER,
 }

@@ -328,3 +328,25 @@ def test_technically_constrained_ca_constrains_every_name_type() -> None:
 def test_dns_name_constraint_bases_are_domain_names(base: bytes) -> None:
     value = sequence(tlv(0xA1, subtree(tlv(0x82, base))))
     assert "e_name_constraints_invalid" in lint_cert(sub_ca(extra=[raw_nc(value)]))
+
+
+def _non_tls(
+    eku: list[x509.ObjectIdentifier] | None, policies: list[x509.ObjectIdentifier] | None
+) -> set[str]:
+    return lint_cert(sub_ca(eku=eku, policies=policies), CertType.NON_TLS_CA)
+
+
+def test_non_tls_ca_purposes_and_policies() -> None:
+    email = [ExtendedKeyUsageOID.EMAIL_PROTECTION]
+    other = [x509.ObjectIdentifier("1.3.6.1.4.1.55555.1")]
+    found = _non_tls(email, other)
+    assert "e_non_tls_ca_eku_invalid" not in found and "e_non_tls_ca_policies_invalid" not in found
+    assert "e_sub_ca_eku_invalid" not in found  # the TLS rules stay with TLS CAs
+    assert "e_non_tls_ca_eku_invalid" in _non_tls(None, other)
+    assert "e_non_tls_ca_eku_invalid" in _non_tls([*email, ExtendedKeyUsageOID.OCSP_SIGNING], other)
+    assert "e_non_tls_ca_policies_invalid" in _non_tls(email, [DV])
+    any_policy = x509.ObjectIdentifier("2.5.29.32.0")
+    assert "e_non_tls_ca_policies_invalid" in _non_tls(email, [any_policy, *other])
+    assert "e_non_tls_ca_policies_invalid" not in _non_tls(email, [any_policy])
+    # The common CA rules apply: a non-TLS CA still needs keyCertSign and the rest.
+    assert "e_ca_key_usage_missing_cert_sign" not in found

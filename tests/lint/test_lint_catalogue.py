@@ -481,6 +481,19 @@ PASSING: list[Case] = [
         lambda: precert_ca(not_before=dt.datetime(2026, 3, 14, tzinfo=dt.UTC)),
         ctx=ROOT_ISSUER,
     ),
+    # A non-TLS subordinate CA (S/MIME purpose, its own policy) meets BR 7.1.2.3.
+    *(
+        Case(
+            lint_id,
+            lambda: sub_ca(
+                eku=[ExtendedKeyUsageOID.EMAIL_PROTECTION],
+                policies=[x509.ObjectIdentifier("1.3.6.1.4.1.55555.1")],
+            ),
+            cert_type=CertType.NON_TLS_CA,
+            ctx=ROOT_ISSUER,
+        )
+        for lint_id in ("e_non_tls_ca_eku_invalid", "e_non_tls_ca_policies_invalid")
+    ),
 ]
 
 

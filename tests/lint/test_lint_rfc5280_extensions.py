@@ -142,3 +142,9 @@ def test_onion_names_before_sc27_may_be_version_2() -> None:
         names=("www.example.com", "zmap.onion"), not_before=before, policies=("2.23.140.1.1",)
     )
     assert "e_san_dns_onion_invalid" in lint_cert(bad)
+
+
+def test_empty_policy_qualifiers() -> None:
+    info = tlv(0x30, tlv(0x06, bytes.fromhex("67810c010201")) + tlv(0x30, b""))
+    cert = leaf(policies=None, extra=[raw_ext("2.5.29.32", tlv(0x30, info))])
+    assert "e_extension_empty_sequence" in lint_cert(cert)

@@ -48,6 +48,10 @@ class CertType(StrEnum):
     SUBSCRIBER = "subscriber"
     PRECERTIFICATE = "precertificate"
     OCSP_RESPONDER = "ocsp_responder"
+    # BR 7.1.2.3: a Technically Constrained Non-TLS Subordinate CA (its extKeyUsage rules
+    # out TLS). Never detected: named with `--type non-tls-ca`, since detection reports a
+    # CA limited to other purposes as out of scope.
+    NON_TLS_CA = "non_tls_ca"
 
 
 ALL_CERT_TYPES = frozenset(CertType)
@@ -181,8 +185,17 @@ def lint(
     sets: Iterable[str] = ALL_SETS,
     source: str = SOURCE_BR,
     revised: date | None = None,
+    tls_only: bool = False,
 ) -> Callable[[CheckFn], CheckFn]:
-    """Decorator that registers a check function as a lint in the global catalogue."""
+    """Decorator that registers a check function as a lint in the global catalogue.
+
+    A lint for subordinate CAs applies to non-TLS subordinate CAs too (BR 7.1.2.3 builds
+    on the common CA rules of 7.1.2.10), unless it encodes a TLS-only rule (`tls_only`)."""
+    types = frozenset(cert_types)
+    if CertType.SUBORDINATE_CA in types and not tls_only:
+        types |= {CertType.NON_TLS_CA}
+    elif tls_only:
+        types -= {CertType.NON_TLS_CA}
 
     def wrap(fn: CheckFn) -> CheckFn:
         REGISTRY.add(
@@ -193,7 +206,7 @@ def lint(
                 description=description,
                 doc_types=frozenset(doc_types),
                 check=fn,
-                cert_types=frozenset(cert_types),
+                cert_types=types,
                 effective=effective,
                 ineffective=ineffective,
                 revised=revised,

@@ -120,6 +120,8 @@ class PkilintLinter:
             return CertificateType.OCSP_RESPONDER
         if cert_type is CertType.PRECERT_SIGNING_CA:
             return CertificateType.PRECERT_SIGNING_CA
+        if cert_type is CertType.NON_TLS_CA:
+            return CertificateType.NON_TLS_CA
         if cert_type is CertType.SUBORDINATE_CA:
             detected = serverauth.determine_certificate_type(cert)
             if detected in INTERMEDIATE_CERTIFICATE_TYPES:

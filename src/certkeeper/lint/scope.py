@@ -37,6 +37,7 @@ class DocumentKind(StrEnum):
     subordinate = "subordinate"
     precert_signing_ca = "precert-signing-ca"
     ocsp_responder = "ocsp-responder"
+    non_tls_ca = "non-tls-ca"
     crl = "crl"
     ocsp_response = "ocsp-response"
 
@@ -48,6 +49,7 @@ CERT_KINDS: dict[DocumentKind, CertType] = {
     DocumentKind.subordinate: CertType.SUBORDINATE_CA,
     DocumentKind.precert_signing_ca: CertType.PRECERT_SIGNING_CA,
     DocumentKind.ocsp_responder: CertType.OCSP_RESPONDER,
+    DocumentKind.non_tls_ca: CertType.NON_TLS_CA,
 }
 _DOC_KINDS = {DocumentKind.crl: DocType.CRL, DocumentKind.ocsp_response: DocType.OCSP_RESPONSE}
 

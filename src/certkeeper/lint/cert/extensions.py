@@ -573,7 +573,7 @@ def root_eku(doc: CertificateDocument, ctx: LintContext) -> Out:
     "clientAuth, and must not include anyExtendedKeyUsage or other forbidden purposes.",
     CERT,
     cert_types=(CertType.SUBORDINATE_CA,),
-    effective=BR2,
+    effective=BR2,    tls_only=True,
 )
 def sub_ca_eku(doc: CertificateDocument, ctx: LintContext) -> Out:
     eku = doc.safe("eku")
@@ -594,7 +594,7 @@ def sub_ca_eku(doc: CertificateDocument, ctx: LintContext) -> Out:
     "BR 7.1.2.10.6; Mozilla Root Store Policy 5.3",
     "A TLS subordinate CA without extKeyUsage is not technically limited to TLS.",
     CERT,
-    cert_types=(CertType.SUBORDINATE_CA,),
+    cert_types=(CertType.SUBORDINATE_CA,),    tls_only=True,
 )
 def sub_ca_eku_missing(doc: CertificateDocument, ctx: LintContext) -> Out:
     return _missing(doc, OID_EKU, "extKeyUsage")
@@ -1020,7 +1020,7 @@ def root_crldp(doc: CertificateDocument, ctx: LintContext) -> Out:
     "BR 7.1.2.7.6; BR 7.1.2.10.5",
     "Subscriber and subordinate CA certificates must include certificatePolicies.",
     CERT,
-    cert_types=LEAF_TYPES | {CertType.SUBORDINATE_CA},
+    cert_types=LEAF_TYPES | {CertType.SUBORDINATE_CA},    tls_only=True,
 )
 def policies_missing(doc: CertificateDocument, ctx: LintContext) -> Out:
     return _missing(doc, OID_CERT_POLICIES, "certificatePolicies")

@@ -62,8 +62,9 @@ def _sequence(doc: CertificateDocument, oid: str) -> tuple[bytes, list[tuple[int
     "e_extension_empty_sequence",
     Severity.ERROR,
     "RFC 5280 4.2.1.4; 4.2.1.5; 4.2.1.7; 4.2.1.8; 4.2.1.13; 4.2.1.15; 4.2.2.2",
-    "certificatePolicies, policyMappings, issuerAltName, subjectDirectoryAttributes, "
-    "cRLDistributionPoints, freshestCRL and subjectInfoAccess hold at least one element.",
+    "certificatePolicies (and each policyQualifiers), policyMappings, issuerAltName, "
+    "subjectDirectoryAttributes, cRLDistributionPoints, freshestCRL and subjectInfoAccess "
+    "hold at least one element.",
     CERT,
 )
 def empty_sequence(doc: CertificateDocument, ctx: LintContext) -> Out:
@@ -77,7 +78,24 @@ def empty_sequence(doc: CertificateDocument, ctx: LintContext) -> Out:
             continue  # the extension's own lint or the structure lints report it
         if not elements:
             out.append((f"{EXT}.{name}", f"{name} is an empty SEQUENCE"))
+    out += _empty_policy_qualifiers(doc)
     return out
+
+
+def _empty_policy_qualifiers(doc: CertificateDocument) -> list[tuple[str, str]]:
+    """PolicyInformation.policyQualifiers is SEQUENCE SIZE (1..MAX) too, when present."""
+    if "2.5.29.32" not in doc.ext:
+        return []
+    try:
+        v, infos = _sequence(doc, "2.5.29.32")
+        parts = [children(v, cs, ce) for tag, cs, ce in infos if tag == 0x30]
+    except DerError:
+        return []
+    return [
+        (f"{EXT}.certificatePolicies", f"PolicyInformation {i} has empty policyQualifiers")
+        for i, fields in enumerate(parts)
+        if len(fields) > 1 and fields[1][0] == 0x30 and fields[1][1] == fields[1][2]
+    ]
 
 
 def general_name_problem(tag: int, value: bytes) -> str | None:
