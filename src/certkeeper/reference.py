@@ -272,6 +272,8 @@ PROFILE_NOTES: dict[tuple[str, str], str] = {
     (f"{EXT}.subject_key_identifier", "include"): "Include a subjectKeyIdentifier.",
     (f"{EXT}.subject_alt_name", "max_names"): "Most names in one certificate.",
     (f"{EXT}.subject_alt_name", "allow_wildcards"): "Whether wildcard names are allowed.",
+    (f"{EXT}.subject_alt_name", "allow_ip_addresses"): "Whether IP addresses (iPAddress "
+    "entries, RFC 8738 identifiers validated under BR 3.2.2.5) are allowed.",
 }
 
 

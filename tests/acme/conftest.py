@@ -139,8 +139,15 @@ def server_factory(
     os.environ["CERTKEEPER_PASSPHRASE"] = PASSPHRASE
     running: list[tuple[UvicornThread, AcmeApp, CaHome]] = []
 
-    def start(clock: Callable[[], datetime] | None = None, **acme: Any) -> Served:
+    def start(
+        clock: Callable[[], datetime] | None = None,
+        prepare: Callable[[Path], None] | None = None,
+        **acme: Any,
+    ) -> Served:
+        """`prepare(home path)` may edit the home (config, profiles) before it opens."""
         path = make_home(tmp_path_factory.mktemp("acme") / "home", public_ct, public=True)
+        if prepare is not None:
+            prepare(Path(path))
         home = CaHome.open(Path(path))
         validation = ValidationSettings(
             http_port=web.port,

@@ -200,7 +200,12 @@ def test_new_order_refusals(served: Served) -> None:
     ip = client.post(
         str(client.directory["newOrder"]), {"identifiers": [{"type": "ip", "value": "192.0.2.1"}]}
     )
-    assert ip.status == 400 and ip.problem == "unsupportedIdentifier"
+    # RFC 8738 identifiers only under a profile that allows them (test_ip_identifiers.py)
+    assert ip.status == 400 and ip.problem == "rejectedIdentifier"
+    other = client.post(
+        str(client.directory["newOrder"]), {"identifiers": [{"type": "email", "value": "a@b.c"}]}
+    )
+    assert other.status == 400 and other.problem == "unsupportedIdentifier"
     dates = client.new_order(["dates.example.com"], notAfter="2030-01-01T00:00:00Z")
     assert dates.status == 400 and dates.problem == "malformed"
 

@@ -74,12 +74,19 @@ def test_weak_or_unsupported_keys(kind: str, expected: str) -> None:
         load_csr(csr_pem(["a.example.com"], kind))
 
 
-def test_non_dns_subject_alt_names_are_refused() -> None:
-    data = csr_pem(
-        ["a.example.com"], extra_sans=[x509.IPAddress(ipaddress.ip_address("192.0.2.1"))]
-    )
-    with pytest.raises(InputError, match="not a dNSName"):
+def test_other_subject_alt_names_are_refused() -> None:
+    data = csr_pem(["a.example.com"], extra_sans=[x509.RFC822Name("a@example.com")])
+    with pytest.raises(InputError, match="not a dNSName or an iPAddress"):
         load_csr(data)
+
+
+def test_ip_addresses_are_read_in_canonical_text() -> None:
+    """RFC 8738 identifiers: whether a profile takes them is issuance's question."""
+    data = csr_pem(
+        ["a.example.com"],
+        extra_sans=[x509.IPAddress(ipaddress.ip_address("2001:db8:0:0:0:0:0:1"))],
+    )
+    assert load_csr(data).names == ("a.example.com", "2001:db8::1")
 
 
 @settings(max_examples=200, deadline=None)

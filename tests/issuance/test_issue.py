@@ -173,7 +173,6 @@ def test_san_restriction(ca: CaHome) -> None:
 @pytest.mark.parametrize(
     "name",
     [
-        "192.0.2.10",  # an IP address as a dNSName
         "bad_name.example.com",  # underscore
         "host.internal",  # internal name
         "www.ap.gbl",  # seed 002: TLD never delegated
@@ -188,6 +187,12 @@ def test_bad_names_are_refused_before_the_real_key_signs(ca: CaHome, name: str) 
     assert info.value.findings
     assert name in str(info.value) or any(name in f.message for f in info.value.findings)
     assert ca.inventory.count_precertificates(CertificateFilter()) == before
+
+
+def test_an_ip_address_as_a_dns_name_is_refused_in_the_csr() -> None:
+    """An IP address is requested as an iPAddress entry (RFC 8738), never as a dNSName."""
+    with pytest.raises(InputError, match="is an IP address; request it as an iPAddress"):
+        load_csr(csr_pem(["192.0.2.10"]))
 
 
 def test_key_type_must_match_the_profile(ca: CaHome) -> None:

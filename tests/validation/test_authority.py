@@ -112,8 +112,10 @@ def test_seed_002_name_under_undelegated_tld_cannot_be_validated(
     assert refused.value.problem_type == "rejectedIdentifier"
 
 
+# "224.0.0.1": an IP address identifier is reserved (multicast) even where the test
+# setting private_addresses lets loopback and private ones through
 @pytest.mark.parametrize(
-    "bad", ["co.uk", "*.co.uk", "printer.local", "a_b.example.com", "10.0.0.1"]
+    "bad", ["co.uk", "*.co.uk", "printer.local", "a_b.example.com", "224.0.0.1", "*.8.8.8.8"]
 )
 def test_preflight_rejections(ca: CaHome, bad: str) -> None:
     with pytest.raises(RejectedIdentifier):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import socket
 import ssl
 import threading
@@ -23,6 +24,14 @@ from certkeeper.validation.model import ChallengeAttempt
 from certkeeper.validation.settings import ValidationSettings
 
 
+def _general_name(name: str) -> x509.GeneralName:
+    """An iPAddress for an IP address (RFC 8738 6), else a dNSName."""
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
 def challenge_cert(
     sans: list[str], key_authorization: str | None, *, critical: bool = True
 ) -> tuple[bytes, bytes]:
@@ -38,7 +47,7 @@ def challenge_cert(
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(minutes=5))
         .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in sans]), False)
+        .add_extension(x509.SubjectAlternativeName([_general_name(n) for n in sans]), False)
     )
     if key_authorization is not None:
         digest = hashlib.sha256(key_authorization.encode()).digest()

@@ -16,7 +16,7 @@ from typing import Any
 from certkeeper.acme.auth import authenticate, require_account
 from certkeeper.acme.context import Acme, Request, Response, Urls
 from certkeeper.acme.orders import authz_status, rfc3339
-from certkeeper.acme.problems import AcmeProblem, StoredError
+from certkeeper.acme.problems import AcmeProblem, StoredError, identifier_json
 from certkeeper.store.acme import AccountRow, AuthorizationRow, ChallengeRow
 from certkeeper.validation.model import ChallengeAttempt
 
@@ -47,7 +47,7 @@ def authz_json(acme: Acme, urls: Urls, authz: AuthorizationRow) -> dict[str, Any
     if status == "valid":  # RFC 8555 7.1.4: the challenge that succeeded, if any
         challenges = tuple(c for c in challenges if c.status == "valid") or challenges
     doc: dict[str, Any] = {
-        "identifier": {"type": "dns", "value": authz.identifier},
+        "identifier": identifier_json(authz.identifier),
         "status": status,
         "expires": rfc3339(authz.expires),
         "challenges": [challenge_json(urls, c) for c in challenges],

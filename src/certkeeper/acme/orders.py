@@ -27,9 +27,10 @@ from certkeeper.acme import jws
 from certkeeper.acme.ari import parse_cert_id
 from certkeeper.acme.auth import Verified, authenticate, require_account
 from certkeeper.acme.context import PEM_CHAIN_TYPE, Acme, Request, Response, Urls
-from certkeeper.acme.problems import AcmeProblem, StoredError, Subproblem
+from certkeeper.acme.problems import AcmeProblem, StoredError, Subproblem, identifier_json
 from certkeeper.errors import CertkeeperError, InputError, IssuanceRefused, NotFound
 from certkeeper.store.acme import AccountRow, AuthorizationRow, NewAuthorization, OrderRow
+from certkeeper.validation.ip_identifiers import canonical, is_ip, parse_ip
 
 log = logging.getLogger("certkeeper.acme")
 
@@ -55,7 +56,9 @@ def parse_time(value: Any, what: str) -> datetime | None:
 
 
 def check_identifiers(value: Any, limit: int) -> list[str]:
-    """The order's names in request order: dns type only, lower-case, no duplicates."""
+    """The order's names in request order: dns names lower-case, ip addresses (RFC 8738)
+    in canonical text, no duplicates. Whether the profile takes IP addresses is asked
+    later (`_ip_allowed`)."""
     if not isinstance(value, list) or not value:
         raise AcmeProblem("malformed", "identifiers must be a non-empty list")
     if len(value) > limit:
@@ -65,12 +68,22 @@ def check_identifiers(value: Any, limit: int) -> list[str]:
         if not isinstance(item, dict) or set(item) != {"type", "value"}:
             raise AcmeProblem("malformed", "each identifier is an object with type and value")
         kind, name = item["type"], item["value"]
-        if kind != "dns":
+        if kind not in ("dns", "ip"):
             raise AcmeProblem(
-                "unsupportedIdentifier", f"identifier type {str(kind)[:20]!r}: only dns is issued"
+                "unsupportedIdentifier",
+                f"identifier type {str(kind)[:20]!r}: only dns and ip are issued",
             )
         if not isinstance(name, str) or not name:
             raise AcmeProblem("malformed", "identifier value must be a non-empty string")
+        if kind == "ip":
+            address = _ip_value(name)
+            if address not in names:
+                names.append(address)
+            continue
+        if is_ip(name):
+            raise AcmeProblem(
+                "malformed", f"{name[:64]!r} is an IP address: its identifier type is ip"
+            )
         norm = name.lower()
         if norm.endswith("."):
             raise AcmeProblem("rejectedIdentifier", f"{name[:255]!r}: drop the trailing dot")
@@ -92,6 +105,46 @@ def check_identifiers(value: Any, limit: int) -> list[str]:
     return names
 
 
+def _ip_value(value: str) -> str:
+    """RFC 8738 3: an IPv4 address in dotted decimal, an IPv6 one in RFC 5952 text."""
+    ip = parse_ip(value)
+    if ip is None or value != value.strip():
+        raise AcmeProblem(
+            "rejectedIdentifier",
+            f"{value[:64]!r} is not an IP address",
+            subproblems=(Subproblem("rejectedIdentifier", "not an IP address", value[:64]),),
+        )
+    return canonical(ip)
+
+
+def _ip_allowed(acme: Acme, names: list[str], profile: str | None) -> None:
+    """IP identifiers only under an ACME profile whose certkeeper profiles (both key
+    types) allow iPAddress entries; the built-in DV profiles do not."""
+    ips = [n for n in names if is_ip(n)]
+    if not ips:
+        return
+    chosen = acme.settings.profile(profile) if profile else None
+    ids = (
+        (chosen.ecdsa, chosen.rsa)
+        if chosen is not None
+        else (acme.settings.ecdsa_profile, acme.settings.rsa_profile)
+    )
+    try:
+        allowed = all(acme.home.profiles.get(i).san.allow_ip_addresses for i in ids)
+    except NotFound:
+        allowed = False
+    if not allowed:
+        raise AcmeProblem(
+            "rejectedIdentifier",
+            f"IP address identifiers ({', '.join(ips)}) are not issued under the "
+            f"{profile or 'default'} profile; ask for a profile that allows them",
+            subproblems=tuple(
+                Subproblem("rejectedIdentifier", "no IP addresses in this profile", ip)
+                for ip in ips
+            ),
+        )
+
+
 # -- new order -------------------------------------------------------------------------
 
 
@@ -110,6 +163,7 @@ def new_order(acme: Acme, request: Request) -> Response:
         )
     replaces, replaces_serial, exempt = _replaces(acme, account, payload.get("replaces"), names)
     profile = _profile(acme, payload.get("profile"))
+    _ip_allowed(acme, names, profile)
     order_limit = acme.limits.new_order(account.id)
     if not exempt:
         acme.limits.check([order_limit, *acme.limits.certificates(names)])
@@ -307,7 +361,7 @@ def order_json(acme: Acme, urls: Urls, order: OrderRow, authzs: list[Authorizati
     doc: dict[str, Any] = {
         "status": order.status,
         "expires": rfc3339(order.expires),
-        "identifiers": [{"type": "dns", "value": n} for n in order.identifiers],
+        "identifiers": [identifier_json(n) for n in order.identifiers],
         "authorizations": [urls.authz(a.id) for a in authzs],
         "finalize": urls.finalize(order.id),
     }

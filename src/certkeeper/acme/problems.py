@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from certkeeper.validation.ip_identifiers import is_ip
+
 ACME_ERROR = "urn:ietf:params:acme:error:"
 PROBLEM_TYPE = "application/problem+json"
 
@@ -44,6 +46,12 @@ DEFAULT_STATUS: dict[str, int] = {
 }
 
 
+def identifier_json(name: str) -> dict[str, str]:
+    """RFC 8555 7.1.4 / RFC 8738 3: an identifier object; a name that is an IP address is
+    of type ip (names travel as text: validation/ip_identifiers.py)."""
+    return {"type": "ip" if is_ip(name) else "dns", "value": name}
+
+
 @dataclass(frozen=True)
 class Subproblem:
     """One identifier's own problem inside a compound refusal (RFC 8555 6.7.1)."""
@@ -56,7 +64,7 @@ class Subproblem:
         return {
             "type": ACME_ERROR + self.type,
             "detail": self.detail,
-            "identifier": {"type": "dns", "value": self.identifier},
+            "identifier": identifier_json(self.identifier),
         }
 
 

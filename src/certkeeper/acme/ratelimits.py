@@ -26,6 +26,7 @@ from functools import lru_cache
 from certkeeper.acme.problems import AcmeProblem
 from certkeeper.acme.settings import AcmeSettings
 from certkeeper.store.acme import AcmeStore, Quota
+from certkeeper.validation.ip_identifiers import is_ip
 
 HOUR = timedelta(hours=1)
 WEEK = timedelta(days=7)
@@ -48,8 +49,11 @@ def _psl() -> object:
 
 
 def registered_domain(name: str) -> str:
-    """The registrable domain (public suffix + one label) of a name, or the name itself."""
+    """The registrable domain (public suffix + one label) of a name, or the name itself
+    (an IP address counts on its own)."""
     bare = name.removeprefix("*.").lower()
+    if is_ip(bare):
+        return bare
     found = _psl().privatesuffix(bare)  # type: ignore[attr-defined]
     return str(found) if found else bare
 

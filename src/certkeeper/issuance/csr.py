@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -18,6 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from certkeeper import br
 from certkeeper.errors import InputError
+from certkeeper.validation.ip_identifiers import canonical, parse_ip
 from certkeeper.x509.der import INTEGER as DER_INTEGER
 from certkeeper.x509.der import SEQUENCE as DER_SEQUENCE
 from certkeeper.x509.der import encode_integer as der_encode_integer
@@ -34,7 +36,7 @@ ALLOWED_CURVES = ("secp256r1", "secp384r1")
 class ParsedCsr:
     csr: x509.CertificateSigningRequest
     key_type: str
-    names: tuple[str, ...]  # SAN dNSNames, then the CN if not among them; lowercase
+    names: tuple[str, ...]  # SAN dNSNames and iPAddresses, then the CN if not among them
 
     @property
     def public_key(self) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey:
@@ -197,11 +199,20 @@ def _names(csr: x509.CertificateSigningRequest, source: str) -> tuple[str, ...]:
         ext = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName)
         for general_name in ext.value:
             if isinstance(general_name, x509.DNSName):
+                if parse_ip(general_name.value) is not None:
+                    raise InputError(
+                        f"{source}: dNSName {general_name.value!r} is an IP address; "
+                        "request it as an iPAddress entry"
+                    )
                 names.append(general_name.value)
+            elif isinstance(general_name, x509.IPAddress) and not isinstance(
+                general_name.value, ipaddress.IPv4Network | ipaddress.IPv6Network
+            ):
+                names.append(str(general_name.value))  # allowed or not: the profile says
             else:
                 raise InputError(
-                    f"{source}: subjectAltName entry {general_name} is not a dNSName; "
-                    "only DNS names can be requested"
+                    f"{source}: subjectAltName entry {general_name} is not a dNSName or an "
+                    "iPAddress; only DNS names and IP addresses can be requested"
                 )
     except x509.ExtensionNotFound:
         pass
@@ -222,7 +233,11 @@ def _names(csr: x509.CertificateSigningRequest, source: str) -> tuple[str, ...]:
 
 
 def normalize_name(name: str) -> str:
-    """Lowercase, without a trailing dot: the form names are stored and compared in."""
+    """Lowercase, without a trailing dot: the form names are stored and compared in; an
+    IP address in its canonical text (RFC 8738 3)."""
+    ip = parse_ip(name)
+    if ip is not None:
+        return canonical(ip)
     return name.strip().rstrip(".").lower()
 
 

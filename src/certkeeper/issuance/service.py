@@ -58,6 +58,7 @@ from certkeeper.store.inventory import SerialCollision
 from certkeeper.store.ocsp_repo import OcspStore
 from certkeeper.store.records import CertificateRecord, FindingRecord, PrecertificateRecord
 from certkeeper.store.scts import SctRecord, SctStore
+from certkeeper.validation.ip_identifiers import is_ip
 from certkeeper.x509.signer import Signer, key_type_of
 from certkeeper.x509.tbs import same_certificate_content
 from certkeeper.x509.time import truncate
@@ -513,7 +514,9 @@ def _select_names(
             )
         names = chosen
     if not names:
-        raise InputError("the CSR names no DNS names (no subjectAltName dNSName and no commonName)")
+        raise InputError(
+            "the CSR names nothing (no subjectAltName dNSName or iPAddress, no commonName)"
+        )
     if len(names) > profile.san.max_names:
         raise IssuanceRefused(
             f"{len(names)} names requested; profile {profile.label} allows {profile.san.max_names}"
@@ -523,6 +526,10 @@ def _select_names(
             raise InputError(f"name {name!r} is not ASCII; request IDNs in their xn-- A-label form")
         if "*" in name and not profile.san.allow_wildcards:
             raise IssuanceRefused(f"wildcard name {name!r}: profile {profile.label} allows none")
+        if is_ip(name) and not profile.san.allow_ip_addresses:
+            raise IssuanceRefused(
+                f"IP address {name}: profile {profile.label} allows no IP addresses"
+            )
     return names
 
 

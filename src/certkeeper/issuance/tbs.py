@@ -17,6 +17,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID, Object
 from certkeeper import urls
 from certkeeper.lint.context import ProfileExpectations
 from certkeeper.profiles.schema import EKU_OIDS, Profile
+from certkeeper.validation.ip_identifiers import parse_ip
 from certkeeper.x509 import der
 
 SCT_LIST_OID = ObjectIdentifier("1.3.6.1.4.1.11129.2.4.2")
@@ -106,7 +107,7 @@ def extensions(
     )
     # BR 7.1.2.7.12: subjectAltName is critical exactly when the subject is empty.
     out.append(
-        (x509.SubjectAlternativeName([x509.DNSName(n) for n in inputs.names]), subject_empty)
+        (x509.SubjectAlternativeName([_general_name(n) for n in inputs.names]), subject_empty)
     )
     bits = set(profile.key_usage.bits)
     out.append(
@@ -169,3 +170,9 @@ def profile_expectations(
         key_usage=profile.key_usage.bits,
         extended_key_usage=profile.extended_key_usage.oids,
     )
+
+
+def _general_name(name: str) -> x509.GeneralName:
+    """iPAddress for an IP address (RFC 8738 identifiers), dNSName for everything else."""
+    ip = parse_ip(name)
+    return x509.DNSName(name) if ip is None else x509.IPAddress(ip)

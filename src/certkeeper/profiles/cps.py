@@ -138,7 +138,8 @@ def _value(profile: Profile, oid: str, claim: ExtensionClaim) -> str:
         return "; ".join([*methods, "id-ad-caIssuers: the issuing CA certificate URL"])
     if oid == "2.5.29.17":
         wild = "wildcards allowed" if profile.san.allow_wildcards else "no wildcards"
-        return f"dNSName or iPAddress entries, at most {profile.san.max_names}; {wild}"
+        kinds = "dNSName or iPAddress" if profile.san.allow_ip_addresses else "dNSName"
+        return f"{kinds} entries, at most {profile.san.max_names}; {wild}"
     if oid == "2.5.29.15":
         return "see the key usage table"
     if oid == "2.5.29.19":

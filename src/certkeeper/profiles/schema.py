@@ -84,6 +84,8 @@ class ExtendedKeyUsage:
 class SubjectAltName:
     max_names: int
     allow_wildcards: bool
+    # iPAddress entries (RFC 8738 identifiers, BR 3.2.2.5); off in the built-in profiles
+    allow_ip_addresses: bool = False
 
 
 @dataclass(frozen=True)
@@ -285,11 +287,15 @@ def _parse(
 
     w = f"{where}.extensions.subject_alt_name"
     t = get_table(ext, "subject_alt_name", where)
-    check_keys(t, ("max_names", "allow_wildcards"), w)
+    check_keys(t, ("max_names", "allow_wildcards", "allow_ip_addresses"), w)
     max_names = get(t, "max_names", int, w, 100)
     if not 1 <= max_names <= 1000:
         raise TomlProblem(f"{w}.max_names: {max_names} is outside 1..1000")
-    san = SubjectAltName(max_names, get(t, "allow_wildcards", bool, w, True))
+    san = SubjectAltName(
+        max_names,
+        get(t, "allow_wildcards", bool, w, True),
+        get(t, "allow_ip_addresses", bool, w, False),
+    )
 
     return Profile(
         id=pid,

@@ -27,6 +27,7 @@ from certkeeper.validation import methods
 from certkeeper.validation.caa import check_caa
 from certkeeper.validation.challenges import check_challenge
 from certkeeper.validation.errors import RejectedIdentifier
+from certkeeper.validation.ip_identifiers import is_ip
 from certkeeper.validation.model import (
     CaaResult,
     ChallengeAttempt,
@@ -125,10 +126,24 @@ class ValidationAuthority:
 
     def preflight(self, identifier: str, *, wildcard: bool) -> None:
         """RejectedIdentifier unless `identifier` may be validated now (syntax, TLD, PSL)."""
-        check_identifier(identifier, wildcard=wildcard, at=self.clock())
+        self.identifier(identifier, wildcard=wildcard, at=self.clock())
+
+    def identifier(self, identifier: str, *, wildcard: bool, at: datetime) -> str:
+        """The checked FQDN or IP address (preflight.check_identifier under this CA's
+        settings: reserved IP addresses only where `private_addresses` allows them)."""
+        return check_identifier(
+            identifier,
+            wildcard=wildcard,
+            at=at,
+            private_addresses=self.settings.private_addresses,
+        )
 
     def offered_challenges(self, identifier: str, *, wildcard: bool) -> list[str]:
-        return methods.challenge_types_in_force(self.clock(), wildcard=wildcard)
+        """BR 3.2.2.4 methods for a domain name, 3.2.2.5 for an IP address (RFC 8738:
+        http-01 and tls-alpn-01, no dns-01)."""
+        return methods.challenge_types_in_force(
+            self.clock(), wildcard=wildcard, ip=is_ip(identifier)
+        )
 
     # -- validation ----------------------------------------------------------------------
 
@@ -137,7 +152,9 @@ class ValidationAuthority:
         Every outcome is in the audit log (BR 5.4.1): a success in the transaction that
         stores its record, a failure on its own."""
         now = self.clock()
-        method = methods.method_for_challenge(attempt.challenge_type, now)
+        method = methods.method_for_challenge(
+            attempt.challenge_type, now, ip=is_ip(attempt.identifier)
+        )
         outcome = self._validate(attempt, now, method)
         if outcome.record_id is None:
             self._audit(attempt, outcome, method)
@@ -174,14 +191,15 @@ class ValidationAuthority:
         self, attempt: ChallengeAttempt, now: datetime, method: methods.Method | None
     ) -> ValidationOutcome:
         try:
-            fqdn = check_identifier(attempt.identifier, wildcard=attempt.wildcard, at=now)
+            fqdn = self.identifier(attempt.identifier, wildcard=attempt.wildcard, at=now)
         except RejectedIdentifier as exc:
             return ValidationOutcome(False, exc.detail, "rejectedIdentifier")
         if method is None:
+            section = "3.2.2.5" if is_ip(fqdn) else "3.2.2.4"
             return ValidationOutcome(
                 False,
-                f"challenge type {attempt.challenge_type!r} implements no BR 3.2.2.4 method "
-                "in force",
+                f"challenge type {attempt.challenge_type!r} implements no BR {section} method "
+                f"in force for {fqdn}",
                 "unauthorized",
             )
         if attempt.wildcard and not method.wildcard:
@@ -337,7 +355,7 @@ class AccountAuthorizer:
         va = self.va
         wildcard = name.startswith("*.")
         try:
-            fqdn = check_identifier(name, wildcard=wildcard, at=va.clock())
+            fqdn = va.identifier(name, wildcard=wildcard, at=va.clock())
         except RejectedIdentifier as exc:
             raise NameNotAuthorized(
                 exc.detail, problem_type="rejectedIdentifier", name=name
@@ -356,6 +374,11 @@ class AccountAuthorizer:
         self, name: str, fqdn: str, wildcard: bool, record: DomainValidation
     ) -> tuple[CaaResult, Corroboration | None]:
         """The primary's CAA decision and, when it allows us, the remote corroboration."""
+        if is_ip(fqdn):
+            detail = "CAA does not apply to an IP address (RFC 8659 and BR 3.2.2.8 name domains)"
+            return CaaResult(True, detail, evidence={"ip": fqdn}), Corroboration(
+                (), 0, True, detail
+            )
         caa = check_caa(
             fqdn,
             wildcard=wildcard,

@@ -1,11 +1,13 @@
 """One network perspective's check of an ACME challenge, over the real network path.
 
 http-01 (RFC 8555 8.3, BR 3.2.2.4.19), dns-01 (RFC 8555 8.4, BR 3.2.2.4.7) and
-tls-alpn-01 (RFC 8737, BR 3.2.2.4.20). Names are resolved through a fresh resolver
-(`dnsclient`), never the operating system's cache, so a remote perspective running the
-same code sees the network from where it stands. Nothing here raises for network
-trouble: every failure is a CheckResult with an RFC 8555 problem type and the evidence
-gathered so far, which the validation record keeps.
+tls-alpn-01 (RFC 8737, BR 3.2.2.4.20); for an IP address identifier (RFC 8738), http-01
+and tls-alpn-01 connect to the address itself (BR 3.2.2.5.6, 3.2.2.5.7), tls-alpn-01
+sending the reverse-DNS name as SNI, and dns-01 does not apply. Names are resolved
+through a fresh resolver (`dnsclient`), never the operating system's cache, so a remote
+perspective running the same code sees the network from where it stands. Nothing here
+raises for network trouble: every failure is a CheckResult with an RFC 8555 problem type
+and the evidence gathered so far, which the validation record keeps.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from cryptography import x509
 from cryptography.x509.oid import ObjectIdentifier
 
 from certkeeper.validation.dnsclient import LookupFailed, addresses, lookup, overall
+from certkeeper.validation.ip_identifiers import is_ip, parse_ip, reverse_name
 from certkeeper.validation.model import ChallengeAttempt, CheckResult
 from certkeeper.validation.settings import ValidationSettings
 
@@ -61,6 +64,13 @@ def check_challenge(attempt: ChallengeAttempt, settings: ValidationSettings) -> 
             False,
             "the key authorization does not begin with the token (RFC 8555 8.1)",
             "malformed",
+            evidence,
+        )
+    if attempt.challenge_type == "dns-01" and is_ip(attempt.identifier):
+        return CheckResult(
+            False,
+            "dns-01 cannot validate an IP address (RFC 8738 7); use http-01 or tls-alpn-01",
+            "rejectedIdentifier",
             evidence,
         )
     if attempt.wildcard and attempt.challenge_type != "dns-01":
@@ -133,7 +143,8 @@ def _http01(
     attempt: ChallengeAttempt, settings: ValidationSettings, deadline: float, ev: dict[str, Any]
 ) -> str:
     port = settings.http_port
-    authority = attempt.identifier if port == 80 else f"{attempt.identifier}:{port}"
+    host = _url_host(attempt.identifier)
+    authority = host if port == 80 else f"{host}:{port}"
     url = f"http://{authority}/.well-known/acme-challenge/{attempt.token}"
     chain: list[dict[str, Any]] = []
     ev["urls"] = chain
@@ -217,7 +228,9 @@ def _fetch(
                 raise _Failed("tls", f"TLS with {address} for {url} failed: {exc}") from None
         conn = http.client.HTTPConnection(host, port, timeout=_remaining(deadline))
         conn.sock = sock
-        hostport = host if port == (443 if https else 80) else f"{host}:{port}"
+        hostport = (
+            _url_host(host) if port == (443 if https else 80) else f"{_url_host(host)}:{port}"
+        )
         try:
             conn.putrequest("GET", path, skip_host=True, skip_accept_encoding=True)
             conn.putheader("Host", hostport)
@@ -240,6 +253,13 @@ def _fetch(
         sock.close()
 
 
+def _url_host(host: str) -> str:
+    """A host as a URL and a Host header write it: an IPv6 address in brackets (RFC 3986
+    3.2.2, RFC 8738 4)."""
+    ip = parse_ip(host)
+    return f"[{ip}]" if ip is not None and ip.version == 6 else host
+
+
 def _connect(
     host: str,
     port: int,
@@ -248,20 +268,24 @@ def _connect(
     step: dict[str, Any],
     ev: dict[str, Any],
 ) -> tuple[socket.socket, str]:
-    try:
-        addrs, dnssec = addresses(host, settings, deadline)
-    except LookupFailed as exc:
-        raise _Failed("dns", str(exc)) from None
+    ip = parse_ip(host)
+    if ip is not None:  # RFC 8738: the identifier is the address; no DNS lookup
+        addrs = [str(ip)]
+    else:
+        try:
+            addrs, dnssec = addresses(host, settings, deadline)
+        except LookupFailed as exc:
+            raise _Failed("dns", str(exc)) from None
+        step["dnssec"] = dnssec
+        _note_dnssec(ev, host, "AAAA/A", dnssec)
     step["addresses"] = addrs
-    step["dnssec"] = dnssec
-    _note_dnssec(ev, host, "AAAA/A", dnssec)
     if not addrs:
         raise _Failed("dns", f"{host} has no A or AAAA records")
     usable = [a for a in addrs if settings.private_addresses or ipaddress.ip_address(a).is_global]
     if not usable:
         raise _Failed(
             "connection",
-            f"{host} resolves only to non-public addresses ({', '.join(addrs)})",
+            f"{host} is or resolves only to non-public addresses ({', '.join(addrs)})",
         )
     errors: list[str] = []
     for address in usable:
@@ -293,7 +317,10 @@ def _tls_alpn01(
 ) -> str:
     name = attempt.identifier
     port = settings.tls_alpn_port
-    step: dict[str, Any] = {"host": name, "port": port}
+    # RFC 8738 6: for an IP address, SNI carries its reverse-DNS name (RFC 6066 has no
+    # IP form), and the certificate names the address itself.
+    sni = reverse_name(name) if is_ip(name) else name
+    step: dict[str, Any] = {"host": name, "port": port, "sni": sni}
     ev["tls"] = step
     sock, address = _connect(name, port, settings, deadline, step, ev)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -303,7 +330,7 @@ def _tls_alpn01(
     ctx.set_alpn_protocols([ACME_TLS_ALPN])
     try:
         try:
-            tls = ctx.wrap_socket(sock, server_hostname=name)
+            tls = ctx.wrap_socket(sock, server_hostname=sni)
         except (ssl.SSLError, OSError) as exc:
             raise _Failed("tls", f"TLS handshake with {address}:{port} failed: {exc}") from None
         try:
@@ -333,12 +360,18 @@ def _check_alpn_certificate(der: bytes, name: str, key_authorization: str) -> No
     except x509.ExtensionNotFound:
         raise _Failed("unauthorized", "the acme-tls/1 certificate has no subjectAltName") from None
     entries = list(san.value)
-    dns_names = [e.value.lower() for e in entries if isinstance(e, x509.DNSName)]
-    if len(entries) != 1 or dns_names != [name]:
+    ip = parse_ip(name)
+    if ip is not None:  # RFC 8738 6: exactly one iPAddress, the address validated
+        found = [str(e.value) for e in entries if isinstance(e, x509.IPAddress)]
+        wanted, kind = [str(ip)], "iPAddress"
+    else:
+        found = [e.value.lower() for e in entries if isinstance(e, x509.DNSName)]
+        wanted, kind = [name], "dNSName"
+    if len(entries) != 1 or found != wanted:
         raise _Failed(
             "unauthorized",
-            f"the acme-tls/1 certificate's subjectAltName must be exactly dNSName {name} "
-            f"(RFC 8737 3), found {len(entries)} entries",
+            f"the acme-tls/1 certificate's subjectAltName must be exactly {kind} {name} "
+            f"(RFC 8737 3, RFC 8738 6), found {len(entries)} entries",
         )
     try:
         ext = cert.extensions.get_extension_for_oid(ID_PE_ACME_IDENTIFIER)

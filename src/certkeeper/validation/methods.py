@@ -1,4 +1,5 @@
-"""BR 3.2.2.4 validation methods and the BR 4.2.1 reuse schedule, as dated data.
+"""BR 3.2.2.4 (domain) and 3.2.2.5 (IP address) validation methods and the BR 4.2.1
+reuse schedule, as dated data.
 
 Methods come and go by ballot (method 6 and method 10 were retired; method 20 replaced
 method 10), and reuse periods shrink on fixed dates (ballot SC-081). Keeping both as
@@ -21,6 +22,7 @@ class Method:
     sunset: date | None  # first day validations may no longer use it
     wildcard: bool  # suitable for Wildcard Domain Names (and FQDNs below the validated one)
     source: str  # ballot or RFC behind the dates
+    ip: bool = False  # validates an IP address (BR 3.2.2.5), not a domain name (3.2.2.4)
 
     def in_force(self, at: datetime) -> bool:
         day = at.astimezone(UTC).date()
@@ -75,6 +77,28 @@ METHODS: tuple[Method, ...] = (
         False,
         "ballot SC33; RFC 8737",
     ),
+    # BR 3.2.2.5: IP addresses (RFC 8738), both added with MPIC by ballot SC067 (BR 2.0.7).
+    # dns-01 has no IP counterpart: RFC 8738 7 defines none.
+    Method(
+        "3.2.2.5.6",
+        'ACME "http-01" method for IP Addresses',
+        "http-01",
+        date(2024, 9, 6),
+        None,
+        False,
+        "ballot SC067; RFC 8738 4",
+        ip=True,
+    ),
+    Method(
+        "3.2.2.5.7",
+        'ACME "tls-alpn-01" method for IP Addresses',
+        "tls-alpn-01",
+        date(2024, 9, 6),
+        None,
+        False,
+        "ballot SC067; RFC 8738 6",
+        ip=True,
+    ),
 )
 
 _BY_SECTION = {m.section: m for m in METHODS}
@@ -87,21 +111,26 @@ def method(section: str) -> Method:
         raise KeyError(f"unknown BR 3.2.2.4 method {section!r}") from None
 
 
-def method_for_challenge(challenge_type: str, at: datetime) -> Method | None:
-    """The method in force at `at` that `challenge_type` implements, else None."""
+def method_for_challenge(challenge_type: str, at: datetime, *, ip: bool = False) -> Method | None:
+    """The method in force at `at` that `challenge_type` implements for a domain name (or
+    for an IP address, `ip`), else None."""
     for m in METHODS:
-        if m.challenge_type == challenge_type and m.in_force(at):
+        if m.challenge_type == challenge_type and m.ip == ip and m.in_force(at):
             return m
     return None
 
 
-def challenge_types_in_force(at: datetime, *, wildcard: bool) -> list[str]:
-    """ACME challenge types whose method is in force; for a wildcard, only wildcard-capable
-    ones (BR 3.2.2.6: http-01 and tls-alpn-01 validate only the exact FQDN)."""
+def challenge_types_in_force(at: datetime, *, wildcard: bool, ip: bool = False) -> list[str]:
+    """ACME challenge types whose method is in force for a domain name (or an IP address);
+    for a wildcard, only wildcard-capable ones (BR 3.2.2.6: http-01 and tls-alpn-01
+    validate only the exact FQDN)."""
     return [
         m.challenge_type
         for m in METHODS
-        if m.challenge_type is not None and m.in_force(at) and (m.wildcard or not wildcard)
+        if m.challenge_type is not None
+        and m.ip == ip
+        and m.in_force(at)
+        and (m.wildcard or not wildcard)
     ]
 
 

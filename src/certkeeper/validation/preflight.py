@@ -1,4 +1,5 @@
-"""Checks on an identifier before any challenge is offered (seed 002).
+"""Checks on an identifier before any challenge is offered (seed 002), and on the IP
+address identifiers of RFC 8738.
 
 A name under a TLD that is not delegated in the root zone, a public suffix, or an
 internal name can never be validated: nobody can prove control of it, so no challenge is
@@ -8,25 +9,43 @@ offered and no validation record can exist. The same rules as the certificate li
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import UTC, datetime
 
 from certkeeper.lint.names import dns_name_syntax_problems, registry_problems
 from certkeeper.lint.tld import TldData
 from certkeeper.validation.errors import RejectedIdentifier
+from certkeeper.validation.ip_identifiers import canonical, parse_ip, reserved_problem
 
 MAX_NAME = 253
 
 
 def check_identifier(
-    identifier: str, *, wildcard: bool, at: datetime, tld: TldData | None = None
+    identifier: str,
+    *,
+    wildcard: bool,
+    at: datetime,
+    tld: TldData | None = None,
+    private_addresses: bool = False,
 ) -> str:
-    """The normalised FQDN (lower case, no "*."), or RejectedIdentifier naming the problem.
+    """The normalised FQDN (lower case, no "*.") or canonical IP address, or
+    RejectedIdentifier naming the problem.
 
     `identifier` is the ACME identifier value: "*.example.com" for a wildcard (then
-    `wildcard` must be true), else the FQDN itself."""
+    `wildcard` must be true), else the FQDN or IP address itself. An IP address must not
+    be reserved (BR 7.1.2.7.12) unless `private_addresses` (tests) allows loopback and
+    private ones; whether a profile takes IP addresses at all is the caller's question."""
     if not isinstance(identifier, str) or not identifier:
         raise RejectedIdentifier("identifier is empty")
+    ip = parse_ip(identifier.removeprefix("*."))
+    if ip is not None:
+        if wildcard or identifier.startswith("*."):
+            raise RejectedIdentifier(f"{identifier!r}: an IP address has no wildcard form")
+        problem = reserved_problem(ip, private_allowed=private_addresses)
+        if problem is not None:
+            raise RejectedIdentifier(
+                f"IP address {identifier} cannot be certified: {problem} (BR 7.1.2.7.12)"
+            )
+        return canonical(ip)
     name = identifier
     if name.startswith("*."):
         if not wildcard:
@@ -41,12 +60,6 @@ def check_identifier(
     if name.endswith("."):
         raise RejectedIdentifier(f"{identifier!r} ends with a dot")
     name = name.lower()
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        pass
-    else:
-        raise RejectedIdentifier(f"{identifier!r}: IP address identifiers are not supported")
     problems = dns_name_syntax_problems(name)
     if problems:
         detail = problems[0][1].replace("dNSName", "identifier", 1)
