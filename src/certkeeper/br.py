@@ -91,6 +91,24 @@ def not_after_for(not_before: datetime, days: int) -> datetime:
 
 # BR 6.1.5: RSA modulus of at least 2048 bits, a multiple of 8; ECDSA on P-256, P-384, P-521.
 RSA_MIN_MODULUS_BITS = 2048
+# BR 1.0 Appendix A (as zlint reads it): Root CA certificates always 2048 bits; 1024-bit
+# RSA still allowed in a subordinate CA certificate whose validity began by 2010-12-31
+# and ended by 2013-12-31, and in a subscriber certificate whose validity ended by
+# 2013-12-31.
+RSA_1024_CA_BEGINNING_BY = date(2010, 12, 31)
+RSA_1024_ENDING_BY = date(2013, 12, 31)
+RSA_LEGACY_MIN_MODULUS_BITS = 1024
+
+
+def rsa_min_modulus_bits(kind: str, not_before: date, not_after: date) -> int:
+    """The smallest RSA modulus the BR allowed for a certificate with this validity;
+    kind is "root", "ca" (any other CA) or "leaf"."""
+    legacy = kind != "root" and not_after <= RSA_1024_ENDING_BY
+    if kind == "ca":
+        legacy = legacy and not_before <= RSA_1024_CA_BEGINNING_BY
+    return RSA_LEGACY_MIN_MODULUS_BITS if legacy else RSA_MIN_MODULUS_BITS
+
+
 RSA_MODULUS_MULTIPLE_BITS = 8
 ECDSA_CURVES = ("secp256r1", "secp384r1", "secp521r1")
 

@@ -8,9 +8,9 @@ import datetime as dt
 import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
-from lintkit import leaf, lint_cert
+from lintkit import leaf, lint_cert, rsa_key
 
-from certkeeper.br import IP_REVERSE_ZONE_BANNED_FROM, ONION_V3_FROM
+from certkeeper.br import IP_REVERSE_ZONE_BANNED_FROM, ONION_V3_FROM, rsa_min_modulus_bits
 from certkeeper.lint.cert.extensions import sct_list_problem
 from certkeeper.lint.cert.rfc5280_extensions import general_name_problem
 from certkeeper.lint.cert.subscriber_rules import reverse_zone_address
@@ -148,3 +148,15 @@ def test_empty_policy_qualifiers() -> None:
     info = tlv(0x30, tlv(0x06, bytes.fromhex("67810c010201")) + tlv(0x30, b""))
     cert = leaf(policies=None, extra=[raw_ext("2.5.29.32", tlv(0x30, info))])
     assert "e_extension_empty_sequence" in lint_cert(cert)
+
+
+def test_rsa_1024_was_allowed_until_2013_outside_roots() -> None:
+    assert rsa_min_modulus_bits("leaf", dt.date(2012, 1, 1), dt.date(2013, 12, 31)) == 1024
+    assert rsa_min_modulus_bits("leaf", dt.date(2012, 1, 1), dt.date(2014, 1, 1)) == 2048
+    assert rsa_min_modulus_bits("ca", dt.date(2011, 1, 1), dt.date(2013, 6, 1)) == 2048
+    assert rsa_min_modulus_bits("ca", dt.date(2010, 6, 1), dt.date(2013, 6, 1)) == 1024
+    assert rsa_min_modulus_bits("root", dt.date(2005, 1, 1), dt.date(2010, 1, 1)) == 2048
+    old = dt.datetime(2012, 1, 1, tzinfo=dt.UTC)
+    small = leaf(key=rsa_key(1024), not_before=old, days=365)
+    assert "e_cert_rsa_modulus_too_small" not in lint_cert(small)
+    assert "e_cert_rsa_modulus_too_small" in lint_cert(leaf(key=rsa_key(1024)))

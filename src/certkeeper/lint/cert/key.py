@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 from math import gcd, prod
 
+from certkeeper import br
 from certkeeper.lint.cert.common import SPKI_ALLOWED
 from certkeeper.lint.context import LintContext
 from certkeeper.lint.document import (
@@ -15,7 +17,7 @@ from certkeeper.lint.document import (
     CURVE_P521,
     CertificateDocument,
 )
-from certkeeper.lint.engine import DocType, Severity, lint
+from certkeeper.lint.engine import CA_TYPES, CertType, DocType, Severity, lint
 
 CERT = (DocType.CERTIFICATE,)
 Out = Iterable[tuple[str, str]]
@@ -78,17 +80,31 @@ def rsa_malformed(doc: CertificateDocument, ctx: LintContext) -> Out:
     return ()
 
 
+_CA = CA_TYPES | {CertType.NON_TLS_CA}
+
+
 @lint(
     "e_cert_rsa_modulus_too_small",
     Severity.ERROR,
-    "BR 6.1.5",
-    "RSA moduli must be at least 2048 bits.",
+    "BR 6.1.5; BR 1.0 Appendix A",
+    "RSA moduli must be at least 2048 bits (1024 until 2013-12-31: in a certificate whose "
+    "validity ended by then; for a subordinate CA, also began by 2010-12-31; never roots).",
     CERT,
+    revised=br.RSA_1024_ENDING_BY + timedelta(days=1),
 )
 def rsa_small(doc: CertificateDocument, ctx: LintContext) -> Out:
     rsa = _rsa(doc)
-    if rsa and rsa[0].bit_length() < 2048:
-        return [(f"{SPKI}.subjectPublicKey", f"RSA modulus is {rsa[0].bit_length()} bits")]
+    if not rsa:
+        return ()
+    need = br.RSA_MIN_MODULUS_BITS
+    nb, na = doc.not_before, doc.not_after
+    if not ctx.todays_rules and nb and na and nb.value and na.value:
+        ctype = doc.cert_type
+        kind = "root" if ctype is CertType.ROOT else "ca" if ctype in _CA else "leaf"
+        need = br.rsa_min_modulus_bits(kind, nb.value.date(), na.value.date())
+    bits = rsa[0].bit_length()
+    if bits < need:
+        return [(f"{SPKI}.subjectPublicKey", f"RSA modulus is {bits} bits, under {need}")]
     return ()
 
 
