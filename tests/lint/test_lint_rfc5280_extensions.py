@@ -160,3 +160,18 @@ def test_rsa_1024_was_allowed_until_2013_outside_roots() -> None:
     small = leaf(key=rsa_key(1024), not_before=old, days=365)
     assert "e_cert_rsa_modulus_too_small" not in lint_cert(small)
     assert "e_cert_rsa_modulus_too_small" in lint_cert(leaf(key=rsa_key(1024)))
+
+
+def test_teletex_string_was_allowed_before_br_2() -> None:
+    from cryptography.x509.name import _ASN1Type
+
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Example", _type=_ASN1Type.T61String),
+            x509.NameAttribute(NameOID.COMMON_NAME, "www.example.com"),
+        ]
+    )
+    before = dt.datetime(2023, 9, 14, tzinfo=dt.UTC)
+    assert "e_subject_string_encoding" not in lint_cert(leaf(subject=subject, not_before=before))
+    assert "e_subject_string_encoding" in lint_cert(leaf(subject=subject))

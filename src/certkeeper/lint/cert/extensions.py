@@ -249,11 +249,16 @@ def sub_ku_missing(doc: CertificateDocument, ctx: LintContext) -> Out:
     "e_key_usage_not_critical",
     Severity.ERROR,
     "RFC 5280 4.2.1.3; BR 7.1.2.1.5; BR 7.1.2.8.7; BR 7.1.2.10.7",
-    "keyUsage must be critical in CA and OCSP responder certificates.",
+    "keyUsage must be critical in CA certificates (BR 1.0) and OCSP responder certificates "
+    "(BR 2.0).",
     CERT,
     cert_types=CA_TYPES | {CertType.OCSP_RESPONDER},
+    effective=br.BR_1_0,
+    revised=BR2,
 )
 def ku_critical(doc: CertificateDocument, ctx: LintContext) -> Out:
+    if doc.cert_type is CertType.OCSP_RESPONDER and not since(doc, ctx, BR2):
+        return ()
     return _must_be_critical(doc, OID_KEY_USAGE, "keyUsage")
 
 
@@ -573,7 +578,8 @@ def root_eku(doc: CertificateDocument, ctx: LintContext) -> Out:
     "clientAuth, and must not include anyExtendedKeyUsage or other forbidden purposes.",
     CERT,
     cert_types=(CertType.SUBORDINATE_CA,),
-    effective=BR2,    tls_only=True,
+    effective=BR2,
+    tls_only=True,
 )
 def sub_ca_eku(doc: CertificateDocument, ctx: LintContext) -> Out:
     eku = doc.safe("eku")
@@ -594,7 +600,8 @@ def sub_ca_eku(doc: CertificateDocument, ctx: LintContext) -> Out:
     "BR 7.1.2.10.6; Mozilla Root Store Policy 5.3",
     "A TLS subordinate CA without extKeyUsage is not technically limited to TLS.",
     CERT,
-    cert_types=(CertType.SUBORDINATE_CA,),    tls_only=True,
+    cert_types=(CertType.SUBORDINATE_CA,),
+    tls_only=True,
 )
 def sub_ca_eku_missing(doc: CertificateDocument, ctx: LintContext) -> Out:
     return _missing(doc, OID_EKU, "extKeyUsage")
@@ -1020,7 +1027,8 @@ def root_crldp(doc: CertificateDocument, ctx: LintContext) -> Out:
     "BR 7.1.2.7.6; BR 7.1.2.10.5",
     "Subscriber and subordinate CA certificates must include certificatePolicies.",
     CERT,
-    cert_types=LEAF_TYPES | {CertType.SUBORDINATE_CA},    tls_only=True,
+    cert_types=LEAF_TYPES | {CertType.SUBORDINATE_CA},
+    tls_only=True,
 )
 def policies_missing(doc: CertificateDocument, ctx: LintContext) -> Out:
     return _missing(doc, OID_CERT_POLICIES, "certificatePolicies")

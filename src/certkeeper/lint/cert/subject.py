@@ -102,7 +102,14 @@ def _all_attrs(rdns: list[list[Attribute]]) -> list[Attribute]:
     return [a for rdn in rdns for a in rdn]
 
 
-def _encoding_problems(rdns: list[list[Attribute]], where: str) -> list[tuple[str, str]]:
+# TeletexString, UniversalString, BMPString: RFC 5280 4.1.2.6 let a CA keep them for
+# backward compatibility; the BR 2.0 encoding table (7.1.4.2) does not.
+_LEGACY_STRINGS = frozenset({0x14, 0x1C, 0x1E})
+
+
+def _encoding_problems(
+    rdns: list[list[Attribute]], where: str, legacy_ok: bool = False
+) -> list[tuple[str, str]]:
     out = []
     for a in _all_attrs(rdns):
         n = _name(a.oid)
@@ -112,7 +119,7 @@ def _encoding_problems(rdns: list[list[Attribute]], where: str) -> list[tuple[st
         elif a.oid in (ATTR_EMAIL, ATTR_DC):
             if a.tag != _IA5:
                 out.append((where, f"{n} is not an IA5String (tag 0x{a.tag:02x})"))
-        elif a.tag not in (_UTF8, _PRINTABLE_TAG):
+        elif a.tag not in (_UTF8, _PRINTABLE_TAG) and not (legacy_ok and a.tag in _LEGACY_STRINGS):
             out.append(
                 (where, f"{n} uses string type 0x{a.tag:02x}; only UTF8String or PrintableString")
             )
@@ -131,12 +138,14 @@ def _encoding_problems(rdns: list[list[Attribute]], where: str) -> list[tuple[st
 @lint(
     "e_subject_string_encoding",
     Severity.ERROR,
-    "RFC 5280 4.1.2.6; BR 7.1.4.1",
-    "Subject attributes must use the string types the profile allows, with valid contents.",
+    "RFC 5280 4.1.2.6; BR 7.1.4.1; BR 7.1.4.2",
+    "Subject attributes must use the string types the profile allows, with valid contents "
+    "(before BR 2.0: TeletexString, UniversalString and BMPString as RFC 5280 allowed).",
     CERT,
+    revised=BR2,
 )
 def subject_encoding(doc: CertificateDocument, ctx: LintContext) -> Out:
-    return _encoding_problems(doc.subject, SUBJ)
+    return _encoding_problems(doc.subject, SUBJ, legacy_ok=not since(doc, ctx, BR2))
 
 
 @lint(
