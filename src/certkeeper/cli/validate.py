@@ -70,9 +70,6 @@ def validate(
             highlight=False,
         )
         return
-    from certkeeper.validation.dnssec_check import startup_line
-
-    err_console.print(startup_line(ca.config.validation), highlight=False)
     if ca.config.public:  # BR 3.2.2.4: never validate for a public CA without DNSSEC
         from certkeeper.validation.dnssec_check import require_validating
 
