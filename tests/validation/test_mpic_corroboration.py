@@ -341,3 +341,26 @@ def test_every_perspective_outcome_is_counted(world: World) -> None:
     assert [r.outcome for r in one.results] == ["corroborated", "disagreed"]
     assert count("p0", "corroborated") - agreed == 1
     assert count("d0", "disagreed") - disagreed == 1
+
+
+def test_an_ip_address_is_corroborated_over_http01(world: World) -> None:
+    """RFC 8738 / BR 3.2.2.5.6: every perspective connects to the address itself, no DNS;
+    the dissenters' path to it serves another key authorization."""
+    day = DAY_FOR[3]
+    address = world.network.shared_address
+    for remotes, passed in (
+        (world.honest[:3], True),
+        ([world.honest[0], *world.dissenters], False),
+    ):
+        settings = world.settings(remotes)
+        attempt = attempt_for(world, "http-01", address)
+        primary = check_challenge(attempt, settings)
+        assert primary.ok and "dnssec_lookups" not in primary.evidence, primary
+        client = RemotePerspectives(
+            settings, clock=lambda: datetime.combine(day, datetime.min.time(), UTC)
+        )
+        try:
+            result = client.corroborate_challenge(attempt)
+        finally:
+            client.close()
+        assert result.passed is passed, result
