@@ -19,6 +19,7 @@ from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import IssueRequest
 from certkeeper.store.database import connect, migrate, sqlite_url
 from certkeeper.store.inventory import Inventory
+from certkeeper.store.profile_control import ProfileControlStore
 from factories import PASSPHRASE, csr_pem, make_home
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -37,8 +38,11 @@ def make_registry(tmp_path: Path, *, require_approval: bool = False) -> ProfileR
     engine = connect(sqlite_url(tmp_path / "inv.db"))
     migrate(engine)
     inventory = Inventory(engine)
-    ProfileRegistry(tmp_path / "profiles", inventory).install_builtin(NOW, "init-user")
-    return ProfileRegistry(tmp_path / "profiles", inventory, require_approval=require_approval)
+    control = ProfileControlStore(engine)
+    ProfileRegistry(tmp_path / "profiles", inventory, control).install_builtin(NOW, "init-user")
+    return ProfileRegistry(
+        tmp_path / "profiles", inventory, control, require_approval=require_approval
+    )
 
 
 def edit(registry: ProfileRegistry, old: str = "validity_days = 45", new: str = "") -> Path:

@@ -11,6 +11,7 @@ from certkeeper.ca.profile_registry import ProfileRegistry
 from certkeeper.errors import NotFound, ProfileError
 from certkeeper.store.database import connect, migrate, sqlite_url
 from certkeeper.store.inventory import Inventory
+from certkeeper.store.profile_control import ProfileControlStore
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -19,7 +20,7 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 def registry(tmp_path: Path) -> ProfileRegistry:
     engine = connect(sqlite_url(tmp_path / "inv.db"))
     migrate(engine)
-    reg = ProfileRegistry(tmp_path / "profiles", Inventory(engine))
+    reg = ProfileRegistry(tmp_path / "profiles", Inventory(engine), ProfileControlStore(engine))
     reg.install_builtin(NOW)
     return reg
 

@@ -72,9 +72,8 @@ def audit_log(home: CaHome) -> AuditLog:
     log = _logs.get(home)
     if log is None:
         from certkeeper.auditlog.log import AuditLog
-        from certkeeper.store.audit_log import AuditLogStore
 
-        log = AuditLog(AuditLogStore(home.inventory.engine), home.config.audit_log)
+        log = AuditLog(home.stores.audit_log, home.config.audit_log)
         _logs[home] = log
     return log
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -29,12 +30,14 @@ from certkeeper.ca.profile_registry import ProfileRegistry
 from certkeeper.config import CONFIG_NAME, PASSPHRASE_ENV, Config, load_config, render_config
 from certkeeper.errors import ConfigError, IssuanceRefused
 from certkeeper.signing.files import load_signer, write_key
-from certkeeper.store.blocked_keys import HierarchyStore
 from certkeeper.store.database import connect, masked_url, migrate, schema_is_current
 from certkeeper.store.inventory import Inventory
 from certkeeper.store.records import IssuerRecord
 from certkeeper.x509.signer import KEY_SPECS, Signer, key_type_of
 from certkeeper.x509.time import truncate
+
+if TYPE_CHECKING:
+    from certkeeper.store.stores import Stores
 
 # issuers.key_ref of a root whose key is in its own offline home, not in this one
 OFFLINE_KEY = "offline"
@@ -134,17 +137,21 @@ def _populate(staging: Path, options: InitOptions, passphrase: bytes | None, now
     engine = connect(config.database_url)
     try:
         migrate(engine)
-        inventory = Inventory(engine)
+        from certkeeper.store.stores import Stores
+
+        stores = Stores.over(Inventory(engine))
+        inventory = stores.inventory
         if inventory.issuers():
             shown = masked_url(config.database_url)
             raise ConfigError(f"database {shown} already holds a CA hierarchy")
         naming = cacerts.Naming(options.ca_name, options.organization, options.country)
-        HierarchyStore(engine).record(options.public, now)
+        stores.hierarchy.record(options.public, now)
         if options.root_cert is not None:
             _record_offline_root(staging, inventory, options.root_cert, now)
         else:
             _create_hierarchy(staging, config, inventory, naming, passphrase, now)
-        ProfileRegistry(config.profile_dir, inventory).install_builtin(now, options.actor)
+        registry = ProfileRegistry(config.profile_dir, inventory, stores.profile_control)
+        registry.install_builtin(now, options.actor)
         audit_events.new_home(engine, config, inventory.issuers(), options.actor, now)
     finally:
         engine.dispose()
@@ -299,16 +306,25 @@ class CaHome:
         return Inventory(engine)
 
     @cached_property
+    def stores(self) -> Stores:
+        """Every repository of the inventory's database, built once (imported when first
+        used: commands that touch no store do not load them all)."""
+        from certkeeper.store.stores import Stores
+
+        return Stores.over(self.inventory)
+
+    @cached_property
     def profiles(self) -> ProfileRegistry:
         return ProfileRegistry(
             self.config.profile_dir,
             self.inventory,
+            self.stores.profile_control,
             require_approval=self.config.profiles_require_approval,
         )
 
     def close(self) -> None:
         if "inventory" in self.__dict__:
-            self.inventory.engine.dispose()
+            self.stores.dispose()
 
     def issuer_certificate(self, issuer: IssuerRecord) -> x509.Certificate:
         return x509.load_der_x509_certificate(issuer.cert_der)

@@ -89,12 +89,17 @@ def builtin_profile_sources() -> dict[str, str]:
 
 class ProfileRegistry:
     def __init__(
-        self, profile_dir: Path, inventory: Inventory, *, require_approval: bool = False
+        self,
+        profile_dir: Path,
+        inventory: Inventory,
+        control: ProfileControlStore,
+        *,
+        require_approval: bool = False,
     ) -> None:
         self.profile_dir = profile_dir
         self.inventory = inventory
         self.require_approval = require_approval
-        self.control = ProfileControlStore(inventory.engine)
+        self.control = control
         self._cache: dict[tuple[str, int], Profile] = {}
         self._ids: dict[str, object] = {}  # sha256 of a file's text -> its id (parsed once)
 
