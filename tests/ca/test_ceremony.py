@@ -269,6 +269,13 @@ def test_softhsm2_as_the_root_token(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     ok("ceremony", "crl", "--out", str(tmp_path / "arl.der"), "--root", str(root), *WITNESS)
     first = json.loads(_lines(root / "transcript.jsonl")[0])
     assert first["detail"]["token"] == label and first["detail"]["key"].startswith("pkcs11:")
+    # the token's own statement of the key (PKCS#11 has no attestation): made inside it,
+    # never readable in clear, never exportable
+    provenance = first["detail"]["key_provenance"]
+    assert provenance["token"]["label"] == label and provenance["token"]["model"] == "SoftHSM v2"
+    assert provenance["generated_in_token"] is True
+    assert provenance["key_attributes"]["extractable"] is False
+    assert provenance["attestation"].startswith("none: PKCS#11 defines no key attestation")
     assert "3 entries verified" in ok("ceremony", "verify", "--root", str(root))
 
 

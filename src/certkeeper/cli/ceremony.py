@@ -58,6 +58,16 @@ def _record(
     err_console.print(f"transcript entry {entry['seq']}: {entry['hash']}", highlight=False)
 
 
+def _provenance(token: Any, passphrase: bytes, key_ref: str) -> dict[str, object]:
+    """What the key's store says of the key, for the transcript: a token's own statement
+    (signing/pkcs11.key_provenance), or that an encrypted file states nothing."""
+    if token is None:
+        return {"store": "encrypted key file", "attestation": "none: a key file has none"}
+    from certkeeper.signing.pkcs11 import KeyUri, key_provenance
+
+    return key_provenance(token, passphrase, KeyUri.parse(key_ref))
+
+
 def _gate(use_pkilint: bool) -> Any:
     from certkeeper.lint.gate import LintGate
 
@@ -123,6 +133,7 @@ def root(
             "key": key_ref,
             "key_id": key_id(home.certificate),
             "token": pkcs11_token or None,
+            "key_provenance": _provenance(settings.pkcs11, passphrase, key_ref),
             "root_sha256": sha256_hex(cert_der),
             "subject": home.certificate.subject.rfc4514_string(),
             "transcript_key_sha256": transcript_key,

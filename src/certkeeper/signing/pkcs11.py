@@ -302,3 +302,62 @@ def generate_key(
     finally:
         session.close()
     return Pkcs11Signer(config, pin, KeyUri(config.token, label, key_id), on_login)
+
+
+# PKCS#11 v2.40 defines no key attestation; what a token does say of a private key is in
+# these attributes (4.9): made inside the token (LOCAL), never readable in clear
+# (ALWAYS_SENSITIVE) and never exportable (NEVER_EXTRACTABLE). A ceremony transcript
+# records them, with the token's identity, as the evidence an auditor can check.
+_PROVENANCE = (
+    ("local", Attribute.LOCAL),
+    ("sensitive", Attribute.SENSITIVE),
+    ("always_sensitive", Attribute.ALWAYS_SENSITIVE),
+    ("extractable", Attribute.EXTRACTABLE),
+    ("never_extractable", Attribute.NEVER_EXTRACTABLE),
+)
+NO_ATTESTATION = "none: PKCS#11 defines no key attestation, and certkeeper reads no vendor's"
+
+
+def key_provenance(
+    config: TokenConfig, pin: bytes, uri: KeyUri, on_login: LoginHook | None = None
+) -> dict[str, object]:
+    """The token's identity and its statement of where the key was made and whether it
+    can leave (`generated_in_token`: LOCAL, ALWAYS_SENSITIVE and NEVER_EXTRACTABLE)."""
+    _, session = _open_session(config, pin, on_login=on_login)
+    try:
+        token = session.token
+        try:
+            key = session.get_key(
+                object_class=ObjectClass.PRIVATE_KEY, label=uri.label, id=uri.key_id
+            )
+        except (pkcs11.NoSuchKey, pkcs11.MultipleObjectsReturned):
+            raise ConfigError(f"token {uri.token!r} holds no single private key {uri}") from None
+        attributes: dict[str, bool | None] = {}
+        for name, attribute in _PROVENANCE:
+            try:
+                attributes[name] = bool(key[attribute])
+            except pkcs11.PKCS11Error:
+                attributes[name] = None  # the token does not say
+        return {
+            "token": {
+                "label": token.label,
+                "serial": _text(token.serial),
+                "manufacturer": _text(token.manufacturer_id),
+                "model": _text(token.model),
+            },
+            "key_attributes": attributes,
+            "generated_in_token": bool(
+                attributes["local"]
+                and attributes["always_sensitive"]
+                and attributes["never_extractable"]
+            ),
+            "attestation": NO_ATTESTATION,
+        }
+    finally:
+        session.close()
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("ascii", "replace").strip()
+    return str(value).strip()
