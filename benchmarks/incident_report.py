@@ -25,11 +25,11 @@ import contextlib
 from mass_revocation import PASSPHRASE, populate
 
 from certkeeper.ca.home import CaHome, InitOptions, create_home
+from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.report import html, markdown
 from certkeeper.report.build import build_report
 from certkeeper.report.csvfiles import AffectedCsvWriter
 from certkeeper.revocation import incidents
-from certkeeper.store.queries import CertificateFilter
 
 
 def run(count: int, csv_rows: int, workers: int) -> list[tuple[str, str]]:

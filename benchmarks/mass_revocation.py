@@ -28,13 +28,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import insert
 
 from certkeeper.ca.home import CaHome, InitOptions, create_home
+from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.issuance.serials import new_serial, serial_hex, shard_for
 from certkeeper.revocation import incidents
 from certkeeper.revocation.publishing import republish
 from certkeeper.signing.tbs import sign_tbs
 from certkeeper.store.database import write_transaction
 from certkeeper.store.ocsp_repo import OcspStore
-from certkeeper.store.queries import CertificateFilter
 from certkeeper.store.tables import certificates, serials
 
 PASSPHRASE = "benchmark"

@@ -35,12 +35,10 @@ CORE_READS = {
 
 # cli -> store imports still to be replaced by service calls: file -> count.
 CLI_STORE_IMPORTS = {
-    "cli/audit_log.py": 1,
     "cli/certs.py": 5,
     "cli/incident.py": 7,
     "cli/main.py": 1,
     "cli/ocsp.py": 1,
-    "cli/selection.py": 3,
     "cli/subscriber.py": 2,
 }
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from cryptography import x509
 
+from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.errors import InputError
 from certkeeper.lint.document import (
     OID_CERT_POLICIES,
@@ -46,7 +47,6 @@ from certkeeper.profiles.cps_claims import (
 )
 from certkeeper.profiles.cps_parse import CpsDocument, parse_cps
 from certkeeper.profiles.schema import Profile
-from certkeeper.store.queries import CertificateFilter
 from certkeeper.x509.der import DerError, children, header
 
 if TYPE_CHECKING:

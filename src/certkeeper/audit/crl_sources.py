@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from cryptography import x509
 
+from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.errors import InputError
-from certkeeper.store.queries import CertificateFilter
 
 if TYPE_CHECKING:
     from certkeeper.ca.home import CaHome

@@ -102,6 +102,17 @@ def chained(
 
 
 @dataclass(frozen=True)
+class AuditFilter:
+    """Which entries to read: every condition given must hold."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    actor: str | None = None
+    event: str | None = None  # exact name, or a prefix ending in "." ("ca." for all CA events)
+    serial: str | None = None
+
+
+@dataclass(frozen=True)
 class Checkpoint:
     """The chain's head at one moment, exported so a later rewrite can be detected."""
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from certkeeper.auditlog.chain import (
+    AuditFilter,
     Checkpoint,
     Entry,
     Problem,
@@ -27,7 +28,7 @@ from certkeeper.auditlog.chain import (
 )
 from certkeeper.auditlog.settings import AuditLogSettings
 from certkeeper.errors import ConfigError, InputError
-from certkeeper.store.audit_log import AuditFilter, AuditLogStore
+from certkeeper.store.audit_log import AuditLogStore
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection

@@ -69,8 +69,8 @@ def second_person(ca: CaHome, name: str, now: datetime) -> str | None:
     who requested it (None when the home does not require approval)."""
     if not ca.config.profiles_require_approval:
         return None
+    from certkeeper.auditlog.chain import AuditFilter
     from certkeeper.auditlog.record import audit_log
-    from certkeeper.store.audit_log import AuditFilter
 
     who = current_actor()
     requesters: list[str] = []

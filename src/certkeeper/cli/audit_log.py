@@ -88,10 +88,10 @@ def show(
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Entries in order, filtered by time, actor, event and serial."""
+    from certkeeper.auditlog.chain import AuditFilter
     from certkeeper.auditlog.record import audit_log
     from certkeeper.ca.home import CaHome
     from certkeeper.cli.revoke import parse_time
-    from certkeeper.store.audit_log import AuditFilter
 
     flt = AuditFilter(
         since=parse_time(since, "--since") if since else None,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import typer
 
+from certkeeper.certificate_filter import CertificateFilter, normalize_serial, normalize_sha256
 from certkeeper.errors import InputError
-from certkeeper.store.queries import CertificateFilter, normalize_serial, normalize_sha256
 
 # The selection options, declared once; commands take the ones that make sense for them
 # and pass them to build_filter under the same names.

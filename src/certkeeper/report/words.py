@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from certkeeper.store.queries import CertificateFilter
+from certkeeper.certificate_filter import CertificateFilter
 
 
 def _when(moment: datetime) -> str:

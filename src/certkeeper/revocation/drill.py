@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from certkeeper.ca.home import CaHome
+from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.errors import ConfigError
 from certkeeper.revocation import incidents, planner
 from certkeeper.revocation.publishing import republish
 from certkeeper.revocation.verdict import Verdict
-from certkeeper.store.queries import CertificateFilter
 from certkeeper.x509.time import truncate
 
 

@@ -14,13 +14,12 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from certkeeper.auditlog.record import record
 from certkeeper.ca.home import CaHome
+from certkeeper.certificate_filter import normalize_serial, normalize_sha256
 from certkeeper.errors import CertkeeperError, InputError, NotFound
 from certkeeper.revocation.publishing import PublicationIncomplete
 from certkeeper.revocation.reasons import CrlReason, encoded_reason
 from certkeeper.status.ocsp import resign_on_revocation
-from certkeeper.store.database import write_transaction
-from certkeeper.store.queries import normalize_serial, normalize_sha256
-from certkeeper.store.revocations import RevocationRecord, RevocationStore
+from certkeeper.store.revocations import RevocationRecord
 from certkeeper.x509.time import truncate
 
 
@@ -97,8 +96,8 @@ def revoke(
             f"serial {serial} has no precertificate (state {state or 'unassigned'}): "
             "nothing to revoke"
         )
-    store = RevocationStore(home.inventory.engine)
-    with write_transaction(home.inventory.engine) as conn:
+    store = home.stores.revocations
+    with home.stores.transaction() as conn:
         outcome = store.record(
             serial, when, encoded_reason(reason), evidence, incident_id, now, conn
         )

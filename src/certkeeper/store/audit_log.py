@@ -8,7 +8,6 @@ the loser's insert fails and it retries on the new head, so the chain never fork
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,19 +15,11 @@ from sqlalchemy import Connection, Engine, Row, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from certkeeper.auditlog.chain import GENESIS, Entry, chained
+from certkeeper.auditlog.chain import AuditFilter as AuditFilter  # its old home
 from certkeeper.store.database import write_transaction
 from certkeeper.store.tables import audit_log
 
 APPEND_ATTEMPTS = 20
-
-
-@dataclass(frozen=True)
-class AuditFilter:
-    since: datetime | None = None
-    until: datetime | None = None
-    actor: str | None = None
-    event: str | None = None  # exact name, or a prefix ending in "." ("ca." for all CA events)
-    serial: str | None = None
 
 
 class AuditLogStore:

@@ -34,9 +34,10 @@ from sqlalchemy import Connection, Engine, Row, exists, func, insert, or_, selec
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.errors import CertkeeperError
 from certkeeper.store.database import write_transaction
-from certkeeper.store.queries import CertificateFilter, certificate_conditions
+from certkeeper.store.queries import certificate_conditions
 from certkeeper.store.tables import certificates, crl_shards, revocations
 from certkeeper.x509.crl import MAX_CRL_NUMBER
 

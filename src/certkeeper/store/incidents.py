@@ -21,15 +21,12 @@ from sqlalchemy import (
     update,
 )
 
+from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.errors import NotFound
 from certkeeper.store.blocked_keys import block_serials
 from certkeeper.store.crl_repo import add_pending
 from certkeeper.store.database import write_transaction
-from certkeeper.store.queries import (
-    CertificateFilter,
-    certificate_conditions,
-    precertificate_conditions,
-)
+from certkeeper.store.queries import certificate_conditions, precertificate_conditions
 from certkeeper.store.tables import (
     UtcDateTime,
     campaign_items,

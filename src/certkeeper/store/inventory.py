@@ -21,10 +21,10 @@ from typing import Any
 from sqlalchemy import Connection, CursorResult, Engine, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.errors import CertkeeperError, NotFound
 from certkeeper.store.database import write_transaction
 from certkeeper.store.queries import (
-    CertificateFilter,
     certificate_conditions,
     precertificate_conditions,
     reverse_name,
