@@ -242,6 +242,9 @@ REVOCATION_REASONS_FROM = date(2023, 7, 15)
 # certificates, EV Guidelines Appendix F) with a version 2 or 3 onion address, until
 # SC27 required version 3 and opened them to DV and OV.
 ONION_EV_ONLY_FROM = date(2015, 5, 1)
+# Ballot 201 (EV Guidelines Appendix F): a TorServiceDescriptor for each onion name,
+# until SC27 required version 3 onion addresses.
+TOR_SERVICE_DESCRIPTOR_FROM = date(2017, 7, 28)
 # Ballot SC27 (BR 1.6.9): Onion Domain Names in DV/OV certificates, each a valid
 # Version 3 Onion Address (then Appendix C, now Appendix B).
 ONION_V3_FROM = date(2020, 3, 27)

@@ -42,6 +42,7 @@ from lintkit import (
 )
 from test_lint_ca_profile import precert_ca, sub_ca
 from test_lint_crl_ocsp import std_exts
+from test_lint_rfc5280_extensions import onion_leaf, tor_descriptor
 
 from certkeeper.lint.catalogue import all_lints, run_lints
 from certkeeper.lint.context import LintContext, ProfileExpectations
@@ -494,6 +495,8 @@ PASSING: list[Case] = [
         )
         for lint_id in ("e_non_tls_ca_eku_invalid", "e_non_tls_ca_policies_invalid")
     ),
+    # Before SC27, a version 2 onion name with its TorServiceDescriptor (ballot 201).
+    Case("e_tor_service_descriptor_invalid", lambda: onion_leaf(tor_descriptor())),
 ]
 
 

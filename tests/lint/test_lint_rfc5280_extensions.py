@@ -175,3 +175,36 @@ def test_teletex_string_was_allowed_before_br_2() -> None:
     before = dt.datetime(2023, 9, 14, tzinfo=dt.UTC)
     assert "e_subject_string_encoding" not in lint_cert(leaf(subject=subject, not_before=before))
     assert "e_subject_string_encoding" in lint_cert(leaf(subject=subject))
+
+
+V2_ONION = "v2cbb2l4lsnpio4q.onion"
+SHA256 = tlv(0x06, bytes.fromhex("608648016503040201"))
+
+
+def tor_descriptor(
+    name: str = V2_ONION, digest: bytes = bytes(32)
+) -> tuple[x509.ExtensionType, bool]:
+    one = tlv(
+        0x30,
+        tlv(0x0C, f"https://{name}".encode()) + tlv(0x30, SHA256) + tlv(0x03, b"\x00" + digest),
+    )
+    return raw_ext("2.23.140.1.31", tlv(0x30, one))
+
+
+def onion_leaf(*extra: tuple[x509.ExtensionType, bool]) -> bytes:
+    return leaf(
+        names=("www.example.com", V2_ONION),
+        not_before=dt.datetime(2019, 3, 1, tzinfo=dt.UTC),
+        policies=("2.23.140.1.1",),
+        extra=list(extra),
+    )
+
+
+def test_tor_service_descriptors_before_sc27() -> None:
+    assert "e_tor_service_descriptor_invalid" not in lint_cert(onion_leaf(tor_descriptor()))
+    assert "e_tor_service_descriptor_invalid" in lint_cert(onion_leaf())
+    assert "e_tor_service_descriptor_invalid" in lint_cert(
+        onion_leaf(tor_descriptor(digest=bytes(16)))
+    )
+    other = tor_descriptor(name="other.onion")
+    assert "e_tor_service_descriptor_invalid" in lint_cert(onion_leaf(other))
