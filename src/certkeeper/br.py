@@ -242,6 +242,9 @@ REVOCATION_REASONS_FROM = date(2023, 7, 15)
 # certificates, EV Guidelines Appendix F) with a version 2 or 3 onion address, until
 # SC27 required version 3 and opened them to DV and OV.
 ONION_EV_ONLY_FROM = date(2015, 5, 1)
+# BR 1.x 7.1.2.3 (c), BR 2.0.0 7.1.2.7.7: a subscriber certificate's AIA carries the
+# issuing CA's OCSP URL, until ballot SC-063 made OCSP optional (CRLs then required).
+SUBSCRIBER_OCSP_URL_OPTIONAL_FROM = date(2024, 3, 15)
 # Ballot 201 (EV Guidelines Appendix F): a TorServiceDescriptor for each onion name,
 # until SC27 required version 3 onion addresses.
 TOR_SERVICE_DESCRIPTOR_FROM = date(2017, 7, 28)

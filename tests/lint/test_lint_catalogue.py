@@ -497,6 +497,13 @@ PASSING: list[Case] = [
     ),
     # Before SC27, a version 2 onion name with its TorServiceDescriptor (ballot 201).
     Case("e_tor_service_descriptor_invalid", lambda: onion_leaf(tor_descriptor())),
+    # Before SC-063, a subscriber certificate with its OCSP URL.
+    Case(
+        "e_sub_ocsp_url_missing",
+        lambda: leaf(
+            not_before=dt.datetime(2024, 3, 14, tzinfo=dt.UTC), ocsp_url="http://ocsp.example.com"
+        ),
+    ),
 ]
 
 

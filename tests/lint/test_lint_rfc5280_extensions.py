@@ -208,3 +208,11 @@ def test_tor_service_descriptors_before_sc27() -> None:
     )
     other = tor_descriptor(name="other.onion")
     assert "e_tor_service_descriptor_invalid" in lint_cert(onion_leaf(other))
+
+
+def test_ocsp_url_required_until_sc063() -> None:
+    before = dt.datetime(2024, 3, 14, tzinfo=dt.UTC)
+    assert "e_sub_ocsp_url_missing" in lint_cert(leaf(not_before=before))
+    with_ocsp = leaf(not_before=before, ocsp_url="http://ocsp.example.com")
+    assert "e_sub_ocsp_url_missing" not in lint_cert(with_ocsp)
+    assert "e_sub_ocsp_url_missing" not in lint_cert(leaf())

@@ -915,6 +915,23 @@ def _has_ocsp_url(doc: CertificateDocument) -> bool:
     return any(m == AD_OCSP for m, _ in (doc.safe("aia") or []))
 
 
+@lint(
+    "e_sub_ocsp_url_missing",
+    Severity.ERROR,
+    "BR 1.x 7.1.2.3 (c); BR 2.0.0 7.1.2.7.7",
+    "Until ballot SC-063 (2024-03-15), a subscriber certificate's authorityInformationAccess "
+    "must hold the issuing CA's OCSP URL.",
+    CERT,
+    cert_types=LEAF_TYPES,
+    effective=br.BR_1_0,
+    ineffective=br.SUBSCRIBER_OCSP_URL_OPTIONAL_FROM,
+)
+def ocsp_url_missing(doc: CertificateDocument, ctx: LintContext) -> Out:
+    if _has_ocsp_url(doc):
+        return ()
+    return [(f"{EXT}.authorityInformationAccess", "no id-ad-ocsp URL")]
+
+
 def _short_lived(doc: CertificateDocument) -> bool:
     nb, na = doc.not_before, doc.not_after
     if not (nb and na and nb.value and na.value):
