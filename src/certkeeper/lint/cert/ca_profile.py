@@ -89,7 +89,8 @@ def any_policy_alone(doc: CertificateDocument, ctx: LintContext) -> Out:
     "reserved policy OID.",
     CERT,
     cert_types=CA_TYPES,
-    effective=BR2,    tls_only=True,
+    effective=BR2,
+    tls_only=True,
 )
 def ca_reserved_policy(doc: CertificateDocument, ctx: LintContext) -> Out:
     if POLICY_ANY in doc.policy_oids:
@@ -146,7 +147,8 @@ def ca_subject_required(doc: CertificateDocument, ctx: LintContext) -> Out:
     "organizationalUnitName must not appear in Root or TLS Subordinate CA certificates.",
     CERT,
     cert_types=(CertType.ROOT, CertType.SUBORDINATE_CA),
-    effective=BR2,    tls_only=True,
+    effective=BR2,
+    tls_only=True,
 )
 def ca_subject_ou(doc: CertificateDocument, ctx: LintContext) -> Out:
     return _ou_findings(doc)
@@ -197,7 +199,8 @@ _CA_EKU_NAMED = frozenset(
     "CA's extKeyUsage.",
     CERT,
     cert_types=(CertType.SUBORDINATE_CA,),
-    effective=BR2,    tls_only=True,
+    effective=BR2,
+    tls_only=True,
 )
 def sub_ca_eku_other(doc: CertificateDocument, ctx: LintContext) -> Out:
     return [
@@ -407,7 +410,8 @@ def _constrains_all(subtrees: list[tuple[str, int, bytes, list[str]]]) -> list[s
     "constrained.",
     CERT,
     cert_types=(CertType.SUBORDINATE_CA,),
-    effective=BR2,    tls_only=True,
+    effective=BR2,
+    tls_only=True,
 )
 def constrained_ca_incomplete(doc: CertificateDocument, ctx: LintContext) -> Out:
     if "2.5.29.30" not in doc.ext:
