@@ -15,6 +15,7 @@ from certkeeper.issuance.service import IssueRequest
 from certkeeper.revocation import incidents
 from certkeeper.revocation.reasons import CrlReason
 from certkeeper.revocation.service import resolve_serial, revoke
+from certkeeper.store.incidents import IncidentStore
 from certkeeper.store.queries import CertificateFilter
 from certkeeper.store.revocations import RevocationRefused
 from certkeeper.store.tables import ocsp_responses
@@ -111,9 +112,9 @@ def test_incident_lifecycle_reconciles_at_every_step(fresh_ca: CaHome) -> None:
         assert ocsp_status(fresh_ca, serial) is ocsp.OCSPCertStatus.REVOKED
     for serial in ec:
         assert ocsp_status(fresh_ca, serial) is ocsp.OCSPCertStatus.GOOD
-    events = [e.event for e in incidents.IncidentStore(fresh_ca.inventory.engine).events(opened.id)]
+    events = [e.event for e in IncidentStore(fresh_ca.inventory.engine).events(opened.id)]
     assert events[:2] == ["opened", "planned"] and "execution finished" in events
-    window = incidents.IncidentStore(fresh_ca.inventory.engine).renewal_window(rsa[0])
+    window = IncidentStore(fresh_ca.inventory.engine).renewal_window(rsa[0])
     assert (
         window is not None and window[1] < now and window[2] == "https://ca.example.com/incidents/1"
     )
@@ -144,4 +145,4 @@ def test_bad_incident_input_is_refused_and_nothing_is_recorded(
     args.update(kwargs)
     with pytest.raises((InputError, NotFound), match=message):
         incidents.open_incident(fresh_ca, **args)  # type: ignore[arg-type]
-    assert incidents.IncidentStore(fresh_ca.inventory.engine).all() == []
+    assert IncidentStore(fresh_ca.inventory.engine).all() == []

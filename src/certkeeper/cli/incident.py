@@ -136,7 +136,6 @@ def list_cmd(
 ) -> None:
     """Every incident."""
     from certkeeper.ca.home import CaHome
-    from certkeeper.store.incidents import IncidentStore
 
     ca = CaHome.open(resolve_home(home))
     rows = [
@@ -148,7 +147,7 @@ def list_cmd(
             "deadline": i.deadline.isoformat(),
             "state": i.state,
         }
-        for i in IncidentStore(ca.inventory.engine).all()
+        for i in ca.stores.incidents.all()
     ]
     print_rows(
         rows, ["id", "title", "item", "aware_at", "deadline", "state"], fmt, title="Incidents"
@@ -267,11 +266,10 @@ def execute_cmd(
     from certkeeper.ca.home import CaHome
     from certkeeper.revocation.incidents import execute, latest_plan, status, verdict_sentence
     from certkeeper.revocation.publishing import publisher_for
-    from certkeeper.store.incidents import IncidentStore
 
     ca = CaHome.open(resolve_home(home))
     now = datetime.now(UTC)
-    store = IncidentStore(ca.inventory.engine)
+    store = ca.stores.incidents
     incident = store.get(incident_id)
     plan = latest_plan(ca, incident_id)
     left = incident.deadline - now
@@ -544,13 +542,12 @@ def details_cmd(
     from certkeeper.ca.home import CaHome
     from certkeeper.revocation import details as detailsmod
     from certkeeper.revocation.incident_audit import recorder
-    from certkeeper.store.incidents import IncidentStore
 
     sets = [detailsmod.split_assignment(s, "--set") for s in set_]
     adds = [detailsmod.split_assignment(s, "--add") for s in add]
     document = detailsmod.load_document(from_file) if from_file is not None else None
     ca = CaHome.open(resolve_home(home))
-    store = IncidentStore(ca.inventory.engine)
+    store = ca.stores.incidents
     if sets or adds or unset or document is not None:
         current = detailsmod.update_details(
             store,
@@ -616,11 +613,10 @@ def action_add_cmd(
     from certkeeper.ca.home import CaHome
     from certkeeper.revocation import details as detailsmod
     from certkeeper.revocation.incident_audit import recorder
-    from certkeeper.store.incidents import IncidentStore
 
     ca = CaHome.open(resolve_home(home))
     item = detailsmod.add_action(
-        IncidentStore(ca.inventory.engine),
+        ca.stores.incidents,
         incident_id,
         {
             "kind": kind,
@@ -658,11 +654,10 @@ def action_set_cmd(
     from certkeeper.ca.home import CaHome
     from certkeeper.revocation import details as detailsmod
     from certkeeper.revocation.incident_audit import recorder
-    from certkeeper.store.incidents import IncidentStore
 
     ca = CaHome.open(resolve_home(home))
     item = detailsmod.set_action(
-        IncidentStore(ca.inventory.engine),
+        ca.stores.incidents,
         incident_id,
         number,
         {
@@ -693,10 +688,9 @@ def action_list_cmd(
     """The incident's action items."""
     from certkeeper.ca.home import CaHome
     from certkeeper.revocation import details as detailsmod
-    from certkeeper.store.incidents import IncidentStore
 
     ca = CaHome.open(resolve_home(home))
-    items = detailsmod.actions(IncidentStore(ca.inventory.engine).get(incident_id).details)
+    items = detailsmod.actions(ca.stores.incidents.get(incident_id).details)
     print_rows(
         [a.to_dict() for a in items],
         _ACTION_COLUMNS,
@@ -725,7 +719,6 @@ def report_cmd(
     from certkeeper.report import data, html, markdown
     from certkeeper.report.build import build_report
     from certkeeper.report.csvfiles import AffectedCsvWriter
-    from certkeeper.store.incidents import IncidentStore
 
     renderers = {
         "md": markdown.render_report,
@@ -737,7 +730,7 @@ def report_cmd(
     if csv_rows < 1:
         raise InputError(f"--csv-rows {csv_rows}: must be at least 1")
     ca = CaHome.open(resolve_home(home))
-    store = IncidentStore(ca.inventory.engine)
+    store = ca.stores.incidents
     store.get(incident_id)
     directory = out if out is not None else Path(f"incident-{incident_id}")
     if directory.exists() and not directory.is_dir():

@@ -42,13 +42,14 @@ def add(
 ) -> None:
     """Create or update a subscriber and replace its contacts."""
     from certkeeper.ca.home import CaHome
-    from certkeeper.store.incidents import IncidentStore
+    from certkeeper.revocation.notify import set_contacts
 
     primaries = _emails(primary, "--primary")
     backups = _emails(backup, "--backup")
     ca = CaHome.open(resolve_home(home))
-    ca.inventory.ensure_subscriber(subscriber_id, datetime.now(UTC).replace(microsecond=0))
-    IncidentStore(ca.inventory.engine).set_contacts(subscriber_id, primaries, backups)
+    set_contacts(
+        ca.inventory, ca.stores.incidents, subscriber_id, primaries, backups, datetime.now(UTC)
+    )
     typer.echo(
         f"subscriber {subscriber_id}: {len(primaries)} primary, {len(backups)} backup contact(s)"
     )
@@ -64,10 +65,9 @@ def show(
     """A subscriber's contacts."""
     from certkeeper.ca.home import CaHome
     from certkeeper.errors import NotFound
-    from certkeeper.store.incidents import IncidentStore
 
     ca = CaHome.open(resolve_home(home))
-    contacts = IncidentStore(ca.inventory.engine).contacts(subscriber_id)
+    contacts = ca.stores.incidents.contacts(subscriber_id)
     if not contacts:
         raise NotFound(f"subscriber {subscriber_id!r} has no contacts (or does not exist)")
     print_rows(

@@ -22,17 +22,15 @@ from typing import Any
 from certkeeper import br
 from certkeeper.auditlog.record import record as audit
 from certkeeper.ca.home import CaHome
+from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.config import Config
 from certkeeper.errors import InputError
 from certkeeper.revocation import ledger as ledgermod
 from certkeeper.revocation import planner
 from certkeeper.revocation.reasons import CrlReason, br_item, deadline, encoded_reason
 from certkeeper.revocation.verdict import Done, Verdict
-from certkeeper.store.database import write_transaction
-from certkeeper.store.incidents import CampaignItem, IncidentRecord, IncidentStore
+from certkeeper.store.incidents import CampaignItem, IncidentRecord
 from certkeeper.store.ocsp_repo import OcspRecord, OcspStore
-from certkeeper.store.queries import CertificateFilter
-from certkeeper.store.revocations import RevocationStore
 from certkeeper.x509 import crl as crlenc
 from certkeeper.x509.time import truncate
 
@@ -82,7 +80,7 @@ def select_affected(
         **{**_fields(selector), "expiring_after": _later(selector.expiring_after, aware_at)}
     )
     items: dict[str, CampaignItem] = {}
-    for item in IncidentStore(home.inventory.engine).affected(flt):
+    for item in home.stores.incidents.affected(flt):
         items.setdefault(item.sha256, item)
     return sorted(items.values(), key=lambda i: (i.kind, i.serial))
 
@@ -130,7 +128,7 @@ def open_incident(
             f"the selector matches no certificate valid at {aware_at.isoformat()}: "
             f"{selector.to_dict()}"
         )
-    store = IncidentStore(home.inventory.engine)
+    store = home.stores.incidents
     record = IncidentRecord(
         id=None,
         title=title.strip(),
@@ -170,7 +168,7 @@ def open_incident(
 
 
 def scope(home: CaHome, incident_id: int, now: datetime) -> Scope:
-    store = IncidentStore(home.inventory.engine)
+    store = home.stores.incidents
     incident = store.get(incident_id)
     items = list(store.items(incident_id))
     return Scope(
@@ -217,7 +215,7 @@ def shard_loads(
     from certkeeper.status.crl import shard_framings
 
     framings = shard_framings(home, keys, now)
-    store = IncidentStore(home.inventory.engine)
+    store = home.stores.incidents
     limit = home.config.crl_budget_bytes if budget is None else budget
     loads = []
     for key in sorted(keys):
@@ -284,7 +282,7 @@ def make_plan(
     overrides `[crl] budget_bytes`) and record the rows and the verdict together."""
     if budget is not None and budget < 1:
         raise InputError(f"--override-budget {budget}: must be a positive number of bytes")
-    store = IncidentStore(home.inventory.engine)
+    store = home.stores.incidents
     incident = store.get(incident_id)
     now = truncate(now)
     items = list(store.items(incident_id))
@@ -323,9 +321,7 @@ def make_plan(
 
 def latest_plan(home: CaHome, incident_id: int) -> dict[str, Any] | None:
     """The detail of the incident's latest "planned" event (None: never planned)."""
-    plans = [
-        e for e in IncidentStore(home.inventory.engine).events(incident_id) if e.event == "planned"
-    ]
+    plans = [e for e in home.stores.incidents.events(incident_id) if e.event == "planned"]
     return plans[-1].detail if plans else None
 
 
@@ -390,9 +386,9 @@ def execute(
 
     `lint_every` > 1 lints one re-signed OCSP response in N after each response shape
     has passed in full (see OcspSigner); the default lints every one."""
-    store = IncidentStore(home.inventory.engine)
+    store = home.stores.incidents
     incident = store.get(incident_id)
-    revocations = RevocationStore(home.inventory.engine)
+    revocations = home.stores.revocations
     now = truncate(now)
     due_by = until or now
     reason = encoded_reason(CrlReason(incident.reason))
@@ -427,14 +423,14 @@ def execute(
             report.already_revoked += len(already)
             report.expired += len(expired)
             if already:
-                with write_transaction(home.inventory.engine) as conn:
+                with home.stores.transaction() as conn:
                     store.mark_revoked(conn, incident_id, sorted(already), now)
             if advance is not None and (already or expired):
                 advance(len(already) + len(expired))
             chunks = [todo[i : i + chunk] for i in range(0, len(todo), chunk)]
             for part, records in zip(chunks, signer.sign(chunks, now, reason), strict=True):
                 part_serials = [i.serial for i in part]
-                with write_transaction(home.inventory.engine) as conn:
+                with home.stores.transaction() as conn:
                     store.revoke_items(conn, incident_id, part_serials, now, reason, evidence)
                     OcspStore.replace_many_in(conn, records)
                     store.mark_revoked(conn, incident_id, part_serials, now)
@@ -523,7 +519,7 @@ class _ChunkSigner:
         self.home = home
         self.pool: ProcessPoolExecutor | None = None
         if workers > 1:
-            home.inventory.engine.dispose()  # no pooled connection crosses the fork
+            home.stores.dispose()  # no pooled connection crosses the fork
             self.pool = ProcessPoolExecutor(
                 workers,
                 mp_context=multiprocessing.get_context("fork"),
@@ -600,7 +596,7 @@ class Status:
 
 
 def status(home: CaHome, incident_id: int, now: datetime) -> Status:
-    store = IncidentStore(home.inventory.engine)
+    store = home.stores.incidents
     incident = store.get(incident_id)
     now = truncate(now)
     revoked = store.revocation_times(incident_id)

@@ -20,7 +20,21 @@ from certkeeper.config import Config
 from certkeeper.errors import ConfigError, NotFound
 from certkeeper.revocation.incident_audit import recorder
 from certkeeper.store.incidents import CampaignItem, IncidentRecord, IncidentStore, Notification
+from certkeeper.store.inventory import Inventory
 from certkeeper.x509.time import truncate
+
+
+def set_contacts(
+    inventory: Inventory,
+    store: IncidentStore,
+    subscriber_id: str,
+    primaries: list[str],
+    backups: list[str],
+    now: datetime,
+) -> None:
+    """Create the subscriber if new and replace its contacts: who `notify` writes to."""
+    inventory.ensure_subscriber(subscriber_id, truncate(now))
+    store.set_contacts(subscriber_id, primaries, backups)
 
 
 @dataclass
@@ -214,7 +228,7 @@ def notify(
     Notices that used up their attempts are reported as abandoned on every run until
     someone acts, so a timer running this command keeps failing visibly. With
     `dry_run`, the messages are composed and returned, and nothing is sent or recorded."""
-    store = IncidentStore(home.inventory.engine)
+    store = home.stores.incidents
     incident = store.get(incident_id)
     config = home.config
     at = truncate(now or datetime.now(UTC))
