@@ -40,11 +40,9 @@ from certkeeper.lint.document import (
     POLICY_ANY,
     CertificateDocument,
     Malformed,
-    children,
-    header,
 )
 from certkeeper.lint.engine import CA_TYPES, CertType, Severity, lint
-from certkeeper.x509.der import DerError
+from certkeeper.x509.der import DerError, children, header
 
 NON_ROOT_CA = frozenset({CertType.SUBORDINATE_CA, CertType.PRECERT_SIGNING_CA})
 
