@@ -168,13 +168,16 @@ class InventoryCollector(Collector):
         from certkeeper.status.ceremony_due import ceremonies_due
         from certkeeper.store.database import UNAVAILABLE_ERRORS
         from certkeeper.store.health import health_figures
+        from certkeeper.store.inventory import Inventory
 
         now = self.clock()
         up = GaugeMetricFamily("certkeeper_database_up", "1 when the inventory answered.")
         try:
             figures = health_figures(self.engine, now)
             dues: list[CeremonyDue] = (
-                [] if self.crl_dir is None else ceremonies_due(self.engine, self.crl_dir, now)
+                []
+                if self.crl_dir is None
+                else ceremonies_due(Inventory(self.engine), self.crl_dir, now)
             )
         except UNAVAILABLE_ERRORS:
             up.add_metric([], 0)

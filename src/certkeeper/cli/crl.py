@@ -172,7 +172,7 @@ def status_cmd(
         now = datetime.now(UTC)
         rows = crl_status(ca, now, None if flt.is_empty() else flt)
         budget = ca.config.crl_budget_bytes
-        ceremonies = ceremonies_due(ca.inventory.engine, ca.config.crl_dir, now)
+        ceremonies = ceremonies_due(ca.inventory, ca.config.crl_dir, now)
     finally:
         ca.close()
     print_rows([r.to_dict() for r in rows], STATUS_COLUMNS, fmt)

@@ -99,7 +99,6 @@ def show_command(
 
     from certkeeper.ca.home import CaHome
     from certkeeper.status.ocsp import refresh_deadline
-    from certkeeper.store.ocsp_repo import OcspStore
 
     text = serial.strip().lower().removeprefix("0x").replace(":", "").lstrip("0")
     try:
@@ -112,7 +111,7 @@ def show_command(
         state = inventory.serial_state(text)
         if state is None:
             raise NotFound(f"serial {text} was never assigned (the responder answers unauthorized)")
-        rec = OcspStore(inventory.engine).get(text)
+        rec = ca.stores.ocsp.get(text)
         issuer_name = None
         if rec is not None:
             issuer_name = inventory.issuer(rec.issuer_id).name

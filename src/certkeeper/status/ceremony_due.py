@@ -12,12 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
-from sqlalchemy import Engine
 
 from certkeeper.status import crl_files
+
+if TYPE_CHECKING:
+    from certkeeper.store.inventory import Inventory
 
 CEREMONY_MARGIN = timedelta(days=30)
 
@@ -76,15 +78,14 @@ def ceremony_due(
     return CeremonyDue(root, state, number, next_update, due)
 
 
-def offline_roots(engine: Engine) -> list[str]:
+def offline_roots(inventory: Inventory) -> list[str]:
     """Names of the roots whose key is offline (only theirs need a ceremony for a CRL)."""
     from certkeeper.ca.home import OFFLINE_KEY
-    from certkeeper.store.inventory import Inventory
 
-    return [r.name for r in Inventory(engine).issuers(role="root") if r.key_ref == OFFLINE_KEY]
+    return [r.name for r in inventory.issuers(role="root") if r.key_ref == OFFLINE_KEY]
 
 
 def ceremonies_due(
-    engine: Engine, crl_dir: Path, now: datetime, margin: timedelta = CEREMONY_MARGIN
+    inventory: Inventory, crl_dir: Path, now: datetime, margin: timedelta = CEREMONY_MARGIN
 ) -> list[CeremonyDue]:
-    return [ceremony_due(crl_dir, name, now, margin) for name in offline_roots(engine)]
+    return [ceremony_due(crl_dir, name, now, margin) for name in offline_roots(inventory)]

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from certkeeper.ca.home import OFFLINE_KEY, CaHome
+from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.errors import CertkeeperError
 from certkeeper.lint.catalogue import run_lints
 from certkeeper.lint.context import LintContext
@@ -38,7 +39,6 @@ from certkeeper.lint.engine import Finding, Severity
 from certkeeper.status import crl_files
 from certkeeper.status.lease_owner import default_owner, owner_is_dead
 from certkeeper.store.crl_repo import FULL_SCOPE, CrlStore, ShardState, next_crl_number
-from certkeeper.store.queries import CertificateFilter
 from certkeeper.store.records import IssuerRecord
 from certkeeper.urls import ca_crl_url, crl_url
 from certkeeper.x509 import crl as crlenc
@@ -222,7 +222,7 @@ def shard_framings(
     home: CaHome, keys: Iterable[tuple[int, int]], now: datetime
 ) -> dict[tuple[int, int], crlenc.CrlFraming]:
     """(issuer id, shard) -> the framing its next CRL will have, for sizing plans."""
-    states = {(s.issuer_id, s.shard): s for s in CrlStore(home.inventory.engine).states()}
+    states = {(s.issuer_id, s.shard): s for s in home.stores.crl.states()}
     out = {}
     for issuer_id, shard in keys:
         rec = home.inventory.issuer(issuer_id)
@@ -272,7 +272,7 @@ class ShardPublisher:
 
     def __init__(self, home: CaHome) -> None:
         self.home = home
-        self.store = CrlStore(home.inventory.engine)
+        self.store = home.stores.crl
         self.encoder = crlenc.EntryEncoder()
         self._issuers: dict[int, IssuerRecord] = {}
         self._served_dir = home.config.crl_dir.resolve()
@@ -545,7 +545,7 @@ def _finish_pending(
     unpublished revocations, until their lease is free or has had time to expire
     (a dead holder's lease lasts at most LEASE_DURATION past its last renewal); then
     note every shard's pending count on its result."""
-    store = CrlStore(home.inventory.engine)
+    store = home.stores.crl
     clock = lease_clock(now, started)
     deadline = time.monotonic() + LEASE_DURATION.total_seconds() + LEASE_RENEWAL
     out = list(results)
@@ -603,7 +603,7 @@ def pending_tasks(
     publisher that runs after a revocation must publish, including what a dead run
     left. (An expired CA publishes no more CRLs, as in `plan`.)"""
     publishing = {rec.id for rec in _publishing_issuers(home, now)}
-    pending = CrlStore(home.inventory.engine).pending_shards()
+    pending = home.stores.crl.pending_shards()
     wanted = set(keys) | {key for key in pending if key[0] in publishing}
     names = {rec.id: rec.name for rec in home.inventory.issuers()}
     return [CrlTask(i, names[i], "shard", s) for i, s in sorted(wanted)]
@@ -738,7 +738,7 @@ def crl_status(
     unrevoked certificate matched by `selection` revoked now (with `projected_reason`;
     superseded is what BR 7.2.2 prescribes for compliance revocations)."""
     now = truncate(now)
-    store = CrlStore(home.inventory.engine)
+    store = home.stores.crl
     budget = home.config.crl_budget_bytes
     encoder = crlenc.EntryEncoder()
     projected = store.unrevoked_matching(selection, now) if selection is not None else {}

@@ -232,10 +232,10 @@ def app_from_environment() -> OperationsApp:
     from certkeeper.ca.home import CaHome
 
     home = CaHome.open(Path(os.environ.get(HOME_ENV, "ca-home")))
-    engine = home.inventory.engine
+    engine = home.stores.engine
     mode = os.environ.get(MODE_ENV, "all")
     body_seconds = body_seconds_from_environment()
-    ocsp = OcspResponder(OcspStore(engine), accept_root=mode == "ocsp", body_seconds=body_seconds)
+    ocsp = OcspResponder(home.stores.ocsp, accept_root=mode == "ocsp", body_seconds=body_seconds)
     app: OcspResponder | StatusApp | AcmeApp = ocsp
     if mode != "ocsp":
         from certkeeper.acme.app import AcmeApp
@@ -262,7 +262,7 @@ def _with_operations(
 
     adopt_multiprocess_mode()
     configure_logging()
-    engine = home.inventory.engine
+    engine = home.stores.engine
     checks = status_ready_checks(engine, utc_now)
     if mode != "ocsp":  # ACME finalize signs: the issuing keys must load
         checks.append(lambda: _signers_usable(home))
@@ -276,7 +276,7 @@ def _signers_usable(home: CaHome) -> str | None:
     from certkeeper.errors import CertkeeperError
 
     try:
-        for issuer in Inventory(home.inventory.engine).issuers():
+        for issuer in home.inventory.issuers():
             if issuer.role == "issuing" and issuer.state == "active":
                 home.signer(issuer)
     except CertkeeperError as exc:

@@ -43,7 +43,7 @@ from sqlalchemy import Connection
 
 from certkeeper.errors import CertkeeperError, ConfigError, NotFound
 from certkeeper.lint.engine import Finding, Severity
-from certkeeper.store.ocsp_repo import OcspRecord, OcspStore, StatusInputs
+from certkeeper.store.ocsp_repo import OcspRecord, StatusInputs
 from certkeeper.store.records import IssuerRecord
 from certkeeper.x509.ocsp import ResponseTemplate, Revocation
 from certkeeper.x509.time import truncate
@@ -170,7 +170,7 @@ class OcspSigner:
         self.validity = validity
         self.lint_every = lint_every
         self._since_lint: dict[tuple[int, int, str, bool], int] = {}
-        self.store = OcspStore(home.inventory.engine)
+        self.store = home.stores.ocsp
         self.pkilint = home.config.use_pkilint if pkilint is None else pkilint
         self._contexts: dict[int, _IssuerContext] = {}
         self._checked_shapes: set[tuple[int, int, str, bool]] = set()
