@@ -153,7 +153,7 @@ def audit(home: Path, work: Path, template: bytes, count: int) -> None:
             [url],
             ct_audit.issuer_hashes_of([issuer_der]),
             state,
-            facts=ct_audit.home_facts(ca.inventory.engine),
+            facts=ct_audit.home_facts(ca.stores.scts),
         )
         walked = time.perf_counter() - start
     ca.close()

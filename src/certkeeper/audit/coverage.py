@@ -325,7 +325,7 @@ def home_targets(ca: Any, index: CrlIndex | None, now: datetime, ocsp_url: str) 
     by_id = {int(r.id): r.name for r in records}
     base = ca.config.base_url
     targets, skipped = inventory_targets(
-        iter_assigned(ca.inventory.engine, now),
+        iter_assigned(ca.stores.engine, now),
         by_id,
         lambda issuer, shard: crl_url(base, issuer, shard),
         index,

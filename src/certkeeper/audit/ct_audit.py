@@ -24,9 +24,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from sqlalchemy import Engine
 
-from certkeeper.ca.home import CaHome
 from certkeeper.ct import merkle, tls
 from certkeeper.ct.client import LogClient, LogError, TreeHead
 from certkeeper.ct.entries import LoggedEntry, sct_leaf_hash
@@ -42,7 +40,8 @@ from certkeeper.ct.sct import (
     verify_signature,
 )
 from certkeeper.ct.tls import TlsDecodeError
-from certkeeper.store.scts import SerialFacts
+from certkeeper.store.inventory import Inventory
+from certkeeper.store.scts import SctStore, SerialFacts
 from certkeeper.x509 import der
 
 
@@ -311,18 +310,13 @@ def issuer_hashes_of(ders: Iterable[bytes]) -> set[bytes]:
     return {spki_hash(x509.load_der_x509_certificate(d)) for d in ders}
 
 
-def home_facts(engine: Engine) -> Facts:
+def home_facts(store: SctStore) -> Facts:
     """What the CA home's inventory knows, as `walk` asks for it."""
-    from certkeeper.store.scts import serial_facts
-
-    return lambda serial_list: serial_facts(engine, serial_list)
+    return store.facts
 
 
-def home_embedded(ca: CaHome, loglist: LogList) -> list[CtFinding]:
+def home_embedded(inventory: Inventory, scts: SctStore, loglist: LogList) -> list[CtFinding]:
     """`check_embedded` over every certificate of a CA home stored with SCTs."""
-    from certkeeper.store.scts import certificates_with_scts
-
-    inventory = ca.inventory
     issuers = {rec.id: rec.cert_der for rec in inventory.issuers()}
-    rows = certificates_with_scts(inventory.engine)
+    rows = scts.with_scts()
     return check_embedded(((s, c, p, issuers[i]) for s, c, p, i in rows), loglist)

@@ -20,6 +20,7 @@ from itertools import islice
 from cryptography import x509
 
 from certkeeper.ca.home import CaHome
+from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.config import Config
 from certkeeper.issuance.tbs import profile_expectations
 from certkeeper.lint.catalogue import all_lints, run_lints
@@ -27,7 +28,6 @@ from certkeeper.lint.context import LintContext
 from certkeeper.lint.document import CertificateDocument
 from certkeeper.lint.engine import AUDIT, CertType
 from certkeeper.store.lint_runs import LintRunStore, RunFinding
-from certkeeper.store.queries import CertificateFilter
 
 CHUNK = 200
 
@@ -199,12 +199,12 @@ def relint(
             raise InputError(
                 f"unknown lint id(s): {', '.join(unknown)} (see `certkeeper lint --list`)"
             )
-    store = LintRunStore(home.inventory.engine)
+    store = home.stores.lint_runs
     run_id = store.start(lint_set_description(use_pkilint, wanted), now)
     previous = store.previous_finished(run_id)
     report = RelintReport(run_id, previous.id if previous else None)
     context = multiprocessing.get_context("fork")
-    home.inventory.engine.dispose()  # no pooled connection crosses the fork
+    home.stores.dispose()  # no pooled connection crosses the fork
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=_init, initargs=(home.config, use_pkilint, wanted)
     ) as pool:

@@ -61,7 +61,7 @@ def audit_ct(
             urls,
             hashes,
             state,
-            facts=ct_audit.home_facts(ca.inventory.engine) if ca is not None else None,
+            facts=ct_audit.home_facts(ca.stores.scts) if ca is not None else None,
             out_dir=out,
             advance=advance,
         )
@@ -71,7 +71,8 @@ def audit_ct(
             raise InputError("--embedded needs a CA home whose [ct] names a log list")
         from certkeeper.ct.loglist import load_log_list
 
-        findings += ct_audit.home_embedded(ca, load_log_list(str(ca.config.ct.log_list)))
+        loglist = load_log_list(str(ca.config.ct.log_list))
+        findings += ct_audit.home_embedded(ca.inventory, ca.stores.scts, loglist)
     for f in findings:
         where = f"{f.log}#{f.index}" if f.index is not None else f.log
         typer.echo(f"{f.kind}\t{f.serial}\t{where}\t{f.detail}")

@@ -118,6 +118,6 @@ def pending(
             "last_attempt": r.updated_at.isoformat(),
             "reason": r.reason,
         }
-        for r in waiting_for_scts(ca)
+        for r in waiting_for_scts(ca.stores.scts)
     ]
     print_rows(rows, ["serial", "attempts", "last_attempt", "reason"], fmt)

@@ -101,7 +101,7 @@ def _issue_or_skip(
     target = None if out is None else out / f"{path.stem}.pem"
     if target is not None:
         check_file(target)  # before anything is signed
-    runs = BatchStore(home.inventory.engine)
+    runs = home.stores.batches
     done = _already_issued(home, runs, run_id, digest, csr, profile)
     if done is not None:
         if target is not None:
@@ -180,7 +180,7 @@ def issue_batch(
         check_directory(out)  # one clear line now, not a failure per item after signing
     # an unknown, disabled or out-of-step profile fails once, before any worker starts
     home.profiles.for_issuance(profile)
-    run = BatchStore(home.inventory.engine).open_run(
+    run = home.stores.batches.open_run(
         str(directory.resolve()), profile, subscriber, datetime.now(UTC)
     )
     home.close()
@@ -201,7 +201,7 @@ def issue_batch(
                 report.failed.append((path.name, f"{type(exc).__name__}: {exc}"))
             if advance is not None:
                 advance(1)
-    BatchStore(home.inventory.engine).finish_run(run.id, datetime.now(UTC))
+    home.stores.batches.finish_run(run.id, datetime.now(UTC))
     home.close()
     for items in (report.issued, report.failed, report.skipped):
         items.sort()

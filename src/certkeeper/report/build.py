@@ -15,6 +15,7 @@ from typing import Any
 from cryptography import x509
 
 from certkeeper.ca.home import CaHome
+from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.errors import CertkeeperError
 from certkeeper.report import ct_entries
 from certkeeper.report.model import AffectedRow, IncidentReport, Plan, ShardBar, TimelineEntry
@@ -24,9 +25,7 @@ from certkeeper.revocation import details as detailsmod
 from certkeeper.revocation import incidents
 from certkeeper.revocation.ledger import Counts
 from certkeeper.revocation.reasons import CrlReason, br_item, encoded_reason
-from certkeeper.store.incidents import CampaignItem, Event, IncidentStore
-from certkeeper.store.queries import CertificateFilter
-from certkeeper.store.scts import SctStore
+from certkeeper.store.incidents import CampaignItem, Event
 from certkeeper.x509 import crl as crlenc
 from certkeeper.x509.time import truncate
 
@@ -53,7 +52,7 @@ def iter_affected(
     issuers = {rec.id: rec for rec in home.inventory.issuers()}
     names = {rec.id: rec.name for rec in issuers.values()}
     inventory = home.inventory
-    sct_store = SctStore(inventory.engine)
+    sct_store = home.stores.scts
     log_names = ct_entries.log_names(home.config.ct)
     issuer_certs: dict[int, x509.Certificate] = {}
 
@@ -120,7 +119,7 @@ def build_report(
     during the single pass over the inventory. `with_rows=False` skips that pass (the
     weekly update needs only the ledger): no affected types, no issuance range."""
     now = truncate(now)
-    store = IncidentStore(home.inventory.engine)
+    store = home.stores.incidents
     incident = store.get(incident_id)
     ledger = incidents.status(home, incident_id, now)
     items = list(store.items(incident_id))

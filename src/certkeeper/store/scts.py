@@ -150,6 +150,14 @@ class SctStore:
         with self.engine.connect() as conn:
             return [str(s) for s in conn.execute(select(ct_pending.c.serial)).scalars()]
 
+    def facts(self, serial_list: Sequence[str]) -> dict[str, SerialFacts]:
+        """`serial_facts` of this database (what a CT log audit compares)."""
+        return serial_facts(self.engine, serial_list)
+
+    def with_scts(self) -> list[tuple[str, bytes, bytes, int]]:
+        """`certificates_with_scts` of this database."""
+        return certificates_with_scts(self.engine)
+
 
 @dataclass(frozen=True)
 class SerialFacts:
