@@ -30,6 +30,11 @@ def _shown(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def required_revision() -> str:
+    """The schema revision this release needs (what `--version` names)."""
+    return head_revision()
+
+
 def schema_status(home: Path) -> SchemaStatus:
     config = load_config(home)
     engine = connect(config.database_url)

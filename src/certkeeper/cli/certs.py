@@ -1,18 +1,13 @@
-"""`certkeeper certs list`: the inventory, selected by the same filter incidents use.
-
-Counts are of distinct certificates (by SHA-256); precertificates are listed only with
---precertificates and never counted as certificates.
-"""
+"""`certkeeper certs list`: the inventory, selected by the same filter incidents use
+(the listing itself is `ca/listing.py`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import typer
 
+from certkeeper.ca.listing import list_certificates
 from certkeeper.cli import selection as sel
 from certkeeper.cli.common import (
     OutputFormat,
@@ -23,11 +18,7 @@ from certkeeper.cli.common import (
     resolve_home,
 )
 from certkeeper.cli.selection import build_filter
-from certkeeper.errors import ConfigError, InputError
-from certkeeper.store.inventory import Inventory
-from certkeeper.store.records import CertificateRecord, PrecertificateRecord
-
-CRTSH = "https://crt.sh/?sha256={}"
+from certkeeper.errors import InputError
 
 CERT_COLUMNS_TABLE = [
     "serial",
@@ -80,64 +71,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(certs_app, name="certs")
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _open_inventory(home: Path) -> Inventory:
-    from certkeeper.config import load_config
-    from certkeeper.store.database import connect, schema_is_current
-
-    config = load_config(home)
-    engine = connect(config.database_url)
-    if not schema_is_current(engine):
-        engine.dispose()
-        raise ConfigError(
-            f"the inventory of CA home {home} is not at the current schema version; "
-            "run `certkeeper db upgrade` (or `certkeeper init`) first"
-        )
-    return Inventory(engine)
-
-
-def _cert_rows(inv: Inventory, certs: Iterator[CertificateRecord]) -> Iterator[dict[str, Any]]:
-    names = {i.id: i.name for i in inv.issuers()}
-    for c in certs:
-        yield {
-            "serial": c.serial,
-            "issuer": names.get(c.issuer_id, str(c.issuer_id)),
-            "not_before": _iso(c.not_before),
-            "not_after": _iso(c.not_after),
-            "key_type": c.key_type,
-            "profile": f"{c.profile_id}:{c.profile_version}",
-            "cps_version": c.cps_version,
-            "subscriber_id": c.subscriber_id,
-            "crl_shard": c.crl_shard,
-            "subject_cn": c.subject_cn,
-            "names": " ".join(c.names),
-            "issued_at": _iso(c.issued_at),
-            "sha256": c.sha256,
-            "sha1": c.sha1,
-            "crtsh": CRTSH.format(c.sha256),
-        }
-
-
-def _precert_rows(inv: Inventory, precerts: list[PrecertificateRecord]) -> Iterator[dict[str, Any]]:
-    names = {i.id: i.name for i in inv.issuers()}
-    states = inv.serial_states([p.serial for p in precerts])
-    for p in precerts:
-        yield {
-            "serial": p.serial,
-            "issuer": names.get(p.issuer_id, str(p.issuer_id)),
-            "not_before": _iso(p.not_before),
-            "not_after": _iso(p.not_after),
-            "final": states.get(p.serial) == "issued",
-            "created_at": _iso(p.created_at),
-            "sha256": p.sha256,
-            "tbs_sha256": p.tbs_sha256,
-            "crtsh": CRTSH.format(p.sha256),
-        }
-
-
 @certs_app.command("list")
 @handle_errors
 def list_certs(
@@ -185,21 +118,20 @@ def list_certs(
         sha256=sha256,
         subscriber=subscriber,
     )
-    inv = _open_inventory(resolve_home(home))
-    try:
-        if precertificates:
-            total = inv.count_precertificates(flt, without_final=without_final)
-            found = list(inv.list_precertificates(flt, limit, without_final=without_final))
-            rows = list(_precert_rows(inv, found))
-            columns = PRECERT_COLUMNS_TABLE if fmt is OutputFormat.table else PRECERT_COLUMNS_FULL
-            noun = "precertificate" if total == 1 else "precertificates"
-        else:
-            total = inv.count_certificates(flt)
-            rows = list(_cert_rows(inv, inv.list_certificates(flt, limit)))
-            columns = CERT_COLUMNS_TABLE if fmt is OutputFormat.table else CERT_COLUMNS_FULL
-            noun = "certificate" if total == 1 else "certificates"
-    finally:
-        inv.engine.dispose()
+    listing = list_certificates(
+        resolve_home(home),
+        flt,
+        limit,
+        precertificates=precertificates,
+        without_final=without_final,
+    )
+    total, rows = listing.total, listing.rows
+    if precertificates:
+        columns = PRECERT_COLUMNS_TABLE if fmt is OutputFormat.table else PRECERT_COLUMNS_FULL
+        noun = "precertificate" if total == 1 else "precertificates"
+    else:
+        columns = CERT_COLUMNS_TABLE if fmt is OutputFormat.table else CERT_COLUMNS_FULL
+        noun = "certificate" if total == 1 else "certificates"
     print_rows(rows, columns, fmt)
     footer = f"{total} distinct {noun}"
     if len(rows) < total:

@@ -20,9 +20,9 @@ def _print_version(value: bool) -> None:
         return
     from importlib.metadata import version
 
-    from certkeeper.store.database import head_revision
+    from certkeeper.ca.schema import required_revision
 
-    typer.echo(f"certkeeper {version('certkeeper')} (schema revision {head_revision()})")
+    typer.echo(f"certkeeper {version('certkeeper')} (schema revision {required_revision()})")
     raise typer.Exit()
 
 
