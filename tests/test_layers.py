@@ -49,7 +49,6 @@ KNOWN_CYCLE = {
     "issuance",
     "revocation",
     "status",
-    "store",
     "validation",
 }
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from certkeeper.auditlog.chain import GENESIS, Entry, chained, verify
+from certkeeper.audit_chain import GENESIS, Entry, chained, verify
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

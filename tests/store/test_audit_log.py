@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, delete, update
 
-from certkeeper.auditlog.chain import GENESIS, Checkpoint
+from certkeeper.audit_chain import GENESIS, Checkpoint
 from certkeeper.auditlog.log import AuditLog
 from certkeeper.auditlog.settings import AuditLogSettings
 from certkeeper.store.audit_log import AuditFilter, AuditLogStore
@@ -55,7 +55,7 @@ def test_an_edited_entry_is_found(engine: Engine) -> None:
 
 
 def test_an_edit_with_its_hash_recomputed_breaks_the_next_link(engine: Engine) -> None:
-    from certkeeper.auditlog.chain import entry_hash
+    from certkeeper.audit_chain import entry_hash
 
     log = filled(engine)
     e3 = next(e for e in log.entries() if e.seq == 3)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from certkeeper.auditlog.chain import (
+from certkeeper.audit_chain import (
     AuditFilter,
     Checkpoint,
     Entry,

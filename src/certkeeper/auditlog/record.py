@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # imported when first used: every CLI command imports this mo
 
     from sqlalchemy import Connection
 
-    from certkeeper.auditlog.chain import Entry
+    from certkeeper.audit_chain import Entry
     from certkeeper.auditlog.log import AuditLog
     from certkeeper.ca.home import CaHome
 

@@ -69,7 +69,7 @@ def second_person(ca: CaHome, name: str, now: datetime) -> str | None:
     who requested it (None when the home does not require approval)."""
     if not ca.config.profiles_require_approval:
         return None
-    from certkeeper.auditlog.chain import AuditFilter
+    from certkeeper.audit_chain import AuditFilter
     from certkeeper.auditlog.record import audit_log
 
     who = current_actor()

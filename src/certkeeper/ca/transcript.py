@@ -23,7 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from certkeeper.auditlog.chain import GENESIS, canonical_json, time_text
+from certkeeper.audit_chain import GENESIS, canonical_json, time_text
 from certkeeper.errors import ConfigError, InputError
 
 TRANSCRIPT = "transcript.jsonl"

@@ -20,7 +20,7 @@ from certkeeper.cli.common import (
 from certkeeper.errors import EXIT_FINDINGS, InputError
 
 if TYPE_CHECKING:
-    from certkeeper.auditlog.chain import Checkpoint
+    from certkeeper.audit_chain import Checkpoint
 
 audit_log_app = typer.Typer(
     help="The hash-chained audit log of security events (BR 5.4.1).", no_args_is_help=True
@@ -88,7 +88,7 @@ def show(
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Entries in order, filtered by time, actor, event and serial."""
-    from certkeeper.auditlog.chain import AuditFilter
+    from certkeeper.audit_chain import AuditFilter
     from certkeeper.auditlog.record import audit_log
     from certkeeper.ca.home import CaHome
     from certkeeper.cli.revoke import parse_time
@@ -138,7 +138,7 @@ def checkpoint(
 
 
 def _read_checkpoint(path: Path) -> Checkpoint:
-    from certkeeper.auditlog.chain import Checkpoint
+    from certkeeper.audit_chain import Checkpoint
 
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

@@ -608,7 +608,7 @@ batch_items = Table(
 )
 
 # The audit log (BR 5.4.1, migration 0011): append-only, each entry hash-chained to the
-# one before (certkeeper.auditlog.chain). `detail` is canonical JSON; `serial` is set for
+# one before (certkeeper.audit_chain). `detail` is canonical JSON; `serial` is set for
 # events about one certificate so `audit-log show --serial` finds them.
 audit_log = Table(
     "audit_log",

@@ -1,5 +1,8 @@
 """Hash chaining of audit-log entries, and its verification. Pure: values in, values out.
 
+Outside `auditlog/` because the store writes the chain: the store depends on these
+values, and the audit log's services depend on the store.
+
 Entry n's hash is SHA-256 over a canonical JSON array of its sequence number, time,
 actor, event, subject, serial, detail and the hash of entry n-1 (entry 1 chains to
 GENESIS). So an edited entry no longer matches its own hash, a deleted or reordered
