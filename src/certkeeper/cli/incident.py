@@ -271,7 +271,7 @@ def execute_cmd(
     now = datetime.now(UTC)
     store = ca.stores.incidents
     incident = store.get(incident_id)
-    plan = latest_plan(ca, incident_id)
+    plan = latest_plan(store, incident_id)
     left = incident.deadline - now
     err_console.print(
         f"deadline {incident.deadline.isoformat()} ({_span(left)} left)", highlight=False

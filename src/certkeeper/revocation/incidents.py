@@ -29,7 +29,7 @@ from certkeeper.revocation import ledger as ledgermod
 from certkeeper.revocation import planner
 from certkeeper.revocation.reasons import CrlReason, br_item, deadline, encoded_reason
 from certkeeper.revocation.verdict import Done, Verdict
-from certkeeper.store.incidents import CampaignItem, IncidentRecord
+from certkeeper.store.incidents import CampaignItem, IncidentRecord, IncidentStore
 from certkeeper.store.ocsp_repo import OcspRecord, OcspStore
 from certkeeper.x509 import crl as crlenc
 from certkeeper.x509.time import truncate
@@ -72,7 +72,7 @@ class Scope:
 
 
 def select_affected(
-    home: CaHome, selector: CertificateFilter, aware_at: datetime
+    store: IncidentStore, selector: CertificateFilter, aware_at: datetime
 ) -> list[CampaignItem]:
     """Distinct final certificates (by SHA-256) matching the selector and valid at
     aware-at, plus precertificates with no final certificate, kept apart by kind."""
@@ -80,7 +80,7 @@ def select_affected(
         **{**_fields(selector), "expiring_after": _later(selector.expiring_after, aware_at)}
     )
     items: dict[str, CampaignItem] = {}
-    for item in home.stores.incidents.affected(flt):
+    for item in store.affected(flt):
         items.setdefault(item.sha256, item)
     return sorted(items.values(), key=lambda i: (i.kind, i.serial))
 
@@ -122,7 +122,7 @@ def open_incident(
         )
     if explanation_url is not None and not explanation_url.startswith(("https://", "http://")):
         raise InputError(f"--explanation-url {explanation_url!r} is not an http(s) URL")
-    affected = select_affected(home, selector, aware_at)
+    affected = select_affected(home.stores.incidents, selector, aware_at)
     if not affected:
         raise InputError(
             f"the selector matches no certificate valid at {aware_at.isoformat()}: "
@@ -319,9 +319,9 @@ def make_plan(
     return report
 
 
-def latest_plan(home: CaHome, incident_id: int) -> dict[str, Any] | None:
+def latest_plan(store: IncidentStore, incident_id: int) -> dict[str, Any] | None:
     """The detail of the incident's latest "planned" event (None: never planned)."""
-    plans = [e for e in home.stores.incidents.events(incident_id) if e.event == "planned"]
+    plans = [e for e in store.events(incident_id) if e.event == "planned"]
     return plans[-1].detail if plans else None
 
 
@@ -628,5 +628,5 @@ def status(home: CaHome, incident_id: int, now: datetime) -> Status:
         planned["certificate"],
         planned["precertificate"],
         undelivered,
-        latest_plan(home, incident_id),
+        latest_plan(store, incident_id),
     )
