@@ -12,10 +12,11 @@ from certkeeper.auditlog.record import current_actor, record
 from certkeeper.errors import EXIT_REFUSED, CertkeeperError
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection, Engine
+    from sqlalchemy import Connection
 
     from certkeeper.ca.home import CaHome
     from certkeeper.config import Config
+    from certkeeper.store.audit_log import AuditLogStore
     from certkeeper.store.records import IssuerRecord
 
 
@@ -36,7 +37,7 @@ def issuer_created(ca: CaHome, rec: IssuerRecord, at: datetime) -> None:
 
 
 def new_home(
-    engine: Engine,
+    store: AuditLogStore,
     config: Config,
     issuers: list[IssuerRecord],
     actor: str | None,
@@ -44,9 +45,8 @@ def new_home(
 ) -> None:
     """`init`: the home, its hierarchy and keys, as the first entries of its log."""
     from certkeeper.auditlog.log import AuditLog
-    from certkeeper.store.audit_log import AuditLogStore
 
-    log = AuditLog(AuditLogStore(engine), config.audit_log)
+    log = AuditLog(store, config.audit_log)
     who = actor or current_actor()
     detail = {
         "public": config.public,

@@ -152,7 +152,7 @@ def _populate(staging: Path, options: InitOptions, passphrase: bytes | None, now
             _create_hierarchy(staging, config, inventory, naming, passphrase, now)
         registry = ProfileRegistry(config.profile_dir, inventory, stores.profile_control)
         registry.install_builtin(now, options.actor)
-        audit_events.new_home(engine, config, inventory.issuers(), options.actor, now)
+        audit_events.new_home(stores.audit_log, config, inventory.issuers(), options.actor, now)
     finally:
         engine.dispose()
 
