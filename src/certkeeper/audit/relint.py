@@ -27,6 +27,7 @@ from certkeeper.lint.catalogue import all_lints, run_lints
 from certkeeper.lint.context import LintContext
 from certkeeper.lint.document import CertificateDocument
 from certkeeper.lint.engine import AUDIT, CertType
+from certkeeper.store.inventory import Inventory
 from certkeeper.store.lint_runs import LintRunStore, RunFinding
 
 CHUNK = 200
@@ -142,9 +143,8 @@ def _lint_chunk(jobs: Sequence[Job]) -> list[RunFinding]:
     return out
 
 
-def _jobs(home: CaHome, since: datetime | None) -> Iterator[Job]:
+def _jobs(inventory: Inventory, since: datetime | None) -> Iterator[Job]:
     flt = CertificateFilter(issued_after=since)
-    inventory = home.inventory
     for cert in inventory.list_certificates(flt):
         yield Job(
             cert.serial,
@@ -164,10 +164,10 @@ def _chunks(jobs: Iterator[Job], size: int) -> Iterator[list[Job]]:
         yield chunk
 
 
-def documents_to_lint(home: CaHome, since: datetime | None = None) -> int:
+def documents_to_lint(inventory: Inventory, since: datetime | None = None) -> int:
     """Certificates plus precertificates a relint with `since` visits (progress total)."""
     flt = CertificateFilter(issued_after=since)
-    return home.inventory.count_certificates(flt) + home.inventory.count_precertificates(flt)
+    return inventory.count_certificates(flt) + inventory.count_precertificates(flt)
 
 
 def lint_set_description(use_pkilint: bool, only: frozenset[str] | None) -> str:
@@ -209,7 +209,7 @@ def relint(
         workers, mp_context=context, initializer=_init, initargs=(home.config, use_pkilint, wanted)
     ) as pool:
         pending: list[tuple[int, Future[list[RunFinding]]]] = []
-        for chunk in _chunks(_jobs(home, since), CHUNK):
+        for chunk in _chunks(_jobs(home.inventory, since), CHUNK):
             pending.append((len(chunk), pool.submit(_lint_chunk, chunk)))
             if len(pending) >= workers * 4:
                 _drain(pending.pop(0), store, run_id, now, report, advance)

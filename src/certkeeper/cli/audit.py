@@ -67,7 +67,7 @@ def relint(
         if since_at.tzinfo is None:
             since_at = since_at.replace(tzinfo=UTC)
     ca = CaHome.open(resolve_home(home))
-    with progress(documents_to_lint(ca, since_at), "relinting") as advance:
+    with progress(documents_to_lint(ca.inventory, since_at), "relinting") as advance:
         report = run_relint(
             ca,
             since=since_at,

@@ -35,6 +35,7 @@ from certkeeper.errors import CertkeeperError, InputError
 from certkeeper.issuance.csr import ParsedCsr
 from certkeeper.issuance.output_files import check_directory, check_file, write_pem
 from certkeeper.store.batches import BatchStore
+from certkeeper.store.inventory import Inventory
 
 CSR_SUFFIXES = (".csr", ".pem", ".der", ".req")
 
@@ -105,7 +106,7 @@ def _issue_or_skip(
     done = _already_issued(home, runs, run_id, digest, csr, profile)
     if done is not None:
         if target is not None:
-            write_pem(target, _stored_chain(home, done), done)
+            write_pem(target, _stored_chain(home.inventory, done), done)
         return path.name, done, True
     runs.begin_item(run_id, digest, path.name, datetime.now(UTC))
     issued = service.issue(IssueRequest(csr, profile, subscriber))
@@ -145,11 +146,11 @@ def _spki(key: Any) -> bytes:
     )
 
 
-def _stored_chain(home: CaHome, serial: str) -> str:
+def _stored_chain(inventory: Inventory, serial: str) -> str:
     from certkeeper.issuance.pem import der_to_pem
 
-    record = home.inventory.certificate(serial=serial)
-    issuer = home.inventory.issuer(record.issuer_id)
+    record = inventory.certificate(serial=serial)
+    issuer = inventory.issuer(record.issuer_id)
     return der_to_pem(record.der) + der_to_pem(issuer.cert_der)
 
 

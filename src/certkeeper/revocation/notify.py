@@ -187,15 +187,15 @@ def _due(n: Notification, config: Config, now: datetime) -> bool:
     return n.last_attempt_at + wait <= now
 
 
-def _with_names(home: CaHome, items: list[CampaignItem]) -> dict[str, list[str]]:
+def _with_names(inventory: Inventory, items: list[CampaignItem]) -> dict[str, list[str]]:
     """serial -> the names it certifies (the final certificate's, or the precert's)."""
     names: dict[str, list[str]] = {}
     for item in items:
         try:
             if item.kind == "certificate":
-                names[item.serial] = list(home.inventory.certificate(serial=item.serial).names)
+                names[item.serial] = list(inventory.certificate(serial=item.serial).names)
             else:
-                der = home.inventory.precertificate(item.serial).der
+                der = inventory.precertificate(item.serial).der
                 names[item.serial] = _san_names(der)
         except NotFound:
             names[item.serial] = []
@@ -260,7 +260,7 @@ def notify(
     )
     if not due:
         return report
-    names = _with_names(home, [i for items in by_subscriber.values() for i in items])
+    names = _with_names(home.inventory, [i for items in by_subscriber.values() for i in items])
     messages = [
         (
             n,

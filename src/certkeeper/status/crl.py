@@ -39,6 +39,7 @@ from certkeeper.lint.engine import Finding, Severity
 from certkeeper.status import crl_files
 from certkeeper.status.lease_owner import default_owner, owner_is_dead
 from certkeeper.store.crl_repo import FULL_SCOPE, CrlStore, ShardState, next_crl_number
+from certkeeper.store.inventory import Inventory
 from certkeeper.store.records import IssuerRecord
 from certkeeper.urls import ca_crl_url, crl_url
 from certkeeper.x509 import crl as crlenc
@@ -232,12 +233,12 @@ def shard_framings(
     return out
 
 
-def _publishing_issuers(home: CaHome, now: datetime) -> list[IssuerRecord]:
+def _publishing_issuers(inventory: Inventory, now: datetime) -> list[IssuerRecord]:
     """Issuing CAs whose certificate is unexpired: active, standby and retired alike,
     because a rotated-out CA's certificates stay valid and must stay revocable."""
     return [
         rec
-        for rec in home.inventory.issuers()
+        for rec in inventory.issuers()
         if rec.role in ("root", "issuing") and rec.not_after > now
     ]
 
@@ -246,7 +247,7 @@ def plan(home: CaHome, now: datetime, *, full: bool = False) -> list[CrlTask]:
     """Every CRL a publication run produces, shards first."""
     tasks: list[CrlTask] = []
     roots: list[CrlTask] = []
-    for rec in _publishing_issuers(home, now):
+    for rec in _publishing_issuers(home.inventory, now):
         assert rec.id is not None
         if rec.role == "root":
             if rec.key_ref != OFFLINE_KEY:  # an offline root's CRL comes from its ceremony
@@ -602,7 +603,7 @@ def pending_tasks(
     CA that holds revocations on no published CRL, whoever recorded them: what a
     publisher that runs after a revocation must publish, including what a dead run
     left. (An expired CA publishes no more CRLs, as in `plan`.)"""
-    publishing = {rec.id for rec in _publishing_issuers(home, now)}
+    publishing = {rec.id for rec in _publishing_issuers(home.inventory, now)}
     pending = home.stores.crl.pending_shards()
     wanted = set(keys) | {key for key in pending if key[0] in publishing}
     names = {rec.id: rec.name for rec in home.inventory.issuers()}
@@ -663,7 +664,7 @@ def publish(
         workers=workers,
         progress=progress,
     )
-    issuing = [r for r in _publishing_issuers(home, now) if r.role == "issuing"]
+    issuing = [r for r in _publishing_issuers(home.inventory, now) if r.role == "issuing"]
     problems = []
     try:
         lists = [str(p) for p in write_shard_lists(home, out_dir, issuing)]
@@ -744,7 +745,7 @@ def crl_status(
     projected = store.unrevoked_matching(selection, now) if selection is not None else {}
     states = {(s.issuer_id, s.shard): s for s in store.states()}
     out: list[ShardStatus] = []
-    for rec in _publishing_issuers(home, now):
+    for rec in _publishing_issuers(home.inventory, now):
         if rec.role != "issuing":
             continue
         assert rec.id is not None
