@@ -105,9 +105,7 @@ def issuance(home: Path, work: Path, count: int, logs: int) -> bytes:
             f"p95 {p95 * 1000:.1f} ms"
         )
     ca = CaHome.open(home)
-    from certkeeper.store.scts import certificates_with_scts
-
-    pre = certificates_with_scts(ca.inventory.engine)[0][2]
+    pre = ca.stores.scts.with_scts()[0][2]
     ca.close()
     return pre
 

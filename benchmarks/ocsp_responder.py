@@ -46,7 +46,6 @@ from cryptography.hazmat.primitives import serialization
 from certkeeper.ca.home import CaHome, InitOptions, create_home
 from certkeeper.issuance.serials import new_serial, serial_hex, shard_for
 from certkeeper.status.ocsp import OcspSigner
-from certkeeper.store.ocsp_repo import OcspStore
 from certkeeper.x509 import ocsp as enc
 
 PASSPHRASE = "benchmark"
@@ -85,7 +84,7 @@ def build_home(root: Path, count: int, real: int) -> tuple[CaHome, list[int]]:
             )
             serials.append(int(issued.serial, 16))
     signer = OcspSigner(ca, pkilint=False)
-    store = OcspStore(ca.inventory.engine)
+    store = ca.stores.ocsp
     now = datetime.now(UTC)
     not_after = now + timedelta(days=90)
     profile_version = ca.profiles.get("tls-dv-ecdsa").version
