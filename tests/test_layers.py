@@ -43,7 +43,6 @@ KNOWN_CYCLE = {
     "<metrics>",
     "<wiring>",
     "acme",
-    "auditlog",
     "ca",
     "ct",
     "issuance",

@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 from weakref import WeakKeyDictionary
 
 from certkeeper.errors import IssuanceRefused
@@ -27,7 +27,8 @@ if TYPE_CHECKING:  # imported when first used: every CLI command imports this mo
 
     from certkeeper.audit_chain import Entry
     from certkeeper.auditlog.log import AuditLog
-    from certkeeper.ca.home import CaHome
+    from certkeeper.auditlog.settings import AuditLogSettings
+    from certkeeper.store.stores import Stores
 
 ACTOR_ENV = "CERTKEEPER_ACTOR"
 # The actor of what the ACME server does on an account's request (the account's URI is
@@ -37,9 +38,27 @@ ACME_SERVER = "acme-server"
 # Set by a command's --actor (each CLI command runs in a context of its own, so the name
 # never outlives it) or bound for one request.
 _actor: ContextVar[str | None] = ContextVar("certkeeper_audit_actor", default=None)
-_logs: WeakKeyDictionary[CaHome, AuditLog] = WeakKeyDictionary()
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Settings(Protocol):
+    @property
+    def audit_log(self) -> AuditLogSettings: ...
+
+
+class Home(Protocol):
+    """What the audit log needs of an opened CA home (`CaHome`): its stores and its
+    `[audit_log]` settings. A protocol, so this module needs nothing of `ca/`."""
+
+    @property
+    def config(self) -> _Settings: ...
+
+    @property
+    def stores(self) -> Stores: ...
+
+
+_logs: WeakKeyDictionary[Home, AuditLog] = WeakKeyDictionary()  # one log per opened home
 
 
 def set_actor(name: str) -> None:
@@ -67,7 +86,7 @@ def current_actor() -> str:
         return f"uid:{os.getuid()}"
 
 
-def audit_log(home: CaHome) -> AuditLog:
+def audit_log(home: Home) -> AuditLog:
     """The home's audit log (one per opened home)."""
     log = _logs.get(home)
     if log is None:
@@ -79,7 +98,7 @@ def audit_log(home: CaHome) -> AuditLog:
 
 
 def record(
-    home: CaHome,
+    home: Home,
     event: str,
     subject: str = "",
     *,
@@ -144,7 +163,7 @@ def _request_subject(what: Any) -> str:
     return ",".join(names or ())
 
 
-def record_server_run(home: CaHome, service: str, address: str) -> None:
+def record_server_run(home: Home, service: str, address: str) -> None:
     """`server.started` now and `server.stopped` when this process exits normally (a
     SIGTERM or Ctrl-C ends the server loop first); a killed server leaves a start
     without a stop, which is itself what an auditor looks for."""
