@@ -71,3 +71,13 @@ def public_ct() -> Iterator[PublicCt]:
 
     with served_logs([], ["Test Operator A", "Test Operator B"]) as logs:
         yield PublicCt(logs)
+
+
+@pytest.fixture(autouse=True)
+def _actor_per_test() -> Iterator[None]:
+    """Each test starts with no bound actor: a command run in-process binds its --actor
+    for the rest of the context, as a real process does for its one command."""
+    from certkeeper.auditlog.record import acting_as
+
+    with acting_as(None):
+        yield

@@ -67,8 +67,9 @@ def set_actor(name: str) -> None:
 
 
 @contextmanager
-def acting_as(name: str) -> Iterator[None]:
-    """Record events of the enclosed block (one request) under `name`."""
+def acting_as(name: str | None) -> Iterator[None]:
+    """Record events of the enclosed block (one request) under `name` (None: under the
+    environment's actor), whatever `set_actor` calls inside it set."""
     token = _actor.set(name)
     try:
         yield
