@@ -44,7 +44,6 @@ KNOWN_CYCLE = {
     "<wiring>",
     "acme",
     "ca",
-    "ct",
     "issuance",
     "revocation",
     "status",

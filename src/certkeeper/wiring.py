@@ -71,7 +71,7 @@ def sct_source(home: CaHome) -> SctSource:
 
 
 def blocked_keys(home: CaHome) -> BlockedKeyStore:
-    return BlockedKeyStore(home.inventory.engine)
+    return home.stores.blocked_keys
 
 
 def key_checker(home: CaHome) -> SubscriberKeyChecker:
@@ -90,10 +90,9 @@ def operator_validation(
     home: CaHome, clock: Callable[[], datetime] = utc_now
 ) -> OperatorValidation:
     """`certkeeper validate`: records under OPERATOR_ACCOUNT, which `issue` relies on."""
-    from certkeeper.store.operator_challenges import OperatorChallengeStore
 
     va = validation_authority(home, clock)
-    return OperatorValidation(va, OperatorChallengeStore(home.inventory.engine))
+    return OperatorValidation(va, home.stores.operator_challenges)
 
 
 def safety_hooks(

@@ -106,12 +106,13 @@ def test_killed_batch_is_resumed_and_issues_each_csr_once(home: Path, tmp_path: 
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)
         partial = _counts(home, tag)
-        assert 0 < len(partial) < CSRS or proc.returncode == 0
+        # (on a loaded machine the kill can land after the last item, before the exit)
+        assert 0 < len(partial) <= CSRS
         rerun = subprocess.run(
             _batch_cmd(home, directory, out), env=env, capture_output=True, text=True, timeout=300
         )
         assert rerun.returncode == 0, rerun.stderr
-        if proc.returncode != 0:
+        if proc.returncode != 0 and len(partial) < CSRS:
             assert "resumed the batch started" in rerun.stderr, rerun.stderr
         counts = _counts(home, tag)
         assert len(counts) == CSRS and set(counts.values()) == {1}, counts

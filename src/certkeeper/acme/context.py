@@ -22,7 +22,6 @@ from certkeeper.acme.ratelimits import RateLimiter
 from certkeeper.acme.settings import AcmeSettings
 from certkeeper.ca.home import CaHome
 from certkeeper.lint.gate import LintGate
-from certkeeper.store.acme import AcmeStore
 from certkeeper.store.database import ping
 from certkeeper.validation.model import ChallengeAttempt, ValidationOutcome
 
@@ -158,8 +157,8 @@ class Acme:
         self.settings: AcmeSettings = home.config.acme
         self.validator = validator
         self.clock = clock
-        self.store = AcmeStore(home.inventory.engine)
-        self.outage = DatabaseOutage(lambda: ping(home.inventory.engine))
+        self.store = home.stores.acme
+        self.outage = DatabaseOutage(lambda: ping(home.stores.engine))
         self.nonces = NonceService(self.store, self.settings.nonce_lifetime_seconds, clock)
         self.limits = RateLimiter(self.store, self.settings, clock)
         # One lint gate per process: both linters are loaded once, not per finalize.

@@ -233,9 +233,7 @@ def _from_validation(
 ) -> NewAuthorization:
     """A valid authorization rebuilt from a stored validation lists the challenge that
     validated it (RFC 8555 7.1.4), with the time it did."""
-    from certkeeper.store.validations import DomainValidationStore
-
-    stored = DomainValidationStore(acme.home.inventory.engine).get(record_id)
+    stored = acme.home.stores.validations.get(record_id)
     if stored is None:
         return NewAuthorization(name, wildcard, "valid", expires, record_id, ())
     return NewAuthorization(

@@ -10,7 +10,6 @@ from certkeeper.acme.ari import Window, normal_window, parse_cert_id, retry_afte
 from certkeeper.acme.context import Acme, Request, Response
 from certkeeper.acme.problems import AcmeProblem
 from certkeeper.errors import NotFound
-from certkeeper.store.incidents import IncidentStore
 
 
 def renewal_info(acme: Acme, request: Request, text: str) -> Response:
@@ -25,7 +24,7 @@ def renewal_info(acme: Acme, request: Request, text: str) -> Response:
     issuer = inventory.issuer(record.issuer_id)
     if bytes.fromhex(issuer.ski) != cert_id.key_identifier:
         raise AcmeProblem("malformed", f"no certificate with certID {text}", status=404)
-    override = IncidentStore(inventory.engine).renewal_window(record.serial)
+    override = acme.home.stores.incidents.renewal_window(record.serial)
     if override is not None:
         window = Window(override[0], override[1], override[2])
     else:

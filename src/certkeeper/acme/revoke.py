@@ -31,7 +31,6 @@ SUBSCRIBER_REASONS = frozenset(ALLOWED_REASONS - {CrlReason.privilegeWithdrawn})
 def revoke_cert(acme: Acme, request: Request) -> Response:
     from certkeeper.revocation.publishing import PublicationIncomplete, publisher_for
     from certkeeper.revocation.service import revoke
-    from certkeeper.store.revocations import RevocationStore
 
     verified = authenticate(acme, request, use_jwk=None)
     payload = verified.jws.payload_json()
@@ -66,7 +65,7 @@ def revoke_cert(acme: Acme, request: Request) -> Response:
                 "this account neither owns the certificate nor holds valid authorizations "
                 f"for {', '.join(missing)}",
             )
-    existing = RevocationStore(inventory.engine).get(serial)
+    existing = acme.home.stores.revocations.get(serial)
     if existing is not None and not (
         reason is CrlReason.keyCompromise and existing.reason != int(CrlReason.keyCompromise)
     ):
@@ -98,7 +97,7 @@ def _block_certificate_key(acme: Acme, cert: x509.Certificate, serial: str) -> N
     """A revocation signed with the certificate's key treats that key as compromised
     (BR 6.1.1.3 item 4): it is never certified again, whatever the reason given."""
     from certkeeper.keys.spki import spki_sha256
-    from certkeeper.store.blocked_keys import BlockedKey, BlockedKeyStore
+    from certkeeper.store.blocked_keys import BlockedKey
 
     entry = BlockedKey(
         spki_sha256(cert.public_key()),
@@ -107,7 +106,7 @@ def _block_certificate_key(acme: Acme, cert: x509.Certificate, serial: str) -> N
         serial,
         acme.clock(),
     )
-    BlockedKeyStore(acme.home.inventory.engine).add([entry])
+    acme.home.stores.blocked_keys.add([entry])
 
 
 def _reason(value: Any) -> CrlReason:

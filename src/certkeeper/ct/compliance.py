@@ -16,7 +16,12 @@ from certkeeper.ct.loglist import LogList, load_log_list
 from certkeeper.ct.policy import required_for
 from certkeeper.ct.sct import SctError, decode_sct_list, precert_entry, verify_sct
 from certkeeper.ct.settings import CtSettings
-from certkeeper.errors import EXIT_REFUSED, ConfigError
+from certkeeper.errors import EXIT_REFUSED, ConfigError, IssuanceRefused
+
+
+class SctsUnavailable(IssuanceRefused):
+    """Raised by an SctSource that cannot meet the CT policy by its deadline (and by the
+    issuance service's own check): the precertificate then waits for SCTs."""
 
 
 class CtNotConfigured(ConfigError):

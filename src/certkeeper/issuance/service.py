@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from certkeeper import br
 from certkeeper.auditlog.record import audited_issuance
 from certkeeper.ca.home import CaHome
-from certkeeper.ct.compliance import CtCompliance
+from certkeeper.ct.compliance import CtCompliance, SctsUnavailable
 from certkeeper.ct.sct import decode_sct_list
 from certkeeper.ct.tls import TlsDecodeError
 from certkeeper.errors import ConfigError, InputError, IssuanceRefused
@@ -53,9 +53,7 @@ from certkeeper.metrics import counted_issuance
 from certkeeper.profiles.schema import Profile
 from certkeeper.signing.tbs import linting_copy, sign_tbs
 from certkeeper.status.ocsp import sign_status
-from certkeeper.store.blocked_keys import HierarchyStore
 from certkeeper.store.inventory import SerialCollision
-from certkeeper.store.ocsp_repo import OcspStore
 from certkeeper.store.records import CertificateRecord, FindingRecord, PrecertificateRecord
 from certkeeper.store.scts import SctRecord, SctStore
 from certkeeper.validation.ip_identifiers import is_ip
@@ -93,10 +91,6 @@ class SctSource(Protocol):
 
 def no_scts(precertificate_der: bytes) -> bytes | None:
     return None
-
-
-class SctsUnavailable(IssuanceRefused):
-    """Raised by an SctSource that cannot meet the CT policy by its deadline."""
 
 
 class SctsPending(SctsUnavailable):
@@ -174,7 +168,7 @@ def check_hierarchy(home: CaHome, name_authorizer: NameAuthorizer) -> None:
     """ConfigError unless the configuration, the hierarchy and the authorizer agree on
     public or non-public: the two never mix."""
     public = home.config.public
-    recorded = HierarchyStore(home.inventory.engine).public()
+    recorded = home.stores.hierarchy.public()
     created = True if recorded is None else recorded
     if created != public:
         made = "a public" if created else "a non-public"
@@ -210,8 +204,8 @@ class IssuanceService:
         self.clock = clock
         self.sct_source = sct_source
         self.on_step = on_step  # fault-injection and timing hook: called before each step
-        self._ocsp_store = OcspStore(home.inventory.engine)
-        self._sct_store = SctStore(home.inventory.engine)
+        self._ocsp_store = home.stores.ocsp
+        self._sct_store = home.stores.scts
         # the second CT lock: in a public home the final certificate's SCTs are checked
         # here too, whatever `sct_source` is (docs/ct.md)
         self._ct = (

@@ -22,7 +22,7 @@ from certkeeper.auditlog.record import record as audit
 from certkeeper.ca.home import CaHome
 from certkeeper.issuance.service import NameNotAuthorized
 from certkeeper.metrics import VALIDATIONS
-from certkeeper.store.validations import CaaCheck, DomainValidation, DomainValidationStore
+from certkeeper.store.validations import CaaCheck, DomainValidation
 from certkeeper.validation import methods
 from certkeeper.validation.caa import check_caa
 from certkeeper.validation.challenges import check_challenge
@@ -113,7 +113,7 @@ class ValidationAuthority:
         self.home = home
         self.settings: ValidationSettings = home.config.validation
         self.clock = clock
-        self.store = DomainValidationStore(home.inventory.engine)
+        self.store = home.stores.validations
         self._perspectives: RemotePerspectives | _NoPerspectives | None = perspectives
 
     @property
