@@ -10,8 +10,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from certkeeper.audit_chain import AuditFilter
 from certkeeper.auditlog.record import ACME_SERVER, audit_log
-from certkeeper.store.audit_log import AuditFilter
 
 from .client import b64, jwk, jws, sign
 from .conftest import ChallengeWeb, Served

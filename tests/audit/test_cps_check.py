@@ -184,7 +184,7 @@ def test_unreadable_and_unmapped_cps_files_are_one_line_errors(home: Path, tmp_p
 
 def test_the_der_walk_reads_certificates_as_cryptography_does(home: Path) -> None:
     from certkeeper.audit.cps_check import _crypto_extensions, _walk_extensions
-    from certkeeper.store.queries import CertificateFilter
+    from certkeeper.certificate_filter import CertificateFilter
 
     ca = CaHome.open(home)
     try:

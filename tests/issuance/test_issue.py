@@ -12,6 +12,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 
 from certkeeper.ca.home import CaHome
+from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.errors import InputError, IssuanceRefused
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.pem import chain_pem
@@ -19,7 +20,6 @@ from certkeeper.issuance.service import IssuanceService, IssueRequest, LintRefus
 from certkeeper.lint.engine import CertType, Severity
 from certkeeper.lint.pkilint_adapter import PkilintLinter
 from certkeeper.profiles.schema import BasicConstraints, KeyUsage
-from certkeeper.store.queries import CertificateFilter
 from certkeeper.wiring import issuance_service, safety_hooks
 from certkeeper.x509.tbs import CT_POISON, SCT_LIST, remove_extension
 from factories import csr_pem

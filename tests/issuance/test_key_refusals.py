@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from certkeeper.ca.home import CaHome
+from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.cli.main import app
 from certkeeper.errors import EXIT_PARTIAL
 from certkeeper.issuance.csr import load_csr
@@ -26,7 +27,6 @@ from certkeeper.revocation import incidents
 from certkeeper.revocation.reasons import CrlReason
 from certkeeper.revocation.service import revoke
 from certkeeper.store.blocked_keys import BlockedKeyStore
-from certkeeper.store.queries import CertificateFilter
 from certkeeper.store.tables import serials
 from certkeeper.wiring import issuance_service
 from factories import PASSPHRASE

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from certkeeper.ca.home import CaHome
+from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import IssueRequest
 from certkeeper.revocation import incidents
 from certkeeper.store.incidents import IncidentStore
-from certkeeper.store.queries import CertificateFilter
 from certkeeper.wiring import issuance_service
 from factories import PASSPHRASE, csr_pem, make_home
 

@@ -8,10 +8,10 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.report.series import leave_time, remaining_series, value_at
 from certkeeper.report.words import selector_in_words
 from certkeeper.revocation import ledger
-from certkeeper.store.queries import CertificateFilter
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 times = st.integers(0, 60 * 24 * 30).map(lambda m: T0 + timedelta(minutes=m))

@@ -10,6 +10,7 @@ import pytest
 from cryptography import x509
 
 from certkeeper.ca.home import CaHome
+from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import IssueRequest
 from certkeeper.revocation import incidents
@@ -17,7 +18,6 @@ from certkeeper.revocation.publishing import publisher_for
 from certkeeper.status import crl_files
 from certkeeper.store.crl_repo import CrlStore
 from certkeeper.store.incidents import IncidentStore
-from certkeeper.store.queries import CertificateFilter
 from certkeeper.store.revocations import RevocationStore
 from certkeeper.wiring import issuance_service
 from factories import csr_pem

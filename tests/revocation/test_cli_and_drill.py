@@ -10,12 +10,12 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from certkeeper.ca.home import CaHome
+from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.cli.main import app
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.pem import der_to_pem
 from certkeeper.issuance.service import IssueRequest
 from certkeeper.revocation.drill import drill
-from certkeeper.store.queries import CertificateFilter
 from certkeeper.wiring import issuance_service
 from factories import PASSPHRASE, csr_pem
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from certkeeper.ca.home import CaHome
+from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import IssueRequest
 from certkeeper.revocation import incidents
 from certkeeper.revocation.publishing import republish
-from certkeeper.store.queries import CertificateFilter
 from certkeeper.wiring import issuance_service
 from factories import PASSPHRASE, make_home
 

@@ -12,15 +12,15 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from certkeeper.audit_chain import AuditFilter
 from certkeeper.auditlog.record import audit_log
 from certkeeper.ca.home import CaHome
+from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import IssueRequest
 from certkeeper.revocation import incidents
 from certkeeper.revocation.notify import compose, notify
-from certkeeper.store.audit_log import AuditFilter
 from certkeeper.store.incidents import CampaignItem, IncidentRecord, IncidentStore
-from certkeeper.store.queries import CertificateFilter
 from certkeeper.wiring import issuance_service
 from factories import csr_pem
 

@@ -25,13 +25,13 @@ from cryptography.x509.oid import NameOID
 from typer.testing import CliRunner
 
 from certkeeper.ca.home import CaHome
+from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.cli.main import app
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import IssueRequest
 from certkeeper.revocation import incidents
 from certkeeper.revocation.notify import notify
 from certkeeper.store.incidents import IncidentStore
-from certkeeper.store.queries import CertificateFilter
 from certkeeper.wiring import issuance_service
 from factories import csr_pem
 

@@ -9,6 +9,7 @@ from cryptography.x509 import ocsp
 from sqlalchemy import select
 
 from certkeeper.ca.home import CaHome
+from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.errors import InputError, NotFound
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import IssueRequest
@@ -16,7 +17,6 @@ from certkeeper.revocation import incidents
 from certkeeper.revocation.reasons import CrlReason
 from certkeeper.revocation.service import resolve_serial, revoke
 from certkeeper.store.incidents import IncidentStore
-from certkeeper.store.queries import CertificateFilter
 from certkeeper.store.revocations import RevocationRefused
 from certkeeper.store.tables import ocsp_responses
 from certkeeper.wiring import issuance_service

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from certkeeper import br
 from certkeeper.ca.home import CaHome, InitOptions, create_home
 from certkeeper.ca.profile_registry import builtin_profile_sources
+from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import IssueRequest, Step
 from certkeeper.revocation import incidents
@@ -26,7 +27,6 @@ from certkeeper.revocation.planner import ShardLoad, Target, plan
 from certkeeper.revocation.publishing import publisher_for
 from certkeeper.revocation.reasons import CrlReason
 from certkeeper.revocation.service import revoke
-from certkeeper.store.queries import CertificateFilter
 from certkeeper.store.tables import precertificates
 from certkeeper.wiring import issuance_service
 from factories import PASSPHRASE, csr_pem

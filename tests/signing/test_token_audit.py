@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from certkeeper.audit_chain import AuditFilter
 from certkeeper.auditlog.record import audit_log
 from certkeeper.ca.home import CaHome
-from certkeeper.store.audit_log import AuditFilter
 from factories import PASSPHRASE, make_home
 from signing.test_pkcs11 import MODULE, new_token, pytestmark, softhsm
 

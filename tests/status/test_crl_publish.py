@@ -19,6 +19,7 @@ from sqlalchemy import insert
 from typer.testing import CliRunner
 
 from certkeeper.ca.home import CaHome
+from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.cli.main import app
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import Issued, IssueRequest
@@ -30,7 +31,6 @@ from certkeeper.lint.pkilint_adapter import PkilintLinter
 from certkeeper.status import crl_files
 from certkeeper.status.crl import CrlPublishRefused, crl_status, publish
 from certkeeper.store.crl_repo import CrlStore
-from certkeeper.store.queries import CertificateFilter
 from certkeeper.store.revocations import RevocationStore
 from certkeeper.store.tables import precertificates, serials
 from certkeeper.urls import crl_url

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, delete, update
 
-from certkeeper.audit_chain import GENESIS, Checkpoint
+from certkeeper.audit_chain import GENESIS, AuditFilter, Checkpoint
 from certkeeper.auditlog.log import AuditLog
 from certkeeper.auditlog.settings import AuditLogSettings
-from certkeeper.store.audit_log import AuditFilter, AuditLogStore
+from certkeeper.store.audit_log import AuditLogStore
 from certkeeper.store.tables import audit_log
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

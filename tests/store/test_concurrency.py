@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from store_helpers import T0, Builder, issuer_record
 
+from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.store.database import connect, migrate, sqlite_url
 from certkeeper.store.inventory import Inventory, SerialCollision
-from certkeeper.store.queries import CertificateFilter
 
 WORKERS = 3
 PER_WORKER = 40

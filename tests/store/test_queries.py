@@ -11,11 +11,10 @@ from hypothesis import strategies as st
 from sqlalchemy import delete
 from store_helpers import T0, Builder, issuer_record
 
-from certkeeper.certificate_filter import normalize_serial, normalize_sha256
+from certkeeper.certificate_filter import CertificateFilter, normalize_serial, normalize_sha256
 from certkeeper.errors import InputError, NotFound
 from certkeeper.store.inventory import Inventory
 from certkeeper.store.queries import (
-    CertificateFilter,
     certificate_conditions,
     precertificate_conditions,
     reverse_name,

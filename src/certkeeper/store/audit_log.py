@@ -14,8 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from certkeeper.audit_chain import GENESIS, Entry, chained
-from certkeeper.audit_chain import AuditFilter as AuditFilter  # its old home
+from certkeeper.audit_chain import GENESIS, AuditFilter, Entry, chained
 from certkeeper.store.database import write_transaction
 from certkeeper.store.tables import audit_log
 

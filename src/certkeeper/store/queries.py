@@ -15,8 +15,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, exists, or_, select
 
-from certkeeper.certificate_filter import CertificateFilter as CertificateFilter  # its old home
-from certkeeper.certificate_filter import normalize_domain
+from certkeeper.certificate_filter import CertificateFilter, normalize_domain
 from certkeeper.store.tables import (
     certificate_names,
     certificates,

@@ -1,7 +1,7 @@
 """Hash-chained audit log.
 
 audit_log holds every security-relevant event (BR 5.4.1), each entry chained to the one
-before by SHA-256 (certkeeper.auditlog.chain); rows are only ever inserted.
+before by SHA-256 (certkeeper.audit_chain); rows are only ever inserted.
 
 Revision ID: 0011
 Revises: 0010
