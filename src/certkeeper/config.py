@@ -511,6 +511,8 @@ syslog = false
 # accounts_per_ip_per_3_hours = 10
 # Retry-After (seconds) while an order or challenge is processing.
 # processing_retry_after = 1
+# Seconds a challenge POST waits for a quick validation before answering "processing".
+# challenge_answer_wait_seconds = 0.5
 # Retry-After (seconds) of a renewal-info answer outside an incident (60 to 3600: the
 # longest one bounds how late a client hears of an incident).
 # renewal_info_retry_after = 3600

@@ -10,6 +10,7 @@ next read. Clients poll with the Retry-After the response carries.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import wait
 from datetime import timedelta
 from typing import Any
 
@@ -148,7 +149,10 @@ def _start(
         account_uri=urls.account(account.id),
         wildcard=authz.wildcard,
     )
-    acme.validations.submit(_validate, acme, account.id, authz.id, chall.id, attempt)
+    running = acme.validations.submit(_validate, acme, account.id, authz.id, chall.id, attempt)
+    # A validation that ends quickly is answered in this response ("valid" or "invalid"),
+    # sparing the client a Retry-After sleep and a poll; a slower one stays "processing".
+    wait([running], timeout=acme.settings.challenge_answer_wait_seconds)
 
 
 def _validate(

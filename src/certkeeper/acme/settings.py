@@ -63,6 +63,9 @@ class AcmeSettings:
     accounts_per_ip_per_3_hours: int = 10
     # Seconds a client is told to wait before polling a resource still processing.
     processing_retry_after: int = 1
+    # Seconds a challenge POST waits for its validation before answering "processing"
+    # (0: never waits): most validations end in well under a second.
+    challenge_answer_wait_seconds: float = 0.5
     # Seconds a client is told to wait before asking for renewal information again.
     # (at most MAX_RETRY_AFTER_SECONDS: it bounds how late a client hears of an incident)
     renewal_info_retry_after: int = 3600
@@ -98,6 +101,7 @@ _KEYS = (
     "terms_of_service",
     "website",
     "profiles",
+    "challenge_answer_wait_seconds",
     *_INT_KEYS,
 )
 
@@ -118,6 +122,9 @@ def parse_acme(table: dict[str, Any], where: str) -> AcmeSettings:
         if isinstance(value, bool) or not low <= value <= high:
             raise TomlProblem(f"{w}.{key}: {value!r} is outside {low}..{high}")
         ints[key] = value
+    wait = get(table, "challenge_answer_wait_seconds", (int, float), w, default=0.5)
+    if not 0 <= wait <= 10:
+        raise TomlProblem(f"{w}.challenge_answer_wait_seconds: {wait!r} is outside 0..10")
     ecdsa_profile = get(table, "ecdsa_profile", str, w, default="tls-dv-ecdsa")
     rsa_profile = get(table, "rsa_profile", str, w, default="tls-dv-rsa")
     return AcmeSettings(
@@ -127,6 +134,7 @@ def parse_acme(table: dict[str, Any], where: str) -> AcmeSettings:
         profiles=_profiles(table, w, AcmeProfile(DEFAULT_PROFILE_NAME, ecdsa_profile, rsa_profile)),
         terms_of_service=get(table, "terms_of_service", str, w, default=""),
         website=get(table, "website", str, w, default=""),
+        challenge_answer_wait_seconds=float(wait),
         **ints,
     )
 
