@@ -216,6 +216,9 @@ BR_1_0 = date(2012, 7, 1)
 CA_COMMON_NAME_REQUIRED_FROM = date(2017, 6, 8)
 # BR 2.0.0 (ballot SC-62): the certificate profiles of BR 7.1.2 as they stand now.
 BR_2_0_PROFILES = date(2023, 9, 15)
+# BR 7.1.2.7 (from BR 2.0.0): a subscriber certificate's notBefore is "a value within 48
+# hours of the certificate signing operation".
+MAX_BACKDATE = timedelta(hours=48)
 # BR 7.1: at least 64 bits of CSPRNG output in serial numbers (ballot 164).
 SERIAL_ENTROPY_FROM = date(2016, 9, 30)
 # BR 7.1.3 (ballot 118): no SHA-1 signatures on subscriber or subordinate certificates

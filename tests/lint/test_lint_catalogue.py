@@ -22,6 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from lintkit import (
+    T0,
     Node,
     crl_entry,
     ec_key,
@@ -208,6 +209,14 @@ def _add_ext(oid: str, value: bytes, critical: bool = False) -> Callable[[Node],
     return edit
 
 
+def _sct_list(logged: dt.datetime) -> bytes:
+    """An SCT list extension value holding one v1 SCT stamped `logged` (signature empty)."""
+    millis = round(logged.timestamp() * 1000)
+    sct = b"\x00" + b"\x11" * 32 + millis.to_bytes(8) + b"\x00\x00" + b"\x04\x03\x00\x00"
+    body = len(sct).to_bytes(2) + sct
+    return tlv(0x04, len(body).to_bytes(2) + body)
+
+
 def _drop_extensions(tbs: Node) -> None:
     tbs.kids = [k for k in tbs.kids or [] if k.tag != 0xA3]
 
@@ -317,6 +326,11 @@ CASES: list[Case] = [
         leaf_edit(_add_ext(SCT_LIST, tlv(0x04, b"\x00\x00")), poison=True),
     ),
     Case("e_sct_list_critical", leaf_edit(_add_ext(SCT_LIST, tlv(0x04, b"\x00\x00"), True))),
+    # logged 49 hours after notBefore: signed (just before logging) more than 48 h after it
+    Case(
+        "e_cert_backdated_before_its_scts",
+        leaf_edit(_add_ext(SCT_LIST, _sct_list(T0 + dt.timedelta(hours=49)))),
+    ),
     Case(
         "e_ocsp_responder_nocheck_invalid",
         lambda: ocsp_responder_cert(nocheck=False),
@@ -494,6 +508,11 @@ PASSING: list[Case] = [
             ctx=ROOT_ISSUER,
         )
         for lint_id in ("e_non_tls_ca_eku_invalid", "e_non_tls_ca_policies_invalid")
+    ),
+    # Logged a minute after notBefore, as a precertificate is when it is signed.
+    Case(
+        "e_cert_backdated_before_its_scts",
+        leaf_edit(_add_ext(SCT_LIST, _sct_list(T0 + dt.timedelta(minutes=1)))),
     ),
     # Before SC27, a version 2 onion name with its TorServiceDescriptor (ballot 201).
     Case("e_tor_service_descriptor_invalid", lambda: onion_leaf(tor_descriptor())),

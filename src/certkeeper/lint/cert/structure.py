@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from certkeeper import br
 from certkeeper.lint.cert.common import (
@@ -48,6 +48,7 @@ from certkeeper.lint.engine import (
     Severity,
     lint,
 )
+from certkeeper.x509.der import DerError, header
 
 CERT = (DocType.CERTIFICATE,)
 Out = Iterable[tuple[str, str]]
@@ -420,9 +421,60 @@ def root_validity(doc: CertificateDocument, ctx: LintContext) -> Out:
 def not_before_backdated(doc: CertificateDocument, ctx: LintContext) -> Out:
     now = ctx.extra.get("now")
     nb = doc.not_before
-    if isinstance(now, datetime) and nb and nb.value and (now - nb.value).total_seconds() > 172800:
+    if isinstance(now, datetime) and nb and nb.value and now - nb.value > br.MAX_BACKDATE:
         return [(f"{TBS}.validity.notBefore", f"notBefore {nb.value} is over 48 h before {now}")]
     return ()
+
+
+@lint(
+    "e_cert_backdated_before_its_scts",
+    Severity.ERROR,
+    "BR 7.1.2.7; RFC 6962 3.1",
+    "The embedded SCTs must not show the precertificate logged more than 48 hours after "
+    "notBefore: it is logged when it is signed, and notBefore is within 48 hours of that.",
+    CERT,
+    cert_types=(CertType.SUBSCRIBER,),
+    effective=br.BR_2_0_PROFILES,
+)
+def backdated_before_scts(doc: CertificateDocument, ctx: LintContext) -> Out:
+    ext = doc.ext.get(OID_SCT_LIST)
+    nb = doc.not_before
+    if ext is None or nb is None or nb.value is None:
+        return ()
+    stamps = sct_timestamps(ext.value)
+    if not stamps:
+        return ()  # an undecodable list is e_sct_list_invalid's finding
+    logged = datetime.fromtimestamp(min(stamps) / 1000, UTC)
+    if logged - nb.value <= br.MAX_BACKDATE:
+        return ()
+    return [
+        (
+            f"{TBS}.validity.notBefore",
+            f"notBefore {nb.value:%Y-%m-%d %H:%M:%S}Z is {logged - nb.value} before the "
+            f"earliest SCT ({logged:%Y-%m-%d %H:%M:%S}Z): backdated by more than 48 hours",
+        )
+    ]
+
+
+def sct_timestamps(value: bytes) -> list[int]:
+    """The timestamps (ms) of the SCTs in an SCT list extension value, [] if it does not
+    decode (RFC 6962 3.2: version 1, log id 32, timestamp 8)."""
+    try:
+        tag, cs, ce = header(value, 0, len(value))
+    except DerError:
+        return []
+    data = value[cs:ce]
+    if tag != 0x04 or len(data) < 2 or int.from_bytes(data[:2]) != len(data) - 2:
+        return []
+    out, pos = [], 2
+    while pos + 2 <= len(data):
+        size = int.from_bytes(data[pos : pos + 2])
+        sct = data[pos + 2 : pos + 2 + size]
+        if size < 41 or len(sct) != size:
+            return []
+        out.append(int.from_bytes(sct[33:41]))
+        pos += 2 + size
+    return out
 
 
 # --- fields that must not be there ------------------------------------------------------
