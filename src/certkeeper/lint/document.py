@@ -18,11 +18,11 @@ import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from certkeeper.errors import InputError
 from certkeeper.lint.engine import CertType, DocType, Document
+from certkeeper.lint.lazy import lazy
 from certkeeper.x509.der import DerError, children, header, integer_is_minimal
 from certkeeper.x509.der import decode_oid as _decode_oid_uncached
 from certkeeper.x509.time import TimeEncodingError, decode_time
@@ -512,7 +512,7 @@ class CertificateDocument(Document):
 
     # -- what the engine asks for ---------------------------------------------------------
 
-    @cached_property
+    @lazy
     def detected_type(self) -> CertType:
         """root: self-issued CA; precertificate signing CA (a CA whose EKU holds the RFC
         6962 purpose); subordinate CA; precertificate (CT poison); OCSP
@@ -552,7 +552,7 @@ class CertificateDocument(Document):
     def reference_time(self) -> datetime | None:
         return self.not_before.value if self.not_before is not None else None
 
-    @cached_property
+    @lazy
     def crypto(self) -> x509.Certificate | None:
         """The `cryptography` view, when it accepts the encoding."""
         from cryptography import x509
@@ -574,7 +574,7 @@ class CertificateDocument(Document):
             raise Malformed(f"extension {oid} has {len(v) - ce} trailing octets")
         return v, tag, cs
 
-    @cached_property
+    @lazy
     def ext_errors(self) -> dict[str, str]:
         """Extension OID -> why its value could not be decoded (forces every view)."""
         errors: dict[str, str] = {}
@@ -593,7 +593,7 @@ class CertificateDocument(Document):
         except (DerError, Malformed, ValueError):
             return None
 
-    @cached_property
+    @lazy
     def basic_constraints(self) -> BasicConstraints | None:
         got = self._ext_view(OID_BASIC_CONSTRAINTS)
         if got is None:
@@ -616,7 +616,7 @@ class CertificateDocument(Document):
                 raise Malformed(f"basicConstraints has an unexpected element 0x{t:02x}")
         return BasicConstraints(ca, pathlen, ca_encoded_false)
 
-    @cached_property
+    @lazy
     def key_usage(self) -> KeyUsage | None:
         got = self._ext_view(OID_KEY_USAGE)
         if got is None:
@@ -642,7 +642,7 @@ class CertificateDocument(Document):
                 der_ok = False  # DER: no trailing zero bits in a named bit list
         return KeyUsage(frozenset(bits), der_ok, payload.hex())
 
-    @cached_property
+    @lazy
     def eku(self) -> list[str] | None:
         got = self._ext_view(OID_EKU)
         if got is None:
@@ -657,7 +657,7 @@ class CertificateDocument(Document):
             out.append(decode_oid(v[c:e]))
         return out
 
-    @cached_property
+    @lazy
     def san(self) -> list[GeneralName] | None:
         got = self._ext_view(OID_SAN)
         if got is None:
@@ -667,7 +667,7 @@ class CertificateDocument(Document):
             raise Malformed("subjectAltName is not a SEQUENCE")
         return parse_general_names(v, cs, len(v))
 
-    @cached_property
+    @lazy
     def aia(self) -> list[tuple[str, GeneralName]] | None:
         got = self._ext_view(OID_AIA)
         if got is None:
@@ -687,7 +687,7 @@ class CertificateDocument(Document):
             out.append((method, GeneralName(gt & 0x1F, v[gc:ge])))
         return out
 
-    @cached_property
+    @lazy
     def crldp(self) -> list[DistributionPoint] | None:
         got = self._ext_view(OID_CRLDP)
         if got is None:
@@ -697,7 +697,7 @@ class CertificateDocument(Document):
             raise Malformed("cRLDistributionPoints is not a SEQUENCE")
         return [parse_distribution_point(v, c, e) for _, c, e in children(v, cs, len(v))]
 
-    @cached_property
+    @lazy
     def policies(self) -> list[PolicyInfo] | None:
         got = self._ext_view(OID_CERT_POLICIES)
         if got is None:
@@ -722,7 +722,7 @@ class CertificateDocument(Document):
             out.append(PolicyInfo(oid, tuple(qualifiers)))
         return out
 
-    @cached_property
+    @lazy
     def aki(self) -> AuthorityKeyId | None:
         got = self._ext_view(OID_AKI)
         if got is None:
@@ -730,7 +730,7 @@ class CertificateDocument(Document):
         v, tag, cs = got
         return parse_aki(v, tag, cs)
 
-    @cached_property
+    @lazy
     def ski(self) -> bytes | None:
         got = self._ext_view(OID_SKI)
         if got is None:
@@ -742,7 +742,7 @@ class CertificateDocument(Document):
 
     # -- key views ----------------------------------------------------------------------
 
-    @cached_property
+    @lazy
     def rsa_key(self) -> tuple[int, int] | None:
         """(modulus, exponent) of an RSA key, parsed from the BIT STRING."""
         if self.spki_alg is None or self.spki_alg.oid != ALG_RSA or self.public_key is None:
@@ -760,7 +760,7 @@ class CertificateDocument(Document):
             raise Malformed("RSAPublicKey integers are not minimal DER")
         return int.from_bytes(n, "big", signed=True), int.from_bytes(e, "big", signed=True)
 
-    @cached_property
+    @lazy
     def ec_curve(self) -> str | None:
         alg = self.spki_alg
         if alg is None or alg.oid != ALG_EC or alg.params is None:
@@ -776,17 +776,17 @@ class CertificateDocument(Document):
     def subject_values(self, oid: str) -> list[Attribute]:
         return [a for rdn in self.subject for a in rdn if a.oid == oid]
 
-    @cached_property
+    @lazy
     def dns_names(self) -> list[str]:
         san = self.safe("san") or []
         return [g.text for g in san if g.tag == GN_DNS]
 
-    @cached_property
+    @lazy
     def ip_addresses(self) -> list[bytes]:
         san = self.safe("san") or []
         return [g.value for g in san if g.tag == GN_IP]
 
-    @cached_property
+    @lazy
     def policy_oids(self) -> list[str]:
         return [p.oid for p in (self.safe("policies") or [])]
 
@@ -993,7 +993,7 @@ class CrlDocument(Document):
     def reference_time(self) -> datetime | None:
         return self.this_update.value if self.this_update is not None else None
 
-    @cached_property
+    @lazy
     def crypto(self) -> x509.CertificateRevocationList | None:
         from cryptography import x509
 
@@ -1002,7 +1002,7 @@ class CrlDocument(Document):
         except Exception:
             return None
 
-    @cached_property
+    @lazy
     def crl_number(self) -> bytes | None:
         """The CRL number INTEGER's content octets."""
         ext = self.ext.get(OID_CRL_NUMBER)
@@ -1014,7 +1014,7 @@ class CrlDocument(Document):
             raise Malformed("cRLNumber is not an INTEGER")
         return v[cs:ce]
 
-    @cached_property
+    @lazy
     def aki(self) -> AuthorityKeyId | None:
         ext = self.ext.get(OID_AKI)
         if ext is None:
@@ -1023,7 +1023,7 @@ class CrlDocument(Document):
         tag, cs, _ce = header(v, 0, len(v))
         return parse_aki(v, tag, cs)
 
-    @cached_property
+    @lazy
     def idp(self) -> IssuingDistributionPoint | None:
         ext = self.ext.get(OID_IDP)
         if ext is None:
@@ -1065,7 +1065,7 @@ class CrlDocument(Document):
             defaults,
         )
 
-    @cached_property
+    @lazy
     def is_arl(self) -> bool:
         try:
             idp = self.idp
@@ -1073,7 +1073,7 @@ class CrlDocument(Document):
             return False
         return idp is not None and idp.only_ca
 
-    @cached_property
+    @lazy
     def entries_scan(self) -> CrlEntryScan:
         from certkeeper.lint.crl.entries import scan_entries
 
@@ -1318,7 +1318,7 @@ class OcspResponseDocument(Document):
     def reference_time(self) -> datetime | None:
         return self.produced_at.value if self.produced_at is not None else None
 
-    @cached_property
+    @lazy
     def crypto(self) -> ocsp.OCSPResponse | None:
         from cryptography.x509 import ocsp
 
@@ -1327,7 +1327,7 @@ class OcspResponseDocument(Document):
         except Exception:
             return None
 
-    @cached_property
+    @lazy
     def signer_docs(self) -> list[CertificateDocument]:
         return [_signer_document(bytes(c)) for c in self.certs]
 
