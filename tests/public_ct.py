@@ -7,14 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from cryptography import x509
 
-from certkeeper.ct.loglist import render_log_list
-
-if TYPE_CHECKING:  # (benchmarks import this module with another `ct` on their path)
-    from ct.served import ServedLog
+from ct.served import ServedLog, log_list_text
 
 # "usable" long before any clock a test sets, so a test's own clock never predates the logs
 USABLE_SINCE = datetime(2015, 1, 1, tzinfo=UTC)
@@ -31,16 +27,10 @@ class PublicCt:
         for served in self.logs:
             if root not in served.log.roots:
                 served.log.roots.append(root)
-        (home / LIST_NAME).write_text(self.log_list_text())
+        (home / LIST_NAME).write_text(log_list_text(self.logs, USABLE_SINCE))
         config = home / "certkeeper.toml"
         config.write_text(
             config.read_text()
             + f'\n[ct]\nlog_list = "{LIST_NAME}"\ntimeout_seconds = 5\ndeadline_seconds = 20\n'
         )
         return home
-
-    def log_list_text(self) -> str:
-        return render_log_list(
-            [(s.operator, f"test log {i}", s.log.spki, s.url) for i, s in enumerate(self.logs)],
-            USABLE_SINCE,
-        )

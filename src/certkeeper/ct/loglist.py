@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -75,6 +76,13 @@ def load_log_list(path: str) -> LogList:
             text = fh.read()
     except OSError as exc:
         raise LogListError(f"CT log list {path}: cannot read: {exc.strerror or exc}") from None
+    return _parsed(text, path)
+
+
+@lru_cache(maxsize=8)
+def _parsed(text: str, path: str) -> LogList:
+    """The list as parsed before when the file still says the same (every ACME finalize
+    builds an SCT source and the issuance service's own check, each reading the list)."""
     return parse_log_list(text, path)
 
 

@@ -463,7 +463,7 @@ class IssuanceService:
         try:
             sct_list = self.sct_source(job.pre_der)
             if self._ct is not None:
-                issuer = x509.load_der_x509_certificate(job.issuer_der)
+                issuer = job.ctx.issuer or x509.load_der_x509_certificate(job.issuer_der)
                 problem = self._ct.problem(sct_list, job.pre_der, issuer)
                 if problem is not None:
                     raise SctsUnavailable(f"serial {job.record.serial}: {problem}")

@@ -1250,33 +1250,42 @@ def sct_critical(doc: CertificateDocument, ctx: LintContext) -> Out:
     return _must_not_be_critical(doc, OID_SCT_LIST, "signedCertificateTimestampList")
 
 
-def sct_list_problem(value: bytes) -> str | None:
-    """What RFC 6962 3.3 rejects in an SCT list extension value (an OCTET STRING holding
-    the TLS-encoded SignedCertificateTimestampList), or None."""
+def sct_list(value: bytes) -> tuple[list[bytes], str | None]:
+    """The SCTs of an SCT list extension value (an OCTET STRING holding the TLS-encoded
+    SignedCertificateTimestampList), and what RFC 6962 3.3 rejects in it (then the SCTs
+    read before the problem)."""
     try:
         tag, cs, ce = header(value, 0, len(value))
     except DerError as exc:
-        return f"the value is not DER: {exc}"
+        return [], f"the value is not DER: {exc}"
     if tag != 0x04 or ce != len(value):
-        return "the value is not one OCTET STRING"
+        return [], "the value is not one OCTET STRING"
     data = value[cs:ce]
     if len(data) < 2 or int.from_bytes(data[:2]) != len(data) - 2:
-        return "the list length does not match its contents"
+        return [], "the list length does not match its contents"
     if len(data) == 2:
-        return "the list is empty"
-    pos, count = 2, 0
+        return [], "the list is empty"
+    scts: list[bytes] = []
+    pos = 2
     while pos < len(data):
+        count = len(scts)
         if pos + 2 > len(data):
-            return f"SCT {count} has a truncated length"
+            return scts, f"SCT {count} has a truncated length"
         size = int.from_bytes(data[pos : pos + 2])
         # version (1) + log id (32) + timestamp (8) + extensions (2+) + algorithms (2) +
         # signature (2+): 47 octets at least.
         if size < 47 or pos + 2 + size > len(data):
-            return f"SCT {count} has length {size}, which does not fit"
+            return scts, f"SCT {count} has length {size}, which does not fit"
         if data[pos + 2] != 0:
-            return f"SCT {count} has version {data[pos + 2]}, not v1 (0)"
-        pos, count = pos + 2 + size, count + 1
-    return None
+            return scts, f"SCT {count} has version {data[pos + 2]}, not v1 (0)"
+        scts.append(data[pos + 2 : pos + 2 + size])
+        pos += 2 + size
+    return scts, None
+
+
+def sct_list_problem(value: bytes) -> str | None:
+    """What RFC 6962 3.3 rejects in an SCT list extension value, or None."""
+    return sct_list(value)[1]
 
 
 @lint(

@@ -19,6 +19,7 @@ from certkeeper.lint.cert.common import (
     span_seconds,
     time_problems,
 )
+from certkeeper.lint.cert.extensions import sct_list
 from certkeeper.lint.context import LintContext
 from certkeeper.lint.document import (
     OID_AIA,
@@ -48,7 +49,6 @@ from certkeeper.lint.engine import (
     Severity,
     lint,
 )
-from certkeeper.x509.der import DerError, header
 
 CERT = (DocType.CERTIFICATE,)
 Out = Iterable[tuple[str, str]]
@@ -459,22 +459,8 @@ def backdated_before_scts(doc: CertificateDocument, ctx: LintContext) -> Out:
 def sct_timestamps(value: bytes) -> list[int]:
     """The timestamps (ms) of the SCTs in an SCT list extension value, [] if it does not
     decode (RFC 6962 3.2: version 1, log id 32, timestamp 8)."""
-    try:
-        tag, cs, ce = header(value, 0, len(value))
-    except DerError:
-        return []
-    data = value[cs:ce]
-    if tag != 0x04 or len(data) < 2 or int.from_bytes(data[:2]) != len(data) - 2:
-        return []
-    out, pos = [], 2
-    while pos + 2 <= len(data):
-        size = int.from_bytes(data[pos : pos + 2])
-        sct = data[pos + 2 : pos + 2 + size]
-        if size < 41 or len(sct) != size:
-            return []
-        out.append(int.from_bytes(sct[33:41]))
-        pos += 2 + size
-    return out
+    scts, problem = sct_list(value)
+    return [] if problem is not None else [int.from_bytes(sct[33:41]) for sct in scts]
 
 
 # --- fields that must not be there ------------------------------------------------------
