@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -172,3 +173,31 @@ def test_authorization_rebuilt_from_a_validation_lists_its_challenge(
     assert authz["status"] == "valid"
     assert [(c["type"], c["status"]) for c in authz["challenges"]] == [("http-01", "valid")]
     assert authz["challenges"][0]["validated"]
+
+
+@pytest.mark.parametrize(
+    ("table", "problem"),
+    [
+        (
+            {"renewal_info_retry_after": 3601},
+            r"renewal_info_retry_after: 3601 is outside 60\.\.3600",
+        ),
+        ({"renewal_info_retry_after": 21600}, "renewal_info_retry_after: 21600 is outside"),
+        (
+            {"challenge_answer_wait_seconds": -1},
+            "challenge_answer_wait_seconds: -1 is outside 0..10",
+        ),
+        ({"challenge_answer_wait_seconds": 11.5}, "challenge_answer_wait_seconds: 11.5 is outside"),
+        ({"challenge_answer_wait_seconds": "soon"}, "challenge_answer_wait_seconds: expected"),
+        ({"challenge_answer_wait_seconds": True}, "challenge_answer_wait_seconds: expected"),
+    ],
+)
+def test_timing_settings_out_of_bounds_are_named(table: dict[str, object], problem: str) -> None:
+    """The longest Retry-After bounds how late a client hears of an incident: no config
+    may lengthen it; the challenge wait is bounded too."""
+    from certkeeper.acme.settings import parse_acme
+    from certkeeper.tomlcheck import TomlProblem
+
+    with pytest.raises(TomlProblem, match=problem):
+        parse_acme(table, "t")
+    assert parse_acme({"challenge_answer_wait_seconds": 0}, "t").challenge_answer_wait_seconds == 0
