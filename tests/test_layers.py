@@ -36,6 +36,33 @@ CORE_READS = {
 # cli -> store imports still to be replaced by service calls: file -> count.
 CLI_STORE_IMPORTS: dict[str, int] = {}
 
+# Parameters typed `CaHome` outside `ca/`, `cli/` and the composition root (`wiring.py`):
+# services take the stores, settings and keys they touch. file -> count; may only shrink.
+TAKES_CA_HOME: dict[str, int] = {
+    "acme/app.py": 1,
+    "acme/context.py": 1,
+    "audit/cps_check.py": 5,
+    "audit/crl_sources.py": 1,
+    "audit/relint.py": 1,
+    "issuance/batch.py": 2,
+    "issuance/service.py": 2,
+    "report/build.py": 3,
+    "revocation/drill.py": 2,
+    "revocation/incident_audit.py": 1,
+    "revocation/incidents.py": 7,
+    "revocation/notify.py": 2,
+    "revocation/publishing.py": 2,
+    "revocation/service.py": 2,
+    "status/crl.py": 11,
+    "status/http.py": 2,
+    "status/ocsp.py": 5,
+    "validation/authority.py": 1,
+}
+
+# The service classes: constructed only by the composition root (`wiring.py`), so every
+# process gets each one built the same way, with the same hooks.
+SERVICES = {"IssuanceService", "ValidationAuthority", "OperatorValidation"}
+
 # The outer layers still import one another in a circle; a package that leaves it is
 # taken out of this set, and none may join.
 KNOWN_CYCLE = {
@@ -220,3 +247,51 @@ def test_a_planted_violation_and_a_planted_cycle_are_found(tmp_path: Path) -> No
     planted = Tree(src)
     assert core_violations(planted) == ["x509/der.py:2: the core (x509) imports store"]
     assert planted.cycles() == [{"acme", "ca"}]
+
+
+def ca_home_parameters(src: Path) -> dict[str, int]:
+    found: dict[str, int] = defaultdict(int)
+    for path in sorted(src.rglob("*.py")):
+        rel = path.relative_to(src)
+        if rel.parts[0] in ("ca", "cli") or str(rel) == "wiring.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                args = node.args
+                for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
+                    if arg.annotation is not None and "CaHome" in ast.unparse(arg.annotation):
+                        found[str(rel)] += 1
+    return dict(found)
+
+
+def service_constructions(src: Path) -> list[str]:
+    """`file:line Service(...)` for each construction of a service outside wiring.py."""
+    found = []
+    for path in sorted(src.rglob("*.py")):
+        rel = str(path.relative_to(src))
+        if rel == "wiring.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Call):
+                name = ast.unparse(node.func).rsplit(".", 1)[-1]
+                if name in SERVICES:
+                    found.append(f"{rel}:{node.lineno} {name}")
+    return found
+
+
+def test_services_do_not_take_the_ca_home() -> None:
+    assert ca_home_parameters(SRC) == TAKES_CA_HOME, "update TAKES_CA_HOME only downwards"
+
+
+def test_services_are_built_only_by_the_composition_root() -> None:
+    assert service_constructions(SRC) == []
+
+
+def test_a_planted_home_parameter_and_construction_are_found(tmp_path: Path) -> None:
+    src = tmp_path / "certkeeper"
+    (src / "status").mkdir(parents=True)
+    (src / "status" / "crl.py").write_text(
+        "def publish(home: CaHome, now: int) -> None:\n    IssuanceService(home)\n"
+    )
+    assert ca_home_parameters(src) == {"status/crl.py": 1}
+    assert service_constructions(src) == ["status/crl.py:2 IssuanceService"]

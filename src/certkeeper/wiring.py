@@ -1,12 +1,18 @@
-"""Where the issuance service is assembled with its safety hooks, for every path.
+"""The composition root: where the CA of one home is assembled, once.
 
-The CLI (single and batch), the ACME server and library users get their
-IssuanceService here, so no path can leave a hook out: the name authorizer (domain
-validation record and CAA at issuance; none only in a non-public home), the key
-checker (blocked and weak keys, BR 6.1.1.3) and the SCT source (CT logs of the home's
-`[ct]` log list, docs/ct.md: a public home without one cannot issue at all; only a
-non-public home may go without SCTs). A new hook is one field of `SafetyHooks`,
-one line in `safety_hooks`, and one required argument of IssuanceService.
+`build(home)` returns a `Ca`: the home's stores, issuer keys, profiles and clock, and
+every service built from them on first use and then reused. Commands, the HTTP servers,
+batch workers and benchmarks take their services from it; no other module constructs a
+service. Services take the stores, settings and keys they touch, never the home.
+
+The issuance service is assembled with its safety hooks here, for every path (the
+CLI, single and batch; the ACME server; library users), so no path can leave a hook
+out: the name authorizer (domain validation record and CAA at issuance; none only in a
+non-public home), the key checker (blocked and weak keys, BR 6.1.1.3) and the SCT
+source (CT logs of the home's `[ct]` log list, docs/ct.md: a public home without one
+cannot issue at all; only a non-public home may go without SCTs). A new hook is one
+field of `SafetyHooks`, one line in `safety_hooks`, and one required argument of
+IssuanceService.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
 from certkeeper.ca.home import CaHome
@@ -36,6 +43,12 @@ from certkeeper.validation.operator import (  # records of `certkeeper validate`
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from certkeeper.ca.profile_registry import ProfileRegistry
+    from certkeeper.config import Config
+    from certkeeper.issuer_keys import IssuerKeys
+    from certkeeper.store.stores import Stores
     from certkeeper.validation.authority import ValidationAuthority
 
 
@@ -133,3 +146,68 @@ def issuance_service(
         clock=clock,
         on_step=on_step,
     )
+
+
+class Ca:
+    """The CA of one home, assembled once: every service is built on first use from the
+    home's parts and then shared by everything the process does."""
+
+    def __init__(self, home: CaHome, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self._home = home
+        self.clock = clock
+        self._issuance: dict[str, IssuanceService] = {}
+
+    # -- the parts ------------------------------------------------------------------------
+
+    @property
+    def config(self) -> Config:
+        return self._home.config
+
+    @property
+    def stores(self) -> Stores:
+        return self._home.stores
+
+    @property
+    def issuers(self) -> IssuerKeys:
+        return self._home
+
+    @property
+    def profiles(self) -> ProfileRegistry:
+        return self._home.profiles
+
+    # -- the services ---------------------------------------------------------------------
+
+    @cached_property
+    def key_checker(self) -> SubscriberKeyChecker:
+        return key_checker(self._home)
+
+    @cached_property
+    def sct_source(self) -> SctSource:
+        return sct_source(self._home)
+
+    @cached_property
+    def validation(self) -> ValidationAuthority:
+        return validation_authority(self._home, self.clock)
+
+    @cached_property
+    def operator_validation(self) -> OperatorValidation:
+        return OperatorValidation(self.validation, self.stores.operator_challenges)
+
+    def issuance(self, account_uri: str = OPERATOR_ACCOUNT) -> IssuanceService:
+        """The issuance service for names authorized to `account_uri`, built once per
+        account and then reused."""
+        got = self._issuance.get(account_uri)
+        if got is None:
+            got = issuance_service(
+                self._home, account_uri=account_uri, validator=self.validation, clock=self.clock
+            )
+            self._issuance[account_uri] = got
+        return got
+
+    def close(self) -> None:
+        self._home.close()
+
+
+def build(home: CaHome | Path, *, clock: Callable[[], datetime] = utc_now) -> Ca:
+    """The CA of `home` (an opened home or its directory), assembled."""
+    return Ca(home if isinstance(home, CaHome) else CaHome.open(home), clock=clock)

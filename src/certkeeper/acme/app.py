@@ -51,9 +51,9 @@ class AcmeApp:
         body_seconds: float = ServerLimits().body_seconds,
     ) -> None:
         if validator is None:
-            from certkeeper.validation.authority import ValidationAuthority
+            from certkeeper.wiring import validation_authority
 
-            validator = ValidationAuthority(home, clock=clock)
+            validator = validation_authority(home, clock)
         self.acme = Acme(home, validator, clock=clock)
         self.max_body = self.acme.settings.max_request_bytes
         self.body_seconds = body_seconds
