@@ -34,9 +34,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from certkeeper.acme.app import AcmeApp
 from certkeeper.acme.context import Request
 from certkeeper.acme.service import handle
-from certkeeper.acme.settings import AcmeSettings
 from certkeeper.ca.home import CaHome, InitOptions, create_home
-from certkeeper.validation.settings import ValidationSettings
+from certkeeper.settings.acme import AcmeSettings
+from certkeeper.settings.validation import ValidationSettings
 
 PASSPHRASE = "benchmark passphrase"
 BASE = "http://acme.bench"

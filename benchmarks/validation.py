@@ -29,10 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from certkeeper.settings.validation import ValidationSettings
 from certkeeper.validation.caa import check_caa
 from certkeeper.validation.challenges import check_challenge, key_authorization_digest
 from certkeeper.validation.model import ChallengeAttempt
-from certkeeper.validation.settings import ValidationSettings
 from dnsserver import ChallTestSrv
 from signed_zones import DNS01_KEY_AUTHORIZATION, DNS01_TOKEN, SignedZones
 

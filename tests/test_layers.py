@@ -11,6 +11,8 @@ Rules (imports anywhere in a module count, including those inside functions):
    in `CLI_STORE_IMPORTS` and may only go.
 4. No package is in an import cycle except those of `KNOWN_CYCLE`, which may only
    shrink; the core is in none.
+5. `config` and `settings/` (each table of certkeeper.toml) import only the core, each
+   other and the pure helper `urls`: reading the configuration imports no service.
 """
 
 from __future__ import annotations
@@ -66,7 +68,6 @@ SERVICES = {"IssuanceService", "ValidationAuthority", "OperatorValidation"}
 # The outer layers still import one another in a circle; a package that leaves it is
 # taken out of this set, and none may join.
 KNOWN_CYCLE = {
-    "<config>",
     "<metrics>",
     "<wiring>",
     "acme",
@@ -192,6 +193,8 @@ class Tree:
 
 
 CORE = CORE_PACKAGES | {f"<{m}>" for m in CORE_MODULES}
+SETTINGS = {"<config>", "settings"}
+SETTINGS_MAY_IMPORT = CORE | SETTINGS | {"<urls>"}
 
 
 def core_violations(tree: Tree) -> list[str]:
@@ -203,6 +206,15 @@ def core_violations(tree: Tree) -> list[str]:
     ]
 
 
+def settings_violations(tree: Tree) -> list[str]:
+    return [
+        f"{site}: the settings ({source}) import {target}"
+        for (source, target), sites in sorted(tree.sites.items())
+        if source in SETTINGS and target not in SETTINGS_MAY_IMPORT
+        for site in sites
+    ]
+
+
 @pytest.fixture(scope="module")
 def tree() -> Tree:
     return Tree(SRC)
@@ -210,6 +222,10 @@ def tree() -> Tree:
 
 def test_the_core_imports_only_the_core(tree: Tree) -> None:
     assert core_violations(tree) == []
+
+
+def test_config_composes_settings_without_importing_services(tree: Tree) -> None:
+    assert settings_violations(tree) == []
 
 
 def test_the_core_reads_no_environment_and_no_clock() -> None:
@@ -295,3 +311,16 @@ def test_a_planted_home_parameter_and_construction_are_found(tmp_path: Path) -> 
     )
     assert ca_home_parameters(src) == {"status/crl.py": 1}
     assert service_constructions(src) == ["status/crl.py:2 IssuanceService"]
+
+
+def test_a_planted_settings_import_of_a_service_is_found(tmp_path: Path) -> None:
+    src = tmp_path / "certkeeper"
+    for package in ("settings", "acme"):
+        (src / package).mkdir(parents=True)
+        (src / package / "__init__.py").write_text("")
+    (src / "acme" / "ari.py").write_text("")
+    (src / "settings" / "acme.py").write_text("from certkeeper.acme.ari import LIMIT\n")
+    (src / "config.py").write_text("from certkeeper.settings import acme\n")
+    assert settings_violations(Tree(src)) == [
+        "settings/acme.py:1: the settings (settings) import acme"
+    ]

@@ -135,6 +135,11 @@ def dnssec_validation_required(at: date | datetime) -> bool:
     return day >= DNSSEC_VALIDATION_FROM
 
 
+# BR 3.2.2.9: remote Network Perspectives are counted by the Regional Internet Registry
+# service region they are in; these are the regions.
+RIR_REGIONS = ("AFRINIC", "APNIC", "ARIN", "LACNIC", "RIPE")
+
+
 # BR 3.2.2.4 (methods 7, 19 and others using a Random Value): the value remains valid for a
 # confirming response for no more than 30 days from its creation; Random Values carry at
 # least 112 bits of entropy (BR 1.6.1).

@@ -13,12 +13,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from certkeeper.acme.settings import AcmeSettings, parse_acme
-from certkeeper.auditlog.settings import AuditLogSettings, parse_audit_log
-from certkeeper.ct.settings import CtSettings, parse_ct
 from certkeeper.errors import ConfigError
 from certkeeper.lint.waivers import Waiver
-from certkeeper.signing.tokens import TokenConfig
+from certkeeper.settings.acme import AcmeSettings, parse_acme
+from certkeeper.settings.audit_log import AuditLogSettings, parse_audit_log
+from certkeeper.settings.ct import CtSettings, parse_ct
+from certkeeper.settings.pkcs11 import TokenConfig
+from certkeeper.settings.validation import ValidationSettings, parse_validation
 from certkeeper.tomlcheck import (
     TomlProblem,
     check_keys,
@@ -28,7 +29,6 @@ from certkeeper.tomlcheck import (
     read_toml,
 )
 from certkeeper.urls import base_url_problem
-from certkeeper.validation.settings import ValidationSettings, parse_validation
 
 CONFIG_NAME = "certkeeper.toml"
 SMTP_TLS_MODES = ("none", "starttls", "implicit")

@@ -141,7 +141,7 @@ def _comments(template: str) -> dict[tuple[str, str], str]:
 def config_settings() -> list[Setting]:
     """Every setting certkeeper.toml can hold, as the parsers read them."""
     from certkeeper import config
-    from certkeeper.validation import settings as validation_settings
+    from certkeeper.settings import validation as validation_settings
 
     template = config.render_config(
         ca_name="Example CA",

@@ -19,9 +19,9 @@ import uvicorn
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from certkeeper.acme.app import AcmeApp
-from certkeeper.acme.settings import AcmeSettings
 from certkeeper.ca.home import CaHome
-from certkeeper.validation.settings import ValidationSettings
+from certkeeper.settings.acme import AcmeSettings
+from certkeeper.settings.validation import ValidationSettings
 from dnsserver import ChallTestSrv, free_port
 from factories import PASSPHRASE, make_home
 from public_ct import PublicCt

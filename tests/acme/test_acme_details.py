@@ -15,11 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
 
-from certkeeper.acme.ari import (
-    INCIDENT_RETRY_AFTER_SECONDS,
-    MAX_RETRY_AFTER_SECONDS,
-    cert_id_of,
-)
+from certkeeper.acme.ari import INCIDENT_RETRY_AFTER_SECONDS, cert_id_of
+from certkeeper.settings.acme import MAX_RETRY_AFTER_SECONDS
 from certkeeper.store.tables import acme_authorizations
 from certkeeper.x509.der import encode_integer, parse_single, tlv
 
@@ -195,7 +192,7 @@ def test_authorization_rebuilt_from_a_validation_lists_its_challenge(
 def test_timing_settings_out_of_bounds_are_named(table: dict[str, object], problem: str) -> None:
     """The longest Retry-After bounds how late a client hears of an incident: no config
     may lengthen it; the challenge wait is bounded too."""
-    from certkeeper.acme.settings import parse_acme
+    from certkeeper.settings.acme import parse_acme
     from certkeeper.tomlcheck import TomlProblem
 
     with pytest.raises(TomlProblem, match=problem):

@@ -11,10 +11,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
 
 from certkeeper import br
-from certkeeper.acme.settings import parse_acme
 from certkeeper.ca.profile_registry import builtin_profile_sources
 from certkeeper.errors import ProfileError
 from certkeeper.profiles.schema import parse_profile
+from certkeeper.settings.acme import parse_acme
 from certkeeper.tomlcheck import TomlProblem
 
 from .client import AcmeClient, b64, http

@@ -11,8 +11,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from certkeeper.ct.settings import CtSettings
-from certkeeper.ct.submit import SubmissionSettings
+from certkeeper.settings.ct import CtSettings, SubmissionSettings
 from ct.served import log_list_text, served_logs
 
 from .client import b64

@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
-from certkeeper.acme.settings import AcmeProfile, AcmeSettings
 from certkeeper.ca.home import CaHome
+from certkeeper.settings.acme import AcmeProfile, AcmeSettings
 from certkeeper.store.tables import caa_checks, domain_validations
 from validation.test_tls_alpn01 import TlsServer, challenge_cert
 
@@ -157,9 +157,9 @@ def test_tls_alpn01_sends_the_reverse_name_as_sni(ip_served: Served, tls: TlsSer
 
 
 def test_dns01_is_not_offered_and_refused_for_an_ip_address() -> None:
+    from certkeeper.settings.validation import ValidationSettings
     from certkeeper.validation.challenges import check_challenge
     from certkeeper.validation.model import ChallengeAttempt
-    from certkeeper.validation.settings import ValidationSettings
 
     attempt = ChallengeAttempt(LOOPBACK, "dns-01", "tok", "tok.thumb", "https://a/acct/1")
     result = check_challenge(attempt, ValidationSettings(private_addresses=True))

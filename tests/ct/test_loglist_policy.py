@@ -20,7 +20,7 @@ from certkeeper.ct.loglist import (
     render_log_list,
 )
 from certkeeper.ct.policy import APPLE, CHROME, required_for
-from certkeeper.ct.settings import parse_ct
+from certkeeper.settings.ct import parse_ct
 from certkeeper.tomlcheck import TomlProblem
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from certkeeper.ct.sct import precert_entry, verify_sct
-from certkeeper.ct.submit import SubmissionSettings, Submitter
+from certkeeper.ct.submit import Submitter
+from certkeeper.settings.ct import SubmissionSettings
 
 from .served import MiniCa, ServedLog, log_list, served_logs
 

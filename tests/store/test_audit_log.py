@@ -12,7 +12,7 @@ from sqlalchemy import Engine, delete, update
 
 from certkeeper.audit_chain import GENESIS, AuditFilter, Checkpoint
 from certkeeper.auditlog.log import AuditLog
-from certkeeper.auditlog.settings import AuditLogSettings
+from certkeeper.settings.audit_log import AuditLogSettings
 from certkeeper.store.audit_log import AuditLogStore
 from certkeeper.store.tables import audit_log
 

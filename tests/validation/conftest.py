@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from certkeeper.validation.settings import ValidationSettings
+from certkeeper.settings.validation import ValidationSettings
 from dnsserver import ChallTestSrv
 from signed_zones import SignedZones, available
 

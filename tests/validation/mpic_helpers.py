@@ -27,8 +27,8 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from certkeeper.settings.validation import PerspectiveConfig, ValidationSettings
 from certkeeper.validation.pki import Endpoint, issue_pki
-from certkeeper.validation.settings import PerspectiveConfig, ValidationSettings
 
 CERTKEEPER = str(Path(sys.executable).with_name("certkeeper"))
 NETNS_ENV = "CERTKEEPER_TEST_NETNS"  # "0" forces loopback addresses

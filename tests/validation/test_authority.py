@@ -19,12 +19,12 @@ from certkeeper.issuance.service import (
     IssueRequest,
     NameNotAuthorized,
 )
+from certkeeper.settings.validation import ValidationSettings
 from certkeeper.store.validations import DomainValidationStore
 from certkeeper.validation.authority import ValidationAuthority
 from certkeeper.validation.challenges import key_authorization_digest
 from certkeeper.validation.errors import RejectedIdentifier
 from certkeeper.validation.model import ChallengeAttempt
-from certkeeper.validation.settings import ValidationSettings
 from certkeeper.wiring import key_checker, sct_source
 from dnsserver import ChallTestSrv
 from factories import PASSPHRASE, csr_pem, make_home

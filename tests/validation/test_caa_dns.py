@@ -8,9 +8,9 @@ from dataclasses import replace
 
 import pytest
 
+from certkeeper.settings.validation import ValidationSettings
 from certkeeper.validation.caa import check_caa
 from certkeeper.validation.model import CaaResult
-from certkeeper.validation.settings import ValidationSettings
 from dnsserver import ChallTestSrv, KnotZone, free_port
 from validation.conftest import CA_IDENTITY
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 
+from certkeeper.settings.validation import ValidationSettings
 from certkeeper.validation.challenges import check_challenge, key_authorization_digest
 from certkeeper.validation.model import ChallengeAttempt
-from certkeeper.validation.settings import ValidationSettings
 from dnsserver import ChallTestSrv, free_port
 
 

@@ -15,12 +15,12 @@ import pytest
 from certkeeper import br
 from certkeeper.ca.home import CaHome
 from certkeeper.issuance.service import NameNotAuthorized
+from certkeeper.settings.validation import ValidationSettings
 from certkeeper.validation.authority import ValidationAuthority
 from certkeeper.validation.caa import check_caa
 from certkeeper.validation.challenges import check_challenge
 from certkeeper.validation.dnsclient import LookupFailed, lookup
 from certkeeper.validation.model import ChallengeAttempt
-from certkeeper.validation.settings import ValidationSettings
 from factories import PASSPHRASE, make_home
 from signed_zones import (
     BOGUS_TARGET,

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from certkeeper.errors import ConfigError
+from certkeeper.settings.validation import ValidationSettings
 from certkeeper.validation.dnssec_check import check_validating, startup_line
-from certkeeper.validation.settings import ValidationSettings
 from dnsserver import ChallTestSrv, free_port
 from factories import PASSPHRASE, make_home
 from public_ct import PublicCt

@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from certkeeper.settings.validation import ValidationSettings
 from certkeeper.validation.challenges import MAX_BODY, check_challenge
 from certkeeper.validation.model import ChallengeAttempt
-from certkeeper.validation.settings import ValidationSettings
 from dnsserver import ChallTestSrv
 from validation.conftest import Route, WebServer
 

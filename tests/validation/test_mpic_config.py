@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from certkeeper.errors import InputError
+from certkeeper.settings.validation import parse_validation
 from certkeeper.tomlcheck import TomlProblem
 from certkeeper.validation.model import ChallengeAttempt
 from certkeeper.validation.pki import Endpoint, issue_pki, parse_hosts
@@ -27,7 +28,6 @@ from certkeeper.validation.remote_requests import (
     parse_caa_query,
 )
 from certkeeper.validation.remote_server import remote_config
-from certkeeper.validation.settings import parse_validation
 
 MTLS = {
     "mpic_client_cert": "mtls/primary.pem",

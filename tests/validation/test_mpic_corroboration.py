@@ -20,12 +20,12 @@ import pytest
 from certkeeper.ca.home import CaHome
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import IssuanceService, IssueRequest
+from certkeeper.settings.validation import PerspectiveConfig, ValidationSettings
 from certkeeper.validation.authority import ValidationAuthority
 from certkeeper.validation.caa import check_caa
 from certkeeper.validation.challenges import check_challenge, key_authorization_digest
 from certkeeper.validation.model import ChallengeAttempt, Corroboration
 from certkeeper.validation.mpic import RemotePerspectives
-from certkeeper.validation.settings import PerspectiveConfig, ValidationSettings
 from certkeeper.wiring import key_checker, sct_source
 from dnsserver import ChallTestSrv
 from factories import PASSPHRASE, csr_pem, make_home

@@ -12,11 +12,11 @@ from dataclasses import replace
 
 import pytest
 
+from certkeeper.settings.validation import PerspectiveConfig, ValidationSettings
 from certkeeper.validation import mpic
 from certkeeper.validation.authority import corroboration_problem
 from certkeeper.validation.model import Corroboration, PerspectiveResult
 from certkeeper.validation.mpic import RemotePerspectives
-from certkeeper.validation.settings import PerspectiveConfig, ValidationSettings
 from dnsserver import ChallTestSrv
 
 from .mpic_helpers import (

@@ -7,9 +7,9 @@ from datetime import date, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
+from certkeeper.br import RIR_REGIONS
 from certkeeper.validation.quorum import (
     QUORUM_TABLE,
-    RIR_REGIONS,
     allowed_non_corroborations,
     decide,
     phase_at,

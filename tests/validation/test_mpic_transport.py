@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from certkeeper.errors import ConfigError
+from certkeeper.settings.validation import PerspectiveConfig
 from certkeeper.validation.model import ChallengeAttempt
 from certkeeper.validation.mpic import RemotePerspectives
-from certkeeper.validation.settings import PerspectiveConfig
 
 from .mpic_helpers import (
     Network,

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from certkeeper.settings.validation import ValidationSettings, parse_validation, resolver_address
 from certkeeper.tomlcheck import TomlProblem
-from certkeeper.validation.settings import ValidationSettings, parse_validation, resolver_address
 
 
 def parse(**table: Any) -> ValidationSettings:

@@ -19,9 +19,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from certkeeper.settings.validation import ValidationSettings
 from certkeeper.validation.challenges import ACME_TLS_ALPN, ID_PE_ACME_IDENTIFIER, check_challenge
 from certkeeper.validation.model import ChallengeAttempt
-from certkeeper.validation.settings import ValidationSettings
 
 
 def _general_name(name: str) -> x509.GeneralName:

@@ -29,13 +29,9 @@ from certkeeper.acme.jws import b64url, b64url_decode
 from certkeeper.acme.problems import AcmeProblem
 from certkeeper.x509.time import truncate
 
-# RFC 9773 4.3: Retry-After says when to ask again, and clients obey it (certbot skips
-# the ARI check until then). So the longest one ever given bounds how late a client hears
-# of an incident that moves its window: an hour at most, also in quiet times, since the
-# client that asked just before the incident was opened waits for the quiet answer.
-MAX_RETRY_AFTER_SECONDS = 3600
 # While an incident has set a window, clients hear of changes to it (an earlier
-# deadline, a revocation date) sooner.
+# deadline, a revocation date) sooner than the configured Retry-After (at most
+# settings.acme.MAX_RETRY_AFTER_SECONDS) would tell them.
 INCIDENT_RETRY_AFTER_SECONDS = 600
 
 

@@ -19,9 +19,9 @@ from certkeeper.acme.nonces import NonceService
 from certkeeper.acme.outage import DatabaseOutage
 from certkeeper.acme.problems import AcmeProblem
 from certkeeper.acme.ratelimits import RateLimiter
-from certkeeper.acme.settings import AcmeSettings
 from certkeeper.ca.home import CaHome
 from certkeeper.lint.gate import LintGate
+from certkeeper.settings.acme import AcmeSettings
 from certkeeper.store.database import ping
 from certkeeper.validation.model import ChallengeAttempt, ValidationOutcome
 

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from certkeeper.acme.problems import AcmeProblem
-from certkeeper.acme.settings import AcmeSettings
+from certkeeper.settings.acme import AcmeSettings
 from certkeeper.store.acme import AcmeStore, Quota
 from certkeeper.validation.ip_identifiers import is_ip
 

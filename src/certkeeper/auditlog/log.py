@@ -26,8 +26,8 @@ from certkeeper.audit_chain import (
     canonical_json,
     verify,
 )
-from certkeeper.auditlog.settings import AuditLogSettings
 from certkeeper.errors import ConfigError, InputError
+from certkeeper.settings.audit_log import AuditLogSettings
 from certkeeper.store.audit_log import AuditLogStore
 
 if TYPE_CHECKING:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # imported when first used: every CLI command imports this mo
 
     from certkeeper.audit_chain import Entry
     from certkeeper.auditlog.log import AuditLog
-    from certkeeper.auditlog.settings import AuditLogSettings
+    from certkeeper.settings.audit_log import AuditLogSettings
     from certkeeper.store.stores import Stores
 
 ACTOR_ENV = "CERTKEEPER_ACTOR"

@@ -28,8 +28,8 @@ from certkeeper import br, urls
 from certkeeper.ca import certs as cacerts
 from certkeeper.config import PASSPHRASE_ENV
 from certkeeper.errors import ConfigError, InputError, IssuanceRefused, NotFound
+from certkeeper.settings.pkcs11 import TokenConfig
 from certkeeper.signing.files import load_signer, write_key
-from certkeeper.signing.tokens import TokenConfig
 from certkeeper.tomlcheck import TomlProblem, check_keys, get, get_table, read_toml
 from certkeeper.x509 import crl as crlenc
 from certkeeper.x509.signer import KEY_SPECS, Signer, key_type_of

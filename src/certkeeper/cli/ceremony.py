@@ -103,7 +103,7 @@ def root(
         key_id,
         sha256_hex,
     )
-    from certkeeper.signing.tokens import TokenConfig
+    from certkeeper.settings.pkcs11 import TokenConfig
 
     people = _people(operator, witness)
     if bool(pkcs11_module) != bool(pkcs11_token):

@@ -15,8 +15,8 @@ from cryptography import x509
 from certkeeper.ct.loglist import LogList, load_log_list
 from certkeeper.ct.policy import required_for
 from certkeeper.ct.sct import SctError, decode_sct_list, precert_entry, verify_sct
-from certkeeper.ct.settings import CtSettings
 from certkeeper.errors import EXIT_REFUSED, ConfigError, IssuanceRefused
+from certkeeper.settings.ct import CtSettings
 
 
 class SctsUnavailable(IssuanceRefused):

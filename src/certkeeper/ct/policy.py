@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from certkeeper.settings.ct import DEFAULT_POLICIES
+
 
 @dataclass(frozen=True)
 class CtPolicy:
@@ -46,8 +48,8 @@ APPLE = CtPolicy(
     tiers=((180, 2), (None, 3)),
     min_operators=2,
 )
+# Keyed by the names [ct] policies may use (settings.ct.POLICY_NAMES, the same rows).
 POLICIES: dict[str, CtPolicy] = {p.name: p for p in (CHROME, APPLE)}
-DEFAULT_POLICIES = ("chrome", "apple")
 
 
 @dataclass(frozen=True)

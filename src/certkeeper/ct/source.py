@@ -15,9 +15,9 @@ from cryptography import x509
 from certkeeper.ct.compliance import SctsUnavailable
 from certkeeper.ct.loglist import load_log_list
 from certkeeper.ct.sct import encode_sct_list
-from certkeeper.ct.settings import CtSettings
 from certkeeper.ct.submit import Post, Submitter, http_post
 from certkeeper.errors import IssuanceRefused
+from certkeeper.settings.ct import CtSettings
 from certkeeper.store.records import IssuerRecord
 
 # The precertificate -> its issuer's certificate DER, then the issuer's own chain

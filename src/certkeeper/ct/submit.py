@@ -24,7 +24,7 @@ from datetime import datetime
 from cryptography import x509
 
 from certkeeper.ct.loglist import CtLog, LogList, iter_submittable
-from certkeeper.ct.policy import DEFAULT_POLICIES, Requirement, required_for
+from certkeeper.ct.policy import Requirement, required_for
 from certkeeper.ct.sct import (
     Sct,
     SctError,
@@ -34,18 +34,10 @@ from certkeeper.ct.sct import (
     verify_sct,
 )
 from certkeeper.ct.tls import TlsDecodeError
+from certkeeper.settings.ct import SubmissionSettings
 
 # How far ahead of our clock a log's SCT timestamp may be before the SCT is refused.
 MAX_SCT_CLOCK_SKEW_MS = 60_000
-
-
-@dataclass(frozen=True)
-class SubmissionSettings:
-    timeout_seconds: float = 10.0  # one HTTP request
-    deadline_seconds: float = 60.0  # the whole collection for one certificate
-    attempts_per_log: int = 3
-    backoff_seconds: float = 0.5  # doubled after each failed attempt on the same log
-    policies: tuple[str, ...] = DEFAULT_POLICIES
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from cryptography import x509
 from certkeeper.ct.entries import sct_leaf_hash
 from certkeeper.ct.loglist import LogListError, load_log_list
 from certkeeper.ct.sct import SctError, decode_sct, precert_entry
-from certkeeper.ct.settings import CtSettings
+from certkeeper.settings.ct import CtSettings
 from certkeeper.store.scts import SctRecord
 
 

@@ -27,7 +27,7 @@ from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.util.ec import encode_named_curve_parameters
 
 from certkeeper.errors import ConfigError
-from certkeeper.signing.tokens import TokenConfig
+from certkeeper.settings.pkcs11 import TokenConfig
 from certkeeper.x509.signer import KEY_SPECS, KeySpec, key_type_of
 
 URI_SCHEME = "pkcs11:"

@@ -22,6 +22,7 @@ from certkeeper.auditlog.record import record as audit
 from certkeeper.ca.home import CaHome
 from certkeeper.issuance.service import NameNotAuthorized
 from certkeeper.metrics import VALIDATIONS
+from certkeeper.settings.validation import ValidationSettings
 from certkeeper.store.validations import CaaCheck, DomainValidation
 from certkeeper.validation import methods
 from certkeeper.validation.caa import check_caa
@@ -35,7 +36,6 @@ from certkeeper.validation.model import (
     ValidationOutcome,
 )
 from certkeeper.validation.preflight import check_identifier
-from certkeeper.validation.settings import ValidationSettings
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection

@@ -26,9 +26,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from certkeeper.settings.validation import ValidationSettings
 from certkeeper.validation.dnsclient import LookupFailed, lookup, overall
 from certkeeper.validation.model import CaaResult
-from certkeeper.validation.settings import ValidationSettings
 
 FLAG_CRITICAL = 0x80
 # Tags this CA understands: RFC 8659 (issue, issuewild, iodef), RFC 9495 (issuemail),

@@ -25,10 +25,10 @@ from urllib.parse import urljoin, urlsplit
 from cryptography import x509
 from cryptography.x509.oid import ObjectIdentifier
 
+from certkeeper.settings.validation import ValidationSettings
 from certkeeper.validation.dnsclient import LookupFailed, addresses, lookup, overall
 from certkeeper.validation.ip_identifiers import is_ip, parse_ip, reverse_name
 from certkeeper.validation.model import ChallengeAttempt, CheckResult
-from certkeeper.validation.settings import ValidationSettings
 
 MAX_REDIRECTS = 10
 MAX_BODY = 8192  # a key authorization is ~90 bytes; anything near this is not one

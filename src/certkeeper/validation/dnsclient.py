@@ -36,7 +36,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
 
-from certkeeper.validation.settings import ValidationSettings, resolver_address
+from certkeeper.settings.validation import ValidationSettings, resolver_address
 
 SECURE = "secure"
 INSECURE = "insecure"

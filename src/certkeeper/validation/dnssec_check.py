@@ -18,8 +18,8 @@ from __future__ import annotations
 import time
 
 from certkeeper.errors import ConfigError
+from certkeeper.settings.validation import ValidationSettings
 from certkeeper.validation.dnsclient import SECURE, LookupFailed, lookup, nameservers
-from certkeeper.validation.settings import ValidationSettings
 
 
 def resolver_label(settings: ValidationSettings) -> str:

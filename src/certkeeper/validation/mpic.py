@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from certkeeper.errors import ConfigError
 from certkeeper.metrics import EXTERNAL_ERRORS, VALIDATIONS
+from certkeeper.settings.validation import PerspectiveConfig, ValidationSettings
 from certkeeper.validation.model import (
     CaaResult,
     ChallengeAttempt,
@@ -35,7 +36,6 @@ from certkeeper.validation.model import (
 )
 from certkeeper.validation.quorum import decide, policy_at
 from certkeeper.validation.remote_requests import CaaQuery
-from certkeeper.validation.settings import PerspectiveConfig, ValidationSettings
 
 log = logging.getLogger(__name__)
 

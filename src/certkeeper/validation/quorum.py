@@ -11,9 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-# Regional Internet Registry service regions (BR 3.2.2.9 counts distinct ones).
-RIR_REGIONS = ("AFRINIC", "APNIC", "ARIN", "LACNIC", "RIPE")
-
 # Where does a remote perspective's answer stand against the primary's determination.
 Outcome = tuple[str, bool]  # (RIR region, corroborated)
 

@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
+from certkeeper.settings.validation import ValidationSettings
 from certkeeper.validation.model import CaaResult, ChallengeAttempt, CheckResult
 from certkeeper.validation.remote_requests import (
     MAX_BODY_BYTES,
@@ -32,7 +33,6 @@ from certkeeper.validation.remote_requests import (
     parse_attempt,
     parse_caa_query,
 )
-from certkeeper.validation.settings import ValidationSettings
 
 log = logging.getLogger("certkeeper.va_remote")
 

@@ -14,11 +14,11 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
+from certkeeper.br import RIR_REGIONS
 from certkeeper.errors import ConfigError, InputError
 from certkeeper.ports import ensure_port_free
-from certkeeper.validation.quorum import RIR_REGIONS
+from certkeeper.settings.validation import ValidationSettings
 from certkeeper.validation.remote import CONFIG_ENV, RemoteConfig
-from certkeeper.validation.settings import ValidationSettings
 
 FACTORY = "certkeeper.validation.remote:app_from_environment"
 

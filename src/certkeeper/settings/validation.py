@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from certkeeper.br import RIR_REGIONS
 from certkeeper.tomlcheck import TomlProblem, check_keys, get
-from certkeeper.validation.quorum import RIR_REGIONS
 
 # RFC 8659 4.2 issuer-domain-name: LDH labels separated by dots.
 _ISSUER_DOMAIN = re.compile(r"^[a-z0-9](?:-*[a-z0-9])*(?:\.[a-z0-9](?:-*[a-z0-9])*)*$")
@@ -23,7 +23,7 @@ class PerspectiveConfig:
     """One remote network perspective the primary calls (BR 3.2.2.9)."""
 
     name: str
-    region: str  # RIR service region, one of quorum.RIR_REGIONS
+    region: str  # RIR service region, one of br.RIR_REGIONS
     url: str  # https://host:port of its `certkeeper serve va-remote`
 
 

@@ -12,8 +12,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from certkeeper.acme.ari import MAX_RETRY_AFTER_SECONDS
 from certkeeper.tomlcheck import TomlProblem, check_keys, get
+
+# RFC 9773 4.3: Retry-After says when to ask again, and clients obey it (certbot skips
+# the ARI check until then). So the longest one ever given bounds how late a client hears
+# of an incident that moves its window: an hour at most, also in quiet times, since the
+# client that asked just before the incident was opened waits for the quiet answer.
+MAX_RETRY_AFTER_SECONDS = 3600
 
 _PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 
