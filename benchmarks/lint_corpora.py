@@ -37,7 +37,7 @@ from corpora import (
 
 from certkeeper.lint.catalogue import run_lints
 from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import CertificateDocument
+from certkeeper.lint.document.certificate import CertificateDocument
 from certkeeper.lint.engine import DocType, Finding
 from certkeeper.lint.pkilint_adapter import PkilintLinter
 

@@ -28,7 +28,7 @@ from certkeeper.audit.ocsp_request import RequestTemplate
 from certkeeper.audit.ocsp_response import ResponseParseError, parse_response
 from certkeeper.lint.catalogue import run_lints
 from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import OcspResponseDocument
+from certkeeper.lint.document.ocsp import OcspResponseDocument
 from certkeeper.x509.ocsp import (
     UNAUTHORIZED,
     CertId,

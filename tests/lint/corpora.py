@@ -19,7 +19,9 @@ from pathlib import Path
 
 from certkeeper.lint.catalogue import run_lints
 from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import CertificateDocument, CrlDocument, load_document
+from certkeeper.lint.document.certificate import CertificateDocument
+from certkeeper.lint.document.crl import CrlDocument
+from certkeeper.lint.document.loading import load_document
 from certkeeper.lint.engine import CertType, Document, Finding, Severity
 from certkeeper.lint.scope import out_of_scope
 

@@ -20,7 +20,9 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 
 from certkeeper.lint.catalogue import run_lints
 from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import CertificateDocument, CrlDocument, OcspResponseDocument
+from certkeeper.lint.document.certificate import CertificateDocument
+from certkeeper.lint.document.crl import CrlDocument
+from certkeeper.lint.document.ocsp import OcspResponseDocument
 from certkeeper.lint.engine import CertType, Finding
 from certkeeper.x509 import der
 from certkeeper.x509.der import encode_integer, encode_oid, sequence, tlv

@@ -20,7 +20,7 @@ from lintkit import DER, Node, ec_key, errors, extension, issuing_ca, lint_cert,
 from certkeeper.br import CA_COMMON_NAME_REQUIRED_FROM, PRECERT_SIGNING_CA_RETIRED
 from certkeeper.lint.catalogue import run_lints
 from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import CertificateDocument
+from certkeeper.lint.document.certificate import CertificateDocument
 from certkeeper.lint.engine import CertType
 from certkeeper.x509.der import sequence, tlv
 

@@ -47,7 +47,9 @@ from test_lint_rfc5280_extensions import onion_leaf, tor_descriptor
 
 from certkeeper.lint.catalogue import all_lints, run_lints
 from certkeeper.lint.context import LintContext, ProfileExpectations
-from certkeeper.lint.document import CertificateDocument, CrlDocument, OcspResponseDocument
+from certkeeper.lint.document.certificate import CertificateDocument
+from certkeeper.lint.document.crl import CrlDocument
+from certkeeper.lint.document.ocsp import OcspResponseDocument
 from certkeeper.lint.engine import AUDIT, REGISTRY, CertType, Document
 from certkeeper.x509.der import encode_integer, encode_oid, sequence, tlv
 

@@ -31,7 +31,7 @@ from lintkit import (
 )
 
 from certkeeper.lint.context import LintContext, ProfileExpectations
-from certkeeper.lint.document import CertificateDocument
+from certkeeper.lint.document.certificate import CertificateDocument
 from certkeeper.lint.engine import CertType
 from certkeeper.x509.der import encode_integer, encode_oid, sequence, tlv
 

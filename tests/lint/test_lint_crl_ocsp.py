@@ -30,7 +30,8 @@ from lintkit import (
 )
 
 from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import CrlDocument, OcspResponseDocument
+from certkeeper.lint.document.crl import CrlDocument
+from certkeeper.lint.document.ocsp import OcspResponseDocument
 from certkeeper.x509.der import encode_integer, encode_oid, sequence, tlv
 
 CRL_NUMBER = "2.5.29.20"

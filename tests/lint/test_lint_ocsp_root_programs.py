@@ -23,7 +23,7 @@ from certkeeper.br import OCSP_REASON_CODE_BANNED_FROM
 from certkeeper.cli.main import app
 from certkeeper.lint.catalogue import all_lints, run_lints
 from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import CertificateDocument
+from certkeeper.lint.document.certificate import CertificateDocument
 from certkeeper.lint.engine import ALL_SOURCES, SOURCE_BR, SOURCE_MOZILLA
 
 P521_LEAF = leaf(key=ec_key("p521", 3))

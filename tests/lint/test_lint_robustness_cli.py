@@ -14,12 +14,10 @@ from typer.testing import CliRunner
 from certkeeper.cli.main import app
 from certkeeper.lint.catalogue import run_lints
 from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import (
-    CertificateDocument,
-    CrlDocument,
-    OcspResponseDocument,
-    load_document,
-)
+from certkeeper.lint.document.certificate import CertificateDocument
+from certkeeper.lint.document.crl import CrlDocument
+from certkeeper.lint.document.loading import load_document
+from certkeeper.lint.document.ocsp import OcspResponseDocument
 from certkeeper.lint.engine import CertType, DocType, Severity
 from certkeeper.lint.tld import TldData
 

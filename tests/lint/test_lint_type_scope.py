@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from certkeeper.br import IP_REVERSE_ZONE_BANNED_FROM
 from certkeeper.cli.main import app
 from certkeeper.errors import InputError
-from certkeeper.lint.document import CertificateDocument, load_document
+from certkeeper.lint.document.certificate import CertificateDocument
+from certkeeper.lint.document.loading import load_document
 from certkeeper.lint.engine import CertType, DocType
 from certkeeper.lint.scope import CERT_KINDS, DocumentKind, load_as, out_of_scope
 

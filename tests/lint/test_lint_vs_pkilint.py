@@ -31,7 +31,9 @@ from lintkit import (
 
 from certkeeper.lint.catalogue import run_lints
 from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import CertificateDocument, CrlDocument, OcspResponseDocument
+from certkeeper.lint.document.certificate import CertificateDocument
+from certkeeper.lint.document.crl import CrlDocument
+from certkeeper.lint.document.ocsp import OcspResponseDocument
 from certkeeper.lint.engine import Finding, Severity
 from certkeeper.lint.pkilint_adapter import PkilintLinter
 from certkeeper.x509.der import encode_integer, tlv

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import insert
 from typer.testing import CliRunner
 
+from certkeeper import wiring
 from certkeeper.ca.home import CaHome
 from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.cli.main import app
@@ -25,11 +26,11 @@ from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import Issued, IssueRequest
 from certkeeper.lint.catalogue import run_lints
 from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import CrlDocument
+from certkeeper.lint.document.crl import CrlDocument
 from certkeeper.lint.engine import Severity
 from certkeeper.lint.pkilint_adapter import PkilintLinter
 from certkeeper.status import crl_files
-from certkeeper.status.crl import CrlPublishRefused, crl_status, publish
+from certkeeper.status.crl import CrlPublishRefused
 from certkeeper.store.crl_repo import CrlStore
 from certkeeper.store.revocations import RevocationStore
 from certkeeper.store.tables import precertificates, serials
@@ -70,7 +71,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, env: None) -> Iterator[dict[
     revs.record(revoked_ec.serial, now, crlenc.SUPERSEDED, "test", None, now)
     revs.record(revoked_rsa.serial, now, crlenc.KEY_COMPROMISE, "test", None, now)
     out = path / "crl"
-    report = publish(ca, out, now, full=True)
+    report = wiring.build(ca).crl.publish(out, now, full=True)
     yield {
         "home": path,
         "ca": ca,
@@ -217,7 +218,7 @@ def test_crl_numbers_strictly_increase_across_publishes(
     # twice in the same second, then a clock that stepped back an hour: numbers grow
     for when in (now, now, now - timedelta(hours=1)):
         try:
-            report = publish(ca, out, when, full=True)
+            report = wiring.build(ca).crl.publish(out, when, full=True)
         except CrlPublishRefused as exc:
             # A CRL dated before its own entries' revocation times fails our lints and
             # is not published; the empty shards still go out, with larger numbers.
@@ -249,7 +250,7 @@ def test_status_counts_bytes_and_projects_a_selection(world: dict[str, object]) 
     kept = world["kept"]
     assert isinstance(kept, Issued)
     rec = ca.inventory.certificate(serial=kept.serial)
-    rows = crl_status(ca, now, CertificateFilter(serial=kept.serial))
+    rows = wiring.build(ca).crl.status(now, CertificateFilter(serial=kept.serial))
     assert len(rows) == 2 * SHARDS
     assert sum(r.entries for r in rows) == 2
     for row in rows:
@@ -261,7 +262,8 @@ def test_status_counts_bytes_and_projects_a_selection(world: dict[str, object]) 
         assert 0 < row.used_pct < 1
     # bytes are what a publication now produces (ECDSA signatures vary by a few octets)
     published = {
-        (r.issuer, r.shard): r.size_bytes for r in publish(ca, ca.config.home / "s", now).published
+        (r.issuer, r.shard): r.size_bytes
+        for r in wiring.build(ca).crl.publish(ca.config.home / "s", now).published
     }
     for row in rows:
         assert 0 <= row.bytes - published[(row.issuer, row.shard)] <= 8
@@ -319,12 +321,12 @@ def test_over_budget_shard_is_refused_unless_overridden(
     ca = small_budget_ca
     now = datetime.now(UTC).replace(microsecond=0)
     out = tmp_path / "crl"
-    publish(ca, out, now)
+    wiring.build(ca).crl.publish(out, now)
     old = (out / "tls-ecdsa-1" / "1.crl").read_bytes()
     _fill_shard(ca, "tls-ecdsa-1", 1, 250, now)
     later = now + timedelta(minutes=1)
     with pytest.raises(CrlPublishRefused) as info:
-        publish(ca, out, later)
+        wiring.build(ca).crl.publish(out, later)
     message = str(info.value)
     assert "tls-ecdsa-1 shard 1" in message and "10,000 bytes" in message
     refused = info.value.report.refused
@@ -332,11 +334,11 @@ def test_over_budget_shard_is_refused_unless_overridden(
     assert refused[0].size_bytes > 10_000 and f"{refused[0].size_bytes:,} bytes" in message
     assert (out / "tls-ecdsa-1" / "1.crl").read_bytes() == old  # not replaced
     assert len(info.value.report.published) == 2 * SHARDS - 1 + 1  # the rest went out
-    status = {(r.issuer, r.shard): r for r in crl_status(ca, later)}
+    status = {(r.issuer, r.shard): r for r in wiring.build(ca).crl.status(later)}
     assert status[("tls-ecdsa-1", 1)].over_budget
     assert status[("tls-ecdsa-1", 1)].entries == 250
 
-    report = publish(ca, out, later + timedelta(seconds=1), override_budget=True)
+    report = wiring.build(ca).crl.publish(out, later + timedelta(seconds=1), override_budget=True)
     (shard1,) = [r for r in report.published if r.issuer == "tls-ecdsa-1" and r.shard == 1]
     assert shard1.entries == 250 and "override" in shard1.message
     assert len(x509.load_der_x509_crl((out / "tls-ecdsa-1" / "1.crl").read_bytes())) == 250
@@ -351,7 +353,7 @@ def test_a_shard_leased_elsewhere_is_skipped_and_workers_share_the_rest(
     assert issuer.id is not None
     store = CrlStore(ca.inventory.engine)
     assert store.acquire(issuer.id, 2, "other-host:1", now + timedelta(minutes=5), now)
-    report = publish(ca, tmp_path / "crl", now, workers=2)
+    report = wiring.build(ca).crl.publish(tmp_path / "crl", now, workers=2)
     (skipped,) = report.skipped
     assert (skipped.issuer, skipped.shard) == ("tls-rsa-1", 2)
     assert "other-host:1" in skipped.message

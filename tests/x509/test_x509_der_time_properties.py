@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from certkeeper.lint.document import load_document
+from certkeeper.lint.document.loading import load_document
 from certkeeper.x509 import der
 from certkeeper.x509.der import DerError
 from certkeeper.x509.time import (

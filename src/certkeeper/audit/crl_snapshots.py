@@ -19,15 +19,10 @@ from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from certkeeper.errors import InputError
-from certkeeper.lint.document import (
-    GN_URI,
-    OID_AKI,
-    OID_IDP,
-    CrlDocument,
-    Malformed,
-    parse_time,
-)
+from certkeeper.lint.document.crl import CrlDocument
+from certkeeper.lint.document.values import GN_URI, Malformed, parse_time
 from certkeeper.x509.der import DerError, children, header
+from certkeeper.x509.oids import OID_AKI, OID_IDP
 
 _REASON_OID = bytes([0x55, 0x1D, 0x15])  # reasonCode, 2.5.29.21, as OID content octets
 # crlEntryExtensions holding only a non-critical reasonCode, up to the ENUMERATED's value

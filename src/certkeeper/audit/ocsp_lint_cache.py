@@ -35,15 +35,17 @@ from certkeeper.audit.ocsp_response import ParsedResponse
 from certkeeper.lint.catalogue import run_lints
 from certkeeper.lint.cert.common import verify_signature
 from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import AlgId, OcspResponseDocument, parse_alg
+from certkeeper.lint.document.ocsp import OcspResponseDocument
+from certkeeper.lint.document.values import AlgId, parse_alg
 from certkeeper.lint.engine import Finding, Severity
 from certkeeper.x509.der import DerError
+from certkeeper.x509.oids import SIG_ECDSA_SHA256, SIG_ECDSA_SHA384, SIG_ECDSA_SHA512
 
 # ECDSA signature algorithms (RFC 5758 3.2: no parameters) and their hashes.
 _EC_HASHES = {
-    "1.2.840.10045.4.3.2": "SHA256",
-    "1.2.840.10045.4.3.3": "SHA384",
-    "1.2.840.10045.4.3.4": "SHA512",
+    SIG_ECDSA_SHA256: "SHA256",
+    SIG_ECDSA_SHA384: "SHA384",
+    SIG_ECDSA_SHA512: "SHA512",
 }
 
 

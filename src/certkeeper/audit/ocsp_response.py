@@ -21,21 +21,12 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from certkeeper.lint.document import start_of
+from certkeeper.lint.document.ocsp import OCSP_STATUS_NAMES
+from certkeeper.lint.document.values import start_of
 from certkeeper.x509.der import DerError, children, header
 from certkeeper.x509.time import TimeEncodingError, decode_time
 
-OID_OCSP_BASIC_CONTENT = bytes.fromhex("2b0601050507300101")  # 1.3.6.1.5.5.7.48.1.1
-
-# OCSPResponseStatus names (RFC 6960 4.2.1).
-RESPONSE_STATUS_NAMES = {
-    0: "successful",
-    1: "malformedRequest",
-    2: "internalError",
-    3: "tryLater",
-    5: "sigRequired",
-    6: "unauthorized",
-}
+OID_OCSP_BASIC_CONTENT = bytes.fromhex("2b0601050507300101")  # OID_OCSP_BASIC, encoded
 
 
 class ResponseParseError(ValueError):
@@ -73,7 +64,7 @@ class ParsedResponse:
 
     @property
     def status_name(self) -> str:
-        return RESPONSE_STATUS_NAMES.get(self.response_status, str(self.response_status))
+        return OCSP_STATUS_NAMES.get(self.response_status, str(self.response_status))
 
     def single_for(self, cert_id_prefix: bytes, serial: int) -> SingleStatus | None:
         for single in self.singles:

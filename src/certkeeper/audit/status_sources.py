@@ -40,8 +40,9 @@ from certkeeper.audit.coverage_model import (
     Revoked,
 )
 from certkeeper.errors import InputError
+from certkeeper.x509.oids import OID_CT_POISON
 
-PRECERT_POISON = x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.4.3")
+PRECERT_POISON = x509.ObjectIdentifier(OID_CT_POISON)
 HTTP_TIMEOUT = 30.0
 MAX_CRL_BYTES = 1 << 30
 

@@ -43,6 +43,7 @@ from certkeeper.ct.sct import (
     issuer_key_hash,
     signed_data,
 )
+from certkeeper.x509.oids import EKU_PRECERT_SIGNING
 from certkeeper.x509.tbs import CT_POISON, remove_extension
 
 Scope = MutableMapping[str, Any]
@@ -327,7 +328,7 @@ def _is_precert_signing(cert: x509.Certificate) -> bool:
         eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
         return False
-    return any(u.dotted_string == "1.3.6.1.4.1.11129.2.4.4" for u in eku)
+    return any(u.dotted_string == EKU_PRECERT_SIGNING for u in eku)
 
 
 def _chain(body: bytes) -> list[bytes]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from certkeeper.lint.catalogue import run_lints
 from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import CertificateDocument
+from certkeeper.lint.document.certificate import CertificateDocument
 from certkeeper.lint.engine import PRE_ISSUANCE, CertType, Finding, Severity
 from certkeeper.lint.pkilint_adapter import PkilintLinter
 from certkeeper.lint.waivers import Waiver

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from certkeeper.lint.engine import CertType, Finding, Severity
+from certkeeper.x509.oids import OID_IDP, POLICY_EV, POLICY_IV, POLICY_OV
 
 LINTER = "pkilint"
 
@@ -26,7 +27,7 @@ _SEVERITY = {
     "INFO": Severity.INFO,
 }
 
-_IDP = "2.5.29.28"
+_IDP = OID_IDP
 
 
 def _load_failed(kind: str, exc: Exception) -> list[Finding]:
@@ -130,9 +131,9 @@ class PkilintLinter:
         policies = {str(oid) for oid in cert.policy_oids}
         level = "DV"
         for oid, name in (
-            ("2.23.140.1.1", "EV"),
-            ("2.23.140.1.2.3", "IV"),
-            ("2.23.140.1.2.2", "OV"),
+            (POLICY_EV, "EV"),
+            (POLICY_IV, "IV"),
+            (POLICY_OV, "OV"),
         ):
             if oid in policies:
                 level = name

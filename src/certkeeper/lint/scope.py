@@ -13,19 +13,19 @@ from __future__ import annotations
 from enum import StrEnum
 
 from certkeeper.errors import InputError
-from certkeeper.lint.document import (
+from certkeeper.lint.document.certificate import CertificateDocument
+from certkeeper.lint.document.crl import CrlDocument
+from certkeeper.lint.document.loading import load_document
+from certkeeper.lint.document.ocsp import OcspResponseDocument
+from certkeeper.lint.engine import CA_TYPES, CertType, DocType, Document
+from certkeeper.x509.oids import (
     EKU_ANY,
     EKU_CODE_SIGNING,
     EKU_EMAIL,
     EKU_PRECERT_SIGNING,
     EKU_SERVER_AUTH,
     EKU_TIME_STAMPING,
-    CertificateDocument,
-    CrlDocument,
-    OcspResponseDocument,
-    load_document,
 )
-from certkeeper.lint.engine import CA_TYPES, CertType, DocType, Document
 
 
 class DocumentKind(StrEnum):

@@ -26,6 +26,17 @@ from certkeeper.profiles.cps_claims import (
     claims_from_profile,
 )
 from certkeeper.profiles.schema import Profile
+from certkeeper.x509.oids import (
+    OID_AIA,
+    OID_AKI,
+    OID_BASIC_CONSTRAINTS,
+    OID_CERT_POLICIES,
+    OID_CRLDP,
+    OID_EKU,
+    OID_KEY_USAGE,
+    OID_SAN,
+    OID_SKI,
+)
 
 SECTION = "7.1.2.7"
 _VALIDATION = {
@@ -129,26 +140,26 @@ def _critical(claim: ExtensionClaim) -> str:
 def _value(profile: Profile, oid: str, claim: ExtensionClaim) -> str:
     if claim.presence is not None and claim.presence.value == "MUST NOT":
         return "not included"
-    if oid == "2.5.29.37":
+    if oid == OID_EKU:
         return ", ".join(f"{EKU_NAMES[o]} ({o})" for o in sorted(profile.extended_key_usage.oids))
-    if oid == "2.5.29.32":
+    if oid == OID_CERT_POLICIES:
         return ", ".join(profile.policies)
-    if oid == "1.3.6.1.5.5.7.1.1":
+    if oid == OID_AIA:
         methods = ["id-ad-ocsp: the OCSP responder URL"] if profile.aia_ocsp else []
         return "; ".join([*methods, "id-ad-caIssuers: the issuing CA certificate URL"])
-    if oid == "2.5.29.17":
+    if oid == OID_SAN:
         wild = "wildcards allowed" if profile.san.allow_wildcards else "no wildcards"
         kinds = "dNSName or iPAddress" if profile.san.allow_ip_addresses else "dNSName"
         return f"{kinds} entries, at most {profile.san.max_names}; {wild}"
-    if oid == "2.5.29.15":
+    if oid == OID_KEY_USAGE:
         return "see the key usage table"
-    if oid == "2.5.29.19":
+    if oid == OID_BASIC_CONSTRAINTS:
         return "cA FALSE, no pathLenConstraint"
-    if oid == "2.5.29.31":
+    if oid == OID_CRLDP:
         return "one distributionPoint: the URI of the certificate's CRL shard"
-    if oid == "2.5.29.35":
+    if oid == OID_AKI:
         return "keyIdentifier of the issuing CA's subjectKeyIdentifier"
-    if oid == "2.5.29.14":
+    if oid == OID_SKI:
         return "SHA-1 of the subjectPublicKey"
     if oid == SCT_LIST:
         return "SCTs for the precertificate, when it was logged"

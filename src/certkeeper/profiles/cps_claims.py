@@ -22,6 +22,34 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from certkeeper.profiles.schema import EKU_OIDS, Profile
+from certkeeper.x509.oids import (
+    EKU_ANY,
+    EKU_CLIENT_AUTH,
+    EKU_CODE_SIGNING,
+    EKU_EMAIL,
+    EKU_OCSP_SIGNING,
+    EKU_SERVER_AUTH,
+    EKU_TIME_STAMPING,
+    OID_AIA,
+    OID_AKI,
+    OID_BASIC_CONSTRAINTS,
+    OID_CERT_POLICIES,
+    OID_CRLDP,
+    OID_CT_POISON,
+    OID_EKU,
+    OID_INHIBIT_ANY_POLICY,
+    OID_KEY_USAGE,
+    OID_NAME_CONSTRAINTS,
+    OID_OCSP_NOCHECK,
+    OID_PKUP,
+    OID_POLICY_CONSTRAINTS,
+    OID_QC_STATEMENTS,
+    OID_SAN,
+    OID_SCT_LIST,
+    OID_SDA,
+    OID_SKI,
+    OID_TLS_FEATURE,
+)
 
 
 class Presence(StrEnum):
@@ -36,29 +64,29 @@ class Presence(StrEnum):
 
 # (OID, RFC 5280 / common name, extra aliases). Aliases are compared after `normalize`.
 EXTENSIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("1.3.6.1.5.5.7.1.1", "authorityInformationAccess", ("aia", "authorityinfoaccess")),
-    ("2.5.29.35", "authorityKeyIdentifier", ("aki",)),
-    ("2.5.29.32", "certificatePolicies", ("policies", "certificatepolicy")),
-    ("2.5.29.37", "extKeyUsage", ("extendedkeyusage", "eku")),
-    ("2.5.29.17", "subjectAltName", ("subjectalternativename", "subjectalternativenames", "san")),
-    ("2.5.29.15", "keyUsage", ("ku",)),
-    ("2.5.29.19", "basicConstraints", ()),
-    ("2.5.29.31", "cRLDistributionPoints", ("crldistributionpoint", "crldp")),
-    ("2.5.29.14", "subjectKeyIdentifier", ("ski",)),
+    (OID_AIA, "authorityInformationAccess", ("aia", "authorityinfoaccess")),
+    (OID_AKI, "authorityKeyIdentifier", ("aki",)),
+    (OID_CERT_POLICIES, "certificatePolicies", ("policies", "certificatepolicy")),
+    (OID_EKU, "extKeyUsage", ("extendedkeyusage", "eku")),
+    (OID_SAN, "subjectAltName", ("subjectalternativename", "subjectalternativenames", "san")),
+    (OID_KEY_USAGE, "keyUsage", ("ku",)),
+    (OID_BASIC_CONSTRAINTS, "basicConstraints", ()),
+    (OID_CRLDP, "cRLDistributionPoints", ("crldistributionpoint", "crldp")),
+    (OID_SKI, "subjectKeyIdentifier", ("ski",)),
     (
-        "1.3.6.1.4.1.11129.2.4.2",
+        OID_SCT_LIST,
         "signedCertificateTimestampList",
         ("sctlist", "embeddedscts", "scts", "certificatetransparencysctlist", "ctsctlist"),
     ),
-    ("1.3.6.1.4.1.11129.2.4.3", "precertificatePoison", ("ctpoison", "poison")),
-    ("1.3.6.1.5.5.7.1.24", "tlsFeature", ("tlsfeatures", "mustStaple")),
-    ("2.5.29.30", "nameConstraints", ()),
-    ("2.5.29.36", "policyConstraints", ()),
-    ("2.5.29.54", "inhibitAnyPolicy", ()),
-    ("2.5.29.16", "privateKeyUsagePeriod", ()),
-    ("2.5.29.9", "subjectDirectoryAttributes", ()),
-    ("1.3.6.1.5.5.7.1.3", "qcStatements", ()),
-    ("1.3.6.1.5.5.7.48.1.5", "ocspNoCheck", ("idpkixocspnocheck",)),
+    (OID_CT_POISON, "precertificatePoison", ("ctpoison", "poison")),
+    (OID_TLS_FEATURE, "tlsFeature", ("tlsfeatures", "mustStaple")),
+    (OID_NAME_CONSTRAINTS, "nameConstraints", ()),
+    (OID_POLICY_CONSTRAINTS, "policyConstraints", ()),
+    (OID_INHIBIT_ANY_POLICY, "inhibitAnyPolicy", ()),
+    (OID_PKUP, "privateKeyUsagePeriod", ()),
+    (OID_SDA, "subjectDirectoryAttributes", ()),
+    (OID_QC_STATEMENTS, "qcStatements", ()),
+    (OID_OCSP_NOCHECK, "ocspNoCheck", ("idpkixocspnocheck",)),
 )
 EXTENSION_NAMES = {oid: name for oid, name, _ in EXTENSIONS}
 OTHER = "other"  # the "any other extension" row
@@ -84,26 +112,26 @@ PROFILE_KU = {
 }
 
 EKU_NAMES = {
-    "1.3.6.1.5.5.7.3.1": "id-kp-serverAuth",
-    "1.3.6.1.5.5.7.3.2": "id-kp-clientAuth",
-    "1.3.6.1.5.5.7.3.3": "id-kp-codeSigning",
-    "1.3.6.1.5.5.7.3.4": "id-kp-emailProtection",
-    "1.3.6.1.5.5.7.3.8": "id-kp-timeStamping",
-    "1.3.6.1.5.5.7.3.9": "id-kp-OCSPSigning",
-    "2.5.29.37.0": "anyExtendedKeyUsage",
+    EKU_SERVER_AUTH: "id-kp-serverAuth",
+    EKU_CLIENT_AUTH: "id-kp-clientAuth",
+    EKU_CODE_SIGNING: "id-kp-codeSigning",
+    EKU_EMAIL: "id-kp-emailProtection",
+    EKU_TIME_STAMPING: "id-kp-timeStamping",
+    EKU_OCSP_SIGNING: "id-kp-OCSPSigning",
+    EKU_ANY: "anyExtendedKeyUsage",
 }
 _EKU_ALIASES = {
-    "serverauth": "1.3.6.1.5.5.7.3.1",
-    "serverauthentication": "1.3.6.1.5.5.7.3.1",
-    "tlswebserverauthentication": "1.3.6.1.5.5.7.3.1",
-    "clientauth": "1.3.6.1.5.5.7.3.2",
-    "clientauthentication": "1.3.6.1.5.5.7.3.2",
-    "tlswebclientauthentication": "1.3.6.1.5.5.7.3.2",
-    "codesigning": "1.3.6.1.5.5.7.3.3",
-    "emailprotection": "1.3.6.1.5.5.7.3.4",
-    "timestamping": "1.3.6.1.5.5.7.3.8",
-    "ocspsigning": "1.3.6.1.5.5.7.3.9",
-    "anyextendedkeyusage": "2.5.29.37.0",
+    "serverauth": EKU_SERVER_AUTH,
+    "serverauthentication": EKU_SERVER_AUTH,
+    "tlswebserverauthentication": EKU_SERVER_AUTH,
+    "clientauth": EKU_CLIENT_AUTH,
+    "clientauthentication": EKU_CLIENT_AUTH,
+    "tlswebclientauthentication": EKU_CLIENT_AUTH,
+    "codesigning": EKU_CODE_SIGNING,
+    "emailprotection": EKU_EMAIL,
+    "timestamping": EKU_TIME_STAMPING,
+    "ocspsigning": EKU_OCSP_SIGNING,
+    "anyextendedkeyusage": EKU_ANY,
 }
 
 ALGORITHMS = ("RSA", "ECDSA")
@@ -232,23 +260,23 @@ def profile_extensions(profile: Profile) -> list[tuple[str, bool]]:
     """(OID, critical) of every extension issuance adds for this profile, in
     `issuance.tbs.extensions` order. SAN is critical exactly when the subject is empty."""
     out = [
-        ("1.3.6.1.5.5.7.1.1", False),
-        ("2.5.29.35", False),
-        ("2.5.29.32", False),
-        ("2.5.29.37", profile.extended_key_usage.critical),
-        ("2.5.29.17", profile.common_name == "absent"),
-        ("2.5.29.15", profile.key_usage.critical),
+        (OID_AIA, False),
+        (OID_AKI, False),
+        (OID_CERT_POLICIES, False),
+        (OID_EKU, profile.extended_key_usage.critical),
+        (OID_SAN, profile.common_name == "absent"),
+        (OID_KEY_USAGE, profile.key_usage.critical),
     ]
     if profile.basic_constraints.include:
-        out.append(("2.5.29.19", profile.basic_constraints.critical))
+        out.append((OID_BASIC_CONSTRAINTS, profile.basic_constraints.critical))
     if profile.crl_distribution_point:
-        out.append(("2.5.29.31", False))
+        out.append((OID_CRLDP, False))
     if profile.subject_key_identifier:
-        out.append(("2.5.29.14", False))
+        out.append((OID_SKI, False))
     return out
 
 
-SCT_LIST = "1.3.6.1.4.1.11129.2.4.2"
+SCT_LIST = OID_SCT_LIST
 
 
 def facts_from_profile(profile: Profile) -> Facts:
@@ -321,7 +349,7 @@ def contradictions(claims: ProfileClaims, facts: Facts) -> list[Contradiction]:
         name = EXTENSION_NAMES.get(oid, oid)
         if oid == OTHER:
             if claim.presence is Presence.MUST_NOT:
-                extra = present - listed - {"1.3.6.1.4.1.11129.2.4.3"}
+                extra = present - listed - {OID_CT_POISON}
                 for o in sorted(extra):
                     n = EXTENSION_NAMES.get(o, o)
                     out.append(

@@ -32,6 +32,7 @@ from certkeeper.profiles.cps_claims import (
     normalize,
     policy_oids,
 )
+from certkeeper.x509.oids import OID_CERT_POLICIES, OID_EKU
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _SECTION = re.compile(r"^§?\s*(\d+(?:\.\d+)+)\b")
@@ -427,11 +428,11 @@ def _read_extensions(table: _Table, claims: ProfileClaims) -> None:
         claims.extensions[oid] = ExtensionClaim(presence, critical)
         if v is None or oid == OTHER or presence is Presence.MUST_NOT:
             continue
-        if oid == "2.5.29.37":
+        if oid == OID_EKU:
             found = eku_oids(cells[v])
             if found:
                 claims.eku = found
-        elif oid == "2.5.29.32":
+        elif oid == OID_CERT_POLICIES:
             policies = policy_oids(cells[v])
             if policies:
                 claims.policies = policies

@@ -24,6 +24,7 @@ from certkeeper.tomlcheck import (
     get_table,
     parse_toml,
 )
+from certkeeper.x509.oids import EKU_CLIENT_AUTH, EKU_SERVER_AUTH
 
 RSA_KEY_TYPES = ("rsa-2048", "rsa-3072", "rsa-4096")
 ECDSA_KEY_TYPES = ("ecdsa-p256", "ecdsa-p384")
@@ -32,7 +33,7 @@ ISSUER_KEY_TYPES = ("ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072", "rsa-409
 # Key usage bits a subscriber profile may name (BR 7.1.2.7.11); all others MUST NOT be set.
 KEY_USAGE_BITS = ("digital_signature", "key_encipherment", "key_agreement")
 # Extended key usages a TLS subscriber profile may name (BR 7.1.2.7.10).
-EKU_OIDS = {"server_auth": "1.3.6.1.5.5.7.3.1", "client_auth": "1.3.6.1.5.5.7.3.2"}
+EKU_OIDS = {"server_auth": EKU_SERVER_AUTH, "client_auth": EKU_CLIENT_AUTH}
 
 _TOP_KEYS = (
     "id",

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from certkeeper.x509 import der
+from certkeeper.x509.oids import OID_AKI, OID_CRL_NUMBER, OID_IDP, OID_REASON_CODE, OID_SKI
 from certkeeper.x509.signer import KeySpec, Signer
 from certkeeper.x509.time import encode_time
 
@@ -58,11 +59,6 @@ CA_REASONS = SUBSCRIBER_REASONS | {CA_COMPROMISE}
 
 # BR 7.2.2: cRLNumber is an INTEGER >= 0 and < 2**159.
 MAX_CRL_NUMBER = 2**159 - 1
-
-OID_AKI = "2.5.29.35"
-OID_CRL_NUMBER = "2.5.29.20"
-OID_IDP = "2.5.29.28"
-OID_REASON_CODE = "2.5.29.21"
 
 # What an IssuingDistributionPoint restricts the CRL to: subscriber ("user")
 # certificates, CA certificates, or no restriction.
@@ -242,7 +238,7 @@ def _ski_from_extensions(rest: Sequence[der.Tlv]) -> bytes | None:
             continue
         for ext in field.child(0).children():
             parts = ext.children()
-            if der.decode_oid(parts[0].content) == "2.5.29.14":
+            if der.decode_oid(parts[0].content) == OID_SKI:
                 return der.read_tlv(parts[-1].content).content
     return None
 

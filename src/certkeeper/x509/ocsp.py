@@ -27,17 +27,13 @@ from typing import Protocol
 from urllib.parse import unquote
 
 from certkeeper.x509 import der
+from certkeeper.x509.oids import HASH_SHA1, HASH_SHA256, OID_OCSP_BASIC, OID_OCSP_NONCE
 from certkeeper.x509.time import encode_generalized_time
-
-OID_OCSP_BASIC = "1.3.6.1.5.5.7.48.1.1"
-OID_OCSP_NONCE = "1.3.6.1.5.5.7.48.1.2"
-OID_SHA1 = "1.3.14.3.2.26"
-OID_SHA256 = "2.16.840.1.101.3.4.2.1"
 
 # CertID hash algorithms: name -> (OID, hash function). RFC 5019 2.1.1: SHA-1.
 HASH_ALGORITHMS: dict[str, tuple[str, Callable[[bytes], bytes]]] = {
-    "sha1": (OID_SHA1, lambda b: hashlib.sha1(b).digest()),
-    "sha256": (OID_SHA256, lambda b: hashlib.sha256(b).digest()),
+    "sha1": (HASH_SHA1, lambda b: hashlib.sha1(b).digest()),
+    "sha256": (HASH_SHA256, lambda b: hashlib.sha256(b).digest()),
 }
 _HASH_BY_OID = {oid: name for name, (oid, _) in HASH_ALGORITHMS.items()}
 

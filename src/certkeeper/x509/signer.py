@@ -16,12 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 
 from certkeeper.x509 import der
-
-# OIDs of the signature algorithms BR 7.1.3.2 allows and certkeeper uses.
-_SHA256_RSA = "1.2.840.113549.1.1.11"
-_SHA384_RSA = "1.2.840.113549.1.1.12"
-_ECDSA_SHA256 = "1.2.840.10045.4.3.2"
-_ECDSA_SHA384 = "1.2.840.10045.4.3.3"
+from certkeeper.x509.oids import SIG_ECDSA_SHA256, SIG_ECDSA_SHA384, SIG_RSA_SHA256, SIG_RSA_SHA384
 
 
 @dataclass(frozen=True)
@@ -55,11 +50,11 @@ class KeySpec:
 
 
 KEY_SPECS: dict[str, KeySpec] = {
-    "ecdsa-p256": KeySpec("ecdsa-p256", "sha256", _ECDSA_SHA256),
-    "ecdsa-p384": KeySpec("ecdsa-p384", "sha384", _ECDSA_SHA384),
-    "rsa-2048": KeySpec("rsa-2048", "sha256", _SHA256_RSA),
-    "rsa-3072": KeySpec("rsa-3072", "sha256", _SHA256_RSA),
-    "rsa-4096": KeySpec("rsa-4096", "sha384", _SHA384_RSA),
+    "ecdsa-p256": KeySpec("ecdsa-p256", "sha256", SIG_ECDSA_SHA256),
+    "ecdsa-p384": KeySpec("ecdsa-p384", "sha384", SIG_ECDSA_SHA384),
+    "rsa-2048": KeySpec("rsa-2048", "sha256", SIG_RSA_SHA256),
+    "rsa-3072": KeySpec("rsa-3072", "sha256", SIG_RSA_SHA256),
+    "rsa-4096": KeySpec("rsa-4096", "sha384", SIG_RSA_SHA384),
 }
 
 

@@ -8,9 +8,10 @@ TBS and comparing bytes checks exactly that, without trusting any re-encoding.
 from __future__ import annotations
 
 from certkeeper.x509 import der
+from certkeeper.x509.oids import OID_CT_POISON, OID_SCT_LIST
 
-CT_POISON = "1.3.6.1.4.1.11129.2.4.3"
-SCT_LIST = "1.3.6.1.4.1.11129.2.4.2"
+CT_POISON = OID_CT_POISON
+SCT_LIST = OID_SCT_LIST
 
 
 def remove_extension(tbs: bytes, oid: str) -> bytes:

@@ -15,7 +15,19 @@ from certkeeper.lint.cert.common import BR2, CERT, EXT, SUBJ, Out, since
 from certkeeper.lint.cert.extensions import reserved_policy
 from certkeeper.lint.cert.subscriber_rules import onion_v3_problem
 from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import (
+from certkeeper.lint.document.certificate import CertificateDocument
+from certkeeper.lint.document.values import (
+    GN_DIRECTORY,
+    GN_DNS,
+    GN_IP,
+    GN_OTHER,
+    GN_RFC822,
+    GN_URI,
+    Malformed,
+)
+from certkeeper.lint.engine import CA_TYPES, CertType, Severity, lint
+from certkeeper.x509.der import DerError, children, header
+from certkeeper.x509.oids import (
     ATTR_C,
     ATTR_CN,
     ATTR_O,
@@ -28,21 +40,13 @@ from certkeeper.lint.document import (
     EKU_PRECERT_SIGNING,
     EKU_SERVER_AUTH,
     EKU_TIME_STAMPING,
-    GN_DIRECTORY,
-    GN_DNS,
-    GN_IP,
-    GN_OTHER,
-    GN_RFC822,
-    GN_URI,
     OID_CERT_POLICIES,
     OID_CRLDP,
+    OID_EKU,
+    OID_NAME_CONSTRAINTS,
     OID_SAN,
     POLICY_ANY,
-    CertificateDocument,
-    Malformed,
 )
-from certkeeper.lint.engine import CA_TYPES, CertType, Severity, lint
-from certkeeper.x509.der import DerError, children, header
 
 NON_ROOT_CA = frozenset({CertType.SUBORDINATE_CA, CertType.PRECERT_SIGNING_CA})
 
@@ -221,7 +225,7 @@ def precert_ca_eku(doc: CertificateDocument, ctx: LintContext) -> Out:
     where = f"{EXT}.extKeyUsage"
     eku = doc.safe("eku")
     if eku is None:
-        if "2.5.29.37" in doc.ext:
+        if OID_EKU in doc.ext:
             return ()  # undecodable: e_cert_extension_value_malformed reports it
         return [(where, "extKeyUsage is absent")]
     out = []
@@ -293,7 +297,7 @@ def ca_san(doc: CertificateDocument, ctx: LintContext) -> Out:
 
 def _subtrees(doc: CertificateDocument) -> list[tuple[str, int, bytes, list[str]]]:
     """(permitted|excluded, base GeneralName tag, base content, problems) per subtree."""
-    ext = doc.ext.get("2.5.29.30")
+    ext = doc.ext.get(OID_NAME_CONSTRAINTS)
     if ext is None:
         return []
     v = ext.value
@@ -412,7 +416,7 @@ def _constrains_all(subtrees: list[tuple[str, int, bytes, list[str]]]) -> list[s
     tls_only=True,
 )
 def constrained_ca_incomplete(doc: CertificateDocument, ctx: LintContext) -> Out:
-    if "2.5.29.30" not in doc.ext:
+    if OID_NAME_CONSTRAINTS not in doc.ext:
         return ()
     try:
         subtrees = _subtrees(doc)

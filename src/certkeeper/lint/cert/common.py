@@ -7,9 +7,25 @@ from datetime import date, datetime, timedelta
 
 from certkeeper import br
 from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import AlgId, TimeField
+from certkeeper.lint.document.values import AlgId, TimeField
 from certkeeper.lint.engine import DocType, Document
 from certkeeper.x509.der import GENERALIZED_TIME, UTC_TIME
+from certkeeper.x509.oids import (
+    ALG_ED448,
+    ALG_ED25519,
+    ALG_RSA_PSS,
+    ARC_ECDSA,
+    ARC_PKCS1,
+    SIG_ECDSA_SHA1,
+    SIG_ECDSA_SHA256,
+    SIG_ECDSA_SHA384,
+    SIG_ECDSA_SHA512,
+    SIG_RSA_MD5,
+    SIG_RSA_SHA1,
+    SIG_RSA_SHA256,
+    SIG_RSA_SHA384,
+    SIG_RSA_SHA512,
+)
 
 # What certificate lint modules declare and return.
 CERT = (DocType.CERTIFICATE,)
@@ -45,18 +61,18 @@ SIG_ALLOWED = {
 }
 
 SIG_NAMES = {
-    "1.2.840.113549.1.1.5": "sha1WithRSAEncryption",
-    "1.2.840.113549.1.1.11": "sha256WithRSAEncryption",
-    "1.2.840.113549.1.1.12": "sha384WithRSAEncryption",
-    "1.2.840.113549.1.1.13": "sha512WithRSAEncryption",
-    "1.2.840.113549.1.1.10": "RSASSA-PSS",
-    "1.2.840.113549.1.1.4": "md5WithRSAEncryption",
-    "1.2.840.10045.4.1": "ecdsa-with-SHA1",
-    "1.2.840.10045.4.3.2": "ecdsa-with-SHA256",
-    "1.2.840.10045.4.3.3": "ecdsa-with-SHA384",
-    "1.2.840.10045.4.3.4": "ecdsa-with-SHA512",
-    "1.3.101.112": "Ed25519",
-    "1.3.101.113": "Ed448",
+    SIG_RSA_SHA1: "sha1WithRSAEncryption",
+    SIG_RSA_SHA256: "sha256WithRSAEncryption",
+    SIG_RSA_SHA384: "sha384WithRSAEncryption",
+    SIG_RSA_SHA512: "sha512WithRSAEncryption",
+    ALG_RSA_PSS: "RSASSA-PSS",
+    SIG_RSA_MD5: "md5WithRSAEncryption",
+    SIG_ECDSA_SHA1: "ecdsa-with-SHA1",
+    SIG_ECDSA_SHA256: "ecdsa-with-SHA256",
+    SIG_ECDSA_SHA384: "ecdsa-with-SHA384",
+    SIG_ECDSA_SHA512: "ecdsa-with-SHA512",
+    ALG_ED25519: "Ed25519",
+    ALG_ED448: "Ed448",
 }
 
 
@@ -127,14 +143,14 @@ ONE_DAY = timedelta(days=1)
 
 
 _HASHES = {
-    "1.2.840.113549.1.1.5": "SHA1",
-    "1.2.840.113549.1.1.11": "SHA256",
-    "1.2.840.113549.1.1.12": "SHA384",
-    "1.2.840.113549.1.1.13": "SHA512",
-    "1.2.840.10045.4.1": "SHA1",
-    "1.2.840.10045.4.3.2": "SHA256",
-    "1.2.840.10045.4.3.3": "SHA384",
-    "1.2.840.10045.4.3.4": "SHA512",
+    SIG_RSA_SHA1: "SHA1",
+    SIG_RSA_SHA256: "SHA256",
+    SIG_RSA_SHA384: "SHA384",
+    SIG_RSA_SHA512: "SHA512",
+    SIG_ECDSA_SHA1: "SHA1",
+    SIG_ECDSA_SHA256: "SHA256",
+    SIG_ECDSA_SHA384: "SHA384",
+    SIG_ECDSA_SHA512: "SHA512",
 }
 _PSS_HASH = {"2": "SHA256", "3": "SHA384", "4": "SHA512"}
 
@@ -147,7 +163,7 @@ def verify_signature(public_key: object, alg: AlgId, tbs: bytes, signature: byte
 
     try:
         if isinstance(public_key, rsa.RSAPublicKey):
-            if alg.oid == "1.2.840.113549.1.1.10":
+            if alg.oid == ALG_RSA_PSS:
                 name = None
                 for raw, label in SIG_ALLOWED.items():
                     if raw == alg.raw:
@@ -163,13 +179,13 @@ def verify_signature(public_key: object, alg: AlgId, tbs: bytes, signature: byte
                 )
                 return None
             hname = _HASHES.get(alg.oid)
-            if hname is None or not alg.oid.startswith("1.2.840.113549"):
+            if hname is None or not alg.oid.startswith(ARC_PKCS1):
                 return f"algorithm {alg.oid} does not fit an RSA issuer key"
             public_key.verify(signature, tbs, padding.PKCS1v15(), getattr(hashes, hname)())
             return None
         if isinstance(public_key, ec.EllipticCurvePublicKey):
             hname = _HASHES.get(alg.oid)
-            if hname is None or not alg.oid.startswith("1.2.840.10045"):
+            if hname is None or not alg.oid.startswith(ARC_ECDSA):
                 return f"algorithm {alg.oid} does not fit an ECDSA issuer key"
             public_key.verify(signature, tbs, ec.ECDSA(getattr(hashes, hname)()))
             return None
@@ -183,9 +199,9 @@ def verify_signature(public_key: object, alg: AlgId, tbs: bytes, signature: byte
 
 # BR 7.1.3.2.2: the hash an ECDSA issuer key must sign with, by curve.
 EC_CURVE_HASH = {
-    "secp256r1": "1.2.840.10045.4.3.2",
-    "secp384r1": "1.2.840.10045.4.3.3",
-    "secp521r1": "1.2.840.10045.4.3.4",
+    "secp256r1": SIG_ECDSA_SHA256,
+    "secp384r1": SIG_ECDSA_SHA384,
+    "secp521r1": SIG_ECDSA_SHA512,
 }
 
 

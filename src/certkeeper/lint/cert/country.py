@@ -13,8 +13,9 @@ from functools import cache
 from importlib import resources
 
 from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import ATTR_C, ATTR_JURIS_C, CertificateDocument
+from certkeeper.lint.document.certificate import CertificateDocument
 from certkeeper.lint.engine import LEAF_TYPES, DocType, Severity, lint
+from certkeeper.x509.oids import ATTR_C, ATTR_JURIS_C
 
 Out = Iterable[tuple[str, str]]
 SUBJ = "tbsCertificate.subject"

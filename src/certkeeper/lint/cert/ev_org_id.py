@@ -15,11 +15,11 @@ from certkeeper import br
 from certkeeper.lint.cert.common import CERT, EXT, SUBJ, Out
 from certkeeper.lint.cert.country import assigned_codes
 from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import ATTR_ORG_ID, POLICY_EV, CertificateDocument
+from certkeeper.lint.document.certificate import CertificateDocument
 from certkeeper.lint.engine import LEAF_TYPES, Severity, lint
 from certkeeper.x509.der import DerError, children, header
+from certkeeper.x509.oids import ATTR_ORG_ID, OID_CABF_ORG_ID, POLICY_EV
 
-OID_CABF_ORG_ID = "2.23.140.3.1"
 _FORMAT = re.compile(r"([A-Z]{3})([A-Z]{2})(?:\+([^-]*))?-(.+)", re.DOTALL)
 # EVG 9.2.8: the registration schemes; VAT also takes EL (Greece) and XI (Northern
 # Ireland), the codes the EU VAT system uses; only NTR may name a state or province.

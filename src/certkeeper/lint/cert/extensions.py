@@ -7,7 +7,18 @@ from collections.abc import Iterable
 from certkeeper import br
 from certkeeper.lint.cert.common import since
 from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import (
+from certkeeper.lint.document.certificate import CertificateDocument
+from certkeeper.lint.document.values import GN_URI
+from certkeeper.lint.engine import (
+    CA_TYPES,
+    LEAF_TYPES,
+    CertType,
+    DocType,
+    Severity,
+    lint,
+)
+from certkeeper.x509.der import DerError, header
+from certkeeper.x509.oids import (
     AD_CA_ISSUERS,
     AD_OCSP,
     ALG_EC,
@@ -20,7 +31,6 @@ from certkeeper.lint.document import (
     EKU_PRECERT_SIGNING,
     EKU_SERVER_AUTH,
     EKU_TIME_STAMPING,
-    GN_URI,
     OID_AIA,
     OID_AKI,
     OID_BASIC_CONSTRAINTS,
@@ -35,18 +45,10 @@ from certkeeper.lint.document import (
     OID_SCT_LIST,
     OID_SKI,
     POLICY_ANY,
+    QT_CPS,
+    QT_UNOTICE,
     RESERVED_POLICIES,
-    CertificateDocument,
 )
-from certkeeper.lint.engine import (
-    CA_TYPES,
-    LEAF_TYPES,
-    CertType,
-    DocType,
-    Severity,
-    lint,
-)
-from certkeeper.x509.der import DerError, header
 
 CERT = (DocType.CERTIFICATE,)
 Out = Iterable[tuple[str, str]]
@@ -1109,9 +1111,6 @@ def sub_any_policy(doc: CertificateDocument, ctx: LintContext) -> Out:
     return ()
 
 
-_QT_CPS, _QT_UNOTICE = "1.3.6.1.5.5.7.2.1", "1.3.6.1.5.5.7.2.2"
-
-
 @lint(
     "e_policy_qualifier_invalid",
     Severity.ERROR,
@@ -1129,12 +1128,12 @@ def policy_qualifiers(doc: CertificateDocument, ctx: LintContext) -> Out:
         for qoid, tag, value in p.qualifiers:
             where = f"{EXT}.certificatePolicies"
             if not br2:
-                if p.oid == POLICY_ANY and qoid not in (_QT_CPS, _QT_UNOTICE):
+                if p.oid == POLICY_ANY and qoid not in (QT_CPS, QT_UNOTICE):
                     out.append((where, f"anyPolicy has qualifier {qoid}"))
                 continue
-            if qoid == _QT_UNOTICE:
+            if qoid == QT_UNOTICE:
                 out.append((where, f"policy {p.oid} has a userNotice qualifier"))
-            elif qoid != _QT_CPS:
+            elif qoid != QT_CPS:
                 out.append((where, f"policy {p.oid} has qualifier {qoid}"))
             elif tag != 0x16 or not value.lower().startswith((b"http://", b"https://")):
                 out.append((where, f"policy {p.oid} CPS URI {value!r} is not an http(s) IA5String"))

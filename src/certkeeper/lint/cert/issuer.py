@@ -7,8 +7,10 @@ from typing import Any
 
 from certkeeper.lint.cert.common import EC_CURVE_HASH, SIG_NAMES, verify_signature
 from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import AD_CA_ISSUERS, AD_OCSP, GN_URI, CertificateDocument
+from certkeeper.lint.document.certificate import CertificateDocument
+from certkeeper.lint.document.values import GN_URI
 from certkeeper.lint.engine import AUDIT, CertType, DocType, Severity, lint
+from certkeeper.x509.oids import AD_CA_ISSUERS, AD_OCSP
 
 CERT = (DocType.CERTIFICATE,)
 Out = Iterable[tuple[str, str]]

@@ -9,15 +9,9 @@ from math import gcd, prod
 from certkeeper import br
 from certkeeper.lint.cert.common import SPKI_ALLOWED
 from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import (
-    ALG_EC,
-    ALG_RSA,
-    CURVE_P256,
-    CURVE_P384,
-    CURVE_P521,
-    CertificateDocument,
-)
+from certkeeper.lint.document.certificate import CertificateDocument
 from certkeeper.lint.engine import CA_TYPES, CertType, DocType, Severity, lint
+from certkeeper.x509.oids import ALG_EC, ALG_RSA, CURVE_P256, CURVE_P384, CURVE_P521
 
 CERT = (DocType.CERTIFICATE,)
 Out = Iterable[tuple[str, str]]

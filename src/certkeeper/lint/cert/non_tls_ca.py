@@ -12,15 +12,15 @@ from __future__ import annotations
 from certkeeper import br
 from certkeeper.lint.cert.common import CERT, EXT, Out
 from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import (
+from certkeeper.lint.document.certificate import CertificateDocument
+from certkeeper.lint.engine import CertType, Severity, lint
+from certkeeper.x509.oids import (
     EKU_ANY,
     EKU_OCSP_SIGNING,
     EKU_PRECERT_SIGNING,
     EKU_SERVER_AUTH,
     POLICY_ANY,
-    CertificateDocument,
 )
-from certkeeper.lint.engine import CertType, Severity, lint
 
 _FORBIDDEN_PURPOSES = {
     EKU_SERVER_AUTH: "serverAuth",

@@ -13,35 +13,40 @@ import re
 
 from certkeeper.lint.cert.common import CERT, EXT, Out
 from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import (
+from certkeeper.lint.document.certificate import CertificateDocument
+from certkeeper.lint.document.values import (
     GN_DNS,
     GN_IP,
     GN_RFC822,
     GN_URI,
-    OID_INHIBIT_ANY_POLICY,
-    OID_POLICY_CONSTRAINTS,
-    OID_POLICY_MAPPINGS,
-    POLICY_ANY,
-    CertificateDocument,
     decode_oid,
     parse_general_names,
 )
 from certkeeper.lint.engine import Severity, lint
 from certkeeper.x509.der import DerError, children, header
+from certkeeper.x509.oids import (
+    OID_CERT_POLICIES,
+    OID_CRLDP,
+    OID_FRESHEST_CRL,
+    OID_IAN,
+    OID_INHIBIT_ANY_POLICY,
+    OID_POLICY_CONSTRAINTS,
+    OID_POLICY_MAPPINGS,
+    OID_SDA,
+    OID_SIA,
+    POLICY_ANY,
+)
 
-OID_IAN = "2.5.29.18"
-OID_SDA = "2.5.29.9"
-OID_FRESHEST_CRL = "2.5.29.46"
 # SEQUENCE SIZE (1..MAX) extensions not covered by a lint of their own (subjectAltName,
 # extKeyUsage and authorityInformationAccess are).
 _NON_EMPTY = {
-    "2.5.29.32": "certificatePolicies",
+    OID_CERT_POLICIES: "certificatePolicies",
     OID_POLICY_MAPPINGS: "policyMappings",
     OID_IAN: "issuerAltName",
     OID_SDA: "subjectDirectoryAttributes",
-    "2.5.29.31": "cRLDistributionPoints",
+    OID_CRLDP: "cRLDistributionPoints",
     OID_FRESHEST_CRL: "freshestCRL",
-    "1.3.6.1.5.5.7.1.11": "subjectInfoAccess",
+    OID_SIA: "subjectInfoAccess",
 }
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _DNS = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
@@ -84,10 +89,10 @@ def empty_sequence(doc: CertificateDocument, ctx: LintContext) -> Out:
 
 def _empty_policy_qualifiers(doc: CertificateDocument) -> list[tuple[str, str]]:
     """PolicyInformation.policyQualifiers is SEQUENCE SIZE (1..MAX) too, when present."""
-    if "2.5.29.32" not in doc.ext:
+    if OID_CERT_POLICIES not in doc.ext:
         return []
     try:
-        v, infos = _sequence(doc, "2.5.29.32")
+        v, infos = _sequence(doc, OID_CERT_POLICIES)
         parts = [children(v, cs, ce) for tag, cs, ce in infos if tag == 0x30]
     except DerError:
         return []

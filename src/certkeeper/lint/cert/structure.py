@@ -21,26 +21,7 @@ from certkeeper.lint.cert.common import (
 )
 from certkeeper.lint.cert.extensions import sct_list
 from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import (
-    OID_AIA,
-    OID_AKI,
-    OID_BASIC_CONSTRAINTS,
-    OID_CERT_POLICIES,
-    OID_CRLDP,
-    OID_CT_POISON,
-    OID_EKU,
-    OID_INHIBIT_ANY_POLICY,
-    OID_KEY_USAGE,
-    OID_NAME_CONSTRAINTS,
-    OID_OCSP_NOCHECK,
-    OID_POLICY_CONSTRAINTS,
-    OID_POLICY_MAPPINGS,
-    OID_SAN,
-    OID_SCT_LIST,
-    OID_SKI,
-    OID_TLS_FEATURE,
-    CertificateDocument,
-)
+from certkeeper.lint.document.certificate import CertificateDocument
 from certkeeper.lint.engine import (
     CA_TYPES,
     LEAF_TYPES,
@@ -48,6 +29,33 @@ from certkeeper.lint.engine import (
     DocType,
     Severity,
     lint,
+)
+from certkeeper.x509.oids import (
+    OID_AIA,
+    OID_AKI,
+    OID_BASIC_CONSTRAINTS,
+    OID_CERT_POLICIES,
+    OID_CRLDP,
+    OID_CT_POISON,
+    OID_EKU,
+    OID_FRESHEST_CRL,
+    OID_IAN,
+    OID_INHIBIT_ANY_POLICY,
+    OID_KEY_USAGE,
+    OID_NAME_CONSTRAINTS,
+    OID_OCSP_NOCHECK,
+    OID_POLICY_CONSTRAINTS,
+    OID_POLICY_MAPPINGS,
+    OID_QC_STATEMENTS,
+    OID_SAN,
+    OID_SCT_LIST,
+    OID_SDA,
+    OID_SIA,
+    OID_SKI,
+    OID_TLS_FEATURE,
+    SIG_ECDSA_SHA1,
+    SIG_RSA_MD5,
+    SIG_RSA_SHA1,
 )
 
 CERT = (DocType.CERTIFICATE,)
@@ -76,11 +84,11 @@ KNOWN_EXTENSIONS = frozenset(
         OID_SCT_LIST,
         OID_SKI,
         OID_TLS_FEATURE,
-        "2.5.29.18",  # issuerAltName
-        "2.5.29.9",  # subjectDirectoryAttributes
-        "2.5.29.46",  # freshestCRL
-        "1.3.6.1.5.5.7.1.11",  # subjectInfoAccess
-        "1.3.6.1.5.5.7.1.3",  # qcStatements
+        OID_IAN,
+        OID_SDA,
+        OID_FRESHEST_CRL,
+        OID_SIA,
+        OID_QC_STATEMENTS,
     }
 )
 
@@ -257,9 +265,9 @@ def sig_alg_not_allowed(doc: CertificateDocument, ctx: LintContext) -> Out:
 def sig_weak_hash(doc: CertificateDocument, ctx: LintContext) -> Out:
     alg = doc.sig_alg
     if alg is not None and alg.oid in (
-        "1.2.840.113549.1.1.5",
-        "1.2.840.113549.1.1.4",
-        "1.2.840.10045.4.1",
+        SIG_RSA_SHA1,
+        SIG_RSA_MD5,
+        SIG_ECDSA_SHA1,
     ):
         return [("signatureAlgorithm", f"{SIG_NAMES[alg.oid]} is a broken hash")]
     return ()

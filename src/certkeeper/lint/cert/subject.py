@@ -8,7 +8,11 @@ from certkeeper import br
 from certkeeper.lint import names
 from certkeeper.lint.cert.common import since
 from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import (
+from certkeeper.lint.document.certificate import CertificateDocument
+from certkeeper.lint.document.values import GN_DNS, GN_IP, Attribute
+from certkeeper.lint.engine import LEAF_TYPES, DocType, Severity, lint
+from certkeeper.lint.tld import TldData
+from certkeeper.x509.oids import (
     ATTR_BUSINESS_CATEGORY,
     ATTR_C,
     ATTR_CN,
@@ -20,21 +24,16 @@ from certkeeper.lint.document import (
     ATTR_O,
     ATTR_OU,
     ATTR_POSTAL_CODE,
+    ATTR_PSEUDONYM,
     ATTR_SERIAL_NUMBER,
     ATTR_ST,
     ATTR_STREET,
     ATTR_SURNAME,
-    GN_DNS,
-    GN_IP,
     POLICY_DV,
     POLICY_EV,
     POLICY_IV,
     POLICY_OV,
-    Attribute,
-    CertificateDocument,
 )
-from certkeeper.lint.engine import LEAF_TYPES, DocType, Severity, lint
-from certkeeper.lint.tld import TldData
 
 CERT = (DocType.CERTIFICATE,)
 Out = Iterable[tuple[str, str]]
@@ -399,7 +398,7 @@ def iv_subject(doc: CertificateDocument, ctx: LintContext) -> Out:
         return ()
     out = list(_identity_missing(doc, need_org=False))
     named = doc.subject_values(ATTR_GIVEN_NAME) and doc.subject_values(ATTR_SURNAME)
-    if not named and not doc.subject_values("2.5.4.65"):  # 2.5.4.65: pseudonym
+    if not named and not doc.subject_values(ATTR_PSEUDONYM):
         out.append((SUBJ, "IV subject lacks givenName and surname"))
     return out
 

@@ -15,7 +15,9 @@ from certkeeper import br
 from certkeeper.lint import names
 from certkeeper.lint.cert.common import BR2, CERT, EXT, SUBJ, Out, since
 from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import (
+from certkeeper.lint.document.certificate import CertificateDocument
+from certkeeper.lint.engine import LEAF_TYPES, Severity, lint
+from certkeeper.x509.oids import (
     ATTR_CN,
     ATTR_GIVEN_NAME,
     ATTR_L,
@@ -27,11 +29,8 @@ from certkeeper.lint.document import (
     OID_INHIBIT_ANY_POLICY,
     OID_POLICY_CONSTRAINTS,
     OID_POLICY_MAPPINGS,
-    CertificateDocument,
+    OID_SIA,
 )
-from certkeeper.lint.engine import LEAF_TYPES, Severity, lint
-
-OID_SIA = "1.3.6.1.5.5.7.1.11"
 
 _CA_ONLY = {
     OID_POLICY_CONSTRAINTS: "policyConstraints",

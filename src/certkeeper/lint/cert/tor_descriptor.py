@@ -9,16 +9,17 @@ from __future__ import annotations
 from certkeeper import br
 from certkeeper.lint.cert.common import CERT, EXT, Out
 from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import CertificateDocument, decode_oid
+from certkeeper.lint.document.certificate import CertificateDocument
+from certkeeper.lint.document.values import decode_oid
 from certkeeper.lint.engine import LEAF_TYPES, Severity, lint
 from certkeeper.x509.der import DerError, children, header
+from certkeeper.x509.oids import HASH_SHA256, HASH_SHA384, HASH_SHA512, OID_TOR_SERVICE_DESCRIPTOR
 
-OID_TOR_SERVICE_DESCRIPTOR = "2.23.140.1.31"
 # id-sha256, id-sha384, id-sha512 and their digest sizes in octets.
 _DIGESTS = {
-    "2.16.840.1.101.3.4.2.1": 32,
-    "2.16.840.1.101.3.4.2.2": 48,
-    "2.16.840.1.101.3.4.2.3": 64,
+    HASH_SHA256: 32,
+    HASH_SHA384: 48,
+    HASH_SHA512: 64,
 }
 
 

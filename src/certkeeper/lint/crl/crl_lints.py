@@ -18,25 +18,25 @@ from certkeeper.lint.cert.common import (
 )
 from certkeeper.lint.cert.issuer import issuer_key_hash, issuer_ski
 from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import (
-    GN_URI,
+from certkeeper.lint.document.crl import CrlDocument
+from certkeeper.lint.document.values import GN_URI, Malformed
+from certkeeper.lint.engine import DocType, Severity, lint
+from certkeeper.x509.der import DerError
+from certkeeper.x509.oids import (
     OID_AKI,
     OID_CRL_NUMBER,
     OID_DELTA_CRL,
     OID_FRESHEST_CRL,
+    OID_IAN,
     OID_IDP,
-    CrlDocument,
-    Malformed,
 )
-from certkeeper.lint.engine import DocType, Severity, lint
-from certkeeper.x509.der import DerError
 
 CRL = (DocType.CRL,)
 Out = Iterable[tuple[str, str]]
 TBS = "tbsCertList"
 EXT = "tbsCertList.crlExtensions"
 KNOWN_CRL_EXTENSIONS = frozenset(
-    {OID_AKI, OID_CRL_NUMBER, OID_IDP, OID_DELTA_CRL, OID_FRESHEST_CRL, "2.5.29.18"}
+    {OID_AKI, OID_CRL_NUMBER, OID_IDP, OID_DELTA_CRL, OID_FRESHEST_CRL, OID_IAN}
 )
 
 

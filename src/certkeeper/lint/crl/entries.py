@@ -11,16 +11,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from certkeeper.lint.cert.common import time_problems
-from certkeeper.lint.document import (
-    OID_CERTIFICATE_ISSUER,
-    OID_INVALIDITY_DATE,
-    OID_REASON_CODE,
-    CrlDocument,
-    CrlEntryScan,
-    parse_extensions,
-    parse_time,
-)
+from certkeeper.lint.document.crl import CrlDocument, CrlEntryScan
+from certkeeper.lint.document.values import parse_extensions, parse_time
 from certkeeper.x509.der import DerError, header
+from certkeeper.x509.oids import OID_CERTIFICATE_ISSUER, OID_INVALIDITY_DATE, OID_REASON_CODE
 
 # BR 7.2.2: reasons allowed in a CRL entry (cACompromise only for CA certificates).
 ALLOWED_REASONS = frozenset({1, 3, 4, 5, 9})

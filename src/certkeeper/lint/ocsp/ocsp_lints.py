@@ -20,17 +20,22 @@ from certkeeper.lint.cert.common import (
 )
 from certkeeper.lint.context import LintContext
 from certkeeper.lint.crl.entries import ALLOWED_REASONS, REASON_NAMES
-from certkeeper.lint.document import (
+from certkeeper.lint.document.certificate import CertificateDocument
+from certkeeper.lint.document.ocsp import OCSP_STATUS_NAMES, OcspResponseDocument
+from certkeeper.lint.document.values import Extension
+from certkeeper.lint.engine import CertType, DocType, Severity, lint
+from certkeeper.x509.oids import (
     EKU_OCSP_SIGNING,
-    OCSP_STATUS_NAMES,
+    HASH_SHA1,
+    HASH_SHA256,
+    HASH_SHA384,
+    HASH_SHA512,
+    OID_OCSP_ARCHIVE_CUTOFF,
     OID_OCSP_BASIC,
+    OID_OCSP_EXTENDED_REVOKE,
     OID_OCSP_NOCHECK,
     OID_OCSP_NONCE,
-    CertificateDocument,
-    Extension,
-    OcspResponseDocument,
 )
-from certkeeper.lint.engine import CertType, DocType, Severity, lint
 
 OCSP = (DocType.OCSP_RESPONSE,)
 Out = Iterable[tuple[str, str]]
@@ -38,12 +43,14 @@ TBS = "tbsResponseData"
 
 # RFC 5019 2.1.1 / RFC 6960 4.1.1: CertID hash algorithms and their digest sizes.
 CERTID_HASHES = {
-    "1.3.14.3.2.26": ("sha1", 20),
-    "2.16.840.1.101.3.4.2.1": ("sha256", 32),
-    "2.16.840.1.101.3.4.2.2": ("sha384", 48),
-    "2.16.840.1.101.3.4.2.3": ("sha512", 64),
+    HASH_SHA1: ("sha1", 20),
+    HASH_SHA256: ("sha256", 32),
+    HASH_SHA384: ("sha384", 48),
+    HASH_SHA512: ("sha512", 64),
 }
-KNOWN_OCSP_EXTENSIONS = frozenset({OID_OCSP_NONCE, "1.3.6.1.5.5.7.48.1.6", "1.3.6.1.5.5.7.48.1.9"})
+KNOWN_OCSP_EXTENSIONS = frozenset(
+    {OID_OCSP_NONCE, OID_OCSP_ARCHIVE_CUTOFF, OID_OCSP_EXTENDED_REVOKE}
+)
 
 
 @lint(

@@ -6,8 +6,9 @@ from collections.abc import Iterable
 
 from certkeeper import br
 from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import OID_REASON_CODE, OcspResponseDocument
+from certkeeper.lint.document.ocsp import OcspResponseDocument
 from certkeeper.lint.engine import DocType, Severity, lint
+from certkeeper.x509.oids import OID_REASON_CODE
 
 # The revocation reason belongs in RevokedInfo.revocationReason (BR 7.3.2).
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import ALG_EC, CURVE_P521, CertificateDocument
+from certkeeper.lint.document.certificate import CertificateDocument
 from certkeeper.lint.engine import SOURCE_MOZILLA, DocType, Severity, lint
+from certkeeper.x509.oids import ALG_EC, CURVE_P521
 
 
 @lint(
