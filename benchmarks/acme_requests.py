@@ -37,6 +37,7 @@ from certkeeper.acme.service import handle
 from certkeeper.ca.home import CaHome, InitOptions, create_home
 from certkeeper.settings.acme import AcmeSettings
 from certkeeper.settings.validation import ValidationSettings
+from certkeeper.wiring import build
 
 PASSPHRASE = "benchmark passphrase"
 BASE = "http://acme.bench"
@@ -161,7 +162,7 @@ def main() -> None:
                 ),
             )
         )
-        app = AcmeApp(home, warm=False)
+        app = AcmeApp(build(home), warm=False)
         acme = app.acme
         timings: dict[str, Timing] = {}
 

@@ -17,6 +17,7 @@ IssuanceService.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,10 +25,12 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
 from certkeeper.ca.home import CaHome
+from certkeeper.config import Config
 from certkeeper.ct.compliance import require_log_list
 from certkeeper.issuance.keycheck import SubscriberKeyChecker
 from certkeeper.issuance.service import (
     IssuanceService,
+    KeyChecker,
     NameAuthorizer,
     NonPublicHierarchy,
     SctSource,
@@ -45,11 +48,21 @@ from certkeeper.validation.operator import (  # records of `certkeeper validate`
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from certkeeper.audit.cps_check import CpsChecker
+    from certkeeper.audit.relint import Relinter
     from certkeeper.ca.profile_registry import ProfileRegistry
-    from certkeeper.config import Config
     from certkeeper.issuer_keys import IssuerKeys
+    from certkeeper.report.build import ReportBuilder
+    from certkeeper.revocation.incidents import IncidentService
+    from certkeeper.revocation.notify import IncidentNotifier
+    from certkeeper.revocation.publishing import Republisher
+    from certkeeper.revocation.service import RevocationService
+    from certkeeper.settings.crl import CrlSettings
+    from certkeeper.status.crl import CrlPublisher
+    from certkeeper.status.ocsp import OcspService, OcspSigner
     from certkeeper.store.stores import Stores
     from certkeeper.validation.authority import ValidationAuthority
+    from certkeeper.validation.mpic import RemotePerspectives
 
 
 def utc_now() -> datetime:
@@ -92,11 +105,20 @@ def key_checker(home: CaHome) -> SubscriberKeyChecker:
 
 
 def validation_authority(
-    home: CaHome, clock: Callable[[], datetime] = utc_now
+    home: CaHome,
+    clock: Callable[[], datetime] = utc_now,
+    *,
+    perspectives: RemotePerspectives | None = None,
 ) -> ValidationAuthority:
     from certkeeper.validation.authority import ValidationAuthority
 
-    return ValidationAuthority(home, clock=clock)
+    return ValidationAuthority(
+        home.config.validation,
+        home.stores.validations,
+        home,
+        clock=clock,
+        perspectives=perspectives,
+    )
 
 
 def operator_validation(
@@ -106,6 +128,38 @@ def operator_validation(
 
     va = validation_authority(home, clock)
     return OperatorValidation(va, home.stores.operator_challenges)
+
+
+_OCSP_SIGNERS: weakref.WeakKeyDictionary[CaHome, OcspSigner] = weakref.WeakKeyDictionary()
+
+
+def ocsp_signer(home: CaHome) -> OcspSigner:
+    """The home's OCSP signer, created once per home and shared by issuance and
+    revocation: it caches each issuer's template and key and the response shapes that
+    passed every lint."""
+    signer = _OCSP_SIGNERS.get(home)
+    if signer is None:
+        from certkeeper.status.ocsp import OcspSigner
+
+        signer = OcspSigner(home.inventory, home, pkilint=home.config.use_pkilint)
+        _OCSP_SIGNERS[home] = signer
+    return signer
+
+
+def crl_settings(config: Config) -> CrlSettings:
+    """What the CRL publisher reads of the configuration."""
+    from certkeeper.settings.crl import CrlSettings
+
+    return CrlSettings(
+        home=config.home,
+        base_url=config.base_url,
+        shards=config.crl_shards,
+        budget_bytes=config.crl_budget_bytes,
+        dir=config.crl_dir,
+        shard_validity=config.crl_shard_validity,
+        ca_validity=config.crl_ca_validity,
+        lookback=config.crl_lookback,
+    )
 
 
 def safety_hooks(
@@ -122,7 +176,8 @@ def safety_hooks(
         names = va.authorizer(account_uri)
     else:
         names = NonPublicHierarchy()
-    check_hierarchy(home, names)  # a home that changed sides is told so before anything else
+    # a home that changed sides is told so before anything else
+    check_hierarchy(home.config, home.stores.hierarchy, names)
     return SafetyHooks(names=names, keys=key_checker(home), scts=sct_source(home))
 
 
@@ -137,11 +192,39 @@ def issuance_service(
 ) -> IssuanceService:
     """The issuance service every path uses, with every safety hook in place."""
     hooks = safety_hooks(home, account_uri=account_uri, validator=validator, clock=clock)
-    return IssuanceService(
+    return issuance_service_with(
         home,
         name_authorizer=hooks.names,
         key_checker=hooks.keys,
         sct_source=hooks.scts,
+        gate=gate,
+        clock=clock,
+        on_step=on_step,
+    )
+
+
+def issuance_service_with(
+    home: CaHome,
+    *,
+    name_authorizer: NameAuthorizer,
+    key_checker: KeyChecker,
+    sct_source: SctSource,
+    gate: LintGate | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    on_step: Step | None = None,
+) -> IssuanceService:
+    """The issuance service over `home`'s parts with the hooks given (all required; a
+    public home still refuses `NonPublicHierarchy` and checks SCTs itself)."""
+    return IssuanceService(
+        config=home.config,
+        stores=home.stores,
+        issuers=home,
+        profiles=home.profiles,
+        status_signer=ocsp_signer(home),
+        audit=home,
+        name_authorizer=name_authorizer,
+        key_checker=key_checker,
+        sct_source=sct_source,
         gate=gate,
         clock=clock,
         on_step=on_step,
@@ -155,7 +238,6 @@ class Ca:
     def __init__(self, home: CaHome, *, clock: Callable[[], datetime] = utc_now) -> None:
         self._home = home
         self.clock = clock
-        self._issuance: dict[str, IssuanceService] = {}
 
     # -- the parts ------------------------------------------------------------------------
 
@@ -193,21 +275,124 @@ class Ca:
     def operator_validation(self) -> OperatorValidation:
         return OperatorValidation(self.validation, self.stores.operator_challenges)
 
-    def issuance(self, account_uri: str = OPERATOR_ACCOUNT) -> IssuanceService:
-        """The issuance service for names authorized to `account_uri`, built once per
-        account and then reused."""
-        got = self._issuance.get(account_uri)
-        if got is None:
-            got = issuance_service(
-                self._home, account_uri=account_uri, validator=self.validation, clock=self.clock
-            )
-            self._issuance[account_uri] = got
-        return got
+    @property
+    def ocsp_signer(self) -> OcspSigner:
+        """The home's OCSP signer (one per home, see `ocsp_signer`)."""
+        return ocsp_signer(self._home)
+
+    @cached_property
+    def ocsp(self) -> OcspService:
+        from certkeeper.status.ocsp import OcspService
+
+        return OcspService(self.stores.ocsp, self.ocsp_signer, self.clock)
+
+    @cached_property
+    def crl(self) -> CrlPublisher:
+        from certkeeper.status.crl import CrlPublisher
+
+        stores = self.stores
+        return CrlPublisher(stores.crl, stores.inventory, self.issuers, crl_settings(self.config))
+
+    def revoked_signer(self, lint_every: int = 1) -> OcspSigner:
+        """A new OCSP signer for "revoked" responses, linting 1 in `lint_every` after
+        each response shape passed in full (one per process that signs them)."""
+        from certkeeper.status.ocsp import OcspSigner
+
+        return OcspSigner(
+            self.stores.inventory,
+            self.issuers,
+            pkilint=self.config.use_pkilint,
+            lint_every=lint_every,
+        )
+
+    @cached_property
+    def republisher(self) -> Republisher:
+        from certkeeper.revocation.publishing import Republisher
+
+        return Republisher(self.crl.publish_shards, self.config.crl_dir)
+
+    @cached_property
+    def revocation(self) -> RevocationService:
+        from certkeeper.revocation.service import RevocationService
+
+        return RevocationService(self.stores, self.ocsp.resign_on_revocation, self)
+
+    @cached_property
+    def incidents(self) -> IncidentService:
+        from certkeeper.revocation.incidents import IncidentService
+
+        return IncidentService(
+            self.stores,
+            self.config,
+            self.crl.shard_framings,
+            self.revoked_signer,
+            self,
+            self.clock,
+        )
+
+    @cached_property
+    def notifier(self) -> IncidentNotifier:
+        from certkeeper.revocation.notify import IncidentNotifier
+
+        stores = self.stores
+        return IncidentNotifier(stores.incidents, stores.inventory, self.config, self, self.clock)
+
+    @cached_property
+    def reports(self) -> ReportBuilder:
+        from certkeeper.report.build import ReportBuilder
+
+        return ReportBuilder(self.stores, self.config, self.incidents, self.crl.status)
+
+    @cached_property
+    def relinter(self) -> Relinter:
+        from certkeeper.audit.relint import Relinter
+
+        return Relinter(self.stores, self.config, self.clock)
+
+    @cached_property
+    def cps_checker(self) -> CpsChecker:
+        from certkeeper.audit.cps_check import CpsChecker
+
+        return CpsChecker(self.stores.inventory, self.profiles, self.config.cps_version)
+
+    @cached_property
+    def gate(self) -> LintGate:
+        """Both linters, loaded once per process and shared by every issuance."""
+        return LintGate(self.config.use_pkilint)
+
+    def issuance(
+        self, account_uri: str = OPERATOR_ACCOUNT, *, on_step: Step | None = None
+    ) -> IssuanceService:
+        """The issuance service for names authorized to `account_uri` (cheap: the
+        linters, key checker, SCT source and OCSP signer are this CA's, built once)."""
+        names: NameAuthorizer
+        if self.config.public:
+            names = self.validation.authorizer(account_uri)
+        else:
+            names = NonPublicHierarchy()
+        return IssuanceService(
+            config=self.config,
+            stores=self.stores,
+            issuers=self.issuers,
+            profiles=self.profiles,
+            status_signer=self.ocsp_signer,
+            audit=self,
+            name_authorizer=names,
+            key_checker=self.key_checker,
+            sct_source=self.sct_source,
+            gate=self.gate,
+            clock=self.clock,
+            on_step=on_step,
+        )
 
     def close(self) -> None:
         self._home.close()
 
 
-def build(home: CaHome | Path, *, clock: Callable[[], datetime] = utc_now) -> Ca:
-    """The CA of `home` (an opened home or its directory), assembled."""
-    return Ca(home if isinstance(home, CaHome) else CaHome.open(home), clock=clock)
+def build(home: CaHome | Config | Path, *, clock: Callable[[], datetime] = utc_now) -> Ca:
+    """The CA of `home` (an opened home, its configuration or its directory), assembled."""
+    if isinstance(home, CaHome):
+        return Ca(home, clock=clock)
+    if isinstance(home, Config):
+        return Ca(CaHome(home), clock=clock)
+    return Ca(CaHome.open(home), clock=clock)

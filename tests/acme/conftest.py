@@ -22,6 +22,7 @@ from certkeeper.acme.app import AcmeApp
 from certkeeper.ca.home import CaHome
 from certkeeper.settings.acme import AcmeSettings
 from certkeeper.settings.validation import ValidationSettings
+from certkeeper.wiring import build
 from dnsserver import ChallTestSrv, free_port
 from factories import PASSPHRASE, make_home
 from public_ct import PublicCt
@@ -165,7 +166,7 @@ def server_factory(
                 acme=dataclasses.replace(AcmeSettings(), **acme),
             )
         )
-        app = AcmeApp(home) if clock is None else AcmeApp(home, clock=clock)
+        app = AcmeApp(build(home) if clock is None else build(home, clock=clock))
         thread = UvicornThread(app)
         running.append((thread, app, home))
         return Served(home, app, f"http://127.0.0.1:{thread.port}")

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from certkeeper.acme.app import AcmeApp
 from certkeeper.ca.home import CaHome
+from certkeeper.wiring import build
 from factories import PASSPHRASE, make_home
 from pgserver import PostgresServer
 
@@ -27,7 +28,7 @@ def test_outage_is_503_with_retry_after_and_logged_once(
     os.environ["CERTKEEPER_PASSPHRASE"] = PASSPHRASE
     url = own_pg.create_database()
     home = CaHome.open(make_home(tmp_path / "home", database_url=url))
-    app = AcmeApp(home, warm=False)
+    app = AcmeApp(build(home), warm=False)
     thread = UvicornThread(app)
     try:
         base = f"http://127.0.0.1:{thread.port}/acme/directory"

@@ -30,7 +30,7 @@ from certkeeper.issuance.service import (
     no_scts,
 )
 from certkeeper.store.tables import serials
-from certkeeper.wiring import key_checker, sct_source
+from certkeeper.wiring import issuance_service_with, key_checker, sct_source
 from factories import PASSPHRASE, csr_pem, make_home
 from public_ct import PublicCt
 
@@ -53,7 +53,7 @@ def public_home(
 
 
 def service(ca: CaHome, source: SctSource) -> IssuanceService:
-    return IssuanceService(
+    return issuance_service_with(
         ca, name_authorizer=everything_validated, key_checker=key_checker(ca), sct_source=source
     )
 

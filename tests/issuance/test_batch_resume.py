@@ -23,7 +23,7 @@ from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import IssueRequest
 from certkeeper.store.batches import BatchStore
 from certkeeper.store.tables import batch_items, certificate_names, certificates
-from certkeeper.wiring import issuance_service
+from certkeeper.wiring import build, issuance_service
 from factories import PASSPHRASE, csr_pem, make_home
 
 PROFILE = "tls-dv-ecdsa"
@@ -131,7 +131,7 @@ def test_item_left_in_doubt_is_found_in_the_inventory(home: Path, tmp_path: Path
         runs.begin_item(run.id, digest, first.name, datetime.now(UTC))
         # the crash: issued and committed, but the item never marked done
         issuance_service(ca).issue(IssueRequest(load_csr(data), PROFILE))
-        report = issue_batch(ca, directory, PROFILE, None, None, 1)
+        report = issue_batch(build(ca), directory, PROFILE, None, None, 1)
     finally:
         ca.close()
     assert report.resumed_from is not None

@@ -16,11 +16,11 @@ from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.errors import InputError, IssuanceRefused
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.pem import chain_pem
-from certkeeper.issuance.service import IssuanceService, IssueRequest, LintRefused
+from certkeeper.issuance.service import IssueRequest, LintRefused
 from certkeeper.lint.engine import CertType, Severity
 from certkeeper.lint.pkilint_adapter import PkilintLinter
 from certkeeper.profiles.schema import BasicConstraints, KeyUsage
-from certkeeper.wiring import issuance_service, safety_hooks
+from certkeeper.wiring import issuance_service, issuance_service_with, safety_hooks
 from certkeeper.x509.tbs import CT_POISON, SCT_LIST, remove_extension
 from factories import csr_pem
 
@@ -139,7 +139,7 @@ def sct_list_of(*scts: bytes) -> bytes:
 def test_scts_from_the_hook_are_embedded_and_nothing_else_changes(ca: CaHome) -> None:
     sct_list = sct_list_of(sct(), sct())
     hooks = safety_hooks(ca)
-    service = IssuanceService(
+    service = issuance_service_with(
         ca, name_authorizer=hooks.names, key_checker=hooks.keys, sct_source=lambda pre: sct_list
     )
     issued = issue(ca, ["sct.example.com"], service=service)

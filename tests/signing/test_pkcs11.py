@@ -26,7 +26,7 @@ from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.pem import chain_pem
 from certkeeper.issuance.service import IssueRequest
 from certkeeper.signing.pkcs11 import KeyUri
-from certkeeper.wiring import issuance_service
+from certkeeper.wiring import build, issuance_service
 from factories import PASSPHRASE, csr_pem, make_home
 
 MODULE = Path("/usr/lib/softhsm/libsofthsm2.so")
@@ -155,7 +155,7 @@ def test_forked_batch_workers_sign_with_the_token(hsm_home: Path, tmp_path: Path
         (csrs / f"{i}.csr").write_bytes(csr_pem([f"batch{i}.example.com"]))
     ca = CaHome.open(hsm_home)
     ca.signer(ca.active_issuer("ecdsa-p256"))  # the parent has a session before forking
-    report = issue_batch(ca, csrs, "tls-dv-ecdsa", None, tmp_path / "out", workers=2)
+    report = issue_batch(build(ca), csrs, "tls-dv-ecdsa", None, tmp_path / "out", workers=2)
     assert report.failed == [] and len(report.issued) == 4
     for pem in sorted((tmp_path / "out").glob("*.pem")):
         result = openssl_verify(hsm_home, pem)

@@ -14,7 +14,6 @@ import pytest
 from certkeeper.ca.home import CaHome
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import (
-    IssuanceService,
     Issued,
     IssueRequest,
     NameNotAuthorized,
@@ -25,7 +24,12 @@ from certkeeper.validation.authority import ValidationAuthority
 from certkeeper.validation.challenges import key_authorization_digest
 from certkeeper.validation.errors import RejectedIdentifier
 from certkeeper.validation.model import ChallengeAttempt
-from certkeeper.wiring import key_checker, sct_source
+from certkeeper.wiring import (
+    issuance_service_with,
+    key_checker,
+    sct_source,
+    validation_authority,
+)
 from dnsserver import ChallTestSrv
 from factories import PASSPHRASE, csr_pem, make_home
 from public_ct import PublicCt
@@ -85,7 +89,7 @@ def issue(
     account: str = ACCOUNT,
     steps: list[str] | None = None,
 ) -> Issued:
-    service = IssuanceService(
+    service = issuance_service_with(
         ca,
         name_authorizer=va.authorizer(account),
         key_checker=key_checker(ca),
@@ -98,7 +102,7 @@ def issue(
 def test_seed_002_name_under_undelegated_tld_cannot_be_validated(
     ca: CaHome, web: WebServer
 ) -> None:
-    va = ValidationAuthority(ca)
+    va = validation_authority(ca)
     with pytest.raises(RejectedIdentifier, match="never been delegated"):
         va.preflight("portal.ap.gbl", wildcard=False)
     attempt = http_attempt("portal.ap.gbl")
@@ -119,11 +123,11 @@ def test_seed_002_name_under_undelegated_tld_cannot_be_validated(
 )
 def test_preflight_rejections(ca: CaHome, bad: str) -> None:
     with pytest.raises(RejectedIdentifier):
-        ValidationAuthority(ca).preflight(bad, wildcard=bad.startswith("*."))
+        validation_authority(ca).preflight(bad, wildcard=bad.startswith("*."))
 
 
 def test_offered_challenges(ca: CaHome) -> None:
-    va = ValidationAuthority(ca)
+    va = validation_authority(ca)
     assert va.offered_challenges("www.example.com", wildcard=False) == [
         "dns-01",
         "http-01",
@@ -134,7 +138,7 @@ def test_offered_challenges(ca: CaHome) -> None:
 
 def test_validation_record_and_reuse(ca: CaHome, web: WebServer) -> None:
     clock = Clock(datetime(2026, 5, 1, 12, 0, tzinfo=UTC))
-    va = ValidationAuthority(ca, clock=clock)
+    va = validation_authority(ca, clock=clock)
     fqdn = name()
     attempt = http_attempt(fqdn)
     serve(web, attempt)
@@ -161,7 +165,7 @@ def test_validation_record_and_reuse(ca: CaHome, web: WebServer) -> None:
 def test_configured_reuse_is_capped_and_shortened(ca: CaHome, web: WebServer) -> None:
     clock = Clock(datetime(2026, 11, 23, tzinfo=UTC))
     short = CaHome(replace(ca.config, validation=replace(ca.config.validation, reuse_days=30)))
-    va = ValidationAuthority(short, clock=clock)
+    va = validation_authority(short, clock=clock)
     attempt = http_attempt(name())
     serve(web, attempt)
     outcome = va.validate(attempt)
@@ -170,7 +174,7 @@ def test_configured_reuse_is_capped_and_shortened(ca: CaHome, web: WebServer) ->
     assert record is not None and record.reuse_until == clock.now + timedelta(days=30)
     # A record made under a longer limit is cut when the BR limit shrinks (2027-03-15: 100).
     clock.now = datetime(2027, 3, 1, tzinfo=UTC)
-    va = ValidationAuthority(ca, clock=clock)
+    va = validation_authority(ca, clock=clock)
     attempt = http_attempt(name())
     serve(web, attempt)
     outcome = va.validate(attempt)
@@ -185,7 +189,7 @@ def test_configured_reuse_is_capped_and_shortened(ca: CaHome, web: WebServer) ->
 
 
 def test_failed_challenge_stores_nothing(ca: CaHome) -> None:
-    va = ValidationAuthority(ca)
+    va = validation_authority(ca)
     attempt = http_attempt(name())
     outcome = va.validate(attempt)
     assert not outcome.valid and outcome.problem_type == "unauthorized"
@@ -196,7 +200,7 @@ def test_mpic_required_without_perspectives_refuses(ca: CaHome, web: WebServer) 
     strict = CaHome(
         replace(ca.config, validation=replace(ca.config.validation, mpic_required=True))
     )
-    va = ValidationAuthority(strict)
+    va = validation_authority(strict)
     attempt = http_attempt(name())
     serve(web, attempt)
     outcome = va.validate(attempt)
@@ -205,7 +209,7 @@ def test_mpic_required_without_perspectives_refuses(ca: CaHome, web: WebServer) 
 
 
 def test_issuance_needs_a_record_of_this_account(ca: CaHome, web: WebServer) -> None:
-    va = ValidationAuthority(ca)
+    va = validation_authority(ca)
     fqdn = name()
     with pytest.raises(NameNotAuthorized) as refused:
         issue(ca, va, [fqdn])
@@ -220,7 +224,7 @@ def test_issuance_needs_a_record_of_this_account(ca: CaHome, web: WebServer) -> 
 def test_issuance_with_records_and_caa_recorded(
     ca: CaHome, web: WebServer, dns: ChallTestSrv
 ) -> None:
-    va = ValidationAuthority(ca)
+    va = validation_authority(ca)
     a, b = name(), name()
     dns.add_caa(a, [("issue", f"{CA_IDENTITY}; accounturi={ACCOUNT}")])
     for fqdn in (a, b):
@@ -228,7 +232,7 @@ def test_issuance_with_records_and_caa_recorded(
         serve(web, attempt)
         assert va.validate(attempt).valid
     authorizer = va.authorizer(ACCOUNT)
-    service = IssuanceService(
+    service = issuance_service_with(
         ca, name_authorizer=authorizer, key_checker=key_checker(ca), sct_source=sct_source(ca)
     )
     issued = service.issue(IssueRequest(load_csr(csr_pem([a, b])), "tls-dv-ecdsa"))
@@ -240,7 +244,7 @@ def test_issuance_with_records_and_caa_recorded(
 
 
 def test_caa_forbidding_us_blocks_issuance(ca: CaHome, web: WebServer, dns: ChallTestSrv) -> None:
-    va = ValidationAuthority(ca)
+    va = validation_authority(ca)
     fqdn = name()
     attempt = http_attempt(fqdn)
     serve(web, attempt)
@@ -257,7 +261,7 @@ def test_caa_forbidding_us_blocks_issuance(ca: CaHome, web: WebServer, dns: Chal
 
 
 def test_caa_lookup_failure_blocks_issuance(ca: CaHome, web: WebServer, dns: ChallTestSrv) -> None:
-    va = ValidationAuthority(ca)
+    va = validation_authority(ca)
     fqdn = name()
     attempt = http_attempt(fqdn)
     serve(web, attempt)
@@ -271,7 +275,7 @@ def test_caa_lookup_failure_blocks_issuance(ca: CaHome, web: WebServer, dns: Cha
 
 
 def test_wildcard_through_dns01(ca: CaHome, dns: ChallTestSrv) -> None:
-    va = ValidationAuthority(ca)
+    va = validation_authority(ca)
     fqdn = name()
     token = uuid.uuid4().hex
     attempt = ChallengeAttempt(fqdn, "dns-01", token, f"{token}.thumb", ACCOUNT, wildcard=True)
@@ -291,7 +295,7 @@ def test_wildcard_through_dns01(ca: CaHome, dns: ChallTestSrv) -> None:
 def test_every_name_checked_and_recorded_before_refusal(
     ca: CaHome, web: WebServer, dns: ChallTestSrv
 ) -> None:
-    va = ValidationAuthority(ca)
+    va = validation_authority(ca)
     names = [name() for _ in range(4)]
     for fqdn in names:
         attempt = http_attempt(fqdn)

@@ -16,11 +16,11 @@ from certkeeper import br
 from certkeeper.ca.home import CaHome
 from certkeeper.issuance.service import NameNotAuthorized
 from certkeeper.settings.validation import ValidationSettings
-from certkeeper.validation.authority import ValidationAuthority
 from certkeeper.validation.caa import check_caa
 from certkeeper.validation.challenges import check_challenge
 from certkeeper.validation.dnsclient import LookupFailed, lookup
 from certkeeper.validation.model import ChallengeAttempt
+from certkeeper.wiring import validation_authority
 from factories import PASSPHRASE, make_home
 from signed_zones import (
     BOGUS_TARGET,
@@ -230,7 +230,7 @@ NOW = datetime(2026, 6, 1, tzinfo=UTC)  # after BR DNSSEC_VALIDATION_FROM
 
 
 def test_signed_zone_validates_and_passes_the_gate_with_secure_records(ca: CaHome) -> None:
-    va = ValidationAuthority(ca, clock=lambda: NOW)
+    va = validation_authority(ca, clock=lambda: NOW)
     fqdn = SignedZones.name("ok13")
     outcome = va.validate(dns01(fqdn))
     assert outcome.valid, outcome.detail
@@ -246,7 +246,7 @@ def test_signed_zone_validates_and_passes_the_gate_with_secure_records(ca: CaHom
 
 
 def test_unsigned_zone_validates_with_an_insecure_record(ca: CaHome) -> None:
-    va = ValidationAuthority(ca, clock=lambda: NOW)
+    va = validation_authority(ca, clock=lambda: NOW)
     outcome = va.validate(dns01(SignedZones.name("unsigned")))
     assert outcome.valid, outcome.detail
     assert outcome.record_id is not None
@@ -256,7 +256,7 @@ def test_unsigned_zone_validates_with_an_insecure_record(ca: CaHome) -> None:
 
 @pytest.mark.parametrize("child", sorted(BROKEN))
 def test_broken_zone_never_validates(ca: CaHome, child: str) -> None:
-    va = ValidationAuthority(ca, clock=lambda: NOW)
+    va = validation_authority(ca, clock=lambda: NOW)
     outcome = va.validate(dns01(SignedZones.name(child)))
     assert not outcome.valid
     assert outcome.problem_type == "dns"
@@ -265,7 +265,7 @@ def test_broken_zone_never_validates(ca: CaHome, child: str) -> None:
 
 def test_bogus_caa_blocks_issuance_and_is_recorded(ca: CaHome) -> None:
     """A record made while the zone validated does not carry a later bogus CAA answer."""
-    va = ValidationAuthority(ca, clock=lambda: NOW)
+    va = validation_authority(ca, clock=lambda: NOW)
     fqdn = SignedZones.name("ok13", "alias")  # CNAME into the expired zone
     with pytest.raises(NameNotAuthorized) as refused:
         va.authorizer(ACCOUNT)([fqdn])

@@ -19,14 +19,19 @@ import pytest
 
 from certkeeper.ca.home import CaHome
 from certkeeper.issuance.csr import load_csr
-from certkeeper.issuance.service import IssuanceService, IssueRequest
+from certkeeper.issuance.service import IssueRequest
 from certkeeper.settings.validation import PerspectiveConfig, ValidationSettings
 from certkeeper.validation.authority import ValidationAuthority
 from certkeeper.validation.caa import check_caa
 from certkeeper.validation.challenges import check_challenge, key_authorization_digest
 from certkeeper.validation.model import ChallengeAttempt, Corroboration
 from certkeeper.validation.mpic import RemotePerspectives
-from certkeeper.wiring import key_checker, sct_source
+from certkeeper.wiring import (
+    issuance_service_with,
+    key_checker,
+    sct_source,
+    validation_authority,
+)
 from dnsserver import ChallTestSrv
 from factories import PASSPHRASE, csr_pem, make_home
 from public_ct import PublicCt
@@ -279,7 +284,7 @@ def authority(
     home = CaHome(replace(opened.config, validation=settings))
     at = datetime.combine(day, datetime.min.time(), UTC)
     client = RemotePerspectives(settings, clock=lambda: at)
-    return home, ValidationAuthority(home, clock=lambda: at, perspectives=client)
+    return home, validation_authority(home, clock=lambda: at, perspectives=client)
 
 
 def test_every_perspective_result_is_stored_with_the_record_and_the_caa_check(
@@ -304,7 +309,7 @@ def test_every_perspective_result_is_stored_with_the_record_and_the_caa_check(
             ("p1", True),
             ("d0", False),
         ]
-        issued = IssuanceService(
+        issued = issuance_service_with(
             home,
             name_authorizer=va.authorizer(ACCOUNT),
             key_checker=key_checker(home),

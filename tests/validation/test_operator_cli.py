@@ -17,14 +17,18 @@ from certkeeper.ca.home import CaHome
 from certkeeper.errors import EXIT_PARTIAL, ConfigError
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import (
-    IssuanceService,
     IssueRequest,
     NameNotAuthorized,
     NonPublicHierarchy,
     no_scts,
 )
 from certkeeper.store.tables import caa_checks, domain_validations, serials
-from certkeeper.wiring import OPERATOR_ACCOUNT, issuance_service, key_checker
+from certkeeper.wiring import (
+    OPERATOR_ACCOUNT,
+    issuance_service,
+    issuance_service_with,
+    key_checker,
+)
 from cli_helpers import cli as run
 from dnsserver import ChallTestSrv
 from factories import PASSPHRASE, csr_pem, make_home
@@ -241,7 +245,7 @@ def test_library_path_cannot_skip_domain_authorization_in_a_public_home(
     ca = CaHome.open(public_home)
     try:
         with pytest.raises(ConfigError, match="cannot issue without domain authorization"):
-            IssuanceService(
+            issuance_service_with(
                 ca,
                 name_authorizer=NonPublicHierarchy(),
                 key_checker=key_checker(ca),

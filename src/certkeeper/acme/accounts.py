@@ -85,10 +85,9 @@ def refuse_blocked_or_weak_key(acme: Acme, key: object) -> None:
     """BR 6.1.1.3 applies to account keys too: a compromised key must not control an
     account (it could revoke, or order with authorizations it did not earn)."""
     from certkeeper.issuance.service import KeyRefused
-    from certkeeper.wiring import key_checker
 
     try:
-        key_checker(acme.home).check_account_key(key)
+        acme.ca.key_checker.check_account_key(key)
     except KeyRefused as exc:
         raise AcmeProblem("badPublicKey", str(exc)) from None
 
@@ -254,4 +253,4 @@ def _audit(
 ) -> None:
     """An account change in the audit log, in the transaction that makes it: the
     account's URI is the subject, the ACME server the actor."""
-    record(acme.home, event, uri, actor=ACME_SERVER, detail=detail, at=at, conn=conn)
+    record(acme.ca, event, uri, actor=ACME_SERVER, detail=detail, at=at, conn=conn)

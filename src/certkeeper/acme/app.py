@@ -12,16 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from certkeeper.acme.context import PREFIX, Acme, Request, Response, Validator
+from certkeeper.acme.context import PREFIX, Acme, Request, Response
 from certkeeper.acme.problems import AcmeProblem
 from certkeeper.acme.ratelimits import registered_domain
 from certkeeper.acme.service import carries_nonce, handle, problem_response
-from certkeeper.ca.home import CaHome
 from certkeeper.http_limits import (
     BodyAborted,
     BodyTimeout,
@@ -32,29 +29,24 @@ from certkeeper.http_limits import (
 from certkeeper.lint.engine import CertType
 from certkeeper.status.responder import Receive, Scope, Send, _lifespan
 
+if TYPE_CHECKING:
+    from certkeeper.wiring import Ca
+
 log = logging.getLogger("certkeeper.acme")
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class AcmeApp:
+    """The ACME server of one CA (`wiring.build`), as an ASGI app."""
+
     def __init__(
         self,
-        home: CaHome,
+        ca: Ca,
         *,
-        validator: Validator | None = None,
-        clock: Callable[[], datetime] = utc_now,
         workers: int = 16,
         warm: bool = True,
         body_seconds: float = ServerLimits().body_seconds,
     ) -> None:
-        if validator is None:
-            from certkeeper.wiring import validation_authority
-
-            validator = validation_authority(home, clock)
-        self.acme = Acme(home, validator, clock=clock)
+        self.acme = Acme(ca)
         self.max_body = self.acme.settings.max_request_bytes
         self.body_seconds = body_seconds
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="acme")
@@ -69,7 +61,7 @@ class AcmeApp:
             registered_domain("warm-up.example.com")
             self.acme.validator.preflight("warm-up.example.com", wildcard=False)
             gate = self.acme.gate
-            issuers = self.acme.home.inventory.issuers(role="issuing")
+            issuers = self.acme.ca.stores.inventory.issuers(role="issuing")
             if gate.pkilint is not None and issuers:
                 for cert_type in (CertType.PRECERTIFICATE, CertType.SUBSCRIBER):
                     gate.pkilint.lint_certificate(issuers[0].cert_der, cert_type)

@@ -9,24 +9,22 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from certkeeper.acme.nonces import NonceService
 from certkeeper.acme.outage import DatabaseOutage
 from certkeeper.acme.problems import AcmeProblem
 from certkeeper.acme.ratelimits import RateLimiter
-from certkeeper.ca.home import CaHome
-from certkeeper.lint.gate import LintGate
 from certkeeper.settings.acme import AcmeSettings
 from certkeeper.store.database import ping
 from certkeeper.validation.model import ChallengeAttempt, ValidationOutcome
 
 if TYPE_CHECKING:
     from certkeeper.issuance.service import NameAuthorizer
+    from certkeeper.wiring import Ca
 
 log = logging.getLogger("certkeeper.acme")
 
@@ -145,24 +143,17 @@ class Urls:
 class Acme:
     """The services the endpoints share; one per process (the state is in the database)."""
 
-    def __init__(
-        self,
-        home: CaHome,
-        validator: Validator,
-        *,
-        clock: Callable[[], datetime],
-        validation_workers: int = 16,
-    ) -> None:
-        self.home = home
-        self.settings: AcmeSettings = home.config.acme
-        self.validator = validator
-        self.clock = clock
-        self.store = home.stores.acme
-        self.outage = DatabaseOutage(lambda: ping(home.stores.engine))
-        self.nonces = NonceService(self.store, self.settings.nonce_lifetime_seconds, clock)
-        self.limits = RateLimiter(self.store, self.settings, clock)
+    def __init__(self, ca: Ca, *, validation_workers: int = 16) -> None:
+        self.ca = ca  # the composition root: issuance, revocation, stores, profiles
+        self.settings: AcmeSettings = ca.config.acme
+        self.validator: Validator = ca.validation
+        self.clock = ca.clock
+        self.store = ca.stores.acme
+        self.outage = DatabaseOutage(lambda: ping(ca.stores.engine))
+        self.nonces = NonceService(self.store, self.settings.nonce_lifetime_seconds, ca.clock)
+        self.limits = RateLimiter(self.store, self.settings, ca.clock)
         # One lint gate per process: both linters are loaded once, not per finalize.
-        self.gate = LintGate(home.config.use_pkilint)
+        self.gate = ca.gate
         self.validations = ThreadPoolExecutor(
             max_workers=validation_workers, thread_name_prefix="acme-validation"
         )

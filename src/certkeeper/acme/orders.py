@@ -130,7 +130,7 @@ def _ip_allowed(acme: Acme, names: list[str], profile: str | None) -> None:
         else (acme.settings.ecdsa_profile, acme.settings.rsa_profile)
     )
     try:
-        allowed = all(acme.home.profiles.get(i).san.allow_ip_addresses for i in ids)
+        allowed = all(acme.ca.profiles.get(i).san.allow_ip_addresses for i in ids)
     except NotFound:
         allowed = False
     if not allowed:
@@ -233,7 +233,7 @@ def _from_validation(
 ) -> NewAuthorization:
     """A valid authorization rebuilt from a stored validation lists the challenge that
     validated it (RFC 8555 7.1.4), with the time it did."""
-    stored = acme.home.stores.validations.get(record_id)
+    stored = acme.ca.stores.validations.get(record_id)
     if stored is None:
         return NewAuthorization(name, wildcard, "valid", expires, record_id, ())
     return NewAuthorization(
@@ -254,10 +254,10 @@ def _replaces(
     cert_id = parse_cert_id(value)
     serial = cert_id.serial_hex
     try:
-        record = acme.home.inventory.certificate(serial=serial)
+        record = acme.ca.stores.inventory.certificate(serial=serial)
     except NotFound:
         raise AcmeProblem("malformed", f"replaces: no certificate with certID {value}") from None
-    issuer = acme.home.inventory.issuer(record.issuer_id)
+    issuer = acme.ca.stores.inventory.issuer(record.issuer_id)
     if bytes.fromhex(issuer.ski) != cert_id.key_identifier:
         raise AcmeProblem("malformed", f"replaces: certID {value} names another issuer")
     if record.subscriber_id != account.subscriber_id:
@@ -402,23 +402,16 @@ def _complete_waiting(acme: Acme, urls: Urls, account: AccountRow, order: OrderR
     """An order whose precertificate waits for SCTs (docs/ct.md): try to finish it now,
     through the same `resume` as `certkeeper issue --resume`."""
     from certkeeper.issuance.service import SctsPending
-    from certkeeper.wiring import issuance_service
 
     serial = order.certificate_serial
     assert serial is not None
-    service = issuance_service(
-        acme.home,
-        account_uri=urls.account(account.id),
-        validator=acme.validator,
-        gate=acme.gate,
-        clock=acme.clock,
-    )
+    service = acme.ca.issuance(urls.account(account.id))
     try:
         service.resume(serial)
     except SctsPending:
         return order
     except CertkeeperError as exc:
-        if acme.home.inventory.serial_state(serial) != "issued":  # not a parallel poll's win
+        if acme.ca.stores.inventory.serial_state(serial) != "issued":  # not a parallel poll's win
             log.error("completing order %s (serial %s) failed: %s", order.id, serial, exc)
             problem = AcmeProblem(
                 "serverInternal", "the certificate could not be completed; try a new order"
@@ -431,7 +424,7 @@ def _complete_waiting(acme: Acme, urls: Urls, account: AccountRow, order: OrderR
             "certificate issued",
             extra={"order": order.id, "account": account.id, "serial": serial},
         )
-    if acme.home.inventory.serial_state(serial) == "issued":
+    if acme.ca.stores.inventory.serial_state(serial) == "issued":
         acme.store.set_order_status(order.id, "valid", expect=("processing",))
     refreshed = acme.store.order(order.id)
     assert refreshed is not None
@@ -451,7 +444,6 @@ def finalize(acme: Acme, request: Request, order_id: int) -> Response:
         NameNotAuthorized,
         SctsPending,
     )
-    from certkeeper.wiring import issuance_service
 
     verified = authenticate(acme, request, use_jwk=False)
     account, order = _owned_order(acme, verified, order_id)
@@ -494,13 +486,7 @@ def finalize(acme: Acme, request: Request, order_id: int) -> Response:
     ):
         acme.limits.give_back(quota)
         raise AcmeProblem("orderNotReady", f"order {order.id} is already being finalized")
-    service = issuance_service(
-        acme.home,
-        account_uri=urls.account(account.id),
-        validator=acme.validator,
-        gate=acme.gate,
-        clock=acme.clock,
-    )
+    service = acme.ca.issuance(urls.account(account.id))
     problem: AcmeProblem | None = None
     waiting: SctsPending | None = None
     try:
@@ -591,10 +577,10 @@ def certificate(acme: Acme, request: Request, serial: str) -> Response:
     if not re.fullmatch(r"[0-9a-f]{1,40}", serial):
         raise AcmeProblem("malformed", "no such certificate", status=404)
     try:
-        record = acme.home.inventory.certificate(serial=serial)
+        record = acme.ca.stores.inventory.certificate(serial=serial)
     except NotFound:
         raise AcmeProblem("malformed", f"no certificate {serial}", status=404) from None
-    issuer = acme.home.inventory.issuer(record.issuer_id)
+    issuer = acme.ca.stores.inventory.issuer(record.issuer_id)
     pem = _pem(record.der) + _pem(issuer.cert_der)
     return Response(200, pem, PEM_CHAIN_TYPE)
 

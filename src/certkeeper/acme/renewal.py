@@ -16,7 +16,7 @@ def renewal_info(acme: Acme, request: Request, text: str) -> Response:
     if request.method not in ("GET", "HEAD"):
         raise AcmeProblem("malformed", "renewal information is fetched with GET", status=405)
     cert_id = parse_cert_id(text)
-    inventory = acme.home.inventory
+    inventory = acme.ca.stores.inventory
     try:
         record = inventory.certificate(serial=cert_id.serial_hex)
     except NotFound:
@@ -24,7 +24,7 @@ def renewal_info(acme: Acme, request: Request, text: str) -> Response:
     issuer = inventory.issuer(record.issuer_id)
     if bytes.fromhex(issuer.ski) != cert_id.key_identifier:
         raise AcmeProblem("malformed", f"no certificate with certID {text}", status=404)
-    override = acme.home.stores.incidents.renewal_window(record.serial)
+    override = acme.ca.stores.incidents.renewal_window(record.serial)
     if override is not None:
         window = Window(override[0], override[1], override[2])
     else:

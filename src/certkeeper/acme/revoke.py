@@ -29,8 +29,7 @@ SUBSCRIBER_REASONS = frozenset(ALLOWED_REASONS - {CrlReason.privilegeWithdrawn})
 
 
 def revoke_cert(acme: Acme, request: Request) -> Response:
-    from certkeeper.revocation.publishing import PublicationIncomplete, publisher_for
-    from certkeeper.revocation.service import revoke
+    from certkeeper.revocation.publishing import PublicationIncomplete
 
     verified = authenticate(acme, request, use_jwk=None)
     payload = verified.jws.payload_json()
@@ -41,7 +40,7 @@ def revoke_cert(acme: Acme, request: Request) -> Response:
         raise AcmeProblem("malformed", "certificate is not a DER X.509 certificate") from None
     reason = _reason(payload.get("reason"))
     serial = format(cert.serial_number, "x")
-    inventory = acme.home.inventory
+    inventory = acme.ca.stores.inventory
     try:
         record = inventory.certificate(serial=serial)
     except NotFound:
@@ -65,7 +64,7 @@ def revoke_cert(acme: Acme, request: Request) -> Response:
                 "this account neither owns the certificate nor holds valid authorizations "
                 f"for {', '.join(missing)}",
             )
-    existing = acme.home.stores.revocations.get(serial)
+    existing = acme.ca.stores.revocations.get(serial)
     if existing is not None and not (
         reason is CrlReason.keyCompromise and existing.reason != int(CrlReason.keyCompromise)
     ):
@@ -76,13 +75,12 @@ def revoke_cert(acme: Acme, request: Request) -> Response:
         else f"by account {verified.account.id}"
     )
     try:
-        revoke(
-            acme.home,
+        acme.ca.revocation.revoke(
             serial,
             reason,
             now=acme.clock(),
             evidence=evidence,
-            publish=publisher_for(acme.home),
+            publish=acme.ca.republisher.publisher(),
         )
     except PublicationIncomplete as exc:
         # Revoked and OCSP re-signed; the shard stays pending for the next publisher.
@@ -106,7 +104,7 @@ def _block_certificate_key(acme: Acme, cert: x509.Certificate, serial: str) -> N
         serial,
         acme.clock(),
     )
-    acme.home.stores.blocked_keys.add([entry])
+    acme.ca.stores.blocked_keys.add([entry])
 
 
 def _reason(value: Any) -> CrlReason:

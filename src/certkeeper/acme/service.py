@@ -49,7 +49,7 @@ _BY_ID: tuple[tuple[re.Pattern[str], IdHandler], ...] = (
 def directory_json(acme: Acme, urls: Urls) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "externalAccountRequired": False,
-        "caaIdentities": list(acme.home.config.validation.caa_identities),
+        "caaIdentities": list(acme.ca.config.validation.caa_identities),
     }
     if acme.settings.terms_of_service:
         meta["termsOfService"] = acme.settings.terms_of_service
@@ -84,7 +84,7 @@ def offered_profiles(acme: Acme) -> dict[str, str]:
     seen = _profiles_seen.get(acme)
     if seen is not None and now - seen[0] < PROFILES_TTL_SECONDS:
         return seen[1]
-    registry = acme.home.profiles
+    registry = acme.ca.profiles
     out: dict[str, str] = {}
     try:
         for profile in acme.settings.profiles:

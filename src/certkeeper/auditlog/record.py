@@ -128,7 +128,7 @@ def audited_issuance(method: F) -> F:
         except IssuanceRefused as exc:
             findings = getattr(exc, "findings", None) or ()
             record(
-                self.home,
+                self.audit,
                 "issuance.refused",
                 subject,
                 serial=getattr(exc, "serial", None) or (what if isinstance(what, str) else None),
@@ -141,7 +141,7 @@ def audited_issuance(method: F) -> F:
             )
             raise
         record(
-            self.home,
+            self.audit,
             "certificate.issued",
             subject,
             serial=issued.serial,

@@ -41,7 +41,7 @@ def issue(
     """Issue through the full order: serial, linted precertificate, final certificate.
 
     Writes the certificate followed by its issuing CA certificate as PEM."""
-    from certkeeper.ca.home import CaHome
+    from certkeeper.wiring import build
 
     if [csr, batch, resume].count(None) != 2:
         raise InputError("give exactly one of --csr FILE, --batch DIR or --resume SERIAL")
@@ -52,18 +52,16 @@ def issue(
         )
     if resume is None and profile is None:
         raise InputError("--profile is required with --csr and --batch")
-    ca_home = resolve_home(home)
-    ca = CaHome.open(ca_home)
+    ca = build(resolve_home(home))
     if batch is None:
         from certkeeper.issuance.csr import load_csr
         from certkeeper.issuance.output_files import check_file, write_pem
         from certkeeper.issuance.pem import chain_pem
         from certkeeper.issuance.service import IssueRequest
-        from certkeeper.wiring import issuance_service
 
         if out is not None:
             check_file(out)  # before anything is signed
-        service = issuance_service(ca)
+        service = ca.issuance()
         if resume is not None:
             issued = service.resume(resume)
         else:

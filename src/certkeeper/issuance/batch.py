@@ -24,12 +24,11 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from certkeeper.ca.home import CaHome
 from certkeeper.config import Config
 from certkeeper.errors import CertkeeperError, InputError
 from certkeeper.issuance.csr import ParsedCsr
@@ -37,9 +36,12 @@ from certkeeper.issuance.output_files import check_directory, check_file, write_
 from certkeeper.store.batches import BatchStore
 from certkeeper.store.inventory import Inventory
 
+if TYPE_CHECKING:
+    from certkeeper.wiring import Ca
+
 CSR_SUFFIXES = (".csr", ".pem", ".der", ".req")
 
-_worker: tuple[CaHome, object] | None = None
+_worker: Ca | None = None  # each worker process's own CA, assembled once
 
 
 @dataclass
@@ -63,10 +65,9 @@ class BatchReport:
 
 def _init_worker(config: Config) -> None:
     global _worker
-    from certkeeper.wiring import issuance_service
+    from certkeeper.wiring import build
 
-    home = CaHome(config)
-    _worker = (home, issuance_service(home))
+    _worker = build(config)
 
 
 def _issue_one(
@@ -91,25 +92,24 @@ def _issue_or_skip(
 ) -> tuple[str, str, bool]:
     from certkeeper.issuance.csr import load_csr
     from certkeeper.issuance.pem import chain_pem
-    from certkeeper.issuance.service import IssuanceService, IssueRequest
+    from certkeeper.issuance.service import IssueRequest
 
     assert _worker is not None
-    home, service = _worker
-    assert isinstance(service, IssuanceService)
+    ca = _worker
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     csr = load_csr(data, path.name)
     target = None if out is None else out / f"{path.stem}.pem"
     if target is not None:
         check_file(target)  # before anything is signed
-    runs = home.stores.batches
-    done = _already_issued(home, runs, run_id, digest, csr, profile)
+    runs = ca.stores.batches
+    done = _already_issued(runs, run_id, digest, csr, profile)
     if done is not None:
         if target is not None:
-            write_pem(target, _stored_chain(home.inventory, done), done)
+            write_pem(target, _stored_chain(ca.stores.inventory, done), done)
         return path.name, done, True
     runs.begin_item(run_id, digest, path.name, datetime.now(UTC))
-    issued = service.issue(IssueRequest(csr, profile, subscriber))
+    issued = ca.issuance().issue(IssueRequest(csr, profile, subscriber))
     runs.finish_item(run_id, digest, issued.serial)
     if target is not None:
         write_pem(target, chain_pem(issued), issued.serial)
@@ -117,7 +117,7 @@ def _issue_or_skip(
 
 
 def _already_issued(
-    home: CaHome, runs: BatchStore, run_id: int, digest: str, csr: ParsedCsr, profile: str
+    runs: BatchStore, run_id: int, digest: str, csr: ParsedCsr, profile: str
 ) -> str | None:
     """The serial this run issued for this CSR: recorded, or (for an item a crash left
     in doubt) found in the inventory by names, profile, time and public key."""
@@ -167,7 +167,7 @@ def csr_files(directory: Path) -> list[Path]:
 
 
 def issue_batch(
-    home: CaHome,
+    ca: Ca,
     directory: Path,
     profile: str,
     subscriber: str | None,
@@ -180,15 +180,15 @@ def issue_batch(
     if out is not None:
         check_directory(out)  # one clear line now, not a failure per item after signing
     # an unknown, disabled or out-of-step profile fails once, before any worker starts
-    home.profiles.for_issuance(profile)
-    run = home.stores.batches.open_run(
+    ca.profiles.for_issuance(profile)
+    run = ca.stores.batches.open_run(
         str(directory.resolve()), profile, subscriber, datetime.now(UTC)
     )
-    home.close()
+    ca.close()  # no pooled connection crosses the fork
     report = BatchReport(resumed_from=run.started_at if run.resumed else None)
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=(home.config,)
+        workers, mp_context=context, initializer=_init_worker, initargs=(ca.config,)
     ) as pool:
         futures = {pool.submit(_issue_one, f, profile, subscriber, out, run.id): f for f in files}
         for future in as_completed(futures):
@@ -202,8 +202,8 @@ def issue_batch(
                 report.failed.append((path.name, f"{type(exc).__name__}: {exc}"))
             if advance is not None:
                 advance(1)
-    home.stores.batches.finish_run(run.id, datetime.now(UTC))
-    home.close()
+    ca.stores.batches.finish_run(run.id, datetime.now(UTC))
+    ca.close()
     for items in (report.issued, report.failed, report.skipped):
         items.sort()
     return report

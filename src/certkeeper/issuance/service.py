@@ -29,14 +29,13 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from certkeeper import br
 from certkeeper.auditlog.record import audited_issuance
-from certkeeper.ca.home import CaHome
 from certkeeper.ct.compliance import CtCompliance, SctsUnavailable
 from certkeeper.ct.sct import decode_sct_list
 from certkeeper.ct.tls import TlsDecodeError
@@ -52,7 +51,6 @@ from certkeeper.lint.waivers import Waiver
 from certkeeper.metrics import counted_issuance
 from certkeeper.profiles.schema import Profile
 from certkeeper.signing.tbs import linting_copy, sign_tbs
-from certkeeper.status.ocsp import sign_status
 from certkeeper.store.inventory import SerialCollision
 from certkeeper.store.records import CertificateRecord, FindingRecord, PrecertificateRecord
 from certkeeper.store.scts import SctRecord, SctStore
@@ -60,6 +58,15 @@ from certkeeper.validation.ip_identifiers import is_ip
 from certkeeper.x509.signer import Signer, key_type_of
 from certkeeper.x509.tbs import same_certificate_content
 from certkeeper.x509.time import truncate
+
+if TYPE_CHECKING:
+    from certkeeper.auditlog.record import Home as AuditHome
+    from certkeeper.ca.profile_registry import ProfileRegistry
+    from certkeeper.config import Config
+    from certkeeper.issuer_keys import IssuerKeys
+    from certkeeper.store.blocked_keys import HierarchyStore
+    from certkeeper.store.ocsp_repo import OcspRecord
+    from certkeeper.store.stores import Stores
 
 
 @dataclass(frozen=True)
@@ -164,17 +171,19 @@ class KeyChecker(Protocol):
     def __call__(self, key: object) -> None: ...
 
 
-def check_hierarchy(home: CaHome, name_authorizer: NameAuthorizer) -> None:
+def check_hierarchy(
+    config: Config, hierarchy: HierarchyStore, name_authorizer: NameAuthorizer
+) -> None:
     """ConfigError unless the configuration, the hierarchy and the authorizer agree on
     public or non-public: the two never mix."""
-    public = home.config.public
-    recorded = home.stores.hierarchy.public()
+    public = config.public
+    recorded = hierarchy.public()
     created = True if recorded is None else recorded
     if created != public:
         made = "a public" if created else "a non-public"
         said = "public" if public else "non-public"
         raise ConfigError(
-            f"{home.config.config_path} says the home is {said}, but its hierarchy was created "
+            f"{config.config_path} says the home is {said}, but its hierarchy was created "
             f"as {made} one; a hierarchy cannot change sides (create a new home)"
         )
     if public and isinstance(name_authorizer, NonPublicHierarchy):
@@ -184,11 +193,30 @@ def check_hierarchy(home: CaHome, name_authorizer: NameAuthorizer) -> None:
         )
 
 
+class StatusSigner(Protocol):
+    """Signs a serial's OCSP response (`status.ocsp.OcspSigner`); nothing is stored."""
+
+    def sign_status(
+        self, issuer_id: int, serial: str, *, not_after: datetime, now: datetime
+    ) -> OcspRecord:
+        """Raises `status.ocsp.OcspSigningError` when the response's lints object."""
+        ...
+
+
 class IssuanceService:
+    """Built by `certkeeper.wiring` only: the hooks are required, and the parts are the
+    ones issuance touches (the inventory, OCSP, SCT and hierarchy stores, whose writes
+    share transactions; issuer keys; profiles)."""
+
     def __init__(
         self,
-        home: CaHome,
         *,
+        config: Config,
+        stores: Stores,
+        issuers: IssuerKeys,
+        profiles: ProfileRegistry,
+        status_signer: StatusSigner,
+        audit: AuditHome,
         name_authorizer: NameAuthorizer,
         key_checker: KeyChecker,
         sct_source: SctSource,
@@ -196,21 +224,24 @@ class IssuanceService:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_step: Step | None = None,
     ) -> None:
-        check_hierarchy(home, name_authorizer)
-        self.home = home
+        check_hierarchy(config, stores.hierarchy, name_authorizer)
+        self.config = config
+        self.inventory = stores.inventory
+        self.issuers = issuers
+        self.profiles = profiles
+        self.status_signer = status_signer
+        self.audit = audit  # where audited_issuance records what happened
         self.name_authorizer = name_authorizer
         self.key_checker = key_checker
-        self.gate = gate if gate is not None else LintGate(home.config.use_pkilint)
+        self.gate = gate if gate is not None else LintGate(config.use_pkilint)
         self.clock = clock
         self.sct_source = sct_source
         self.on_step = on_step  # fault-injection and timing hook: called before each step
-        self._ocsp_store = home.stores.ocsp
-        self._sct_store = home.stores.scts
+        self._ocsp_store = stores.ocsp
+        self._sct_store = stores.scts
         # the second CT lock: in a public home the final certificate's SCTs are checked
         # here too, whatever `sct_source` is (docs/ct.md)
-        self._ct = (
-            CtCompliance.for_home(home.config.ct, home.config.home) if home.config.public else None
-        )
+        self._ct = CtCompliance.for_home(config.ct, config.home) if config.public else None
 
     def _step(self, name: str) -> None:
         if self.on_step is not None:
@@ -219,8 +250,8 @@ class IssuanceService:
     @audited_issuance  # certificate.issued / issuance.refused in the audit log
     @counted_issuance  # metrics and a structured log line
     def issue(self, request: IssueRequest) -> Issued:
-        home, inventory, config = self.home, self.home.inventory, self.home.config
-        profile = home.profiles.for_issuance(request.profile_id)
+        inventory, config, issuers = self.inventory, self.config, self.issuers
+        profile = self.profiles.for_issuance(request.profile_id)
         csr = request.csr
         if csr.key_type not in profile.subscriber_key_types:
             raise IssuanceRefused(
@@ -232,9 +263,9 @@ class IssuanceService:
         self.key_checker(csr.public_key)
         self._step("authorize_names")
         self.name_authorizer(names)
-        issuer = home.active_issuer(profile.issuer_key_type)
-        issuer_cert = home.issuer_certificate(issuer)
-        signer = home.signer(issuer)
+        issuer = issuers.active_issuer(profile.issuer_key_type)
+        issuer_cert = issuers.issuer_certificate(issuer)
+        signer = issuers.signer(issuer)
         now = truncate(self.clock())
         not_before = now - timedelta(seconds=profile.backdate_seconds)
         not_after = br.not_after_for(not_before, profile.validity_days)
@@ -281,7 +312,10 @@ class IssuanceService:
             # is signed now and committed with the precertificate record, so no serial is
             # ever logged to CT without a status, and no status exists without a precertificate.
             self._step("sign_ocsp")
-            ocsp_record = sign_status(home, issuer, hexserial, not_after=not_after, now=now)
+            assert issuer.id is not None
+            ocsp_record = self.status_signer.sign_status(
+                issuer.id, hexserial, not_after=not_after, now=now
+            )
 
             self._step("sign_precertificate")
             pre_der = sign_tbs(linted_tbs, signer)
@@ -354,7 +388,7 @@ class IssuanceService:
         The final certificate is built from the stored precertificate itself (its DER
         fields and extensions, the SCT list in the poison's place) and goes through the
         same steps as in `issue`: SCTs, both linters, the RFC 6962 3.1 TBS check."""
-        home, inventory = self.home, self.home.inventory
+        inventory, issuers = self.inventory, self.issuers
         serial = serial.strip().lower().replace(":", "").lstrip("0") or "0"
         pending = self._sct_store.pending(serial)
         if pending.state != "precertificate":
@@ -365,9 +399,9 @@ class IssuanceService:
         pre_rec = inventory.precertificate(serial)
         pre = x509.load_der_x509_certificate(pre_rec.der)
         issuer = inventory.issuer(pending.issuer_id)
-        profile = home.profiles.get(pending.profile_id, pending.profile_version)
+        profile = self.profiles.get(pending.profile_id, pending.profile_version)
         expectations = tbsmod.profile_expectations(
-            profile, home.config.base_url, issuer.name, pending.crl_shard
+            profile, self.config.base_url, issuer.name, pending.crl_shard
         )
         now = truncate(self.clock())
         names = tuple(
@@ -402,9 +436,11 @@ class IssuanceService:
                 build_final=lambda scts: final_from_precertificate(pre, scts),
                 issuer_key_type=issuer.key_type,
                 issuer_der=issuer.cert_der,
-                signer=home.signer(issuer),
-                ctx=LintContext(issuer=home.issuer_certificate(issuer), expectations=expectations),
-                waivers=home.config.waivers_in_force(now),
+                signer=issuers.signer(issuer),
+                ctx=LintContext(
+                    issuer=issuers.issuer_certificate(issuer), expectations=expectations
+                ),
+                waivers=self.config.waivers_in_force(now),
                 profile_label=profile.label,
                 waived_before=(),
             )
@@ -412,7 +448,7 @@ class IssuanceService:
 
     def _finish(self, job: _FinalJob) -> Issued:
         """Steps 7 and 8: SCTs, the final certificate linted, signed and stored."""
-        inventory, serial = self.home.inventory, job.record.serial
+        inventory, serial = self.inventory, job.record.serial
         try:
             self._step("collect_scts")
             sct_list = self._collect_scts(job)
@@ -480,10 +516,10 @@ class IssuanceService:
         return sct_list
 
     def _assign(self, issuer_id: int, profile: Profile, now: datetime) -> tuple[int, int]:
-        inventory = self.home.inventory
+        inventory = self.inventory
         for _ in range(3):  # a collision of 126 random bits means a broken RNG; retry anyway
             serial = new_serial()
-            shard = shard_for(serial, self.home.config.crl_shards)
+            shard = shard_for(serial, self.config.crl_shards)
             try:
                 inventory.assign_serial(
                     serial_hex(serial), issuer_id, profile.id, profile.version, shard, now

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from certkeeper import br
 from certkeeper.auditlog.record import ACME_SERVER, current_actor
 from certkeeper.auditlog.record import record as audit
-from certkeeper.ca.home import CaHome
 from certkeeper.issuance.service import NameNotAuthorized
 from certkeeper.metrics import VALIDATIONS
 from certkeeper.settings.validation import ValidationSettings
@@ -40,6 +39,8 @@ from certkeeper.validation.preflight import check_identifier
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
+    from certkeeper.auditlog.record import Home as AuditHome
+    from certkeeper.store.validations import DomainValidationStore
     from certkeeper.validation.mpic import RemotePerspectives
 
 log = logging.getLogger(__name__)
@@ -105,15 +106,17 @@ def _remote_client(settings: ValidationSettings) -> RemotePerspectives | _NoPers
 class ValidationAuthority:
     def __init__(
         self,
-        home: CaHome,
+        settings: ValidationSettings,
+        store: DomainValidationStore,
+        audit: AuditHome,
         *,
         clock: Callable[[], datetime] = utc_now,
         perspectives: RemotePerspectives | None = None,
     ) -> None:
-        self.home = home
-        self.settings: ValidationSettings = home.config.validation
+        self.settings = settings
+        self.audit_to = audit  # where validation.succeeded / .failed are recorded
         self.clock = clock
-        self.store = home.stores.validations
+        self.store = store
         self._perspectives: RemotePerspectives | _NoPerspectives | None = perspectives
 
     @property
@@ -171,7 +174,7 @@ class ValidationAuthority:
         account (a URL) validates through the server; an operator's check is theirs."""
         acme = attempt.account_uri.startswith(("https://", "http://"))
         audit(
-            self.home,
+            self.audit_to,
             "validation.succeeded" if outcome.valid else "validation.failed",
             ("*." if attempt.wildcard else "") + attempt.identifier.lower(),
             actor=ACME_SERVER if acme else current_actor(),
