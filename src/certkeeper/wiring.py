@@ -121,15 +121,6 @@ def validation_authority(
     )
 
 
-def operator_validation(
-    home: CaHome, clock: Callable[[], datetime] = utc_now
-) -> OperatorValidation:
-    """`certkeeper validate`: records under OPERATOR_ACCOUNT, which `issue` relies on."""
-
-    va = validation_authority(home, clock)
-    return OperatorValidation(va, home.stores.operator_challenges)
-
-
 _OCSP_SIGNERS: weakref.WeakKeyDictionary[CaHome, OcspSigner] = weakref.WeakKeyDictionary()
 
 
@@ -266,6 +257,10 @@ class Ca:
     @cached_property
     def sct_source(self) -> SctSource:
         return sct_source(self._home)
+
+    def check_ct(self) -> None:
+        """Raise now if the home's CT log list is missing (public home) or unusable."""
+        self.sct_source  # noqa: B018 (reading it builds the source, which checks the list)
 
     @cached_property
     def validation(self) -> ValidationAuthority:

@@ -14,6 +14,7 @@ from certkeeper.errors import EXIT_REFUSED, CertkeeperError
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
+    from certkeeper.auditlog.record import Home as AuditHome
     from certkeeper.ca.home import CaHome
     from certkeeper.config import Config
     from certkeeper.store.audit_log import AuditLogStore
@@ -137,7 +138,7 @@ BLOCKED_LISTED = 100
 
 
 def keys_blocked(
-    ca: CaHome, source: str, reason: str, hashes: list[str]
+    ca: AuditHome, source: str, reason: str, hashes: list[str]
 ) -> Callable[[Connection, int], None]:
     """`keys block`: the hook that records the list in the transaction that blocks it."""
     import hashlib

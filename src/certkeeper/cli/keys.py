@@ -38,11 +38,10 @@ def block(
     from datetime import UTC, datetime
 
     from certkeeper.ca.audit_events import keys_blocked
-    from certkeeper.ca.home import CaHome
     from certkeeper.errors import InputError
     from certkeeper.issuance.keycheck import block_listed
     from certkeeper.keys.spki import parse_block_list
-    from certkeeper.wiring import blocked_keys
+    from certkeeper.wiring import build
 
     try:
         data = file.read_bytes()
@@ -50,11 +49,11 @@ def block(
         raise InputError(f"{file}: cannot read: {exc.strerror or exc}") from None
     entries = parse_block_list(data, str(file))
     resolve_actor(actor)
-    ca = CaHome.open(resolve_home(home))
+    ca = build(resolve_home(home))
     now = datetime.now(UTC)
     why = f"{file.name}: {reason}" if reason else file.name
     audit = keys_blocked(ca, file.name, reason, [e.spki_sha256 for e in entries])
-    added = block_listed(blocked_keys(ca), entries, why, now, audit)
+    added = block_listed(ca.stores.blocked_keys, entries, why, now, audit)
     err_console.print(
         f"blocked {added} new key(s); {len(entries) - added} of {len(entries)} were already "
         "blocked or listed twice",

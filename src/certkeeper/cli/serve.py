@@ -116,9 +116,10 @@ def run(
     opened = CaHome.open(resolved)  # a clear one-line error now, not in every worker
     public = opened.config.public
     if mode in ("acme", "all"):
-        from certkeeper.wiring import sct_source
+        from certkeeper.wiring import build
 
-        sct_source(opened)  # the log list now (or why a public home has none), not at finalize
+        # the log list now (or why a public home has none), not at the first finalize
+        build(opened).check_ct()
     ensure_port_free(host, port)  # never share a busy port (granian uses SO_REUSEPORT)
     dnssec = ""
     if mode in ("acme", "all"):

@@ -38,15 +38,14 @@ def validate(
     """Without --check: print the random value to publish (the same one until it is used
     or 30 days old). With --check: look for it from the primary and the remote
     perspectives and store the validation record with its evidence."""
-    from certkeeper.ca.home import CaHome
     from certkeeper.errors import InputError
-    from certkeeper.wiring import operator_validation
+    from certkeeper.wiring import build
 
     if output not in ("text", "json"):
         raise InputError(f"--format {output!r}: use text or json")
     resolve_actor(actor)  # the audit log records who checked
-    ca = CaHome.open(resolve_home(home))
-    operator = operator_validation(ca)
+    ca = build(resolve_home(home))
+    operator = ca.operator_validation
     if not check:
         todo = operator.request(name, method)
         if output == "json":
