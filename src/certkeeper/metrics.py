@@ -6,8 +6,9 @@ Counters and histograms are per process; servers run several worker processes, s
 worker starts and `/metrics` merges every worker's values. The figures an operator
 alerts on (OCSP and CRL freshness against their BR limits, shard bytes against the
 budget, unpublished revocations, each open incident's time to deadline) are read from
-the inventory at scrape time, so every worker answers the same. docs/metrics.md lists
-every name.
+the inventory at scrape time, so every worker answers the same: the status server's
+collector (status/inventory_metrics.py) reads them and the functions here shape them.
+docs/metrics.md lists every name defined here.
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, TypeVar, cast
 
 from prometheus_client import (
     CollectorRegistry,
@@ -39,9 +39,6 @@ from sqlalchemy import Engine
 from certkeeper import br
 from certkeeper.logs import REQUEST_ID, new_request_id
 from certkeeper.metrics_env import MULTIPROC_ENV, TEXTFILE_ENV
-
-if TYPE_CHECKING:
-    from certkeeper.status.ceremony_due import CeremonyDue
 
 log = logging.getLogger("certkeeper.metrics")
 access = logging.getLogger("certkeeper.http")
@@ -148,58 +145,43 @@ def _route(path: str, service: str) -> str:
     return "acme" if service == "acme" else "other"
 
 
-class InventoryCollector(Collector):
-    """Gauges computed from the inventory (and, with `crl_dir`, the offline root's CA
-    CRL installed there) at each scrape."""
-
-    def __init__(
-        self,
-        engine: Engine,
-        crl_budget_bytes: int,
-        clock: Callable[[], datetime],
-        crl_dir: Path | None = None,
-    ):
-        self.engine = engine
-        self.budget = crl_budget_bytes
-        self.clock = clock
-        self.crl_dir = crl_dir
-
-    def collect(self) -> Iterator[Metric]:
-        from certkeeper.status.ceremony_due import ceremonies_due
-        from certkeeper.store.database import UNAVAILABLE_ERRORS
-        from certkeeper.store.health import health_figures
-        from certkeeper.store.inventory import Inventory
-
-        now = self.clock()
-        up = GaugeMetricFamily("certkeeper_database_up", "1 when the inventory answered.")
-        try:
-            figures = health_figures(self.engine, now)
-            dues: list[CeremonyDue] = (
-                []
-                if self.crl_dir is None
-                else ceremonies_due(Inventory(self.engine), self.crl_dir, now)
-            )
-        except UNAVAILABLE_ERRORS:
-            up.add_metric([], 0)
-            yield up
-            return
-        up.add_metric([], 1)
-        yield up
-        yield from _status_gauges(figures, now, self.budget)
-        yield from _ceremony_gauges(dues, now)
-        pool = getattr(self.engine.pool, "checkedout", None)
-        if callable(pool):
-            used = GaugeMetricFamily(
-                "certkeeper_database_connections_in_use", "Pooled connections checked out."
-            )
-            used.add_metric([], float(pool()))
-            yield used
+# -- the inventory's gauges, from figures the status server's collector reads ----------
 
 
-def _ceremony_gauges(dues: Iterable[CeremonyDue], now: datetime) -> Iterable[Metric]:
+def database_up(up: bool) -> Metric:
+    gauge = GaugeMetricFamily("certkeeper_database_up", "1 when the inventory answered.")
+    gauge.add_metric([], 1 if up else 0)
+    return gauge
+
+
+def pool_gauges(engine: Engine) -> Iterator[Metric]:
+    """Pooled connections in use, where the engine's pool counts them."""
+    pool = getattr(engine.pool, "checkedout", None)
+    if callable(pool):
+        used = GaugeMetricFamily(
+            "certkeeper_database_connections_in_use", "Pooled connections checked out."
+        )
+        used.add_metric([], float(pool()))
+        yield used
+
+
+class CeremonyFigures(Protocol):
+    """When one offline root's CA CRL needs its next ceremony (status.ceremony_due)."""
+
+    @property
+    def root(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def next_update(self) -> datetime | None: ...
+    @property
+    def due(self) -> datetime | None: ...
+
+
+def ceremony_gauges(
+    dues: Iterable[CeremonyFigures], now: datetime, margin: timedelta
+) -> Iterable[Metric]:
     """When each offline root's CA CRL needs its next ceremony (docs/key-ceremony.md)."""
-    from certkeeper.status.ceremony_due import CEREMONY_MARGIN
-
     to_ceremony = GaugeMetricFamily(
         "certkeeper_ca_crl_seconds_to_ceremony",
         "Seconds until the next CA-CRL key ceremony is due: the root CRL's nextUpdate "
@@ -221,15 +203,15 @@ def _ceremony_gauges(dues: Iterable[CeremonyDue], now: datetime) -> Iterable[Met
             to_ceremony.add_metric([due.root], (due.due - now).total_seconds())
             to_next.add_metric([due.root], (due.next_update - now).total_seconds())
         warning.add_metric([due.root], 0 if due.state == "ok" else 1)
-    margin = GaugeMetricFamily(
+    margin_gauge = GaugeMetricFamily(
         "certkeeper_ca_crl_ceremony_margin_seconds",
         "How long before the root CRL's nextUpdate the ceremony is due.",
     )
-    margin.add_metric([], CEREMONY_MARGIN.total_seconds())
-    yield from (to_ceremony, to_next, warning, margin)
+    margin_gauge.add_metric([], margin.total_seconds())
+    yield from (to_ceremony, to_next, warning, margin_gauge)
 
 
-def _status_gauges(figures: Any, now: datetime, budget: int) -> Iterable[Metric]:
+def status_gauges(figures: Any, now: datetime, budget: int) -> Iterable[Metric]:
     oldest = GaugeMetricFamily(
         "certkeeper_ocsp_oldest_response_age_seconds",
         "Age of the oldest OCSP response for an unexpired certificate.",

@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 from ca.test_ceremony import ceremony_root
 from certkeeper.ca.home import CaHome
 from certkeeper.cli.main import app
-from certkeeper.metrics import InventoryCollector
 from certkeeper.status.ceremony_due import CEREMONY_MARGIN, ceremony_due
+from certkeeper.status.inventory_metrics import InventoryCollector
 from factories import PASSPHRASE
 
 runner = CliRunner()

@@ -253,12 +253,12 @@ def _with_operations(
     """/metrics, /healthz and /readyz beside the service, and every request counted."""
     from certkeeper.logs import configure as configure_logging
     from certkeeper.metrics import (
-        InventoryCollector,
         OperationsApp,
         adopt_multiprocess_mode,
         status_ready_checks,
         utc_now,
     )
+    from certkeeper.status.inventory_metrics import InventoryCollector
 
     adopt_multiprocess_mode()
     configure_logging()
