@@ -40,9 +40,9 @@ from sqlalchemy import insert
 
 from certkeeper.ca.home import CaHome, InitOptions, create_home
 from certkeeper.issuance.serials import new_serial, serial_hex, shard_for
-from certkeeper.status.crl import publish
 from certkeeper.store.database import write_transaction
 from certkeeper.store.tables import ocsp_responses, revocations, serials
+from certkeeper.wiring import build as build_ca
 from certkeeper.x509.ocsp import UNAUTHORIZED, ResponseTemplate, Revocation
 from certkeeper.x509.signer import Signer
 
@@ -169,7 +169,7 @@ def build(home_dir: Path, count: int, workers: int) -> float:
             done += len(signed)
             print(f"\r  building: {done:,}/{count:,} serials", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
-    publish(ca, ca.config.crl_dir, now)
+    build_ca(ca).crl.publish(ca.config.crl_dir, now)
     ca.close()
     (home_dir / "benchmark.json").write_text(
         json.dumps({"serials": count, "built_at": now.isoformat()})

@@ -82,9 +82,9 @@ def _init(home: str) -> None:
     issuer = ca.inventory.issuer_by_name("tls-ecdsa-1")
     _state["signer"] = ca.signer(issuer)
     _state["issuer_id"] = issuer.id
-    from certkeeper.status.ocsp import OcspSigner
+    from certkeeper.wiring import build
 
-    _state["ocsp"] = OcspSigner(ca)
+    _state["ocsp"] = build(ca).ocsp_signer
 
 
 def _make(

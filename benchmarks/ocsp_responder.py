@@ -45,7 +45,7 @@ from cryptography.hazmat.primitives import serialization
 
 from certkeeper.ca.home import CaHome, InitOptions, create_home
 from certkeeper.issuance.serials import new_serial, serial_hex, shard_for
-from certkeeper.status.ocsp import OcspSigner
+from certkeeper.wiring import build as build_ca
 from certkeeper.x509 import ocsp as enc
 
 PASSPHRASE = "benchmark"
@@ -83,7 +83,7 @@ def build_home(root: Path, count: int, real: int) -> tuple[CaHome, list[int]]:
                 IssueRequest(load_csr(csr_pem([f"r{i}.bench.example.com"])), "tls-dv-ecdsa")
             )
             serials.append(int(issued.serial, 16))
-    signer = OcspSigner(ca, pkilint=False)
+    signer = build_ca(ca).ocsp_signer
     store = ca.stores.ocsp
     now = datetime.now(UTC)
     not_after = now + timedelta(days=90)

@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from certkeeper.store.records import IssuerRecord
     from certkeeper.x509.signer import Signer
 
+# issuers.key_ref of a root whose key is in its own offline home, not in this one: no
+# online process can sign with it.
+OFFLINE_KEY = "offline"
+
 
 class IssuerKeys(Protocol):
     def signer(self, issuer: IssuerRecord) -> Signer:

@@ -23,13 +23,13 @@ import uvicorn
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from certkeeper import wiring
 from certkeeper.ca.home import CaHome
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.serials import new_serial, serial_hex, shard_for
 from certkeeper.issuance.service import IssueRequest
 from certkeeper.revocation.reasons import CrlReason
 from certkeeper.revocation.service import revoke
-from certkeeper.status.crl import publish
 from certkeeper.status.http import StatusApp
 from certkeeper.wiring import issuance_service
 from certkeeper.x509 import der
@@ -85,7 +85,7 @@ def build_world(root: Path, count: int = 6) -> World:
                 pem = x509.load_der_x509_certificate(pre).public_bytes(serialization.Encoding.PEM)
                 (precerts_dir / f"{i}.pem").write_bytes(pem)
         now = datetime.now(UTC).replace(microsecond=0)
-        publish(ca, root / "crl-before", now)
+        wiring.build(ca).crl.publish(root / "crl-before", now)
         revoke(ca, issued[0], CrlReason.keyCompromise, now=now, revoked_at=now - timedelta(hours=1))
         revoke(ca, issued[1], CrlReason.unspecified, now=now)
         issuer = ca.inventory.issuer_by_name(ISSUER)
@@ -98,7 +98,7 @@ def build_world(root: Path, count: int = 6) -> World:
             shard_for(serial, ca.config.crl_shards),
             now,
         )
-        publish(ca, ca.config.crl_dir, now)
+        wiring.build(ca).crl.publish(ca.config.crl_dir, now)
         issuer_file = root / "issuer.der"
         issuer_file.write_bytes(issuer.cert_der)
         return World(

@@ -19,12 +19,12 @@ import pytest
 from sqlalchemy import delete
 from typer.testing import CliRunner
 
+from certkeeper import wiring
 from certkeeper.ca.home import CaHome
 from certkeeper.cli.main import app
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import Issued, IssueRequest
 from certkeeper.status import crl_files
-from certkeeper.status.crl import publish
 from certkeeper.store.revocations import RevocationStore
 from certkeeper.store.tables import revocations
 from certkeeper.wiring import issuance_service
@@ -77,7 +77,7 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str
     revs = RevocationStore(ca.inventory.engine)
     for issued in certs[:3]:
         revs.record(issued.serial, now, crlenc.SUPERSEDED, "test", None, now)
-    publish(ca, home / "crl", now)
+    wiring.build(ca).crl.publish(home / "crl", now)
     yield {"home": home, "ca": ca, "certs": certs, "now": now, "port": port}
     server.shutdown()
     server.server_close()
@@ -112,7 +112,7 @@ def test_watch_over_http_is_clean_then_catches_an_entry_removed_early(
 
     victim = served["certs"][1]  # type: ignore[index]
     _drop_revocation(ca, victim.serial)
-    publish(ca, home / "crl", now + timedelta(hours=1))
+    wiring.build(ca).crl.publish(home / "crl", now + timedelta(hours=1))
     code, caught = _watch(array_url, "--state", str(state), "--home", str(home))
     assert code == 4
     findings = caught["findings"]
@@ -132,7 +132,7 @@ def test_watch_over_http_is_clean_then_catches_an_entry_removed_early(
     RevocationStore(ca.inventory.engine).record(
         victim.serial, now, crlenc.SUPERSEDED, "restored", None, now
     )
-    publish(ca, home / "crl", later)
+    wiring.build(ca).crl.publish(home / "crl", later)
     code, after = _watch(array_url, "--state", str(state), "--home", str(home))
     assert (code, after["findings"]) == (0, [])
 
@@ -177,7 +177,7 @@ def test_crl_diff_files_pem_and_der_with_and_without_expiry_source(
         check=True,
     )
     _drop_revocation(ca, victim.serial)
-    publish(ca, home / "crl", now + timedelta(hours=1))
+    wiring.build(ca).crl.publish(home / "crl", now + timedelta(hours=1))
     runner = CliRunner()
     args = ["audit", "crl-diff", str(old), str(path), "--format", "json"]
     blind = runner.invoke(app, args)

@@ -16,9 +16,10 @@ import pytest
 from cryptography import x509
 from typer.testing import CliRunner
 
-from certkeeper.ca.home import OFFLINE_KEY, CaHome
+from certkeeper.ca.home import CaHome
 from certkeeper.ca.root_home import RootHome, ca_crl_next_update
 from certkeeper.cli.main import app
+from certkeeper.issuer_keys import OFFLINE_KEY
 from factories import PASSPHRASE, csr_pem
 
 runner = CliRunner()

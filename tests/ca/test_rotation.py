@@ -14,6 +14,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509 import ocsp
 
+from certkeeper import wiring
 from certkeeper.ca import rotation
 from certkeeper.ca.home import CaHome
 from certkeeper.errors import InputError
@@ -23,7 +24,6 @@ from certkeeper.lint.engine import CertType, Severity
 from certkeeper.lint.pkilint_adapter import PkilintLinter
 from certkeeper.revocation.reasons import CrlReason
 from certkeeper.revocation.service import revoke
-from certkeeper.status.crl import publish
 from certkeeper.store.ocsp_repo import OcspStore
 from certkeeper.wiring import issuance_service
 from factories import PASSPHRASE, csr_pem, make_home
@@ -104,7 +104,7 @@ def test_activation_moves_issuance_and_retired_ca_keeps_status(ca: CaHome, tmp_p
     )
 
     # CRLs are published for both: the retired CA's shards carry its revocation
-    report = publish(ca, tmp_path / "crl", datetime.now(UTC))
+    report = wiring.build(ca).crl.publish(tmp_path / "crl", datetime.now(UTC))
     published = {(r.issuer, r.shard) for r in report.published}
     assert {("tls-ecdsa-1", 0), ("tls-ecdsa-1", 1), ("tls-ecdsa-2", 0)} <= published
     old_shard = next(r for r in report.published if r.issuer == "tls-ecdsa-1" and r.entries == 1)

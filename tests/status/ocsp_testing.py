@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from certkeeper import wiring
 from certkeeper.ca.home import CaHome
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import Issued, IssueRequest
-from certkeeper.status.ocsp import sign_status
 from certkeeper.store.ocsp_repo import OcspStore
 from certkeeper.wiring import issuance_service
 from factories import PASSPHRASE, csr_pem, make_home
@@ -31,8 +31,8 @@ def issue_with_status(
     issued = issuance_service(ca).issue(IssueRequest(load_csr(csr_pem(names, kind)), profile))
     record = ca.inventory.certificate(serial=issued.serial)
     issuer = ca.inventory.issuer(record.issuer_id)
-    status = sign_status(
-        ca, issuer, issued.serial, not_after=record.not_after, now=datetime.now(UTC)
+    status = wiring.build(ca).ocsp.sign_status(
+        issuer, issued.serial, not_after=record.not_after, now=datetime.now(UTC)
     )
     OcspStore(ca.inventory.engine).put(status)
     return IssuedWithStatus(issued, issuer.name)

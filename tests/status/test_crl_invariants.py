@@ -23,9 +23,10 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import delete, insert
 
+from certkeeper import wiring
 from certkeeper.ca.home import CaHome
 from certkeeper.status import crl_files
-from certkeeper.status.crl import LOOKBACK, publish
+from certkeeper.status.crl import LOOKBACK
 from certkeeper.store.crl_repo import CrlStore
 from certkeeper.store.revocations import RevocationStore
 from certkeeper.store.tables import crl_shards, precertificates, revocations, serials
@@ -161,7 +162,7 @@ class CrlMachine(RuleBasedStateMachine):
 
     @rule()
     def publish_all(self) -> None:
-        report = publish(self.ca, self.out, self.now)
+        report = wiring.build(self.ca).crl.publish(self.out, self.now)
         assert not report.refused and not report.skipped
         for r in report.published:
             if r.kind != "shard":

@@ -17,6 +17,7 @@ import pytest
 from cryptography import x509
 from typer.testing import CliRunner
 
+from certkeeper import wiring
 from certkeeper.ca.home import CaHome
 from certkeeper.cli.main import app
 from certkeeper.issuance.csr import load_csr
@@ -26,7 +27,7 @@ from certkeeper.revocation.reasons import CrlReason
 from certkeeper.revocation.service import revoke
 from certkeeper.status import crl as crl_module
 from certkeeper.status import crl_files, lease_owner
-from certkeeper.status.crl import CrlPublishRefused, crl_status, publish
+from certkeeper.status.crl import CrlPublishRefused
 from certkeeper.store.crl_repo import CrlStore
 from certkeeper.wiring import issuance_service
 from factories import PASSPHRASE, csr_pem, make_home
@@ -86,10 +87,10 @@ def test_a_revocation_is_pending_until_a_crl_with_it_is_written(ca: CaHome) -> N
     revoke(ca, serial, CrlReason.superseded, now=now)
     key = shard_key(ca, serial)
     assert pending(ca) == {key: 1}
-    status = {(r.issuer, r.shard): r.pending for r in crl_status(ca, now)}
+    status = {(r.issuer, r.shard): r.pending for r in wiring.build(ca).crl.status(now)}
     assert status[("tls-ecdsa-1", key[1])] == 1 and sum(status.values()) == 1
     # keyCompromise replacing superseded is a change of the entry: pending again
-    publish(ca, ca.config.crl_dir, now)
+    wiring.build(ca).crl.publish(ca.config.crl_dir, now)
     assert pending(ca) == {}
     revoke(ca, serial, CrlReason.keyCompromise, now=now + timedelta(seconds=1))
     assert pending(ca) == {key: 1}
@@ -139,7 +140,7 @@ def test_no_space_for_a_crl_is_one_line_and_leaves_the_shard_pending(
 ) -> None:
     serials = issue(ca, 2)
     now = datetime.now(UTC).replace(microsecond=0)
-    publish(ca, ca.config.crl_dir, now)
+    wiring.build(ca).crl.publish(ca.config.crl_dir, now)
     for s in serials:
         revoke(ca, s, CrlReason.superseded, now=now)
     before = pending(ca)
@@ -192,7 +193,7 @@ def test_a_dead_publishers_lease_is_reclaimed_at_once(ca: CaHome) -> None:
     )
     assert store.acquire(issuer_id, shard, dead, now + timedelta(minutes=10), now)
     started = time.monotonic()
-    report = publish(ca, ca.config.crl_dir, now)
+    report = wiring.build(ca).crl.publish(ca.config.crl_dir, now)
     assert time.monotonic() - started < 10  # no waiting for the lease to run out
     assert not report.skipped and on_published_crl(ca, serial)
 
@@ -213,7 +214,7 @@ def test_a_live_foreign_lease_on_a_pending_shard_fails_the_run(
     idle = next(s for s in range(SHARDS) if s != shard)
     assert store.acquire(issuer_id, idle, "other-host:1", now + timedelta(hours=1), now)
     with pytest.raises(CrlPublishRefused) as info:
-        publish(ca, ca.config.crl_dir, now)
+        wiring.build(ca).crl.publish(ca.config.crl_dir, now)
     assert f"tls-ecdsa-1 shard {shard}: lease held by other-host:1" in str(info.value)
     assert "1 revocation(s) still on no CRL" in str(info.value)
     assert [r.shard for r in info.value.report.failed] == [shard]
@@ -222,7 +223,7 @@ def test_a_live_foreign_lease_on_a_pending_shard_fails_the_run(
         revoke(ca, serials[1], CrlReason.superseded, now=now, publish=publisher_for(ca))
     # once the holder's lease runs out the next publisher finishes the shard
     later = now + timedelta(hours=1, seconds=1)
-    report = publish(ca, ca.config.crl_dir, later)
+    report = wiring.build(ca).crl.publish(ca.config.crl_dir, later)
     assert not report.failed and pending(ca) == {}
     assert on_published_crl(ca, serials[0]) and on_published_crl(ca, serials[1])
 
@@ -248,8 +249,10 @@ def test_a_slow_publisher_keeps_its_lease_by_renewing_it(
 
     monkeypatch.setattr(crl_module.ShardPublisher, "build", slow_build)
     task = crl_module.CrlTask(issuer_id, "tls-ecdsa-1", "shard", shard)
-    result = crl_module.ShardPublisher(ca).publish_one(
-        task, now, ca.config.crl_dir, owner=lease_owner.default_owner()
+    result = (
+        wiring.build(ca)
+        .crl.shard_publisher()
+        .publish_one(task, now, ca.config.crl_dir, owner=lease_owner.default_owner())
     )
     assert seen == [False] and result.status == "published"
     assert on_published_crl(ca, serial) and pending(ca) == {}
@@ -266,7 +269,7 @@ def test_upgrading_to_0008_counts_revocations_newer_than_their_shards_crl(ca: Ca
     now = datetime.now(UTC).replace(microsecond=0)
     for s in serials[:2]:
         revoke(ca, s, CrlReason.superseded, now=now)
-    publish(ca, ca.config.crl_dir, now + timedelta(seconds=10))
+    wiring.build(ca).crl.publish(ca.config.crl_dir, now + timedelta(seconds=10))
     revoke(ca, serials[2], CrlReason.superseded, now=now + timedelta(seconds=20))
     with ca.inventory.engine.begin() as conn:
         command.downgrade(database._alembic_config(conn), "0007")
@@ -285,7 +288,7 @@ def test_a_copy_written_elsewhere_does_not_count_as_published(ca: CaHome, tmp_pa
     assert result.exit_code == 0, result.output
     assert on_published_crl(ca, serial, tmp_path / "copy")
     assert pending(ca) == {shard_key(ca, serial): 1}  # nothing serves the copy
-    publish(ca, ca.config.crl_dir, now)
+    wiring.build(ca).crl.publish(ca.config.crl_dir, now)
     assert pending(ca) == {}
 
 
@@ -299,7 +302,7 @@ def test_a_publishing_worker_that_dies_is_one_error_line(ca: CaHome, tmp_path: P
     elsewhere = CaHome(dataclasses.replace(ca.config, home=tmp_path / "gone"))
     try:
         with pytest.raises(PublishWorkerDied, match="worker process died") as info:
-            publish(elsewhere, ca.config.crl_dir, datetime.now(UTC), workers=2)
+            wiring.build(elsewhere).crl.publish(ca.config.crl_dir, datetime.now(UTC), workers=2)
     finally:
         elsewhere.close()
     assert info.value.exit_code == 3

@@ -11,6 +11,7 @@ from cryptography.x509 import ocsp
 from ocsp_testing import issue_with_status, shared_ocsp_home
 from sqlalchemy import delete, insert, update
 
+from certkeeper import wiring
 from certkeeper.ca.home import CaHome
 from certkeeper.lint.engine import Severity
 from certkeeper.lint.pkilint_adapter import PkilintLinter
@@ -45,7 +46,7 @@ def revoke(ca: CaHome, serial: str, reason: int | None, at: datetime) -> None:
                 recorded_at=at,
             )
         )
-        status.resign_on_revocation(ca, serial, conn)
+        wiring.build(ca).ocsp.resign_on_revocation(serial, conn)
 
 
 def no_errors(findings: list) -> list:  # type: ignore[type-arg]
@@ -79,8 +80,8 @@ def test_good_then_revoked_responses_pass_both_linters(ca: CaHome, profile: str,
                 conn.execute(
                     update(revocations).where(revocations.c.serial == serial).values(reason=1)
                 )
-                status.resign_on_revocation(
-                    ca, serial, conn, now=datetime.now(UTC) + timedelta(seconds=1)
+                wiring.build(ca).ocsp.resign_on_revocation(
+                    serial, conn, now=datetime.now(UTC) + timedelta(seconds=1)
                 )
         rec = store.get(serial)
         assert rec is not None and rec.status == "revoked"
@@ -100,8 +101,8 @@ def test_good_never_overwrites_revoked_and_older_never_overwrites_newer(ca: CaHo
     assert original is not None
     issuer = ca.inventory.issuer(original.issuer_id)
     now = datetime.now(UTC)
-    stale_good = status.sign_status(
-        ca, issuer, serial, not_after=original.not_after, now=now + timedelta(seconds=5)
+    stale_good = wiring.build(ca).ocsp.sign_status(
+        issuer, serial, not_after=original.not_after, now=now + timedelta(seconds=5)
     )
     older = dataclasses.replace(
         original, der=b"older", produced_at=original.produced_at - timedelta(hours=1)
@@ -177,7 +178,9 @@ def test_refresh_resigns_due_heals_missed_revocations_and_skips_expired(ca: CaHo
         )
     before = {s: store.get(s) for s in (due_one, fresh, missed, expired)}
     seen: list[int] = []
-    report = status.refresh(ca, now + timedelta(seconds=2), batch_size=1, on_progress=seen.append)
+    report = wiring.build(ca).ocsp.refresh(
+        now + timedelta(seconds=2), batch_size=1, on_progress=seen.append
+    )
     assert report.failed == []
     after = {s: store.get(s) for s in before}
     assert after[fresh] == before[fresh]
@@ -185,7 +188,7 @@ def test_refresh_resigns_due_heals_missed_revocations_and_skips_expired(ca: CaHo
     assert after[due_one] != before[due_one] and after[due_one].status == "good"  # type: ignore[union-attr]
     assert after[missed].status == "revoked"  # type: ignore[union-attr]
     assert report.signed >= 2 and report.signed_revoked >= 1 and sum(seen) == report.due
-    assert status.refresh(ca, now + timedelta(seconds=3)).signed == 0  # nothing left due
+    assert wiring.build(ca).ocsp.refresh(now + timedelta(seconds=3)).signed == 0  # nothing left due
     counts = store.counts(now)
     assert counts["missing"] == 0 and counts["revoked"] >= 1
 

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from ocsp_testing import issue_with_status, shared_ocsp_home
 from sqlalchemy import delete, insert
 
+from certkeeper import wiring
 from certkeeper.ca.home import CaHome
 from certkeeper.lint.engine import Severity
 from certkeeper.lint.pkilint_adapter import PkilintLinter
@@ -78,7 +79,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                     recorded_at=now,
                 )
             )
-            status.resign_on_revocation(ca, cert.serial, conn)
+            wiring.build(ca).ocsp.resign_on_revocation(cert.serial, conn)
         issuer_der = {
             rec.name: rec.cert_der for rec in ca.inventory.issuers() if rec.role != "responder"
         }

@@ -29,6 +29,7 @@ from certkeeper.ca import certs as cacerts
 from certkeeper.ca.profile_registry import ProfileRegistry
 from certkeeper.config import CONFIG_NAME, PASSPHRASE_ENV, Config, load_config, render_config
 from certkeeper.errors import ConfigError, IssuanceRefused
+from certkeeper.issuer_keys import OFFLINE_KEY
 from certkeeper.signing.files import load_signer, write_key
 from certkeeper.store.database import connect, masked_url, migrate, schema_is_current
 from certkeeper.store.inventory import Inventory
@@ -38,9 +39,6 @@ from certkeeper.x509.time import truncate
 
 if TYPE_CHECKING:
     from certkeeper.store.stores import Stores
-
-# issuers.key_ref of a root whose key is in its own offline home, not in this one
-OFFLINE_KEY = "offline"
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from certkeeper.ca import audit_events
-from certkeeper.ca.home import OFFLINE_KEY, CaHome, record_issuer
+from certkeeper.ca.home import CaHome, record_issuer
 from certkeeper.errors import ConfigError, InputError, NotFound
+from certkeeper.issuer_keys import OFFLINE_KEY
 from certkeeper.status import crl_files
 from certkeeper.store.records import IssuerRecord
 from certkeeper.x509 import der

@@ -207,7 +207,7 @@ def _write_new(path: Path, data: bytes) -> None:
 
 
 def _key_place(key_ref: str) -> str:
-    from certkeeper.ca.home import OFFLINE_KEY
+    from certkeeper.issuer_keys import OFFLINE_KEY
 
     if key_ref == OFFLINE_KEY:
         return "offline"

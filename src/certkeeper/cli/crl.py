@@ -82,21 +82,20 @@ def publish_cmd(
 ) -> None:
     """Build, lint and atomically write every shard CRL, the roots' CA CRLs and the
     CCADB JSON arrays of partitioned CRLs. Exits 3 if any CRL was refused."""
-    from certkeeper.ca.home import CaHome
-    from certkeeper.status.crl import CrlPublishRefused, plan, publish
+    from certkeeper.status.crl import CrlPublishRefused
+    from certkeeper.wiring import build
 
     if not 1 <= workers <= 64:
         raise InputError(f"--workers: {workers} is not between 1 and 64")
-    ca = CaHome.open(resolve_home(home))
+    ca = build(resolve_home(home))
     try:
         out_dir = out if out is not None else ca.config.crl_dir
         now = datetime.now(UTC)
-        total = len(plan(ca, now, full=full))
+        total = len(ca.crl.plan(now, full=full))
         refused: CrlPublishRefused | None = None
         with progress(total, "publishing CRLs") as advance:
             try:
-                report = publish(
-                    ca,
+                report = ca.crl.publish(
                     out_dir,
                     now,
                     override_budget=override_budget,
@@ -149,9 +148,8 @@ def status_cmd(
 ) -> None:
     """Entries and bytes per shard against the budget; with selection options, also the
     projection if every unexpired matching certificate were revoked now."""
-    from certkeeper.ca.home import CaHome
     from certkeeper.status.ceremony_due import ceremonies_due
-    from certkeeper.status.crl import crl_status
+    from certkeeper.wiring import build
 
     flt = build_filter(
         issuer=issuer,
@@ -165,14 +163,15 @@ def status_cmd(
         sha256=sha256,
         subscriber=subscriber,
     )
-    ca = CaHome.open(resolve_home(home))
+    ca = build(resolve_home(home))
     try:
+        inventory = ca.stores.inventory
         if flt.issuer is not None:
-            ca.inventory.issuer_by_name(flt.issuer)  # an unknown name is an error, not 0 rows
+            inventory.issuer_by_name(flt.issuer)  # an unknown name is an error, not 0 rows
         now = datetime.now(UTC)
-        rows = crl_status(ca, now, None if flt.is_empty() else flt)
+        rows = ca.crl.status(now, None if flt.is_empty() else flt)
         budget = ca.config.crl_budget_bytes
-        ceremonies = ceremonies_due(ca.inventory, ca.config.crl_dir, now)
+        ceremonies = ceremonies_due(inventory, ca.config.crl_dir, now)
     finally:
         ca.close()
     print_rows([r.to_dict() for r in rows], STATUS_COLUMNS, fmt)

@@ -49,10 +49,9 @@ def refresh_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Re-sign every response due under the BR 4.9.10 schedule (run it hourly)."""
-    from certkeeper.ca.home import CaHome
-    from certkeeper.status.ocsp import refresh
+    from certkeeper.wiring import build
 
-    ca = CaHome.open(resolve_home(home))
+    ca = build(resolve_home(home))
     with ExitStack() as stack:
         stack.callback(ca.close)
         advance: list[Callable[[int], None]] = []
@@ -60,8 +59,7 @@ def refresh_command(
         def start(total: int) -> None:
             advance.append(stack.enter_context(progress(total, "signing OCSP responses")))
 
-        report = refresh(
-            ca,
+        report = ca.ocsp.refresh(
             datetime.now(UTC),
             batch_size=batch,
             on_start=start,

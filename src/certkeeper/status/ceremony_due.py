@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
+from certkeeper.issuer_keys import OFFLINE_KEY
 from certkeeper.status import crl_files
 
 if TYPE_CHECKING:
@@ -80,8 +81,6 @@ def ceremony_due(
 
 def offline_roots(inventory: Inventory) -> list[str]:
     """Names of the roots whose key is offline (only theirs need a ceremony for a CRL)."""
-    from certkeeper.ca.home import OFFLINE_KEY
-
     return [r.name for r in inventory.issuers(role="root") if r.key_ref == OFFLINE_KEY]
 
 

@@ -9,8 +9,9 @@ Each shard is built from the revocations table, linted by certkeeper's CRL lints
 numbered above every earlier CRL of the shard, and written atomically. The rules are
 written out in docs/crl-shards.md.
 
-    report = publish(home, out_dir, now)              # every shard of every issuing CA
-    rows = crl_status(home, now, CertificateFilter(profile_id="tls-dv-rsa"))
+    crl = wiring.build(home).crl                      # the CrlPublisher of a home
+    report = crl.publish(out_dir, now)                # every shard of every issuing CA
+    rows = crl.status(now, CertificateFilter(profile_id="tls-dv-rsa"))
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from certkeeper.ca.home import OFFLINE_KEY, CaHome
 from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.errors import CertkeeperError
+from certkeeper.issuer_keys import OFFLINE_KEY
 from certkeeper.lint.catalogue import run_lints
 from certkeeper.lint.context import LintContext
 from certkeeper.lint.document import CrlDocument
@@ -46,11 +47,16 @@ from certkeeper.x509 import crl as crlenc
 from certkeeper.x509.signer import KEY_SPECS
 from certkeeper.x509.time import truncate
 
+if TYPE_CHECKING:
+    from certkeeper.issuer_keys import IssuerKeys
+    from certkeeper.settings.crl import CrlSettings
+
 log = logging.getLogger(__name__)
 
 # nextUpdate of shard and CA CRLs and how long entries outlive their certificate are
 # settings ([crl] in certkeeper.toml, see config.py for the BR 4.9.7 / RFC 5280 3.3
-# reasoning behind the defaults); the defaults, for code without a CA home:
+# reasoning behind the defaults; CrlSettings carries them here); the default lookback,
+# for code without a CA home:
 LOOKBACK = timedelta(days=10)
 # A publisher holds a shard's lease this long past its last renewal, and renews it
 # every LEASE_RENEWAL seconds while it works: a publisher that dies (kill -9, power) on
@@ -199,7 +205,7 @@ class _HeldLease:
 
 
 def _shard_framing(
-    home: CaHome,
+    settings: CrlSettings,
     rec: IssuerRecord,
     issuer: crlenc.CrlIssuer,
     shard: int,
@@ -211,26 +217,12 @@ def _shard_framing(
     return crlenc.crl_framing(
         issuer,
         now,
-        now + home.config.crl_shard_validity,
+        now + settings.shard_validity,
         next_crl_number(0 if state is None else state.crl_number, now),
         spec.algorithm_identifier(),
         crlenc.max_signature_size(spec),
-        idp_uri=crl_url(home.config.base_url, rec.name, shard),
+        idp_uri=crl_url(settings.base_url, rec.name, shard),
     )
-
-
-def shard_framings(
-    home: CaHome, keys: Iterable[tuple[int, int]], now: datetime
-) -> dict[tuple[int, int], crlenc.CrlFraming]:
-    """(issuer id, shard) -> the framing its next CRL will have, for sizing plans."""
-    states = {(s.issuer_id, s.shard): s for s in home.stores.crl.states()}
-    out = {}
-    for issuer_id, shard in keys:
-        rec = home.inventory.issuer(issuer_id)
-        issuer = crlenc.CrlIssuer.from_certificate(rec.cert_der)
-        state = states.get((issuer_id, shard))
-        out[(issuer_id, shard)] = _shard_framing(home, rec, issuer, shard, state, truncate(now))
-    return out
 
 
 def _publishing_issuers(inventory: Inventory, now: datetime) -> list[IssuerRecord]:
@@ -243,22 +235,6 @@ def _publishing_issuers(inventory: Inventory, now: datetime) -> list[IssuerRecor
     ]
 
 
-def plan(home: CaHome, now: datetime, *, full: bool = False) -> list[CrlTask]:
-    """Every CRL a publication run produces, shards first."""
-    tasks: list[CrlTask] = []
-    roots: list[CrlTask] = []
-    for rec in _publishing_issuers(home.inventory, now):
-        assert rec.id is not None
-        if rec.role == "root":
-            if rec.key_ref != OFFLINE_KEY:  # an offline root's CRL comes from its ceremony
-                roots.append(CrlTask(rec.id, rec.name, "ca", FULL_SCOPE))
-            continue
-        tasks.extend(CrlTask(rec.id, rec.name, "shard", s) for s in range(home.config.crl_shards))
-        if full:
-            tasks.append(CrlTask(rec.id, rec.name, "full", FULL_SCOPE))
-    return tasks + roots
-
-
 def blocking_findings(der: bytes, issuer_cert_der: bytes) -> list[Finding]:
     """certkeeper's CRL lints; ERROR and FATAL findings stop publication."""
     from cryptography import x509
@@ -269,22 +245,23 @@ def blocking_findings(der: bytes, issuer_cert_der: bytes) -> list[Finding]:
 
 
 class ShardPublisher:
-    """Builds, lints and writes CRLs for one CA home; one per process."""
+    """Builds, lints and writes CRLs one at a time; one per publication run and
+    process (`CrlPublisher.shard_publisher`)."""
 
-    def __init__(self, home: CaHome) -> None:
-        self.home = home
-        self.store = home.stores.crl
+    def __init__(self, crl: CrlPublisher) -> None:
+        self.store, self.inventory, self.issuers = crl.store, crl.inventory, crl.issuers
+        self.settings = crl.settings
         self.encoder = crlenc.EntryEncoder()
         self._issuers: dict[int, IssuerRecord] = {}
-        self._served_dir = home.config.crl_dir.resolve()
+        self._served_dir = crl.settings.dir.resolve()
 
     def _issuer(self, issuer_id: int) -> IssuerRecord:
         if issuer_id not in self._issuers:
-            self._issuers[issuer_id] = self.home.inventory.issuer(issuer_id)
+            self._issuers[issuer_id] = self.inventory.issuer(issuer_id)
         return self._issuers[issuer_id]
 
     def _where(self, task: CrlTask, out_dir: Path) -> tuple[Path, str]:
-        base = self.home.config.base_url
+        base = self.settings.base_url
         if task.kind == "shard":
             path = crl_files.shard_path(out_dir, task.issuer_name, task.shard)
             return path, crl_url(base, task.issuer_name, task.shard)
@@ -298,21 +275,22 @@ class ShardPublisher:
     def build(self, task: CrlTask, now: datetime, number: int) -> tuple[bytes, int, str | None]:
         """(CRL DER, entry count, IDP URI) for the task at `now` with CRL number `number`."""
         rec = self._issuer(task.issuer_id)
-        rows = self.store.entries(task.issuer_id, task.shard, now, self.home.config.crl_lookback)
+        settings = self.settings
+        rows = self.store.entries(task.issuer_id, task.shard, now, settings.lookback)
         entries = self.encoder.encode_rows(rows)
         if task.kind == "shard":
-            idp: str | None = crl_url(self.home.config.base_url, task.issuer_name, task.shard)
+            idp: str | None = crl_url(settings.base_url, task.issuer_name, task.shard)
             scope: crlenc.IdpScope = "user"
-            validity = self.home.config.crl_shard_validity
+            validity = settings.shard_validity
         elif task.kind == "ca":
             idp, scope, validity = (
-                ca_crl_url(self.home.config.base_url, rec.name),
+                ca_crl_url(settings.base_url, rec.name),
                 "ca",
-                self.home.config.crl_ca_validity,
+                settings.ca_validity,
             )
         else:
-            idp, scope, validity = None, "all", self.home.config.crl_shard_validity
-        signer = self.home.signer(rec)
+            idp, scope, validity = None, "all", settings.shard_validity
+        signer = self.issuers.signer(rec)
         tbs = crlenc.encode_tbs(
             crlenc.CrlIssuer.from_certificate(rec.cert_der),
             entries,
@@ -338,7 +316,7 @@ class ShardPublisher:
         """Publish one CRL under its lease. `clock` gives lease times (default: `now`
         moving on with the monotonic clock); the CRL itself is dated `now`."""
         path, url = self._where(task, out_dir)
-        budget = self.home.config.crl_budget_bytes if task.kind == "shard" else None
+        budget = self.settings.budget_bytes if task.kind == "shard" else None
         shard = task.shard if task.kind == "shard" else None
         clock = clock or lease_clock(now)
         what = _describe(task)
@@ -418,11 +396,7 @@ class ShardPublisher:
             number,
             now,
             now
-            + (
-                self.home.config.crl_ca_validity
-                if task.kind == "ca"
-                else self.home.config.crl_shard_validity
-            ),
+            + (self.settings.ca_validity if task.kind == "ca" else self.settings.shard_validity),
             count,
             len(der),
             digest,
@@ -462,8 +436,12 @@ _WORKER: ShardPublisher | None = None
 
 
 def _init_worker(home_dir: str) -> None:
+    """Each worker builds its own CA from the home once: no engine or key crosses a
+    process boundary."""
+    from certkeeper.wiring import build
+
     global _WORKER
-    _WORKER = ShardPublisher(CaHome.open(Path(home_dir)))
+    _WORKER = build(Path(home_dir)).crl.shard_publisher()
 
 
 def _run_in_worker(
@@ -481,135 +459,6 @@ def _run_in_worker(
     )
 
 
-def _run(
-    home: CaHome,
-    tasks: list[CrlTask],
-    now: datetime,
-    out_dir: Path,
-    override_budget: bool,
-    owner: str,
-    workers: int,
-    progress: Progress | None,
-    started: float,
-) -> list[CrlResult]:
-    if workers <= 1 or len(tasks) <= 1:
-        publisher = ShardPublisher(home)
-        clock = lease_clock(now, started)
-        results = []
-        for task in tasks:
-            results.append(
-                publisher.publish_one(
-                    task, now, out_dir, override_budget=override_budget, owner=owner, clock=clock
-                )
-            )
-            if progress is not None:
-                progress(1)
-        return results
-    # Spawned workers open the home themselves: no engine or key crosses a fork.
-    ctx = multiprocessing.get_context("spawn")
-    by_task: dict[CrlTask, CrlResult] = {}
-    try:
-        with ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=ctx,
-            initializer=_init_worker,
-            initargs=(str(home.config.home),),
-        ) as pool:
-            futures = {
-                pool.submit(_run_in_worker, t, now, str(out_dir), override_budget, started): t
-                for t in tasks
-            }
-            for future in as_completed(futures):
-                by_task[futures[future]] = future.result()
-                if progress is not None:
-                    progress(1)
-    except BrokenProcessPool:
-        raise PublishWorkerDied(
-            f"a CRL publishing worker process died ({len(by_task)} of {len(tasks)} CRLs "
-            "done); shards with revocations stay pending and the dead worker's leases are "
-            "reclaimed: run the publication again"
-        ) from None
-    return [by_task[t] for t in tasks]
-
-
-def _finish_pending(
-    home: CaHome,
-    tasks: list[CrlTask],
-    results: list[CrlResult],
-    now: datetime,
-    out_dir: Path,
-    override_budget: bool,
-    owner: str,
-    started: float,
-) -> list[CrlResult]:
-    """Retry the shards that were skipped (leased elsewhere) while they hold
-    unpublished revocations, until their lease is free or has had time to expire
-    (a dead holder's lease lasts at most LEASE_DURATION past its last renewal); then
-    note every shard's pending count on its result."""
-    store = home.stores.crl
-    clock = lease_clock(now, started)
-    deadline = time.monotonic() + LEASE_DURATION.total_seconds() + LEASE_RENEWAL
-    out = list(results)
-    publisher: ShardPublisher | None = None
-    while True:
-        pending = store.pending_shards()
-        waiting = [
-            i
-            for i, (task, res) in enumerate(zip(tasks, out, strict=True))
-            if res.status == "skipped"
-            and task.kind == "shard"
-            and (task.issuer_id, task.shard) in pending
-        ]
-        if not waiting or time.monotonic() >= deadline:
-            break
-        time.sleep(0.5)
-        publisher = publisher or ShardPublisher(home)
-        for i in waiting:
-            out[i] = publisher.publish_one(
-                tasks[i], now, out_dir, override_budget=override_budget, owner=owner, clock=clock
-            )
-    pending = store.pending_shards()
-    return [
-        replace(res, pending=pending.get((task.issuer_id, task.shard), 0))
-        if task.kind == "shard"
-        else res
-        for task, res in zip(tasks, out, strict=True)
-    ]
-
-
-def publish_tasks(
-    home: CaHome,
-    tasks: list[CrlTask],
-    now: datetime,
-    out_dir: Path,
-    *,
-    override_budget: bool = False,
-    owner: str | None = None,
-    workers: int = 1,
-    progress: Progress | None = None,
-) -> list[CrlResult]:
-    """Publish `tasks` (over `workers` processes), then finish the skipped shards that
-    hold unpublished revocations; each shard result carries its pending count."""
-    owner = owner or default_owner()
-    started = time.monotonic()
-    results = _run(home, tasks, now, out_dir, override_budget, owner, workers, progress, started)
-    return _finish_pending(home, tasks, results, now, out_dir, override_budget, owner, started)
-
-
-def pending_tasks(
-    home: CaHome, now: datetime, keys: Iterable[tuple[int, int]] = ()
-) -> list[CrlTask]:
-    """Shard tasks for `keys` (issuer id, shard) and for every shard of a publishing
-    CA that holds revocations on no published CRL, whoever recorded them: what a
-    publisher that runs after a revocation must publish, including what a dead run
-    left. (An expired CA publishes no more CRLs, as in `plan`.)"""
-    publishing = {rec.id for rec in _publishing_issuers(home.inventory, now)}
-    pending = home.stores.crl.pending_shards()
-    wanted = set(keys) | {key for key in pending if key[0] in publishing}
-    names = {rec.id: rec.name for rec in home.inventory.issuers()}
-    return [CrlTask(i, names[i], "shard", s) for i, s in sorted(wanted)]
-
-
 def failure_message(failed: Iterable[CrlResult]) -> str:
     """One line naming every CRL that a run left unpublished, and why."""
     parts = []
@@ -619,65 +468,6 @@ def failure_message(failed: Iterable[CrlResult]) -> str:
         else:
             parts.append(r.message)
     return f"{len(parts)} CRL(s) not published: " + "; ".join(parts)
-
-
-def write_shard_lists(home: CaHome, out_dir: Path, issuers: Iterable[IssuerRecord]) -> list[Path]:
-    """The CCADB "JSON Array of Partitioned CRLs" per issuing CA: a JSON array of every
-    shard URL, which together make up the full CRL of the CA."""
-    written = []
-    for rec in issuers:
-        urls = [crl_url(home.config.base_url, rec.name, s) for s in range(home.config.crl_shards)]
-        path = crl_files.shard_list_path(out_dir, rec.name)
-        crl_files.write_atomic(path, (json.dumps(urls, indent=2) + "\n").encode())
-        written.append(path)
-    return written
-
-
-def publish(
-    home: CaHome,
-    out_dir: Path,
-    now: datetime,
-    *,
-    override_budget: bool = False,
-    full: bool = False,
-    owner: str | None = None,
-    workers: int = 1,
-    progress: Progress | None = None,
-) -> PublishReport:
-    """Publish every shard of every issuing CA (empty shards too), the roots' CA CRLs,
-    and the CCADB shard lists; with `full`, also each issuing CA's full CRL.
-
-    A shard whose lease another publisher holds is skipped; if it holds revocations on
-    no published CRL, it is retried until the lease frees or expires, and still
-    skipped then, it is a failure. If any CRL is refused (over budget without
-    `override_budget`, a lint ERROR, a file that cannot be written), the others are
-    still published and CrlPublishRefused is raised at the end."""
-    now = truncate(now)
-    tasks = plan(home, now, full=full)
-    results = publish_tasks(
-        home,
-        tasks,
-        now,
-        out_dir,
-        override_budget=override_budget,
-        owner=owner,
-        workers=workers,
-        progress=progress,
-    )
-    issuing = [r for r in _publishing_issuers(home.inventory, now) if r.role == "issuing"]
-    problems = []
-    try:
-        lists = [str(p) for p in write_shard_lists(home, out_dir, issuing)]
-    except OSError as exc:
-        lists = []
-        name = exc.filename or out_dir
-        problems.append(f"cannot write the CCADB shard list {name}: {exc.strerror or exc}")
-    report = PublishReport(now, tuple(results), tuple(lists))
-    if report.failed:
-        problems.insert(0, failure_message(report.failed))
-    if problems:
-        raise CrlPublishRefused("; ".join(problems), report)
-    return report
 
 
 # -- status ----------------------------------------------------------------------------
@@ -728,54 +518,307 @@ class ShardStatus:
         }
 
 
-def crl_status(
-    home: CaHome,
-    now: datetime,
-    selection: CertificateFilter | None = None,
-    *,
-    projected_reason: int | None = crlenc.SUPERSEDED,
-) -> list[ShardStatus]:
-    """Per issuing CA and shard: entries and bytes now, and with every unexpired,
-    unrevoked certificate matched by `selection` revoked now (with `projected_reason`;
-    superseded is what BR 7.2.2 prescribes for compliance revocations)."""
-    now = truncate(now)
-    store = home.stores.crl
-    budget = home.config.crl_budget_bytes
-    encoder = crlenc.EntryEncoder()
-    projected = store.unrevoked_matching(selection, now) if selection is not None else {}
-    states = {(s.issuer_id, s.shard): s for s in store.states()}
-    out: list[ShardStatus] = []
-    for rec in _publishing_issuers(home.inventory, now):
-        if rec.role != "issuing":
-            continue
-        assert rec.id is not None
-        issuer = crlenc.CrlIssuer.from_certificate(rec.cert_der)
-        for shard in range(home.config.crl_shards):
-            rows = store.entries(rec.id, shard, now, home.config.crl_lookback)
-            length = sum(len(e) for e in encoder.encode_rows(rows))
-            extra = projected.get((rec.id, shard), [])
-            extra_length = sum(
-                crlenc.entry_size(crlenc.serial_octets(s), now, projected_reason) for s in extra
+# -- the service -----------------------------------------------------------------------
+
+
+class CrlPublisher:
+    """Publishes the CRLs of a CA and reports how full their shards are: the CRL
+    store, the inventory's issuers, their keys and the `[crl]` settings, nothing more.
+
+    Built by `certkeeper.wiring`; a run over several processes has each worker build
+    its own from the home (`settings.home`)."""
+
+    def __init__(
+        self, store: CrlStore, inventory: Inventory, issuers: IssuerKeys, settings: CrlSettings
+    ) -> None:
+        self.store = store
+        self.inventory = inventory
+        self.issuers = issuers
+        self.settings = settings
+
+    def shard_publisher(self) -> ShardPublisher:
+        """A publisher for one run in this process (it caches issuers and encodings)."""
+        return ShardPublisher(self)
+
+    def plan(self, now: datetime, *, full: bool = False) -> list[CrlTask]:
+        """Every CRL a publication run produces, shards first."""
+        tasks: list[CrlTask] = []
+        roots: list[CrlTask] = []
+        for rec in _publishing_issuers(self.inventory, now):
+            assert rec.id is not None
+            if rec.role == "root":
+                if rec.key_ref != OFFLINE_KEY:  # an offline root's CRL comes from its ceremony
+                    roots.append(CrlTask(rec.id, rec.name, "ca", FULL_SCOPE))
+                continue
+            tasks.extend(CrlTask(rec.id, rec.name, "shard", s) for s in range(self.settings.shards))
+            if full:
+                tasks.append(CrlTask(rec.id, rec.name, "full", FULL_SCOPE))
+        return tasks + roots
+
+    def shard_framings(
+        self, keys: Iterable[tuple[int, int]], now: datetime
+    ) -> dict[tuple[int, int], crlenc.CrlFraming]:
+        """(issuer id, shard) -> the framing its next CRL will have, for sizing plans."""
+        states = {(s.issuer_id, s.shard): s for s in self.store.states()}
+        out = {}
+        for issuer_id, shard in keys:
+            rec = self.inventory.issuer(issuer_id)
+            issuer = crlenc.CrlIssuer.from_certificate(rec.cert_der)
+            state = states.get((issuer_id, shard))
+            out[(issuer_id, shard)] = _shard_framing(
+                self.settings, rec, issuer, shard, state, truncate(now)
             )
-            state = states.get((rec.id, shard))
-            framing = _shard_framing(home, rec, issuer, shard, state, now)
-            now_bytes, proj_bytes = (framing.size(n) for n in (length, length + extra_length))
-            published = state is not None and state.this_update is not None
-            out.append(
-                ShardStatus(
-                    issuer=rec.name,
-                    shard=shard,
-                    entries=len(rows),
-                    bytes=now_bytes,
-                    budget_bytes=budget,
-                    used_pct=100.0 * now_bytes / budget,
-                    projected_entries=len(rows) + len(extra),
-                    projected_bytes=proj_bytes,
-                    projected_pct=100.0 * proj_bytes / budget,
-                    crl_number=state.crl_number if published and state else None,
-                    published_at=state.this_update if state else None,
-                    published_bytes=state.size_bytes if published and state else None,
-                    pending=state.pending if state else 0,
+        return out
+
+    def _run(
+        self,
+        tasks: list[CrlTask],
+        now: datetime,
+        out_dir: Path,
+        override_budget: bool,
+        owner: str,
+        workers: int,
+        progress: Progress | None,
+        started: float,
+    ) -> list[CrlResult]:
+        if workers <= 1 or len(tasks) <= 1:
+            publisher = self.shard_publisher()
+            clock = lease_clock(now, started)
+            results = []
+            for task in tasks:
+                results.append(
+                    publisher.publish_one(
+                        task,
+                        now,
+                        out_dir,
+                        override_budget=override_budget,
+                        owner=owner,
+                        clock=clock,
+                    )
                 )
-            )
-    return out
+                if progress is not None:
+                    progress(1)
+            return results
+        # Spawned workers open the home themselves: no engine or key crosses a fork.
+        ctx = multiprocessing.get_context("spawn")
+        by_task: dict[CrlTask, CrlResult] = {}
+        try:
+            with ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=ctx,
+                initializer=_init_worker,
+                initargs=(str(self.settings.home),),
+            ) as pool:
+                futures = {
+                    pool.submit(_run_in_worker, t, now, str(out_dir), override_budget, started): t
+                    for t in tasks
+                }
+                for future in as_completed(futures):
+                    by_task[futures[future]] = future.result()
+                    if progress is not None:
+                        progress(1)
+        except BrokenProcessPool:
+            raise PublishWorkerDied(
+                f"a CRL publishing worker process died ({len(by_task)} of {len(tasks)} CRLs "
+                "done); shards with revocations stay pending and the dead worker's leases are "
+                "reclaimed: run the publication again"
+            ) from None
+        return [by_task[t] for t in tasks]
+
+    def _finish_pending(
+        self,
+        tasks: list[CrlTask],
+        results: list[CrlResult],
+        now: datetime,
+        out_dir: Path,
+        override_budget: bool,
+        owner: str,
+        started: float,
+    ) -> list[CrlResult]:
+        """Retry the shards that were skipped (leased elsewhere) while they hold
+        unpublished revocations, until their lease is free or has had time to expire
+        (a dead holder's lease lasts at most LEASE_DURATION past its last renewal); then
+        note every shard's pending count on its result."""
+        store = self.store
+        clock = lease_clock(now, started)
+        deadline = time.monotonic() + LEASE_DURATION.total_seconds() + LEASE_RENEWAL
+        out = list(results)
+        publisher: ShardPublisher | None = None
+        while True:
+            pending = store.pending_shards()
+            waiting = [
+                i
+                for i, (task, res) in enumerate(zip(tasks, out, strict=True))
+                if res.status == "skipped"
+                and task.kind == "shard"
+                and (task.issuer_id, task.shard) in pending
+            ]
+            if not waiting or time.monotonic() >= deadline:
+                break
+            time.sleep(0.5)
+            publisher = publisher or self.shard_publisher()
+            for i in waiting:
+                out[i] = publisher.publish_one(
+                    tasks[i],
+                    now,
+                    out_dir,
+                    override_budget=override_budget,
+                    owner=owner,
+                    clock=clock,
+                )
+        pending = store.pending_shards()
+        return [
+            replace(res, pending=pending.get((task.issuer_id, task.shard), 0))
+            if task.kind == "shard"
+            else res
+            for task, res in zip(tasks, out, strict=True)
+        ]
+
+    def publish_tasks(
+        self,
+        tasks: list[CrlTask],
+        now: datetime,
+        out_dir: Path,
+        *,
+        override_budget: bool = False,
+        owner: str | None = None,
+        workers: int = 1,
+        progress: Progress | None = None,
+    ) -> list[CrlResult]:
+        """Publish `tasks` (over `workers` processes), then finish the skipped shards that
+        hold unpublished revocations; each shard result carries its pending count."""
+        owner = owner or default_owner()
+        started = time.monotonic()
+        results = self._run(tasks, now, out_dir, override_budget, owner, workers, progress, started)
+        return self._finish_pending(tasks, results, now, out_dir, override_budget, owner, started)
+
+    def pending_tasks(self, now: datetime, keys: Iterable[tuple[int, int]] = ()) -> list[CrlTask]:
+        """Shard tasks for `keys` (issuer id, shard) and for every shard of a publishing
+        CA that holds revocations on no published CRL, whoever recorded them: what a
+        publisher that runs after a revocation must publish, including what a dead run
+        left. (An expired CA publishes no more CRLs, as in `plan`.)"""
+        publishing = {rec.id for rec in _publishing_issuers(self.inventory, now)}
+        pending = self.store.pending_shards()
+        wanted = set(keys) | {key for key in pending if key[0] in publishing}
+        names = {rec.id: rec.name for rec in self.inventory.issuers()}
+        return [CrlTask(i, names[i], "shard", s) for i, s in sorted(wanted)]
+
+    def publish_shards(
+        self, keys: set[tuple[int, int]], now: datetime, out_dir: Path, override_budget: bool
+    ) -> list[CrlResult]:
+        """What a revocation publishes: the shards named by (issuer id, shard) and every
+        pending shard, each under its lease, into `out_dir`."""
+        return self.publish_tasks(
+            self.pending_tasks(now, keys), now, out_dir, override_budget=override_budget
+        )
+
+    def write_shard_lists(self, out_dir: Path, issuers: Iterable[IssuerRecord]) -> list[Path]:
+        """The CCADB "JSON Array of Partitioned CRLs" per issuing CA: a JSON array of every
+        shard URL, which together make up the full CRL of the CA."""
+        written = []
+        for rec in issuers:
+            urls = [
+                crl_url(self.settings.base_url, rec.name, s) for s in range(self.settings.shards)
+            ]
+            path = crl_files.shard_list_path(out_dir, rec.name)
+            crl_files.write_atomic(path, (json.dumps(urls, indent=2) + "\n").encode())
+            written.append(path)
+        return written
+
+    def publish(
+        self,
+        out_dir: Path,
+        now: datetime,
+        *,
+        override_budget: bool = False,
+        full: bool = False,
+        owner: str | None = None,
+        workers: int = 1,
+        progress: Progress | None = None,
+    ) -> PublishReport:
+        """Publish every shard of every issuing CA (empty shards too), the roots' CA CRLs,
+        and the CCADB shard lists; with `full`, also each issuing CA's full CRL.
+
+        A shard whose lease another publisher holds is skipped; if it holds revocations on
+        no published CRL, it is retried until the lease frees or expires, and still
+        skipped then, it is a failure. If any CRL is refused (over budget without
+        `override_budget`, a lint ERROR, a file that cannot be written), the others are
+        still published and CrlPublishRefused is raised at the end."""
+        now = truncate(now)
+        tasks = self.plan(now, full=full)
+        results = self.publish_tasks(
+            tasks,
+            now,
+            out_dir,
+            override_budget=override_budget,
+            owner=owner,
+            workers=workers,
+            progress=progress,
+        )
+        issuing = [r for r in _publishing_issuers(self.inventory, now) if r.role == "issuing"]
+        problems = []
+        try:
+            lists = [str(p) for p in self.write_shard_lists(out_dir, issuing)]
+        except OSError as exc:
+            lists = []
+            name = exc.filename or out_dir
+            problems.append(f"cannot write the CCADB shard list {name}: {exc.strerror or exc}")
+        report = PublishReport(now, tuple(results), tuple(lists))
+        if report.failed:
+            problems.insert(0, failure_message(report.failed))
+        if problems:
+            raise CrlPublishRefused("; ".join(problems), report)
+        return report
+
+    def status(
+        self,
+        now: datetime,
+        selection: CertificateFilter | None = None,
+        *,
+        projected_reason: int | None = crlenc.SUPERSEDED,
+    ) -> list[ShardStatus]:
+        """Per issuing CA and shard: entries and bytes now, and with every unexpired,
+        unrevoked certificate matched by `selection` revoked now (with `projected_reason`;
+        superseded is what BR 7.2.2 prescribes for compliance revocations)."""
+        now = truncate(now)
+        store = self.store
+        settings = self.settings
+        budget = settings.budget_bytes
+        encoder = crlenc.EntryEncoder()
+        projected = store.unrevoked_matching(selection, now) if selection is not None else {}
+        states = {(s.issuer_id, s.shard): s for s in store.states()}
+        out: list[ShardStatus] = []
+        for rec in _publishing_issuers(self.inventory, now):
+            if rec.role != "issuing":
+                continue
+            assert rec.id is not None
+            issuer = crlenc.CrlIssuer.from_certificate(rec.cert_der)
+            for shard in range(settings.shards):
+                rows = store.entries(rec.id, shard, now, settings.lookback)
+                length = sum(len(e) for e in encoder.encode_rows(rows))
+                extra = projected.get((rec.id, shard), [])
+                extra_length = sum(
+                    crlenc.entry_size(crlenc.serial_octets(s), now, projected_reason) for s in extra
+                )
+                state = states.get((rec.id, shard))
+                framing = _shard_framing(settings, rec, issuer, shard, state, now)
+                now_bytes, proj_bytes = (framing.size(n) for n in (length, length + extra_length))
+                published = state is not None and state.this_update is not None
+                out.append(
+                    ShardStatus(
+                        issuer=rec.name,
+                        shard=shard,
+                        entries=len(rows),
+                        bytes=now_bytes,
+                        budget_bytes=budget,
+                        used_pct=100.0 * now_bytes / budget,
+                        projected_entries=len(rows) + len(extra),
+                        projected_bytes=proj_bytes,
+                        projected_pct=100.0 * proj_bytes / budget,
+                        crl_number=state.crl_number if published and state else None,
+                        published_at=state.this_update if state else None,
+                        published_bytes=state.size_bytes if published and state else None,
+                        pending=state.pending if state else 0,
+                    )
+                )
+        return out

@@ -42,8 +42,9 @@ from certkeeper.store.ocsp_repo import OcspStore
 
 if TYPE_CHECKING:
     from certkeeper.acme.app import AcmeApp
-    from certkeeper.ca.home import CaHome
+    from certkeeper.issuer_keys import IssuerKeys
     from certkeeper.metrics import OperationsApp
+    from certkeeper.wiring import Ca
 
 log = logging.getLogger("certkeeper.status")
 
@@ -230,26 +231,24 @@ def app_from_environment() -> OperationsApp:
     import os
 
     from certkeeper.ca.home import CaHome
+    from certkeeper.wiring import build
 
     home = CaHome.open(Path(os.environ.get(HOME_ENV, "ca-home")))
-    engine = home.stores.engine
+    ca = build(home)
+    engine = ca.stores.engine
     mode = os.environ.get(MODE_ENV, "all")
     body_seconds = body_seconds_from_environment()
-    ocsp = OcspResponder(home.stores.ocsp, accept_root=mode == "ocsp", body_seconds=body_seconds)
+    ocsp = OcspResponder(ca.stores.ocsp, accept_root=mode == "ocsp", body_seconds=body_seconds)
     app: OcspResponder | StatusApp | AcmeApp = ocsp
     if mode != "ocsp":
         from certkeeper.acme.app import AcmeApp
 
-        acme = AcmeApp(home, body_seconds=body_seconds)
-        app = (
-            acme if mode == "acme" else StatusApp(engine, home.config.crl_dir, ocsp=ocsp, acme=acme)
-        )
-    return _with_operations(app, mode, home)
+        acme = AcmeApp(ca, body_seconds=body_seconds)
+        app = acme if mode == "acme" else StatusApp(engine, ca.config.crl_dir, ocsp=ocsp, acme=acme)
+    return _with_operations(app, mode, ca)
 
 
-def _with_operations(
-    app: OcspResponder | StatusApp | AcmeApp, mode: str, home: CaHome
-) -> OperationsApp:
+def _with_operations(app: OcspResponder | StatusApp | AcmeApp, mode: str, ca: Ca) -> OperationsApp:
     """/metrics, /healthz and /readyz beside the service, and every request counted."""
     from certkeeper.logs import configure as configure_logging
     from certkeeper.metrics import (
@@ -262,23 +261,23 @@ def _with_operations(
 
     adopt_multiprocess_mode()
     configure_logging()
-    engine = home.stores.engine
+    engine = ca.stores.engine
     checks = status_ready_checks(engine, utc_now)
     if mode != "ocsp":  # ACME finalize signs: the issuing keys must load
-        checks.append(lambda: _signers_usable(home))
+        checks.append(lambda: _signers_usable(ca.stores.inventory, ca.issuers))
     inventory = InventoryCollector(
-        engine, home.config.crl_budget_bytes, utc_now, crl_dir=home.config.crl_dir
+        engine, ca.config.crl_budget_bytes, utc_now, crl_dir=ca.config.crl_dir
     )
     return OperationsApp(app, mode, inventory=inventory, ready_checks=checks)
 
 
-def _signers_usable(home: CaHome) -> str | None:
+def _signers_usable(inventory: Inventory, keys: IssuerKeys) -> str | None:
     from certkeeper.errors import CertkeeperError
 
     try:
-        for issuer in home.inventory.issuers():
+        for issuer in inventory.issuers():
             if issuer.role == "issuing" and issuer.state == "active":
-                home.signer(issuer)
+                keys.signer(issuer)
     except CertkeeperError as exc:
         return f"signer unusable: {exc}"
     return None

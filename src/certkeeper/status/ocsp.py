@@ -32,14 +32,12 @@ from __future__ import annotations
 import functools
 import threading
 import time
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from cryptography import x509
-from sqlalchemy import Connection
 
 from certkeeper.errors import CertkeeperError, ConfigError, NotFound
 from certkeeper.lint.engine import Finding, Severity
@@ -49,7 +47,11 @@ from certkeeper.x509.ocsp import ResponseTemplate, Revocation
 from certkeeper.x509.time import truncate
 
 if TYPE_CHECKING:
-    from certkeeper.ca.home import CaHome
+    from sqlalchemy import Connection
+
+    from certkeeper.issuer_keys import IssuerKeys
+    from certkeeper.store.inventory import Inventory
+    from certkeeper.store.ocsp_repo import OcspStore
     from certkeeper.x509.signer import Signer
 
 VALIDITY = timedelta(days=4)
@@ -148,15 +150,19 @@ def pkilint_response(der: bytes) -> list[Finding]:
 
 
 class OcspSigner:
-    """Signs OCSP statuses for the issuing CAs of one CA home, each with its delegated
-    responder (role "responder", parent = the issuing CA)."""
+    """Signs OCSP statuses for the issuing CAs of the inventory, each with its delegated
+    responder (role "responder", parent = the issuing CA). Nothing is stored.
+
+    It caches each issuer's template and key, and which response shapes passed every
+    lint: `certkeeper.wiring` keeps one per CA home."""
 
     def __init__(
         self,
-        home: CaHome,
+        inventory: Inventory,
+        issuers: IssuerKeys,
         *,
+        pkilint: bool,
         validity: timedelta = VALIDITY,
-        pkilint: bool | None = None,
         lint_every: int = 1,
     ) -> None:
         """`lint_every` = 1 lints every response. Mass revocation may pass N > 1: the
@@ -166,12 +172,12 @@ class OcspSigner:
         (serial, whole-second times checked against the BR 4.9.10 window)."""
         if lint_every < 1:
             raise ValueError("lint_every must be at least 1")
-        self.home = home
+        self.inventory = inventory
+        self.issuers = issuers
         self.validity = validity
         self.lint_every = lint_every
         self._since_lint: dict[tuple[int, int, str, bool], int] = {}
-        self.store = home.stores.ocsp
-        self.pkilint = home.config.use_pkilint if pkilint is None else pkilint
+        self.pkilint = pkilint  # also pkilint on the first response of each shape
         self._contexts: dict[int, _IssuerContext] = {}
         self._checked_shapes: set[tuple[int, int, str, bool]] = set()
         self._lock = threading.Lock()
@@ -180,7 +186,7 @@ class OcspSigner:
         ctx = self._contexts.get(issuer_id)
         if ctx is not None and ctx.responder.not_before <= now < ctx.responder.not_after:
             return ctx
-        inventory = self.home.inventory
+        inventory = self.inventory
         issuer = inventory.issuer(issuer_id)
         candidates = [
             r
@@ -192,12 +198,12 @@ class OcspSigner:
         if not candidates:
             raise ConfigError(f"issuer {issuer.name} has no active OCSP responder certificate")
         responder = max(candidates, key=lambda r: r.not_after)
-        signer = self.home.signer(responder)
+        signer = self.issuers.signer(responder)
         template = ResponseTemplate.create(
             issuer.cert_der, responder.cert_der, signer.spec.algorithm_identifier()
         )
         ctx = _IssuerContext(
-            issuer, self.home.issuer_certificate(issuer), responder, signer, template
+            issuer, self.issuers.issuer_certificate(issuer), responder, signer, template
         )
         self._contexts[issuer_id] = ctx
         return ctx
@@ -298,55 +304,6 @@ class OcspSigner:
         )
 
 
-_SIGNERS: weakref.WeakKeyDictionary[CaHome, OcspSigner] = weakref.WeakKeyDictionary()
-
-
-def signer_for(home: CaHome) -> OcspSigner:
-    """The home's OcspSigner, created once (it caches templates and keys)."""
-    signer = _SIGNERS.get(home)
-    if signer is None:
-        signer = _SIGNERS[home] = OcspSigner(home)
-    return signer
-
-
-def sign_status(
-    home: CaHome,
-    issuer: IssuerRecord,
-    serial: str,
-    *,
-    not_after: datetime,
-    now: datetime,
-    revocation: Revocation | None = None,
-) -> OcspRecord:
-    """Sign one serial's status with the issuer's delegated responder.
-
-    `serial` is the inventory's hex form; `not_after` the certificate's. Nothing is
-    stored: the caller puts the record with `OcspStore.put(record, conn)` inside the
-    transaction that stores the precertificate (or the revocation)."""
-    assert issuer.id is not None
-    return signer_for(home).sign_status(
-        issuer.id, serial, not_after=not_after, now=now, revocation=revocation
-    )
-
-
-def resign_on_revocation(
-    home: CaHome, serial: str, conn: Connection | None = None, now: datetime | None = None
-) -> OcspRecord:
-    """Sign and store the "revoked" response for a serial whose revocation row exists.
-
-    Pass the revocation's own connection so the row is seen before it commits and the
-    new response commits (or rolls back) with it."""
-    signer = signer_for(home)
-    inputs = signer.store.status_inputs([serial], conn).get(serial)
-    if inputs is None:
-        raise NotFound(f"serial {serial} has no precertificate, so it has no OCSP status")
-    if inputs.revoked_at is None:
-        raise OcspSigningError(f"serial {serial} has no revocation recorded")
-    record = signer.sign_inputs(inputs, truncate(now or datetime.now(UTC)))
-    signer.store.put(record, conn)
-    return record
-
-
 @dataclass
 class RefreshReport:
     """What one refresh run did. `late` counts responses replaced after their BR 4.9.10
@@ -376,50 +333,94 @@ class RefreshReport:
         }
 
 
-def refresh(
-    home: CaHome,
-    now: datetime,
-    *,
-    batch_size: int = REFRESH_BATCH,
-    on_progress: Callable[[int], None] | None = None,
-    on_start: Callable[[int], None] | None = None,
-) -> RefreshReport:
-    """Re-sign every response that is due: nextUpdate within REFRESH_MARGIN of `now`,
-    or "good" for a serial that has since been revoked. Certificates that have expired
-    by `now` are left alone: their last response already runs past their notAfter.
+class OcspService:
+    """The pre-signed responses of a CA: signs a status for issuance, re-signs on
+    revocation and refreshes what is due. Takes the OCSP store, the home's signer and
+    a clock (for a revocation that names no time)."""
 
-    Each batch is signed, then written in one transaction; the store refuses to let a
-    good response overwrite a revocation that committed meanwhile."""
-    started = time.monotonic()
-    now = truncate(now)
-    signer = signer_for(home)
-    store = signer.store
-    report = RefreshReport(due=store.count_due(now, now + REFRESH_MARGIN))
-    if on_start is not None:
-        on_start(report.due)
-    after = ""
-    while True:
-        items = store.due(now, now + REFRESH_MARGIN, batch_size, after)
-        if not items:
-            break
-        records = []
-        for item in items:
-            try:
-                records.append(signer.sign_inputs(item, now))
-            except CertkeeperError as exc:
-                report.failed.append((item.serial, str(exc)))
-                continue
-            old_this, old_next = item.this_update, item.next_update
-            if old_this and old_next and now > refresh_deadline(old_this, old_next):
-                report.late += 1
-        store.put_many(records)
-        for rec in records:
-            if rec.status == "good":
-                report.signed_good += 1
-            else:
-                report.signed_revoked += 1
-        after = items[-1].serial
-        if on_progress is not None:
-            on_progress(len(items))
-    report.seconds = time.monotonic() - started
-    return report
+    def __init__(self, store: OcspStore, signer: OcspSigner, clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.signer = signer
+        self.clock = clock
+
+    def sign_status(
+        self,
+        issuer: IssuerRecord,
+        serial: str,
+        *,
+        not_after: datetime,
+        now: datetime,
+        revocation: Revocation | None = None,
+    ) -> OcspRecord:
+        """Sign one serial's status with the issuer's delegated responder.
+
+        `serial` is the inventory's hex form; `not_after` the certificate's. Nothing is
+        stored: the caller puts the record with `OcspStore.put(record, conn)` inside the
+        transaction that stores the precertificate (or the revocation)."""
+        assert issuer.id is not None
+        return self.signer.sign_status(
+            issuer.id, serial, not_after=not_after, now=now, revocation=revocation
+        )
+
+    def resign_on_revocation(
+        self, serial: str, conn: Connection | None = None, now: datetime | None = None
+    ) -> OcspRecord:
+        """Sign and store the "revoked" response for a serial whose revocation row exists.
+
+        Pass the revocation's own connection so the row is seen before it commits and the
+        new response commits (or rolls back) with it."""
+        inputs = self.store.status_inputs([serial], conn).get(serial)
+        if inputs is None:
+            raise NotFound(f"serial {serial} has no precertificate, so it has no OCSP status")
+        if inputs.revoked_at is None:
+            raise OcspSigningError(f"serial {serial} has no revocation recorded")
+        record = self.signer.sign_inputs(inputs, truncate(now or self.clock()))
+        self.store.put(record, conn)
+        return record
+
+    def refresh(
+        self,
+        now: datetime,
+        *,
+        batch_size: int = REFRESH_BATCH,
+        on_progress: Callable[[int], None] | None = None,
+        on_start: Callable[[int], None] | None = None,
+    ) -> RefreshReport:
+        """Re-sign every response that is due: nextUpdate within REFRESH_MARGIN of `now`,
+        or "good" for a serial that has since been revoked. Certificates that have expired
+        by `now` are left alone: their last response already runs past their notAfter.
+
+        Each batch is signed, then written in one transaction; the store refuses to let a
+        good response overwrite a revocation that committed meanwhile."""
+        started = time.monotonic()
+        now = truncate(now)
+        signer, store = self.signer, self.store
+        report = RefreshReport(due=store.count_due(now, now + REFRESH_MARGIN))
+        if on_start is not None:
+            on_start(report.due)
+        after = ""
+        while True:
+            items = store.due(now, now + REFRESH_MARGIN, batch_size, after)
+            if not items:
+                break
+            records = []
+            for item in items:
+                try:
+                    records.append(signer.sign_inputs(item, now))
+                except CertkeeperError as exc:
+                    report.failed.append((item.serial, str(exc)))
+                    continue
+                old_this, old_next = item.this_update, item.next_update
+                if old_this and old_next and now > refresh_deadline(old_this, old_next):
+                    report.late += 1
+            store.put_many(records)
+            for rec in records:
+                if rec.status == "good":
+                    report.signed_good += 1
+                else:
+                    report.signed_revoked += 1
+            after = items[-1].serial
+            if on_progress is not None:
+                on_progress(len(items))
+        report.seconds = time.monotonic() - started
+        return report
