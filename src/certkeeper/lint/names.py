@@ -51,8 +51,25 @@ def public_suffix(name: str) -> str | None:
     return None if suffix is None else str(suffix)
 
 
-def dns_name_syntax_problems(name: str) -> list[tuple[str, str]]:
-    """Preferred name syntax (RFC 1034 3.5 / RFC 5280 4.2.1.6) plus the BR wildcard rule."""
+_IPV4_CHARS = frozenset("0123456789.")
+
+
+def may_be_ip_literal(text: str) -> bool:
+    """Whether `ipaddress.ip_address` could accept `text`: IPv4 is digits and dots, IPv6
+    has colons. Asking first spares the exception a domain name would raise (a
+    measurable share of linting a certificate, benchmarks/lint_corpora.py)."""
+    return ":" in text or (bool(text) and set(text) <= _IPV4_CHARS)
+
+
+@lru_cache(maxsize=4096)
+def dns_name_syntax_problems(name: str) -> tuple[tuple[str, str], ...]:
+    """Preferred name syntax (RFC 1034 3.5 / RFC 5280 4.2.1.6) plus the BR wildcard rule.
+
+    Cached: the same names recur (a precertificate and its certificate, renewals)."""
+    return tuple(_dns_name_syntax_problems(name))
+
+
+def _dns_name_syntax_problems(name: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     if not name:
         return [(EMPTY, "dNSName is empty")]
@@ -65,12 +82,13 @@ def dns_name_syntax_problems(name: str) -> list[tuple[str, str]]:
     if len(name) > 253:
         out.append((TOO_LONG, f"dNSName is {len(name)} characters long (at most 253)"))
     labels = name.split(".")
-    try:
-        ipaddress.ip_address(name)
-        out.append((IP_LITERAL, f"dNSName {name!r} is an IP address; use an iPAddress entry"))
-        return out
-    except ValueError:
-        pass
+    if may_be_ip_literal(name):
+        try:
+            ipaddress.ip_address(name)
+            out.append((IP_LITERAL, f"dNSName {name!r} is an IP address; use an iPAddress entry"))
+            return out
+        except ValueError:
+            pass
     for i, label in enumerate(labels):
         if label == "*" and i == 0:
             continue
@@ -108,8 +126,15 @@ def dns_name_syntax_problems(name: str) -> list[tuple[str, str]]:
     return out
 
 
-def registry_problems(name: str, at: date, tld: TldData) -> list[tuple[str, str]]:
-    """TLD delegated at `at`; not an internal name; no wildcard over a public suffix."""
+@lru_cache(maxsize=4096)
+def registry_problems(name: str, at: date, tld: TldData) -> tuple[tuple[str, str], ...]:
+    """TLD delegated at `at`; not an internal name; no wildcard over a public suffix.
+
+    Cached like the syntax check: a name and a day give the same answer each time."""
+    return tuple(_registry_problems(name, at, tld))
+
+
+def _registry_problems(name: str, at: date, tld: TldData) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     base = name.rstrip(".").lower()
     if not base or not base.isascii():

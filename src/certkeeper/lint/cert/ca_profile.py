@@ -9,6 +9,7 @@ to all, and per profile where they differ.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from certkeeper import br
 from certkeeper.lint.cert.common import BR2, CERT, EXT, SUBJ, Out, since
@@ -296,7 +297,21 @@ def ca_san(doc: CertificateDocument, ctx: LintContext) -> Out:
 
 
 def _subtrees(doc: CertificateDocument) -> list[tuple[str, int, bytes, list[str]]]:
-    """(permitted|excluded, base GeneralName tag, base content, problems) per subtree."""
+    """(permitted|excluded, base GeneralName tag, base content, problems) per subtree;
+    walked once per document for the three name-constraint lints."""
+    got = doc.memo.get("name_constraints")
+    if got is None:
+        try:
+            got = _walk_subtrees(doc)
+        except (DerError, Malformed, IndexError) as exc:
+            got = exc
+        doc.memo["name_constraints"] = got
+    if isinstance(got, Exception):
+        raise got
+    return got
+
+
+def _walk_subtrees(doc: CertificateDocument) -> list[tuple[str, int, bytes, list[str]]]:
     ext = doc.ext.get(OID_NAME_CONSTRAINTS)
     if ext is None:
         return []
@@ -356,7 +371,8 @@ def name_constraints_invalid(doc: CertificateDocument, ctx: LintContext) -> Out:
         return [(where, f"cannot decode nameConstraints: {exc}")]
     out: list[tuple[str, str]] = []
     for kind, gn, value, problems in subtrees:
-        out.extend((where, f"{kind}: {p}" if kind else p) for p in problems)
+        if problems:
+            out.extend((where, f"{kind}: {p}" if kind else p) for p in problems)
         if gn == GN_IP and len(value) not in (8, 32):
             out.append((where, f"{kind} iPAddress base is {len(value)} octets, not 8 or 32"))
         if gn == GN_URI and not _URI_HOST_CONSTRAINT.fullmatch(value.decode("latin-1")):
@@ -366,15 +382,16 @@ def name_constraints_invalid(doc: CertificateDocument, ctx: LintContext) -> Out:
     return out
 
 
-def _dns_base_problems(name: str) -> list[str]:
+@lru_cache(maxsize=1024)
+def _dns_base_problems(name: str) -> tuple[str, ...]:
     """RFC 5280 4.2.1.10: a dNSName constraint is a domain name in preferred name syntax
     (no leading period, no wildcard); an onion name, a valid version 3 address."""
     if not _DNS_CONSTRAINT.fullmatch(name):
-        return [f"dNSName base {name!r} is not in preferred name syntax"]
+        return (f"dNSName base {name!r} is not in preferred name syntax",)
     labels = name.lower().split(".")
     if labels[-1] == "onion" and len(labels) > 1 and onion_v3_problem(labels[-2]) is not None:
-        return [f"dNSName base {name!r} is not a valid version 3 onion name"]
-    return []
+        return (f"dNSName base {name!r} is not a valid version 3 onion name",)
+    return ()
 
 
 _DNS_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 
 from certkeeper.lint.cert.common import CERT, EXT, Out
 from certkeeper.lint.context import LintContext
@@ -74,33 +75,53 @@ def _sequence(doc: CertificateDocument, oid: str) -> tuple[bytes, list[tuple[int
 )
 def empty_sequence(doc: CertificateDocument, ctx: LintContext) -> Out:
     out = []
+    ext = doc.ext
     for oid, name in _NON_EMPTY.items():
-        if oid not in doc.ext:
-            continue
-        try:
-            _, elements = _sequence(doc, oid)
-        except DerError:
-            continue  # the extension's own lint or the structure lints report it
-        if not elements:
+        if oid in ext and _is_empty_sequence(ext[oid].value):
             out.append((f"{EXT}.{name}", f"{name} is an empty SEQUENCE"))
-    out += _empty_policy_qualifiers(doc)
+    if OID_CERT_POLICIES in ext:
+        out += [
+            (f"{EXT}.certificatePolicies", f"PolicyInformation {i} has empty policyQualifiers")
+            for i in _empty_policy_qualifiers(ext[OID_CERT_POLICIES].value)
+        ]
     return out
 
 
-def _empty_policy_qualifiers(doc: CertificateDocument) -> list[tuple[str, str]]:
-    """PolicyInformation.policyQualifiers is SEQUENCE SIZE (1..MAX) too, when present."""
-    if OID_CERT_POLICIES not in doc.ext:
-        return []
+# The two checks below depend on an extension's encoding alone, and a CA's certificates
+# repeat their encodings: each is judged once (benchmarks/lint_corpora.py).
+
+
+@lru_cache(maxsize=2048)
+def _is_empty_sequence(value: bytes) -> bool:
+    """An empty SEQUENCE; False also for what is not one SEQUENCE (the extension's own
+    lint or the structure lints report that)."""
+    tag, cs, ce = _outer(value)
+    return tag == 0x30 and cs == ce == len(value)
+
+
+@lru_cache(maxsize=2048)
+def _empty_policy_qualifiers(value: bytes) -> tuple[int, ...]:
+    """Indexes of the PolicyInformation whose policyQualifiers, SEQUENCE SIZE (1..MAX)
+    when present, is empty."""
+    tag, cs, ce = _outer(value)
+    if tag != 0x30 or ce != len(value):
+        return ()
     try:
-        v, infos = _sequence(doc, OID_CERT_POLICIES)
-        parts = [children(v, cs, ce) for tag, cs, ce in infos if tag == 0x30]
+        parts = [children(value, c, e) for t, c, e in children(value, cs, ce) if t == 0x30]
     except DerError:
-        return []
-    return [
-        (f"{EXT}.certificatePolicies", f"PolicyInformation {i} has empty policyQualifiers")
+        return ()
+    return tuple(
+        i
         for i, fields in enumerate(parts)
         if len(fields) > 1 and fields[1][0] == 0x30 and fields[1][1] == fields[1][2]
-    ]
+    )
+
+
+def _outer(value: bytes) -> tuple[int, int, int]:
+    try:
+        return header(value, 0, len(value))
+    except DerError:
+        return -1, 0, 0
 
 
 def general_name_problem(tag: int, value: bytes) -> str | None:

@@ -41,9 +41,7 @@ SUBJ = "tbsCertificate.subject"
 SAN = "tbsCertificate.extensions.subjectAltName"
 BR2 = br.BR_2_0_PROFILES
 
-_PRINTABLE = frozenset(
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?"
-)
+_PRINTABLE_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?"
 _UTF8, _PRINTABLE_TAG, _IA5 = 0x0C, 0x13, 0x16
 # Upper bounds in characters: RFC 5280 Appendix A, and BR 7.1.4.2 for domainComponent,
 # streetAddress, givenName and surname (RFC 5280's 32,768 for the last two is, in the
@@ -107,31 +105,43 @@ _LEGACY_STRINGS = frozenset({0x14, 0x1C, 0x1E})
 
 
 def _encoding_problems(
-    rdns: list[list[Attribute]], where: str, legacy_ok: bool = False
+    attrs: list[Attribute], where: str, legacy_ok: bool = False
 ) -> list[tuple[str, str]]:
     out = []
-    for a in _all_attrs(rdns):
-        n = _name(a.oid)
-        if a.oid in (ATTR_C, ATTR_JURIS_C):
-            if a.tag != _PRINTABLE_TAG:
-                out.append((where, f"{n} is not a PrintableString (tag 0x{a.tag:02x})"))
-        elif a.oid in (ATTR_EMAIL, ATTR_DC):
-            if a.tag != _IA5:
-                out.append((where, f"{n} is not an IA5String (tag 0x{a.tag:02x})"))
-        elif a.tag not in (_UTF8, _PRINTABLE_TAG) and not (legacy_ok and a.tag in _LEGACY_STRINGS):
+    for oid, tag, value in attrs:
+        if oid in _PRINTABLE_ONLY:
+            if tag != _PRINTABLE_TAG:
+                out.append((where, f"{_name(oid)} is not a PrintableString (tag 0x{tag:02x})"))
+        elif oid in _IA5_ONLY:
+            if tag != _IA5:
+                out.append((where, f"{_name(oid)} is not an IA5String (tag 0x{tag:02x})"))
+        elif tag not in _DIRECTORY_STRINGS and not (legacy_ok and tag in _LEGACY_STRINGS):
             out.append(
-                (where, f"{n} uses string type 0x{a.tag:02x}; only UTF8String or PrintableString")
+                (
+                    where,
+                    f"{_name(oid)} uses string type 0x{tag:02x}; only UTF8String or "
+                    "PrintableString",
+                )
             )
-        if a.tag == _PRINTABLE_TAG and not set(a.value) <= _PRINTABLE:
-            out.append((where, f"{n} {a.value!r} has characters PrintableString does not allow"))
-        elif a.tag == _UTF8:
-            try:
-                a.value.decode("utf-8")
-            except UnicodeDecodeError:
-                out.append((where, f"{n} is not valid UTF-8"))
-        elif a.tag == _IA5 and not a.value.isascii():
-            out.append((where, f"{n} is not valid IA5 (ASCII)"))
+        if tag == _PRINTABLE_TAG:
+            if value.translate(None, _PRINTABLE_BYTES):
+                out.append(
+                    (where, f"{_name(oid)} {value!r} has characters PrintableString does not allow")
+                )
+        elif tag == _UTF8:
+            if not value.isascii():
+                try:
+                    value.decode("utf-8")
+                except UnicodeDecodeError:
+                    out.append((where, f"{_name(oid)} is not valid UTF-8"))
+        elif tag == _IA5 and not value.isascii():
+            out.append((where, f"{_name(oid)} is not valid IA5 (ASCII)"))
     return out
+
+
+_PRINTABLE_ONLY = frozenset({ATTR_C, ATTR_JURIS_C})
+_IA5_ONLY = frozenset({ATTR_EMAIL, ATTR_DC})
+_DIRECTORY_STRINGS = frozenset({_UTF8, _PRINTABLE_TAG})
 
 
 @lint(
@@ -144,7 +154,7 @@ def _encoding_problems(
     revised=BR2,
 )
 def subject_encoding(doc: CertificateDocument, ctx: LintContext) -> Out:
-    return _encoding_problems(doc.subject, SUBJ, legacy_ok=not since(doc, ctx, BR2))
+    return _encoding_problems(doc.subject_attrs, SUBJ, legacy_ok=not since(doc, ctx, BR2))
 
 
 @lint(
@@ -160,7 +170,7 @@ def issuer_encoding(doc: CertificateDocument, ctx: LintContext) -> Out:
         return ()
     got = _ISSUER_PROBLEMS.get(raw)
     if got is None:
-        got = _encoding_problems(doc.issuer, "tbsCertificate.issuer")
+        got = _encoding_problems(_all_attrs(doc.issuer), "tbsCertificate.issuer")
         if len(_ISSUER_PROBLEMS) < 1024:
             _ISSUER_PROBLEMS[raw] = got
     return got
@@ -177,9 +187,7 @@ _ISSUER_PROBLEMS: dict[bytes, list[tuple[str, str]]] = {}
     CERT,
 )
 def subject_empty_value(doc: CertificateDocument, ctx: LintContext) -> Out:
-    return [
-        (SUBJ, f"{_name(a.oid)} is empty") for a in _all_attrs(doc.subject) if not a.value.strip()
-    ]
+    return [(SUBJ, f"{_name(a.oid)} is empty") for a in doc.subject_attrs if not a.value.strip()]
 
 
 @lint(
@@ -191,7 +199,7 @@ def subject_empty_value(doc: CertificateDocument, ctx: LintContext) -> Out:
 )
 def subject_too_long(doc: CertificateDocument, ctx: LintContext) -> Out:
     out = []
-    for a in _all_attrs(doc.subject):
+    for a in doc.subject_attrs:
         bound = _UPPER_BOUNDS.get(a.oid)
         if bound is not None and len(_text(a)) > bound:
             out.append((SUBJ, f"{_name(a.oid)} is {len(_text(a))} characters (at most {bound})"))
@@ -255,7 +263,7 @@ _RANK = {oid: i for i, oid in enumerate(_ORDER)}
 )
 def attribute_order(doc: CertificateDocument, ctx: LintContext) -> Out:
     last: Attribute | None = None
-    for a in _all_attrs(doc.subject):
+    for a in doc.subject_attrs:
         rank = _RANK.get(a.oid)
         if rank is None:
             continue
@@ -275,9 +283,11 @@ def attribute_order(doc: CertificateDocument, ctx: LintContext) -> Out:
     effective=BR2,
 )
 def dup_attr(doc: CertificateDocument, ctx: LintContext) -> Out:
+    if len(doc.subject_by_type) == len(doc.subject_attrs):
+        return ()  # no type twice
     seen: set[str] = set()
     out = []
-    for a in _all_attrs(doc.subject):
+    for a in doc.subject_attrs:
         if a.oid in seen and a.oid not in (ATTR_DC, ATTR_STREET):
             out.append((SUBJ, f"{_name(a.oid)} appears more than once"))
         seen.add(a.oid)
@@ -285,6 +295,10 @@ def dup_attr(doc: CertificateDocument, ctx: LintContext) -> Out:
 
 
 _METADATA = {".", "-", " ", "n/a", "na", "none", "null", "-.", "--", "..."}
+# ASCII whitespace (as str.strip sees it), '.' and '-': what a metadata value may hold
+# besides at most four other characters.
+_NOT_INFORMATION = b" .-\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+_LONGEST_METADATA = max(len(m) for m in _METADATA)
 
 
 @lint(
@@ -296,7 +310,13 @@ _METADATA = {".", "-", " ", "n/a", "na", "none", "null", "-.", "--", "..."}
 )
 def metadata(doc: CertificateDocument, ctx: LintContext) -> Out:
     out = []
-    for a in _all_attrs(doc.subject):
+    for a in doc.subject_attrs:
+        if (
+            a.tag != 0x1E
+            and a.value.isascii()
+            and len(a.value.translate(None, _NOT_INFORMATION)) > _LONGEST_METADATA
+        ):
+            continue  # more information than any metadata value holds
         v = _text(a).strip().lower()
         if a.value and (v in _METADATA or not v.strip(".- ")):
             out.append((SUBJ, f"{_name(a.oid)} {_text(a)!r} is metadata, not information"))
@@ -364,7 +384,7 @@ def dv_subject(doc: CertificateDocument, ctx: LintContext) -> Out:
     br2 = since(doc, ctx, BR2)
     return [
         (SUBJ, f"{_name(a.oid)} in a DV certificate")
-        for a in _all_attrs(doc.subject)
+        for a in doc.subject_attrs
         if (a.oid not in _DV_ALLOWED if br2 else a.oid in _DV_FORBIDDEN_BR1)
     ]
 
@@ -444,7 +464,7 @@ def identity_needs_policy(doc: CertificateDocument, ctx: LintContext) -> Out:
         return ()
     return [
         (SUBJ, f"{_name(a.oid)} present without an OV/IV/EV policy")
-        for a in _all_attrs(doc.subject)
+        for a in doc.subject_attrs
         if a.oid in (ATTR_O, ATTR_GIVEN_NAME, ATTR_SURNAME)
     ]
 

@@ -18,7 +18,6 @@ from certkeeper.lint.context import LintContext
 from certkeeper.lint.document.certificate import CertificateDocument
 from certkeeper.lint.engine import LEAF_TYPES, Severity, lint
 from certkeeper.x509.oids import (
-    ATTR_CN,
     ATTR_GIVEN_NAME,
     ATTR_L,
     ATTR_O,
@@ -39,16 +38,6 @@ _CA_ONLY = {
 }
 
 
-def _cn_texts(doc: CertificateDocument) -> list[str]:
-    out = []
-    for a in doc.subject_values(ATTR_CN):
-        try:
-            out.append(a.value.decode("utf-16-be" if a.tag == 0x1E else "utf-8"))
-        except UnicodeDecodeError:
-            out.append(a.value.decode("latin-1"))
-    return out
-
-
 @lint(
     "e_sub_cn_not_san_copy",
     Severity.ERROR,
@@ -61,12 +50,13 @@ def _cn_texts(doc: CertificateDocument) -> list[str]:
 )
 def cn_exact_copy(doc: CertificateDocument, ctx: LintContext) -> Out:
     dns = doc.dns_names
-    exact = set(dns)
-    folded = {_fold(n): n for n in dns}
     out = []
-    for cn in _cn_texts(doc):
-        if cn in exact:
+    folded: dict[str, str] | None = None
+    for cn in doc.cn_texts:
+        if cn in dns:
             continue
+        if folded is None:  # IDNA-folding every SAN entry costs; only a mismatch needs it
+            folded = {_fold(n): n for n in dns}
         san = folded.get(_fold(cn))
         if san is not None:
             out.append((SUBJ, f"commonName {cn!r} differs from dNSName {san!r}"))
@@ -216,7 +206,9 @@ def onion_names(doc: CertificateDocument, ctx: LintContext) -> Out:
 )
 def cn_reserved_ip(doc: CertificateDocument, ctx: LintContext) -> Out:
     out = []
-    for cn in _cn_texts(doc):
+    for cn in doc.cn_texts:
+        if not names.may_be_ip_literal(cn):
+            continue
         try:
             ip = ipaddress.ip_address(cn)
         except ValueError:
@@ -290,7 +282,7 @@ def reverse_zone(doc: CertificateDocument, ctx: LintContext) -> Out:
     banned = since(doc, ctx, br.IP_REVERSE_ZONE_BANNED_FROM)
     out = []
     for where, name in [(f"{EXT}.subjectAltName", n) for n in doc.dns_names] + [
-        (SUBJ, cn) for cn in _cn_texts(doc)
+        (SUBJ, cn) for cn in doc.cn_texts
     ]:
         if not name.lower().rstrip(".").endswith(_REVERSE_ZONES):
             continue

@@ -3,9 +3,10 @@ parsed on first use, so the certificate lints never re-parse anything."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from certkeeper.lint.document.values import (
     CTX0_C,
@@ -24,7 +25,6 @@ from certkeeper.lint.document.values import (
     parse_alg,
     parse_extensions,
     parse_general_names,
-    parse_name,
     parse_time,
     split_signed,
     start_of,
@@ -35,6 +35,7 @@ from certkeeper.x509.der import DerError, children, header, integer_is_minimal
 from certkeeper.x509.oids import (
     ALG_EC,
     ALG_RSA,
+    ATTR_CN,
     EKU_OCSP_SIGNING,
     EKU_PRECERT_SIGNING,
     OID_AIA,
@@ -51,6 +52,46 @@ from certkeeper.x509.oids import (
 
 if TYPE_CHECKING:
     from cryptography import x509
+
+
+T = TypeVar("T")
+
+# Decoded extension values by OID and encoding. A CA's certificates repeat most of their
+# extensions byte for byte (one issuer's AKI, AIA and policies, one profile's keyUsage,
+# extKeyUsage and basicConstraints), so each encoding is decoded once; decoding them
+# afresh was a fifth of linting a certificate (benchmarks/lint_corpora.py).
+_VIEW_CACHE_SIZE = 2048
+_VIEWS: dict[str, dict[bytes, Any]] = {}
+
+
+def ext_view(oid: str) -> Callable[[Callable[[bytes, int, int], T]], lazy[T | None]]:
+    """A lazy view of extension `oid`: None when absent, else `parse(value, tag, content
+    start)`, which raises Malformed or DerError on a bad encoding. Results are shared
+    between documents with the same encoding: treat them as read-only."""
+
+    def wrap(parse: Callable[[bytes, int, int], T]) -> lazy[T | None]:
+        cache: dict[bytes, Any] = _VIEWS.setdefault(oid, {})
+
+        def view(doc: CertificateDocument) -> T | None:
+            ext = doc.ext.get(oid)
+            if ext is None:
+                return None
+            v = ext.value
+            got = cache.get(v)
+            if got is None:
+                tag, cs, ce = header(v, 0, len(v))
+                if ce != len(v):
+                    raise Malformed(f"extension {oid} has {len(v) - ce} trailing octets")
+                got = parse(v, tag, cs)
+                if len(cache) < _VIEW_CACHE_SIZE:
+                    cache[v] = got
+            return got
+
+        view.__name__ = parse.__name__
+        view.__doc__ = parse.__doc__
+        return lazy(view)
+
+    return wrap
 
 
 class CertificateDocument(Document):
@@ -174,7 +215,7 @@ class CertificateDocument(Document):
         except DerError as exc:
             self.structure_errors.append(f"issuer: {exc}")
         try:
-            self.subject = parse_name(d, jcs, jce)
+            self.subject = cached_name(self.subject_raw, d, jcs, jce)
         except DerError as exc:
             self.structure_errors.append(f"subject: {exc}")
 
@@ -261,12 +302,8 @@ class CertificateDocument(Document):
         except (DerError, Malformed, ValueError):
             return None
 
-    @lazy
-    def basic_constraints(self) -> BasicConstraints | None:
-        got = self._ext_view(OID_BASIC_CONSTRAINTS)
-        if got is None:
-            return None
-        v, tag, cs = got
+    @ext_view(OID_BASIC_CONSTRAINTS)
+    def basic_constraints(v: bytes, tag: int, cs: int) -> BasicConstraints:
         if tag != 0x30:
             raise Malformed("basicConstraints is not a SEQUENCE")
         ca = False
@@ -284,12 +321,8 @@ class CertificateDocument(Document):
                 raise Malformed(f"basicConstraints has an unexpected element 0x{t:02x}")
         return BasicConstraints(ca, pathlen, ca_encoded_false)
 
-    @lazy
-    def key_usage(self) -> KeyUsage | None:
-        got = self._ext_view(OID_KEY_USAGE)
-        if got is None:
-            return None
-        v, tag, cs = got
+    @ext_view(OID_KEY_USAGE)
+    def key_usage(v: bytes, tag: int, cs: int) -> KeyUsage:
         if tag != 0x03 or len(v) <= cs:
             raise Malformed("keyUsage is not a BIT STRING")
         unused = v[cs]
@@ -310,12 +343,8 @@ class CertificateDocument(Document):
                 der_ok = False  # DER: no trailing zero bits in a named bit list
         return KeyUsage(frozenset(bits), der_ok, payload.hex())
 
-    @lazy
-    def eku(self) -> list[str] | None:
-        got = self._ext_view(OID_EKU)
-        if got is None:
-            return None
-        v, tag, cs = got
+    @ext_view(OID_EKU)
+    def eku(v: bytes, tag: int, cs: int) -> list[str]:
         if tag != 0x30:
             raise Malformed("extKeyUsage is not a SEQUENCE")
         out = []
@@ -325,22 +354,14 @@ class CertificateDocument(Document):
             out.append(decode_oid(v[c:e]))
         return out
 
-    @lazy
-    def san(self) -> list[GeneralName] | None:
-        got = self._ext_view(OID_SAN)
-        if got is None:
-            return None
-        v, tag, cs = got
+    @ext_view(OID_SAN)
+    def san(v: bytes, tag: int, cs: int) -> list[GeneralName]:
         if tag != 0x30:
             raise Malformed("subjectAltName is not a SEQUENCE")
         return parse_general_names(v, cs, len(v))
 
-    @lazy
-    def aia(self) -> list[tuple[str, GeneralName]] | None:
-        got = self._ext_view(OID_AIA)
-        if got is None:
-            return None
-        v, tag, cs = got
+    @ext_view(OID_AIA)
+    def aia(v: bytes, tag: int, cs: int) -> list[tuple[str, GeneralName]]:
         if tag != 0x30:
             raise Malformed("authorityInformationAccess is not a SEQUENCE")
         out = []
@@ -355,22 +376,14 @@ class CertificateDocument(Document):
             out.append((method, GeneralName(gt & 0x1F, v[gc:ge])))
         return out
 
-    @lazy
-    def crldp(self) -> list[DistributionPoint] | None:
-        got = self._ext_view(OID_CRLDP)
-        if got is None:
-            return None
-        v, tag, cs = got
+    @ext_view(OID_CRLDP)
+    def crldp(v: bytes, tag: int, cs: int) -> list[DistributionPoint]:
         if tag != 0x30:
             raise Malformed("cRLDistributionPoints is not a SEQUENCE")
         return [parse_distribution_point(v, c, e) for _, c, e in children(v, cs, len(v))]
 
-    @lazy
-    def policies(self) -> list[PolicyInfo] | None:
-        got = self._ext_view(OID_CERT_POLICIES)
-        if got is None:
-            return None
-        v, tag, cs = got
+    @ext_view(OID_CERT_POLICIES)
+    def policies(v: bytes, tag: int, cs: int) -> list[PolicyInfo]:
         if tag != 0x30:
             raise Malformed("certificatePolicies is not a SEQUENCE")
         out = []
@@ -390,12 +403,8 @@ class CertificateDocument(Document):
             out.append(PolicyInfo(oid, tuple(qualifiers)))
         return out
 
-    @lazy
-    def aki(self) -> AuthorityKeyId | None:
-        got = self._ext_view(OID_AKI)
-        if got is None:
-            return None
-        v, tag, cs = got
+    @ext_view(OID_AKI)
+    def aki(v: bytes, tag: int, cs: int) -> AuthorityKeyId:
         return parse_aki(v, tag, cs)
 
     @lazy
@@ -442,7 +451,40 @@ class CertificateDocument(Document):
     # -- names --------------------------------------------------------------------------
 
     def subject_values(self, oid: str) -> list[Attribute]:
-        return [a for rdn in self.subject for a in rdn if a.oid == oid]
+        """The subject's attributes of one type, in order (shared: do not modify)."""
+        return self.subject_by_type.get(oid, _NO_ATTRIBUTES)
+
+    @lazy
+    def subject_attrs(self) -> list[Attribute]:
+        """Every subject attribute, in order, RDNs flattened."""
+        return [a for rdn in self.subject for a in rdn]
+
+    @lazy
+    def subject_by_type(self) -> dict[str, list[Attribute]]:
+        """Attribute type -> the subject's values of it, built once: a dozen lints ask
+        by type, and a scan per question was a measurable part of linting a certificate
+        (benchmarks/lint_corpora.py)."""
+        out: dict[str, list[Attribute]] = {}
+        for rdn in self.subject:
+            for a in rdn:
+                got = out.get(a.oid)
+                if got is None:
+                    out[a.oid] = [a]
+                else:
+                    got.append(a)
+        return out
+
+    @lazy
+    def cn_texts(self) -> list[str]:
+        """Each subject commonName as text (BMPString as UTF-16, else UTF-8, and Latin-1
+        when that fails)."""
+        out = []
+        for a in self.subject_values(ATTR_CN):
+            try:
+                out.append(a.value.decode("utf-16-be" if a.tag == 0x1E else "utf-8"))
+            except UnicodeDecodeError:
+                out.append(a.value.decode("latin-1"))
+        return out
 
     @lazy
     def dns_names(self) -> list[str]:
@@ -458,6 +500,8 @@ class CertificateDocument(Document):
     def policy_oids(self) -> list[str]:
         return [p.oid for p in (self.safe("policies") or [])]
 
+
+_NO_ATTRIBUTES: list[Attribute] = []
 
 KU_NAMES = (
     "digital_signature",

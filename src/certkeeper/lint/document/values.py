@@ -159,10 +159,24 @@ def split_signed(d: bytes, what: str) -> tuple[tuple[int, int, int], bytes, AlgI
     return (ttag, tcs, tce), tbs_raw, sig_alg, d[scs], d[scs + 1 : sce]
 
 
+_ALG_CACHE: dict[bytes, AlgId] = {}
+
+
 def parse_alg(data: bytes, h: tuple[int, int, int], what: str) -> AlgId:
+    """An AlgorithmIdentifier; the few encodings in use are parsed once each."""
     tag, cs, ce = h
     if tag != 0x30:
         raise DerError(f"{what}: AlgorithmIdentifier is not a SEQUENCE")
+    raw = data[start_of(data, cs, ce) : ce]
+    got = _ALG_CACHE.get(raw)
+    if got is None:
+        got = _parse_alg(data, cs, ce, what, raw)
+        if len(_ALG_CACHE) < 256:
+            _ALG_CACHE[raw] = got
+    return got
+
+
+def _parse_alg(data: bytes, cs: int, ce: int, what: str, raw: bytes) -> AlgId:
     kids = children(data, cs, ce)
     if not kids or kids[0][0] != 0x06:
         raise DerError(f"{what}: AlgorithmIdentifier has no OID")
@@ -173,7 +187,7 @@ def parse_alg(data: bytes, h: tuple[int, int, int], what: str) -> AlgId:
     if len(kids) == 2:
         _, pcs, pce = kids[1]
         params = data[start_of(data, pcs, pce) : pce]
-    return AlgId(oid, params, data[start_of(data, cs, ce) : ce])
+    return AlgId(oid, params, raw)
 
 
 def start_of(data: bytes, cs: int, ce: int) -> int:
@@ -265,7 +279,8 @@ _NAME_CACHE: dict[bytes, list[list[Attribute]]] = {}
 
 
 def cached_name(raw: bytes, data: bytes, cs: int, ce: int) -> list[list[Attribute]]:
-    """Issuer names repeat across every certificate a CA signs: parse each once.
+    """Names repeat: a CA's in every certificate it signs, a subscriber's in its
+    precertificate, its certificate and their renewals. Parse each once.
 
     Callers must treat the result as read-only (it is shared)."""
     got = _NAME_CACHE.get(raw)
