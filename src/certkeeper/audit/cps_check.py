@@ -28,14 +28,7 @@ from cryptography import x509
 
 from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.errors import InputError
-from certkeeper.lint.document import (
-    OID_CERT_POLICIES,
-    OID_EKU,
-    OID_KEY_USAGE,
-    Malformed,
-    decode_oid,
-    parse_extensions,
-)
+from certkeeper.lint.document.values import Malformed, decode_oid, parse_extensions
 from certkeeper.profiles.cps_claims import (
     KEY_USAGE_BITS,
     Contradiction,
@@ -48,6 +41,7 @@ from certkeeper.profiles.cps_claims import (
 from certkeeper.profiles.cps_parse import CpsDocument, parse_cps
 from certkeeper.profiles.schema import Profile
 from certkeeper.x509.der import DerError, children, header
+from certkeeper.x509.oids import OID_CERT_POLICIES, OID_EKU, OID_KEY_USAGE
 
 if TYPE_CHECKING:
     from certkeeper.ca.home import CaHome
