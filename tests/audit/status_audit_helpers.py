@@ -31,6 +31,7 @@ from certkeeper.issuance.service import IssueRequest
 from certkeeper.revocation.reasons import CrlReason
 from certkeeper.revocation.service import revoke
 from certkeeper.status.http import StatusApp
+from certkeeper.status.responder import OcspResponder
 from certkeeper.wiring import issuance_service
 from certkeeper.x509 import der
 from certkeeper.x509.ocsp import ResponseTemplate, decode_get_path, parse_request
@@ -229,7 +230,7 @@ def serve_in_thread(app: Any) -> Iterator[str]:
 
 def status_app(home: Path) -> StatusApp:
     ca = CaHome.open(home)
-    return StatusApp(ca.inventory.engine, ca.config.home / "crl")
+    return StatusApp(ca.inventory, ca.config.home / "crl", ocsp=OcspResponder(ca.stores.ocsp))
 
 
 def _gtime(moment: datetime, fraction: str = "") -> bytes:

@@ -95,12 +95,9 @@ def online_home(tmp_path: Path, root: Path) -> Path:
 def _get(home: Path, path: str) -> tuple[int, bytes]:
     from certkeeper.status.http import StatusApp
     from certkeeper.status.responder import OcspResponder
-    from certkeeper.store.ocsp_repo import OcspStore
 
     ca = CaHome.open(home)
-    status_app = StatusApp(
-        ca.inventory.engine, home / "crl", ocsp=OcspResponder(OcspStore(ca.inventory.engine))
-    )
+    status_app = StatusApp(ca.inventory, home / "crl", ocsp=OcspResponder(ca.stores.ocsp))
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:

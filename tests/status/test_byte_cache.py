@@ -15,6 +15,7 @@ from certkeeper.status.byte_cache import ENTRY_OVERHEAD, ByteBoundedCache
 from certkeeper.status.http import StatusApp
 from certkeeper.status.responder import OcspResponder
 from certkeeper.store.database import connect, migrate, sqlite_url
+from certkeeper.store.inventory import Inventory
 from certkeeper.store.ocsp_repo import OcspStore
 
 
@@ -71,7 +72,8 @@ def test_crl_path_cache_is_bounded_by_bytes(tmp_path: Path) -> None:
     engine = connect(sqlite_url(tmp_path / "db.sqlite"))
     migrate(engine)
     budget = 64 * 1024
-    app = StatusApp(engine, tmp_path, crl_cache_bytes=budget)
+    ocsp = OcspResponder(OcspStore(engine))
+    app = StatusApp(Inventory(engine), tmp_path, ocsp=ocsp, crl_cache_bytes=budget)
     for i in range(2_000):  # paths that name no file are looked up, and remembered
         assert _asgi(app, "GET", f"/crl/{'x' * 100}{i}/{i}.crl", b"") == 404
     assert app._crls.bytes <= budget

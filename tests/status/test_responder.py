@@ -34,7 +34,6 @@ from certkeeper.status import ocsp as status
 from certkeeper.status.http import StatusApp
 from certkeeper.status.responder import MAX_AGE_CAP, OcspResponder
 from certkeeper.store.database import write_transaction
-from certkeeper.store.ocsp_repo import OcspStore
 from certkeeper.store.tables import ocsp_responses, revocations
 from certkeeper.x509 import ocsp as enc
 from factories import PASSPHRASE
@@ -329,9 +328,9 @@ def call(
 def app(world: World) -> Iterator[StatusApp]:
     ca = CaHome.open(world.home)
     yield StatusApp(
-        ca.inventory.engine,
+        ca.inventory,
         world.home / "crl",
-        ocsp=OcspResponder(OcspStore(ca.inventory.engine), cache_ttl=0, negative_ttl=0),
+        ocsp=OcspResponder(ca.stores.ocsp, cache_ttl=0, negative_ttl=0),
     )
     ca.close()
 

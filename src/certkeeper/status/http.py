@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cryptography import x509
-from sqlalchemy import Engine
 
 from certkeeper.http_limits import body_seconds_from_environment
 from certkeeper.status.byte_cache import ByteBoundedCache
@@ -38,7 +37,6 @@ from certkeeper.status.responder import (
     send_answer,
 )
 from certkeeper.store.inventory import Inventory
-from certkeeper.store.ocsp_repo import OcspStore
 
 if TYPE_CHECKING:
     from certkeeper.acme.app import AcmeApp
@@ -74,21 +72,22 @@ def _safe_relative(parts: list[str]) -> bool:
 
 class StatusApp:
     """OCSP, CRLs and CA certificates. CRLs are read from disk and kept while the
-    file's mtime and size do not change (a shard is at most the CRL byte budget)."""
+    file's mtime and size do not change (a shard is at most the CRL byte budget); the
+    CA certificates come from the inventory."""
 
     def __init__(
         self,
-        engine: Engine,
+        inventory: Inventory,
         crl_dir: Path,
         *,
-        ocsp: OcspResponder | None = None,
+        ocsp: OcspResponder,
         acme: AcmeApp | None = None,
         crl_cache_bytes: int = CRL_CACHE_BYTES,
     ) -> None:
-        self.engine = engine
+        self.inventory = inventory
         self.acme = acme  # mounted under /acme/ by `certkeeper serve`
         self.crl_dir = crl_dir.resolve()
-        self.ocsp = ocsp or OcspResponder(OcspStore(engine))
+        self.ocsp = ocsp
         # by bytes: paths that name no file are cached too, and any client can ask for them
         self._crls: ByteBoundedCache[str, tuple[float, _CrlFile | None]] = ByteBoundedCache(
             crl_cache_bytes, lambda rel, item: len(rel) + (len(item[1].body) if item[1] else 0)
@@ -214,7 +213,7 @@ class StatusApp:
         """CA certificates (root and issuing CAs): what AIA caIssuers URLs point at."""
         return {
             rec.name: rec.cert_der
-            for rec in Inventory(self.engine).issuers()
+            for rec in self.inventory.issuers()
             if rec.role in ("root", "issuing")
         }
 
@@ -230,12 +229,9 @@ def app_from_environment() -> OperationsApp:
     (with the passphrase) only when a finalize signs."""
     import os
 
-    from certkeeper.ca.home import CaHome
     from certkeeper.wiring import build
 
-    home = CaHome.open(Path(os.environ.get(HOME_ENV, "ca-home")))
-    ca = build(home)
-    engine = ca.stores.engine
+    ca = build(Path(os.environ.get(HOME_ENV, "ca-home")))
     mode = os.environ.get(MODE_ENV, "all")
     body_seconds = body_seconds_from_environment()
     ocsp = OcspResponder(ca.stores.ocsp, accept_root=mode == "ocsp", body_seconds=body_seconds)
@@ -244,7 +240,11 @@ def app_from_environment() -> OperationsApp:
         from certkeeper.acme.app import AcmeApp
 
         acme = AcmeApp(ca, body_seconds=body_seconds)
-        app = acme if mode == "acme" else StatusApp(engine, ca.config.crl_dir, ocsp=ocsp, acme=acme)
+        app = (
+            acme
+            if mode == "acme"
+            else StatusApp(ca.stores.inventory, ca.config.crl_dir, ocsp=ocsp, acme=acme)
+        )
     return _with_operations(app, mode, ca)
 
 
