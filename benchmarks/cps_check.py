@@ -125,7 +125,9 @@ def main() -> None:
         )
         for i in range(args.certificates)
     ]
-    profile = parse_profile(builtin_profile_sources()["tls-dv-rsa.toml"], "bench", version=1)
+    profile = parse_profile(
+        builtin_profile_sources()["tls-dv-rsa.toml"], "bench", version=1, today=NOW.date()
+    )
     text = render_cps([profile], cps_version="1.0").replace(
         "| keyEncipherment | MUST |", "| keyEncipherment | MUST NOT |"
     )

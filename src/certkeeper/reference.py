@@ -285,7 +285,7 @@ def profile_settings() -> list[Setting]:
     for path in sorted(builtin.glob("*.toml")):
         text = path.read_text(encoding="utf-8")
         with _recording() as (allowed, reads):
-            schema.parse_profile(text, path.stem)
+            schema.parse_profile(text, path.stem, historic=True)  # no date: the keys read
         known = {(w.split(".", 1)[1] if "." in w else "", k): (kind, d) for w, k, kind, d in reads}
         for where, keys in allowed:
             section = where.split(".", 1)[1] if "." in where else ""

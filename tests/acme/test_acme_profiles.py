@@ -3,7 +3,7 @@ the certificate is issued under it; the short-lived profile (BR 1.6.1) over real
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from cryptography import x509
@@ -20,6 +20,8 @@ from certkeeper.tomlcheck import TomlProblem
 from .client import AcmeClient, b64, http
 from .conftest import ChallengeWeb, Served
 from .helpers import make_csr, solve_http
+
+TODAY = date(2026, 11, 23)  # the BR 6.3.2 limit of profile files is taken on this day
 
 
 def issue(
@@ -128,11 +130,11 @@ def test_a_profile_may_drop_crldp_and_ocsp_only_when_short_lived() -> None:
         "serial.\ninclude = true",
         "serial.\ninclude = false",
     )
-    parsed = parse_profile(text, "short", version=1)
+    parsed = parse_profile(text, "short", version=1, today=TODAY)
     assert not parsed.crl_distribution_point and not parsed.aia_ocsp
     longer = text.replace("validity_days = 7", "validity_days = 8")
     with pytest.raises(ProfileError, match="short-lived"):
-        parse_profile(longer, "longer", version=1)
+        parse_profile(longer, "longer", version=1, today=TODAY)
 
 
 def test_profiles_from_the_acme_table() -> None:

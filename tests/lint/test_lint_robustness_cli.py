@@ -130,6 +130,7 @@ def test_cli_lint_list() -> None:
 
 def test_data_update_and_show(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CERTKEEPER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(TldData, "installed_at", None)  # the CLI installs this test's location
     runner = CliRunner()
     bad = tmp_path / "bad.csv"
     bad.write_text("tld,delegated,removed\ncom,1985-01-01,\nnet,not-a-date,\n")

@@ -5,6 +5,7 @@ table is an error that names its line."""
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 from hypothesis import given
@@ -21,6 +22,8 @@ from certkeeper.profiles.cps_claims import (
 )
 from certkeeper.profiles.cps_parse import parse_cps, split_row
 from certkeeper.profiles.schema import Profile, parse_profile
+
+TODAY = date(2026, 11, 23)  # the BR 6.3.2 limit of profile files is taken on this day
 
 
 @st.composite
@@ -114,7 +117,9 @@ def test_hand_written_layouts_of_the_same_tables_read_the_same(
 def _builtin(name: str, version: int = 3) -> Profile:
     from certkeeper.ca.profile_registry import builtin_profile_sources
 
-    return parse_profile(builtin_profile_sources()[f"{name}.toml"], name, version=version)
+    return parse_profile(
+        builtin_profile_sources()[f"{name}.toml"], name, version=version, today=TODAY
+    )
 
 
 HAND_WRITTEN = """# Example CA CPS

@@ -84,9 +84,11 @@ def test_reverse_names_for_tls_alpn01_sni() -> None:
 def test_profiles_allow_ip_addresses_only_when_they_say_so() -> None:
     sources = builtin_profile_sources()
     for name, text in sources.items():
-        assert not parse_profile(text, name, version=1).san.allow_ip_addresses, name
+        assert not parse_profile(text, name, version=1, today=NOW.date()).san.allow_ip_addresses, (
+            name
+        )
     text = sources["tls-dv-ecdsa.toml"] + "allow_ip_addresses = true\n"
-    assert parse_profile(text, "ip", version=1).san.allow_ip_addresses
+    assert parse_profile(text, "ip", version=1, today=NOW.date()).san.allow_ip_addresses
 
 
 def ip_csr(*addresses: str) -> ParsedCsr:

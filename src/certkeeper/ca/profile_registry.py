@@ -148,7 +148,7 @@ class ProfileRegistry:
         return sorted(stored - set(declared))
 
     @staticmethod
-    def parse_file(path: Path, today: date | None = None) -> Profile:
+    def parse_file(path: Path, today: date) -> Profile:
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:

@@ -11,8 +11,9 @@ from typing import Annotated
 import typer
 
 from certkeeper.cli.common import handle_errors
+from certkeeper.data_dir import tld_override_path
 from certkeeper.errors import InputError
-from certkeeper.lint.tld import TldData, override_path, parse_csv
+from certkeeper.lint.tld import TldData, parse_csv
 
 
 def register(app: typer.Typer) -> None:
@@ -34,7 +35,7 @@ def register(app: typer.Typer) -> None:
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"cannot read {source}: {exc}") from None
         periods = parse_csv(text, str(source))
-        target = override_path()
+        target = tld_override_path()
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tld-", suffix=".csv")
         with os.fdopen(fd, "w", encoding="utf-8") as out:
@@ -49,7 +50,7 @@ def register(app: typer.Typer) -> None:
         data = TldData.load()
         counts = data.counts(date.today())
         typer.echo(f"source: {data.source}")
-        typer.echo(f"override location: {override_path()}")
+        typer.echo(f"override location: {tld_override_path()}")
         typer.echo(
             f"TLDs: {counts['total']} listed, {counts['removed']} removed, "
             f"{counts['delegated_today']} delegated today"

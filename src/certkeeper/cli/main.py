@@ -37,6 +37,9 @@ def _options(
     ),
 ) -> None:
     """Certificate authority back end for publicly-trusted TLS certificates."""
+    from certkeeper.data_dir import use_installed_data
+
+    use_installed_data()  # the TLD data `data update` installed, for every command
 
 
 # One module per command group; each has `register(app: typer.Typer) -> None`.

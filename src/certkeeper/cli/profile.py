@@ -164,7 +164,7 @@ def check(files: list[Path]) -> None:
     from certkeeper.ca.profile_registry import ProfileRegistry
 
     for path in files:
-        profile = ProfileRegistry.parse_file(path)
+        profile = ProfileRegistry.parse_file(path, datetime.now(UTC).date())
         typer.echo(
             f"{path}: ok ({profile.id}, {profile.key_algorithm}, {profile.validity_days} days)"
         )

@@ -24,7 +24,7 @@ from certkeeper.http_limits import BODY_SECONDS_ENV, ServerLimits, raise_descrip
 from certkeeper.ports import ensure_port_free
 from certkeeper.status.http import HOME_ENV, MODE_ENV
 
-FACTORY = "certkeeper.status.http:app_from_environment"
+FACTORY = "certkeeper.server_worker:app"
 
 
 class Server(StrEnum):

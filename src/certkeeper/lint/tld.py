@@ -3,37 +3,25 @@
 A TLD is valid for a certificate when it was delegated on or before the certificate's
 notBefore and, if it has since been removed, notBefore is before the removal. The data
 is a CSV (tld,delegated,removed) shipped with the package; `certkeeper data update`
-installs a newer copy as an override in the user data directory:
-`$CERTKEEPER_DATA_DIR/tld_periods.csv`, else `~/.local/share/certkeeper/tld_periods.csv`.
+installs a newer copy as an override. Where that lives is read from the environment by
+the shells (`certkeeper.data_dir`), which hand it over with `TldData.use_installed`.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import os
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import ClassVar
 
 from certkeeper.errors import InputError
 
 FILENAME = "tld_periods.csv"
 HEADER = ("tld", "delegated", "removed")
-
-
-def user_data_dir() -> Path:
-    """Where `data update` installs overrides."""
-    env = os.environ.get("CERTKEEPER_DATA_DIR")
-    if env:
-        return Path(env)
-    return Path.home() / ".local" / "share" / "certkeeper"
-
-
-def override_path() -> Path:
-    return user_data_dir() / FILENAME
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,17 +66,24 @@ def parse_csv(text: str, source: str = "TLD data") -> dict[str, TldPeriod]:
 class TldData:
     """Delegation periods of every TLD; load once and share."""
 
+    # Where `data update` installs its override, as a shell found it; the core reads no
+    # environment, so until a shell says, only the packaged CSV is known.
+    installed_at: ClassVar[Path | None] = None
+
     def __init__(self, periods: dict[str, TldPeriod], source: str) -> None:
         self.periods = periods
         self.source = source
 
     @classmethod
+    def use_installed(cls, path: Path) -> None:
+        """Take the override at `path` (when that file exists) from now on."""
+        cls.installed_at = path
+
+    @classmethod
     def load(cls, path: Path | None = None) -> TldData:
         """From `path`, else the installed override, else the packaged CSV."""
-        if path is None:
-            candidate = override_path()
-            if candidate.is_file():
-                path = candidate
+        if path is None and cls.installed_at is not None and cls.installed_at.is_file():
+            path = cls.installed_at
         if path is not None:
             try:
                 text = path.read_text(encoding="utf-8")
@@ -99,9 +94,9 @@ class TldData:
         return cls(parse_csv(ref.read_text(encoding="utf-8"), "packaged"), f"packaged {FILENAME}")
 
     @staticmethod
-    @lru_cache(maxsize=1)
     def default() -> TldData:
-        return TldData.load()
+        """What lints and preflight use when handed no TLD data."""
+        return _loaded(TldData.installed_at)
 
     def is_delegated(self, tld: str, at: date) -> bool:
         period = self.periods.get(tld.lower().rstrip("."))
@@ -129,3 +124,10 @@ class TldData:
             "removed": removed,
             "delegated_today": sum(1 for t in self.periods if self.is_delegated(t, today)),
         }
+
+
+@lru_cache(maxsize=2)
+def _loaded(installed_at: Path | None) -> TldData:
+    """`default()`'s data, loaded once for each override location a shell names."""
+    found = installed_at if installed_at is not None and installed_at.is_file() else None
+    return TldData.load(found)

@@ -130,9 +130,12 @@ def parse_profile(
 ) -> Profile:
     """Parse and validate a profile's TOML text; every problem is one ProfileError line.
 
-    `today` bounds validity_days by the BR 6.3.2 maximum in force that day; issuance
-    checks again against the certificate's own notBefore. `historic` reads an old,
-    stored version without holding it to limits that came into force after it."""
+    `today` (the caller's clock: the core reads none) bounds validity_days by the BR
+    6.3.2 maximum in force that day; issuance checks again against the certificate's own
+    notBefore. `historic` reads an old, stored version without holding it to limits that
+    came into force after it, and needs no `today`."""
+    if today is None and not historic:
+        raise TypeError("parse_profile needs today unless historic")
     try:
         return _parse(parse_toml(source, where), source, where, version, today, historic)
     except TomlProblem as exc:
@@ -172,12 +175,15 @@ def _parse(
     is_rsa = families == {"rsa"}
 
     days = get(doc, "validity_days", int, where, default=90)
-    limit = 100_000 if historic else br.max_subscriber_validity_days(today or date.today())
-    if not 1 <= days <= limit:
-        raise TomlProblem(
-            f"{where}.validity_days: {days} is outside 1..{limit} "
-            f"(BR 6.3.2 maximum in force on {(today or date.today()).isoformat()})"
-        )
+    if today is not None and not historic:
+        limit = br.max_subscriber_validity_days(today)
+        if not 1 <= days <= limit:
+            raise TomlProblem(
+                f"{where}.validity_days: {days} is outside 1..{limit} "
+                f"(BR 6.3.2 maximum in force on {today.isoformat()})"
+            )
+    elif not 1 <= days <= 100_000:
+        raise TomlProblem(f"{where}.validity_days: {days} is outside 1..100000")
     backdate = get(doc, "backdate_seconds", int, where, default=0)
     if not 0 <= backdate <= 86400:
         raise TomlProblem(f"{where}.backdate_seconds: {backdate} is outside 0..86400")
