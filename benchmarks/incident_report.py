@@ -24,12 +24,11 @@ import contextlib
 
 from mass_revocation import PASSPHRASE, populate
 
+from certkeeper import wiring
 from certkeeper.ca.home import CaHome, InitOptions, create_home
 from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.report import html, markdown
-from certkeeper.report.build import build_report
 from certkeeper.report.csvfiles import AffectedCsvWriter
-from certkeeper.revocation import incidents
 
 
 def run(count: int, csv_rows: int, workers: int) -> list[tuple[str, str]]:
@@ -39,9 +38,9 @@ def run(count: int, csv_rows: int, workers: int) -> list[tuple[str, str]]:
         ca = CaHome.open(home)
         print(f"building an inventory of {count:,} signed certificates", file=sys.stderr)
         populate(ca, count, workers)
+        incidents = wiring.build(ca).incidents
         now = datetime.now(UTC).replace(microsecond=0)
         opened = incidents.open_incident(
-            ca,
             title="benchmark",
             aware_at=now - timedelta(days=3),
             br_item_number=12,
@@ -50,7 +49,7 @@ def run(count: int, csv_rows: int, workers: int) -> list[tuple[str, str]]:
             who="benchmark",
         )
         assert opened.id is not None
-        incidents.make_plan(ca, opened.id, now, who="benchmark")
+        incidents.make_plan(opened.id, now, who="benchmark")
 
         class Interrupted(Exception):
             pass
@@ -66,7 +65,6 @@ def run(count: int, csv_rows: int, workers: int) -> list[tuple[str, str]]:
         print("revoking half of them", file=sys.stderr)
         with contextlib.suppress(Interrupted):
             incidents.execute(
-                ca,
                 opened.id,
                 now,
                 workers=workers,
@@ -81,7 +79,7 @@ def run(count: int, csv_rows: int, workers: int) -> list[tuple[str, str]]:
         out.mkdir()
         writer = AffectedCsvWriter(out, csv_rows)
         t = time.perf_counter()
-        report = build_report(ca, opened.id, at, on_row=writer.add)
+        report = wiring.build(ca).reports.build_report(opened.id, at, on_row=writer.add)
         files = writer.close()
         build = time.perf_counter() - t
         t = time.perf_counter()
@@ -90,7 +88,7 @@ def run(count: int, csv_rows: int, workers: int) -> list[tuple[str, str]]:
         t = time.perf_counter()
         page = html.render_report(report)
         html_time = time.perf_counter() - t
-        status = incidents.status(ca, opened.id, at)
+        status = incidents.status(opened.id, at)
         assert report.counts == status.counts and status.counts.reconciles()
         csv_bytes = sum(f.stat().st_size for f in files)
         rows += [

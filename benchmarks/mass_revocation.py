@@ -27,11 +27,10 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import insert
 
+from certkeeper import wiring
 from certkeeper.ca.home import CaHome, InitOptions, create_home
 from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.issuance.serials import new_serial, serial_hex, shard_for
-from certkeeper.revocation import incidents
-from certkeeper.revocation.publishing import republish
 from certkeeper.signing.tbs import sign_tbs
 from certkeeper.store.database import write_transaction
 from certkeeper.store.ocsp_repo import OcspStore
@@ -177,11 +176,11 @@ def populate(ca: CaHome, count: int, workers: int) -> float:
 
 
 def campaign(ca: CaHome, workers: int) -> dict[str, float]:
+    incidents = wiring.build(ca).incidents
     times: dict[str, float] = {}
     now = datetime.now(UTC).replace(microsecond=0)
     t = time.perf_counter()
     opened = incidents.open_incident(
-        ca,
         title="benchmark",
         aware_at=now,
         br_item_number=12,
@@ -192,18 +191,18 @@ def campaign(ca: CaHome, workers: int) -> dict[str, float]:
     assert opened.id is not None
     times["open (select, freeze, ARI)"] = time.perf_counter() - t
     t = time.perf_counter()
-    plan = incidents.make_plan(ca, opened.id, now, who="benchmark")
+    plan = incidents.make_plan(opened.id, now, who="benchmark")
     times["plan"] = time.perf_counter() - t
     assert plan.plan.all_at_once, plan.verdict.summary(opened.id)
     t = time.perf_counter()
     result = incidents.execute(
-        ca, opened.id, now, workers=workers, who="benchmark", lint_every=LINT_EVERY
+        opened.id, now, workers=workers, who="benchmark", lint_every=LINT_EVERY
     )
     times["revoke (rows + OCSP re-sign)"] = time.perf_counter() - t
     t = time.perf_counter()
-    published = republish(ca, result.shards, now)
+    published = wiring.build(ca).republisher.republish(result.shards, now)
     times["republish shards"] = time.perf_counter() - t
-    status = incidents.status(ca, opened.id, now + timedelta(seconds=1))
+    status = incidents.status(opened.id, now + timedelta(seconds=1))
     assert status.counts.reconciles() and status.counts.revoked == result.revoked
     times["_revoked"] = result.revoked
     times["_shards"] = len(published.published)

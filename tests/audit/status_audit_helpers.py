@@ -29,7 +29,6 @@ from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.serials import new_serial, serial_hex, shard_for
 from certkeeper.issuance.service import IssueRequest
 from certkeeper.revocation.reasons import CrlReason
-from certkeeper.revocation.service import revoke
 from certkeeper.status.http import StatusApp
 from certkeeper.status.responder import OcspResponder
 from certkeeper.wiring import issuance_service
@@ -87,8 +86,10 @@ def build_world(root: Path, count: int = 6) -> World:
                 (precerts_dir / f"{i}.pem").write_bytes(pem)
         now = datetime.now(UTC).replace(microsecond=0)
         wiring.build(ca).crl.publish(root / "crl-before", now)
-        revoke(ca, issued[0], CrlReason.keyCompromise, now=now, revoked_at=now - timedelta(hours=1))
-        revoke(ca, issued[1], CrlReason.unspecified, now=now)
+        wiring.build(ca).revocation.revoke(
+            issued[0], CrlReason.keyCompromise, now=now, revoked_at=now - timedelta(hours=1)
+        )
+        wiring.build(ca).revocation.revoke(issued[1], CrlReason.unspecified, now=now)
         issuer = ca.inventory.issuer_by_name(ISSUER)
         serial = new_serial()
         ca.inventory.assign_serial(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from certkeeper.audit.relint import relint
+from certkeeper import wiring
 from certkeeper.ca.home import CaHome
 from certkeeper.cli.main import app
 from certkeeper.issuance.csr import load_csr
@@ -31,11 +31,11 @@ def test_a_new_lint_reports_exactly_the_certificates_it_hits(
     fresh_ca: CaHome, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     serials = issue_some(fresh_ca, ["one.example.com", "two.example.org", "three.example.com"])
-    first = relint(fresh_ca, use_pkilint=False, workers=1)
+    first = wiring.build(fresh_ca).relinter.relint(use_pkilint=False, workers=1)
     assert first.documents == 6  # three certificates and their precertificates
     assert first.new == [f for f in first.findings]  # everything is new against issuance
 
-    second = relint(fresh_ca, use_pkilint=False, workers=1)
+    second = wiring.build(fresh_ca).relinter.relint(use_pkilint=False, workers=1)
     assert second.previous_run_id == first.run_id
     assert second.new == []  # nothing changed: nothing new
 
@@ -63,7 +63,7 @@ def test_a_new_lint_reports_exactly_the_certificates_it_hits(
     )
     monkeypatch.setitem(engine.REGISTRY.lints, lint.id, lint)
     monkeypatch.setattr(catalogue, "_selection", {})
-    third = relint(fresh_ca, use_pkilint=False, workers=1)
+    third = wiring.build(fresh_ca).relinter.relint(use_pkilint=False, workers=1)
     hit = third.new_by_certificate()
     assert set(hit) == {(serials[1], "certificate"), (serials[1], "precertificate")}
     assert all(ids == ["e_test_no_org"] for ids in hit.values())
@@ -95,6 +95,6 @@ def test_relint_with_pkilint_stores_pkilint_findings_by_linter(
     fresh_ca: CaHome, tmp_path: Path
 ) -> None:
     issue_some(fresh_ca, ["pk.example.com"])
-    report = relint(fresh_ca, use_pkilint=True, workers=1)
+    report = wiring.build(fresh_ca).relinter.relint(use_pkilint=True, workers=1)
     assert report.documents == 2
     assert not [f for f in report.findings if f.severity in ("ERROR", "FATAL")]

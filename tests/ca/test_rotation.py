@@ -23,7 +23,6 @@ from certkeeper.issuance.service import IssueRequest
 from certkeeper.lint.engine import CertType, Severity
 from certkeeper.lint.pkilint_adapter import PkilintLinter
 from certkeeper.revocation.reasons import CrlReason
-from certkeeper.revocation.service import revoke
 from certkeeper.store.ocsp_repo import OcspStore
 from certkeeper.wiring import issuance_service
 from factories import PASSPHRASE, csr_pem, make_home
@@ -93,7 +92,7 @@ def test_activation_moves_issuance_and_retired_ca_keeps_status(ca: CaHome, tmp_p
     # a certificate of the retired CA is still revocable, and its OCSP answer says so,
     # signed by the retired CA's responder
     serial = format(old_cert.serial_number, "x")
-    revoke(ca, serial, CrlReason.superseded, now=datetime.now(UTC))
+    wiring.build(ca).revocation.revoke(serial, CrlReason.superseded, now=datetime.now(UTC))
     record = OcspStore(ca.inventory.engine).get(serial)
     assert record is not None
     response = ocsp.load_der_ocsp_response(record.der)

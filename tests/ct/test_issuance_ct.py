@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from typer.testing import CliRunner
 
+from certkeeper import wiring
 from certkeeper.ca.home import CaHome
 from certkeeper.cli.main import app
 from certkeeper.ct import tls
@@ -583,7 +584,6 @@ def certspotter(
 def test_incident_lists_name_each_certificates_precertificate_and_log_entries(
     ct_home: CtHome,
 ) -> None:
-    from certkeeper.report.build import iter_affected
     from certkeeper.store.incidents import CampaignItem
 
     issued = ct_home.issue("listed.example.com")
@@ -597,7 +597,9 @@ def test_incident_lists_name_each_certificates_precertificate_and_log_entries(
         cert.not_after,
         None,
     )
-    ((row, _),) = list(iter_affected(ct_home.ca, [item], {}, datetime.now(UTC)))
+    ((row, _),) = list(
+        wiring.build(ct_home.ca).reports.iter_affected([item], {}, datetime.now(UTC))
+    )
     assert row.precertificate_sha256 == hashlib.sha256(issued.precertificate_der).hexdigest()
     assert len(row.ct_entries) == 2
     by_url = {s.url: s.log for s in ct_home.logs}

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from certkeeper import wiring
 from certkeeper.ca.home import CaHome
 from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.cli.main import app
@@ -23,9 +24,7 @@ from certkeeper.errors import EXIT_PARTIAL
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import IssueRequest, KeyRefused
 from certkeeper.keys.spki import spki_sha256
-from certkeeper.revocation import incidents
 from certkeeper.revocation.reasons import CrlReason
-from certkeeper.revocation.service import revoke
 from certkeeper.store.blocked_keys import BlockedKeyStore
 from certkeeper.store.tables import serials
 from certkeeper.wiring import issuance_service
@@ -67,7 +66,7 @@ def run(*args: str) -> tuple[int, str]:
 def test_a_key_revoked_for_key_compromise_is_never_certified_again(fresh_ca: CaHome) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     serial = issue(fresh_ca, "kc.example.com", key)
-    revoke(fresh_ca, serial, CrlReason.keyCompromise, now=datetime.now(UTC))
+    wiring.build(fresh_ca).revocation.revoke(serial, CrlReason.keyCompromise, now=datetime.now(UTC))
     before = serial_count(fresh_ca)
     with pytest.raises(KeyRefused) as refused:
         issue(fresh_ca, "kc2.example.com", key)
@@ -81,9 +80,11 @@ def test_changing_a_revocation_to_key_compromise_blocks_the_key(fresh_ca: CaHome
     key = ec.generate_private_key(ec.SECP256R1())
     serial = issue(fresh_ca, "later.example.com", key)
     now = datetime.now(UTC)
-    revoke(fresh_ca, serial, CrlReason.superseded, now=now)
+    wiring.build(fresh_ca).revocation.revoke(serial, CrlReason.superseded, now=now)
     issue(fresh_ca, "later.example.com", key)  # superseded alone blocks nothing
-    revoke(fresh_ca, serial, CrlReason.keyCompromise, now=now + timedelta(seconds=1))
+    wiring.build(fresh_ca).revocation.revoke(
+        serial, CrlReason.keyCompromise, now=now + timedelta(seconds=1)
+    )
     with pytest.raises(KeyRefused, match="blocked_key"):
         issue(fresh_ca, "later.example.com", key)
 
@@ -93,8 +94,7 @@ def test_a_key_compromise_campaign_blocks_every_key(fresh_ca: CaHome) -> None:
     for i, key in enumerate(keys):
         issue(fresh_ca, f"c{i}.campaign.example.com", key)
     now = datetime.now(UTC)
-    opened = incidents.open_incident(
-        fresh_ca,
+    opened = wiring.build(fresh_ca).incidents.open_incident(
         title="keys disclosed in a public repository",
         aware_at=now - timedelta(hours=1),
         br_item_number=3,
@@ -102,8 +102,8 @@ def test_a_key_compromise_campaign_blocks_every_key(fresh_ca: CaHome) -> None:
         now=now,
     )
     assert opened.reason == CrlReason.keyCompromise
-    incidents.make_plan(fresh_ca, opened.id, now)
-    assert incidents.execute(fresh_ca, opened.id, now, workers=1).revoked == 3
+    wiring.build(fresh_ca).incidents.make_plan(opened.id, now)
+    assert wiring.build(fresh_ca).incidents.execute(opened.id, now, workers=1).revoked == 3
     store = BlockedKeyStore(fresh_ca.inventory.engine)
     for key in keys:
         entry = store.get(spki_sha256(key.public_key()))

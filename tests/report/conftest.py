@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from certkeeper import wiring
 from certkeeper.ca.home import CaHome
 from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import IssueRequest
-from certkeeper.revocation import incidents
 from certkeeper.store.incidents import IncidentStore
 from certkeeper.wiring import issuance_service
 from factories import PASSPHRASE, csr_pem, make_home
@@ -80,8 +80,7 @@ def build_campaign(
         for i in range(6)
     ]
     now = datetime.now(UTC).replace(microsecond=0)
-    opened = incidents.open_incident(
-        ca,
+    opened = wiring.build(ca).incidents.open_incident(
         title="keyEncipherment in ECDSA leaves",
         aware_at=now - timedelta(days=9),
         br_item_number=12,
@@ -90,7 +89,7 @@ def build_campaign(
         explanation_url="https://ca.example.com/incidents/1",
     )
     assert opened.id is not None
-    incidents.make_plan(ca, opened.id, now)
+    wiring.build(ca).incidents.make_plan(opened.id, now)
     calls = {"n": 0}
     original = IncidentStore.revoke_items
 
@@ -102,9 +101,9 @@ def build_campaign(
 
     monkeypatch.setattr(IncidentStore, "revoke_items", staticmethod(power_cut))
     with pytest.raises(RuntimeError, match="power cut"):
-        incidents.execute(ca, opened.id, now, workers=1, chunk=2)
+        wiring.build(ca).incidents.execute(opened.id, now, workers=1, chunk=2)
     monkeypatch.setattr(IncidentStore, "revoke_items", staticmethod(original))
-    scope = incidents.scope(ca, opened.id, now)
+    scope = wiring.build(ca).incidents.scope(opened.id, now)
     (orphan,) = [i.serial for i in scope.precertificates_only]
     ca.inventory.engine.dispose()  # nothing open while the tests copy the files
     yield Campaign(ca, opened.id, serials, orphan, now + timedelta(seconds=1))

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from certkeeper import wiring
 from certkeeper.cli.main import app
 from certkeeper.report.csvfiles import read_affected
-from certkeeper.revocation import incidents
 from certkeeper.store.incidents import IncidentStore
 
 from .conftest import Campaign
@@ -98,7 +98,7 @@ def test_enter_details_and_actions_then_write_both_reports(
     )
     assert code == 0, err
     md = (report_dir / f"incident-{i}-report.md").read_text()
-    status = incidents.status(campaign.ca, campaign.incident_id, campaign.now)
+    status = wiring.build(campaign.ca).incidents.status(campaign.incident_id, campaign.now)
     certs, _ = parse_ledger(md)
     assert certs == counts_dict(status.counts)
     assert "A000123" in md and "Relint the inventory nightly" in md

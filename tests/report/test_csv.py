@@ -13,11 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from certkeeper import wiring
 from certkeeper.errors import InputError
-from certkeeper.report.build import build_report
 from certkeeper.report.csvfiles import COLUMNS, read_affected, write_affected
 from certkeeper.report.model import AffectedRow
-from certkeeper.revocation import incidents
 
 from .conftest import Campaign
 
@@ -99,10 +98,10 @@ def test_statuses_in_the_files_match_the_ledger(campaign: Campaign, tmp_path: Pa
         out = tmp_path / label
         out.mkdir()
         rows: list[AffectedRow] = []
-        build_report(campaign.ca, campaign.incident_id, at, on_row=rows.append)
+        wiring.build(campaign.ca).reports.build_report(campaign.incident_id, at, on_row=rows.append)
         files = write_affected(rows, out, 4)
         contents = read_all(files)
-        status = incidents.status(campaign.ca, campaign.incident_id, at)
+        status = wiring.build(campaign.ca).incidents.status(campaign.incident_id, at)
         for prefix, counts in (
             ("affected", status.counts),
             ("precertificates", status.precertificates),

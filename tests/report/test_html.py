@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from certkeeper import wiring
 from certkeeper.report import html
-from certkeeper.report.build import build_report
 from certkeeper.revocation import details
 from certkeeper.store.incidents import IncidentStore
 
@@ -66,7 +66,7 @@ def test_hostile_text_is_shown_never_executed(campaign: Campaign) -> None:
         now=campaign.now,
         who="x",
     )
-    report = build_report(campaign.ca, campaign.incident_id, campaign.now)
+    report = wiring.build(campaign.ca).reports.build_report(campaign.incident_id, campaign.now)
     page = html.render_report(replace(report, title=HOSTILE, csv_files=[HOSTILE]))
 
     parser = Tags()
@@ -80,7 +80,9 @@ def test_hostile_text_is_shown_never_executed(campaign: Campaign) -> None:
 
 
 def test_the_page_is_self_contained(campaign: Campaign) -> None:
-    page = html.render_report(build_report(campaign.ca, campaign.incident_id, campaign.now))
+    page = html.render_report(
+        wiring.build(campaign.ca).reports.build_report(campaign.incident_id, campaign.now)
+    )
     parser = Tags()
     parser.feed(page)
     assert "script" not in parser.tags
@@ -91,7 +93,9 @@ def test_the_page_is_self_contained(campaign: Campaign) -> None:
 
 
 def test_charts_are_accessible_well_formed_svg(campaign: Campaign) -> None:
-    page = html.render_report(build_report(campaign.ca, campaign.incident_id, campaign.now))
+    page = html.render_report(
+        wiring.build(campaign.ca).reports.build_report(campaign.incident_id, campaign.now)
+    )
     charts = re.findall(r"<svg.*?</svg>", page, re.S)
     assert len(charts) == 2
     ns = "{http://www.w3.org/2000/svg}"
@@ -107,7 +111,7 @@ def test_charts_are_accessible_well_formed_svg(campaign: Campaign) -> None:
     remaining, shards = charts
     assert "Remaining certificates" in remaining and "Time (UTC)" in remaining
     assert "CRL size (bytes)" in shards
-    report = build_report(campaign.ca, campaign.incident_id, campaign.now)
+    report = wiring.build(campaign.ca).reports.build_report(campaign.incident_id, campaign.now)
     for bar in report.shards:  # which shards hold the items depends on the random serials
         assert f"{bar.issuer} / {bar.shard}" in shards
     # the table fallback gives the same numbers as the charts
@@ -191,7 +195,7 @@ def test_crowded_shard_labels_are_turned_and_thinned() -> None:
 
 
 def test_a_report_before_any_plan_draws_no_plan_line(campaign: Campaign) -> None:
-    report = build_report(campaign.ca, campaign.incident_id, campaign.now)
+    report = wiring.build(campaign.ca).reports.build_report(campaign.incident_id, campaign.now)
     assert report.remaining_planned  # the fixture's incident is planned
     page = html.render_report(replace(report, remaining_planned=[], plan=None))
     remaining = re.findall(r"<svg.*?</svg>", page, re.S)[0]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from certkeeper import wiring
 from certkeeper.report import html, svg
-from certkeeper.report.build import build_report
 
 from .conftest import Campaign
 from .png import decode
@@ -54,7 +54,7 @@ def screenshot(page: Path, out: Path, profile: Path) -> bytes:
     reason="chromium is not installed (Debian package chromium)",
 )
 def test_the_html_report_renders_with_both_charts(campaign: Campaign, tmp_path: Path) -> None:
-    report = build_report(campaign.ca, campaign.incident_id, campaign.now)
+    report = wiring.build(campaign.ca).reports.build_report(campaign.incident_id, campaign.now)
     page = tmp_path / "report.html"
     page.write_text(html.render_report(report), encoding="utf-8")
     image = decode(screenshot(page, tmp_path / "shot.png", tmp_path / "profile"))

@@ -10,9 +10,8 @@ from datetime import timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
+from certkeeper import wiring
 from certkeeper.report import markdown
-from certkeeper.report.build import build_report
-from certkeeper.revocation import incidents
 from certkeeper.revocation.ledger import Counts
 from certkeeper.store.incidents import IncidentStore
 
@@ -70,8 +69,10 @@ def parse_weeks(md: str) -> list[tuple[int, ...]]:
 
 def test_markdown_report_round_trips_the_ledger_numbers(campaign: Campaign) -> None:
     for at in (campaign.now, campaign.now + timedelta(days=200)):  # later: all expired
-        status = incidents.status(campaign.ca, campaign.incident_id, at)
-        md = markdown.render_report(build_report(campaign.ca, campaign.incident_id, at))
+        status = wiring.build(campaign.ca).incidents.status(campaign.incident_id, at)
+        md = markdown.render_report(
+            wiring.build(campaign.ca).reports.build_report(campaign.incident_id, at)
+        )
         certs, pres = parse_ledger(md)
         assert certs == counts_dict(status.counts)
         assert pres == counts_dict(status.precertificates)
@@ -96,7 +97,7 @@ def test_markdown_report_round_trips_the_ledger_numbers(campaign: Campaign) -> N
         ]
     # the fixture's campaign: the first chunk of two items was revoked before the power
     # cut (which two depends on the random serials: a certificate or the precertificate)
-    status = incidents.status(campaign.ca, campaign.incident_id, campaign.now)
+    status = wiring.build(campaign.ca).incidents.status(campaign.incident_id, campaign.now)
     assert status.counts.revoked + status.precertificates.revoked == 2
     assert status.counts.remaining + status.precertificates.remaining == 5
 
@@ -135,7 +136,7 @@ def test_weekly_update_has_ledger_weeks_notifications_and_next_steps(
         now=campaign.now,
         who="tester",
     )
-    report = build_report(campaign.ca, campaign.incident_id, campaign.now)
+    report = wiring.build(campaign.ca).reports.build_report(campaign.incident_id, campaign.now)
     report = replace(
         report,
         undelivered=[
@@ -150,7 +151,7 @@ def test_weekly_update_has_ledger_weeks_notifications_and_next_steps(
         ],
     )
     md = markdown.render_update(report)
-    status = incidents.status(campaign.ca, campaign.incident_id, campaign.now)
+    status = wiring.build(campaign.ca).incidents.status(campaign.incident_id, campaign.now)
     certs, _ = parse_ledger(md)
     assert certs == counts_dict(status.counts)
     assert parse_weeks(md)[-1][-1] == status.counts.remaining
@@ -179,7 +180,7 @@ def test_inline_text_never_adds_a_table_cell_or_markup(text: str) -> None:
 
 
 def test_a_hostile_title_stays_one_heading(campaign: Campaign) -> None:
-    report = build_report(campaign.ca, campaign.incident_id, campaign.now)
+    report = wiring.build(campaign.ca).reports.build_report(campaign.incident_id, campaign.now)
     md = markdown.render_report(replace(report, title="x | <script>alert(1)</script>\n# fake"))
     first = md.splitlines()[0]
     assert first.startswith("# Incident 1: x \\| \\<script\\>")
@@ -190,7 +191,7 @@ def test_weekly_update_lists_the_batches_still_to_run(campaign: Campaign) -> Non
     from certkeeper.report.model import Plan
     from certkeeper.revocation.verdict import Tally, Verdict
 
-    report = build_report(campaign.ca, campaign.incident_id, campaign.now)
+    report = wiring.build(campaign.ca).reports.build_report(campaign.incident_id, campaign.now)
     later = campaign.now + timedelta(days=3)
     verdict = Verdict(
         deadline=campaign.now + timedelta(days=1),
@@ -225,8 +226,10 @@ def test_weekly_update_lists_the_batches_still_to_run(campaign: Campaign) -> Non
 
 
 def test_the_weekly_update_needs_no_pass_over_the_rows(campaign: Campaign) -> None:
-    full = build_report(campaign.ca, campaign.incident_id, campaign.now)
-    lean = build_report(campaign.ca, campaign.incident_id, campaign.now, with_rows=False)
+    full = wiring.build(campaign.ca).reports.build_report(campaign.incident_id, campaign.now)
+    lean = wiring.build(campaign.ca).reports.build_report(
+        campaign.incident_id, campaign.now, with_rows=False
+    )
     assert lean.counts == full.counts and lean.weeks == full.weeks
     assert lean.affected_types == [] and full.affected_types == [("tls-dv-ecdsa (ecdsa-p256)", 6)]
     assert markdown.render_update(lean) == markdown.render_update(full)

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from certkeeper import wiring
 from certkeeper.report import markdown
-from certkeeper.report.build import build_report
 from certkeeper.report.csvfiles import AffectedCsvWriter, read_affected
-from certkeeper.revocation import incidents
 
 from .conftest import build_campaign
 from .test_markdown import counts_dict, parse_ledger
@@ -27,9 +26,11 @@ def test_report_on_postgresql(
         out = tmp_path / "out"
         out.mkdir()
         writer = AffectedCsvWriter(out, 3)
-        report = build_report(campaign.ca, campaign.incident_id, campaign.now, on_row=writer.add)
+        report = wiring.build(campaign.ca).reports.build_report(
+            campaign.incident_id, campaign.now, on_row=writer.add
+        )
         files = writer.close()
-        status = incidents.status(campaign.ca, campaign.incident_id, campaign.now)
+        status = wiring.build(campaign.ca).incidents.status(campaign.incident_id, campaign.now)
         certs, pres = parse_ledger(markdown.render_report(report))
         assert certs == counts_dict(status.counts)
         assert pres == counts_dict(status.precertificates)

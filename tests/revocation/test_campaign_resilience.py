@@ -9,12 +9,11 @@ from typing import Any
 import pytest
 from cryptography import x509
 
+from certkeeper import wiring
 from certkeeper.ca.home import CaHome
 from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import IssueRequest
-from certkeeper.revocation import incidents
-from certkeeper.revocation.publishing import publisher_for
 from certkeeper.status import crl_files
 from certkeeper.store.crl_repo import CrlStore
 from certkeeper.store.incidents import IncidentStore
@@ -30,8 +29,7 @@ def open_planned(ca: CaHome, count: int) -> tuple[int, list[str], datetime]:
         for i in range(count)
     ]
     now = datetime.now(UTC)
-    incident = incidents.open_incident(
-        ca,
+    incident = wiring.build(ca).incidents.open_incident(
         title="campaign",
         aware_at=now,
         br_item_number=12,
@@ -39,7 +37,7 @@ def open_planned(ca: CaHome, count: int) -> tuple[int, list[str], datetime]:
         now=now,
     )
     assert incident.id is not None
-    incidents.make_plan(ca, incident.id, now)
+    wiring.build(ca).incidents.make_plan(incident.id, now)
     return incident.id, serials, now
 
 
@@ -58,19 +56,19 @@ def test_a_crash_mid_campaign_leaves_a_reconciled_ledger_and_resumes(
 
     monkeypatch.setattr(IncidentStore, "revoke_items", staticmethod(crash_on_third_chunk))
     with pytest.raises(RuntimeError, match="power cut"):
-        incidents.execute(fresh_ca, incident_id, now, workers=1, chunk=2)
-    status = incidents.status(fresh_ca, incident_id, now)
+        wiring.build(fresh_ca).incidents.execute(incident_id, now, workers=1, chunk=2)
+    status = wiring.build(fresh_ca).incidents.status(incident_id, now)
     assert status.counts.reconciles()
     assert (status.counts.revoked, status.counts.remaining) == (4, 2)  # two chunks committed
     revoked = RevocationStore(fresh_ca.inventory.engine)
     assert revoked.count(incident_id=incident_id) == 4  # the third chunk rolled back whole
 
     monkeypatch.setattr(IncidentStore, "revoke_items", staticmethod(original))
-    resumed = incidents.execute(fresh_ca, incident_id, now, workers=2, chunk=2)
+    resumed = wiring.build(fresh_ca).incidents.execute(incident_id, now, workers=2, chunk=2)
     assert resumed.revoked == 2 and resumed.already_revoked == 0
-    again = incidents.execute(fresh_ca, incident_id, now, workers=1)
+    again = wiring.build(fresh_ca).incidents.execute(incident_id, now, workers=1)
     assert again.revoked == 0
-    final = incidents.status(fresh_ca, incident_id, now + timedelta(seconds=1))
+    final = wiring.build(fresh_ca).incidents.status(incident_id, now + timedelta(seconds=1))
     assert final.counts.reconciles() and final.counts.revoked == 6
     assert revoked.count(incident_id=incident_id) == 6
     assert revoked.revoked_serials(serials) == set(serials)
@@ -86,10 +84,10 @@ def test_a_campaign_killed_after_its_commit_is_published_by_the_rerun(fresh_ca: 
         raise KeyboardInterrupt  # the process dies between the commit and the CRLs
 
     with pytest.raises(KeyboardInterrupt):
-        incidents.execute(fresh_ca, incident_id, now, workers=1, publish=killed)
+        wiring.build(fresh_ca).incidents.execute(incident_id, now, workers=1, publish=killed)
     assert sum(pending().values()) == 6
-    rerun = incidents.execute(
-        fresh_ca, incident_id, now, workers=1, publish=publisher_for(fresh_ca)
+    rerun = wiring.build(fresh_ca).incidents.execute(
+        incident_id, now, workers=1, publish=wiring.build(fresh_ca).republisher.publisher()
     )
     shards = {(c.issuer_id, c.crl_shard) for c in map(_record(fresh_ca), serials)}
     assert rerun.revoked == 0 and rerun.published == len(shards)
@@ -143,22 +141,21 @@ def _record(ca: CaHome) -> Any:
 def test_certificates_expiring_during_the_campaign_are_counted_as_expired(fresh_ca: CaHome) -> None:
     incident_id, _, now = open_planned(fresh_ca, 3)
     later = now + timedelta(days=200)  # after every notAfter (90-day profile)
-    result = incidents.execute(fresh_ca, incident_id, later, workers=1, until=later)
+    result = wiring.build(fresh_ca).incidents.execute(incident_id, later, workers=1, until=later)
     assert (result.revoked, result.expired) == (0, 3)
-    status = incidents.status(fresh_ca, incident_id, later)
+    status = wiring.build(fresh_ca).incidents.status(incident_id, later)
     assert status.counts.reconciles()
     assert (status.counts.revoked, status.counts.expired, status.counts.remaining) == (0, 3, 0)
 
 
 def test_revocations_made_outside_the_campaign_count_as_revoked(fresh_ca: CaHome) -> None:
     from certkeeper.revocation.reasons import CrlReason
-    from certkeeper.revocation.service import revoke
 
     incident_id, serials, now = open_planned(fresh_ca, 3)
-    revoke(fresh_ca, serials[0], CrlReason.keyCompromise, now=now)
-    result = incidents.execute(fresh_ca, incident_id, now, workers=1)
+    wiring.build(fresh_ca).revocation.revoke(serials[0], CrlReason.keyCompromise, now=now)
+    result = wiring.build(fresh_ca).incidents.execute(incident_id, now, workers=1)
     assert (result.revoked, result.already_revoked) == (2, 1)
-    status = incidents.status(fresh_ca, incident_id, now + timedelta(seconds=1))
+    status = wiring.build(fresh_ca).incidents.status(incident_id, now + timedelta(seconds=1))
     assert status.counts.revoked == 3 and status.counts.reconciles()
 
 
@@ -174,12 +171,12 @@ def test_precertificates_without_a_final_certificate_are_listed_apart_and_revoke
             IssueRequest(load_csr(csr_pem(["orphan.example.com"])), "tls-dv-ecdsa")
         )
     incident_id, serials, now = open_planned(fresh_ca, 2)
-    scope = incidents.scope(fresh_ca, incident_id, now)
+    scope = wiring.build(fresh_ca).incidents.scope(incident_id, now)
     assert len(scope.certificates) == 2 and len(scope.precertificates_only) == 1
     orphan = scope.precertificates_only[0].serial
     assert orphan not in serials
-    incidents.execute(fresh_ca, incident_id, now, workers=1)
+    wiring.build(fresh_ca).incidents.execute(incident_id, now, workers=1)
     assert orphan in RevocationStore(fresh_ca.inventory.engine).revoked_serials([orphan])
-    status = incidents.status(fresh_ca, incident_id, now + timedelta(seconds=1))
+    status = wiring.build(fresh_ca).incidents.status(incident_id, now + timedelta(seconds=1))
     assert status.counts.affected == 2  # certificates only
     assert status.precertificates.affected == 1 and status.precertificates.revoked == 1

@@ -162,7 +162,9 @@ def test_a_drill_leaves_the_live_inventory_untouched(fresh_ca: CaHome) -> None:
     fresh_ca.inventory.engine.dispose()
     before = tree_digest(fresh_ca.config.home)
     report = drill(
-        fresh_ca, now=datetime.now(UTC), selector=CertificateFilter(profile_id="tls-dv-ecdsa")
+        fresh_ca.config,
+        now=datetime.now(UTC),
+        selector=CertificateFilter(profile_id="tls-dv-ecdsa"),
     )
     assert (report.certificates, report.precertificates, report.revoked) == (5, 0, 5)
     assert report.deadline_met and report.shards_published >= 1

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from certkeeper import wiring
 from certkeeper.ca.home import CaHome
 from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import IssueRequest
-from certkeeper.revocation import incidents
-from certkeeper.revocation.publishing import republish
 from certkeeper.wiring import issuance_service
 from factories import PASSPHRASE, make_home
 
@@ -34,8 +33,7 @@ def test_campaign_on_postgresql(
         for i in range(4)
     ]
     now = datetime.now(UTC)
-    incident = incidents.open_incident(
-        ca,
+    incident = wiring.build(ca).incidents.open_incident(
         title="pg",
         aware_at=now,
         br_item_number=3,
@@ -44,13 +42,13 @@ def test_campaign_on_postgresql(
     )
     assert incident.id is not None
     assert incident.deadline == incident.aware_at + timedelta(hours=24)
-    report = incidents.make_plan(ca, incident.id, now)
+    report = wiring.build(ca).incidents.make_plan(incident.id, now)
     assert report.plan.all_at_once
-    result = incidents.execute(ca, incident.id, now, workers=2, chunk=2)
+    result = wiring.build(ca).incidents.execute(incident.id, now, workers=2, chunk=2)
     assert result.revoked == 3
-    assert incidents.execute(ca, incident.id, now, workers=1).revoked == 0
-    published = republish(ca, result.shards, now)
+    assert wiring.build(ca).incidents.execute(incident.id, now, workers=1).revoked == 0
+    published = wiring.build(ca).republisher.republish(result.shards, now)
     assert published.published and not published.refused
-    status = incidents.status(ca, incident.id, now + timedelta(seconds=1))
+    status = wiring.build(ca).incidents.status(incident.id, now + timedelta(seconds=1))
     assert status.counts.reconciles() and status.counts.revoked == 3
     ca.close()

@@ -12,14 +12,14 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from certkeeper import wiring
 from certkeeper.audit_chain import AuditFilter
 from certkeeper.auditlog.record import audit_log
 from certkeeper.ca.home import CaHome
 from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import IssueRequest
-from certkeeper.revocation import incidents
-from certkeeper.revocation.notify import compose, notify
+from certkeeper.revocation.notify import compose
 from certkeeper.store.incidents import CampaignItem, IncidentRecord, IncidentStore
 from certkeeper.wiring import issuance_service
 from factories import csr_pem
@@ -79,8 +79,7 @@ def test_primary_and_backup_contacts_are_notified_and_failures_retried(
     for name in ("a.shop.example.com", "b.shop.example.com"):
         service.issue(IssueRequest(load_csr(csr_pem([name])), "tls-dv-ecdsa", subscriber_id="shop"))
     service.issue(IssueRequest(load_csr(csr_pem(["nobody.example.com"])), "tls-dv-ecdsa"))
-    incident = incidents.open_incident(
-        ca,
+    incident = wiring.build(ca).incidents.open_incident(
         title="basicConstraints not critical",
         aware_at=now - timedelta(hours=1),
         br_item_number=12,
@@ -89,7 +88,7 @@ def test_primary_and_backup_contacts_are_notified_and_failures_retried(
         explanation_url="https://ca.example.com/i/7",
     )
     box.refuse.add("oncall@shop.example")
-    first = notify(ca, incident.id)
+    first = wiring.build(ca).notifier.notify(incident.id)
     assert (first.sent, first.failed) == (2, 1)
     recipients = sorted(r[0] for r, _ in box.messages)
     assert recipients == ["cto@shop.example", "ops@shop.example"]
@@ -99,19 +98,23 @@ def test_primary_and_backup_contacts_are_notified_and_failures_retried(
     assert f"{incident.deadline:%Y-%m-%d %H:%M} UTC" in text
     assert text.count("revocation not planned yet") == 2  # notified before any plan
     assert "https://ca.example.com/i/7" in text and text.count("https://crt.sh/?sha256=") == 2
-    status = incidents.status(ca, incident.id, now)
+    status = wiring.build(ca).incidents.status(incident.id, now)
     assert [(u["address"], u["state"]) for u in status.undelivered] == [
         ("oncall@shop.example", "failed")
     ]
 
     box.refuse.clear()
-    soon = notify(ca, incident.id, now=now + timedelta(minutes=5))  # inside the backoff
+    soon = wiring.build(ca).notifier.notify(
+        incident.id, now=now + timedelta(minutes=5)
+    )  # inside the backoff
     assert (soon.sent, soon.failed, soon.waiting) == (0, 0, 1)
     later = now + timedelta(minutes=20)
-    second = notify(ca, incident.id, now=later)  # only the failed one is sent again
+    second = wiring.build(ca).notifier.notify(
+        incident.id, now=later
+    )  # only the failed one is sent again
     assert (second.sent, second.failed) == (1, 0)
-    assert incidents.status(ca, incident.id, now).undelivered == []
-    assert notify(ca, incident.id, now=later).sent == 0  # nothing sent twice
+    assert wiring.build(ca).incidents.status(incident.id, now).undelivered == []
+    assert wiring.build(ca).notifier.notify(incident.id, now=later).sent == 0  # nothing sent twice
 
 
 def test_unreachable_smtp_server_is_recorded_not_raised(fresh_ca: CaHome) -> None:
@@ -123,17 +126,16 @@ def test_unreachable_smtp_server_is_recorded_not_raised(fresh_ca: CaHome) -> Non
     issuance_service(ca).issue(
         IssueRequest(load_csr(csr_pem(["u.example.com"])), "tls-dv-ecdsa", subscriber_id="s")
     )
-    incident = incidents.open_incident(
-        ca,
+    incident = wiring.build(ca).incidents.open_incident(
         title="t",
         aware_at=now,
         br_item_number=12,
         selector=CertificateFilter(subscriber_id="s"),
         now=now,
     )
-    report = notify(ca, incident.id)
+    report = wiring.build(ca).notifier.notify(incident.id)
     assert report.failed == 1
-    (undelivered,) = incidents.status(ca, incident.id, now).undelivered
+    (undelivered,) = wiring.build(ca).incidents.status(incident.id, now).undelivered
     assert "cannot connect" in str(undelivered["error"])
     (run,) = audit_log(ca).entries(AuditFilter(event="incident.notified"))
     assert run.subject == f"incident {incident.id}"

@@ -24,13 +24,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from typer.testing import CliRunner
 
+from certkeeper import wiring
 from certkeeper.ca.home import CaHome
 from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.cli.main import app
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import IssueRequest
-from certkeeper.revocation import incidents
-from certkeeper.revocation.notify import notify
 from certkeeper.store.incidents import IncidentStore
 from certkeeper.wiring import issuance_service
 from factories import csr_pem
@@ -158,8 +157,7 @@ def opened(ca: CaHome, now: datetime) -> int:
     service = issuance_service(ca)
     for name in ("a.shop.example.com", "b.shop.example.com"):
         service.issue(IssueRequest(load_csr(csr_pem([name])), "tls-dv-ecdsa", subscriber_id="shop"))
-    incident = incidents.open_incident(
-        ca,
+    incident = wiring.build(ca).incidents.open_incident(
         title="basicConstraints not critical",
         aware_at=now - timedelta(hours=1),
         br_item_number=12,
@@ -167,7 +165,7 @@ def opened(ca: CaHome, now: datetime) -> int:
         now=now,
     )
     assert incident.id is not None
-    incidents.make_plan(ca, incident.id, now)
+    wiring.build(ca).incidents.make_plan(incident.id, now)
     return incident.id
 
 
@@ -189,13 +187,13 @@ def test_tls_and_authentication(
     now = datetime.now(UTC).replace(microsecond=0)
     incident = opened(fresh_ca, now)
     ca = with_smtp(fresh_ca, port, smtp_tls=mode, smtp_username=USER)
-    report = notify(ca, incident, now=now)
+    report = wiring.build(ca).notifier.notify(incident, now=now)
     assert (report.sent, report.failed, report.errors) == (2, 0, [])
     assert len(box.messages) == 2
 
     monkeypatch.setenv("CERTKEEPER_SMTP_PASSWORD", "wrong")
     IncidentStore(ca.inventory.engine).set_contacts("shop", ["new@shop.example"], [])
-    failed = notify(ca, incident, now=now)
+    failed = wiring.build(ca).notifier.notify(incident, now=now)
     assert failed.failed == 1 and "authentication" in failed.errors[0]
 
 
@@ -205,7 +203,7 @@ def test_plain_smtp_to_a_starttls_only_server_fails_with_the_reason(
     _, port = starttls_server
     now = datetime.now(UTC).replace(microsecond=0)
     incident = opened(fresh_ca, now)
-    report = notify(with_smtp(fresh_ca, port), incident, now=now)
+    report = wiring.build(with_smtp(fresh_ca, port)).notifier.notify(incident, now=now)
     assert report.sent == 0 and report.failed == 2
     assert all("STARTTLS" in e or "530" in e for e in report.errors), report.errors
 
@@ -230,14 +228,14 @@ def test_retries_back_off_then_give_up_loudly(
         notify_attempts=2,
         notify_retry_minutes=15,
     )
-    first = notify(ca, incident, now=t0)
+    first = wiring.build(ca).notifier.notify(incident, now=t0)
     assert (first.sent, first.failed, first.abandoned) == (1, 1, [])
-    early = notify(ca, incident, now=t0 + timedelta(minutes=14))
+    early = wiring.build(ca).notifier.notify(incident, now=t0 + timedelta(minutes=14))
     assert (early.sent, early.failed, early.waiting) == (0, 0, 1)
-    second = notify(ca, incident, now=t0 + timedelta(minutes=16))
+    second = wiring.build(ca).notifier.notify(incident, now=t0 + timedelta(minutes=16))
     assert second.failed == 1 and len(second.abandoned) == 0
     for later in (timedelta(hours=1), timedelta(days=3)):  # reported every run, never sent
-        after = notify(ca, incident, now=t0 + later)
+        after = wiring.build(ca).notifier.notify(incident, now=t0 + later)
         assert (after.sent, after.failed, after.waiting) == (0, 0, 0)
         assert len(after.abandoned) == 1 and "cto@shop.example" in after.abandoned[0]
     assert len(box.messages) == 1

@@ -8,14 +8,13 @@ import pytest
 from cryptography.x509 import ocsp
 from sqlalchemy import select
 
+from certkeeper import wiring
 from certkeeper.ca.home import CaHome
 from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.errors import InputError, NotFound
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import IssueRequest
-from certkeeper.revocation import incidents
 from certkeeper.revocation.reasons import CrlReason
-from certkeeper.revocation.service import resolve_serial, revoke
 from certkeeper.store.incidents import IncidentStore
 from certkeeper.store.revocations import RevocationRefused
 from certkeeper.store.tables import ocsp_responses
@@ -44,8 +43,7 @@ def test_revoke_resigns_ocsp_and_publishes_the_shard(fresh_ca: CaHome) -> None:
     (serial,) = issue(fresh_ca, ["r.example.com"])
     published: list[set[tuple[int, int]]] = []
     now = datetime.now(UTC)
-    result = revoke(
-        fresh_ca,
+    result = wiring.build(fresh_ca).revocation.revoke(
         serial,
         CrlReason.superseded,
         now=now,
@@ -56,31 +54,30 @@ def test_revoke_resigns_ocsp_and_publishes_the_shard(fresh_ca: CaHome) -> None:
     assert ocsp_status(fresh_ca, serial) is ocsp.OCSPCertStatus.REVOKED
     # only keyCompromise may replace a reason
     with pytest.raises(RevocationRefused):
-        revoke(fresh_ca, serial, CrlReason.privilegeWithdrawn, now=now)
-    again = revoke(fresh_ca, serial, CrlReason.keyCompromise, now=now)
+        wiring.build(fresh_ca).revocation.revoke(serial, CrlReason.privilegeWithdrawn, now=now)
+    again = wiring.build(fresh_ca).revocation.revoke(serial, CrlReason.keyCompromise, now=now)
     assert again.action == "updated" and again.reason is CrlReason.keyCompromise
 
 
 def test_naming_the_certificate(fresh_ca: CaHome) -> None:
     (serial,) = issue(fresh_ca, ["n.example.com"])
     cert = fresh_ca.inventory.certificate(serial=serial)
-    assert resolve_serial(fresh_ca, sha256=cert.sha256.upper()) == serial
-    assert resolve_serial(fresh_ca, cert_der=cert.der) == serial
-    assert resolve_serial(fresh_ca, serial="0x" + serial.upper()) == serial
+    assert wiring.build(fresh_ca).revocation.resolve_serial(sha256=cert.sha256.upper()) == serial
+    assert wiring.build(fresh_ca).revocation.resolve_serial(cert_der=cert.der) == serial
+    assert wiring.build(fresh_ca).revocation.resolve_serial(serial="0x" + serial.upper()) == serial
     with pytest.raises(NotFound, match="never assigned"):
-        resolve_serial(fresh_ca, serial="1234")
+        wiring.build(fresh_ca).revocation.resolve_serial(serial="1234")
     with pytest.raises(NotFound, match="no certificate with SHA-256"):
-        resolve_serial(fresh_ca, sha256="ab" * 32)
+        wiring.build(fresh_ca).revocation.resolve_serial(sha256="ab" * 32)
     with pytest.raises(InputError, match="exactly one"):
-        resolve_serial(fresh_ca, serial=serial, sha256=cert.sha256)
+        wiring.build(fresh_ca).revocation.resolve_serial(serial=serial, sha256=cert.sha256)
 
 
 def test_incident_lifecycle_reconciles_at_every_step(fresh_ca: CaHome) -> None:
     ec = issue(fresh_ca, [f"e{i}.example.com" for i in range(4)])
     rsa = issue(fresh_ca, [f"r{i}.example.org" for i in range(3)], "tls-dv-rsa", "rsa-2048")
     now = datetime.now(UTC)
-    opened = incidents.open_incident(
-        fresh_ca,
+    opened = wiring.build(fresh_ca).incidents.open_incident(
         title="keyEncipherment in RSA leaves",
         aware_at=now - timedelta(hours=2),
         br_item_number=12,
@@ -90,22 +87,22 @@ def test_incident_lifecycle_reconciles_at_every_step(fresh_ca: CaHome) -> None:
     )
     assert opened.deadline == (now - timedelta(hours=2)).replace(microsecond=0) + timedelta(days=5)
     assert opened.reason == CrlReason.superseded
-    scope = incidents.scope(fresh_ca, opened.id, now)
+    scope = wiring.build(fresh_ca).incidents.scope(opened.id, now)
     assert scope.to_dict()["distinct_certificates"] == 3
     assert {i.serial for i in scope.certificates} == set(rsa)
 
-    report = incidents.make_plan(fresh_ca, opened.id, now)
+    report = wiring.build(fresh_ca).incidents.make_plan(opened.id, now)
     assert report.plan.all_at_once and report.plan.deadline_met
 
-    status = incidents.status(fresh_ca, opened.id, now)
+    status = wiring.build(fresh_ca).incidents.status(opened.id, now)
     assert (status.counts.affected, status.counts.revoked, status.counts.remaining) == (3, 0, 3)
     assert status.counts.reconciles()
 
-    first = incidents.execute(fresh_ca, opened.id, now, workers=2)
+    first = wiring.build(fresh_ca).incidents.execute(opened.id, now, workers=2)
     assert first.revoked == 3
-    second = incidents.execute(fresh_ca, opened.id, now, workers=2)
+    second = wiring.build(fresh_ca).incidents.execute(opened.id, now, workers=2)
     assert second.revoked == 0  # running it twice revokes nothing twice
-    status = incidents.status(fresh_ca, opened.id, now + timedelta(seconds=1))
+    status = wiring.build(fresh_ca).incidents.status(opened.id, now + timedelta(seconds=1))
     assert (status.counts.revoked, status.counts.remaining) == (3, 0)
     assert status.counts.reconciles()
     for serial in rsa:
@@ -144,5 +141,5 @@ def test_bad_incident_input_is_refused_and_nothing_is_recorded(
     }
     args.update(kwargs)
     with pytest.raises((InputError, NotFound), match=message):
-        incidents.open_incident(fresh_ca, **args)  # type: ignore[arg-type]
+        wiring.build(fresh_ca).incidents.open_incident(**args)  # type: ignore[arg-type]
     assert IncidentStore(fresh_ca.inventory.engine).all() == []

@@ -16,17 +16,14 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
 from sqlalchemy import select
 
-from certkeeper import br
+from certkeeper import br, wiring
 from certkeeper.ca.home import CaHome, InitOptions, create_home
 from certkeeper.ca.profile_registry import builtin_profile_sources
 from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import IssueRequest, Step
-from certkeeper.revocation import incidents
 from certkeeper.revocation.planner import ShardLoad, Target, plan
-from certkeeper.revocation.publishing import publisher_for
 from certkeeper.revocation.reasons import CrlReason
-from certkeeper.revocation.service import revoke
 from certkeeper.store.tables import precertificates
 from certkeeper.wiring import issuance_service
 from factories import PASSPHRASE, csr_pem
@@ -149,8 +146,11 @@ def test_bare_short_lived_certificates_keep_ocsp_and_crl_status(
 
     now = T0 + timedelta(hours=1)
     out = tmp_path / "crl"
-    done = revoke(
-        fresh_ca, serial, CrlReason.keyCompromise, now=now, publish=publisher_for(fresh_ca, out)
+    done = wiring.build(fresh_ca).revocation.revoke(
+        serial,
+        CrlReason.keyCompromise,
+        now=now,
+        publish=wiring.build(fresh_ca).republisher.publisher(out),
     )
     assert done.action == "revoked" and done.published >= 1
     assert ocsp_status(fresh_ca, serial) is ocsp.OCSPCertStatus.REVOKED
@@ -175,7 +175,9 @@ def test_a_bare_short_lived_precertificate_has_status_too(fresh_ca: CaHome) -> N
         (serial,) = conn.execute(select(precertificates.c.serial)).scalars()
     assert fresh_ca.inventory.serial_state(serial) == "precertificate"
     assert ocsp_status(fresh_ca, serial) is ocsp.OCSPCertStatus.GOOD
-    revoke(fresh_ca, serial, CrlReason.superseded, now=T0 + timedelta(minutes=5))
+    wiring.build(fresh_ca).revocation.revoke(
+        serial, CrlReason.superseded, now=T0 + timedelta(minutes=5)
+    )
     assert ocsp_status(fresh_ca, serial) is ocsp.OCSPCertStatus.REVOKED
 
 
@@ -184,8 +186,7 @@ def test_an_incident_leaves_expiring_short_lived_certificates_alone(fresh_ca: Ca
     early = [issue(fresh_ca, f"e{i}.example.com", BARE, T0) for i in range(2)]
     later = issue(fresh_ca, "l.example.com", BARE, T0 + timedelta(days=6))
     now = T0 + timedelta(days=6, hours=1)
-    opened = incidents.open_incident(
-        fresh_ca,
+    opened = wiring.build(fresh_ca).incidents.open_incident(
         title="bad validation",
         aware_at=now,
         br_item_number=5,  # 24 hours
@@ -196,12 +197,15 @@ def test_an_incident_leaves_expiring_short_lived_certificates_alone(fresh_ca: Ca
     # the early ones expire at T0 + 7 days, before the deadline; the later one after it
     assert fresh_ca.inventory.certificate(serial=early[0]).not_after < opened.deadline
     assert opened.deadline == now + timedelta(hours=24)
-    report = incidents.make_plan(fresh_ca, opened.id, now)
+    report = wiring.build(fresh_ca).incidents.make_plan(opened.id, now)
     planned = {p.serial: p.planned_at for p in report.plan.items}
     assert planned == {**dict.fromkeys(early), later: now}
     assert report.verdict.met
-    assert "2 of them short-lived" in incidents.status(fresh_ca, opened.id, now).plan_sentence()
-    ran = incidents.execute(fresh_ca, opened.id, now, workers=1)
+    assert (
+        "2 of them short-lived"
+        in wiring.build(fresh_ca).incidents.status(opened.id, now).plan_sentence()
+    )
+    ran = wiring.build(fresh_ca).incidents.execute(opened.id, now, workers=1)
     assert ran.revoked == 1
     assert ocsp_status(fresh_ca, later) is ocsp.OCSPCertStatus.REVOKED
     assert all(ocsp_status(fresh_ca, s) is ocsp.OCSPCertStatus.GOOD for s in early)

@@ -29,10 +29,10 @@ from typer.testing import CliRunner
 
 import certkeeper
 from audit.status_audit_helpers import serve_subprocess
+from certkeeper import wiring
 from certkeeper.ca.home import CaHome
 from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.cli.main import app
-from certkeeper.revocation import incidents
 from certkeeper.status import crl as crl_module
 from certkeeper.status import crl_files
 from certkeeper.store.crl_repo import CrlStore
@@ -193,8 +193,7 @@ def test_kill_nine_and_a_full_disk_never_keep_a_revocation_off_the_crls(
         now = datetime.now(UTC).replace(microsecond=0)
         incident_ids = []
         for k in range(trials.incident):
-            opened = incidents.open_incident(
-                ca,
+            opened = wiring.build(ca).incidents.open_incident(
                 title=f"fault trial {k}",
                 aware_at=now,
                 br_item_number=12,
@@ -202,7 +201,7 @@ def test_kill_nine_and_a_full_disk_never_keep_a_revocation_off_the_crls(
                 now=now,
             )
             assert opened.id is not None
-            incidents.make_plan(ca, opened.id, now)
+            wiring.build(ca).incidents.make_plan(opened.id, now)
             incident_ids.append(opened.id)
 
         def after(kind: str) -> None:

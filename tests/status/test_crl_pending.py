@@ -22,9 +22,8 @@ from certkeeper.ca.home import CaHome
 from certkeeper.cli.main import app
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import IssueRequest
-from certkeeper.revocation.publishing import PublicationIncomplete, publisher_for
+from certkeeper.revocation.publishing import PublicationIncomplete
 from certkeeper.revocation.reasons import CrlReason
-from certkeeper.revocation.service import revoke
 from certkeeper.status import crl as crl_module
 from certkeeper.status import crl_files, lease_owner
 from certkeeper.status.crl import CrlPublishRefused
@@ -84,7 +83,7 @@ def test_a_revocation_is_pending_until_a_crl_with_it_is_written(ca: CaHome) -> N
     now = datetime.now(UTC).replace(microsecond=0)
     assert pending(ca) == {}
     # a run that dies after its commit: no publish callback at all
-    revoke(ca, serial, CrlReason.superseded, now=now)
+    wiring.build(ca).revocation.revoke(serial, CrlReason.superseded, now=now)
     key = shard_key(ca, serial)
     assert pending(ca) == {key: 1}
     status = {(r.issuer, r.shard): r.pending for r in wiring.build(ca).crl.status(now)}
@@ -92,17 +91,23 @@ def test_a_revocation_is_pending_until_a_crl_with_it_is_written(ca: CaHome) -> N
     # keyCompromise replacing superseded is a change of the entry: pending again
     wiring.build(ca).crl.publish(ca.config.crl_dir, now)
     assert pending(ca) == {}
-    revoke(ca, serial, CrlReason.keyCompromise, now=now + timedelta(seconds=1))
+    wiring.build(ca).revocation.revoke(
+        serial, CrlReason.keyCompromise, now=now + timedelta(seconds=1)
+    )
     assert pending(ca) == {key: 1}
 
 
 def test_the_next_revoke_publishes_what_a_dead_one_left(ca: CaHome) -> None:
     serials = issue(ca, 8)
     now = datetime.now(UTC).replace(microsecond=0)
-    revoke(ca, serials[0], CrlReason.superseded, now=now)  # died before publishing
+    wiring.build(ca).revocation.revoke(
+        serials[0], CrlReason.superseded, now=now
+    )  # died before publishing
     lost = shard_key(ca, serials[0])
     other = next(s for s in serials[1:] if shard_key(ca, s) != lost)
-    done = revoke(ca, other, CrlReason.superseded, now=now, publish=publisher_for(ca))
+    done = wiring.build(ca).revocation.revoke(
+        other, CrlReason.superseded, now=now, publish=wiring.build(ca).republisher.publisher()
+    )
     assert done.published == 2  # its own shard and the one left pending
     assert pending(ca) == {}
     assert on_published_crl(ca, serials[0]) and on_published_crl(ca, other)
@@ -111,8 +116,10 @@ def test_the_next_revoke_publishes_what_a_dead_one_left(ca: CaHome) -> None:
 def test_repeating_a_revocation_finishes_its_publication(ca: CaHome) -> None:
     (serial,) = issue(ca, 1)
     now = datetime.now(UTC).replace(microsecond=0)
-    revoke(ca, serial, CrlReason.superseded, now=now)
-    again = revoke(ca, serial, CrlReason.superseded, now=now, publish=publisher_for(ca))
+    wiring.build(ca).revocation.revoke(serial, CrlReason.superseded, now=now)
+    again = wiring.build(ca).revocation.revoke(
+        serial, CrlReason.superseded, now=now, publish=wiring.build(ca).republisher.publisher()
+    )
     assert again.action == "unchanged" and again.published == 1
     assert on_published_crl(ca, serial) and pending(ca) == {}
 
@@ -121,7 +128,7 @@ def test_crl_publish_and_serve_use_the_configured_directory(ca: CaHome) -> None:
     from certkeeper.status.http import HOME_ENV, app_from_environment
 
     (serial,) = issue(ca, 1)
-    revoke(ca, serial, CrlReason.superseded, now=datetime.now(UTC))
+    wiring.build(ca).revocation.revoke(serial, CrlReason.superseded, now=datetime.now(UTC))
     home = str(ca.config.home)
     result = CliRunner().invoke(app, ["crl", "publish", "--home", home])
     assert result.exit_code == 0, result.output
@@ -142,7 +149,7 @@ def test_no_space_for_a_crl_is_one_line_and_leaves_the_shard_pending(
     now = datetime.now(UTC).replace(microsecond=0)
     wiring.build(ca).crl.publish(ca.config.crl_dir, now)
     for s in serials:
-        revoke(ca, s, CrlReason.superseded, now=now)
+        wiring.build(ca).revocation.revoke(s, CrlReason.superseded, now=now)
     before = pending(ca)
     runner = CliRunner()
     home = str(ca.config.home)
@@ -184,7 +191,7 @@ def _dead_owner() -> str:
 def test_a_dead_publishers_lease_is_reclaimed_at_once(ca: CaHome) -> None:
     (serial,) = issue(ca, 1)
     now = datetime.now(UTC).replace(microsecond=0)
-    revoke(ca, serial, CrlReason.superseded, now=now)
+    wiring.build(ca).revocation.revoke(serial, CrlReason.superseded, now=now)
     issuer_id, shard = shard_key(ca, serial)
     store = CrlStore(ca.inventory.engine)
     dead = _dead_owner()
@@ -205,7 +212,7 @@ def test_a_live_foreign_lease_on_a_pending_shard_fails_the_run(
     monkeypatch.setattr(crl_module, "LEASE_RENEWAL", 0.5)
     serials = issue(ca, 6)
     now = datetime.now(UTC).replace(microsecond=0)
-    revoke(ca, serials[0], CrlReason.superseded, now=now)
+    wiring.build(ca).revocation.revoke(serials[0], CrlReason.superseded, now=now)
     issuer_id, shard = shard_key(ca, serials[0])
     store = CrlStore(ca.inventory.engine)
     # another host (liveness unknown) holds it far beyond the wait
@@ -220,7 +227,12 @@ def test_a_live_foreign_lease_on_a_pending_shard_fails_the_run(
     assert [r.shard for r in info.value.report.failed] == [shard]
     assert {r.shard for r in info.value.report.skipped} == {shard, idle}
     with pytest.raises(PublicationIncomplete, match=f"serial {serials[1]}: revoked"):
-        revoke(ca, serials[1], CrlReason.superseded, now=now, publish=publisher_for(ca))
+        wiring.build(ca).revocation.revoke(
+            serials[1],
+            CrlReason.superseded,
+            now=now,
+            publish=wiring.build(ca).republisher.publisher(),
+        )
     # once the holder's lease runs out the next publisher finishes the shard
     later = now + timedelta(hours=1, seconds=1)
     report = wiring.build(ca).crl.publish(ca.config.crl_dir, later)
@@ -235,7 +247,7 @@ def test_a_slow_publisher_keeps_its_lease_by_renewing_it(
     monkeypatch.setattr(crl_module, "LEASE_RENEWAL", 0.2)
     (serial,) = issue(ca, 1)
     now = datetime.now(UTC).replace(microsecond=0)
-    revoke(ca, serial, CrlReason.superseded, now=now)
+    wiring.build(ca).revocation.revoke(serial, CrlReason.superseded, now=now)
     issuer_id, shard = shard_key(ca, serial)
     store = CrlStore(ca.inventory.engine)
     seen: list[bool] = []
@@ -268,9 +280,11 @@ def test_upgrading_to_0008_counts_revocations_newer_than_their_shards_crl(ca: Ca
     serials = issue(ca, 3)
     now = datetime.now(UTC).replace(microsecond=0)
     for s in serials[:2]:
-        revoke(ca, s, CrlReason.superseded, now=now)
+        wiring.build(ca).revocation.revoke(s, CrlReason.superseded, now=now)
     wiring.build(ca).crl.publish(ca.config.crl_dir, now + timedelta(seconds=10))
-    revoke(ca, serials[2], CrlReason.superseded, now=now + timedelta(seconds=20))
+    wiring.build(ca).revocation.revoke(
+        serials[2], CrlReason.superseded, now=now + timedelta(seconds=20)
+    )
     with ca.inventory.engine.begin() as conn:
         command.downgrade(database._alembic_config(conn), "0007")
     with ca.inventory.engine.begin() as conn:
@@ -281,7 +295,7 @@ def test_upgrading_to_0008_counts_revocations_newer_than_their_shards_crl(ca: Ca
 def test_a_copy_written_elsewhere_does_not_count_as_published(ca: CaHome, tmp_path: Path) -> None:
     (serial,) = issue(ca, 1)
     now = datetime.now(UTC).replace(microsecond=0)
-    revoke(ca, serial, CrlReason.superseded, now=now)
+    wiring.build(ca).revocation.revoke(serial, CrlReason.superseded, now=now)
     result = CliRunner().invoke(
         app, ["crl", "publish", "--home", str(ca.config.home), "--out", str(tmp_path / "copy")]
     )

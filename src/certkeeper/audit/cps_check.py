@@ -22,7 +22,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from cryptography import x509
 
@@ -44,7 +44,7 @@ from certkeeper.x509.der import DerError, children, header
 from certkeeper.x509.oids import OID_CERT_POLICIES, OID_EKU, OID_KEY_USAGE
 
 if TYPE_CHECKING:
-    from certkeeper.ca.home import CaHome
+    from certkeeper.store.inventory import Inventory
     from certkeeper.store.records import CertificateRecord
 
 ALL_VERSIONS = "all"  # --cps-version all: certificates of every CPS version
@@ -212,58 +212,6 @@ def _shapes(chunk: _Work) -> tuple[dict[GroupKey, Counter[Facts]], int]:
     return groups, unreadable
 
 
-def _work(ca: CaHome, cps_version: str | None) -> Iterator[_Work]:
-    chunk: _Work = []
-    for rec in ca.inventory.list_certificates(CertificateFilter(cps_version=cps_version)):
-        seconds = int((rec.not_after - rec.not_before).total_seconds()) + 1
-        chunk.append(
-            ((rec.profile_id, rec.profile_version, rec.cps_version), rec.der, rec.key_type, seconds)
-        )
-        if len(chunk) == CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def certificate_groups(
-    ca: CaHome,
-    cps_version: str | None,
-    advance: Callable[[int], None] | None = None,
-    workers: int = 1,
-) -> tuple[dict[GroupKey, Counter[Facts]], int]:
-    """Every final certificate (under `cps_version`, or all) reduced to counted shapes,
-    and how many could not be parsed. With `workers` > 1 the DER is parsed in that many
-    processes while this one streams the next pages from the inventory."""
-    groups: dict[GroupKey, Counter[Facts]] = {}
-    unreadable = 0
-
-    def merge(part: tuple[dict[GroupKey, Counter[Facts]], int], size: int) -> None:
-        nonlocal unreadable
-        for key, shapes in part[0].items():
-            groups.setdefault(key, Counter()).update(shapes)
-        unreadable += part[1]
-        if advance is not None:
-            advance(size)
-
-    if workers <= 1:
-        for chunk in _work(ca, cps_version):
-            merge(_shapes(chunk), len(chunk))
-        return groups, unreadable
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        pending: deque[tuple[Future[tuple[dict[GroupKey, Counter[Facts]], int]], int]] = deque()
-        for chunk in _work(ca, cps_version):
-            pending.append((pool.submit(_shapes, chunk), len(chunk)))
-            while len(pending) > 2 * workers:  # bounded: the inventory may be huge
-                future, size = pending.popleft()
-                merge(future.result(), size)
-        while pending:
-            future, size = pending.popleft()
-            merge(future.result(), size)
-    return groups, unreadable
-
-
 def _third_person(verb: str) -> str:
     first, _, rest = verb.partition(" ")
     if first == "have":
@@ -391,14 +339,6 @@ def _compare_part(
     return out
 
 
-def stored_profiles(ca: CaHome) -> dict[str, dict[int, Profile]]:
-    """Every stored version of every profile, parsed."""
-    out: dict[str, dict[int, Profile]] = {}
-    for pid, version, _ in ca.inventory.profile_versions():
-        out.setdefault(pid, {})[version] = ca.profiles.get(pid, version)
-    return out
-
-
 def read_cps(path: str) -> str:
     try:
         with open(path, encoding="utf-8") as fh:
@@ -420,38 +360,114 @@ class CheckPlan:
     certificates: int
 
 
-def plan(ca: CaHome, text: str, source: str, cps_version: str | None = None) -> CheckPlan:
-    """Parse the CPS and size the work; a CPS with no profile table is an InputError."""
-    profiles = stored_profiles(ca)
-    doc = parse_cps(text, {pid: algorithm_of(v[max(v)]) for pid, v in profiles.items() if v})
-    if not doc.claims:
-        known = ", ".join(sorted(profiles)) or "none"
-        raise InputError(
-            f"{source}: no table describes a known certificate profile (profiles: {known}); "
-            "name the profile id in the heading above its tables or in a 'Profile' row"
-        )
-    scope = None if cps_version == ALL_VERSIONS else (cps_version or doc.cps_version)
-    total = ca.inventory.count_certificates(CertificateFilter(cps_version=scope))
-    return CheckPlan(source, doc, profiles, scope, total)
+class StoredProfiles(Protocol):
+    """The profile registry's reading side: one stored version, parsed."""
+
+    def get(self, profile_id: str, version: int) -> Profile: ...
 
 
-def run(
-    ca: CaHome,
-    job: CheckPlan,
-    advance: Callable[[int], None] | None = None,
-    workers: int = 1,
-) -> CpsReport:
-    """Compare the planned CPS with the profiles and every certificate in scope."""
-    groups, unreadable = certificate_groups(ca, job.cps_version, advance, workers)
-    report = compare(
-        job.doc,
-        job.profiles,
-        groups,
-        cps_version=job.cps_version,
-        current_cps_version=ca.config.cps_version,
-    )
-    if unreadable:
-        report.skipped.append(
-            f"{unreadable} certificates could not be parsed and were not compared"
+class CpsChecker:
+    """Compares a CPS with the stored profiles and the inventory's final certificates;
+    `cps_version` is the one in force (`[ca] cps_version`)."""
+
+    def __init__(self, inventory: Inventory, profiles: StoredProfiles, cps_version: str) -> None:
+        self.inventory = inventory
+        self.profiles = profiles
+        self.cps_version = cps_version
+
+    def plan(self, text: str, source: str, cps_version: str | None = None) -> CheckPlan:
+        """Parse the CPS and size the work; a CPS with no profile table is an InputError."""
+        profiles = self.stored_profiles()
+        doc = parse_cps(text, {pid: algorithm_of(v[max(v)]) for pid, v in profiles.items() if v})
+        if not doc.claims:
+            known = ", ".join(sorted(profiles)) or "none"
+            raise InputError(
+                f"{source}: no table describes a known certificate profile (profiles: {known}); "
+                "name the profile id in the heading above its tables or in a 'Profile' row"
+            )
+        scope = None if cps_version == ALL_VERSIONS else (cps_version or doc.cps_version)
+        total = self.inventory.count_certificates(CertificateFilter(cps_version=scope))
+        return CheckPlan(source, doc, profiles, scope, total)
+
+    def run(
+        self,
+        job: CheckPlan,
+        advance: Callable[[int], None] | None = None,
+        workers: int = 1,
+    ) -> CpsReport:
+        """Compare the planned CPS with the profiles and every certificate in scope."""
+        groups, unreadable = self.certificate_groups(job.cps_version, advance, workers)
+        report = compare(
+            job.doc,
+            job.profiles,
+            groups,
+            cps_version=job.cps_version,
+            current_cps_version=self.cps_version,
         )
-    return report
+        if unreadable:
+            report.skipped.append(
+                f"{unreadable} certificates could not be parsed and were not compared"
+            )
+        return report
+
+    def stored_profiles(self) -> dict[str, dict[int, Profile]]:
+        """Every stored version of every profile, parsed."""
+        out: dict[str, dict[int, Profile]] = {}
+        for pid, version, _ in self.inventory.profile_versions():
+            out.setdefault(pid, {})[version] = self.profiles.get(pid, version)
+        return out
+
+    def certificate_groups(
+        self,
+        cps_version: str | None,
+        advance: Callable[[int], None] | None = None,
+        workers: int = 1,
+    ) -> tuple[dict[GroupKey, Counter[Facts]], int]:
+        """Every final certificate (under `cps_version`, or all) reduced to counted shapes,
+        and how many could not be parsed. With `workers` > 1 the DER is parsed in that many
+        processes while this one streams the next pages from the inventory."""
+        groups: dict[GroupKey, Counter[Facts]] = {}
+        unreadable = 0
+
+        def merge(part: tuple[dict[GroupKey, Counter[Facts]], int], size: int) -> None:
+            nonlocal unreadable
+            for key, shapes in part[0].items():
+                groups.setdefault(key, Counter()).update(shapes)
+            unreadable += part[1]
+            if advance is not None:
+                advance(size)
+
+        if workers <= 1:
+            for chunk in self._work(cps_version):
+                merge(_shapes(chunk), len(chunk))
+            return groups, unreadable
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            pending: deque[tuple[Future[tuple[dict[GroupKey, Counter[Facts]], int]], int]] = deque()
+            for chunk in self._work(cps_version):
+                pending.append((pool.submit(_shapes, chunk), len(chunk)))
+                while len(pending) > 2 * workers:  # bounded: the inventory may be huge
+                    future, size = pending.popleft()
+                    merge(future.result(), size)
+            while pending:
+                future, size = pending.popleft()
+                merge(future.result(), size)
+        return groups, unreadable
+
+    def _work(self, cps_version: str | None) -> Iterator[_Work]:
+        chunk: _Work = []
+        for rec in self.inventory.list_certificates(CertificateFilter(cps_version=cps_version)):
+            seconds = int((rec.not_after - rec.not_before).total_seconds()) + 1
+            chunk.append(
+                (
+                    (rec.profile_id, rec.profile_version, rec.cps_version),
+                    rec.der,
+                    rec.key_type,
+                    seconds,
+                )
+            )
+            if len(chunk) == CHUNK:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk

@@ -25,7 +25,7 @@ from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.errors import InputError
 
 if TYPE_CHECKING:
-    from certkeeper.ca.home import CaHome
+    from certkeeper.store.inventory import Inventory
 
 MAX_CRL_BYTES = 1 << 30  # a shard over 1 GiB is refused rather than read into memory
 FETCH_TIMEOUT = 60.0
@@ -131,14 +131,14 @@ class InventoryExpiry:
     """notAfter from a CA home's inventory (certificates, and precertificates that never
     got a final certificate, which are revoked too)."""
 
-    def __init__(self, ca: CaHome) -> None:
-        self.ca = ca
+    def __init__(self, inventory: Inventory) -> None:
+        self.inventory = inventory
         self._names: dict[bytes, str] | None = None
 
     def _issuer_name(self, issuer: bytes) -> str | None:
         if self._names is None:
             self._names = {}
-            for rec in self.ca.inventory.issuers():
+            for rec in self.inventory.issuers():
                 subject = x509.load_der_x509_certificate(rec.cert_der).subject.public_bytes()
                 self._names.setdefault(subject, rec.name)
         return self._names.get(issuer)
@@ -148,7 +148,7 @@ class InventoryExpiry:
         if name is None:
             return {}
         out: dict[str, datetime] = {}
-        inventory = self.ca.inventory
+        inventory = self.inventory
         for chunk in _chunks(sorted(serials), 500):
             flt = CertificateFilter(issuer=name, serials=tuple(chunk))
             for pre in inventory.list_precertificates(flt):

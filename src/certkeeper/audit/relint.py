@@ -14,12 +14,12 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import islice
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 
-from certkeeper.ca.home import CaHome
 from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.config import Config
 from certkeeper.issuance.tbs import profile_expectations
@@ -29,6 +29,9 @@ from certkeeper.lint.document import CertificateDocument
 from certkeeper.lint.engine import AUDIT, CertType
 from certkeeper.store.inventory import Inventory
 from certkeeper.store.lint_runs import LintRunStore, RunFinding
+
+if TYPE_CHECKING:
+    from certkeeper.store.stores import Stores
 
 CHUNK = 200
 
@@ -76,14 +79,17 @@ class RelintReport:
 
 
 class _Worker:
-    """Per-process state: the linters, issuer certificates and profile expectations."""
+    """Per-process state: the linters, issuer certificates and profile expectations,
+    from the process's own CA, built once."""
 
     def __init__(self, config: Config, use_pkilint: bool, only: frozenset[str] | None) -> None:
-        self.home = CaHome(config)
+        from certkeeper.wiring import build
+
+        self.ca = build(config)
         self.only = only
         self.issuers = {
             rec.id: (rec.name, x509.load_der_x509_certificate(rec.cert_der))
-            for rec in self.home.inventory.issuers()
+            for rec in self.ca.stores.inventory.issuers()
         }
         self.pkilint = None
         if use_pkilint:
@@ -99,9 +105,9 @@ class _Worker:
             and job.profile_version is not None
             and job.crl_shard is not None
         ):
-            profile = self.home.profiles.get(job.profile_id, job.profile_version)
+            profile = self.ca.profiles.get(job.profile_id, job.profile_version)
             expectations = profile_expectations(
-                profile, self.home.config.base_url, name, job.crl_shard
+                profile, self.ca.config.base_url, name, job.crl_shard
             )
         ctype = CertType.PRECERTIFICATE if job.document == "precertificate" else CertType.SUBSCRIBER
         doc = CertificateDocument.from_der(job.der, ctype)
@@ -177,48 +183,64 @@ def lint_set_description(use_pkilint: bool, only: frozenset[str] | None) -> str:
     return f"{linters}; {len(ids)} lints ({digest})"
 
 
-def relint(
-    home: CaHome,
-    *,
-    since: datetime | None = None,
-    only: Sequence[str] | None = None,
-    use_pkilint: bool = True,
-    workers: int = 2,
-    advance: Callable[[int], None] | None = None,
-    now: datetime | None = None,
-) -> RelintReport:
-    """Lint every stored certificate and precertificate; store and compare findings."""
-    now = now or datetime.now(UTC).replace(microsecond=0)
-    wanted = frozenset(only) if only else None
-    if wanted:
-        known = {lint.id for lint in all_lints()}
-        unknown = sorted(i for i in wanted if i not in known and "." not in i)
-        if unknown:
-            from certkeeper.errors import InputError
+class Relinter:
+    """Relints the inventory (certificates and precertificates, in worker processes that
+    each build their own CA from `config`) and keeps each run's findings."""
 
-            raise InputError(
-                f"unknown lint id(s): {', '.join(unknown)} (see `certkeeper lint --list`)"
-            )
-    store = home.stores.lint_runs
-    run_id = store.start(lint_set_description(use_pkilint, wanted), now)
-    previous = store.previous_finished(run_id)
-    report = RelintReport(run_id, previous.id if previous else None)
-    context = multiprocessing.get_context("fork")
-    home.stores.dispose()  # no pooled connection crosses the fork
-    with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init, initargs=(home.config, use_pkilint, wanted)
-    ) as pool:
-        pending: list[tuple[int, Future[list[RunFinding]]]] = []
-        for chunk in _chunks(_jobs(home.inventory, since), CHUNK):
-            pending.append((len(chunk), pool.submit(_lint_chunk, chunk)))
-            if len(pending) >= workers * 4:
-                _drain(pending.pop(0), store, run_id, now, report, advance)
-        for item in pending:
-            _drain(item, store, run_id, now, report, advance)
-    store.finish(run_id, report.documents, len(report.findings), now)
-    before = store.keys(previous.id if previous else None)
-    report.new = [f for f in report.findings if f.key not in before]
-    return report
+    def __init__(self, stores: Stores, config: Config, clock: Callable[[], datetime]) -> None:
+        self.stores = stores
+        self.config = config
+        self.clock = clock
+
+    def documents(self, since: datetime | None = None) -> int:
+        """Certificates plus precertificates a relint with `since` visits."""
+        return documents_to_lint(self.stores.inventory, since)
+
+    def relint(
+        self,
+        *,
+        since: datetime | None = None,
+        only: Sequence[str] | None = None,
+        use_pkilint: bool = True,
+        workers: int = 2,
+        advance: Callable[[int], None] | None = None,
+        now: datetime | None = None,
+    ) -> RelintReport:
+        """Lint every stored certificate and precertificate; store and compare findings."""
+        now = now or self.clock().replace(microsecond=0)
+        wanted = frozenset(only) if only else None
+        if wanted:
+            known = {lint.id for lint in all_lints()}
+            unknown = sorted(i for i in wanted if i not in known and "." not in i)
+            if unknown:
+                from certkeeper.errors import InputError
+
+                raise InputError(
+                    f"unknown lint id(s): {', '.join(unknown)} (see `certkeeper lint --list`)"
+                )
+        store = self.stores.lint_runs
+        run_id = store.start(lint_set_description(use_pkilint, wanted), now)
+        previous = store.previous_finished(run_id)
+        report = RelintReport(run_id, previous.id if previous else None)
+        context = multiprocessing.get_context("fork")
+        self.stores.dispose()  # no pooled connection crosses the fork
+        with ProcessPoolExecutor(
+            workers,
+            mp_context=context,
+            initializer=_init,
+            initargs=(self.config, use_pkilint, wanted),
+        ) as pool:
+            pending: list[tuple[int, Future[list[RunFinding]]]] = []
+            for chunk in _chunks(_jobs(self.stores.inventory, since), CHUNK):
+                pending.append((len(chunk), pool.submit(_lint_chunk, chunk)))
+                if len(pending) >= workers * 4:
+                    _drain(pending.pop(0), store, run_id, now, report, advance)
+            for item in pending:
+                _drain(item, store, run_id, now, report, advance)
+        store.finish(run_id, report.documents, len(report.findings), now)
+        before = store.keys(previous.id if previous else None)
+        report.new = [f for f in report.findings if f.key not in before]
+        return report
 
 
 def _drain(

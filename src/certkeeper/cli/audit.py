@@ -54,9 +54,7 @@ def relint(
     home: Path | None = home_option(),
 ) -> None:
     """Lint every stored certificate and precertificate again; report what is new."""
-    from certkeeper.audit.relint import documents_to_lint
-    from certkeeper.audit.relint import relint as run_relint
-    from certkeeper.ca.home import CaHome
+    from certkeeper.wiring import build
 
     since_at = None
     if since is not None:
@@ -66,10 +64,10 @@ def relint(
             raise InputError(f"--since {since!r} is not a date (YYYY-MM-DD)") from None
         if since_at.tzinfo is None:
             since_at = since_at.replace(tzinfo=UTC)
-    ca = CaHome.open(resolve_home(home))
-    with progress(documents_to_lint(ca.inventory, since_at), "relinting") as advance:
-        report = run_relint(
-            ca,
+    ca = build(resolve_home(home))
+    relinter = ca.relinter
+    with progress(relinter.documents(since_at), "relinting") as advance:
+        report = relinter.relint(
             since=since_at,
             only=lint,
             use_pkilint=pkilint,

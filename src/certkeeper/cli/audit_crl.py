@@ -24,7 +24,7 @@ from certkeeper.errors import EXIT_FINDINGS, InputError
 if TYPE_CHECKING:
     from certkeeper.audit.crl_sources import ExpirySource
     from certkeeper.audit.crl_watch import MonitorReport
-    from certkeeper.ca.home import CaHome
+    from certkeeper.wiring import Ca
 
 COLUMNS = ["severity", "code", "scope", "message"]
 
@@ -45,17 +45,17 @@ def register_audit(audit_app: typer.Typer) -> None:
     audit_app.command("crl-watch")(crl_watch)
 
 
-def _expiry(home: Path | None, certs: Path | None) -> tuple[ExpirySource | None, CaHome | None]:
+def _expiry(home: Path | None, certs: Path | None) -> tuple[ExpirySource | None, Ca | None]:
     from certkeeper.audit.crl_sources import CertDirExpiry, InventoryExpiry
-    from certkeeper.ca.home import CaHome
+    from certkeeper.wiring import build
 
     if home is not None and certs is not None:
         raise InputError("give --home or --certs, not both")
     if certs is not None:
         return CertDirExpiry(certs), None
     if home is not None:
-        ca = CaHome.open(resolve_home(home))
-        return InventoryExpiry(ca), ca
+        ca = build(resolve_home(home))
+        return InventoryExpiry(ca.stores.inventory), ca
     return None, None
 
 

@@ -98,15 +98,16 @@ def check(
     """Name every contradiction between the CPS, the profiles and the issued certificates.
 
     Exit 1 when there is any, 0 when the CPS agrees with both."""
-    from certkeeper.audit.cps_check import plan, read_cps, run
-    from certkeeper.ca.home import CaHome
+    from certkeeper.audit.cps_check import read_cps
+    from certkeeper.wiring import build
 
     text = read_cps(str(cps_file))
-    ca = CaHome.open(resolve_home(home))
+    ca = build(resolve_home(home))
     try:
-        job = plan(ca, text, str(cps_file), cps_version)
+        checker = ca.cps_checker
+        job = checker.plan(text, str(cps_file), cps_version)
         with progress(job.certificates, "comparing certificates") as advance:
-            report = run(ca, job, advance, workers or ca.config.issuance_workers)
+            report = checker.run(job, advance, workers or ca.config.issuance_workers)
     finally:
         ca.close()
     if fmt is OutputFormat.json:

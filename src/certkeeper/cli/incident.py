@@ -80,7 +80,7 @@ def open_cmd(
     """Open an incident: deadline from the BR item, affected set from the selector."""
     from certkeeper.ca.home import CaHome
     from certkeeper.cli.revoke import parse_time
-    from certkeeper.revocation.incidents import open_incident, status
+    from certkeeper.wiring import build
 
     selector = build_filter(
         issuer=issuer,
@@ -96,14 +96,14 @@ def open_cmd(
         subscriber=subscriber,
     )
     who = resolve_actor(actor)
-    ca = CaHome.open(resolve_home(home))
+    opened = CaHome.open(resolve_home(home))
+    ca = build(opened)
     aware = parse_time(aware_at, "--aware-at")
     if disable_profile:
         from certkeeper.cli.profile import disable_for_incident
 
-        disable_for_incident(ca, profile, title, who)
-    record = open_incident(
-        ca,
+        disable_for_incident(opened, profile, title, who)
+    record = ca.incidents.open_incident(
         title=title,
         aware_at=aware,
         br_item_number=reason,
@@ -113,7 +113,7 @@ def open_cmd(
         who=who,
     )
     assert record.id is not None
-    ledger = status(ca, record.id, record.created_at)
+    ledger = ca.incidents.status(record.id, record.created_at)
     typer.echo(
         f"incident {record.id}: {_affected(ledger)}; deadline {record.deadline.isoformat()} "
         f"(BR 4.9.1.1 item {record.br_item})"
@@ -135,9 +135,9 @@ def list_cmd(
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Every incident."""
-    from certkeeper.ca.home import CaHome
+    from certkeeper.wiring import build
 
-    ca = CaHome.open(resolve_home(home))
+    ca = build(resolve_home(home))
     rows = [
         {
             "id": i.id,
@@ -147,7 +147,7 @@ def list_cmd(
             "deadline": i.deadline.isoformat(),
             "state": i.state,
         }
-        for i in ca.stores.incidents.all()
+        for i in ca.incidents.all()
     ]
     print_rows(
         rows, ["id", "title", "item", "aware_at", "deadline", "state"], fmt, title="Incidents"
@@ -162,16 +162,15 @@ def scope_cmd(
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """The affected set: distinct certificates, precertificates apart, per issuer and shard."""
-    from certkeeper.ca.home import CaHome
-    from certkeeper.revocation.incidents import scope
+    from certkeeper.wiring import build
 
-    ca = CaHome.open(resolve_home(home))
-    result = scope(ca, incident_id, datetime.now(UTC))
+    ca = build(resolve_home(home))
+    result = ca.incidents.scope(incident_id, datetime.now(UTC))
     data = result.to_dict()
     if fmt is OutputFormat.json:
         print_json(data)
         return
-    names = {r.id: r.name for r in ca.inventory.issuers()}
+    names = {r.id: r.name for r in ca.stores.inventory.issuers()}
     typer.echo(
         f"incident {incident_id}: {data['distinct_certificates']} distinct certificates "
         f"({data['unexpired_at_aware']} valid at aware-at, {data['unexpired_now']} now); "
@@ -201,10 +200,8 @@ def plan_cmd(
 
     Exits 4 when the plan leaves any item valid and unrevoked past the deadline; the
     verdict names the per-shard budget that would meet it."""
-    from certkeeper.ca.home import CaHome
-    from certkeeper.revocation.incidents import make_plan
-    from certkeeper.revocation.notify import notify as send
     from certkeeper.revocation.planner import Policy
+    from certkeeper.wiring import build
 
     try:
         chosen = Policy(policy)
@@ -212,13 +209,13 @@ def plan_cmd(
         raise InputError(
             f"--policy {policy!r}: use one of {', '.join(p.value for p in Policy)}"
         ) from None
-    ca = CaHome.open(resolve_home(home))
-    report = make_plan(
-        ca, incident_id, datetime.now(UTC), chosen, budget=override_budget, who=resolve_actor(actor)
+    ca = build(resolve_home(home))
+    report = ca.incidents.make_plan(
+        incident_id, datetime.now(UTC), chosen, budget=override_budget, who=resolve_actor(actor)
     )
     data = report.to_dict()
     if notify:
-        sent = send(ca, incident_id)
+        sent = ca.notifier.notify(incident_id)
         data["notifications"] = {
             "sent": sent.sent,
             "failed": sent.failed,
@@ -263,15 +260,14 @@ def execute_cmd(
 
     Later batches wait for entries to leave their shards (the plan keeps every shard
     under its byte budget): run this again when they are due."""
-    from certkeeper.ca.home import CaHome
-    from certkeeper.revocation.incidents import execute, latest_plan, status, verdict_sentence
-    from certkeeper.revocation.publishing import publisher_for
+    from certkeeper.revocation.incidents import verdict_sentence
+    from certkeeper.wiring import build
 
-    ca = CaHome.open(resolve_home(home))
+    ca = build(resolve_home(home))
     now = datetime.now(UTC)
-    store = ca.stores.incidents
-    incident = store.get(incident_id)
-    plan = latest_plan(store, incident_id)
+    incidents = ca.incidents
+    incident = incidents.get(incident_id)
+    plan = incidents.latest_plan(incident_id)
     left = incident.deadline - now
     err_console.print(
         f"deadline {incident.deadline.isoformat()} ({_span(left)} left)", highlight=False
@@ -279,18 +275,17 @@ def execute_cmd(
     # The plan decided the budget: one made with --override-budget is published over
     # [crl] budget_bytes (the event log names who planned it).
     overridden = bool(plan and plan.get("budget_overridden"))
-    with progress(store.count(incident_id), f"incident {incident_id}: revoking") as advance:
-        result = execute(
-            ca,
+    with progress(incidents.size(incident_id), f"incident {incident_id}: revoking") as advance:
+        result = incidents.execute(
             incident_id,
             now,
             workers=workers,
-            publish=publisher_for(ca, override_budget=overridden),
+            publish=ca.republisher.publisher(override_budget=overridden),
             advance=advance,
             who=resolve_actor(actor),
             lint_every=lint_every,
         )
-    ledger = status(ca, incident_id, datetime.now(UTC))
+    ledger = incidents.status(incident_id, datetime.now(UTC))
     counts = ledger.counts
     typer.echo(
         f"revoked {result.revoked}, already revoked {result.already_revoked}, "
@@ -317,11 +312,10 @@ def status_cmd(
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """The ledger: revoked + expired + remaining = affected, plan against actual, weekly table."""
-    from certkeeper.ca.home import CaHome
-    from certkeeper.revocation.incidents import status
+    from certkeeper.wiring import build
 
-    ca = CaHome.open(resolve_home(home))
-    result = status(ca, incident_id, datetime.now(UTC)).to_dict()
+    ca = build(resolve_home(home))
+    result = ca.incidents.status(incident_id, datetime.now(UTC)).to_dict()
     if fmt is OutputFormat.json:
         print_json(result)
         return
@@ -384,13 +378,12 @@ def notify_cmd(
 
     Exits non-zero while any notice failed this run or used up its attempts, so a timer
     running it never fails silently."""
-    from certkeeper.ca.home import CaHome
-    from certkeeper.revocation.notify import notify
+    from certkeeper.wiring import build
 
     if not dry_run:
         resolve_actor(actor)  # the audit log records who sent
-    ca = CaHome.open(resolve_home(home))
-    report = notify(ca, incident_id, dry_run=dry_run)
+    ca = build(resolve_home(home))
+    report = ca.notifier.notify(incident_id, dry_run=dry_run)
     if dry_run:
         for message in report.messages:
             typer.echo(message.as_string())
@@ -464,9 +457,8 @@ def drill_cmd(
             sha256_file=sha256_file,
             subscriber=subscriber,
         )
-    ca = CaHome.open(resolve_home(home))
     report = drill(
-        ca,
+        CaHome.open(resolve_home(home)).config,
         now=datetime.now(UTC),
         incident_id=incident_id,
         title=title,
@@ -539,29 +531,24 @@ def details_cmd(
     additional_considerations, timeline ('TIME|event'), related_incidents
     ('BUG|YYYY-MM-DD|description'), root_cause_analysis, rca_methodology, went_well,
     went_poorly, got_lucky, lessons_additional, next_update. Every change is logged."""
-    from certkeeper.ca.home import CaHome
     from certkeeper.revocation import details as detailsmod
-    from certkeeper.revocation.incident_audit import recorder
+    from certkeeper.wiring import build
 
     sets = [detailsmod.split_assignment(s, "--set") for s in set_]
     adds = [detailsmod.split_assignment(s, "--add") for s in add]
     document = detailsmod.load_document(from_file) if from_file is not None else None
-    ca = CaHome.open(resolve_home(home))
-    store = ca.stores.incidents
+    incidents = build(resolve_home(home)).incidents
     if sets or adds or unset or document is not None:
-        current = detailsmod.update_details(
-            store,
+        current = incidents.update_details(
             incident_id,
-            now=datetime.now(UTC),
             who=resolve_actor(actor),
-            audit=recorder(ca, incident_id),
             sets=sets,
             adds=adds,
             unsets=unset,
             document=document,
         )
     else:
-        current = detailsmod.validate(store.get(incident_id).details)
+        current = incidents.details(incident_id)
     fields = {k: v for k, v in current.items() if k != detailsmod.ACTIONS_KEY}
     if fmt is OutputFormat.json:
         print_json(fields)
@@ -610,13 +597,9 @@ def action_add_cmd(
     actor: str | None = actor_option(),
 ) -> None:
     """Add an action item to the incident report."""
-    from certkeeper.ca.home import CaHome
-    from certkeeper.revocation import details as detailsmod
-    from certkeeper.revocation.incident_audit import recorder
+    from certkeeper.wiring import build
 
-    ca = CaHome.open(resolve_home(home))
-    item = detailsmod.add_action(
-        ca.stores.incidents,
+    item = build(resolve_home(home)).incidents.add_action(
         incident_id,
         {
             "kind": kind,
@@ -626,9 +609,7 @@ def action_add_cmd(
             "due": due,
             "status": status,
         },
-        now=datetime.now(UTC),
         who=resolve_actor(actor),
-        audit=recorder(ca, incident_id),
     )
     typer.echo(
         f"incident {incident_id}: action item #{item.number} ({item.kind.value}, due "
@@ -651,13 +632,9 @@ def action_set_cmd(
     actor: str | None = actor_option(),
 ) -> None:
     """Change an action item (its status, due date, ...); the change is logged."""
-    from certkeeper.ca.home import CaHome
-    from certkeeper.revocation import details as detailsmod
-    from certkeeper.revocation.incident_audit import recorder
+    from certkeeper.wiring import build
 
-    ca = CaHome.open(resolve_home(home))
-    item = detailsmod.set_action(
-        ca.stores.incidents,
+    item = build(resolve_home(home)).incidents.set_action(
         incident_id,
         number,
         {
@@ -668,9 +645,7 @@ def action_set_cmd(
             "due": due,
             "status": status,
         },
-        now=datetime.now(UTC),
         who=resolve_actor(actor),
-        audit=recorder(ca, incident_id),
     )
     typer.echo(
         f"incident {incident_id}: action item #{item.number} ({item.kind.value}, due "
@@ -686,11 +661,9 @@ def action_list_cmd(
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """The incident's action items."""
-    from certkeeper.ca.home import CaHome
-    from certkeeper.revocation import details as detailsmod
+    from certkeeper.wiring import build
 
-    ca = CaHome.open(resolve_home(home))
-    items = detailsmod.actions(ca.stores.incidents.get(incident_id).details)
+    items = build(resolve_home(home)).incidents.actions(incident_id)
     print_rows(
         [a.to_dict() for a in items],
         _ACTION_COLUMNS,
@@ -715,10 +688,9 @@ def report_cmd(
     """The CCADB incident report, with the affected certificates as CSV files."""
     from dataclasses import replace
 
-    from certkeeper.ca.home import CaHome
     from certkeeper.report import data, html, markdown
-    from certkeeper.report.build import build_report
     from certkeeper.report.csvfiles import AffectedCsvWriter
+    from certkeeper.wiring import build
 
     renderers = {
         "md": markdown.render_report,
@@ -729,9 +701,8 @@ def report_cmd(
         raise InputError(f"--format {fmt!r}: use md, html or json")
     if csv_rows < 1:
         raise InputError(f"--csv-rows {csv_rows}: must be at least 1")
-    ca = CaHome.open(resolve_home(home))
-    store = ca.stores.incidents
-    store.get(incident_id)
+    ca = build(resolve_home(home))
+    ca.incidents.get(incident_id)
     directory = out if out is not None else Path(f"incident-{incident_id}")
     if directory.exists() and not directory.is_dir():
         raise InputError(f"--out {directory}: exists and is not a directory")
@@ -743,9 +714,9 @@ def report_cmd(
         old.unlink()  # a shorter list must not leave files of an earlier report behind
     writer = AffectedCsvWriter(directory, csv_rows)
     try:
-        with progress(store.count(incident_id), f"incident {incident_id}: report") as advance:
-            report = build_report(
-                ca, incident_id, datetime.now(UTC), on_row=writer.add, advance=advance
+        with progress(ca.incidents.size(incident_id), f"incident {incident_id}: report") as advance:
+            report = ca.reports.build_report(
+                incident_id, datetime.now(UTC), on_row=writer.add, advance=advance
             )
     except BaseException:
         for path in writer.close():
@@ -771,14 +742,14 @@ def update_cmd(
     home: Path | None = home_option(),
 ) -> None:
     """The weekly status update: reconciled ledger, weeks, undelivered notices, next steps."""
-    from certkeeper.ca.home import CaHome
     from certkeeper.report import markdown
-    from certkeeper.report.build import build_report
+    from certkeeper.wiring import build
 
     if fmt != "md":
         raise InputError(f"--format {fmt!r}: the weekly update is written as md")
-    ca = CaHome.open(resolve_home(home))
-    report = build_report(ca, incident_id, datetime.now(UTC), with_rows=False)
+    report = build(resolve_home(home)).reports.build_report(
+        incident_id, datetime.now(UTC), with_rows=False
+    )
     text = markdown.render_update(report)
     if out is None:
         typer.echo(text, nl=False)

@@ -56,11 +56,8 @@ def revoke(
 ) -> None:
     """Revoke one certificate: the OCSP response is re-signed at once and its CRL shard
     republished."""
-    from certkeeper.ca.home import CaHome
-    from certkeeper.revocation.publishing import publisher_for
     from certkeeper.revocation.reasons import parse_reason
-    from certkeeper.revocation.service import resolve_serial
-    from certkeeper.revocation.service import revoke as do_revoke
+    from certkeeper.wiring import build
 
     crl_reason = parse_reason(reason)
     when = parse_time(revoked_at, "--revoked-at") if revoked_at else None
@@ -70,16 +67,16 @@ def revoke(
             cert_der = cert.read_bytes()
         except OSError as exc:
             raise InputError(f"{cert}: cannot read: {exc.strerror or exc}") from None
-    ca = CaHome.open(resolve_home(home))
-    target = resolve_serial(ca, serial=serial, sha256=sha256, cert_der=cert_der)
-    result = do_revoke(
-        ca,
+    ca = build(resolve_home(home))
+    revocation = ca.revocation
+    target = revocation.resolve_serial(serial=serial, sha256=sha256, cert_der=cert_der)
+    result = revocation.revoke(
         target,
         crl_reason,
         now=datetime.now(UTC),
         revoked_at=when,
         evidence=evidence,
-        publish=None if no_publish else publisher_for(ca),
+        publish=None if no_publish else ca.republisher.publisher(),
     )
     err_console.print(
         f"serial {result.serial}: {result.action} "

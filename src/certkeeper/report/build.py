@@ -1,6 +1,6 @@
 """Build an `IncidentReport` from the stores: the one place the report reads the database.
 
-Every count comes from `revocation.incidents.status` at one instant (`now`), and every
+Every count comes from `IncidentService.status` at one instant (`now`), and every
 affected-certificate row is classified by the same rule the ledger uses, so the report,
 its CSV files and `certkeeper incident status` cannot disagree.
 """
@@ -8,13 +8,12 @@ its CSV files and `certkeeper incident status` cannot disagree.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
-from certkeeper.ca.home import CaHome
 from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.errors import CertkeeperError
 from certkeeper.report import ct_entries
@@ -29,6 +28,15 @@ from certkeeper.store.incidents import CampaignItem, Event
 from certkeeper.x509 import crl as crlenc
 from certkeeper.x509.time import truncate
 
+if TYPE_CHECKING:
+    from certkeeper.config import Config
+    from certkeeper.revocation.incidents import IncidentService
+    from certkeeper.status.crl import ShardStatus
+    from certkeeper.store.stores import Stores
+
+# The CRL publisher's part (status/crl.py): every issuing CA's shards as they stand.
+ShardSizes = Callable[[datetime], Iterable["ShardStatus"]]
+
 _CHUNK = 900  # serials per lookup: under SQLite's bound-parameter limit
 
 
@@ -41,151 +49,191 @@ def row_status(not_after: datetime, revoked_at: datetime | None, at: datetime) -
     return "valid"
 
 
-def iter_affected(
-    home: CaHome,
-    items: Sequence[CampaignItem],
-    revoked: dict[str, datetime],
-    now: datetime,
-) -> Iterator[tuple[AffectedRow, str | None]]:
-    """Each affected item as a CSV row (final certificates first, then precertificates
-    without a final certificate), with its "profile (key type)" label when known."""
-    issuers = {rec.id: rec for rec in home.inventory.issuers()}
-    names = {rec.id: rec.name for rec in issuers.values()}
-    inventory = home.inventory
-    sct_store = home.stores.scts
-    log_names = ct_entries.log_names(home.config.ct)
-    issuer_certs: dict[int, x509.Certificate] = {}
+class ReportBuilder:
+    """Builds incident reports from the incident, inventory and SCT stores, the ledger
+    of the incident service and the CRL shards as they stand."""
 
-    def issuer_cert(issuer_id: int) -> x509.Certificate:
-        if issuer_id not in issuer_certs:
-            issuer_certs[issuer_id] = x509.load_der_x509_certificate(issuers[issuer_id].cert_der)
-        return issuer_certs[issuer_id]
+    def __init__(
+        self, stores: Stores, config: Config, incidents: IncidentService, shard_sizes: ShardSizes
+    ) -> None:
+        self.stores = stores
+        self.config = config
+        self.incidents = incidents
+        self.shard_sizes = shard_sizes
 
-    for kind in ("certificate", "precertificate"):
-        serials = [i.serial for i in items if i.kind == kind]
-        for start in range(0, len(serials), _CHUNK):
-            chunk = serials[start : start + _CHUNK]
-            flt = CertificateFilter(serials=tuple(chunk))
-            out: list[tuple[AffectedRow, str | None]] = []
-            if kind == "certificate":
-                pres = {p.serial: p for p in inventory.list_precertificates(flt)}
-                scts = sct_store.for_serials(chunk)
-                for cert in inventory.list_certificates(flt):
-                    pre = pres.get(cert.serial)
-                    logged = (
-                        ct_entries.entries(
-                            pre.der, issuer_cert(cert.issuer_id), scts[cert.serial], log_names
+    def iter_affected(
+        self,
+        items: Sequence[CampaignItem],
+        revoked: dict[str, datetime],
+        now: datetime,
+    ) -> Iterator[tuple[AffectedRow, str | None]]:
+        """Each affected item as a CSV row (final certificates first, then precertificates
+        without a final certificate), with its "profile (key type)" label when known."""
+        inventory = self.stores.inventory
+        issuers = {rec.id: rec for rec in inventory.issuers()}
+        names = {rec.id: rec.name for rec in issuers.values()}
+        sct_store = self.stores.scts
+        log_names = ct_entries.log_names(self.config.ct)
+        issuer_certs: dict[int, x509.Certificate] = {}
+
+        def issuer_cert(issuer_id: int) -> x509.Certificate:
+            if issuer_id not in issuer_certs:
+                issuer_certs[issuer_id] = x509.load_der_x509_certificate(
+                    issuers[issuer_id].cert_der
+                )
+            return issuer_certs[issuer_id]
+
+        for kind in ("certificate", "precertificate"):
+            serials = [i.serial for i in items if i.kind == kind]
+            for start in range(0, len(serials), _CHUNK):
+                chunk = serials[start : start + _CHUNK]
+                flt = CertificateFilter(serials=tuple(chunk))
+                out: list[tuple[AffectedRow, str | None]] = []
+                if kind == "certificate":
+                    pres = {p.serial: p for p in inventory.list_precertificates(flt)}
+                    scts = sct_store.for_serials(chunk)
+                    for cert in inventory.list_certificates(flt):
+                        pre = pres.get(cert.serial)
+                        logged = (
+                            ct_entries.entries(
+                                pre.der, issuer_cert(cert.issuer_id), scts[cert.serial], log_names
+                            )
+                            if pre is not None and cert.serial in scts
+                            else ()
                         )
-                        if pre is not None and cert.serial in scts
-                        else ()
-                    )
-                    row = AffectedRow(
-                        cert.sha256,
-                        cert.serial,
-                        names.get(cert.issuer_id, str(cert.issuer_id)),
-                        cert.not_before,
-                        cert.not_after,
-                        row_status(cert.not_after, revoked.get(cert.serial), now),
-                        kind,
-                        pre.sha256 if pre is not None else "",
-                        logged,
-                    )
-                    out.append((row, f"{cert.profile_id} ({cert.key_type})"))
-            else:
-                for pre in inventory.list_precertificates(flt, without_final=True):
-                    row = AffectedRow(
-                        pre.sha256,
-                        pre.serial,
-                        names.get(pre.issuer_id, str(pre.issuer_id)),
-                        pre.not_before,
-                        pre.not_after,
-                        row_status(pre.not_after, revoked.get(pre.serial), now),
-                        kind,
-                    )
-                    out.append((row, None))
-            out.sort(key=lambda pair: pair[0].serial)
-            yield from out
+                        row = AffectedRow(
+                            cert.sha256,
+                            cert.serial,
+                            names.get(cert.issuer_id, str(cert.issuer_id)),
+                            cert.not_before,
+                            cert.not_after,
+                            row_status(cert.not_after, revoked.get(cert.serial), now),
+                            kind,
+                            pre.sha256 if pre is not None else "",
+                            logged,
+                        )
+                        out.append((row, f"{cert.profile_id} ({cert.key_type})"))
+                else:
+                    for pre in inventory.list_precertificates(flt, without_final=True):
+                        row = AffectedRow(
+                            pre.sha256,
+                            pre.serial,
+                            names.get(pre.issuer_id, str(pre.issuer_id)),
+                            pre.not_before,
+                            pre.not_after,
+                            row_status(pre.not_after, revoked.get(pre.serial), now),
+                            kind,
+                        )
+                        out.append((row, None))
+                out.sort(key=lambda pair: pair[0].serial)
+                yield from out
 
+    def build_report(
+        self,
+        incident_id: int,
+        now: datetime,
+        on_row: Callable[[AffectedRow], None] | None = None,
+        advance: Callable[[int], None] | None = None,
+        with_rows: bool = True,
+    ) -> IncidentReport:
+        """The report as of `now`; `on_row` receives every affected row (for the CSV files)
+        during the single pass over the inventory. `with_rows=False` skips that pass (the
+        weekly update needs only the ledger): no affected types, no issuance range."""
+        now = truncate(now)
+        store = self.stores.incidents
+        incident = store.get(incident_id)
+        ledger = self.incidents.status(incident_id, now)
+        items = list(store.items(incident_id))
+        revoked = store.revocation_times(incident_id)
+        details = detailsmod.validate(incident.details)
+        action_items = detailsmod.actions(details)
+        events = store.events(incident_id)
 
-def build_report(
-    home: CaHome,
-    incident_id: int,
-    now: datetime,
-    on_row: Callable[[AffectedRow], None] | None = None,
-    advance: Callable[[int], None] | None = None,
-    with_rows: bool = True,
-) -> IncidentReport:
-    """The report as of `now`; `on_row` receives every affected row (for the CSV files)
-    during the single pass over the inventory. `with_rows=False` skips that pass (the
-    weekly update needs only the ledger): no affected types, no issuance range."""
-    now = truncate(now)
-    store = home.stores.incidents
-    incident = store.get(incident_id)
-    ledger = incidents.status(home, incident_id, now)
-    items = list(store.items(incident_id))
-    revoked = store.revocation_times(incident_id)
-    details = detailsmod.validate(incident.details)
-    action_items = detailsmod.actions(details)
-    events = store.events(incident_id)
+        types: Counter[str] = Counter()
+        tally: Counter[tuple[str, str]] = Counter()
+        first: datetime | None = None
+        last: datetime | None = None
+        rows = self.iter_affected(items, revoked, now) if with_rows else iter(())
+        for row, label in rows:
+            tally[(row.kind, row.status)] += 1
+            if label is not None:
+                types[label] += 1
+                first = row.not_before if first is None else min(first, row.not_before)
+                last = row.not_before if last is None else max(last, row.not_before)
+            if on_row is not None:
+                on_row(row)
+            if advance is not None:
+                advance(1)
 
-    types: Counter[str] = Counter()
-    tally: Counter[tuple[str, str]] = Counter()
-    first: datetime | None = None
-    last: datetime | None = None
-    rows = iter_affected(home, items, revoked, now) if with_rows else iter(())
-    for row, label in rows:
-        tally[(row.kind, row.status)] += 1
-        if label is not None:
-            types[label] += 1
-            first = row.not_before if first is None else min(first, row.not_before)
-            last = row.not_before if last is None else max(last, row.not_before)
-        if on_row is not None:
-            on_row(row)
-        if advance is not None:
-            advance(1)
+        if with_rows:
+            _check_rows(tally, ledger.counts, ledger.precertificates)
+        certs = [i for i in items if i.kind == "certificate"]
+        actual_leaves = [leave_time(i.not_after, revoked.get(i.serial)) for i in certs]
+        planned_leaves = [
+            leave_time(i.not_after, revoked.get(i.serial), i.planned_at) for i in certs
+        ]
+        horizon = max([now, incident.deadline, *[t for t in planned_leaves if t > now]])
+        start = min(incident.aware_at, now)
+        item = br_item(incident.br_item)
+        return IncidentReport(
+            generated_at=now,
+            incident_id=incident_id,
+            title=incident.title,
+            br_item=incident.br_item,
+            br_summary=item.summary,
+            reason=CrlReason(incident.reason).name,
+            aware_at=incident.aware_at,
+            deadline=incident.deadline,
+            state=incident.state,
+            explanation_url=incident.explanation_url,
+            details=details,
+            actions=action_items,
+            counts=ledger.counts,
+            precertificates=ledger.precertificates,
+            weeks=ledger.weeks,
+            planned_total=ledger.planned_total,
+            planned_total_precertificates=ledger.planned_total_precertificates,
+            plan=_latest_plan(incident_id, events),
+            heuristic=selector_in_words(incident.selector, incident.aware_at),
+            affected_types=sorted(types.items(), key=lambda kv: (-kv[1], kv[0])),
+            first_issued=first,
+            last_issued=last,
+            timeline=_timeline(incident.aware_at, incident.deadline, details, events, now),
+            remaining_actual=remaining_series(actual_leaves, len(certs), start, now),
+            remaining_planned=(
+                remaining_series(planned_leaves, len(certs), start, horizon)
+                if any(i.planned_at is not None for i in certs)
+                else []
+            ),
+            shards=self._shards(items, revoked, incident.reason, now),
+            budget_bytes=self.config.crl_budget_bytes,
+            undelivered=ledger.undelivered,
+        )
 
-    if with_rows:
-        _check_rows(tally, ledger.counts, ledger.precertificates)
-    certs = [i for i in items if i.kind == "certificate"]
-    actual_leaves = [leave_time(i.not_after, revoked.get(i.serial)) for i in certs]
-    planned_leaves = [leave_time(i.not_after, revoked.get(i.serial), i.planned_at) for i in certs]
-    horizon = max([now, incident.deadline, *[t for t in planned_leaves if t > now]])
-    start = min(incident.aware_at, now)
-    item = br_item(incident.br_item)
-    return IncidentReport(
-        generated_at=now,
-        incident_id=incident_id,
-        title=incident.title,
-        br_item=incident.br_item,
-        br_summary=item.summary,
-        reason=CrlReason(incident.reason).name,
-        aware_at=incident.aware_at,
-        deadline=incident.deadline,
-        state=incident.state,
-        explanation_url=incident.explanation_url,
-        details=details,
-        actions=action_items,
-        counts=ledger.counts,
-        precertificates=ledger.precertificates,
-        weeks=ledger.weeks,
-        planned_total=ledger.planned_total,
-        planned_total_precertificates=ledger.planned_total_precertificates,
-        plan=_latest_plan(incident_id, events),
-        heuristic=selector_in_words(incident.selector, incident.aware_at),
-        affected_types=sorted(types.items(), key=lambda kv: (-kv[1], kv[0])),
-        first_issued=first,
-        last_issued=last,
-        timeline=_timeline(incident.aware_at, incident.deadline, details, events, now),
-        remaining_actual=remaining_series(actual_leaves, len(certs), start, now),
-        remaining_planned=(
-            remaining_series(planned_leaves, len(certs), start, horizon)
-            if any(i.planned_at is not None for i in certs)
-            else []
-        ),
-        shards=_shards(home, items, revoked, incident.reason, now),
-        budget_bytes=home.config.crl_budget_bytes,
-        undelivered=ledger.undelivered,
-    )
+    def _shards(
+        self,
+        items: Sequence[CampaignItem],
+        revoked: dict[str, datetime],
+        reason: int,
+        now: datetime,
+    ) -> list[ShardBar]:
+        """Every CRL shard holding an affected item: bytes now, and with every remaining
+        (unrevoked, unexpired) affected item revoked now with the incident's reason."""
+        names = {rec.id: rec.name for rec in self.stores.inventory.issuers()}
+        code = encoded_reason(CrlReason(reason))
+        extra: Counter[tuple[str, int]] = Counter()
+        touched: set[tuple[str, int]] = set()
+        for i in items:
+            key = (names.get(i.issuer_id, str(i.issuer_id)), i.crl_shard)
+            touched.add(key)
+            if i.serial not in revoked and i.not_after > now:
+                extra[key] += crlenc.entry_size(crlenc.serial_octets(i.serial), now, code)
+        bars = []
+        for s in self.shard_sizes(now):
+            key = (s.issuer, s.shard)
+            if key in touched:
+                bars.append(ShardBar(s.issuer, s.shard, s.bytes, s.bytes + extra[key]))
+        return sorted(bars, key=lambda b: (b.issuer, b.shard))
 
 
 class ReportInconsistent(CertkeeperError):
@@ -221,34 +269,6 @@ def _latest_plan(incident_id: int, events: Sequence[Event]) -> Plan | None:
         batches=[b for b in d.get("batches", []) if isinstance(b, dict)],
         verdict=verdict,
     )
-
-
-def _shards(
-    home: CaHome,
-    items: Sequence[CampaignItem],
-    revoked: dict[str, datetime],
-    reason: int,
-    now: datetime,
-) -> list[ShardBar]:
-    """Every CRL shard holding an affected item: bytes now, and with every remaining
-    (unrevoked, unexpired) affected item revoked now with the incident's reason."""
-    from certkeeper.status.crl import crl_status
-
-    names = {rec.id: rec.name for rec in home.inventory.issuers()}
-    code = encoded_reason(CrlReason(reason))
-    extra: Counter[tuple[str, int]] = Counter()
-    touched: set[tuple[str, int]] = set()
-    for i in items:
-        key = (names.get(i.issuer_id, str(i.issuer_id)), i.crl_shard)
-        touched.add(key)
-        if i.serial not in revoked and i.not_after > now:
-            extra[key] += crlenc.entry_size(crlenc.serial_octets(i.serial), now, code)
-    bars = []
-    for s in crl_status(home, now):
-        key = (s.issuer, s.shard)
-        if key in touched:
-            bars.append(ShardBar(s.issuer, s.shard, s.bytes, s.bytes + extra[key]))
-    return sorted(bars, key=lambda b: (b.issuer, b.shard))
 
 
 def _plural(n: int, noun: str) -> str:

@@ -5,6 +5,9 @@ SQLite's online backup (a consistent snapshot even while the CA is issuing), the
 home's config is copied with the database and the CRL directory pointed into the
 drill's own directory, and plan, execute and republication run there. The report says
 how long each stage took, how big the shards became, and whether the deadline holds.
+
+A drill is an operation on a whole home, not a service: it opens a second CA, the copy,
+with `wiring.build`, and runs that CA's incident service and republisher.
 """
 
 from __future__ import annotations
@@ -20,11 +23,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from certkeeper.ca.home import CaHome
 from certkeeper.certificate_filter import CertificateFilter
+from certkeeper.config import Config
 from certkeeper.errors import ConfigError
-from certkeeper.revocation import incidents, planner
-from certkeeper.revocation.publishing import republish
+from certkeeper.revocation import planner
 from certkeeper.revocation.verdict import Verdict
 from certkeeper.x509.time import truncate
 
@@ -78,10 +80,10 @@ class DrillReport:
         return out
 
 
-def copy_home(home: CaHome, target: Path) -> CaHome:
-    """A CA home identical to `home` but for its inventory and CRL directory, which are
-    private copies under `target`. SQLite only: the copy is an online backup."""
-    config = home.config
+def copy_home(config: Config, target: Path) -> Config:
+    """The configuration of a CA home identical to `config`'s but for its inventory and
+    CRL directory, which are private copies under `target`. SQLite only: the copy is an
+    online backup."""
     prefix = "sqlite:///"
     if not config.database_url.startswith(prefix):
         raise ConfigError(
@@ -105,14 +107,13 @@ def copy_home(home: CaHome, target: Path) -> CaHome:
         shutil.copytree(config.crl_dir, crl_dir)
     # the copy's audit log is mirrored beside it: a drill never writes to the live mirror
     mirror = dataclasses.replace(config.audit_log, mirror=target / "audit-log.jsonl", syslog=False)
-    copied = dataclasses.replace(
+    return dataclasses.replace(
         config, database_url=prefix + str(copy_path), crl_dir=crl_dir, audit_log=mirror
     )
-    return CaHome(copied)
 
 
 def drill(
-    home: CaHome,
+    config: Config,
     *,
     now: datetime,
     incident_id: int | None = None,
@@ -129,18 +130,19 @@ def drill(
     """Run plan and execute for an incident (existing, or opened from `selector`) on a
     copy of the inventory. With `keep`, the copy stays there for inspection. `budget`
     plans under that per-shard budget (as `incident plan --override-budget`)."""
+    from certkeeper.wiring import build
+
     now = truncate(now)
     workdir = keep or Path(tempfile.mkdtemp(prefix="certkeeper-drill-"))
     try:
         started = time.perf_counter()
-        copy = copy_home(home, workdir)
+        copy = build(copy_home(config, workdir))
         seconds = {"copy": time.perf_counter() - started}
         if incident_id is None:
             if selector is None:
                 raise ConfigError("a drill needs an incident id or a selector")
             t = time.perf_counter()
-            opened = incidents.open_incident(
-                copy,
+            opened = copy.incidents.open_incident(
                 title=title,
                 aware_at=aware_at or now,
                 br_item_number=br_item,
@@ -152,16 +154,18 @@ def drill(
             incident_id = opened.id
             seconds["open"] = time.perf_counter() - t
         t = time.perf_counter()
-        plan = incidents.make_plan(copy, incident_id, now, policy, who="drill", budget=budget)
+        plan = copy.incidents.make_plan(incident_id, now, policy, who="drill", budget=budget)
         seconds["plan"] = time.perf_counter() - t
         # Execute every batch as if its time had come, to measure the whole campaign.
         last = plan.plan.last_planned or now
-        result = incidents.execute(
-            copy, incident_id, now, workers=workers, until=last, advance=advance, who="drill"
+        result = copy.incidents.execute(
+            incident_id, now, workers=workers, until=last, advance=advance, who="drill"
         )
         seconds["revoke"] = result.seconds.get("revoke", 0.0)
         t = time.perf_counter()
-        published = republish(copy, result.shards, now, override_budget=plan.budget_overridden)
+        published = copy.republisher.republish(
+            result.shards, now, override_budget=plan.budget_overridden
+        )
         seconds["publish"] = time.perf_counter() - t
         sizes = [r.size_bytes or 0 for r in published.published + published.refused]
         total = sum(seconds.values())

@@ -5,18 +5,15 @@ its report; the audit log is the record an auditor verifies as a chain."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from certkeeper.auditlog.record import record
-
-if TYPE_CHECKING:
-    from certkeeper.ca.home import CaHome
+from certkeeper.auditlog.record import Home, record
 
 # What an incident change is told to: the audit event (after "incident.") and its detail.
 IncidentAudit = Callable[[str, Mapping[str, Any]], None]
 
 
-def recorder(home: CaHome, incident_id: int) -> IncidentAudit:
+def recorder(home: Home, incident_id: int) -> IncidentAudit:
     """Records `incident.<event>` with `incident N` as the subject, by the current actor."""
 
     def note(event: str, detail: Mapping[str, Any]) -> None:

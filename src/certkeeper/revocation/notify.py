@@ -9,13 +9,14 @@ import os
 import smtplib
 import ssl
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
-from certkeeper.ca.home import CaHome
+from certkeeper.auditlog.record import Home
 from certkeeper.config import Config
 from certkeeper.errors import ConfigError, NotFound
 from certkeeper.revocation.incident_audit import recorder
@@ -216,104 +217,121 @@ def _san_names(der: bytes) -> list[str]:
     )
 
 
-def notify(
-    home: CaHome,
-    incident_id: int,
-    now: datetime | None = None,
-    *,
-    dry_run: bool = False,
-) -> NotifyReport:
-    """Send (or retry, with backoff) every pending or failed notice of an incident.
+class IncidentNotifier:
+    """Sends an incident's subscriber notices by SMTP (`[notify]`), records deliveries
+    and failures, and tells the audit log."""
 
-    Notices that used up their attempts are reported as abandoned on every run until
-    someone acts, so a timer running this command keeps failing visibly. With
-    `dry_run`, the messages are composed and returned, and nothing is sent or recorded."""
-    store = home.stores.incidents
-    incident = store.get(incident_id)
-    config = home.config
-    at = truncate(now or datetime.now(UTC))
-    by_subscriber: dict[str, list[CampaignItem]] = defaultdict(list)
-    for item in store.items(incident_id):
-        if item.subscriber_id is not None:
-            by_subscriber[item.subscriber_id].append(item)
-    report = NotifyReport(subscribers=len(by_subscriber), without_contact=[])
-    targets = []
-    for subscriber_id in sorted(by_subscriber):
-        contacts = store.contacts(subscriber_id)
-        if not contacts:
-            assert report.without_contact is not None
-            report.without_contact.append(subscriber_id)
-        targets += [(subscriber_id, address, kind) for address, kind in contacts]
-    if not dry_run:
-        store.ensure_notifications(incident_id, targets)
-        notices = store.notifications(incident_id, ("pending", "failed"))
-    else:  # every contact, as if none had been sent
-        notices = [Notification(s, a, k, "pending", 0, None, None) for s, a, k in targets]
-    report.abandoned = [
-        f"{n.address} ({n.subscriber_id}): {n.last_error}"
-        for n in notices
-        if n.state == "failed" and n.attempts >= config.notify_attempts
-    ]
-    due = [n for n in notices if _due(n, config, at)]
-    report.waiting = sum(
-        1 for n in notices if n.attempts < config.notify_attempts and not _due(n, config, at)
-    )
-    if not due:
-        return report
-    names = _with_names(home.inventory, [i for items in by_subscriber.values() for i in items])
-    messages = [
-        (
-            n,
-            compose(
-                incident,
-                n.subscriber_id,
-                by_subscriber[n.subscriber_id],
-                config.mail_from,
-                n.address,
-                names=names,
-                now=at,
-            ),
+    def __init__(
+        self,
+        incidents: IncidentStore,
+        inventory: Inventory,
+        config: Config,
+        audit: Home,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.incidents = incidents
+        self.inventory = inventory
+        self.config = config
+        self.audit = audit
+        self.clock = clock
+
+    def notify(
+        self,
+        incident_id: int,
+        now: datetime | None = None,
+        *,
+        dry_run: bool = False,
+    ) -> NotifyReport:
+        """Send (or retry, with backoff) every pending or failed notice of an incident.
+
+        Notices that used up their attempts are reported as abandoned on every run until
+        someone acts, so a timer running this command keeps failing visibly. With
+        `dry_run`, the messages are composed and returned, and nothing is sent or recorded."""
+        store = self.incidents
+        incident = store.get(incident_id)
+        config = self.config
+        at = truncate(now or self.clock())
+        by_subscriber: dict[str, list[CampaignItem]] = defaultdict(list)
+        for item in store.items(incident_id):
+            if item.subscriber_id is not None:
+                by_subscriber[item.subscriber_id].append(item)
+        report = NotifyReport(subscribers=len(by_subscriber), without_contact=[])
+        targets = []
+        for subscriber_id in sorted(by_subscriber):
+            contacts = store.contacts(subscriber_id)
+            if not contacts:
+                assert report.without_contact is not None
+                report.without_contact.append(subscriber_id)
+            targets += [(subscriber_id, address, kind) for address, kind in contacts]
+        if not dry_run:
+            store.ensure_notifications(incident_id, targets)
+            notices = store.notifications(incident_id, ("pending", "failed"))
+        else:  # every contact, as if none had been sent
+            notices = [Notification(s, a, k, "pending", 0, None, None) for s, a, k in targets]
+        report.abandoned = [
+            f"{n.address} ({n.subscriber_id}): {n.last_error}"
+            for n in notices
+            if n.state == "failed" and n.attempts >= config.notify_attempts
+        ]
+        due = [n for n in notices if _due(n, config, at)]
+        report.waiting = sum(
+            1 for n in notices if n.attempts < config.notify_attempts and not _due(n, config, at)
         )
-        for n in due
-    ]
-    if dry_run:
-        report.messages = [m for _, m in messages]
-        return report
-    try:
-        smtp = _connect(config)
-    except SmtpUnavailable as exc:
-        for n in due:
-            store.record_delivery(incident_id, n.subscriber_id, n.address, False, str(exc), at)
-            report.failed += 1
-        report.errors.append(str(exc))
-        _log(home, store, incident_id, at, report)
-        return report
-    with smtp:
-        for n, message in messages:
-            try:
-                refused = smtp.send_message(message)
-                error = "; ".join(f"{a}: {c} {m!r}" for a, (c, m) in refused.items()) or None
-            except (OSError, smtplib.SMTPException) as exc:
-                error = f"{type(exc).__name__}: {exc}"
-            store.record_delivery(incident_id, n.subscriber_id, n.address, error is None, error, at)
-            if error is None:
-                report.sent += 1
-            else:
+        if not due:
+            return report
+        names = _with_names(self.inventory, [i for items in by_subscriber.values() for i in items])
+        messages = [
+            (
+                n,
+                compose(
+                    incident,
+                    n.subscriber_id,
+                    by_subscriber[n.subscriber_id],
+                    config.mail_from,
+                    n.address,
+                    names=names,
+                    now=at,
+                ),
+            )
+            for n in due
+        ]
+        if dry_run:
+            report.messages = [m for _, m in messages]
+            return report
+        try:
+            smtp = _connect(config)
+        except SmtpUnavailable as exc:
+            for n in due:
+                store.record_delivery(incident_id, n.subscriber_id, n.address, False, str(exc), at)
                 report.failed += 1
-                report.errors.append(f"{n.address}: {error}")
-    _log(home, store, incident_id, at, report)
-    return report
+            report.errors.append(str(exc))
+            self._log(incident_id, at, report)
+            return report
+        with smtp:
+            for n, message in messages:
+                try:
+                    refused = smtp.send_message(message)
+                    error = "; ".join(f"{a}: {c} {m!r}" for a, (c, m) in refused.items()) or None
+                except (OSError, smtplib.SMTPException) as exc:
+                    error = f"{type(exc).__name__}: {exc}"
+                store.record_delivery(
+                    incident_id, n.subscriber_id, n.address, error is None, error, at
+                )
+                if error is None:
+                    report.sent += 1
+                else:
+                    report.failed += 1
+                    report.errors.append(f"{n.address}: {error}")
+        self._log(incident_id, at, report)
+        return report
 
-
-def _log(
-    home: CaHome, store: IncidentStore, incident_id: int, at: datetime, report: NotifyReport
-) -> None:
-    """The run in the incident's event log and in the audit log (by whoever ran it)."""
-    detail = {
-        "sent": report.sent,
-        "failed": report.failed,
-        "abandoned": len(report.abandoned),
-        "without_contact": report.without_contact,
-    }
-    store.log(incident_id, at, "certkeeper", "notifications", detail)
-    recorder(home, incident_id)("notified", detail)
+    def _log(self, incident_id: int, at: datetime, report: NotifyReport) -> None:
+        """The run in the incident's event log and in the audit log (by whoever ran it)."""
+        detail = {
+            "sent": report.sent,
+            "failed": report.failed,
+            "abandoned": len(report.abandoned),
+            "without_contact": report.without_contact,
+        }
+        self.incidents.log(incident_id, at, "certkeeper", "notifications", detail)
+        recorder(self.audit, incident_id)("notified", detail)

@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from certkeeper.ca.home import CaHome
 from certkeeper.errors import CertkeeperError
-from certkeeper.status.crl import CrlResult, failure_message, pending_tasks, publish_tasks
+from certkeeper.status.crl import CrlResult, failure_message
 
 
 class PublicationIncomplete(CertkeeperError):
@@ -34,44 +33,51 @@ class RepublishReport:
         return [r for r in self.refused + self.skipped if r.failed]
 
 
-def republish(
-    home: CaHome,
-    keys: set[tuple[int, int]],
-    now: datetime,
-    *,
-    out_dir: Path | None = None,
-    override_budget: bool = False,
-) -> RepublishReport:
-    """Publish the shards named by (issuer id, shard), and every pending shard, each
-    under its lease, into `[crl] dir` unless `out_dir` says otherwise."""
-    out = out_dir or home.config.crl_dir
-    results = publish_tasks(
-        home, pending_tasks(home, now, keys), now, out, override_budget=override_budget
-    )
-    report = RepublishReport()
-    for result in results:
-        {"published": report.published, "refused": report.refused, "skipped": report.skipped}[
-            result.status
-        ].append(result)
-    return report
+# The CRL publisher's part (status/crl.py): publish the shards named by (issuer id,
+# shard) and every pending shard, each under its lease, into a directory; the flag
+# publishes over the byte budget.
+PublishShards = Callable[[set[tuple[int, int]], datetime, Path, bool], list[CrlResult]]
 
-
+# What revocation services are given to publish with: returns shards published.
 Publish = Callable[[set[tuple[int, int]], datetime], int]
 
 
-def publisher_for(
-    home: CaHome, out_dir: Path | None = None, override_budget: bool = False
-) -> Publish:
-    """The `publish` callback revocation services take: returns shards published, and
-    raises PublicationIncomplete naming every shard left unpublished."""
+class Republisher:
+    """Publishes what revocations touched, into `[crl] dir` unless told otherwise."""
 
-    def publish(keys: set[tuple[int, int]], now: datetime) -> int:
-        report = republish(home, keys, now, out_dir=out_dir, override_budget=override_budget)
-        if report.failed:
-            raise PublicationIncomplete(
-                failure_message(report.failed)
-                + "; the revocations themselves are recorded and their OCSP responses re-signed"
-            )
-        return len(report.published)
+    def __init__(self, publish_shards: PublishShards, crl_dir: Path) -> None:
+        self._publish_shards = publish_shards
+        self._crl_dir = crl_dir
 
-    return publish
+    def republish(
+        self,
+        keys: set[tuple[int, int]],
+        now: datetime,
+        *,
+        out_dir: Path | None = None,
+        override_budget: bool = False,
+    ) -> RepublishReport:
+        """Publish the shards named by (issuer id, shard), and every pending shard."""
+        results = self._publish_shards(keys, now, out_dir or self._crl_dir, override_budget)
+        report = RepublishReport()
+        for result in results:
+            {"published": report.published, "refused": report.refused, "skipped": report.skipped}[
+                result.status
+            ].append(result)
+        return report
+
+    def publisher(self, out_dir: Path | None = None, override_budget: bool = False) -> Publish:
+        """The `publish` callback revocation services take: returns shards published,
+        and raises PublicationIncomplete naming every shard left unpublished."""
+
+        def publish(keys: set[tuple[int, int]], now: datetime) -> int:
+            report = self.republish(keys, now, out_dir=out_dir, override_budget=override_budget)
+            if report.failed:
+                raise PublicationIncomplete(
+                    failure_message(report.failed)
+                    + "; the revocations themselves are recorded and their OCSP responses "
+                    "re-signed"
+                )
+            return len(report.published)
+
+        return publish

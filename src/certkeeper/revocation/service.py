@@ -8,19 +8,28 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from certkeeper.auditlog.record import record
-from certkeeper.ca.home import CaHome
+from certkeeper.auditlog.record import Home, record
 from certkeeper.certificate_filter import normalize_serial, normalize_sha256
 from certkeeper.errors import CertkeeperError, InputError, NotFound
-from certkeeper.revocation.publishing import PublicationIncomplete
+from certkeeper.revocation.publishing import PublicationIncomplete, Publish
 from certkeeper.revocation.reasons import CrlReason, encoded_reason
-from certkeeper.status.ocsp import resign_on_revocation
 from certkeeper.store.revocations import RevocationRecord
 from certkeeper.x509.time import truncate
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from certkeeper.store.inventory import Inventory
+    from certkeeper.store.stores import Stores
+
+# The OCSP signer's part (status/ocsp.py): sign and store the "revoked" response of a
+# serial whose revocation row exists, inside that row's transaction.
+Resign = Callable[[str, "Connection", datetime], object]
 
 
 @dataclass(frozen=True)
@@ -34,8 +43,83 @@ class Revoked:
     published: int  # CRL files republished
 
 
+class RevocationService:
+    """Revokes single certificates: the revocation row and the re-signed OCSP response
+    in one transaction, then the audit event and the shard's publication."""
+
+    def __init__(self, stores: Stores, resign: Resign, audit: Home) -> None:
+        self.stores = stores
+        self.resign = resign
+        self.audit = audit
+
+    def resolve_serial(
+        self,
+        *,
+        serial: str | None = None,
+        sha256: str | None = None,
+        cert_der: bytes | None = None,
+    ) -> str:
+        """The inventory serial named by exactly one of serial, SHA-256 or certificate."""
+        return resolve_serial(
+            self.stores.inventory, serial=serial, sha256=sha256, cert_der=cert_der
+        )
+
+    def revoke(
+        self,
+        serial: str,
+        reason: CrlReason,
+        *,
+        now: datetime,
+        revoked_at: datetime | None = None,
+        evidence: str | None = None,
+        incident_id: int | None = None,
+        publish: Publish | None = None,
+    ) -> Revoked:
+        """Record the revocation and re-sign the OCSP response in one transaction, then
+        `publish` its shard and every shard still pending. A publication failure raises
+        (the revocation stays recorded, its shard pending) with the serial named."""
+        now = truncate(now)
+        when = truncate(revoked_at) if revoked_at is not None else now
+        state = self.stores.inventory.serial_state(serial)
+        if state in (None, "assigned", "failed"):
+            raise InputError(
+                f"serial {serial} has no precertificate (state {state or 'unassigned'}): "
+                "nothing to revoke"
+            )
+        store = self.stores.revocations
+        with self.stores.transaction() as conn:
+            outcome = store.record(
+                serial, when, encoded_reason(reason), evidence, incident_id, now, conn
+            )
+            if outcome.action != "unchanged":
+                self.resign(serial, conn, now)
+        rec = outcome.record
+        record(
+            self.audit, f"revocation.{outcome.action}", serial, serial=serial, detail=_audited(rec)
+        )
+        published = 0
+        if publish is not None:
+            # Even an unchanged (repeated) revocation publishes: its shard may still be
+            # pending because the run that recorded it died before publishing.
+            try:
+                published = publish({(rec.issuer_id, rec.crl_shard)}, now)
+            except CertkeeperError as exc:
+                raise PublicationIncomplete(
+                    f"serial {serial}: {outcome.action}, OCSP re-signed; but {exc}"
+                ) from None
+        return Revoked(
+            serial,
+            outcome.action,
+            CrlReason(rec.reason or 0),
+            rec.revoked_at,
+            rec.issuer_id,
+            rec.crl_shard,
+            published,
+        )
+
+
 def resolve_serial(
-    home: CaHome,
+    inventory: Inventory,
     *,
     serial: str | None = None,
     sha256: str | None = None,
@@ -45,7 +129,6 @@ def resolve_serial(
     given = [v for v in (serial, sha256, cert_der) if v is not None]
     if len(given) != 1:
         raise InputError("name the certificate by exactly one of SERIAL, --sha256 or --cert")
-    inventory = home.inventory
     if sha256 is not None:
         fingerprint = normalize_sha256(sha256)
         try:
@@ -72,58 +155,6 @@ def resolve_serial(
     if inventory.serial_state(hexserial) is None:
         raise NotFound(f"serial {hexserial} was never assigned by this CA")
     return hexserial
-
-
-def revoke(
-    home: CaHome,
-    serial: str,
-    reason: CrlReason,
-    *,
-    now: datetime,
-    revoked_at: datetime | None = None,
-    evidence: str | None = None,
-    incident_id: int | None = None,
-    publish: Callable[[set[tuple[int, int]], datetime], int] | None = None,
-) -> Revoked:
-    """Record the revocation and re-sign the OCSP response in one transaction, then
-    `publish` its shard and every shard still pending. A publication failure raises
-    (the revocation stays recorded, its shard pending) with the serial named."""
-    now = truncate(now)
-    when = truncate(revoked_at) if revoked_at is not None else now
-    state = home.inventory.serial_state(serial)
-    if state in (None, "assigned", "failed"):
-        raise InputError(
-            f"serial {serial} has no precertificate (state {state or 'unassigned'}): "
-            "nothing to revoke"
-        )
-    store = home.stores.revocations
-    with home.stores.transaction() as conn:
-        outcome = store.record(
-            serial, when, encoded_reason(reason), evidence, incident_id, now, conn
-        )
-        if outcome.action != "unchanged":
-            resign_on_revocation(home, serial, conn, now)
-    rec = outcome.record
-    record(home, f"revocation.{outcome.action}", serial, serial=serial, detail=_audited(rec))
-    published = 0
-    if publish is not None:
-        # Even an unchanged (repeated) revocation publishes: its shard may still be
-        # pending because the run that recorded it died before publishing.
-        try:
-            published = publish({(rec.issuer_id, rec.crl_shard)}, now)
-        except CertkeeperError as exc:
-            raise PublicationIncomplete(
-                f"serial {serial}: {outcome.action}, OCSP re-signed; but {exc}"
-            ) from None
-    return Revoked(
-        serial,
-        outcome.action,
-        CrlReason(rec.reason or 0),
-        rec.revoked_at,
-        rec.issuer_id,
-        rec.crl_shard,
-        published,
-    )
 
 
 def _audited(rec: RevocationRecord) -> dict[str, object]:
