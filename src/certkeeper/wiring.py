@@ -365,6 +365,8 @@ class Ca:
             names = self.validation.authorizer(account_uri)
         else:
             names = NonPublicHierarchy()
+        # a home that changed sides is told so before anything else (the CT log list)
+        check_hierarchy(self.config, self.stores.hierarchy, names)
         return IssuanceService(
             config=self.config,
             stores=self.stores,
