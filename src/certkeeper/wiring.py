@@ -206,18 +206,11 @@ def issuance_service_with(
 ) -> IssuanceService:
     """The issuance service over `home`'s parts with the hooks given (all required; a
     public home still refuses `NonPublicHierarchy` and checks SCTs itself)."""
-    return IssuanceService(
-        config=home.config,
-        stores=home.stores,
-        issuers=home,
-        profiles=home.profiles,
-        status_signer=ocsp_signer(home),
-        audit=home,
+    return Ca(home, clock=clock).issuance_with(
         name_authorizer=name_authorizer,
         key_checker=key_checker,
         sct_source=sct_source,
         gate=gate,
-        clock=clock,
         on_step=on_step,
     )
 
@@ -367,6 +360,24 @@ class Ca:
             names = NonPublicHierarchy()
         # a home that changed sides is told so before anything else (the CT log list)
         check_hierarchy(self.config, self.stores.hierarchy, names)
+        return self.issuance_with(
+            name_authorizer=names,
+            key_checker=self.key_checker,
+            sct_source=self.sct_source,
+            gate=self.gate,
+            on_step=on_step,
+        )
+
+    def issuance_with(
+        self,
+        *,
+        name_authorizer: NameAuthorizer,
+        key_checker: KeyChecker,
+        sct_source: SctSource,
+        gate: LintGate | None = None,
+        on_step: Step | None = None,
+    ) -> IssuanceService:
+        """The one construction of IssuanceService: this CA's parts, the hooks given."""
         return IssuanceService(
             config=self.config,
             stores=self.stores,
@@ -374,10 +385,10 @@ class Ca:
             profiles=self.profiles,
             status_signer=self.ocsp_signer,
             audit=self,
-            name_authorizer=names,
-            key_checker=self.key_checker,
-            sct_source=self.sct_source,
-            gate=self.gate,
+            name_authorizer=name_authorizer,
+            key_checker=key_checker,
+            sct_source=sct_source,
+            gate=gate,
             clock=self.clock,
             on_step=on_step,
         )

@@ -20,7 +20,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 
 from certkeeper.lint.catalogue import run_lints
 from certkeeper.lint.context import LintContext
-from certkeeper.lint.document.certificate import CertificateDocument
+from certkeeper.lint.document.certificate import KU_NAMES, CertificateDocument
 from certkeeper.lint.document.crl import CrlDocument
 from certkeeper.lint.document.ocsp import OcspResponseDocument
 from certkeeper.lint.engine import CertType, Finding
@@ -149,21 +149,9 @@ def issuing_ca(kind: str = "ec") -> Ca:
 
 # --- certificates -------------------------------------------------------------------------
 
-_KU_FIELDS = (
-    "digital_signature",
-    "content_commitment",
-    "key_encipherment",
-    "data_encipherment",
-    "key_agreement",
-    "key_cert_sign",
-    "crl_sign",
-    "encipher_only",
-    "decipher_only",
-)
-
 
 def key_usage(*bits: str) -> x509.KeyUsage:
-    return x509.KeyUsage(**{f: f in bits for f in _KU_FIELDS})
+    return x509.KeyUsage(**{f: f in bits for f in KU_NAMES})
 
 
 @dataclass
