@@ -242,3 +242,21 @@ def test_issuance_outcomes_and_blocking_lints_are_counted(tmp_path: Path) -> Non
     home = make_home(tmp_path / "home")  # and the real service counts too
     issue_one(home, tmp_path, "counted.example.com")
     assert value("certkeeper_issuance_total", profile="tls-dv-ecdsa", result="issued") >= 1
+
+
+def test_a_worker_starts_while_the_database_is_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server worker (re)started after the database went away comes up, so /readyz
+    can say why; before, its start failed and granian gave the whole server up."""
+    from certkeeper import server_worker
+    from certkeeper.status.http import HOME_ENV, MODE_ENV
+
+    server = PostgresServer().start()
+    try:
+        home = make_home(tmp_path / "home", database_url=server.create_database())
+    finally:
+        server.stop()
+    monkeypatch.setenv(HOME_ENV, str(home))
+    monkeypatch.setenv(MODE_ENV, "ocsp")
+    assert server_worker.app() is not None

@@ -285,18 +285,22 @@ def new_key(
 class CaHome:
     """An opened CA home: config, inventory, and signers loaded on demand."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, check_database: bool = True) -> None:
         self.config = config
         self._signers: dict[int, Signer] = {}
+        # False only where the database and its schema were checked already (a server
+        # worker, whose `serve` checked them): opening the home then connects to nothing.
+        self._check_database = check_database
 
     @classmethod
-    def open(cls, home: Path) -> CaHome:
-        return cls(load_config(home))
+    def open(cls, home: Path, *, check_database: bool = True) -> CaHome:
+        return cls(load_config(home), check_database=check_database)
 
     @cached_property
     def inventory(self) -> Inventory:
-        engine = connect(self.config.database_url)
-        if not schema_is_current(engine):
+        check = self._check_database
+        engine = connect(self.config.database_url, probe=check)
+        if check and not schema_is_current(engine):
             raise ConfigError(
                 f"the inventory of CA home {self.config.home} is not initialised or needs a "
                 "migration: run `certkeeper db status` and `certkeeper db upgrade`"

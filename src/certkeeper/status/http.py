@@ -229,9 +229,13 @@ def app_from_environment() -> OperationsApp:
     (with the passphrase) only when a finalize signs."""
     import os
 
+    from certkeeper.ca.home import CaHome
     from certkeeper.wiring import build
 
-    ca = build(Path(os.environ.get(HOME_ENV, "ca-home")))
+    # `serve` checked the database before starting workers. A worker (re)started while
+    # the database is down must come up and answer /readyz 503, not fail to start.
+    home = CaHome.open(Path(os.environ.get(HOME_ENV, "ca-home")), check_database=False)
+    ca = build(home)
     mode = os.environ.get(MODE_ENV, "all")
     body_seconds = body_seconds_from_environment()
     ocsp = OcspResponder(ca.stores.ocsp, accept_root=mode == "ocsp", body_seconds=body_seconds)

@@ -45,8 +45,8 @@ def sqlite_url(path: Path) -> str:
     return URL.create("sqlite", database=str(Path(path).resolve())).render_as_string()
 
 
-def connect(url: str) -> Engine:
-    """An engine for `url`, checked by connecting once.
+def connect(url: str, *, probe: bool = True) -> Engine:
+    """An engine for `url`, checked by connecting once (unless `probe` is False).
 
     A malformed URL, an unsupported backend or an unreachable database raises
     ConfigError with one line naming the database (never its password)."""
@@ -59,6 +59,8 @@ def connect(url: str) -> Engine:
             engine = create_engine(parsed, pool_pre_ping=True)
     except (ArgumentError, NoSuchModuleError, ValueError, TypeError) as exc:
         raise ConfigError(f"invalid database URL {shown}: {_first_line(exc)}") from None
+    if not probe:
+        return engine
     try:
         with engine.connect():
             pass
