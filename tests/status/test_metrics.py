@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -259,4 +260,9 @@ def test_a_worker_starts_while_the_database_is_down(
         server.stop()
     monkeypatch.setenv(HOME_ENV, str(home))
     monkeypatch.setenv(MODE_ENV, "ocsp")
-    assert server_worker.app() is not None
+    logger = logging.getLogger("certkeeper")  # the worker configures logging: put it back
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    try:
+        assert server_worker.app() is not None
+    finally:
+        logger.handlers[:], logger.level, logger.propagate = saved
