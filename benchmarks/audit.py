@@ -320,7 +320,7 @@ def client_ceiling(home: Path, args: argparse.Namespace) -> dict[str, float]:
                 time.sleep(0.5)
         ca = CaHome.open(home)
         now = datetime.now(UTC).replace(microsecond=0)
-        targets = home_targets(ca, None, now, url)
+        targets = home_targets(ca.stores.inventory, ca.config.base_url, None, now, url)
         ca.close()
         items = sorted(targets.by_url[url], key=lambda t: t.hex)[: args.ceiling_serials]
         targets.by_url[url] = items

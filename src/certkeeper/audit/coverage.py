@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from certkeeper.audit.coverage_model import (
     CRL_NOT_LOADED,
@@ -54,8 +54,12 @@ from certkeeper.audit.status_sources import (
     CrlIndex,
     ForeignCertificate,
     IssuerInfo,
+    issuer_info,
 )
 from certkeeper.lint.engine import Severity
+
+if TYPE_CHECKING:
+    from certkeeper.store.inventory import Inventory
 
 CHUNK = 5000
 
@@ -315,45 +319,46 @@ def probe_serials(count: int, octets: int, taken: Callable[[list[int]], set[int]
     return out[:count]
 
 
-def home_targets(ca: Any, index: CrlIndex | None, now: datetime, ocsp_url: str) -> TargetSet:
-    """Every assigned serial of every issuing CA of a CA home (`CaHome`)."""
+def home_targets(
+    inventory: Inventory, base_url: str, index: CrlIndex | None, now: datetime, ocsp_url: str
+) -> TargetSet:
+    """Every assigned serial of every issuing CA in `inventory`, whose CRL shards are
+    published under `base_url`."""
     from certkeeper.store.status_audit import iter_assigned
     from certkeeper.urls import crl_url
 
-    records = [r for r in ca.inventory.issuers() if r.role == "issuing"]
-    issuers = {r.name: IssuerInfo(r.name, r.cert_der, ca.issuer_certificate(r)) for r in records}
-    by_id = {int(r.id): r.name for r in records}
-    base = ca.config.base_url
+    records = [r for r in inventory.issuers() if r.role == "issuing"]
+    issuers = {r.name: issuer_info(r.name, r.cert_der) for r in records}
+    by_id = {r.id: r.name for r in records if r.id is not None}  # stored: always set
     targets, skipped = inventory_targets(
-        iter_assigned(ca.stores.engine, now),
+        iter_assigned(inventory.engine, now),
         by_id,
-        lambda issuer, shard: crl_url(base, issuer, shard),
+        lambda issuer, shard: crl_url(base_url, issuer, shard),
         index,
     )
     return TargetSet({ocsp_url: targets}, issuers, skipped)
 
 
-def home_shard_urls(ca: Any) -> list[str]:
-    """Every CRL shard URL of every issuing CA of a CA home, as certificates name them."""
+def home_shard_urls(inventory: Inventory, base_url: str, shards: int) -> list[str]:
+    """Every CRL shard URL of every issuing CA in `inventory`, as certificates name them."""
     from certkeeper.urls import crl_url
 
-    base = ca.config.base_url
     return [
-        crl_url(base, r.name, shard)
-        for r in ca.inventory.issuers()
+        crl_url(base_url, r.name, shard)
+        for r in inventory.issuers()
         if r.role == "issuing"
-        for shard in range(ca.config.crl_shards)
+        for shard in range(shards)
     ]
 
 
 def home_probes(
-    ca: Any, issuers: Iterable[str], count: int, ocsp_url: str
+    inventory: Inventory, issuers: Iterable[str], count: int, ocsp_url: str
 ) -> dict[str, list[Target]]:
     """`count` never-assigned serials per issuing CA, checked against the inventory."""
     from certkeeper.issuance.serials import serial_hex
 
     def taken(batch: list[int]) -> set[int]:
-        states = ca.inventory.serial_states([serial_hex(s) for s in batch])
+        states = inventory.serial_states([serial_hex(s) for s in batch])
         return {int(s, 16) for s in states}
 
     out: list[Target] = []

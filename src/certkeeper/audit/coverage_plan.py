@@ -1,15 +1,21 @@
 """What `audit coverage` asks about: the targets, probes and CRL index of one run, for a
-CA home or for another CA's certificates. The CLI names the inputs; this assembles them."""
+CA home or for another CA's certificates. The CLI names the inputs; this assembles them.
+A home is given by its parts (inventory, CRL settings), not opened here."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from certkeeper.audit import coverage as cov
 from certkeeper.audit import status_sources as src
 from certkeeper.audit.coverage_model import Target
+
+if TYPE_CHECKING:
+    from certkeeper.settings.crl import CrlSettings
+    from certkeeper.store.inventory import Inventory
 
 
 @dataclass(frozen=True)
@@ -43,27 +49,28 @@ def foreign_plan(
 
 
 def home_plan(
-    home: Path, ocsp: str | None, crl: list[str] | None, no_crl: bool, probes: int, now: datetime
+    inventory: Inventory,
+    published: CrlSettings,
+    ocsp: str | None,
+    crl: list[str] | None,
+    no_crl: bool,
+    probes: int,
+    now: datetime,
 ) -> CoveragePlan:
-    """A CA home: every assigned serial of its inventory, its CRL directory by default."""
-    from certkeeper.ca.home import CaHome
+    """A CA home: every assigned serial of its inventory, its CRL directory by default.
+    `published` says where the home's CRLs are written and the URLs certificates name."""
     from certkeeper.urls import ocsp_url
 
-    ca = CaHome.open(home)
-    try:
-        url = ocsp or ocsp_url(ca.config.base_url)
-        cas = [
-            src.issuer_info(r.name, r.cert_der)
-            for r in ca.inventory.issuers()
-            if r.role in ("root", "issuing")
-        ]
-        sources = [] if no_crl else (crl or [str(ca.config.crl_dir)])
-        if sources == [str(ca.config.crl_dir)] and not ca.config.crl_dir.is_dir():
-            raise src.AuditInputError(
-                f"no CRLs published in {ca.config.crl_dir}: give --crl, or --no-crl"
-            )
-        index = src.load_crls(sources, cas, shard_urls=cov.home_shard_urls(ca)) if sources else None
-        targets = cov.home_targets(ca, index, now, url)
-        return CoveragePlan(targets, cov.home_probes(ca, targets.issuers, probes, url), index)
-    finally:
-        ca.close()
+    url = ocsp or ocsp_url(published.base_url)
+    cas = [
+        src.issuer_info(r.name, r.cert_der)
+        for r in inventory.issuers()
+        if r.role in ("root", "issuing")
+    ]
+    sources = [] if no_crl else (crl or [str(published.dir)])
+    if sources == [str(published.dir)] and not published.dir.is_dir():
+        raise src.AuditInputError(f"no CRLs published in {published.dir}: give --crl, or --no-crl")
+    shard_urls = cov.home_shard_urls(inventory, published.base_url, published.shards)
+    index = src.load_crls(sources, cas, shard_urls=shard_urls) if sources else None
+    targets = cov.home_targets(inventory, published.base_url, index, now, url)
+    return CoveragePlan(targets, cov.home_probes(inventory, targets.issuers, probes, url), index)

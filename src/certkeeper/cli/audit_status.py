@@ -193,7 +193,15 @@ def _coverage(
         assert certs is not None and issuer is not None
         plan = foreign_plan(certs, issuer, ocsp, crl, no_crl, probes, now)
     else:
-        plan = home_plan(resolve_home(home), ocsp, crl, no_crl, probes, now)
+        from certkeeper.wiring import build, crl_settings
+
+        ca = build(resolve_home(home))
+        try:
+            plan = home_plan(
+                ca.stores.inventory, crl_settings(ca.config), ocsp, crl, no_crl, probes, now
+            )
+        finally:
+            ca.close()
     with progress(plan.total, "OCSP coverage") as advance:
         report = cov.audit_coverage(
             plan.targets,
@@ -256,11 +264,11 @@ def compare_responders(
         targets = [t for items in foreign.by_url.values() for t in items]
         issuers = {info.name: info.cert_der}
     else:
-        from certkeeper.ca.home import CaHome
+        from certkeeper.wiring import build
 
-        ca = CaHome.open(resolve_home(home))
+        ca = build(resolve_home(home))
         try:
-            got = cov.home_targets(ca, None, now, url_a)
+            got = cov.home_targets(ca.stores.inventory, ca.config.base_url, None, now, url_a)
         finally:
             ca.close()
         targets = [
