@@ -95,17 +95,17 @@ def show_command(
     """The stored response for a serial: status, times, and what the responder serves."""
     from cryptography.x509 import ocsp
 
-    from certkeeper.ca.home import CaHome
     from certkeeper.status.ocsp import refresh_deadline
+    from certkeeper.wiring import build
 
     text = serial.strip().lower().removeprefix("0x").replace(":", "").lstrip("0")
     try:
         int(text, 16)
     except ValueError:
         raise InputError(f"serial {serial!r} is not hexadecimal") from None
-    ca = CaHome.open(resolve_home(home))
+    ca = build(resolve_home(home))
     try:
-        inventory = ca.inventory
+        inventory = ca.stores.inventory
         state = inventory.serial_state(text)
         if state is None:
             raise NotFound(f"serial {text} was never assigned (the responder answers unauthorized)")
