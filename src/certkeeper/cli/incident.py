@@ -78,7 +78,6 @@ def open_cmd(
     home: Path | None = home_option(),
 ) -> None:
     """Open an incident: deadline from the BR item, affected set from the selector."""
-    from certkeeper.ca.home import CaHome
     from certkeeper.cli.revoke import parse_time
     from certkeeper.wiring import build
 
@@ -96,13 +95,12 @@ def open_cmd(
         subscriber=subscriber,
     )
     who = resolve_actor(actor)
-    opened = CaHome.open(resolve_home(home))
-    ca = build(opened)
+    ca = build(resolve_home(home))
     aware = parse_time(aware_at, "--aware-at")
     if disable_profile:
         from certkeeper.cli.profile import disable_for_incident
 
-        disable_for_incident(opened, profile, title, who)
+        disable_for_incident(ca, profile, title, who)
     record = ca.incidents.open_incident(
         title=title,
         aware_at=aware,

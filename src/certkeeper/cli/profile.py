@@ -23,7 +23,7 @@ from certkeeper.cli.common import (
 from certkeeper.errors import InputError
 
 if TYPE_CHECKING:
-    from certkeeper.ca.home import CaHome
+    from certkeeper.wiring import Ca
 
 profile_app = typer.Typer(
     help="Certificate profiles: versions, contents, validation.", no_args_is_help=True
@@ -170,7 +170,7 @@ def check(files: list[Path]) -> None:
         )
 
 
-def disable_for_incident(ca: CaHome, profile: str | None, title: str, actor: str) -> None:
+def disable_for_incident(ca: Ca, profile: str | None, title: str, actor: str) -> None:
     """`incident open --disable-profile`: stop issuance under the selector's profile
     before the affected set is selected, so no certificate joins it afterwards."""
     if not profile:
