@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from certkeeper.status.crl_files import shard_path, write_atomic
+from certkeeper.crl_files import shard_path, write_atomic
 from certkeeper.x509 import crl
 from certkeeper.x509.signer import KEY_SPECS, KeySigner
 

@@ -37,5 +37,17 @@ class IssuanceRefused(CertkeeperError):
     exit_code = EXIT_REFUSED
 
 
+class NameNotAuthorized(IssuanceRefused):
+    """A name failed domain authorization at issuance (BR 3.2.2.4 record, CAA, TLD/PSL).
+
+    `problem_type` is the RFC 8555 error suffix the ACME server reports: "unauthorized",
+    "caa", "dns" or "rejectedIdentifier"."""
+
+    def __init__(self, message: str, *, problem_type: str, name: str) -> None:
+        super().__init__(message)
+        self.problem_type = problem_type
+        self.name = name
+
+
 class NotFound(CertkeeperError):
     """A serial, fingerprint, issuer, profile or subscriber does not exist."""

@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from certkeeper.revocation.publishing import Republisher
     from certkeeper.revocation.service import RevocationService
     from certkeeper.settings.crl import CrlSettings
-    from certkeeper.status.crl import CrlPublisher
+    from certkeeper.status.crl import CrlPublisher, ShardPublisher
     from certkeeper.status.ocsp import OcspService, OcspSigner
     from certkeeper.store.stores import Stores
     from certkeeper.validation.authority import ValidationAuthority
@@ -279,7 +279,13 @@ class Ca:
         from certkeeper.status.crl import CrlPublisher
 
         stores = self.stores
-        return CrlPublisher(stores.crl, stores.inventory, self.issuers, crl_settings(self.config))
+        return CrlPublisher(
+            stores.crl,
+            stores.inventory,
+            self.issuers,
+            crl_settings(self.config),
+            worker_publisher=worker_crl_publisher,
+        )
 
     def revoked_signer(self, lint_every: int = 1) -> OcspSigner:
         """A new OCSP signer for "revoked" responses, linting 1 in `lint_every` after
@@ -316,6 +322,7 @@ class Ca:
             self.revoked_signer,
             self,
             self.clock,
+            worker_signer=worker_revoked_signer,
         )
 
     @cached_property
@@ -335,7 +342,7 @@ class Ca:
     def relinter(self) -> Relinter:
         from certkeeper.audit.relint import Relinter
 
-        return Relinter(self.stores, self.config, self.clock)
+        return Relinter(self.stores, self.config, self.clock, worker_ca=build)
 
     @cached_property
     def cps_checker(self) -> CpsChecker:
@@ -404,3 +411,19 @@ def build(home: CaHome | Config | Path, *, clock: Callable[[], datetime] = utc_n
     if isinstance(home, Config):
         return Ca(CaHome(home), clock=clock)
     return Ca(CaHome.open(home), clock=clock)
+
+
+# -- worker processes ------------------------------------------------------------------
+# A pool's worker builds its own CA once, in its initializer: no engine, connection or key
+# crosses a fork or a spawn. Services are handed these functions (a spawned process
+# receives them by name) rather than importing this module, which imports them.
+
+
+def worker_crl_publisher(home: Path) -> ShardPublisher:
+    """A CRL publishing worker's publisher, from its own CA."""
+    return build(home).crl.shard_publisher()
+
+
+def worker_revoked_signer(config: Config, lint_every: int) -> OcspSigner:
+    """A revocation campaign worker's "revoked" signer, from its own CA."""
+    return build(config).revoked_signer(lint_every)

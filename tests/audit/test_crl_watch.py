@@ -19,12 +19,11 @@ import pytest
 from sqlalchemy import delete
 from typer.testing import CliRunner
 
-from certkeeper import wiring
+from certkeeper import crl_files, wiring
 from certkeeper.ca.home import CaHome
 from certkeeper.cli.main import app
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import Issued, IssueRequest
-from certkeeper.status import crl_files
 from certkeeper.store.revocations import RevocationStore
 from certkeeper.store.tables import revocations
 from certkeeper.wiring import issuance_service

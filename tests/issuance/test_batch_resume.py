@@ -131,7 +131,7 @@ def test_item_left_in_doubt_is_found_in_the_inventory(home: Path, tmp_path: Path
         runs.begin_item(run.id, digest, first.name, datetime.now(UTC))
         # the crash: issued and committed, but the item never marked done
         issuance_service(ca).issue(IssueRequest(load_csr(data), PROFILE))
-        report = issue_batch(build(ca), directory, PROFILE, None, None, 1)
+        report = issue_batch(build(ca), directory, PROFILE, None, None, 1, build=build)
     finally:
         ca.close()
     assert report.resumed_from is not None

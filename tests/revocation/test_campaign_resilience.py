@@ -9,12 +9,11 @@ from typing import Any
 import pytest
 from cryptography import x509
 
-from certkeeper import wiring
+from certkeeper import crl_files, wiring
 from certkeeper.ca.home import CaHome
 from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import IssueRequest
-from certkeeper.status import crl_files
 from certkeeper.store.crl_repo import CrlStore
 from certkeeper.store.incidents import IncidentStore
 from certkeeper.store.revocations import RevocationStore

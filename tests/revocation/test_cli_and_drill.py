@@ -16,7 +16,7 @@ from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.pem import der_to_pem
 from certkeeper.issuance.service import IssueRequest
 from certkeeper.revocation.drill import drill
-from certkeeper.wiring import issuance_service
+from certkeeper.wiring import build, issuance_service
 from factories import PASSPHRASE, csr_pem
 
 runner = CliRunner()
@@ -165,6 +165,7 @@ def test_a_drill_leaves_the_live_inventory_untouched(fresh_ca: CaHome) -> None:
         fresh_ca.config,
         now=datetime.now(UTC),
         selector=CertificateFilter(profile_id="tls-dv-ecdsa"),
+        build=build,
     )
     assert (report.certificates, report.precertificates, report.revoked) == (5, 0, 5)
     assert report.deadline_met and report.shards_published >= 1

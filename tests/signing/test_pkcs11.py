@@ -155,7 +155,9 @@ def test_forked_batch_workers_sign_with_the_token(hsm_home: Path, tmp_path: Path
         (csrs / f"{i}.csr").write_bytes(csr_pem([f"batch{i}.example.com"]))
     ca = CaHome.open(hsm_home)
     ca.signer(ca.active_issuer("ecdsa-p256"))  # the parent has a session before forking
-    report = issue_batch(build(ca), csrs, "tls-dv-ecdsa", None, tmp_path / "out", workers=2)
+    report = issue_batch(
+        build(ca), csrs, "tls-dv-ecdsa", None, tmp_path / "out", workers=2, build=build
+    )
     assert report.failed == [] and len(report.issued) == 4
     for pem in sorted((tmp_path / "out").glob("*.pem")):
         result = openssl_verify(hsm_home, pem)

@@ -29,12 +29,11 @@ from typer.testing import CliRunner
 
 import certkeeper
 from audit.status_audit_helpers import serve_subprocess
-from certkeeper import wiring
+from certkeeper import crl_files, wiring
 from certkeeper.ca.home import CaHome
 from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.cli.main import app
 from certkeeper.status import crl as crl_module
-from certkeeper.status import crl_files
 from certkeeper.store.crl_repo import CrlStore
 from certkeeper.store.revocations import RevocationStore
 from certkeeper.store.tables import campaign_items, crl_shards, revocations

@@ -23,9 +23,8 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import delete, insert
 
-from certkeeper import wiring
+from certkeeper import crl_files, wiring
 from certkeeper.ca.home import CaHome
-from certkeeper.status import crl_files
 from certkeeper.status.crl import LOOKBACK
 from certkeeper.store.crl_repo import CrlStore
 from certkeeper.store.revocations import RevocationStore

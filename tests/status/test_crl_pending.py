@@ -17,7 +17,7 @@ import pytest
 from cryptography import x509
 from typer.testing import CliRunner
 
-from certkeeper import wiring
+from certkeeper import crl_files, wiring
 from certkeeper.ca.home import CaHome
 from certkeeper.cli.main import app
 from certkeeper.issuance.csr import load_csr
@@ -25,7 +25,7 @@ from certkeeper.issuance.service import IssueRequest
 from certkeeper.revocation.publishing import PublicationIncomplete
 from certkeeper.revocation.reasons import CrlReason
 from certkeeper.status import crl as crl_module
-from certkeeper.status import crl_files, lease_owner
+from certkeeper.status import lease_owner
 from certkeeper.status.crl import CrlPublishRefused
 from certkeeper.store.crl_repo import CrlStore
 from certkeeper.wiring import issuance_service
@@ -125,7 +125,7 @@ def test_repeating_a_revocation_finishes_its_publication(ca: CaHome) -> None:
 
 
 def test_crl_publish_and_serve_use_the_configured_directory(ca: CaHome) -> None:
-    from certkeeper.status.http import HOME_ENV, app_from_environment
+    from certkeeper.server_worker import HOME_ENV, app_from_environment
 
     (serial,) = issue(ca, 1)
     wiring.build(ca).revocation.revoke(serial, CrlReason.superseded, now=datetime.now(UTC))

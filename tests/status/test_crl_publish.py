@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import insert
 from typer.testing import CliRunner
 
-from certkeeper import wiring
+from certkeeper import crl_files, wiring
 from certkeeper.ca.home import CaHome
 from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.cli.main import app
@@ -29,7 +29,6 @@ from certkeeper.lint.context import LintContext
 from certkeeper.lint.document.crl import CrlDocument
 from certkeeper.lint.engine import Severity
 from certkeeper.lint.pkilint_adapter import PkilintLinter
-from certkeeper.status import crl_files
 from certkeeper.status.crl import CrlPublishRefused
 from certkeeper.store.crl_repo import CrlStore
 from certkeeper.store.revocations import RevocationStore

@@ -251,7 +251,7 @@ def test_a_worker_starts_while_the_database_is_down(
     """A server worker (re)started after the database went away comes up, so /readyz
     can say why; before, its start failed and granian gave the whole server up."""
     from certkeeper import server_worker
-    from certkeeper.status.http import HOME_ENV, MODE_ENV
+    from certkeeper.server_worker import HOME_ENV, MODE_ENV
 
     server = PostgresServer().start()
     try:

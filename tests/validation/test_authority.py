@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from certkeeper.ca.home import CaHome
+from certkeeper.errors import NameNotAuthorized
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import (
     Issued,
     IssueRequest,
-    NameNotAuthorized,
 )
 from certkeeper.settings.validation import ValidationSettings
 from certkeeper.store.validations import DomainValidationStore

@@ -14,7 +14,7 @@ import pytest
 
 from certkeeper import br
 from certkeeper.ca.home import CaHome
-from certkeeper.issuance.service import NameNotAuthorized
+from certkeeper.errors import NameNotAuthorized
 from certkeeper.settings.validation import ValidationSettings
 from certkeeper.validation.caa import check_caa
 from certkeeper.validation.challenges import check_challenge

@@ -14,11 +14,10 @@ import pytest
 from sqlalchemy import Row, Table, select
 
 from certkeeper.ca.home import CaHome
-from certkeeper.errors import EXIT_PARTIAL, ConfigError
+from certkeeper.errors import EXIT_PARTIAL, ConfigError, NameNotAuthorized
 from certkeeper.issuance.csr import load_csr
 from certkeeper.issuance.service import (
     IssueRequest,
-    NameNotAuthorized,
     NonPublicHierarchy,
     no_scts,
 )

@@ -28,7 +28,13 @@ from certkeeper.acme.ari import parse_cert_id
 from certkeeper.acme.auth import Verified, authenticate, require_account
 from certkeeper.acme.context import PEM_CHAIN_TYPE, Acme, Request, Response, Urls
 from certkeeper.acme.problems import AcmeProblem, StoredError, Subproblem, identifier_json
-from certkeeper.errors import CertkeeperError, InputError, IssuanceRefused, NotFound
+from certkeeper.errors import (
+    CertkeeperError,
+    InputError,
+    IssuanceRefused,
+    NameNotAuthorized,
+    NotFound,
+)
 from certkeeper.store.acme import AccountRow, AuthorizationRow, NewAuthorization, OrderRow
 from certkeeper.validation.ip_identifiers import canonical, is_ip, parse_ip
 
@@ -441,7 +447,6 @@ def finalize(acme: Acme, request: Request, order_id: int) -> Response:
         IssueRequest,
         KeyRefused,
         LintRefused,
-        NameNotAuthorized,
         SctsPending,
     )
 

@@ -2,7 +2,7 @@
 
 CRLs come from files or http(s) URLs; shard sets from a CCADB "JSON Array of
 Partitioned CRLs" (a URL or a file), or from a local publish directory laid out as
-`status/crl_files` writes it (`<issuer>.json` next to `<issuer>/<shard>.crl`), where each
+`crl_files.py` writes it (`<issuer>.json` next to `<issuer>/<shard>.crl`), where each
 listed URL is read from the file it is published from. notAfter dates come from the
 inventory of a CA home or from a directory of certificates: without one, the monitor
 cannot tell an early removal from a late one and says so.

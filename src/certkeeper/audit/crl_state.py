@@ -25,8 +25,8 @@ from typing import Any
 
 from certkeeper.audit.crl_monitor import Removal
 from certkeeper.audit.crl_snapshots import CrlSnapshot, Entry, snapshot
+from certkeeper.crl_files import write_atomic
 from certkeeper.errors import InputError
-from certkeeper.status.crl_files import write_atomic
 
 INDEX = "snapshots.json"
 FORMAT = 1

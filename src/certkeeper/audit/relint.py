@@ -16,7 +16,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from cryptography import x509
 
@@ -31,7 +31,19 @@ from certkeeper.store.inventory import Inventory
 from certkeeper.store.lint_runs import LintRunStore, RunFinding
 
 if TYPE_CHECKING:
+    from certkeeper.ca.profile_registry import ProfileRegistry
     from certkeeper.store.stores import Stores
+
+
+class WorkerCa(Protocol):
+    """What a relint worker reads of the CA it builds for itself (`wiring.build`)."""
+
+    @property
+    def stores(self) -> Stores: ...
+
+    @property
+    def profiles(self) -> ProfileRegistry: ...
+
 
 CHUNK = 200
 
@@ -82,10 +94,15 @@ class _Worker:
     """Per-process state: the linters, issuer certificates and profile expectations,
     from the process's own CA, built once."""
 
-    def __init__(self, config: Config, use_pkilint: bool, only: frozenset[str] | None) -> None:
-        from certkeeper.wiring import build
-
+    def __init__(
+        self,
+        build: Callable[[Config], WorkerCa],
+        config: Config,
+        use_pkilint: bool,
+        only: frozenset[str] | None,
+    ) -> None:
         self.ca = build(config)
+        self.base_url = config.base_url
         self.only = only
         self.issuers = {
             rec.id: (rec.name, x509.load_der_x509_certificate(rec.cert_der))
@@ -106,9 +123,7 @@ class _Worker:
             and job.crl_shard is not None
         ):
             profile = self.ca.profiles.get(job.profile_id, job.profile_version)
-            expectations = profile_expectations(
-                profile, self.ca.config.base_url, name, job.crl_shard
-            )
+            expectations = profile_expectations(profile, self.base_url, name, job.crl_shard)
         ctype = CertType.PRECERTIFICATE if job.document == "precertificate" else CertType.SUBSCRIBER
         doc = CertificateDocument.from_der(job.der, ctype)
         found = run_lints(
@@ -137,8 +152,13 @@ class _Worker:
 _state: dict[str, _Worker] = {}
 
 
-def _init(config: Config, use_pkilint: bool, only: frozenset[str] | None) -> None:
-    _state["worker"] = _Worker(config, use_pkilint, only)
+def _init(
+    build: Callable[[Config], WorkerCa],
+    config: Config,
+    use_pkilint: bool,
+    only: frozenset[str] | None,
+) -> None:
+    _state["worker"] = _Worker(build, config, use_pkilint, only)
 
 
 def _lint_chunk(jobs: Sequence[Job]) -> list[RunFinding]:
@@ -187,10 +207,18 @@ class Relinter:
     """Relints the inventory (certificates and precertificates, in worker processes that
     each build their own CA from `config`) and keeps each run's findings."""
 
-    def __init__(self, stores: Stores, config: Config, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        stores: Stores,
+        config: Config,
+        clock: Callable[[], datetime],
+        *,
+        worker_ca: Callable[[Config], WorkerCa],
+    ) -> None:
         self.stores = stores
         self.config = config
         self.clock = clock
+        self.worker_ca = worker_ca
 
     def documents(self, since: datetime | None = None) -> int:
         """Certificates plus precertificates a relint with `since` visits."""
@@ -228,7 +256,7 @@ class Relinter:
             workers,
             mp_context=context,
             initializer=_init,
-            initargs=(self.config, use_pkilint, wanted),
+            initargs=(self.worker_ca, self.config, use_pkilint, wanted),
         ) as pool:
             pending: list[tuple[int, Future[list[RunFinding]]]] = []
             for chunk in _chunks(_jobs(self.stores.inventory, since), CHUNK):

@@ -20,11 +20,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from certkeeper import crl_files
 from certkeeper.ca import audit_events
 from certkeeper.ca.home import CaHome, record_issuer
 from certkeeper.errors import ConfigError, InputError, NotFound
 from certkeeper.issuer_keys import OFFLINE_KEY
-from certkeeper.status import crl_files
 from certkeeper.store.records import IssuerRecord
 from certkeeper.x509 import der
 from certkeeper.x509.signer import key_type_of

@@ -273,7 +273,7 @@ class RootHome:
     ) -> tuple[bytes, int, datetime]:
         """The root's CA CRL (ARL) with every revoked CA certificate; nextUpdate at most
         twelve months out (BR 4.9.7). Linted before it is written."""
-        from certkeeper.status.crl import blocking_findings
+        from certkeeper.lint.gate import crl_blocking_findings
 
         now = truncate(now)
         limit = ca_crl_next_update(now)
@@ -307,7 +307,7 @@ class RootHome:
             scope="ca",
         )
         der = crlenc.sign_crl(tbs, signer)
-        blocking = blocking_findings(der, root_der)
+        blocking = crl_blocking_findings(der, root_der)
         if blocking:
             raise IssuanceRefused(
                 f"the CA CRL fails its lints: {blocking[0].lint_id}: {blocking[0].message}"

@@ -439,6 +439,7 @@ def drill_cmd(
     from certkeeper.ca.home import CaHome
     from certkeeper.revocation.drill import drill
     from certkeeper.revocation.planner import Policy
+    from certkeeper.wiring import build
 
     selector = None
     if incident_id is None:
@@ -465,6 +466,7 @@ def drill_cmd(
         policy=Policy(policy),
         keep=keep,
         budget=override_budget,
+        build=build,
     )
     data = report.to_dict()
     if fmt is OutputFormat.json:

@@ -94,7 +94,14 @@ def issue(
         raise InputError("--san applies to a single --csr, not to --batch")
     with progress(len(csr_files(batch)), "issuing") as advance:
         report = issue_batch(
-            ca, batch, profile, subscriber, out, workers or ca.config.issuance_workers, advance
+            ca,
+            batch,
+            profile,
+            subscriber,
+            out,
+            workers or ca.config.issuance_workers,
+            advance,
+            build=build,
         )
     err_console.print(report.summary() + trust_note(ca.config.public), highlight=False)
     if report.failed:

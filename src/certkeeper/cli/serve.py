@@ -22,7 +22,7 @@ from certkeeper.errors import InputError
 from certkeeper.granian_server import ServerTls
 from certkeeper.http_limits import BODY_SECONDS_ENV, ServerLimits, raise_descriptor_limit
 from certkeeper.ports import ensure_port_free
-from certkeeper.status.http import HOME_ENV, MODE_ENV
+from certkeeper.server_worker import HOME_ENV, MODE_ENV
 
 FACTORY = "certkeeper.server_worker:app"
 

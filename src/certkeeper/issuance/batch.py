@@ -24,7 +24,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -37,11 +37,32 @@ from certkeeper.store.batches import BatchStore
 from certkeeper.store.inventory import Inventory
 
 if TYPE_CHECKING:
-    from certkeeper.wiring import Ca
+    from certkeeper.ca.profile_registry import ProfileRegistry
+    from certkeeper.issuance.service import IssuanceService
+    from certkeeper.store.stores import Stores
 
 CSR_SUFFIXES = (".csr", ".pem", ".der", ".req")
 
-_worker: Ca | None = None  # each worker process's own CA, assembled once
+
+class BatchCa(Protocol):
+    """What a batch uses of a CA (a `wiring.Ca`): the parent opens the run, each worker
+    process builds its own and issues through it."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def stores(self) -> Stores: ...
+
+    @property
+    def profiles(self) -> ProfileRegistry: ...
+
+    def issuance(self) -> IssuanceService: ...
+
+    def close(self) -> None: ...
+
+
+_worker: BatchCa | None = None  # each worker process's own CA, assembled once
 
 
 @dataclass
@@ -63,10 +84,8 @@ class BatchReport:
         return "\n".join(lines)
 
 
-def _init_worker(config: Config) -> None:
+def _init_worker(build: Callable[[Config], BatchCa], config: Config) -> None:
     global _worker
-    from certkeeper.wiring import build
-
     _worker = build(config)
 
 
@@ -167,15 +186,19 @@ def csr_files(directory: Path) -> list[Path]:
 
 
 def issue_batch(
-    ca: Ca,
+    ca: BatchCa,
     directory: Path,
     profile: str,
     subscriber: str | None,
     out: Path | None,
     workers: int,
     advance: Callable[[int], None] | None = None,
+    *,
+    build: Callable[[Config], BatchCa],
 ) -> BatchReport:
-    """Issue every CSR file in `directory`; `advance(n)` reports progress to the shell."""
+    """Issue every CSR file in `directory`; `advance(n)` reports progress to the shell.
+    Each worker process builds its own CA from the configuration with `build` (the
+    composition root's `wiring.build`)."""
     files = csr_files(directory)
     if out is not None:
         check_directory(out)  # one clear line now, not a failure per item after signing
@@ -188,7 +211,7 @@ def issue_batch(
     report = BatchReport(resumed_from=run.started_at if run.resumed else None)
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=(ca.config,)
+        workers, mp_context=context, initializer=_init_worker, initargs=(build, ca.config)
     ) as pool:
         futures = {pool.submit(_issue_one, f, profile, subscriber, out, run.id): f for f in files}
         for future in as_completed(futures):

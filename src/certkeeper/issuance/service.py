@@ -136,18 +136,6 @@ Step = Callable[[str], None]
 NameAuthorizer = Callable[[Sequence[str]], None]
 
 
-class NameNotAuthorized(IssuanceRefused):
-    """A name failed domain authorization at issuance (BR 3.2.2.4 record, CAA, TLD/PSL).
-
-    `problem_type` is the RFC 8555 error suffix the ACME server reports: "unauthorized",
-    "caa", "dns" or "rejectedIdentifier"."""
-
-    def __init__(self, message: str, *, problem_type: str, name: str) -> None:
-        super().__init__(message)
-        self.problem_type = problem_type
-        self.name = name
-
-
 class NonPublicHierarchy:
     """The name authorizer of a non-public home (demos, private PKI): names are not
     domain-validated. IssuanceService refuses it in a public home."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from certkeeper.lint.catalogue import run_lints
 from certkeeper.lint.context import LintContext
 from certkeeper.lint.document.certificate import CertificateDocument
+from certkeeper.lint.document.crl import CrlDocument
 from certkeeper.lint.engine import PRE_ISSUANCE, CertType, Finding, Severity
 from certkeeper.lint.pkilint_adapter import PkilintLinter
 from certkeeper.lint.waivers import Waiver
@@ -66,3 +67,13 @@ def classify(findings: list[Finding], waivers: Mapping[str, Waiver]) -> GateResu
         else:
             result.blocking.append(finding)
     return result
+
+
+def crl_blocking_findings(der: bytes, issuer_cert_der: bytes) -> list[Finding]:
+    """certkeeper's CRL lints; ERROR and FATAL findings stop a CRL's publication (no
+    waivers: a CRL is not a profile's exception)."""
+    from cryptography import x509
+
+    ctx = LintContext(issuer=x509.load_der_x509_certificate(issuer_cert_der))
+    findings = run_lints(CrlDocument.from_der(der), ctx)
+    return [f for f in findings if f.severity >= Severity.ERROR]

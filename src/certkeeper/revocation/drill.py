@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.config import Config
@@ -29,6 +29,10 @@ from certkeeper.errors import ConfigError
 from certkeeper.revocation import planner
 from certkeeper.revocation.verdict import Verdict
 from certkeeper.x509.time import truncate
+
+if TYPE_CHECKING:
+    from certkeeper.revocation.incidents import IncidentService
+    from certkeeper.revocation.publishing import Republisher
 
 
 @dataclass
@@ -112,6 +116,18 @@ def copy_home(config: Config, target: Path) -> Config:
     )
 
 
+class DrillCa(Protocol):
+    """What a drill uses of the copy's CA (a `wiring.Ca`)."""
+
+    @property
+    def incidents(self) -> IncidentService: ...
+
+    @property
+    def republisher(self) -> Republisher: ...
+
+    def close(self) -> None: ...
+
+
 def drill(
     config: Config,
     *,
@@ -119,19 +135,18 @@ def drill(
     incident_id: int | None = None,
     title: str = "drill",
     br_item: int = 12,
-    aware_at: datetime | None = None,
     selector: CertificateFilter | None = None,
     policy: planner.Policy = planner.Policy.soonest_expiry,
     workers: int = 2,
     keep: Path | None = None,
     advance: Callable[[int], None] | None = None,
     budget: int | None = None,
+    build: Callable[[Config], DrillCa],
 ) -> DrillReport:
     """Run plan and execute for an incident (existing, or opened from `selector`) on a
-    copy of the inventory. With `keep`, the copy stays there for inspection. `budget`
-    plans under that per-shard budget (as `incident plan --override-budget`)."""
-    from certkeeper.wiring import build
-
+    copy of the inventory, assembled by `build` (the composition root's `wiring.build`).
+    With `keep`, the copy stays there for inspection. `budget` plans under that per-shard
+    budget (as `incident plan --override-budget`)."""
     now = truncate(now)
     workdir = keep or Path(tempfile.mkdtemp(prefix="certkeeper-drill-"))
     try:
@@ -144,7 +159,7 @@ def drill(
             t = time.perf_counter()
             opened = copy.incidents.open_incident(
                 title=title,
-                aware_at=aware_at or now,
+                aware_at=now,
                 br_item_number=br_item,
                 selector=selector,
                 now=now,

@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 ShardFramings = Callable[[set[tuple[int, int]], datetime], Mapping[tuple[int, int], "CrlFraming"]]
 # A new OCSP signer (status/ocsp.py) for "revoked" responses, linting 1 in N.
 RevokedSigners = Callable[[int], "OcspSigner"]
+# A worker process's signer, built from its own CA (config, lint_every): a module-level
+# function, so a pool's initializer can be handed it by name.
+WorkerSigner = Callable[["Config", int], "OcspSigner"]
 
 CLOCK_SKEW = timedelta(minutes=5)  # aware-at may not be later than now by more than this
 
@@ -220,11 +223,10 @@ class ExecuteReport:
 _worker_signer: dict[str, Any] = {}
 
 
-def _init_signer(config: Config, lint_every: int) -> None:
-    """A worker process's own CA, built once, and its signer."""
-    from certkeeper.wiring import build
-
-    _worker_signer["signer"] = build(config).revoked_signer(lint_every)
+def _init_signer(make: WorkerSigner, config: Config, lint_every: int) -> None:
+    """A worker process's own CA, built once (`make`, the composition root's
+    `worker_revoked_signer`), and its signer."""
+    _worker_signer["signer"] = make(config, lint_every)
 
 
 def _sign_chunk(
@@ -252,6 +254,7 @@ class _ChunkSigner:
         stores: Stores,
         config: Config,
         signers: RevokedSigners,
+        worker_signer: WorkerSigner,
         workers: int,
         lint_every: int,
     ) -> None:
@@ -262,7 +265,7 @@ class _ChunkSigner:
                 workers,
                 mp_context=multiprocessing.get_context("fork"),
                 initializer=_init_signer,
-                initargs=(config, lint_every),
+                initargs=(worker_signer, config, lint_every),
             )
         else:
             _worker_signer["signer"] = signers(lint_every)
@@ -343,11 +346,14 @@ class IncidentService:
         signers: RevokedSigners,
         audit: Home,
         clock: Callable[[], datetime],
+        *,
+        worker_signer: WorkerSigner,
     ) -> None:
         self.stores = stores
         self.config = config
         self.framings = framings
         self.signers = signers
+        self.worker_signer = worker_signer
         self.audit = audit
         self.clock = clock
 
@@ -619,7 +625,9 @@ class IncidentService:
             "execution started",
             {"until": due_by.isoformat(), "workers": workers},
         )
-        signer = _ChunkSigner(self.stores, self.config, self.signers, workers, lint_every)
+        signer = _ChunkSigner(
+            self.stores, self.config, self.signers, self.worker_signer, workers, lint_every
+        )
         try:
             for batch in store.batches(incident_id):
                 pending = [

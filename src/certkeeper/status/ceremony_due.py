@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
+from certkeeper import crl_files
 from certkeeper.issuer_keys import OFFLINE_KEY
-from certkeeper.status import crl_files
 
 if TYPE_CHECKING:
     from certkeeper.store.inventory import Inventory

@@ -30,14 +30,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from certkeeper import crl_files
 from certkeeper.certificate_filter import CertificateFilter
 from certkeeper.errors import CertkeeperError
 from certkeeper.issuer_keys import OFFLINE_KEY
-from certkeeper.lint.catalogue import run_lints
-from certkeeper.lint.context import LintContext
-from certkeeper.lint.document import CrlDocument
-from certkeeper.lint.engine import Finding, Severity
-from certkeeper.status import crl_files
+from certkeeper.lint.gate import crl_blocking_findings
 from certkeeper.status.lease_owner import default_owner, owner_is_dead
 from certkeeper.store.crl_repo import FULL_SCOPE, CrlStore, ShardState, next_crl_number
 from certkeeper.store.inventory import Inventory
@@ -235,15 +232,6 @@ def _publishing_issuers(inventory: Inventory, now: datetime) -> list[IssuerRecor
     ]
 
 
-def blocking_findings(der: bytes, issuer_cert_der: bytes) -> list[Finding]:
-    """certkeeper's CRL lints; ERROR and FATAL findings stop publication."""
-    from cryptography import x509
-
-    ctx = LintContext(issuer=x509.load_der_x509_certificate(issuer_cert_der))
-    findings = run_lints(CrlDocument.from_der(der), ctx)
-    return [f for f in findings if f.severity >= Severity.ERROR]
-
-
 class ShardPublisher:
     """Builds, lints and writes CRLs one at a time; one per publication run and
     process (`CrlPublisher.shard_publisher`)."""
@@ -373,7 +361,7 @@ class ShardPublisher:
                 **kw,
             )
 
-        blocking = blocking_findings(der, self._issuer(task.issuer_id).cert_der)
+        blocking = crl_blocking_findings(der, self._issuer(task.issuer_id).cert_der)
         if blocking:
             return refused(
                 f"{len(blocking)} lint finding(s) at ERROR or above; "
@@ -435,13 +423,11 @@ def _describe(task: CrlTask) -> str:
 _WORKER: ShardPublisher | None = None
 
 
-def _init_worker(home_dir: str) -> None:
-    """Each worker builds its own CA from the home once: no engine or key crosses a
-    process boundary."""
-    from certkeeper.wiring import build
-
+def _init_worker(make: Callable[[Path], ShardPublisher], home_dir: str) -> None:
+    """Each worker builds its own CA from the home once (`make`, the composition root's
+    `worker_crl_publisher`): no engine or key crosses a process boundary."""
     global _WORKER
-    _WORKER = build(Path(home_dir)).crl.shard_publisher()
+    _WORKER = make(Path(home_dir))
 
 
 def _run_in_worker(
@@ -526,15 +512,23 @@ class CrlPublisher:
     store, the inventory's issuers, their keys and the `[crl]` settings, nothing more.
 
     Built by `certkeeper.wiring`; a run over several processes has each worker build
-    its own from the home (`settings.home`)."""
+    its own from the home (`settings.home`) with `worker_publisher`, a module-level
+    function a spawned process is handed by name."""
 
     def __init__(
-        self, store: CrlStore, inventory: Inventory, issuers: IssuerKeys, settings: CrlSettings
+        self,
+        store: CrlStore,
+        inventory: Inventory,
+        issuers: IssuerKeys,
+        settings: CrlSettings,
+        *,
+        worker_publisher: Callable[[Path], ShardPublisher],
     ) -> None:
         self.store = store
         self.inventory = inventory
         self.issuers = issuers
         self.settings = settings
+        self.worker_publisher = worker_publisher
 
     def shard_publisher(self) -> ShardPublisher:
         """A publisher for one run in this process (it caches issuers and encodings)."""
@@ -607,7 +601,7 @@ class CrlPublisher:
                 max_workers=workers,
                 mp_context=ctx,
                 initializer=_init_worker,
-                initargs=(str(self.settings.home),),
+                initargs=(self.worker_publisher, str(self.settings.home)),
             ) as pool:
                 futures = {
                     pool.submit(_run_in_worker, t, now, str(out_dir), override_budget, started): t

@@ -16,11 +16,10 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from cryptography import x509
 
-from certkeeper.http_limits import body_seconds_from_environment
 from certkeeper.status.byte_cache import ByteBoundedCache
 from certkeeper.status.responder import (
     MAX_AGE_CAP,
@@ -38,11 +37,14 @@ from certkeeper.status.responder import (
 )
 from certkeeper.store.inventory import Inventory
 
-if TYPE_CHECKING:
-    from certkeeper.acme.app import AcmeApp
-    from certkeeper.issuer_keys import IssuerKeys
-    from certkeeper.metrics import OperationsApp
-    from certkeeper.wiring import Ca
+
+class MountedApp(Protocol):
+    """An ASGI app served beside the status paths (the ACME server under /acme/)."""
+
+    def owns(self, path: str) -> bool: ...
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None: ...
+
 
 log = logging.getLogger("certkeeper.status")
 
@@ -81,7 +83,7 @@ class StatusApp:
         crl_dir: Path,
         *,
         ocsp: OcspResponder,
-        acme: AcmeApp | None = None,
+        acme: MountedApp | None = None,
         crl_cache_bytes: int = CRL_CACHE_BYTES,
     ) -> None:
         self.inventory = inventory
@@ -216,72 +218,3 @@ class StatusApp:
             for rec in self.inventory.issuers()
             if rec.role in ("root", "issuing")
         }
-
-
-HOME_ENV = "CERTKEEPER_HOME"
-# "ocsp": the responder alone; "acme": the ACME server alone; "all": OCSP, CRLs, issuers, ACME
-MODE_ENV = "CERTKEEPER_SERVE"
-
-
-def app_from_environment() -> OperationsApp:
-    """ASGI factory for server worker processes: each opens the CA home named in
-    $CERTKEEPER_HOME itself. The OCSP responder only reads; the ACME app loads a CA key
-    (with the passphrase) only when a finalize signs."""
-    import os
-
-    from certkeeper.ca.home import CaHome
-    from certkeeper.wiring import build
-
-    # `serve` checked the database before starting workers. A worker (re)started while
-    # the database is down must come up and answer /readyz 503, not fail to start.
-    home = CaHome.open(Path(os.environ.get(HOME_ENV, "ca-home")), check_database=False)
-    ca = build(home)
-    mode = os.environ.get(MODE_ENV, "all")
-    body_seconds = body_seconds_from_environment()
-    ocsp = OcspResponder(ca.stores.ocsp, accept_root=mode == "ocsp", body_seconds=body_seconds)
-    app: OcspResponder | StatusApp | AcmeApp = ocsp
-    if mode != "ocsp":
-        from certkeeper.acme.app import AcmeApp
-
-        acme = AcmeApp(ca, body_seconds=body_seconds)
-        app = (
-            acme
-            if mode == "acme"
-            else StatusApp(ca.stores.inventory, ca.config.crl_dir, ocsp=ocsp, acme=acme)
-        )
-    return _with_operations(app, mode, ca)
-
-
-def _with_operations(app: OcspResponder | StatusApp | AcmeApp, mode: str, ca: Ca) -> OperationsApp:
-    """/metrics, /healthz and /readyz beside the service, and every request counted."""
-    from certkeeper.logs import configure as configure_logging
-    from certkeeper.metrics import (
-        OperationsApp,
-        adopt_multiprocess_mode,
-        status_ready_checks,
-        utc_now,
-    )
-    from certkeeper.status.inventory_metrics import InventoryCollector
-
-    adopt_multiprocess_mode()
-    configure_logging()
-    engine = ca.stores.engine
-    checks = status_ready_checks(engine, utc_now)
-    if mode != "ocsp":  # ACME finalize signs: the issuing keys must load
-        checks.append(lambda: _signers_usable(ca.stores.inventory, ca.issuers))
-    inventory = InventoryCollector(
-        engine, ca.config.crl_budget_bytes, utc_now, crl_dir=ca.config.crl_dir
-    )
-    return OperationsApp(app, mode, inventory=inventory, ready_checks=checks)
-
-
-def _signers_usable(inventory: Inventory, keys: IssuerKeys) -> str | None:
-    from certkeeper.errors import CertkeeperError
-
-    try:
-        for issuer in inventory.issuers():
-            if issuer.role == "issuing" and issuer.state == "active":
-                keys.signer(issuer)
-    except CertkeeperError as exc:
-        return f"signer unusable: {exc}"
-    return None

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from certkeeper import br
 from certkeeper.auditlog.record import ACME_SERVER, current_actor
 from certkeeper.auditlog.record import record as audit
-from certkeeper.issuance.service import NameNotAuthorized
+from certkeeper.errors import NameNotAuthorized
 from certkeeper.metrics import VALIDATIONS
 from certkeeper.settings.validation import ValidationSettings
 from certkeeper.store.validations import CaaCheck, DomainValidation
