@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from certkeeper.x509.oids import POLICY_DV, POLICY_EV, POLICY_IV, POLICY_OV
+
 # BR 6.3.2: maximum validity of a Subscriber Certificate by date of issuance (notBefore).
 # (effective from, maximum days); the last entry whose date <= notBefore applies. The
 # 398-day limit is ballot SC31's (2020-09-01); issuance uses it for any earlier date too.
@@ -18,12 +20,9 @@ SUBSCRIBER_MAX_VALIDITY: tuple[tuple[date, int], ...] = (
     (date(2029, 3, 15), 47),
 )
 
-# BR 7.1.2.7.9 / 7.1.6.1: reserved CA/Browser Forum policy identifiers for subscribers.
-POLICY_DV = "2.23.140.1.2.1"
-POLICY_OV = "2.23.140.1.2.2"
-POLICY_IV = "2.23.140.1.2.3"
-POLICY_EV = "2.23.140.1.1"
-RESERVED_SUBSCRIBER_POLICIES = frozenset({POLICY_DV, POLICY_OV, POLICY_IV, POLICY_EV})
+# BR 7.1.2.7.9 / 7.1.6.1: the reserved CA/Browser Forum policy a subscriber certificate
+# of each validation level asserts (the identifiers, and the set of all four as
+# RESERVED_POLICIES, are in x509/oids.py).
 VALIDATION_POLICY = {"dv": POLICY_DV, "ov": POLICY_OV, "iv": POLICY_IV, "ev": POLICY_EV}
 
 

@@ -17,7 +17,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
-from certkeeper import br, urls
+from certkeeper import urls
+from certkeeper.x509.oids import POLICY_DV
 from certkeeper.x509.time import truncate
 
 ROOT_VALIDITY = timedelta(days=365 * 20 + 5)  # BR 7.1.2.1.1: between 2922 and 9132 days
@@ -89,7 +90,7 @@ def issuing_ca_builder(
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.CertificatePolicies(
-                [x509.PolicyInformation(x509.ObjectIdentifier(br.POLICY_DV), None)]
+                [x509.PolicyInformation(x509.ObjectIdentifier(POLICY_DV), None)]
             ),
             critical=False,
         )

@@ -19,8 +19,9 @@ from certkeeper.lint.context import ProfileExpectations
 from certkeeper.profiles.schema import EKU_OIDS, Profile
 from certkeeper.validation.ip_identifiers import parse_ip
 from certkeeper.x509 import der
+from certkeeper.x509.oids import OID_SCT_LIST
 
-SCT_LIST_OID = ObjectIdentifier("1.3.6.1.4.1.11129.2.4.2")
+SCT_LIST_OID = ObjectIdentifier(OID_SCT_LIST)
 
 
 @dataclass(frozen=True)

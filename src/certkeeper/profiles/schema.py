@@ -24,7 +24,7 @@ from certkeeper.tomlcheck import (
     get_table,
     parse_toml,
 )
-from certkeeper.x509.oids import EKU_CLIENT_AUTH, EKU_SERVER_AUTH
+from certkeeper.x509.oids import EKU_CLIENT_AUTH, EKU_SERVER_AUTH, RESERVED_POLICIES
 
 RSA_KEY_TYPES = ("rsa-2048", "rsa-3072", "rsa-4096")
 ECDSA_KEY_TYPES = ("ecdsa-p256", "ecdsa-p384")
@@ -256,7 +256,7 @@ def _parse(
     for oid in policies:
         if not _is_dotted_oid(oid):
             raise TomlProblem(f"{w}.policies: {oid!r} is not a dotted OID")
-    reserved = [p for p in policies if p in br.RESERVED_SUBSCRIBER_POLICIES]
+    reserved = [p for p in policies if p in RESERVED_POLICIES]
     if reserved != [wanted_policy]:
         raise TomlProblem(
             f"{w}.policies: a {validation.upper()} profile asserts exactly one reserved "

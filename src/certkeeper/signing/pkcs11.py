@@ -33,8 +33,8 @@ from certkeeper.x509.signer import KEY_SPECS, KeySpec, key_type_of
 URI_SCHEME = "pkcs11:"
 
 _CURVES: dict[str, tuple[str, ec.EllipticCurve]] = {
-    "ecdsa-p256": ("1.2.840.10045.3.1.7", ec.SECP256R1()),
-    "ecdsa-p384": ("1.3.132.0.34", ec.SECP384R1()),
+    "ecdsa-p256": (ec.EllipticCurveOID.SECP256R1.dotted_string, ec.SECP256R1()),
+    "ecdsa-p384": (ec.EllipticCurveOID.SECP384R1.dotted_string, ec.SECP384R1()),
 }
 _RSA_MECHANISMS = {"sha256": Mechanism.SHA256_RSA_PKCS, "sha384": Mechanism.SHA384_RSA_PKCS}
 

@@ -29,12 +29,13 @@ from certkeeper.settings.validation import ValidationSettings
 from certkeeper.validation.dnsclient import LookupFailed, addresses, lookup, overall
 from certkeeper.validation.ip_identifiers import is_ip, parse_ip, reverse_name
 from certkeeper.validation.model import ChallengeAttempt, CheckResult
+from certkeeper.x509.oids import OID_ACME_IDENTIFIER
 
 MAX_REDIRECTS = 10
 MAX_BODY = 8192  # a key authorization is ~90 bytes; anything near this is not one
 REDIRECT_STATUSES = frozenset({301, 302, 307, 308})  # BR 3.2.2.4.19 1.a
 ACME_TLS_ALPN = "acme-tls/1"
-ID_PE_ACME_IDENTIFIER = ObjectIdentifier("1.3.6.1.5.5.7.1.31")  # RFC 8737 6.1
+ID_PE_ACME_IDENTIFIER = ObjectIdentifier(OID_ACME_IDENTIFIER)  # RFC 8737 6.1
 USER_AGENT = "certkeeper-va"
 
 

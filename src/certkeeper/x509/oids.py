@@ -7,7 +7,7 @@ of its own. A dotted literal anywhere else in the source is a second definition.
 
 from __future__ import annotations
 
-# --- certificate and CRL extensions (RFC 5280 4.2, 5.2, 5.3; RFC 6962; RFC 7633) --------
+# --- certificate and CRL extensions (RFC 5280 4.2, 5.2, 5.3; RFC 6962, 7633, 8737) ------
 
 OID_SDA = "2.5.29.9"  # subjectDirectoryAttributes
 OID_SKI = "2.5.29.14"
@@ -35,6 +35,7 @@ OID_AIA = "1.3.6.1.5.5.7.1.1"
 OID_QC_STATEMENTS = "1.3.6.1.5.5.7.1.3"
 OID_SIA = "1.3.6.1.5.5.7.1.11"
 OID_TLS_FEATURE = "1.3.6.1.5.5.7.1.24"
+OID_ACME_IDENTIFIER = "1.3.6.1.5.5.7.1.31"  # id-pe-acmeIdentifier, tls-alpn-01 (RFC 8737 6.1)
 OID_SCT_LIST = "1.3.6.1.4.1.11129.2.4.2"
 OID_CT_POISON = "1.3.6.1.4.1.11129.2.4.3"
 

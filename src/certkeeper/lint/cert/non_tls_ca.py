@@ -20,6 +20,7 @@ from certkeeper.x509.oids import (
     EKU_PRECERT_SIGNING,
     EKU_SERVER_AUTH,
     POLICY_ANY,
+    RESERVED_POLICIES,
 )
 
 _FORBIDDEN_PURPOSES = {
@@ -70,5 +71,5 @@ def non_tls_policies(doc: CertificateDocument, ctx: LintContext) -> Out:
     return [
         (where, f"reserved policy {oid} in a non-TLS CA")
         for oid in oids
-        if oid in br.RESERVED_SUBSCRIBER_POLICIES
+        if oid in RESERVED_POLICIES
     ]
