@@ -19,8 +19,8 @@ from certkeeper.ct.loglist import (
     parse_log_list,
     render_log_list,
 )
-from certkeeper.ct.policy import APPLE, CHROME, required_for
-from certkeeper.settings.ct import parse_ct
+from certkeeper.ct.policy import APPLE, CHROME, POLICIES, required_for
+from certkeeper.settings.ct import POLICY_NAMES, parse_ct
 from certkeeper.tomlcheck import TomlProblem
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
@@ -141,6 +141,11 @@ def test_policy_is_the_stricter_of_chrome_and_apple_by_lifetime() -> None:
     # before Chrome's 2022-04-15 policy only Apple's is in force
     old = required_for(datetime(2021, 6, 1, tzinfo=UTC), datetime(2021, 9, 1, tzinfo=UTC))
     assert old.because == ("apple",)
+
+
+def test_the_policy_names_settings_accept_are_the_policy_rows() -> None:
+    # settings may not import ct, so the names [ct] policies accepts are a second list.
+    assert set(POLICY_NAMES) == set(POLICIES)
 
 
 def test_requirement_counts_distinct_logs_and_operators() -> None:
