@@ -14,6 +14,11 @@ Rules (imports anywhere in a module count, including those inside functions):
    their own CA are handed the composition root's function; they do not import it.
 5. `config` and `settings/` (each table of certkeeper.toml) import only the core, each
    other and the pure helper `urls`: reading the configuration imports no service.
+6. Only the shells (`cli/`, `server_worker`) import the composition root (`wiring`):
+   a service names what it uses of a CA with a Protocol of its own, and a worker pool
+   is handed the function its workers build with.
+7. The services import one another downwards only, in the rows of the picture in
+   docs/architecture.md (`SERVICE_ROWS`, top first); none imports its own row.
 """
 
 from __future__ import annotations
@@ -57,6 +62,18 @@ SERVICES = {
     "Relinter",
     "CpsChecker",
 }
+
+# The services' rows in docs/architecture.md, top first.
+SERVICE_ROWS = [
+    {"acme"},
+    {"report", "audit"},
+    {"revocation"},
+    {"status"},
+    {"issuance"},
+    {"validation", "ct"},
+    {"ca"},
+    {"auditlog", "signing", "<issuer_keys>", "<crl_files>", "<metrics>"},
+]
 
 CLOCK_AND_ENV = {
     ("os", "environ"),
@@ -173,6 +190,7 @@ class Tree:
 
 
 CORE = CORE_PACKAGES | {f"<{m}>" for m in CORE_MODULES}
+SHELLS = {"cli", "<server_worker>", "<__main__>"}
 SETTINGS = {"<config>", "settings"}
 SETTINGS_MAY_IMPORT = CORE | SETTINGS | {"<urls>"}
 
@@ -195,6 +213,25 @@ def settings_violations(tree: Tree) -> list[str]:
     ]
 
 
+def wiring_importers(tree: Tree) -> list[str]:
+    return [
+        f"{site}: {source} imports the composition root"
+        for (source, target), sites in sorted(tree.sites.items())
+        if target == "<wiring>" and source not in SHELLS
+        for site in sites
+    ]
+
+
+def upward_imports(tree: Tree) -> list[str]:
+    row = {unit: i for i, units in enumerate(SERVICE_ROWS) for unit in units}
+    return [
+        f"{site}: {source} imports {target}, a row above or beside it"
+        for (source, target), sites in sorted(tree.sites.items())
+        if source in row and target in row and row[target] <= row[source]
+        for site in sites
+    ]
+
+
 @pytest.fixture(scope="module")
 def tree() -> Tree:
     return Tree(SRC)
@@ -202,6 +239,14 @@ def tree() -> Tree:
 
 def test_the_core_imports_only_the_core(tree: Tree) -> None:
     assert core_violations(tree) == []
+
+
+def test_only_the_shells_import_the_composition_root(tree: Tree) -> None:
+    assert wiring_importers(tree) == []
+
+
+def test_services_import_downwards_only(tree: Tree) -> None:
+    assert upward_imports(tree) == []
 
 
 def test_config_composes_settings_without_importing_services(tree: Tree) -> None:
@@ -243,9 +288,14 @@ def test_a_planted_violation_and_a_planted_cycle_are_found(tmp_path: Path) -> No
     (src / "acme" / "app.py").write_text("from certkeeper.ca.home import CaHome\n")
     (src / "ca" / "home.py").write_text("from ..acme import app\n")
     (src / "store" / "tables.py").write_text("")
+    (src / "wiring.py").write_text("")
+    (src / "ca" / "batch.py").write_text(
+        "if TYPE_CHECKING:\n    from certkeeper.wiring import Ca\n"
+    )
     planted = Tree(src)
     assert core_violations(planted) == ["x509/der.py:2: the core (x509) imports store"]
-    assert planted.cycles() == [{"acme", "ca"}]
+    assert wiring_importers(planted) == ["ca/batch.py:2: ca imports the composition root"]
+    assert upward_imports(planted) == ["ca/home.py:1: ca imports acme, a row above or beside it"]
 
 
 def ca_home_parameters(src: Path) -> dict[str, int]:

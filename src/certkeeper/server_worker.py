@@ -75,12 +75,11 @@ def _with_operations(app: OcspResponder | StatusApp | AcmeApp, mode: str, ca: Ca
 
     adopt_multiprocess_mode()
     configure_logging()
-    engine = ca.stores.engine
-    checks = status_ready_checks(engine, utc_now)
+    checks = status_ready_checks(ca.stores.engine, utc_now)
     if mode != "ocsp":  # ACME finalize signs: the issuing keys must load
         checks.append(lambda: _signers_usable(ca.stores.inventory, ca.issuers))
     inventory = InventoryCollector(
-        engine, ca.config.crl_budget_bytes, utc_now, crl_dir=ca.config.crl_dir
+        ca.stores.inventory, ca.config.crl_budget_bytes, utc_now, crl_dir=ca.config.crl_dir
     )
     return OperationsApp(app, mode, inventory=inventory, ready_checks=checks)
 

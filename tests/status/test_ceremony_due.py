@@ -95,9 +95,7 @@ def test_the_metrics_show_when_the_ceremony_is_due(offline_home: Path) -> None:
     ca = CaHome.open(offline_home)
     try:
         now = NEXT_UPDATE - timedelta(days=40)
-        collector = InventoryCollector(
-            ca.inventory.engine, 1, lambda: now, crl_dir=ca.config.crl_dir
-        )
+        collector = InventoryCollector(ca.inventory, 1, lambda: now, crl_dir=ca.config.crl_dir)
         metrics = list(collector.collect())
         assert samples(metrics, "certkeeper_ca_crl_seconds_to_ceremony") == {
             "root": timedelta(days=10).total_seconds()

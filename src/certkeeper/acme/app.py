@@ -13,9 +13,9 @@ import asyncio
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from certkeeper.acme.context import PREFIX, Acme, Request, Response
+from certkeeper.acme.context import PREFIX, Acme, AcmeCa, Request, Response
 from certkeeper.acme.problems import AcmeProblem
 from certkeeper.acme.ratelimits import registered_domain
 from certkeeper.acme.service import carries_nonce, handle, problem_response
@@ -29,9 +29,6 @@ from certkeeper.http_limits import (
 from certkeeper.lint.engine import CertType
 from certkeeper.status.responder import Receive, Scope, Send, _lifespan
 
-if TYPE_CHECKING:
-    from certkeeper.wiring import Ca
-
 log = logging.getLogger("certkeeper.acme")
 
 
@@ -40,7 +37,7 @@ class AcmeApp:
 
     def __init__(
         self,
-        ca: Ca,
+        ca: AcmeCa,
         *,
         workers: int = 16,
         warm: bool = True,

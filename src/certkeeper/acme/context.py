@@ -23,8 +23,17 @@ from certkeeper.store.database import ping
 from certkeeper.validation.model import ChallengeAttempt, ValidationOutcome
 
 if TYPE_CHECKING:
-    from certkeeper.issuance.service import NameAuthorizer
-    from certkeeper.wiring import Ca
+    from collections.abc import Callable
+    from datetime import datetime
+
+    from certkeeper.ca.profile_registry import ProfileRegistry
+    from certkeeper.config import Config
+    from certkeeper.issuance.keycheck import SubscriberKeyChecker
+    from certkeeper.issuance.service import IssuanceService, NameAuthorizer
+    from certkeeper.lint.gate import LintGate
+    from certkeeper.revocation.publishing import Republisher
+    from certkeeper.revocation.service import RevocationService
+    from certkeeper.store.stores import Stores
 
 log = logging.getLogger("certkeeper.acme")
 
@@ -48,6 +57,41 @@ class Validator(Protocol):
     def reusable(self, identifier: str, account_uri: str, *, wildcard: bool) -> int | None: ...
 
     def authorizer(self, account_uri: str) -> NameAuthorizer: ...
+
+
+class AcmeCa(Protocol):
+    """What the ACME server uses of its CA (a `wiring.Ca`, built by the server worker):
+    the stores, settings and clock, the profiles and lint gate, and the services an
+    endpoint calls."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def stores(self) -> Stores: ...
+
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+    @property
+    def profiles(self) -> ProfileRegistry: ...
+
+    @property
+    def gate(self) -> LintGate: ...
+
+    @property
+    def validation(self) -> Validator: ...
+
+    @property
+    def key_checker(self) -> SubscriberKeyChecker: ...
+
+    @property
+    def revocation(self) -> RevocationService: ...
+
+    @property
+    def republisher(self) -> Republisher: ...
+
+    def issuance(self, account_uri: str) -> IssuanceService: ...
 
 
 @dataclass(frozen=True)
@@ -143,8 +187,8 @@ class Urls:
 class Acme:
     """The services the endpoints share; one per process (the state is in the database)."""
 
-    def __init__(self, ca: Ca, *, validation_workers: int = 16) -> None:
-        self.ca = ca  # the composition root: issuance, revocation, stores, profiles
+    def __init__(self, ca: AcmeCa, *, validation_workers: int = 16) -> None:
+        self.ca = ca
         self.settings: AcmeSettings = ca.config.acme
         self.validator: Validator = ca.validation
         self.clock = ca.clock

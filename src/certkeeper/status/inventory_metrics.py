@@ -9,7 +9,6 @@ from pathlib import Path
 
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine
 
 from certkeeper.metrics import ceremony_gauges, database_up, pool_gauges, status_gauges
 from certkeeper.status.ceremony_due import CEREMONY_MARGIN, CeremonyDue, ceremonies_due
@@ -20,16 +19,16 @@ from certkeeper.store.inventory import Inventory
 
 class InventoryCollector(Collector):
     """Gauges computed from the inventory (and, with `crl_dir`, the offline root's CA
-    CRL installed there) at each scrape."""
+    CRL installed there) at each scrape, and its connection pool's."""
 
     def __init__(
         self,
-        engine: Engine,
+        inventory: Inventory,
         crl_budget_bytes: int,
         clock: Callable[[], datetime],
         crl_dir: Path | None = None,
     ):
-        self.engine = engine
+        self.inventory = inventory
         self.budget = crl_budget_bytes
         self.clock = clock
         self.crl_dir = crl_dir
@@ -37,11 +36,9 @@ class InventoryCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         now = self.clock()
         try:
-            figures = health_figures(self.engine, now)
+            figures = health_figures(self.inventory.engine, now)
             dues: list[CeremonyDue] = (
-                []
-                if self.crl_dir is None
-                else ceremonies_due(Inventory(self.engine), self.crl_dir, now)
+                [] if self.crl_dir is None else ceremonies_due(self.inventory, self.crl_dir, now)
             )
         except UNAVAILABLE_ERRORS:
             yield database_up(False)
@@ -49,4 +46,4 @@ class InventoryCollector(Collector):
         yield database_up(True)
         yield from status_gauges(figures, now, self.budget)
         yield from ceremony_gauges(dues, now, CEREMONY_MARGIN)
-        yield from pool_gauges(self.engine)
+        yield from pool_gauges(self.inventory.engine)
