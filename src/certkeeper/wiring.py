@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from certkeeper.revocation.publishing import Republisher
     from certkeeper.revocation.service import RevocationService
     from certkeeper.settings.crl import CrlSettings
+    from certkeeper.settings.notify import NotifySettings
     from certkeeper.status.crl import CrlPublisher, ShardPublisher
     from certkeeper.status.ocsp import OcspService, OcspSigner
     from certkeeper.store.stores import Stores
@@ -150,6 +151,22 @@ def crl_settings(config: Config) -> CrlSettings:
         shard_validity=config.crl_shard_validity,
         ca_validity=config.crl_ca_validity,
         lookback=config.crl_lookback,
+    )
+
+
+def notify_settings(config: Config) -> NotifySettings:
+    """What the subscriber notifier reads of the configuration."""
+    from certkeeper.settings.notify import NotifySettings
+
+    return NotifySettings(
+        smtp_host=config.smtp_host,
+        smtp_port=config.smtp_port,
+        smtp_tls=config.smtp_tls,
+        smtp_username=config.smtp_username,
+        smtp_password_file=config.smtp_password_file,
+        mail_from=config.mail_from,
+        notify_attempts=config.notify_attempts,
+        notify_retry_minutes=config.notify_retry_minutes,
     )
 
 
@@ -330,13 +347,18 @@ class Ca:
         from certkeeper.revocation.notify import IncidentNotifier
 
         stores = self.stores
-        return IncidentNotifier(stores.incidents, stores.inventory, self.config, self, self.clock)
+        return IncidentNotifier(
+            stores.incidents, stores.inventory, notify_settings(self.config), self, self.clock
+        )
 
     @cached_property
     def reports(self) -> ReportBuilder:
         from certkeeper.report.build import ReportBuilder
 
-        return ReportBuilder(self.stores, self.config, self.incidents, self.crl.status)
+        config = self.config
+        return ReportBuilder(
+            self.stores, config.ct, config.crl_budget_bytes, self.incidents, self.crl.status
+        )
 
     @cached_property
     def relinter(self) -> Relinter:

@@ -29,8 +29,8 @@ from certkeeper.x509 import crl as crlenc
 from certkeeper.x509.time import truncate
 
 if TYPE_CHECKING:
-    from certkeeper.config import Config
     from certkeeper.revocation.incidents import IncidentService
+    from certkeeper.settings.ct import CtSettings
     from certkeeper.status.crl import ShardStatus
     from certkeeper.store.stores import Stores
 
@@ -51,13 +51,20 @@ def row_status(not_after: datetime, revoked_at: datetime | None, at: datetime) -
 
 class ReportBuilder:
     """Builds incident reports from the incident, inventory and SCT stores, the ledger
-    of the incident service and the CRL shards as they stand."""
+    of the incident service and the CRL shards as they stand; the `[ct]` log list names
+    the logs, and the shard budget is the one plans were made under."""
 
     def __init__(
-        self, stores: Stores, config: Config, incidents: IncidentService, shard_sizes: ShardSizes
+        self,
+        stores: Stores,
+        ct: CtSettings,
+        crl_budget_bytes: int,
+        incidents: IncidentService,
+        shard_sizes: ShardSizes,
     ) -> None:
         self.stores = stores
-        self.config = config
+        self.ct = ct
+        self.crl_budget_bytes = crl_budget_bytes
         self.incidents = incidents
         self.shard_sizes = shard_sizes
 
@@ -73,7 +80,7 @@ class ReportBuilder:
         issuers = {rec.id: rec for rec in inventory.issuers()}
         names = {rec.id: rec.name for rec in issuers.values()}
         sct_store = self.stores.scts
-        log_names = ct_entries.log_names(self.config.ct)
+        log_names = ct_entries.log_names(self.ct)
         issuer_certs: dict[int, x509.Certificate] = {}
 
         def issuer_cert(issuer_id: int) -> x509.Certificate:
@@ -206,7 +213,7 @@ class ReportBuilder:
                 else []
             ),
             shards=self._shards(items, revoked, incident.reason, now),
-            budget_bytes=self.config.crl_budget_bytes,
+            budget_bytes=self.crl_budget_bytes,
             undelivered=ledger.undelivered,
         )
 

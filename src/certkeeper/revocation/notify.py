@@ -17,9 +17,9 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from certkeeper.auditlog.record import Home
-from certkeeper.config import Config
 from certkeeper.errors import ConfigError, NotFound
 from certkeeper.revocation.incident_audit import recorder
+from certkeeper.settings.notify import NotifySettings
 from certkeeper.store.incidents import CampaignItem, IncidentRecord, IncidentStore, Notification
 from certkeeper.store.inventory import Inventory
 from certkeeper.x509.time import truncate
@@ -133,58 +133,60 @@ class SmtpUnavailable(Exception):
     """Connecting, TLS or authentication failed: nothing could be sent this round."""
 
 
-def _smtp_password(config: Config) -> str | None:
-    if config.smtp_username is None:
+def _smtp_password(settings: NotifySettings) -> str | None:
+    if settings.smtp_username is None:
         return None
     value = os.environ.get(SMTP_PASSWORD_ENV)
     if value:
         return value
     credentials = os.environ.get("CREDENTIALS_DIRECTORY")
     sources = [Path(credentials) / "smtp-password"] if credentials else []
-    if config.smtp_password_file is not None:
-        sources.append(config.smtp_password_file)
+    if settings.smtp_password_file is not None:
+        sources.append(settings.smtp_password_file)
     for path in sources:
         if path.is_file():
             return path.read_text(encoding="utf-8").strip()
     raise ConfigError(
-        f"SMTP user {config.smtp_username} has no password: set {SMTP_PASSWORD_ENV} or "
+        f"SMTP user {settings.smtp_username} has no password: set {SMTP_PASSWORD_ENV} or "
         "[notify] password_file"
     )
 
 
-def _connect(config: Config) -> smtplib.SMTP:
+def _connect(settings: NotifySettings) -> smtplib.SMTP:
     """A connected, encrypted (as configured) and authenticated SMTP session."""
-    where = f"{config.smtp_host}:{config.smtp_port}"
-    password = _smtp_password(config)
+    where = f"{settings.smtp_host}:{settings.smtp_port}"
+    password = _smtp_password(settings)
     context = ssl.create_default_context()
     try:
         smtp: smtplib.SMTP
-        if config.smtp_tls == "implicit":
-            smtp = smtplib.SMTP_SSL(config.smtp_host, config.smtp_port, timeout=15, context=context)
+        if settings.smtp_tls == "implicit":
+            smtp = smtplib.SMTP_SSL(
+                settings.smtp_host, settings.smtp_port, timeout=15, context=context
+            )
         else:
-            smtp = smtplib.SMTP(config.smtp_host, config.smtp_port, timeout=15)
+            smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=15)
     except (OSError, smtplib.SMTPException) as exc:
         raise SmtpUnavailable(f"cannot connect to {where}: {exc}") from None
     step = "STARTTLS"
     try:
-        if config.smtp_tls == "starttls":
+        if settings.smtp_tls == "starttls":
             smtp.starttls(context=context)
         step = "authentication"
-        if config.smtp_username is not None and password is not None:
-            smtp.login(config.smtp_username, password)
+        if settings.smtp_username is not None and password is not None:
+            smtp.login(settings.smtp_username, password)
     except (OSError, smtplib.SMTPException) as exc:
         smtp.close()
         raise SmtpUnavailable(f"SMTP {step} with {where} failed: {exc}") from None
     return smtp
 
 
-def _due(n: Notification, config: Config, now: datetime) -> bool:
+def _due(n: Notification, settings: NotifySettings, now: datetime) -> bool:
     """Pending, or failed and past its backoff (retry_minutes, doubling per attempt)."""
-    if n.attempts >= config.notify_attempts:
+    if n.attempts >= settings.notify_attempts:
         return False
     if n.state == "pending" or n.last_attempt_at is None:
         return True
-    wait = timedelta(minutes=config.notify_retry_minutes * 2 ** max(0, n.attempts - 1))
+    wait = timedelta(minutes=settings.notify_retry_minutes * 2 ** max(0, n.attempts - 1))
     return n.last_attempt_at + wait <= now
 
 
@@ -225,13 +227,13 @@ class IncidentNotifier:
         self,
         incidents: IncidentStore,
         inventory: Inventory,
-        config: Config,
+        settings: NotifySettings,
         audit: Home,
         clock: Callable[[], datetime],
     ) -> None:
         self.incidents = incidents
         self.inventory = inventory
-        self.config = config
+        self.settings = settings
         self.audit = audit
         self.clock = clock
 
@@ -249,7 +251,7 @@ class IncidentNotifier:
         `dry_run`, the messages are composed and returned, and nothing is sent or recorded."""
         store = self.incidents
         incident = store.get(incident_id)
-        config = self.config
+        settings = self.settings
         at = truncate(now or self.clock())
         by_subscriber: dict[str, list[CampaignItem]] = defaultdict(list)
         for item in store.items(incident_id):
@@ -271,11 +273,13 @@ class IncidentNotifier:
         report.abandoned = [
             f"{n.address} ({n.subscriber_id}): {n.last_error}"
             for n in notices
-            if n.state == "failed" and n.attempts >= config.notify_attempts
+            if n.state == "failed" and n.attempts >= settings.notify_attempts
         ]
-        due = [n for n in notices if _due(n, config, at)]
+        due = [n for n in notices if _due(n, settings, at)]
         report.waiting = sum(
-            1 for n in notices if n.attempts < config.notify_attempts and not _due(n, config, at)
+            1
+            for n in notices
+            if n.attempts < settings.notify_attempts and not _due(n, settings, at)
         )
         if not due:
             return report
@@ -287,7 +291,7 @@ class IncidentNotifier:
                     incident,
                     n.subscriber_id,
                     by_subscriber[n.subscriber_id],
-                    config.mail_from,
+                    settings.mail_from,
                     n.address,
                     names=names,
                     now=at,
@@ -299,7 +303,7 @@ class IncidentNotifier:
             report.messages = [m for _, m in messages]
             return report
         try:
-            smtp = _connect(config)
+            smtp = _connect(settings)
         except SmtpUnavailable as exc:
             for n in due:
                 store.record_delivery(incident_id, n.subscriber_id, n.address, False, str(exc), at)
