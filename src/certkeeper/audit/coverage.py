@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from certkeeper.audit.coverage_model import (
@@ -57,6 +58,7 @@ from certkeeper.audit.status_sources import (
     issuer_info,
 )
 from certkeeper.lint.engine import Severity
+from certkeeper.lint.tld import TldData
 
 if TYPE_CHECKING:
     from certkeeper.store.inventory import Inventory
@@ -191,12 +193,24 @@ def run_jobs(
                 advance(got.count)
         return total
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_same_reference_data,
+        initargs=(TldData.installed_at,),
+    ) as pool:
         for got in pool.map(fn, jobs):
             total.merge(got)
             if advance is not None:
                 advance(got.count)
     return total
+
+
+def _same_reference_data(installed: Path | None) -> None:
+    """A spawned worker lints with the TLD data its parent was told of (`data update`),
+    not only the packaged copy: nothing else of the parent's set-up reaches it."""
+    if installed is not None:
+        TldData.use_installed(installed)
 
 
 def default_workers() -> int:
