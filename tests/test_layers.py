@@ -336,6 +336,17 @@ def test_services_are_built_only_by_the_composition_root() -> None:
     assert service_constructions(SRC) == []
 
 
+def test_the_composition_root_builds_each_service_in_one_place() -> None:
+    """One construction per service class, so every process gets it built the same way."""
+    sites: dict[str, int] = defaultdict(int)
+    for node in ast.walk(ast.parse((SRC / "wiring.py").read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            name = ast.unparse(node.func).rsplit(".", 1)[-1]
+            if name in SERVICES:
+                sites[name] += 1
+    assert dict(sites) == dict.fromkeys(SERVICES, 1)
+
+
 def test_a_planted_home_parameter_and_construction_are_found(tmp_path: Path) -> None:
     src = tmp_path / "certkeeper"
     (src / "status").mkdir(parents=True)

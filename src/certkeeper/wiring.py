@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from certkeeper.settings.notify import NotifySettings
     from certkeeper.status.crl import CrlPublisher, ShardPublisher
     from certkeeper.status.ocsp import OcspService, OcspSigner
+    from certkeeper.store.inventory import Inventory
     from certkeeper.store.stores import Stores
     from certkeeper.validation.authority import ValidationAuthority
     from certkeeper.validation.mpic import RemotePerspectives
@@ -131,11 +132,20 @@ def ocsp_signer(home: CaHome) -> OcspSigner:
     passed every lint."""
     signer = _OCSP_SIGNERS.get(home)
     if signer is None:
-        from certkeeper.status.ocsp import OcspSigner
-
-        signer = OcspSigner(home.inventory, home, pkilint=home.config.use_pkilint)
+        signer = new_ocsp_signer(home.inventory, home, home.config)
         _OCSP_SIGNERS[home] = signer
     return signer
+
+
+def new_ocsp_signer(
+    inventory: Inventory, issuers: IssuerKeys, config: Config, lint_every: int = 1
+) -> OcspSigner:
+    """The one construction of OcspSigner: the issuers' certificates and keys, both
+    linters as configured, and 1 in `lint_every` responses linted once a response shape
+    passed in full."""
+    from certkeeper.status.ocsp import OcspSigner
+
+    return OcspSigner(inventory, issuers, pkilint=config.use_pkilint, lint_every=lint_every)
 
 
 def crl_settings(config: Config) -> CrlSettings:
@@ -307,14 +317,7 @@ class Ca:
     def revoked_signer(self, lint_every: int = 1) -> OcspSigner:
         """A new OCSP signer for "revoked" responses, linting 1 in `lint_every` after
         each response shape passed in full (one per process that signs them)."""
-        from certkeeper.status.ocsp import OcspSigner
-
-        return OcspSigner(
-            self.stores.inventory,
-            self.issuers,
-            pkilint=self.config.use_pkilint,
-            lint_every=lint_every,
-        )
+        return new_ocsp_signer(self.stores.inventory, self.issuers, self.config, lint_every)
 
     @cached_property
     def republisher(self) -> Republisher:
