@@ -3,7 +3,10 @@ real server (granian workers, the CLI's checks at start), started and stopped al
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -44,6 +47,7 @@ def serve(
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its worker processes can be stopped with it
     )
     try:
         deadline = time.monotonic() + timeout
@@ -58,7 +62,12 @@ def serve(
         try:
             out, _ = proc.communicate(timeout=10)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
+            # The server, or a worker it left behind, still holds the output open: without
+            # this, reading it to its end would wait for ever.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            out, _ = proc.communicate(timeout=10)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # no worker outlives the test
         if log is not None:
             log.extend(out.decode(errors="replace").splitlines())
