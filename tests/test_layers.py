@@ -313,19 +313,25 @@ def ca_home_parameters(src: Path) -> dict[str, int]:
     return dict(found)
 
 
+def constructions(path: Path) -> list[tuple[int, str]]:
+    """(line, service class) for each construction of a service in one file."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Call):
+            name = ast.unparse(node.func).rsplit(".", 1)[-1]
+            if name in SERVICES:
+                found.append((node.lineno, name))
+    return sorted(found)
+
+
 def service_constructions(src: Path) -> list[str]:
     """`file:line Service(...)` for each construction of a service outside wiring.py."""
-    found = []
-    for path in sorted(src.rglob("*.py")):
-        rel = str(path.relative_to(src))
-        if rel == "wiring.py":
-            continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
-            if isinstance(node, ast.Call):
-                name = ast.unparse(node.func).rsplit(".", 1)[-1]
-                if name in SERVICES:
-                    found.append(f"{rel}:{node.lineno} {name}")
-    return found
+    return [
+        f"{path.relative_to(src)}:{line} {name}"
+        for path in sorted(src.rglob("*.py"))
+        if str(path.relative_to(src)) != "wiring.py"
+        for line, name in constructions(path)
+    ]
 
 
 def test_services_do_not_take_the_ca_home() -> None:
@@ -339,11 +345,8 @@ def test_services_are_built_only_by_the_composition_root() -> None:
 def test_the_composition_root_builds_each_service_in_one_place() -> None:
     """One construction per service class, so every process gets it built the same way."""
     sites: dict[str, int] = defaultdict(int)
-    for node in ast.walk(ast.parse((SRC / "wiring.py").read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Call):
-            name = ast.unparse(node.func).rsplit(".", 1)[-1]
-            if name in SERVICES:
-                sites[name] += 1
+    for _, name in constructions(SRC / "wiring.py"):
+        sites[name] += 1
     assert dict(sites) == dict.fromkeys(SERVICES, 1)
 
 
